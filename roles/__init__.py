@@ -1,0 +1,1 @@
+"""televoc roles: one package per concern (event directory, Asterisk, NixOS)."""

@@ -1,0 +1,185 @@
+"""Pure parsers for what `asterisk -rx` prints (Asterisk 22). No host, no I/O.
+
+`asterisk -rx` exits 0 for unknown commands, unknown objects and broken configs, so televoc
+never trusts the exit code: it reads the text. Parsers skip lines they do not recognise, and
+keep "not running" (None) apart from "nothing listed" (empty).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+NOT_RUNNING = "Unable to connect to remote asterisk"
+NO_SUCH_COMMAND = "No such command"
+GENERATION_AOR_PREFIX = "televoc-generation-"
+DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
+
+_CONTACT = re.compile(
+    r"^\s*Contact:\s+(?P<aor>[^/\s]+)/(?P<uri>\S+)\s+(?P<hash>[0-9a-f]+)\s+"
+    r"(?P<status>\S+)\s+(?P<rtt>\S+)\s*$"
+)
+_AOR = re.compile(r"^\s*Aor:\s+(?P<name>\S+)\s+(?P<max>\d+)\s*$")
+_GLOBAL = re.compile(r"^\s*(?P<name>[A-Za-z0-9_]+)=(?P<value>.*)$")
+
+
+@dataclass(frozen=True)
+class Contact:
+    aor: str
+    uri: str
+    status: str  # Avail, Unavail, NonQual, Unknown, ...
+    rtt_ms: Optional[float]  # None when not qualified (-nan) or unparseable
+
+
+@dataclass(frozen=True)
+class Aor:
+    name: str
+    max_contacts: int
+    contacts: tuple[str, ...] = ()  # contact URIs as cut by the listing; see Contact for full
+
+
+@dataclass(frozen=True)
+class PbxState:
+    """What a running Asterisk reports; `running=False` means its CLI could not connect."""
+
+    running: bool
+    version: Optional[str] = None
+    aors: dict[str, Aor] = field(default_factory=dict)
+    contacts: tuple[Contact, ...] = ()
+    globals: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> Optional[str]:
+        """The config generation Asterisk has loaded (from the marker aor), if any."""
+        found = sorted(n[len(GENERATION_AOR_PREFIX):] for n in self.aors if n.startswith(GENERATION_AOR_PREFIX))
+        return found[0] if len(found) == 1 else None
+
+    @property
+    def dialplan_generation(self) -> Optional[str]:
+        return self.globals.get(DIALPLAN_GLOBAL)
+
+    def phone_aors(self) -> set[str]:
+        return {n for n in self.aors if not n.startswith(GENERATION_AOR_PREFIX)}
+
+    def contacts_of(self, aor: str) -> list[Contact]:
+        return [c for c in self.contacts if c.aor == aor]
+
+
+def is_not_running(lines: Iterable[str]) -> bool:
+    return any(NOT_RUNNING in line for line in lines)
+
+
+def _check_known_command(lines: list[str]) -> None:
+    for line in lines:
+        if line.startswith(NO_SUCH_COMMAND):
+            raise ValueError(line.strip())
+
+
+def parse_rtt(text: str) -> Optional[float]:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if value != value else value  # nan
+
+
+def parse_contacts(lines: Iterable[str]) -> list[Contact]:
+    """`pjsip show contacts` -> contacts (full URIs). Header rows hold '<' and are skipped."""
+    lines = list(lines)
+    _check_known_command(lines)
+    contacts = []
+    for line in lines:
+        match = _CONTACT.match(line)
+        if match and "<" not in line:
+            contacts.append(
+                Contact(
+                    aor=match["aor"],
+                    uri=match["uri"],
+                    status=match["status"],
+                    rtt_ms=parse_rtt(match["rtt"]),
+                )
+            )
+    return contacts
+
+
+def parse_aors(lines: Iterable[str]) -> dict[str, Aor]:
+    """`pjsip show aors` -> aors by name, with the (cut) contact URIs listed under each."""
+    lines = list(lines)
+    _check_known_command(lines)
+    aors: dict[str, Aor] = {}
+    current: Optional[str] = None
+    for line in lines:
+        if "<" in line:  # the header's column legend
+            continue
+        match = _AOR.match(line)
+        if match:
+            current = match["name"]
+            aors[current] = Aor(name=current, max_contacts=int(match["max"]))
+            continue
+        contact = _CONTACT.match(line)
+        if contact and current is not None:
+            aor = aors[current]
+            aors[current] = Aor(aor.name, aor.max_contacts, aor.contacts + (contact["uri"],))
+    return aors
+
+
+def parse_globals(lines: Iterable[str]) -> dict[str, str]:
+    """`dialplan show globals` -> variables. Rows look like '   NAME=value'."""
+    lines = list(lines)
+    _check_known_command(lines)
+    result = {}
+    for line in lines:
+        if line.strip().startswith("--"):
+            continue
+        match = _GLOBAL.match(line)
+        if match:
+            result[match["name"]] = match["value"].strip()
+    return result
+
+
+def parse_version(lines: Iterable[str]) -> Optional[str]:
+    for line in lines:
+        match = re.match(r"^Asterisk (\S+)", line)
+        if match:
+            return match[1]
+    return None
+
+
+# The fact runs these in one remote command; each answer follows a line "@@televoc <command>".
+STATE_COMMANDS = (
+    "core show version",
+    "pjsip show aors",
+    "pjsip show contacts",
+    "dialplan show globals",
+)
+SECTION_MARK = "@@televoc "
+
+
+def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current: Optional[str] = None
+    for line in lines:
+        if line.startswith(SECTION_MARK):
+            current = line[len(SECTION_MARK):].strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return sections
+
+
+def parse_state(lines: Iterable[str]) -> PbxState:
+    """The combined output of STATE_COMMANDS -> PbxState."""
+    sections = split_sections(lines)
+    missing = [c for c in STATE_COMMANDS if c not in sections]
+    if missing:
+        raise ValueError(f"no answer for: {', '.join(missing)}")
+    if any(is_not_running(section) for section in sections.values()):
+        return PbxState(running=False)
+    return PbxState(
+        running=True,
+        version=parse_version(sections["core show version"]),
+        aors=parse_aors(sections["pjsip show aors"]),
+        contacts=tuple(parse_contacts(sections["pjsip show contacts"])),
+        globals=parse_globals(sections["dialplan show globals"]),
+    )

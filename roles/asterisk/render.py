@@ -1,0 +1,98 @@
+"""Pure renderers: a validated `Directory` in, Asterisk config text out. No host, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from roles.event import Directory
+from roles.templating import render
+
+from . import defaults
+
+
+@dataclass(frozen=True)
+class AsteriskConfig:
+    """Everything Asterisk needs for an event.
+
+    + conf_files: file name -> text, for /etc/asterisk (via the Nix store: no secrets here)
+    + secrets: the text of the secrets file (auth sections and the generation marker)
+    + generation: names this whole config; Asterisk shows it as aor televoc-generation-<gen>
+    + dialplan_generation: names the dialplan; Asterisk shows it as global TELEVOC_DIALPLAN
+    """
+
+    conf_files: dict[str, str]
+    secrets: str = field(repr=False)
+    generation: str
+    dialplan_generation: str
+
+
+def _digest(*texts: str, length: int = 16) -> str:
+    h = hashlib.sha256()
+    for text in texts:
+        h.update(text.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:length]
+
+
+def render_extensions(directory: Directory) -> tuple[str, str]:
+    """extensions.conf and the generation it carries (a hash of the rest of it)."""
+    event = directory.event
+    context = dict(
+        event=event,
+        phones=directory.accounts,
+        ring_timeout=event.ring_timeout,
+        hello_world=event.test_numbers.hello_world,
+        echo=event.test_numbers.echo,
+    )
+    template = "etc/asterisk/extensions.conf.j2"
+    unmarked = render(__file__, template, dialplan_generation="", **context)
+    generation = _digest(unmarked)
+    return render(__file__, template, dialplan_generation=generation, **context), generation
+
+
+def render_pjsip(directory: Directory, secrets_path: str = defaults.asterisk__secrets_path) -> str:
+    event = directory.event
+    return render(
+        __file__,
+        "etc/asterisk/pjsip.conf.j2",
+        event=event,
+        phones=directory.accounts,
+        bind=f"{event.sip.bind}:{event.sip.port}",
+        secrets_path=secrets_path,
+    )
+
+
+def render_secrets(directory: Directory, generation: str) -> str:
+    return render(
+        __file__,
+        "pjsip-secrets.conf.j2",
+        event=directory.event,
+        phones=directory.accounts,
+        generation=generation,
+    )
+
+
+def render_asterisk(
+    directory: Directory, secrets_path: str = defaults.asterisk__secrets_path
+) -> AsteriskConfig:
+    """All Asterisk artefacts for `directory`; same input, byte-identical output."""
+    sip = directory.event.sip
+    extensions, dialplan_generation = render_extensions(directory)
+    conf_files = {
+        "pjsip.conf": render_pjsip(directory, secrets_path),
+        "extensions.conf": extensions,
+        "rtp.conf": render(
+            __file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end
+        ),
+    }
+    # The generation covers every byte Asterisk reads, passwords included, so that any change
+    # (even a same-length password) changes the secrets file and with it its mtime: that is what
+    # makes Asterisk's reload re-read the store files, whose mtime is always 1.
+    generation = _digest(*(conf_files[name] for name in sorted(conf_files)), render_secrets(directory, ""))
+    return AsteriskConfig(
+        conf_files=conf_files,
+        secrets=render_secrets(directory, generation),
+        generation=generation,
+        dialplan_generation=dialplan_generation,
+    )

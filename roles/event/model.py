@@ -1,0 +1,140 @@
+"""The event directory as a typed model.
+
+Everything an event crew writes in YAML is checked here, field by field, before any host is
+touched. Cross-entry rules (duplicates, collisions, passwords) live in `load.py`, which knows the
+file names needed for a helpful message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+# A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+# Names televoc uses for its own objects in pjsip.conf; a phone may not take them.
+RESERVED_NAMES = ("transport-udp", "global", "system")
+RESERVED_PREFIX = "televoc-"
+MIN_PASSWORD_LENGTH = 12
+
+
+def _digits(value):
+    """Extensions may be written as YAML numbers (1001) or strings ("0100")."""
+    if isinstance(value, bool):
+        return value  # let the str check reject it
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+Extension = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^[0-9]{2,10}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sip(Strict):
+    """How Asterisk listens for the phones."""
+
+    bind: str = "0.0.0.0"
+    port: int = Field(5060, ge=1, le=65535)
+    rtp_start: int = Field(10000, ge=1024, le=65534)
+    rtp_end: int = Field(20000, ge=1025, le=65535)
+
+    @field_validator("bind")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+
+class TestNumbers(Strict):
+    """Numbers every phone can dial to check itself."""
+
+    hello_world: Extension = "100"
+    echo: Extension = "101"
+
+
+class Event(Strict):
+    """`event.yml`: settings that hold for the whole event."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    network: str
+    sip: Sip = Sip()
+    test_numbers: TestNumbers = TestNumbers()
+    ring_timeout: int = Field(20, ge=5, le=300)
+    secret_file: Optional[str] = None
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        return str(ipaddress.ip_network(value, strict=False))
+
+
+class Phone(Strict):
+    """One entry of `phones.yml`."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    extension: Extension
+    display_name: Optional[str] = Field(None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$')
+    password: Optional[str] = None
+    contact: Optional[str] = Field(
+        None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+    )
+    mac: Optional[str] = None
+    model: Optional[str] = Field(None, pattern=r"^snom[A-Za-z0-9]+$")
+
+    @field_validator("password")
+    @classmethod
+    def _password_chars(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        if re.search(r"[;\\\s\x00-\x1f\"]", value):
+            raise ValueError("must not contain spaces, quotes, ';' or '\\' (Asterisk config syntax)")
+        return value
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        digits = re.sub(r"[:.-]", "", value).lower()
+        if not re.fullmatch(r"[0-9a-f]{12}", digits):
+            raise ValueError("must be 12 hex digits, e.g. 00:04:13:2a:bc:de")
+        return digits
+
+
+class PhoneList(Strict):
+    phones: list[Phone] = Field(min_length=1)
+
+
+class Account(BaseModel):
+    """A phone as it is deployed: the password is settled (given or derived)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    extension: str
+    display_name: str
+    password: str = Field(repr=False)
+    contact: Optional[str] = None
+    mac: Optional[str] = None
+    model: Optional[str] = None
+
+
+class Directory(BaseModel):
+    """The validated event directory: what every renderer takes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: Event
+    accounts: tuple[Account, ...]
+
+    def __repr__(self) -> str:  # never print passwords by accident
+        return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"
+
+    __str__ = __repr__

@@ -1,0 +1,118 @@
+"""A file with known content, mode and owner, written atomically; shared by every role."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Optional, Union
+
+from pyinfra import host
+from pyinfra.api import (
+    FactBase,
+    FileUploadCommand,
+    HiddenValue,
+    QuoteString,
+    StringCommand,
+    operation,
+)
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    sha256: str
+    mode: str  # octal, as stat prints it: "640"
+    user: str
+    group: str
+
+
+class FileDigests(FactBase):
+    """
+    sha256, mode and owner of several files in one remote command; None for a missing file.
+    Symlinks are followed (a NixOS /etc file is a link into the store).
+
+    + paths: the files
+
+    .. code:: python
+
+        host.get_fact(FileDigests, paths=("/etc/asterisk/pjsip.conf",))
+    """
+
+    _ROW = re.compile(r"^(?P<sha>[0-9a-f]{64}|-) (?P<mode>[0-7]+|-) (?P<user>\S+) (?P<group>\S+) (?P<path>.+)$")
+
+    @staticmethod
+    def default():
+        return {}
+
+    def command(self, paths) -> StringCommand:
+        bits = ["for", "f", "in", *[QuoteString(p) for p in paths], ";", "do"]
+        bits += [
+            'if [ -f "$f" ]; then',
+            'echo "$(sha256sum < "$f" | cut -c1-64) $(stat -L -c \'%a %U %G\' "$f") $f";',
+            'else echo "- - - - $f"; fi;',
+            "done",
+        ]
+        return StringCommand(*bits)
+
+    def process(self, output):
+        result: dict[str, Optional[FileDigest]] = {}
+        for line in output:
+            match = self._ROW.match(line.strip())
+            if not match:
+                continue
+            if match["sha"] == "-":
+                result[match["path"]] = None
+            else:
+                result[match["path"]] = FileDigest(match["sha"], match["mode"], match["user"], match["group"])
+        return result
+
+
+def _text(content: Union[str, HiddenValue]) -> str:
+    return content.unmask() if isinstance(content, HiddenValue) else content
+
+
+def sha256(content: Union[str, HiddenValue]) -> str:
+    return hashlib.sha256(_text(content).encode()).hexdigest()
+
+
+@operation()
+def managed_file(
+    path: str,
+    content: Union[str, HiddenValue],
+    mode: str = "644",
+    user: str = "root",
+    group: str = "root",
+    dir_mode: str = "755",
+):
+    """
+    Put `content` at `path` with `mode` and owner, atomically (upload beside it, then rename).
+    The content never appears in output or commands; pass a HiddenValue for secrets.
+
+    + path: the file on the host
+    + content: its text (str or HiddenValue)
+    + mode, user, group: of the file
+    + dir_mode: of its directory, created with the same group if missing
+
+    .. code:: python
+
+        managed_file(name="Secrets installed", path="/var/lib/televoc/x.conf",
+                     content=HiddenValue(text), mode="640", group="asterisk")
+    """
+    current = host.get_fact(FileDigests, paths=(path,)).get(path)
+    wanted = FileDigest(sha256(content), mode, user, group)
+    if current == wanted:
+        host.noop(f"{path} is already up to date")
+        return
+    directory, name = os.path.split(path)
+    temp = f"{directory}/.{name}.televoc-new"
+    yield StringCommand(
+        "install", "-d", "-m", dir_mode, "-o", "root", "-g", QuoteString(group), QuoteString(directory)
+    )
+    yield FileUploadCommand(BytesIO(_text(content).encode()), temp)
+    yield StringCommand(
+        "chown", QuoteString(f"{user}:{group}"), QuoteString(temp),
+        "&&", "chmod", mode, QuoteString(temp),
+        "&&", "mv", "-f", QuoteString(temp), QuoteString(path),
+    )

@@ -1,0 +1,81 @@
+"""pyinfra operations for NixOS: check the import, switch only when the live config differs."""
+
+from __future__ import annotations
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.facts.files import FindInFile
+
+from roles.files import FileDigests
+
+ASTERISK_ETC = "/etc/asterisk"
+
+
+@operation()
+def module_imported(configuration: str, module_path: str, import_line: str):
+    """
+    Stop the run, naming the line to add, when `configuration` does not import `module_path`.
+    televoc never rewrites configuration.nix.
+
+    + configuration: the NixOS configuration file
+    + module_path: televoc's module, e.g. /etc/nixos/televoc/asterisk.nix
+    + import_line: the line to tell the user
+    """
+    relative = module_path.replace("/etc/nixos/", "./", 1)
+    lines = host.get_fact(FindInFile, path=configuration, pattern=relative.lstrip("./"))
+    if lines is None:
+        raise OperationError(f"{configuration} does not exist: is this host running NixOS?")
+    if not [line for line in lines if not line.lstrip().startswith("#")]:
+        raise OperationError(
+            f"{configuration} does not import televoc's module {module_path}. Add this line "
+            f"to it (inside the top-level braces), then run again:\n    {import_line}\n"
+            "(If the module is imported from another file, set --data nixos__check_import=false.)"
+        )
+    host.noop(f"{configuration} imports {relative}")
+
+
+def _live_mismatches(expected: dict[str, str]) -> list[str]:
+    paths = tuple(f"{ASTERISK_ETC}/{name}" for name in sorted(expected))
+    live = host.get_fact(FileDigests, paths=paths)
+    return [
+        path
+        for path, name in zip(paths, sorted(expected))
+        if live.get(path) is None or live[path].sha256 != expected[name]
+    ]
+
+
+def _rebuild(state, host, rebuild: str, expected: dict[str, str]) -> bool:
+    status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
+    for line in output.output_lines:
+        logger.info(f"{host.print_prefix}{line}")
+    if not status:
+        logger.error(
+            f"{host.print_prefix}`{rebuild}` failed: the system was not switched, the previous "
+            "generation keeps serving, Asterisk was neither reloaded nor restarted and the phones "
+            "stay registered. Fix the error above and run again."
+        )
+        return False
+    stale = _live_mismatches(expected)
+    if stale:
+        logger.error(
+            f"{host.print_prefix}`{rebuild}` succeeded but {', '.join(stale)} is not televoc's "
+            "config: is televoc's module imported by the NixOS configuration? Asterisk was not "
+            "reloaded; the previous config keeps serving."
+        )
+        return False
+    return True
+
+
+@operation(is_idempotent=False)
+def switched(rebuild: str, expected: dict[str, str]):
+    """
+    Run `rebuild` (nixos-rebuild switch) when /etc/asterisk does not hold the expected files,
+    then check that it does. On failure the previous generation keeps serving.
+
+    + rebuild: the switch command
+    + expected: file name in /etc/asterisk -> sha256 of its wanted content
+    """
+    if not _live_mismatches(expected):
+        host.noop("NixOS already serves this Asterisk config")
+        return
+    yield FunctionCommand(_rebuild, (rebuild, expected), {})

@@ -1,0 +1,51 @@
+"""Pure renderer of the NixOS module that sets services.asterisk. No host, no I/O."""
+
+from __future__ import annotations
+
+from roles.asterisk import AsteriskConfig
+from roles.event import Directory
+from roles.templating import render
+
+from roles.asterisk import defaults as asterisk_defaults
+
+_INDENT = " " * 8
+
+
+def nix_indented_string(text: str, indent: str = _INDENT) -> str:
+    """`text` as a Nix ''indented string'' that evaluates back to exactly `text`.
+
+    Every non-empty line gets the same indentation, which Nix strips; `''` and `${` are
+    escaped. Nix drops the whitespace before the closing quotes, and keeps a final newline.
+    """
+    lines = text.split("\n")
+    for line in lines:
+        if "\t" in line or "\r" in line or (line and not line.strip()) or line != line.rstrip():
+            raise ValueError(f"config line {line!r}: no tabs, carriage returns or trailing blanks")
+    if not any(line and not line[0].isspace() for line in lines):
+        raise ValueError("config text needs a line that starts in column 1")
+    escaped = [line.replace("''", "'''").replace("${", "''${") for line in lines]
+    body = "\n".join(f"{indent}{line}" if line else "" for line in escaped)
+    closing = indent[:-2] if text.endswith("\n") else ""
+    return f"''\n{body}{closing}''"
+
+
+def render_module(
+    directory: Directory,
+    asterisk: AsteriskConfig,
+    secrets_path: str = asterisk_defaults.asterisk__secrets_path,
+) -> str:
+    """The Nix module text; deterministic (files in name order)."""
+    sip = directory.event.sip
+    return render(
+        __file__,
+        "etc/nixos/televoc/asterisk.nix.j2",
+        event=directory.event,
+        secrets_path=secrets_path,
+        conf_files=[
+            (name, nix_indented_string(asterisk.conf_files[name]))
+            for name in sorted(asterisk.conf_files)
+        ],
+        sip_port=sip.port,
+        rtp_start=sip.rtp_start,
+        rtp_end=sip.rtp_end,
+    )

@@ -1,0 +1,135 @@
+#!/bin/bash
+# Build (or reuse) the Debian sid root file system that stands in for the NixOS PBX.
+#
+#   tests/lab/build-rootfs.sh        -> prints the rootfs path as the last line of stdout
+#
+# The rootfs is cached at /var/cache/televoc-lab/rootfs-<key>, where <key> is a short hash
+# of this script: editing the script builds a new rootfs, an unchanged script reuses the
+# cached one in milliseconds. The build goes to a temporary directory that is renamed into
+# place only when complete, so an interrupted build never leaves a half-made cache entry.
+# Old rootfs-<key> directories are not deleted (a running lab may use one as its lowerdir).
+#
+# Also created once, and kept across rebuilds (pyinfra must see a stable host key):
+#   /var/cache/televoc-lab/ssh_host_ed25519_key{,.pub}   the lab sshd's host key
+#   /var/cache/televoc-lab/id_ed25519{,.pub}             the client key that logs in as root
+#
+# Asterisk exists only in Debian sid, which needs sid's libc: hence a chroot, not the host.
+# The mirror is taken from the host's apt configuration at run time (never written here).
+set -euo pipefail
+
+CACHE=/var/cache/televoc-lab
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+KEY=$(sha256sum "$SELF" | cut -c1-12)
+ROOTFS=$CACHE/rootfs-$KEY
+LOG=$CACHE/build-$KEY.log
+
+mkdir -p "$CACHE"
+chmod 700 "$CACHE"
+
+# One builder at a time (parallel test runs share the cache). Bounded wait: 20 minutes.
+exec 9>"$CACHE/build.lock"
+flock -w 1200 9 || { echo "build-rootfs: timed out waiting for $CACHE/build.lock" >&2; exit 1; }
+
+make_key() {  # make_key FILE COMMENT: an ed25519 key pair, created once and then kept
+    [ -s "$1" ] && [ -s "$1.pub" ] && return 0
+    rm -f "$1" "$1.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$1"
+}
+make_key "$CACHE/ssh_host_ed25519_key" televoc-lab-host
+make_key "$CACHE/id_ed25519" televoc-lab-client
+
+if [ -d "$ROOTFS" ]; then
+    echo "$ROOTFS"
+    exit 0
+fi
+
+# --- find the Debian mirror the host uses ------------------------------------------------
+mirror_uri() {
+    local f=/etc/apt/sources.list.d/debian.sources
+    if [ -r "$f" ]; then
+        # deb822: stanzas separated by blank lines; take the first URIs: of the stanza
+        # whose Suites: include bookworm.
+        awk '
+            BEGIN { RS = ""; FS = "\n" }
+            {
+                uri = ""; ok = 0
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^URIs:/ && uri == "") { split($i, w, /[ \t]+/); uri = w[2] }
+                    if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) ok = 1
+                }
+                if (ok && uri != "") { print uri; exit }
+            }' "$f"
+        return
+    fi
+    if [ -r /etc/apt/sources.list ]; then
+        awk '$1 == "deb" && $0 ~ /[ \t]bookworm[ \t]/ {
+                 for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; exit }
+             }' /etc/apt/sources.list
+    fi
+}
+MIRROR=$(mirror_uri)
+if [ -z "$MIRROR" ]; then
+    echo "build-rootfs: no bookworm mirror found in the host's apt configuration" >&2
+    exit 1
+fi
+
+# --- build ---------------------------------------------------------------------------------
+TMP=$(mktemp -d "$CACHE/.build-$KEY.XXXXXX")
+trap 'rm -rf --one-file-system "$TMP"' EXIT
+START=$(date +%s)
+echo "build-rootfs: building $ROOTFS (log: $LOG)" >&2
+
+PACKAGES=asterisk,asterisk-core-sounds-en-gsm,sip-tester,baresip-core,openssh-server
+PACKAGES=$PACKAGES,systemd-standalone-sysusers,python3,nix-bin,procps,iproute2
+
+# The sid Release file's Valid-Until can lie in this machine's past: do not check it.
+if ! mmdebstrap --variant=apt --include="$PACKAGES" \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        sid "$TMP/rootfs" "deb $MIRROR sid main" >"$LOG" 2>&1; then
+    echo "build-rootfs: mmdebstrap failed, last lines of $LOG:" >&2
+    tail -n 20 "$LOG" >&2
+    exit 1
+fi
+
+# --- post-processing ---------------------------------------------------------------------
+R=$TMP/rootfs
+# Pristine Debian samples for the stand-in's useTheseDefaultConfFiles; /etc/asterisk starts
+# empty because on NixOS it holds only the links that the system generation makes.
+mkdir -p "$R/usr/share/televoc-lab"
+cp -a "$R/etc/asterisk" "$R/usr/share/televoc-lab/asterisk-samples"
+find "$R/etc/asterisk" -mindepth 1 -delete
+rm -f "$R/var/lib/asterisk/astdb.sqlite3"
+# NixOS sets astdatadir => /var/lib/asterisk and its unit's preStart copies the package's
+# var/lib/asterisk skeleton (sounds, documentation, ...) there; Debian keeps that data in
+# /usr/share/asterisk. Link each Debian data entry into /var/lib/asterisk (and each
+# language into /var/lib/asterisk/sounds) so Playback(hello-world) finds
+# /var/lib/asterisk/sounds/en/hello-world.gsm.
+for d in "$R"/usr/share/asterisk/*; do
+    n=${d##*/}
+    [ -e "$R/var/lib/asterisk/$n" ] || [ -L "$R/var/lib/asterisk/$n" ] ||
+        ln -s "/usr/share/asterisk/$n" "$R/var/lib/asterisk/$n"
+done
+for d in "$R"/usr/share/asterisk/sounds/*; do
+    n=${d##*/}
+    [ -e "$R/var/lib/asterisk/sounds/$n" ] || [ -L "$R/var/lib/asterisk/sounds/$n" ] ||
+        ln -s "/usr/share/asterisk/sounds/$n" "$R/var/lib/asterisk/sounds/$n"
+done
+# Host keys come from the cache at lab start-up; the ones the postinst made are dropped.
+rm -f "$R"/etc/ssh/ssh_host_*
+# The store and profiles that the nixos-rebuild stand-in fills.
+mkdir -p "$R/nix/store" "$R/nix/var/nix/profiles" "$R/etc/nixos"
+{
+    echo "built: $(date -u +%FT%TZ) from $SELF (key $KEY)"
+    chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server
+} >"$R/usr/share/televoc-lab/build-info"
+
+mv -T "$R" "$ROOTFS"
+END=$(date +%s)
+echo "build-rootfs: built in $((END - START)) s, $(du -sh "$ROOTFS" | cut -f1)" >&2
+echo "build-rootfs: built in $((END - START)) s" >>"$LOG"
+echo "$ROOTFS"

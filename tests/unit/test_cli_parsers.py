@@ -1,0 +1,75 @@
+"""Parsers of Asterisk 22 CLI output, against real captures (tests/unit/captures/)."""
+
+from pathlib import Path
+
+import pytest
+
+from roles.asterisk import cli
+
+CAPTURES = Path(__file__).parent / "captures"
+
+
+def capture(name: str) -> list[str]:
+    """The output lines of a capture, without the '$ command' and '[exit code]' lines."""
+    lines = (CAPTURES / name).read_text().splitlines()
+    return [l for l in lines if not l.startswith("$ ") and not l.startswith("[exit code")]
+
+
+def test_aors_before_register_lists_every_aor_without_contacts():
+    aors = cli.parse_aors(capture("pjsip-show-aors.before-register.txt"))
+    assert sorted(aors) == ["backoffice", "saal1", "saal2"]
+    assert all(a.max_contacts == 1 and a.contacts == () for a in aors.values())
+
+
+def test_aors_with_one_registered_phone_puts_the_contact_under_its_aor():
+    aors = cli.parse_aors(capture("pjsip-show-aors.1-registered.txt"))
+    assert aors["saal1"].contacts == ("sip:saal1@127.0.0.1:5070",)
+    assert aors["saal2"].contacts == () and aors["backoffice"].contacts == ()
+
+
+def test_contacts_give_full_uri_status_and_nan_rtt_as_none():
+    contacts = cli.parse_contacts(capture("pjsip-show-contacts.1-registered.txt"))
+    assert contacts == [cli.Contact("saal1", "sip:saal1@127.0.0.1:5070", "NonQual", None)]
+
+
+def test_no_objects_found_is_an_empty_list():
+    assert cli.parse_contacts(capture("pjsip-show-contacts.before-register.txt")) == []
+
+
+def test_avail_contact_with_rtt_and_long_uri():
+    line = "  Contact:  saal2/sip:saal2@10.23.0.17:5060;transport=udp;line=abcdefgh  0123abcd99 Avail          12.5"
+    [contact] = cli.parse_contacts(["", line])
+    assert contact.uri == "sip:saal2@10.23.0.17:5060;transport=udp;line=abcdefgh"
+    assert (contact.status, contact.rtt_ms) == ("Avail", 12.5)
+
+
+def test_unknown_command_is_an_error_not_an_empty_listing():
+    with pytest.raises(ValueError, match="No such command"):
+        cli.parse_aors(capture("reload-07-unknown-command.txt"))
+
+
+def test_state_of_a_stopped_asterisk_is_not_running():
+    text = capture("not-running.txt")[0]
+    lines = []
+    for command in cli.STATE_COMMANDS:
+        lines += [cli.SECTION_MARK + command, text]
+    assert cli.parse_state(lines) == cli.PbxState(running=False)
+
+
+def test_state_reads_generation_marker_and_dialplan_global():
+    lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
+    lines += [cli.SECTION_MARK + "pjsip show aors", *capture("pjsip-show-aors.1-registered.txt")]
+    lines[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
+    lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
+    lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]
+    state = cli.parse_state(lines)
+    assert state.running and state.version.startswith("22.10.1")
+    assert state.generation == "0123456789abcdef"
+    assert state.dialplan_generation == "feedbeef00112233"
+    assert state.phone_aors() == {"saal1", "saal2", "backoffice"}
+    assert [c.aor for c in state.contacts] == ["saal1"]
+
+
+def test_state_with_a_missing_section_is_refused():
+    with pytest.raises(ValueError, match="no answer"):
+        cli.parse_state([cli.SECTION_MARK + "core show version", "Asterisk 22"])
