@@ -183,33 +183,56 @@ def _read_secret(path: Path, problems: list[str]) -> Optional[str]:
     return value
 
 
-def _check_phones(event: Event, phones: list[tuple[int, Phone]], path: Path, problems: list[str]) -> None:
+def _identity(entry: Any) -> tuple[Optional[str], Optional[str]]:
+    """Name and extension of a raw entry, even one that failed validation (for duplicates)."""
+    if not isinstance(entry, dict):
+        return None, None
+    name, extension = entry.get("name"), entry.get("extension")
+    return (
+        str(name) if isinstance(name, (str, int)) else None,
+        str(extension) if isinstance(extension, (str, int)) and not isinstance(extension, bool) else None,
+    )
+
+
+def _check_unique(event: Event, entries: list, path: Path, problems: list[str]) -> None:
+    """Names and extensions must be unique and clear of the test numbers."""
     where = _display(path)
     names: dict[str, int] = {}
     extensions: dict[str, str] = {}
-    macs: dict[str, str] = {}
     tests = {event.test_numbers.hello_world: "hello_world", event.test_numbers.echo: "echo"}
-    for i, phone in phones:
-        label = f"{where}: phones[{i}] ({phone.name})"
-        if phone.name.lower() in names:
+    for i, entry in enumerate(entries):
+        name, extension = _identity(entry)
+        label = f"{where}: phones[{i}] ({name})"
+        if name is not None:
+            if name.lower() in names:
+                problems.append(
+                    f"{label}: name '{name}' is already used by phones[{names[name.lower()]}]: "
+                    "give each phone its own name"
+                )
+            names.setdefault(name.lower(), i)
+        if extension is None:
+            continue
+        if extension in tests:
             problems.append(
-                f"{label}: name '{phone.name}' is already used by phones[{names[phone.name.lower()]}]: "
-                "give each phone its own name"
-            )
-        names.setdefault(phone.name.lower(), i)
-        if phone.name in RESERVED_NAMES or phone.name.startswith(RESERVED_PREFIX):
-            problems.append(f"{label}: name '{phone.name}' is reserved for televoc: choose another")
-        if phone.extension in tests:
-            problems.append(
-                f"{label}: extension '{phone.extension}' is the {tests[phone.extension]} test "
+                f"{label}: extension '{extension}' is the {tests[extension]} test "
                 "number: choose another extension or change test_numbers in event.yml"
             )
-        elif phone.extension in extensions:
+        elif extension in extensions:
             problems.append(
-                f"{label}: extension '{phone.extension}' is already used by "
-                f"{extensions[phone.extension]}: give each phone its own extension"
+                f"{label}: extension '{extension}' is already used by "
+                f"{extensions[extension]}: give each phone its own extension"
             )
-        extensions.setdefault(phone.extension, phone.name)
+        extensions.setdefault(extension, name or f"phones[{i}]")
+
+
+def _check_phones(event: Event, phones: list[tuple[int, Phone]], path: Path, problems: list[str]) -> None:
+    """Rules on single, valid phones: reserved names, MACs, password strength."""
+    where = _display(path)
+    macs: dict[str, str] = {}
+    for i, phone in phones:
+        label = f"{where}: phones[{i}] ({phone.name})"
+        if phone.name in RESERVED_NAMES or phone.name.startswith(RESERVED_PREFIX):
+            problems.append(f"{label}: name '{phone.name}' is reserved for televoc: choose another")
         if phone.mac and phone.mac in macs:
             problems.append(f"{label}: mac is already used by {macs[phone.mac]}")
         if phone.mac:
@@ -227,10 +250,11 @@ def _check_phones(event: Event, phones: list[tuple[int, Phone]], path: Path, pro
                     f"{label}: password equals the phone's name or extension: use another, or "
                     "remove it to derive a strong one from the event secret"
                 )
+    event_file = _display(path.parent / EVENT_FILE)
     if event.test_numbers.hello_world == event.test_numbers.echo:
-        problems.append(f"{_display(path.parent / EVENT_FILE)}: test_numbers: hello_world and echo must differ")
+        problems.append(f"{event_file}: test_numbers: hello_world and echo must differ")
     if event.sip.rtp_start >= event.sip.rtp_end:
-        problems.append(f"{_display(path.parent / EVENT_FILE)}: sip: rtp_start must be below rtp_end")
+        problems.append(f"{event_file}: sip: rtp_start must be below rtp_end")
 
 
 def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[list[Phone]]:
@@ -264,6 +288,7 @@ def load_directory(directory: Path | str) -> Directory:
     phones = _validate_phones(phones_data, phones_path, problems) if phones_data is not None else None
     if event is None or phones is None:
         raise EventError(problems)
+    _check_unique(event, phones_data["phones"], phones_path, problems)
     _check_phones(event, phones, phones_path, problems)
 
     secret = None

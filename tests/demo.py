@@ -1,0 +1,75 @@
+"""The main job against the built-in lab: build the lab, deploy the example event with the real
+pyinfra CLI, plug in simulated phones (baresip) while it runs, and show the verification table.
+
+    ./televoc deploy            (or: python -m tests.demo [--keep])
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from roles.event import create_secret, load_directory, secret_path
+from tests.conftest import EXAMPLE_EVENT, PYINFRA, REPO, write_inventory
+from tests.lab.lab import Lab
+
+PHONE_PORT_BASE = 5071
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.demo")
+    parser.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    parser.add_argument("--workdir", default=str(REPO / ".lab" / "demo"))
+    args = parser.parse_args(argv)
+
+    directory_yaml = EXAMPLE_EVENT
+    import yaml
+
+    from roles.event.model import Event
+
+    event = Event.model_validate(yaml.safe_load((directory_yaml / "event.yml").read_text()))
+    secret = secret_path(event, directory_yaml)
+    if create_secret(secret):
+        print(f"televoc demo: created the example event's secret {secret}")
+    accounts = load_directory(directory_yaml).accounts
+
+    workdir = Path(args.workdir)
+    lab = Lab(workdir)
+    if workdir.exists():
+        lab.down()  # a lab left over from an earlier --keep
+    print("televoc demo: starting the lab (Debian sid chroot, Asterisk 22, sshd) ...", flush=True)
+    lab.up()
+    phones = []
+    try:
+        inventory = write_inventory(workdir.parent / "demo-inventory.py", lab.pyinfra_host_data())
+
+        def plug_in():  # phones come up as soon as the PBX answers, as on a buildup day
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and "Asterisk" not in lab.asterisk("core show version"):
+                time.sleep(0.5)
+            for i, account in enumerate(accounts):
+                phones.append(lab.start_phone(account.name, account.password, PHONE_PORT_BASE + i))
+
+        threading.Thread(target=plug_in, daemon=True).start()
+        print(f"televoc demo: pyinfra {inventory.name} deploy.py", flush=True)
+        code = subprocess.call(
+            [PYINFRA, str(inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
+            cwd=REPO, stdin=subprocess.DEVNULL,
+        )
+        if args.keep:
+            print(f"televoc demo: lab kept running; ssh -i {lab.ssh_key} -p {lab.ssh_port} root@127.0.0.1;"
+                  f" stop it with: python -m tests.lab down --workdir {workdir}")
+        return code
+    finally:
+        if not args.keep:
+            for phone in phones:
+                phone.stop()
+            lab.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Buildup against the lab: the real pyinfra CLI over SSH into a Debian sid chroot running a
+real Asterisk 22, with baresip and SIPp as phones.
+
+The tests of this module share one lab and run in file order, like the runs of a buildup day:
+first deploy, rerun, a phone missing, a same-length password change, a broken NixOS config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from roles.event import load_directory
+from tests.conftest import EXAMPLE_EVENT, run_pyinfra, write_inventory
+from tests.lab.lab import Lab
+
+PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
+SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
+
+
+@dataclass
+class Buildup:
+    lab: Lab
+    work: Path
+    event: Path
+    secret: Path
+    inventory: Path
+    phones: dict = field(default_factory=dict)
+
+    def deploy(self, *args: str):
+        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args)
+
+    def passwords(self) -> dict[str, str]:
+        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
+            return {a.name: a.password for a in load_directory(self.event).accounts}
+
+    def start_phone(self, name: str):
+        self.stop_phone(name)
+        self.phones[name] = self.lab.start_phone(name, self.passwords()[name], PORTS[name])
+
+    def stop_phone(self, name: str):
+        phone = self.phones.pop(name, None)
+        if phone is not None:
+            phone.stop()
+
+    def contacts(self) -> dict[str, str]:
+        """aor -> status, as `pjsip show contacts` prints it now."""
+        from roles.asterisk.cli import parse_contacts
+
+        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
+
+    def asterisk_pid(self) -> str:
+        return self.lab.run("cat /run/televoc-lab/asterisk.pid").stdout.strip()
+
+    def last_reload(self) -> str:
+        return self.lab.asterisk("core show uptime seconds")
+
+    def edit_phones(self, change):
+        path = self.event / "phones.yml"
+        data = yaml.safe_load(path.read_text())
+        change(data["phones"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def buildup(tmp_path_factory):
+    work = tmp_path_factory.mktemp("buildup")
+    lab = Lab(work / "lab")
+    lab.up()
+    try:
+        event = work / "event"
+        shutil.copytree(EXAMPLE_EVENT, event)
+        secret = work / "event.secret"
+        secret.write_text(secrets.token_urlsafe(48) + "\n")
+        inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
+        b = Buildup(lab, work, event, secret, inventory)
+        yield b
+    finally:
+        for name in list(PORTS):
+            b.stop_phone(name) if "b" in locals() else None
+        lab.down()
+
+
+def test_first_deploy_brings_asterisk_up_and_all_phones_register(buildup):
+    # The phones are plugged in while the run is under way: as soon as Asterisk answers.
+    def plug_in():
+        wait_for(lambda: "Asterisk" in buildup.lab.asterisk("core show version"), 120, "Asterisk")
+        for name in PORTS:
+            buildup.start_phone(name)
+
+    plugger = threading.Thread(target=plug_in, daemon=True)
+    plugger.start()
+    run = buildup.deploy("--data", "televoc_register_wait=60")
+    plugger.join(timeout=130)
+    assert run.returncode == 0, run.output
+    assert "all 3 phones are registered" in run.output
+    for name, extension in (("saal1", "1001"), ("saal2", "1002"), ("backoffice", "1600")):
+        assert re.search(rf"^{name}\s+{extension}\s+sip:{name}@127\.0\.0\.1:\d+\S*\s+Avail\s+[\d.]+ ms", run.output, re.M), run.output
+    assert buildup.contacts() == {"saal1": "Avail", "saal2": "Avail", "backoffice": "Avail"}
+
+
+def test_second_run_changes_nothing(buildup):
+    pid, uptime = buildup.asterisk_pid(), buildup.last_reload()
+    generations = buildup.lab.run("ls /nix/var/nix/profiles").stdout
+    module = buildup.lab.run("stat -c %Y /etc/nixos/televoc/asterisk.nix").stdout
+    run = buildup.deploy("-v")
+    assert run.returncode == 0, run.output
+    assert "NixOS already serves this Asterisk config" in run.output
+    assert "Asterisk already serves config generation" in run.output
+    assert "/etc/nixos/televoc/asterisk.nix is already up to date" in run.output
+    assert f"{SECRETS_PATH} is already up to date" in run.output
+    assert buildup.asterisk_pid() == pid
+    assert buildup.lab.run("ls /nix/var/nix/profiles").stdout == generations
+    assert buildup.lab.run("stat -c %Y /etc/nixos/televoc/asterisk.nix").stdout == module
+    # "Last reload" did not move: no reload happened.
+    assert re.search(r"Last reload: (\d+)", buildup.last_reload())[1] == re.search(r"Last reload: (\d+)", uptime)[1] or "Last reload" not in uptime
+
+
+def test_unregistered_phone_fails_the_run_and_is_named(buildup):
+    buildup.stop_phone("backoffice")  # baresip unregisters on SIGINT
+    wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
+    run = buildup.deploy("--data", "televoc_register_wait=3")
+    assert run.returncode != 0
+    assert re.search(r"1 of 3 phones not ready after 3 s: backoffice \(not registered\)", run.output), run.output
+    assert re.search(r"^backoffice\s+1600\s+-\s+MISSING", run.output, re.M)
+
+    report = buildup.deploy("--data", "televoc_register_wait=1", "--data", "televoc_verify=report")
+    assert report.returncode == 0, report.output
+    assert "backoffice (not registered)" in report.output and "not failing" in report.output
+
+    buildup.start_phone("backoffice")
+    wait_for(lambda: buildup.contacts().get("backoffice") == "Avail", 30, "backoffice back")
+
+
+def test_calls_reach_another_phone_and_hello_world_answers(buildup):
+    password = buildup.passwords()["saal1"]
+    to_saal2 = buildup.lab.call("saal1", password, "1002", local_port=5091, hold_seconds=1)
+    assert to_saal2.answered, to_saal2.output
+    hello = buildup.lab.call("saal1", password, "100", local_port=5092, expect_bye=True)
+    assert hello.answered and hello.remote_bye, hello.output
+
+
+def test_secrets_stay_out_of_the_store_the_module_and_the_output(buildup):
+    assert buildup.lab.run(f"stat -c '%a %U %G' {SECRETS_PATH}").stdout.split() == ["640", "root", "asterisk"]
+    run = buildup.deploy("-vv")  # the most talkative output there is short of --debug
+    assert run.returncode == 0, run.output
+    for password in buildup.passwords().values():
+        found = buildup.lab.run(f"grep -rlF -- '{password}' /nix/store /etc/nixos /etc/asterisk/ || true").stdout
+        assert found.strip() == "", f"a password is in {found}"
+        assert password not in run.output
+        assert buildup.lab.run(f"grep -cF -- '{password}' {SECRETS_PATH}").stdout.strip() == "1"
+
+
+def test_same_length_password_change_is_live(buildup):
+    old = buildup.passwords()["saal1"]
+    new = secrets.token_hex(len(old))[: len(old)]
+    assert len(new) == len(old) and new != old
+    buildup.edit_phones(lambda phones: phones[0].update(password=new))
+    run = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert run.returncode == 0, run.output
+    assert not buildup.lab.register("saal1", old, 5081), "the old password still works"
+    assert buildup.lab.register("saal1", new, 5082), "the new password is refused"
+    buildup.start_phone("saal1")
+    wait_for(lambda: buildup.contacts().get("saal1") == "Avail", 30, "saal1 with its new password")
+
+
+def test_nix_evaluation_error_leaves_the_old_config_serving(buildup):
+    configuration = buildup.lab.root / "etc/nixos/configuration.nix"
+    good = configuration.read_text()
+    static = buildup.lab.run("readlink /etc/static").stdout
+    pid = buildup.asterisk_pid()
+    saal2 = buildup.passwords()["saal2"]
+    try:
+        configuration.write_text(good.replace("networking.hostName", "networking.hostName = ;\n  x"))
+        buildup.edit_phones(lambda phones: phones[1].update(password="changed-password-0123456789"))
+        run = buildup.deploy()
+        assert run.returncode != 0
+        assert "the previous generation keeps serving" in run.output, run.output
+        assert buildup.lab.run("readlink /etc/static").stdout == static
+        assert buildup.asterisk_pid() == pid
+        assert buildup.lab.register("saal2", saal2, 5083), "the old password no longer works"
+        # the phones that were registered stay registered
+        buildup.lab.unregister("saal2", saal2, 5083)
+        buildup.start_phone("saal2") if "saal2" not in buildup.contacts() else None
+        assert set(buildup.contacts()) >= {"saal1", "backoffice"}
+    finally:
+        configuration.write_text(good)
+    run = buildup.deploy("--data", "televoc_register_wait=0", "--data", "televoc_verify=report")
+    assert run.returncode == 0, run.output
+    assert buildup.lab.register("saal2", "changed-password-0123456789", 5084)
+
+
+def test_missing_import_stops_with_the_line_to_add(buildup):
+    configuration = buildup.lab.root / "etc/nixos/configuration.nix"
+    good = configuration.read_text()
+    try:
+        configuration.write_text(good.replace("imports = [ ./televoc/asterisk.nix ];", ""))
+        run = buildup.deploy()
+        assert run.returncode != 0
+        assert "imports = [ ./televoc/asterisk.nix ];" in run.output
+        assert "does not import televoc's module" in run.output
+    finally:
+        configuration.write_text(good)
