@@ -7,8 +7,9 @@ keep "not running" (None) apart from "nothing listed" (empty).
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 NOT_RUNNING = "Unable to connect to remote asterisk"
@@ -22,14 +23,28 @@ _CONTACT = re.compile(
 )
 _AOR = re.compile(r"^\s*Aor:\s+(?P<name>\S+)\s+(?P<max>\d+)\s*$")
 _GLOBAL = re.compile(r"^\s*(?P<name>[A-Za-z0-9_]+)=(?P<value>.*)$")
+_REGISTRATION = re.compile(r"^/registrar/contact/(?P<aor>[^;\s]+);@(?P<hash>[0-9a-f]+)\s*:\s*(?P<json>\{.*\})\s*$")
 
 
 @dataclass(frozen=True)
 class Contact:
     aor: str
-    uri: str
+    uri: str  # as listed: cut at the column width for long URIs (see Registration)
     status: str  # Avail, Unavail, NonQual, Unknown, ...
     rtt_ms: Optional[float]  # None when not qualified (-nan) or unparseable
+    hash: str = ""  # the listing's first 10 hex digits of the contact id
+    user_agent: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A dynamic contact as Asterisk stores it (astdb registrar/contact): the full URI."""
+
+    aor: str
+    hash: str  # the full hex part of the contact id "<aor>;@<hash>"
+    uri: str
+    user_agent: str
+    expiration_time: Optional[int]
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,49 @@ def parse_contacts(lines: Iterable[str]) -> list[Contact]:
                     uri=match["uri"],
                     status=match["status"],
                     rtt_ms=parse_rtt(match["rtt"]),
+                    hash=match["hash"],
                 )
             )
     return contacts
+
+
+def parse_registrations(lines: Iterable[str]) -> list[Registration]:
+    """`database show registrar/contact` -> registrations, one JSON object per row."""
+    lines = list(lines)
+    _check_known_command(lines)
+    found = []
+    for line in lines:
+        match = _REGISTRATION.match(line.strip())
+        if not match:
+            continue
+        try:
+            data = json.loads(match["json"])
+        except ValueError:
+            continue
+        expiry = data.get("expiration_time")
+        found.append(
+            Registration(
+                aor=match["aor"],
+                hash=match["hash"],
+                uri=data.get("uri", ""),
+                user_agent=data.get("user_agent", ""),
+                expiration_time=int(expiry) if str(expiry).isdigit() else None,
+            )
+        )
+    return found
+
+
+def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registration]) -> list[Contact]:
+    """Contacts with the full URI and user agent of their registration (joined on aor+hash)."""
+    registrations = list(registrations)
+    result = []
+    for contact in contacts:
+        for r in registrations:
+            if r.aor == contact.aor and contact.hash and r.hash.startswith(contact.hash):
+                contact = replace(contact, uri=r.uri, user_agent=r.user_agent or None)
+                break
+        result.append(contact)
+    return result
 
 
 def parse_aors(lines: Iterable[str]) -> dict[str, Aor]:
@@ -152,6 +207,7 @@ STATE_COMMANDS = (
     "pjsip show aors",
     "pjsip show contacts",
     "dialplan show globals",
+    "database show registrar/contact",
 )
 SECTION_MARK = "@@televoc "
 
@@ -180,6 +236,11 @@ def parse_state(lines: Iterable[str]) -> PbxState:
         running=True,
         version=parse_version(sections["core show version"]),
         aors=parse_aors(sections["pjsip show aors"]),
-        contacts=tuple(parse_contacts(sections["pjsip show contacts"])),
+        contacts=tuple(
+            with_full_uris(
+                parse_contacts(sections["pjsip show contacts"]),
+                parse_registrations(sections["database show registrar/contact"]),
+            )
+        ),
         globals=parse_globals(sections["dialplan show globals"]),
     )

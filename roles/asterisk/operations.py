@@ -119,7 +119,8 @@ def _verify(state, host, cli, phones, wait, mode) -> bool:
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk is not running: no phone can register")
         return False
-    logger.info(registration_table(current, phones))
+    for line in registration_table(current, phones).splitlines():
+        logger.info(line)
     problems = registration_problems(current, phones)
     if not problems:
         logger.info(f"{host.print_prefix}all {len(names)} phones are registered")

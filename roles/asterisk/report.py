@@ -23,15 +23,15 @@ def registration_problems(state: PbxState, phones) -> list[tuple[str, str]]:
 
 
 def registration_table(state: PbxState, phones) -> str:
-    rows = [("phone", "extension", "contact", "status", "RTT")]
+    rows = [("phone", "extension", "contact", "status", "RTT", "user agent")]
     for name, extension in phones:
         contacts = state.contacts_of(name)
         if not contacts:
-            rows.append((name, extension, "-", "MISSING", "-"))
+            rows.append((name, extension, "-", "MISSING", "-", "-"))
         for c in contacts:
             rtt = "-" if c.rtt_ms is None else f"{c.rtt_ms:.1f} ms"
-            rows.append((name, extension, c.uri, c.status, rtt))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+            rows.append((name, extension, c.uri, c.status, rtt, c.user_agent or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

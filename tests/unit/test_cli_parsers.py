@@ -29,7 +29,7 @@ def test_aors_with_one_registered_phone_puts_the_contact_under_its_aor():
 
 def test_contacts_give_full_uri_status_and_nan_rtt_as_none():
     contacts = cli.parse_contacts(capture("pjsip-show-contacts.1-registered.txt"))
-    assert contacts == [cli.Contact("saal1", "sip:saal1@127.0.0.1:5070", "NonQual", None)]
+    assert contacts == [cli.Contact("saal1", "sip:saal1@127.0.0.1:5070", "NonQual", None, hash="940f7819c0")]
 
 
 def test_no_objects_found_is_an_empty_list():
@@ -62,6 +62,7 @@ def test_state_reads_generation_marker_and_dialplan_global():
     lines[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
     lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
     lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]
+    lines += [cli.SECTION_MARK + "database show registrar/contact", "0 results found."]
     state = cli.parse_state(lines)
     assert state.running and state.version.startswith("22.10.1")
     assert state.generation == "0123456789abcdef"
@@ -73,3 +74,30 @@ def test_state_reads_generation_marker_and_dialplan_global():
 def test_state_with_a_missing_section_is_refused():
     with pytest.raises(ValueError, match="no answer"):
         cli.parse_state([cli.SECTION_MARK + "core show version", "Asterisk 22"])
+
+
+def test_long_contact_uris_are_cut_in_the_listing_but_full_from_the_registrar():
+    contacts = cli.parse_contacts(capture("pjsip-show-contacts.3-registered-long-uri.txt"))
+    backoffice = [c for c in contacts if c.aor == "backoffice"][0]
+    assert backoffice.uri == "sip:backoffice-0x556a5cdb0370@127.0"  # cut by Asterisk
+    registrations = cli.parse_registrations(capture("database-show-registrar-contact.3-registered.txt"))
+    assert len(registrations) == 3
+    full = {c.aor: c for c in cli.with_full_uris(contacts, registrations)}
+    assert full["backoffice"].uri == "sip:backoffice-0x556a5cdb0370@127.0.0.1:5073"
+    assert full["backoffice"].user_agent == "baresip v1.1.0 (x86_64/linux)"
+    assert (full["saal1"].status, full["saal1"].rtt_ms) == ("Avail", 0.348)
+
+
+def test_aors_list_the_generation_marker_apart_from_phones():
+    lines = capture("pjsip-show-aors.3-registered-marker.txt")
+    state = cli.PbxState(running=True, aors=cli.parse_aors(lines))
+    assert state.generation == "a686ab29cef5f198"
+    assert state.phone_aors() == {"backoffice", "saal1", "saal2"}
+
+
+def test_dialplan_globals_from_the_lab():
+    assert cli.parse_globals(capture("dialplan-show-globals.txt")) == {"TELEVOC_DIALPLAN": "aa19070abaa9a29b"}
+
+
+def test_empty_registrar_is_no_registrations():
+    assert cli.parse_registrations(["0 results found.", ""]) == []

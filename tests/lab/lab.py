@@ -1,0 +1,398 @@
+"""The televoc test lab: a Debian sid chroot that stands in for the NixOS PBX.
+
+    from tests.lab.lab import Lab
+    with Lab(tmp_path / "lab") as lab:
+        lab.run("nixos-rebuild switch")          # or deploy with pyinfra: lab.pyinfra_host_data()
+        assert lab.register("saal1", "secret", 5070)
+
+Each instance is an overlayfs over the cached rootfs (build-rootfs.sh) in its own network
+namespace, with the chroot's sshd reachable from the host through a socat forwarder on a
+free loopback port. Inside the namespace the PBX is 127.0.0.1:5060, exactly as on a
+server, and several labs can run side by side. Needs root (mounts, namespaces).
+See standin/nixos-rebuild for what the NixOS stand-in does and does not simulate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from . import sip
+
+LAB_DIR = Path(__file__).resolve().parent
+CACHE = Path("/var/cache/televoc-lab")
+BUILD_SCRIPT = LAB_DIR / "build-rootfs.sh"
+IP = shutil.which("ip") or "/usr/sbin/ip"
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+SOCAT = shutil.which("socat") or "/usr/bin/socat"
+# The environment of every command run inside the chroot (the host's is not passed on).
+CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+              "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
+CONFIGURATION_NIX = """\
+{ config, lib, pkgs, ... }:
+{
+  imports = [ ./televoc/asterisk.nix ];
+  networking.hostName = "pbx";
+}
+"""
+SSHD_CONFIG = """\
+# televoc lab: key login as root on the namespace's loopback only
+Port 22
+ListenAddress 127.0.0.1
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile .ssh/authorized_keys
+PrintMotd no
+Subsystem sftp /usr/lib/openssh/sftp-server
+"""
+
+
+class LabError(RuntimeError):
+    pass
+
+
+class CommandError(subprocess.CalledProcessError):
+    """A command inside the lab failed; str() includes its output."""
+
+    def __str__(self) -> str:
+        return (f"{super().__str__()}\n--- stdout:\n{self.stdout or ''}"
+                f"\n--- stderr:\n{self.stderr or ''}")
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path`, in mount order (from /proc/self/mountinfo)."""
+    prefix = str(path)
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            mp = line.split()[4]
+            # mountinfo escapes space, tab, newline and backslash as octal
+            mp = mp.encode().decode("unicode_escape").encode("latin-1").decode()
+            if mp == prefix or mp.startswith(prefix + "/"):
+                found.append(mp)
+    return found
+
+
+def _proc_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _kill_and_wait(pids: list[int], timeout: float = 5.0) -> None:
+    """SIGTERM, wait (bounded), SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(_proc_alive(p) for p in pids):
+            time.sleep(0.05)
+        pids = [p for p in pids if _proc_alive(p)]
+        if not pids:
+            return
+
+
+class Lab:
+    """One lab instance under `workdir` (created by up(), removed by down())."""
+
+    ssh_host = "127.0.0.1"
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir).resolve()
+        self.root = self.workdir / "root"
+        self.known_hosts = self.workdir / "known_hosts"
+        self.ssh_key = CACHE / "id_ed25519"
+        self.ssh_port: int | None = None
+        self.netns: str | None = None
+        self.rootfs: Path | None = None
+        self.phones: list[sip.Phone] = []
+        self._sshd_pid: int | None = None
+        self._socat_pid: int | None = None
+        self._popens: list[subprocess.Popen] = []
+
+    # --- life cycle -------------------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        return self.up()
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    def up(self) -> "Lab":
+        """Build or reuse the rootfs and start a fresh instance; Asterisk is not running."""
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (mounts and network namespaces)")
+        if _mounts_under(self.workdir) or (self.workdir / "lab.json").exists():
+            raise LabError(f"{self.workdir} holds another lab instance: down() it first")
+        r = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True,
+                           timeout=1800, check=False)
+        if r.returncode != 0:
+            raise LabError(f"build-rootfs.sh failed:\n{r.stderr}")
+        self.rootfs = Path(r.stdout.strip().splitlines()[-1])
+        self.netns = f"televoc-lab-{secrets.token_hex(4)}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._save_state()  # from here on, down() knows what to clean up
+        try:
+            self._mount_root()
+            subprocess.run([IP, "netns", "add", self.netns], check=True, timeout=10)
+            self._setup_links()
+            self._mount_inside()
+            self._install_files()
+            self._start_sshd()
+            self._start_forwarder()
+            self._save_state()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _mount_root(self) -> None:
+        upper, work = self.workdir / "upper", self.workdir / "work"
+        for d in (upper, work, self.root):
+            d.mkdir(exist_ok=True)
+        opts = f"lowerdir={self.rootfs},upperdir={upper},workdir={work}"
+        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)],
+                           capture_output=True, text=True, timeout=30, check=False)
+        if r.returncode != 0:  # no overlayfs here: a full copy (slower, same result)
+            subprocess.run(["cp", "-a", f"{self.rootfs}/.", str(self.root)], check=True, timeout=600)
+
+    def _setup_links(self) -> None:
+        """lo up, plus an `eth0` like a server's NIC, kept DOWN so nothing can flow over it.
+
+        Asterisk (server and `asterisk -rx` alike) seeds its entity ID from the MAC of an
+        interface that has an IPv4 address; without one, every CLI call prints "No ethernet
+        interface found for seeding global EID" on stdout. eth0 is one end of a veth pair
+        whose both ends stay in this namespace; its address is from TEST-NET-1 (RFC 5737).
+        """
+        for args in (["link", "set", "lo", "up"],
+                     ["link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"],
+                     ["addr", "add", "192.0.2.2/24", "dev", "eth0"]):
+            subprocess.run([IP, "-n", self.netns, *args], check=True, timeout=10)
+
+    def _mount_inside(self) -> None:
+        root = self.root
+        steps = [
+            ["mount", "-t", "proc", "proc", f"{root}/proc"],
+            ["mount", "--rbind", "/dev", f"{root}/dev"],
+            ["mount", "--make-rslave", f"{root}/dev"],
+            ["mount", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev", "tmpfs", f"{root}/run"],
+        ]
+        for cmd in steps:
+            subprocess.run(cmd, check=True, timeout=30)
+
+    def _install_files(self) -> None:
+        root = self.root
+        standin = LAB_DIR / "standin"
+        lib = root / "usr/local/lib/televoc-lab"
+        lib.mkdir(parents=True, exist_ok=True)
+        for name in ("labsys.py", "eval-config.nix"):
+            shutil.copy(standin / name, lib / name)
+        for name, dest in (("nixos-rebuild", "usr/local/sbin"), ("systemctl", "usr/local/bin")):
+            shutil.copy(standin / name, root / dest / name)
+            os.chmod(root / dest / name, 0o755)
+        shutil.copytree(LAB_DIR / "sipp", root / sip.SIPP_DIR.lstrip("/"), dirs_exist_ok=True)
+        # sshd: the stable host key and the client's key for root
+        for suffix, mode in (("", 0o600), (".pub", 0o644)):
+            dest = root / f"etc/ssh/ssh_host_ed25519_key{suffix}"
+            shutil.copy(CACHE / f"ssh_host_ed25519_key{suffix}", dest)
+            os.chmod(dest, mode)
+        (root / "etc/ssh/sshd_config").write_text(SSHD_CONFIG)
+        ssh_dir = root / "root/.ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy(CACHE / "id_ed25519.pub", ssh_dir / "authorized_keys")
+        os.chmod(ssh_dir / "authorized_keys", 0o600)
+        # No name service in the namespace: queries go to its loopback and fail at once.
+        (root / "etc/resolv.conf").unlink(missing_ok=True)
+        (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
+        (root / "etc/hostname").write_text("pbx\n")
+        (root / "etc/hosts").write_text("127.0.0.1\tlocalhost pbx\n::1\tlocalhost ip6-localhost\n")
+        # NixOS: the user's configuration (the deploy uploads televoc/asterisk.nix)
+        (root / "etc/nixos").mkdir(exist_ok=True)
+        (root / "etc/nixos/configuration.nix").write_text(CONFIGURATION_NIX)
+        self.run("mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
+                 " && install -d -o asterisk -g asterisk /run/asterisk")
+
+    def _start_sshd(self) -> None:
+        log = open(self.workdir / "sshd.log", "ab")  # noqa: SIM115 (kept by the child)
+        p = subprocess.Popen(self._inside(["/usr/sbin/sshd", "-D", "-e"]), stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=log, env=CHROOT_ENV, start_new_session=True)
+        log.close()
+        self._popens.append(p)
+        self._sshd_pid = p.pid
+
+    def _start_forwarder(self) -> None:
+        """socat on a free host loopback port -> sshd on the namespace's 127.0.0.1:22."""
+        host_pub = (CACHE / "ssh_host_ed25519_key.pub").read_text().split()
+        for _attempt in range(5):  # the free port can be taken between probe and bind
+            port = _free_tcp_port()
+            inner = f"{IP} netns exec {self.netns} {SOCAT} STDIO TCP4:127.0.0.1:22"
+            p = subprocess.Popen([SOCAT, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+                                  f"EXEC:'{inner}'"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+            self._popens.append(p)
+            self._socat_pid, self.ssh_port = p.pid, port
+            self.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+            if self._wait_ssh(p):
+                return
+            _kill_and_wait([p.pid])
+        raise LabError(f"sshd did not answer; sshd.log:\n{self._tail('sshd.log')}")
+
+    def _wait_ssh(self, forwarder: subprocess.Popen, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        for _ in range(100):  # bounded in count and time
+            if forwarder.poll() is not None or time.monotonic() > deadline:
+                return False
+            r = subprocess.run(self.ssh_command("true", connect_timeout=2), capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=15, check=False)
+            if r.returncode == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def down(self) -> None:
+        """Stop everything, unmount, delete the namespace and the workdir (idempotent)."""
+        self.stop_all_phones()
+        if self._socat_pid and f"netns exec {self.netns} " in _cmdline(self._socat_pid):
+            try:  # the forwarder and its per-connection children share its process group
+                os.killpg(self._socat_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            _kill_and_wait([self._socat_pid], timeout=3)
+        if self.netns and Path(f"/run/netns/{self.netns}").exists():
+            for _round in range(3):  # processes may fork while we kill: a few rounds
+                r = subprocess.run([IP, "netns", "pids", self.netns], capture_output=True,
+                                   text=True, timeout=10, check=False)
+                pids = [int(p) for p in r.stdout.split() if p.isdigit()]
+                if not pids:
+                    break
+                _kill_and_wait(pids)
+        for p in self._popens:
+            if p.poll() is None:
+                _kill_and_wait([p.pid])
+            p.wait(timeout=5)
+        self._popens.clear()
+        self._unmount_all()
+        if self.netns and Path(f"/run/netns/{self.netns}").exists():
+            subprocess.run([IP, "netns", "delete", self.netns], check=False, timeout=10)
+        if self.workdir.exists():
+            if _mounts_under(self.workdir):
+                raise LabError(f"mounts remain under {self.workdir}; not deleting it")
+            subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)],
+                           check=True, timeout=300)
+
+    def _unmount_all(self) -> None:
+        for lazy in (False, False, True):  # retry, lazily as a last resort
+            mounts = _mounts_under(self.workdir)
+            if not mounts:
+                return
+            for mp in reversed(mounts):  # children were mounted after their parents
+                cmd = ["umount", "-l", mp] if lazy else ["umount", mp]
+                subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+
+    # --- state for the CLI ------------------------------------------------------------
+    def _save_state(self) -> None:
+        state = {"ssh_host": self.ssh_host, "ssh_port": self.ssh_port, "ssh_key": str(self.ssh_key),
+                 "known_hosts": str(self.known_hosts), "netns": self.netns, "root": str(self.root),
+                 "rootfs": str(self.rootfs), "sshd_pid": self._sshd_pid,
+                 "socat_pid": self._socat_pid}
+        (self.workdir / "lab.json").write_text(json.dumps(state, indent=2) + "\n")
+
+    @classmethod
+    def attach(cls, workdir: Path) -> "Lab":
+        """A Lab for an instance that another process started (reads workdir/lab.json)."""
+        lab = cls(workdir)
+        state = json.loads((lab.workdir / "lab.json").read_text())
+        lab.ssh_port, lab.netns = state["ssh_port"], state["netns"]
+        lab.rootfs = Path(state["rootfs"]) if state.get("rootfs") else None
+        lab._sshd_pid, lab._socat_pid = state.get("sshd_pid"), state.get("socat_pid")
+        return lab
+
+    # --- access -----------------------------------------------------------------------
+    def pyinfra_host_data(self) -> dict:
+        return {"ssh_hostname": self.ssh_host, "ssh_port": self.ssh_port, "ssh_user": "root",
+                "ssh_key": str(self.ssh_key), "ssh_known_hosts_file": str(self.known_hosts),
+                "ssh_strict_host_key_checking": "yes"}
+
+    def ssh_command(self, command: str, connect_timeout: int = 5) -> list[str]:
+        """argv of `ssh root@lab COMMAND` from the host, with the lab's key and known_hosts."""
+        return ["ssh", "-i", str(self.ssh_key), "-p", str(self.ssh_port),
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                "-o", f"ConnectTimeout={connect_timeout}", f"root@{self.ssh_host}", command]
+
+    def _inside(self, argv: list[str]) -> list[str]:
+        return [IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
+
+    def exec(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run argv inside the namespace and chroot as root (text, output captured)."""
+        r = subprocess.run(self._inside(argv), env=CHROOT_ENV, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout, check=False)
+        if check and r.returncode != 0:
+            raise CommandError(r.returncode, argv, r.stdout, r.stderr)
+        return r
+
+    def run(self, cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run a shell command inside the namespace and chroot as root."""
+        return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
+
+    def asterisk(self, cmd: str) -> str:
+        """stdout of `asterisk -rx CMD` (its exit code means little: see the field notes)."""
+        return self.run(f"asterisk -C /etc/asterisk/asterisk.conf -rx {shlex.quote(cmd)}",
+                        check=False).stdout
+
+    def _tail(self, name: str, lines: int = 20) -> str:
+        try:
+            return "\n".join((self.workdir / name).read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    # --- SIP (see sip.py) -------------------------------------------------------------
+    def register(self, user: str, password: str, local_port: int, expires: int = 3600,
+                 timeout: float = 10) -> bool:
+        return sip.register(self, user, password, local_port, expires, timeout)
+
+    def unregister(self, user: str, password: str, local_port: int) -> bool:
+        return sip.register(self, user, password, local_port, 0)
+
+    def start_phone(self, user: str, password: str, local_port: int) -> sip.Phone:
+        phone = sip.Phone.start(self, user, password, local_port)
+        self.phones.append(phone)
+        return phone
+
+    def call(self, user: str, password: str, extension: str, local_port: int,
+             hold_seconds: float = 2, expect_bye: bool = False, timeout: float = 20) -> sip.CallResult:
+        return sip.call(self, user, password, extension, local_port, hold_seconds, expect_bye, timeout)
+
+    def stop_all_phones(self) -> None:
+        while self.phones:
+            self.phones.pop().stop()
