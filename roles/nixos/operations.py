@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paramiko import SSHException
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
 from pyinfra.facts.files import FindInFile
@@ -45,8 +46,25 @@ def _live_mismatches(expected: dict[str, str]) -> list[str]:
     ]
 
 
+def _connection_lost(host) -> bool:
+    """True when the SSH connection is gone (a failed command then says nothing of the host)."""
+    client = getattr(host.connector, "client", None)
+    transport = client.get_transport() if client is not None else None
+    return transport is not None and not transport.is_active()
+
+
 def _rebuild(state, host, rebuild: str, expected: dict[str, str]) -> bool:
-    status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
+    try:
+        status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
+    except (OSError, EOFError, SSHException, TimeoutError):
+        status, output = False, None
+    if not status and (output is None or _connection_lost(host)):
+        logger.error(
+            f"{host.print_prefix}lost the connection during `{rebuild}`: the switch may or may "
+            "not have happened, but Asterisk was not reloaded, so it keeps serving the previous "
+            "config and the phones stay registered. Run again to finish."
+        )
+        return False
     for line in output.output_lines:
         logger.info(f"{host.print_prefix}{line}")
     if not status:

@@ -396,3 +396,35 @@ class Lab:
     def stop_all_phones(self) -> None:
         while self.phones:
             self.phones.pop().stop()
+
+    # -- failure injection -------------------------------------------------------------------
+
+    def drop_ssh_connections(self) -> int:
+        """Cut every open SSH connection into the lab, as a pulled cable would: kill the
+        forwarder's per-connection children (ours). The forwarder keeps listening.
+        Returns how many connections were cut."""
+        children = [pid for pid in _all_pids() if _ppid(pid) == self._socat_pid]
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(children)
+
+    def pids_running(self, name: str) -> list[int]:
+        """PIDs in the lab's namespace whose command line contains `name`."""
+        r = subprocess.run([IP, "netns", "pids", self.netns], capture_output=True, text=True,
+                           timeout=10, check=False)
+        return [int(p) for p in r.stdout.split() if p.isdigit() and name in _cmdline(int(p))]
+
+
+def _all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

@@ -44,9 +44,10 @@ class Buildup:
         with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
             return {a.name: a.password for a in load_directory(self.event).accounts}
 
-    def start_phone(self, name: str):
+    def start_phone(self, name: str, password: str | None = None):
         self.stop_phone(name)
-        self.phones[name] = self.lab.start_phone(name, self.passwords()[name], PORTS[name])
+        password = password or self.passwords()[name]
+        self.phones[name] = self.lab.start_phone(name, password, PORTS[name])
 
     def stop_phone(self, name: str):
         phone = self.phones.pop(name, None)
@@ -209,16 +210,15 @@ def test_nix_evaluation_error_leaves_the_old_config_serving(buildup):
         assert "the previous generation keeps serving" in run.output, run.output
         assert buildup.lab.run("readlink /etc/static").stdout == static
         assert buildup.asterisk_pid() == pid
+        assert buildup.contacts() == {"saal1": "Avail", "saal2": "Avail", "backoffice": "Avail"}
         assert buildup.lab.register("saal2", saal2, 5083), "the old password no longer works"
-        # the phones that were registered stay registered
-        buildup.lab.unregister("saal2", saal2, 5083)
-        buildup.start_phone("saal2") if "saal2" not in buildup.contacts() else None
-        assert set(buildup.contacts()) >= {"saal1", "backoffice"}
+        buildup.start_phone("saal2", password=saal2)  # take the contact back from SIPp
     finally:
         configuration.write_text(good)
     run = buildup.deploy("--data", "televoc_register_wait=0", "--data", "televoc_verify=report")
     assert run.returncode == 0, run.output
     assert buildup.lab.register("saal2", "changed-password-0123456789", 5084)
+    buildup.start_phone("saal2")
 
 
 def test_missing_import_stops_with_the_line_to_add(buildup):
@@ -232,3 +232,47 @@ def test_missing_import_stops_with_the_line_to_add(buildup):
         assert "does not import televoc's module" in run.output
     finally:
         configuration.write_text(good)
+
+
+def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
+    """The cable to the PBX is pulled while nixos-rebuild runs; a rerun finishes the job."""
+    import subprocess
+
+    from tests.conftest import PYINFRA, REPO
+
+    rebuild = buildup.lab.root / "usr/local/sbin/nixos-rebuild"
+    real = rebuild.with_name("nixos-rebuild.real")
+    rebuild.rename(real)
+    rebuild.write_text("#!/bin/sh\ntouch /run/televoc-lab/switch-started\nsleep 30\nexec /usr/local/sbin/nixos-rebuild.real \"$@\"\n")
+    rebuild.chmod(0o755)
+    old = buildup.passwords()["backoffice"]
+    new = "dropped-cable-password-01"
+    started = buildup.lab.root / "run/televoc-lab/switch-started"
+    try:
+        buildup.edit_phones(lambda phones: phones[2].update(password=new, display_name="Back Office"))
+        env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
+        proc = subprocess.Popen([PYINFRA, str(buildup.inventory), "deploy.py", "-y"], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL)
+        try:
+            wait_for(started.exists, 60, "the switch to start")
+            assert buildup.lab.drop_ssh_connections() >= 1
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill() if proc.poll() is None else None
+        assert proc.returncode != 0
+        assert "lost the connection during `nixos-rebuild switch`" in output, output
+        assert "keeps serving the previous config" in output
+        for pid in buildup.lab.pids_running("nixos-rebuild"):  # the orphaned remote switch
+            os.kill(pid, 9)
+        assert buildup.contacts() == {"saal1": "Avail", "saal2": "Avail", "backoffice": "Avail"}
+        assert buildup.lab.register("backoffice", old, 5085), "the old password stopped working"
+    finally:
+        real.rename(rebuild)
+        started.unlink(missing_ok=True)
+    run = buildup.deploy("--data", "televoc_register_wait=0", "--data", "televoc_verify=report")
+    assert run.returncode == 0, run.output
+    assert buildup.lab.register("backoffice", new, 5086)
+    assert not buildup.lab.register("backoffice", old, 5087)
+    buildup.start_phone("backoffice")
+    wait_for(lambda: len(buildup.contacts()) == 3, 30, "every phone registered again")
