@@ -14,6 +14,9 @@ from roles.asterisk import render_asterisk
 from roles.files import managed_file, sha256
 from roles.nixos import operations as nixos
 from roles.nixos import render_module
+from roles.snom import operations as snom
+from roles.snom import render_provisioning
+from roles.snom.render import file_name
 
 data = host.data
 directory = data.televoc_directory
@@ -63,6 +66,21 @@ asterisk.config_live(
     dialplan_generation=config.dialplan_generation,
     phones=[name for name, _ in phones],
     wait=float(data.asterisk__reload_wait),
+)
+
+snom.provisioning_published(
+    name=f"Provisioning files of {len(directory.provisioned)} snom phones are served by the PBX",
+    directory=data.snom__provisioning_dir,
+    files=HiddenValue(render_provisioning(directory)),
+    phones={file_name(account): account.name for account in directory.provisioned},
+    pending_path=data.snom__pending_path,
+)
+
+snom.phones_told_to_resync(
+    name="Phones whose settings changed are told to fetch them",
+    cli=data.asterisk__cli,
+    pending_path=data.snom__pending_path,
+    phones=[account.name for account in directory.provisioned],
 )
 
 asterisk.phones_registered(

@@ -14,10 +14,11 @@ from pyinfra.api.exceptions import InventoryError
 from roles.asterisk import defaults as _asterisk_defaults
 from roles.event import EventError, load_directory
 from roles.nixos import defaults as _nixos_defaults
+from roles.snom import defaults as _snom_defaults
 
 _DEFAULTS = {
     key: value
-    for module in (_asterisk_defaults, _nixos_defaults)
+    for module in (_asterisk_defaults, _nixos_defaults, _snom_defaults)
     for key, value in vars(module).items()
     if not key.startswith("_")
 }

@@ -63,6 +63,7 @@ class PbxState:
     aors: dict[str, Aor] = field(default_factory=dict)
     contacts: tuple[Contact, ...] = ()
     globals: dict[str, str] = field(default_factory=dict)
+    registrations: tuple[Registration, ...] = ()
 
     @property
     def generation(self) -> Optional[str]:
@@ -232,15 +233,12 @@ def parse_state(lines: Iterable[str]) -> PbxState:
         raise ValueError(f"no answer for: {', '.join(missing)}")
     if any(is_not_running(section) for section in sections.values()):
         return PbxState(running=False)
+    registrations = parse_registrations(sections["database show registrar/contact"])
     return PbxState(
         running=True,
         version=parse_version(sections["core show version"]),
         aors=parse_aors(sections["pjsip show aors"]),
-        contacts=tuple(
-            with_full_uris(
-                parse_contacts(sections["pjsip show contacts"]),
-                parse_registrations(sections["database show registrar/contact"]),
-            )
-        ),
+        contacts=tuple(with_full_uris(parse_contacts(sections["pjsip show contacts"]), registrations)),
         globals=parse_globals(sections["dialplan show globals"]),
+        registrations=tuple(registrations),
     )

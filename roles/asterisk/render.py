@@ -85,7 +85,17 @@ def render_asterisk(
         "rtp.conf": render(
             __file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end
         ),
+        "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2"),
     }
+    if directory.provisioned:
+        conf_files["http.conf"] = render(
+            __file__,
+            "etc/asterisk/http.conf.j2",
+            bind=sip.bind,
+            port=directory.event.provisioning.http_port,
+            network=directory.event.network,
+            static_dir="/var/lib/asterisk/static-http",
+        )
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
     # makes Asterisk's reload re-read the store files, whose mtime is always 1.

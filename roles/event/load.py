@@ -171,7 +171,10 @@ def derive_password(secret: str, event_name: str, phone_name: str) -> str:
 def _read_secret(path: Path, problems: list[str]) -> Optional[str]:
     fix = f"create one with: python -m roles.event new-secret --event DIR (writes {path})"
     if not path.is_file():
-        problems.append(f"event secret {path} is missing but a phone has no password: {fix}")
+        problems.append(
+            f"event secret {path} is missing but a phone has no password or is provisioned "
+            f"(its web password is derived): {fix}"
+        )
         return None
     value = path.read_text(encoding="utf-8").strip()
     if len(value) < MIN_SECRET_LENGTH:
@@ -291,8 +294,14 @@ def load_directory(directory: Path | str) -> Directory:
     _check_unique(event, phones_data["phones"], phones_path, problems)
     _check_phones(event, phones, phones_path, problems)
 
+    provisioned = [p for _, p in phones if p.mac]
+    if provisioned and event.pbx_address is None:
+        problems.append(
+            f"{_display(event_path)}: pbx_address is required when a phone has a mac (the "
+            "address provisioned phones use to reach the PBX): add e.g. 'pbx_address: 10.23.0.2'"
+        )
     secret = None
-    if any(p.password is None for _, p in phones):
+    if any(p.password is None for _, p in phones) or provisioned:
         secret = _read_secret(secret_path(event, directory), problems)
     if problems:
         raise EventError(problems)
@@ -306,6 +315,10 @@ def load_directory(directory: Path | str) -> Directory:
             contact=p.contact,
             mac=p.mac,
             model=p.model,
+            ringer=p.ringer,
+            address=p.address,
+            web_password_before=p.web_password,
+            web_password=derive_password(secret, event.name, f"web/{p.name}") if p.mac else None,
         )
         for _, p in phones
     )

@@ -59,12 +59,22 @@ class TestNumbers(Strict):
     echo: Extension = "101"
 
 
+class Provisioning(Strict):
+    """How snom phones (those with mac and model) get their settings from the PBX."""
+
+    http_port: int = Field(8088, ge=1, le=65535)
+    web_user: str = Field("admin", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    keepalive_interval: int = Field(30, ge=0, le=3600)
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     network: str
+    pbx_address: Optional[str] = None
     sip: Sip = Sip()
+    provisioning: Provisioning = Provisioning()
     test_numbers: TestNumbers = TestNumbers()
     ring_timeout: int = Field(20, ge=5, le=300)
     secret_file: Optional[str] = None
@@ -73,6 +83,13 @@ class Event(Strict):
     @classmethod
     def _network(cls, value: str) -> str:
         return str(ipaddress.ip_network(value, strict=False))
+
+    @field_validator("pbx_address")
+    @classmethod
+    def _pbx_address(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            ipaddress.ip_address(value)
+        return value
 
 
 class Phone(Strict):
@@ -87,8 +104,11 @@ class Phone(Strict):
     )
     mac: Optional[str] = None
     model: Optional[str] = Field(None, pattern=r"^snom[A-Za-z0-9]+$")
+    ringer: str = Field("Ringer1", pattern=r"^(Ringer([1-9]|10)|Silent)$")
+    address: Optional[str] = Field(None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$")
+    web_password: Optional[str] = None
 
-    @field_validator("password")
+    @field_validator("password", "web_password")
     @classmethod
     def _password_chars(cls, value: Optional[str]) -> Optional[str]:
         if value is None:
@@ -124,6 +144,16 @@ class Account(BaseModel):
     contact: Optional[str] = None
     mac: Optional[str] = None
     model: Optional[str] = None
+    ringer: str = "Ringer1"
+    address: Optional[str] = None
+    # the phone's web password before televoc manages it (second-hand phone), for adopt
+    web_password_before: Optional[str] = Field(None, repr=False)
+    # the web password televoc sets on provisioned phones for the event (derived)
+    web_password: Optional[str] = Field(None, repr=False)
+
+    @property
+    def provisioned(self) -> bool:
+        return self.mac is not None
 
 
 class Directory(BaseModel):
@@ -133,6 +163,10 @@ class Directory(BaseModel):
 
     event: Event
     accounts: tuple[Account, ...]
+
+    @property
+    def provisioned(self) -> tuple[Account, ...]:
+        return tuple(a for a in self.accounts if a.provisioned)
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

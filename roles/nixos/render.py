@@ -46,6 +46,8 @@ def render_module(
             for name in sorted(asterisk.conf_files)
         ],
         sip_port=sip.port,
+        http_port=directory.event.provisioning.http_port if directory.provisioned else None,
+        network=directory.event.network,
         rtp_start=sip.rtp_start,
         rtp_end=sip.rtp_end,
     )

@@ -1,0 +1,240 @@
+"""pyinfra operations for snom phones: publish provisioning files, tell phones to resync,
+talk to phones' web interfaces. Remote commands do not grow with the number of phones."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shlex
+import tarfile
+import time
+
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, FunctionCommand, HiddenValue, StringCommand, operation
+
+from roles.asterisk.facts import AsteriskState
+from roles.files import sha256
+
+from .facts import PendingNotifications, ProvisioningManifest
+
+
+def _tar(files: dict[str, str], manifest: str) -> bytes:
+    """A deterministic tar of the files plus their manifest (same input, same bytes)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, text in sorted({**files, ".manifest": manifest}.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o640, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@operation()
+def provisioning_published(directory: str, files: HiddenValue, phones: dict, pending_path: str):
+    """
+    Publish the provisioning files (they hold passwords: root:asterisk 0640, never printed)
+    and record the phones whose file changed as pending a resync NOTIFY. One upload and one
+    command for all phones; the directory is replaced as a whole.
+
+    + directory: where Asterisk's HTTP server serves them from
+    + files: HiddenValue of {file name: text}
+    + phones: file name -> phone name
+    + pending_path: the file listing phones still to be told
+    """
+    wanted = {name: sha256(text) for name, text in files.unmask().items()}
+    live = host.get_fact(ProvisioningManifest, directory=directory)
+    if live == wanted or (live is None and not wanted):
+        host.noop(f"provisioning files of {len(wanted)} phones are already published")
+        return
+    changed = sorted(phones[name] for name, sha in wanted.items() if (live or {}).get(name) != sha)
+    manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
+    parent = os.path.dirname(pending_path)
+    upload = f"{parent}/.provisioning.tar"
+    yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
+    yield FileUploadCommand(io.BytesIO(_tar(files.unmask(), manifest)), upload)
+    new, old, q = f"{directory}.televoc-new", f"{directory}.televoc-old", shlex.quote
+    script = [
+        "set -e",
+        f"rm -rf {q(new)} {q(old)}",
+        f"mkdir -p {q(os.path.dirname(directory))}",
+        f"install -d -m 750 -o root -g asterisk {q(new)}",
+        f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
+        f"chown -R root:asterisk {q(new)}",
+        f"find {q(new)} -type f -exec chmod 640 {{}} +",
+        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
+        f"mv {q(new)} {q(directory)}",
+        f"rm -rf {q(old)} {q(upload)}",
+    ]
+    if changed:
+        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
+    yield StringCommand("sh", "-c", q("; ".join(script)))
+
+
+def _parse_notify(output: list[str], names: list[str]) -> tuple[list[str], list[str]]:
+    """Which phones Asterisk sent the NOTIFY to, and which it could not (no contact...)."""
+    sent, failed = [], []
+    for name in names:
+        lines = [line for line in output if re.search(rf"['\s]{re.escape(name)}['\s.]|{re.escape(name)}$", line)]
+        if any(re.search(r"[Ss]ending", line) for line in lines) and not any(
+            re.search(r"[Uu]nable|[Nn]o such|[Ff]ail|not found", line) for line in lines
+        ):
+            sent.append(name)
+        else:
+            failed.append(name)
+    return sent, failed
+
+
+def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str) -> bool:
+    command = f"{cli} -rx {shlex.quote(f'pjsip send notify {notify} endpoint ' + ' '.join(names))}"
+    status, output = host.run_shell_command(StringCommand(command), print_output=False)
+    lines = output.output_lines
+    if not status or any("No such command" in line or "Unable to connect" in line for line in lines):
+        logger.error(f"{host.print_prefix}could not send NOTIFY {notify}: {' '.join(lines)[:300]}")
+        return False
+    sent, failed = _parse_notify(lines, names)
+    if sent:
+        logger.info(f"{host.print_prefix}told to fetch their settings ({notify}): {', '.join(sent)}")
+    if failed:
+        logger.warning(
+            f"{host.print_prefix}could not reach {', '.join(failed)} (not registered?): they get "
+            "their settings when they boot"
+        )
+    host.run_shell_command(StringCommand("rm", "-f", pending_path), print_output=False)
+    return True
+
+
+@operation(is_idempotent=False)
+def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = "televoc-check-sync"):
+    """
+    Send a check-sync NOTIFY to exactly the phones whose settings changed (pending), in one
+    CLI command, then clear the pending list.
+
+    + cli: the Asterisk CLI command (with -C)
+    + pending_path: the pending file written by provisioning_published
+    + phones: names of the phones Asterisk knows (others are dropped from the list)
+    + notify: the pjsip_notify.conf section (televoc-check-sync or televoc-check-sync-reboot)
+    """
+    pending = host.get_fact(PendingNotifications, path=pending_path)
+    names = [name for name in pending if name in set(phones)]
+    if not names:
+        if pending:
+            yield StringCommand("rm", "-f", pending_path)
+        host.noop("no phone's settings changed: no NOTIFY sent")
+        return
+    yield FunctionCommand(_notify, (cli, notify, names, pending_path), {})
+
+
+def _unregistered(state, host, cli: str, names: tuple, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    still: list[str] = list(names)
+    for _ in range(int(wait / 2) + 2):  # bounded in count and time
+        current = host.get_fact(AsteriskState, cli_command=cli)
+        if current is None or not current.running:
+            logger.error(f"{host.print_prefix}Asterisk is not running: cannot tell which phones are wiped")
+            return False
+        still = [n for n in names if current.contacts_of(n)]
+        if not still or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
+    wiped = [n for n in names if n not in still]
+    if wiped:
+        logger.info(f"{host.print_prefix}wiped and unregistered: {', '.join(wiped)}")
+    if still:
+        logger.error(
+            f"{host.print_prefix}still registered after {wait:.0f} s, so still holding the event's "
+            f"credentials: {', '.join(still)}. Reset them by hand (or with "
+            "--data televoc_factory_reset=true) and run teardown again."
+        )
+        return False
+    return True
+
+
+@operation(is_idempotent=False)
+def wiped_phones_unregistered(cli: str, phones, wait: float = 60):
+    """
+    Wait until every provisioned phone has dropped its registration (a wiped phone
+    unregisters); fail naming each phone that still holds the event's credentials.
+
+    + cli: the Asterisk CLI command (with -C)
+    + phones: names of the provisioned phones
+    + wait: seconds to wait
+    """
+    names = tuple(phones)
+    if not names:
+        host.noop("no provisioned phones")
+        return
+    yield FunctionCommand(_unregistered, (cli, names, float(wait)), {})
+
+
+@operation()
+def contacts_removed(cli: str, aors):
+    """
+    Remove the contacts the event's aors left behind in Asterisk's registrar (an aor removed
+    from the config keeps its contact). One remote command for all of them.
+
+    + cli: the Asterisk CLI command (with -C)
+    + aors: the event's aor names
+    """
+    state = host.get_fact(AsteriskState, cli_command=cli)
+    if state is None or not state.running:
+        host.noop("Asterisk is not running: no contacts to remove")
+        return
+    keys = [f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in set(aors)]
+    if not keys:
+        host.noop("no contact of the event is left")
+        return
+    q = shlex.quote
+    yield StringCommand(
+        "sh", "-c", q("; ".join(f"{cli} -rx {q(f'database del registrar {q(key)}')}" for key in keys))
+    )
+
+
+def _web(state, host, requests_path: str, labels: dict, what: str) -> bool:
+    command = f"curl -s -K {shlex.quote(requests_path)}; rm -f {shlex.quote(requests_path)}"
+    _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
+    answered: dict[str, list[str]] = {}
+    for line in output.output_lines:
+        match = re.match(r"^(\d{3}) (\S+)$", line.strip())
+        if match:
+            answered.setdefault(match[2], []).append(match[1])
+    good = [n for n in labels if answered.get(n) and all(c.startswith("2") for c in answered[n])]
+    bad = {n: ",".join(answered.get(n, [])) or "no answer" for n in labels if n not in good}
+    if good:
+        logger.info(f"{host.print_prefix}{what}: {', '.join(good)}")
+    if bad:
+        logger.error(
+            f"{host.print_prefix}{what} failed for: "
+            + ", ".join(f"{n} (HTTP {code})" if code[:1].isdigit() else f"{n} ({code})" for n, code in bad.items())
+        )
+        return False
+    return True
+
+
+@operation(is_idempotent=False)
+def phone_web_requests(requests, requests_path: str, what: str):
+    """
+    Send HTTP GETs to phones' web interfaces from the PBX (which sits in the phone network),
+    with curl, in one remote command; credentials go in a 0600 file that is removed after.
+
+    + requests: (phone name, url list, web user or None, web password or None)
+    + requests_path: where the curl config is uploaded on the PBX
+    + what: what the requests do, for the output
+    """
+    requests = list(requests)
+    if not requests:
+        host.noop(f"no phone to {what}")
+        return
+    lines = []
+    for name, urls, user, password in requests:
+        for url in urls:
+            lines += [f'url = "{url}"', "output = /dev/null", "max-time = 5"]
+            if password:
+                lines.append(f'user = "{user}:{password}"')
+            lines += [f'write-out = "%{{http_code}} {name}\\n"', "next"]
+    config = "\n".join(lines[:-1]) + "\n"
+    yield StringCommand("install", "-d", "-m", "700", os.path.dirname(requests_path))
+    yield FileUploadCommand(io.BytesIO(config.encode()), requests_path)
+    yield StringCommand("chmod", "600", requests_path)
+    yield FunctionCommand(_web, (requests_path, {name: None for name, *_ in requests}, what), {})

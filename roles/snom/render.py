@@ -1,0 +1,88 @@
+"""Pure renderers of snom provisioning files (XML settings). No host, no I/O."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from roles.event import Account, Directory
+from roles.templating import render
+
+URL_PATH = "/static/televoc/{mac}.xml"
+# snom 320/360/370/7xx have 12 identities, the 300 has 4; a phone ignores the ones it lacks.
+IDENTITIES = 12
+NOTIFY_CHECK_SYNC = "televoc-check-sync"
+NOTIFY_CHECK_SYNC_REBOOT = "televoc-check-sync-reboot"
+
+
+def provisioning_url(directory: Directory) -> str:
+    """The setting_server URL (DHCP option 66); the phone replaces {mac} with its MAC."""
+    event = directory.event
+    return f"http://{event.pbx_address}:{event.provisioning.http_port}{URL_PATH}"
+
+
+def file_name(account: Account) -> str:
+    """snom phones put their MAC in upper case, without separators, into {mac}."""
+    return f"{account.mac.upper()}.xml"
+
+
+def _other_identities_off() -> list[tuple[str, int, str]]:
+    rows = []
+    for idx in range(2, IDENTITIES + 1):
+        rows += [("user_active", idx, "off"), ("user_name", idx, ""), ("user_pname", idx, ""),
+                 ("user_pass", idx, ""), ("user_host", idx, "")]
+    return rows
+
+
+def _settings(directory: Directory, account: Account) -> list[tuple[str, int, str]]:
+    event = directory.event
+    host = f"{event.pbx_address}:{event.sip.port}"
+    return [
+        ("setting_server", 0, provisioning_url(directory)),
+        ("http_user", 0, event.provisioning.web_user),
+        ("http_pass", 0, account.web_password),
+        ("user_active", 1, "on"),
+        ("user_realname", 1, account.display_name),
+        ("user_name", 1, account.name),
+        ("user_pname", 1, account.name),
+        ("user_pass", 1, account.password),
+        ("user_host", 1, host),
+        ("user_ringer", 1, account.ringer),
+        ("keepalive_interval", 1, str(event.provisioning.keepalive_interval)),
+        *_other_identities_off(),
+    ]
+
+
+def _wiped() -> list[tuple[str, int, str]]:
+    return [
+        ("setting_server", 0, ""),
+        ("http_pass", 0, ""),
+        ("user_active", 1, "off"),
+        ("user_realname", 1, ""),
+        ("user_name", 1, ""),
+        ("user_pname", 1, ""),
+        ("user_pass", 1, ""),
+        ("user_host", 1, ""),
+        *_other_identities_off(),
+    ]
+
+
+def _xml(purpose: str, rows: list[tuple[str, int, str]]) -> str:
+    settings = [(name, idx, escape(value)) for name, idx, value in rows]
+    return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings)
+
+
+def render_provisioning(directory: Directory) -> dict[str, str]:
+    """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
+    identities 2..12 off, the web interface locked with the event's web password."""
+    return {
+        file_name(a): _xml(f"phone {a.name} ({a.model}), event {directory.event.name}", _settings(directory, a))
+        for a in directory.provisioned
+    }
+
+
+def render_wipe(directory: Directory) -> dict[str, str]:
+    """File name -> snom XML that wipes the event from the phone (teardown)."""
+    return {
+        file_name(a): _xml(f"teardown of event {directory.event.name}: identities off, passwords cleared", _wiped())
+        for a in directory.provisioned
+    }
