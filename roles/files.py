@@ -116,3 +116,38 @@ def managed_file(
         "&&", "chmod", mode, QuoteString(temp),
         "&&", "mv", "-f", QuoteString(temp), QuoteString(path),
     )
+
+
+class ExistingPaths(FactBase):
+    """
+    Which of `paths` exist (files, directories or links), in one remote command.
+
+    + paths: the paths to look for
+    """
+
+    @staticmethod
+    def default():
+        return []
+
+    def command(self, paths) -> StringCommand:
+        return StringCommand(
+            "for", "p", "in", *[QuoteString(p) for p in paths], ";", "do",
+            'if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi;', "done",
+        )
+
+    def process(self, output):
+        return [line.strip() for line in output if line.strip()]
+
+
+@operation()
+def paths_absent(paths):
+    """
+    Remove files and directories (recursively) that exist, in one remote command.
+
+    + paths: what must not exist
+    """
+    present = [p for p in host.get_fact(ExistingPaths, paths=tuple(paths)) if p in set(paths)]
+    if not present:
+        host.noop(f"already absent: {', '.join(paths)}")
+        return
+    yield StringCommand("rm", "-rf", *[QuoteString(p) for p in present])

@@ -155,3 +155,35 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict"):
     if mode not in ("strict", "report"):
         raise ValueError(f"televoc_verify must be 'strict' or 'report', not {mode!r}")
     yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode), {})
+
+
+def _none_registered(state, host, cli, phones, provisioned) -> bool:
+    current = host.get_fact(AsteriskState, cli_command=cli)
+    if current is None or not current.running:
+        logger.error(f"{host.print_prefix}Asterisk is not running: cannot check")
+        return False
+    left_aors = sorted(set(phones) & current.phone_aors())
+    registered = sorted({c.aor for c in current.contacts} & set(phones))
+    for name in phones:
+        how = "wiped by provisioning" if name in provisioned else "not provisioned by televoc: reset it by hand"
+        logger.info(f"    {name:<20} {'REGISTERED' if name in registered else 'unregistered':<13} {how}")
+    if left_aors or registered:
+        logger.error(
+            f"{host.print_prefix}the event is still on the PBX: aors {', '.join(left_aors) or '-'}, "
+            f"contacts {', '.join(registered) or '-'}"
+        )
+        return False
+    logger.info(f"{host.print_prefix}no account and no contact of the event is left on the PBX")
+    return True
+
+
+@operation(is_idempotent=False)
+def no_phone_registered(cli: str, phones, provisioned=()):
+    """
+    Check that Asterisk has no aor and no contact of the event's phones; print each phone.
+
+    + cli: the Asterisk CLI command (with -C)
+    + phones: the event's phone names
+    + provisioned: those televoc provisioned (and so wiped)
+    """
+    yield FunctionCommand(_none_registered, (cli, tuple(phones), tuple(provisioned)), {})

@@ -74,9 +74,13 @@ def render_secrets(directory: Directory, generation: str) -> str:
 
 
 def render_asterisk(
-    directory: Directory, secrets_path: str = defaults.asterisk__secrets_path
+    directory: Directory,
+    secrets_path: str = defaults.asterisk__secrets_path,
+    serve_provisioning: bool | None = None,
 ) -> AsteriskConfig:
-    """All Asterisk artefacts for `directory`; same input, byte-identical output."""
+    """All Asterisk artefacts for `directory`; same input, byte-identical output.
+    Asterisk's HTTP server serves provisioning files when a phone has a MAC (or when
+    `serve_provisioning` says so: teardown keeps serving the wiped profiles)."""
     sip = directory.event.sip
     extensions, dialplan_generation = render_extensions(directory)
     conf_files = {
@@ -87,7 +91,7 @@ def render_asterisk(
         ),
         "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2"),
     }
-    if directory.provisioned:
+    if directory.provisioned if serve_provisioning is None else serve_provisioning:
         conf_files["http.conf"] = render(
             __file__,
             "etc/asterisk/http.conf.j2",

@@ -117,6 +117,13 @@ class Phone(Strict):
             raise ValueError("must not contain spaces, quotes, ';' or '\\' (Asterisk config syntax)")
         return value
 
+    @field_validator("mac", mode="before")
+    @classmethod
+    def _mac_is_text(cls, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError("YAML read this MAC as a number: write it in quotes, e.g. '00:04:13:2a:bc:de'")
+        return value
+
     @field_validator("mac")
     @classmethod
     def _mac(cls, value: Optional[str]) -> Optional[str]:

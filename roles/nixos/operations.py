@@ -36,14 +36,19 @@ def module_imported(configuration: str, module_path: str, import_line: str):
     yield from ()  # an operation is a generator, even one that only checks
 
 
-def _live_mismatches(expected: dict[str, str]) -> list[str]:
+def _live_mismatches(expected: dict) -> list[str]:
+    """Files in /etc/asterisk that differ from `expected` (name -> sha256, or None: absent)."""
     paths = tuple(f"{ASTERISK_ETC}/{name}" for name in sorted(expected))
     live = host.get_fact(FileDigests, paths=paths)
-    return [
-        path
-        for path, name in zip(paths, sorted(expected))
-        if live.get(path) is None or live[path].sha256 != expected[name]
-    ]
+    mismatches = []
+    for path, name in zip(paths, sorted(expected)):
+        have = live.get(path)
+        if expected[name] is None:
+            if have is not None:
+                mismatches.append(path)
+        elif have is None or have.sha256 != expected[name]:
+            mismatches.append(path)
+    return mismatches
 
 
 def _connection_lost(host) -> bool:
@@ -92,7 +97,7 @@ def switched(rebuild: str, expected: dict[str, str]):
     then check that it does. On failure the previous generation keeps serving.
 
     + rebuild: the switch command
-    + expected: file name in /etc/asterisk -> sha256 of its wanted content
+    + expected: file name in /etc/asterisk -> sha256 of its wanted content (None: must be absent)
     """
     if not _live_mismatches(expected):
         host.noop("NixOS already serves this Asterisk config")

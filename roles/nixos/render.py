@@ -33,21 +33,25 @@ def render_module(
     directory: Directory,
     asterisk: AsteriskConfig,
     secrets_path: str = asterisk_defaults.asterisk__secrets_path,
+    enable: bool = True,
 ) -> str:
-    """The Nix module text; deterministic (files in name order)."""
+    """The Nix module text; deterministic (files in name order). `enable=False` stops and
+    disables Asterisk (teardown)."""
     sip = directory.event.sip
     return render(
         __file__,
         "etc/nixos/televoc/asterisk.nix.j2",
         event=directory.event,
+        enable=enable,
         secrets_path=secrets_path,
         conf_files=[
             (name, nix_indented_string(asterisk.conf_files[name]))
             for name in sorted(asterisk.conf_files)
         ],
         sip_port=sip.port,
-        http_port=directory.event.provisioning.http_port if directory.provisioned else None,
+        http_port=directory.event.provisioning.http_port if "http.conf" in asterisk.conf_files else None,
         network=directory.event.network,
+        iptables="ip6tables" if ":" in directory.event.network else "iptables",
         rtp_start=sip.rtp_start,
         rtp_end=sip.rtp_end,
     )

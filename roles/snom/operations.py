@@ -11,7 +11,14 @@ import tarfile
 import time
 
 from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, FunctionCommand, HiddenValue, StringCommand, operation
+from pyinfra.api import (
+    FileUploadCommand,
+    FunctionCommand,
+    HiddenValue,
+    OperationError,
+    StringCommand,
+    operation,
+)
 
 from roles.asterisk.facts import AsteriskState
 from roles.files import sha256
@@ -191,7 +198,7 @@ def contacts_removed(cli: str, aors):
     )
 
 
-def _web(state, host, requests_path: str, labels: dict, what: str) -> bool:
+def _web(state, host, requests_path: str, labels: dict, what: str, missed: bool) -> bool:
     command = f"curl -s -K {shlex.quote(requests_path)}; rm -f {shlex.quote(requests_path)}"
     _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
     answered: dict[str, list[str]] = {}
@@ -209,32 +216,55 @@ def _web(state, host, requests_path: str, labels: dict, what: str) -> bool:
             + ", ".join(f"{n} (HTTP {code})" if code[:1].isdigit() else f"{n} ({code})" for n, code in bad.items())
         )
         return False
-    return True
+    return not missed
+
+
+def _contact_host(uri: str) -> str | None:
+    match = re.match(r"^sips?:(?:[^@]+@)?([^:;>]+)", uri)
+    return match[1] if match else None
 
 
 @operation(is_idempotent=False)
-def phone_web_requests(requests, requests_path: str, what: str):
+def phone_web_requests(cli: str, requests, requests_path: str, what: str):
     """
     Send HTTP GETs to phones' web interfaces from the PBX (which sits in the phone network),
     with curl, in one remote command; credentials go in a 0600 file that is removed after.
+    A phone without an address in the directory is reached at its registered contact's host.
 
-    + requests: (phone name, url list, web user or None, web password or None)
-    + requests_path: where the curl config is uploaded on the PBX
+    + cli: the Asterisk CLI command (to find registered phones' addresses)
+    + requests: (phone name, address or None, [paths], web user, web password or None)
+    + requests_path: where the curl config is uploaded on the PBX (in a 0700 directory)
     + what: what the requests do, for the output
     """
     requests = list(requests)
     if not requests:
         host.noop(f"no phone to {what}")
         return
-    lines = []
-    for name, urls, user, password in requests:
-        for url in urls:
-            lines += [f'url = "{url}"', "output = /dev/null", "max-time = 5"]
+    state = None
+    if any(address is None for _, address, *_ in requests):
+        state = host.get_fact(AsteriskState, cli_command=cli)
+    lines, unknown = [], []
+    for name, address, paths, user, password in requests:
+        if address is None and state is not None and state.running:
+            contacts = state.contacts_of(name)
+            address = _contact_host(contacts[0].uri) if contacts else None
+        if address is None:
+            unknown.append(name)
+            continue
+        for path in paths:
+            lines += [f'url = "http://{address}{path}"', "output = /dev/null", "max-time = 5"]
             if password:
                 lines.append(f'user = "{user}:{password}"')
             lines += [f'write-out = "%{{http_code}} {name}\\n"', "next"]
+    if unknown:
+        logger.warning(
+            f"{host.print_prefix}cannot {what}: {', '.join(unknown)}: not registered and no "
+            "address in the directory"
+        )
+    if not lines:
+        raise OperationError(f"no phone could be reached to {what}: {', '.join(unknown)}")
     config = "\n".join(lines[:-1]) + "\n"
     yield StringCommand("install", "-d", "-m", "700", os.path.dirname(requests_path))
     yield FileUploadCommand(io.BytesIO(config.encode()), requests_path)
-    yield StringCommand("chmod", "600", requests_path)
-    yield FunctionCommand(_web, (requests_path, {name: None for name, *_ in requests}, what), {})
+    labels = {name: None for name, *_ in requests if name not in unknown}
+    yield FunctionCommand(_web, (requests_path, labels, what, bool(unknown)), {})

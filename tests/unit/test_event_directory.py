@@ -97,3 +97,9 @@ def test_no_secret_needed_when_every_password_is_given(tmp_path):
 def test_repr_of_the_directory_hides_passwords(tmp_path):
     directory = load_directory(make(tmp_path, "phones:\n  - {name: saal1, extension: 1001, password: averylongpassword}\n"))
     assert "averylongpassword" not in repr(directory) + str(directory) + repr(directory.accounts)
+
+
+def test_unquoted_numeric_mac_says_to_quote_it(tmp_path):
+    found = problems(tmp_path, "phones:\n  - {name: a1, extension: 11, mac: 000413000001, model: snom300}\n",
+                     event=EVENT + "pbx_address: 10.23.0.2\n")
+    assert any("write it in quotes" in p for p in found)
