@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from pyinfra import host, logger
@@ -187,3 +188,26 @@ def no_phone_registered(cli: str, phones, provisioned=()):
     + provisioned: those televoc provisioned (and so wiped)
     """
     yield FunctionCommand(_none_registered, (cli, tuple(phones), tuple(provisioned)), {})
+
+
+@operation()
+def contacts_removed(cli: str, aors):
+    """
+    Remove the contacts the event's aors left behind in Asterisk's registrar (an aor removed
+    from the config keeps its contact). One remote command for all of them.
+
+    + cli: the Asterisk CLI command (with -C)
+    + aors: the event's aor names
+    """
+    state = host.get_fact(AsteriskState, cli_command=cli)
+    if state is None or not state.running:
+        host.noop("Asterisk is not running: no contacts to remove")
+        return
+    keys = [f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in set(aors)]
+    if not keys:
+        host.noop("no contact of the event is left")
+        return
+    q = shlex.quote
+    yield StringCommand(
+        "sh", "-c", q("; ".join(f"{cli} -rx {q(f'database del registrar {q(key)}')}" for key in keys))
+    )

@@ -79,20 +79,6 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
     yield StringCommand("sh", "-c", q("; ".join(script)))
 
 
-def _parse_notify(output: list[str], names: list[str]) -> tuple[list[str], list[str]]:
-    """Which phones Asterisk sent the NOTIFY to, and which it could not (no contact...)."""
-    sent, failed = [], []
-    for name in names:
-        lines = [line for line in output if re.search(rf"['\s]{re.escape(name)}['\s.]|{re.escape(name)}$", line)]
-        if any(re.search(r"[Ss]ending", line) for line in lines) and not any(
-            re.search(r"[Uu]nable|[Nn]o such|[Ff]ail|not found", line) for line in lines
-        ):
-            sent.append(name)
-        else:
-            failed.append(name)
-    return sent, failed
-
-
 def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str) -> bool:
     command = f"{cli} -rx {shlex.quote(f'pjsip send notify {notify} endpoint ' + ' '.join(names))}"
     status, output = host.run_shell_command(StringCommand(command), print_output=False)
@@ -100,13 +86,19 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
     if not status or any("No such command" in line or "Unable to connect" in line for line in lines):
         logger.error(f"{host.print_prefix}could not send NOTIFY {notify}: {' '.join(lines)[:300]}")
         return False
-    sent, failed = _parse_notify(lines, names)
-    if sent:
-        logger.info(f"{host.print_prefix}told to fetch their settings ({notify}): {', '.join(sent)}")
-    if failed:
+    # Asterisk prints "Sending NOTIFY ..." even for an endpoint without a contact (and then
+    # sends nothing): a phone counts as told only if it is registered.
+    unknown = {m[1] for m in (re.match(r"^Unable to retrieve endpoint (\S+)", l) for l in lines) if m}
+    current = host.get_fact(AsteriskState, cli_command=cli)
+    registered = {c.aor for c in current.contacts} if current and current.running else set()
+    told = [n for n in names if n in registered and n not in unknown]
+    missed = [n for n in names if n not in told]
+    if told:
+        logger.info(f"{host.print_prefix}told to fetch their settings ({notify}): {', '.join(told)}")
+    if missed:
         logger.warning(
-            f"{host.print_prefix}could not reach {', '.join(failed)} (not registered?): they get "
-            "their settings when they boot"
+            f"{host.print_prefix}not registered, so not told: {', '.join(missed)}; they get their "
+            "settings when they boot"
         )
     host.run_shell_command(StringCommand("rm", "-f", pending_path), print_output=False)
     return True
@@ -173,29 +165,6 @@ def wiped_phones_unregistered(cli: str, phones, wait: float = 60):
         host.noop("no provisioned phones")
         return
     yield FunctionCommand(_unregistered, (cli, names, float(wait)), {})
-
-
-@operation()
-def contacts_removed(cli: str, aors):
-    """
-    Remove the contacts the event's aors left behind in Asterisk's registrar (an aor removed
-    from the config keeps its contact). One remote command for all of them.
-
-    + cli: the Asterisk CLI command (with -C)
-    + aors: the event's aor names
-    """
-    state = host.get_fact(AsteriskState, cli_command=cli)
-    if state is None or not state.running:
-        host.noop("Asterisk is not running: no contacts to remove")
-        return
-    keys = [f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in set(aors)]
-    if not keys:
-        host.noop("no contact of the event is left")
-        return
-    q = shlex.quote
-    yield StringCommand(
-        "sh", "-c", q("; ".join(f"{cli} -rx {q(f'database del registrar {q(key)}')}" for key in keys))
-    )
 
 
 def _web(state, host, requests_path: str, labels: dict, what: str, missed: bool) -> bool:

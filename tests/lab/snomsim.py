@@ -1,0 +1,717 @@
+"""snomsim: simulated snom desk phones for lab tests (one process, a thread set per phone).
+
+    ip netns exec <lab.netns> python -m tests.lab.snomsim --statedir DIR --phones PHONES.json
+
+Runs on the host's Python (with pyVoIP 1.6.8) inside the lab's network namespace; every
+phone listens on 127.0.0.1 there (or on its own "ip" from 127.0.0.0/8, so that it can have
+the ports of a real phone, 5060 and 80). PHONES.json lists the phones:
+    [{"mac": "000413ABCDEF", "sip_port": 5101, "web_port": 8101,
+      "setting_server": "http://127.0.0.1:8088/static/televoc/{mac}.xml" or null,
+      "http_pass": null or "...", "ip": "127.0.0.1" (optional)}]
+The test side is tests/lab/snom.py (SnomFleet). What a phone does, as snom documents it:
+  - boot: GET setting_server ({mac} -> the MAC in upper case, no separators), merge the
+    snom XML (<settings><phone-settings><NAME idx="1" perm="R">value</NAME>...), an empty
+    value clears a setting; 404 or no answer keeps the settings and counts a failure.
+  - identity 1 registers when user_active.1 is "on" and user_name.1, user_host.1 and
+    user_pass.1 are set; a change of identity 1 unregisters the old one, then registers.
+  - SIP: answers OPTIONS 200 (qualify); NOTIFY "Event: check-sync" 200, then fetches the
+    settings again (";reboot=true": unregister, fetch, register); INVITE 486 Busy Here.
+  - web (HTTP Basic when http_pass is set, user http_user or "admin"):
+    /dummy.htm?settings=save&NAME=VALUE..., /advanced_update.htm?reboot=Reboot and ?reset=Reset.
+State: <statedir>/<MAC>.json after every change (see Phone.snapshot for the keys); settings
+are a flat dict, identity settings keyed "NAME.IDX" ("user_name.1"), global ones "NAME".
+Log: <statedir>/snomsim.log. SIGTERM/SIGINT: unregister (bounded), final state, exit 0.
+
+pyVoIP 1.6.8 quirks handled here (SnomSIPClient):
+  - `import pyVoIP.SIP` first fails (circular import): import pyVoIP.VoIP before it.
+  - SIPMessage parses INVITE/ACK/BYE/CANCEL only (pyVoIP.SIPCompatibleMethods); OPTIONS and
+    NOTIFY are dropped unanswered, so Asterisk shows the contact Unavail. We add both to
+    that module-wide list (it also becomes the Allow header) and answer them ourselves.
+  - A request that arrives while register()/deregister() waits for its response is taken
+    as the response (one socket, one lock), and a stale response too: deregister() then
+    fails and the request goes unanswered. TransactionSocket (pyVoIP's self.s) answers such
+    requests and skips stale responses during our transactions.
+  - register() retries at once in Timer threads, and after 3 failures stop()s the client
+    (closing its socket) and calls fatalCallback; deregister() recurses on 500 without
+    bound. Both are replaced by one bounded attempt of pyVoIP's own transaction
+    (SIPClient.__register / __deregister); refresh and retry are the phone's job.
+  - REGISTER has no display name, no separate auth user, URIs without the port, a new
+    deterministic Call-ID (sha256 of a counter) per request, and digest without
+    qop/opaque (Asterisk 22 accepts that). gen_first_response()/gen_register() are
+    overridden: From/To with user_realname, auth user user_pname, qop=auth with cnonce.
+  - The receive thread is a non-daemon Timer that polls the socket every 10 ms; our
+    recv_loop waits in select() and runs in a daemon thread.
+  - Not patched: pyVoIP.VoIP imports audioop, which Python 3.13 removed (3.11 warns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import collections
+import dataclasses
+import hashlib
+import hmac
+import http.server
+import json
+import logging
+import os
+import queue
+import re
+import secrets
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import types
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyVoIP
+import pyVoIP.VoIP  # noqa: F401  (must come before pyVoIP.SIP: circular import in 1.6.8)
+from pyVoIP.SIP import SIPClient, SIPMessage, SIPMessageType
+from pyVoIP.util import acquired_lock_and_unblocked_socket
+
+from .snom import normalize_mac
+
+for _method in ("OPTIONS", "NOTIFY"):  # see the module docstring
+    if _method not in pyVoIP.SIPCompatibleMethods:
+        pyVoIP.SIPCompatibleMethods.append(_method)
+
+log = logging.getLogger("snomsim")
+USER_AGENT = f"snom320-SIP 8.7.5.35 (televoc snomsim, pyVoIP {pyVoIP.__version__})"
+FETCH_TIMEOUT = 5.0  # seconds per GET of the settings
+FETCH_ATTEMPTS = 3  # for an unreachable server; an HTTP error status is final at once
+SIP_TIMEOUT = 2.0  # seconds to wait for each response of a REGISTER transaction
+REGISTER_RETRY = 5.0  # seconds between attempts after a failed REGISTER
+REGISTER_ATTEMPTS = 12  # then give up until the settings change or the phone reboots
+SHUTDOWN_WAIT = 3.0  # seconds to unregister every phone on SIGTERM
+MAX_RUNTIME = 6 * 3600  # the process ends by itself after this (seconds)
+
+
+# --- settings (pure) ------------------------------------------------------------------
+
+def parse_settings_xml(text: str | bytes) -> dict[str, str]:
+    """snom XML settings -> {"NAME": value, "NAME.IDX": value}; "" means clear the setting."""
+    root = ET.fromstring(text)
+    blocks = [root] if root.tag == "phone-settings" else list(root.iter("phone-settings"))
+    found: dict[str, str] = {}
+    for block in blocks:
+        for element in block:
+            idx = element.get("idx")
+            found[f"{element.tag}.{idx}" if idx else element.tag] = element.text or ""
+    return found
+
+
+def merge_settings(settings: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
+    """The settings after `changes` (an empty value removes the setting)."""
+    merged = dict(settings)
+    for name, value in changes.items():
+        if value == "":
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def web_setting_name(name: str) -> str:
+    """A web form name -> settings key: 'user_pass1' (snom's form) and 'user_pass.1' -> 'user_pass.1'."""
+    m = re.fullmatch(r"(user_[a-z_]*[a-z])\.?(\d+)", name)
+    return f"{m[1]}.{m[2]}" if m else name
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    host: str
+    port: int
+    user: str
+    auth_user: str
+    password: str
+    display_name: str
+    expires: int
+
+    @property
+    def hostport(self) -> str:
+        return self.host if self.port == 5060 else f"{self.host}:{self.port}"
+
+    def public(self) -> dict:
+        return {"user": self.user, "auth_user": self.auth_user, "registrar": f"{self.host}:{self.port}",
+                "display_name": self.display_name, "expires": self.expires}
+
+
+def identity_of(settings: dict[str, str], idx: int = 1) -> Identity | None:
+    """The identity a phone registers, or None (not active, or user, host or password unset)."""
+    def get(name: str) -> str:
+        return settings.get(f"{name}.{idx}", "")
+    user, hostport, password = get("user_name"), get("user_host"), get("user_pass")
+    if get("user_active") != "on" or not (user and hostport and password):
+        return None
+    host, _, port = hostport.partition(":")
+    expiry = get("user_expiry")
+    return Identity(host=host, port=int(port) if port.isdigit() else 5060, user=user,
+                    auth_user=get("user_pname") or user, password=password,
+                    display_name=get("user_realname"),
+                    expires=int(expiry) if expiry.isdigit() and int(expiry) >= 60 else 3600)
+
+
+# --- SIP: pyVoIP's SIPClient, made into a desk phone's user agent ---------------------
+
+class SnomSIPClient(SIPClient):
+    """pyVoIP's SIPClient on <ip>:<port>, for one identity at a time (see `use`).
+
+    on_request(kind, message) is called for NOTIFY and INVITE after the answer was sent,
+    from the receive thread or the registering thread: it must not block.
+    """
+
+    def __init__(self, port: int, on_request, ip: str = "127.0.0.1"):
+        super().__init__("127.0.0.1", 5060, "", "", types.SimpleNamespace(_status=None),
+                         myIP=ip, myPort=port, fatalCallback=lambda *a: None)
+        self.register_timeout = SIP_TIMEOUT
+        self.on_request = on_request
+        self.identity: Identity | None = None
+        self.reg_call_id = ""
+        self.seen: collections.deque = collections.deque(maxlen=64)  # retransmissions
+        self.last_cseq = 0
+        self.last_error = ""
+        self.thread: threading.Thread | None = None
+
+    def open(self) -> None:
+        """Bind the socket and start receiving (pyVoIP's start() without its REGISTER)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((self.myIP, self.myPort))
+        self.s = self.out = TransactionSocket(self, sock)
+        self.NSD = True
+        self.thread = threading.Thread(target=self.recv_loop, name=f"sip-{self.myPort}", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.NSD = False
+        if self.thread:
+            self.thread.join(timeout=1)  # recv_loop checks NSD every 0.25 s
+        self._close_sockets()
+
+    def recv_loop(self) -> None:
+        """pyVoIP's loop, but waiting in select() instead of polling every 10 ms."""
+        deadline = time.monotonic() + MAX_RUNTIME
+        while self.NSD and time.monotonic() < deadline:
+            if not select.select([self.s], [], [], 0.25)[0]:
+                continue
+            try:  # a REGISTER transaction may have taken the datagram meanwhile
+                with acquired_lock_and_unblocked_socket(self.recvLock, self.s):
+                    self.recv()
+            except BlockingIOError:  # recv() finds nothing and raises this
+                pass
+
+    def use(self, identity: Identity) -> None:
+        if identity != self.identity:
+            self.identity = identity
+            self.server, self.port = identity.host, identity.port
+            self.username, self.password = identity.user, identity.password
+            self.default_expires = identity.expires
+            self.reg_call_id = f"{uuid.uuid4().hex}@{self.myIP}"
+            self.tagLibrary["register"] = self.gen_tag()
+
+    # one bounded attempt each, instead of pyVoIP's retrying register()/deregister()
+    def register(self) -> bool:
+        return self._transaction(self._SIPClient__register, "REGISTER")
+
+    def deregister(self) -> bool:
+        return self._transaction(self._SIPClient__deregister, "unREGISTER")
+
+    def _transaction(self, run, what: str) -> bool:
+        self.last_error = ""
+        try:
+            with self.recvLock:
+                self.s.in_transaction = True
+                try:
+                    ok = bool(run())
+                finally:
+                    self.s.in_transaction = False
+            if not ok:
+                self.last_error = f"{what}: no 200 OK"
+            return ok
+        except Exception as e:  # pyVoIP raises InvalidAccountInfoError, TimeoutError, ...
+            self.last_error = f"{what}: {type(e).__name__}: {e}"
+            return False
+
+    # requests and their answers
+    def parse_message(self, message: SIPMessage) -> None:
+        if message.type != SIPMessageType.MESSAGE:
+            log.debug("port %s: stray response %s", self.myPort, message.heading)
+            return
+        method = message.method
+        if method in ("OPTIONS", "NOTIFY"):
+            self._reply(self.gen_ok(message), message)
+            key = (message.headers.get("Call-ID"), message.headers["CSeq"]["check"], method)
+            if key not in self.seen:  # not a retransmission
+                self.seen.append(key)
+                self._tell(method, message)
+        elif method == "INVITE":
+            super().parse_message(message)  # no call callback: 486 Busy Here
+            self._tell(method, message)
+        elif method != "ACK":
+            log.info("port %s: ignored %s", self.myPort, method)
+
+    def _tell(self, method: str, message: SIPMessage) -> None:
+        try:  # pyVoIP's receive loop would swallow the exception without a word
+            self.on_request(method, message)
+        except Exception:
+            log.exception("port %s: handling %s failed", self.myPort, method)
+
+    def _reply(self, text: str, request: SIPMessage) -> None:
+        via = request.headers["Via"][0]
+        host = via.get("received") or via["address"][0]
+        port = via.get("rport") or via["address"][1]
+        self.out.sendto(text.encode("utf8"), (host, int(port)))
+
+    # REGISTER as a snom sends it
+    def gen_call_id(self) -> str:
+        return self.reg_call_id or f"{uuid.uuid4().hex}@{self.myIP}"
+
+    def gen_first_response(self, deregister=False) -> str:
+        return self._register_request(deregister, None)
+
+    def gen_register(self, request: SIPMessage, deregister=False) -> str:
+        return self._register_request(deregister, self._authorization(request))
+
+    def _register_request(self, deregister: bool, authorization: str | None) -> str:
+        ident = self.identity
+        assert ident is not None, "use() an identity first"
+        aor = f"sip:{ident.user}@{ident.hostport}"
+        name = ident.display_name.replace("\\", "\\\\").replace('"', '\\"')
+        lines = [
+            f"REGISTER sip:{ident.hostport} SIP/2.0",
+            f"Via: SIP/2.0/UDP {self.myIP}:{self.myPort};branch={self.gen_branch()};rport",
+            "Max-Forwards: 70",
+            f'From: "{name}" <{aor}>;tag={self.tagLibrary["register"]}',
+            f'To: "{name}" <{aor}>',
+            f"Call-ID: {self.reg_call_id}",
+            f"CSeq: {self._next_cseq()} REGISTER",
+            f'Contact: <sip:{ident.user}@{self.myIP}:{self.myPort};transport=udp>'
+            f';+sip.instance="<urn:uuid:{self.urnUUID}>"',
+            f"Allow: {', '.join(pyVoIP.SIPCompatibleMethods)}",
+            "Allow-Events: check-sync",
+            f"User-Agent: {USER_AGENT}",
+            f"Expires: {0 if deregister else ident.expires}",
+        ]
+        if authorization:
+            lines.append(authorization)
+        return "\r\n".join([*lines, "Content-Length: 0", "", ""])
+
+    def _next_cseq(self) -> int:
+        self.last_cseq = self.registerCounter.next()
+        return self.last_cseq
+
+    def _authorization(self, challenge: SIPMessage) -> str:
+        ident, auth = self.identity, challenge.authentication
+        uri = f"sip:{ident.hostport}"
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode("utf8")).hexdigest()
+
+        ha1 = md5(f"{ident.auth_user}:{auth['realm']}:{ident.password}")
+        ha2 = md5(f"REGISTER:{uri}")
+        fields = [f'username="{ident.auth_user}"', f'realm="{auth["realm"]}"',
+                  f'nonce="{auth["nonce"]}"', f'uri="{uri}"', "algorithm=MD5"]
+        if "auth" in auth.get("qop", "").split(","):
+            cnonce, nc = secrets.token_hex(8), "00000001"
+            response = md5(f"{ha1}:{auth['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+            fields += [f'cnonce="{cnonce}"', f"nc={nc}", "qop=auth"]
+        else:
+            response = md5(f"{ha1}:{auth['nonce']}:{ha2}")
+        fields.append(f'response="{response}"')
+        if "opaque" in auth:
+            fields.append(f'opaque="{auth["opaque"]}"')
+        return "Authorization: Digest " + ",".join(fields)
+
+
+class TransactionSocket:
+    """The UDP socket as pyVoIP sees it. pyVoIP's REGISTER transactions take whatever
+    self.s.recv() returns next as their response; during ours (in_transaction), recv()
+    answers requests that come in between (qualify OPTIONS, NOTIFY) and skips stale
+    responses, and returns only a response to the REGISTER just sent."""
+
+    def __init__(self, client: "SnomSIPClient", sock: socket.socket):
+        self.client, self.sock, self.in_transaction = client, sock, False
+
+    def __getattr__(self, name: str):  # sendto, setblocking, fileno (select), close
+        return getattr(self.sock, name)
+
+    def recv(self, size: int) -> bytes:
+        if not self.in_transaction:
+            return self.sock.recv(size)
+        deadline = time.monotonic() + self.client.register_timeout
+        for _ in range(64):
+            raw = self.sock.recv(size)
+            if self._is_the_response(raw):
+                return raw
+            ready = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready[0]:
+                break
+        raise TimeoutError("no response to this REGISTER")
+
+    def _is_the_response(self, raw: bytes) -> bool:
+        try:
+            message = SIPMessage(raw)
+        except Exception:  # pyVoIP cannot parse it
+            if raw.startswith(b"SIP/2.0 "):
+                return True  # let pyVoIP fail on it
+            log.info("port %s: dropped %r", self.client.myPort, raw[:60])
+            return False
+        if message.type == SIPMessageType.MESSAGE:
+            self.client.parse_message(message)
+            return False
+        if message.headers.get("CSeq", {}).get("check") != str(self.client.last_cseq):
+            log.info("port %s: stale response %s", self.client.myPort, message.heading)
+            return False
+        return True
+
+
+# --- one phone ---------------------------------------------------------------------
+
+class Phone:
+    """A simulated snom phone: settings, SIP user agent, web interface, state file.
+
+    Registration, fetches, reboots and resets run in the phone's worker thread, one at a
+    time, in the order they were asked for (boot, NOTIFY, web).
+    """
+
+    def __init__(self, spec: dict, statedir: Path, stop: threading.Event, deadline: float):
+        self.mac = normalize_mac(spec["mac"])
+        self.sip_port, self.web_port = int(spec["sip_port"]), int(spec["web_port"])
+        self.ip = spec.get("ip") or "127.0.0.1"
+        self.statefile = statedir / f"{self.mac}.json"
+        self.stop, self.deadline = stop, deadline
+        self.settings: dict[str, str] = {}
+        for name in ("setting_server", "http_pass"):
+            if spec.get(name):
+                self.settings[name] = str(spec[name])
+        self.lock = threading.RLock()
+        self.actions: queue.Queue = queue.Queue()
+        self.counts = dict.fromkeys(("fetches", "fetch_failures", "notifies", "other_notifies",
+                                     "options", "invites", "reboots", "resets", "registrations",
+                                     "register_failures", "web_requests"), 0)
+        self.info: dict = {"last_fetch_status": None, "last_fetch_url": None,
+                           "last_notify_event": None, "last_register_error": None,
+                           "last_invite_alert_info": None}
+        self.registered = False
+        self.registered_as: str | None = None
+        self.current: Identity | None = None  # the identity in use (registered or trying)
+        self.refresh_at: float | None = None
+        self.retries_left = 0
+        self.seq = 0
+        self.sip = SnomSIPClient(self.sip_port, self._on_request, self.ip)
+        self.web: http.server.ThreadingHTTPServer | None = None
+        self.worker = threading.Thread(target=self._run, name=f"phone-{self.mac}", daemon=True)
+
+    def log(self, msg: str, *args) -> None:
+        log.info(f"{self.mac} {msg}", *args)
+
+    # --- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self.sip.open()
+        self.web = http.server.ThreadingHTTPServer((self.ip, self.web_port), WebHandler)
+        self.web.daemon_threads = True
+        self.web.phone = self
+        threading.Thread(target=self.web.serve_forever, kwargs={"poll_interval": 0.25},
+                         name=f"web-{self.mac}", daemon=True).start()
+        self.write_state()
+        self.log("started: SIP %s:%s, web %s:%s", self.ip, self.sip_port, self.ip, self.web_port)
+        self.actions.put("boot")
+        self.worker.start()
+
+    def _run(self) -> None:
+        for _ in range(10_000_000):  # bounded: ends at stop or at the process deadline
+            if self.stop.is_set() or time.monotonic() > self.deadline:
+                break
+            try:
+                action = self.actions.get(timeout=0.2)
+            except queue.Empty:
+                action = None
+            if self.stop.is_set():
+                break
+            try:
+                self._do(action)
+            except Exception:
+                log.exception("%s: %s failed", self.mac, action)
+        try:
+            self._unregister()
+        finally:
+            self.write_state()
+
+    def _do(self, action) -> None:
+        if action == "boot":
+            self._fetch()
+        elif action in ("reboot", "check-sync-reboot"):
+            self._unregister()
+            self.current = None
+            with self.lock:
+                self.counts["reboots"] += 1
+            self.log("reboot (%s)", action)
+            self._fetch()
+        elif action == "check-sync":
+            self._fetch()
+        elif action == "reset":
+            self._unregister()
+            self.current = None
+            with self.lock:
+                self.settings.clear()
+                self.counts["resets"] += 1
+            self.log("factory reset")
+        # "apply" (web settings) and None (timer tick) only apply
+        self._apply()
+        if action is not None:
+            self.write_state()
+
+    def shutdown_wait(self, timeout: float) -> bool:
+        self.worker.join(timeout)
+        return not self.worker.is_alive()
+
+    def close(self) -> None:
+        if self.web:
+            self.web.server_close()
+        self.sip.close()
+
+    # --- provisioning ---------------------------------------------------------------
+    def _fetch(self) -> None:
+        server = self.settings.get("setting_server")
+        if not server:
+            return
+        url = server.replace("{mac}", self.mac)
+        self.info["last_fetch_url"] = url
+        status, body = None, b""
+        for attempt in range(FETCH_ATTEMPTS):
+            try:
+                with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as r:
+                    status, body = r.status, r.read(1_000_000)
+                break
+            except urllib.error.HTTPError as e:
+                status = e.code
+                break
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                status = f"error: {getattr(e, 'reason', e)}"
+                if attempt + 1 < FETCH_ATTEMPTS and not self.stop.wait(1.0):
+                    continue
+                break
+        changes = None
+        if status == 200:
+            try:
+                changes = parse_settings_xml(body)
+            except ET.ParseError as e:
+                status = f"invalid XML: {e}"
+        with self.lock:
+            self.info["last_fetch_status"] = status
+            if changes is None:
+                self.counts["fetch_failures"] += 1
+            else:
+                self.counts["fetches"] += 1
+                self.settings = merge_settings(self.settings, changes)
+        self.log("fetch %s -> %s%s", url, status, f" ({len(changes)} settings)" if changes else "")
+        self.write_state()
+
+    # --- registration ---------------------------------------------------------------
+    def _apply(self) -> None:
+        """Bring the registration in line with the settings (worker thread only)."""
+        with self.lock:
+            want = identity_of(self.settings)
+        now = time.monotonic()
+        if want != self.current:
+            self._unregister()
+            self.current = want
+            self.retries_left = REGISTER_ATTEMPTS
+            if want:
+                self._register()
+        elif want and self.refresh_at is not None and now >= self.refresh_at:
+            self.retries_left = max(self.retries_left, 1)
+            self._register()
+
+    def _register(self) -> None:
+        ident = self.current
+        self.sip.use(ident)
+        ok = self.sip.register()
+        self.retries_left -= 1
+        with self.lock:
+            self.registered = ok
+            self.registered_as = ident.user if ok else None
+            if ok:
+                self.counts["registrations"] += 1
+                self.retries_left = REGISTER_ATTEMPTS
+                self.refresh_at = time.monotonic() + ident.expires / 2
+            else:
+                self.counts["register_failures"] += 1
+                self.info["last_register_error"] = self.sip.last_error
+                retry = self.retries_left > 0
+                self.refresh_at = time.monotonic() + REGISTER_RETRY if retry else None
+        self.log("REGISTER %s@%s: %s", ident.user, ident.hostport, "200 OK" if ok else self.sip.last_error)
+        self.write_state()
+
+    def _unregister(self) -> None:
+        if not self.registered or self.current is None:
+            return
+        ok = self.sip.deregister()
+        if not ok and "Timeout" not in self.sip.last_error:  # a request came in between?
+            ok = self.sip.deregister()
+        with self.lock:
+            self.registered, self.registered_as, self.refresh_at = False, None, None
+            if not ok:
+                self.info["last_register_error"] = self.sip.last_error
+        self.log("unREGISTER %s: %s", self.current.user, "200 OK" if ok else self.sip.last_error)
+        self.write_state()
+
+    # --- SIP requests (receive thread) ---------------------------------------------
+    def _on_request(self, method: str, message: SIPMessage) -> None:
+        if method == "OPTIONS":
+            with self.lock:
+                self.counts["options"] += 1
+            return  # not worth a state write every few seconds
+        if method == "INVITE":
+            with self.lock:
+                self.counts["invites"] += 1
+                self.info["last_invite_alert_info"] = message.headers.get("Alert-Info")
+            self.write_state()
+            return
+        event = str(message.headers.get("Event", ""))
+        name, *params = [p.strip() for p in event.split(";")]
+        reboot = any(p.replace(" ", "").lower() == "reboot=true" for p in params)
+        with self.lock:
+            self.info["last_notify_event"] = event
+            self.counts["notifies" if name.lower() == "check-sync" else "other_notifies"] += 1
+        self.log("NOTIFY Event: %s\n%s", event, message.raw.decode("utf8", "replace").strip())
+        self.write_state()
+        if name.lower() == "check-sync":
+            self.actions.put("check-sync-reboot" if reboot else "check-sync")
+
+    # --- web (HTTP server threads) ------------------------------------------------------
+    def web_authorized(self, header: str | None) -> bool:
+        with self.lock:
+            password = self.settings.get("http_pass")
+            user = self.settings.get("http_user") or "admin"
+        if not password:
+            return True
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            given = base64.b64decode(header[6:].strip(), validate=True).decode("utf8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(given.encode(), f"{user}:{password}".encode())
+
+    def web_save(self, pairs: list[tuple[str, str]]) -> None:
+        changes = {web_setting_name(k): v for k, v in pairs if k != "settings"}
+        with self.lock:
+            self.settings = merge_settings(self.settings, changes)
+        self.log("web: saved %s", sorted(changes))
+        self.write_state()
+        self.actions.put("apply")
+
+    # --- state --------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        with self.lock:
+            self.seq += 1
+            return {"mac": self.mac, "ip": self.ip, "sip_port": self.sip_port, "web_port": self.web_port,
+                    "settings": dict(sorted(self.settings.items())),
+                    "identity": self.current.public() if self.current else None,
+                    "registered": self.registered, "registered_as": self.registered_as,
+                    **self.counts, **self.info, "seq": self.seq, "pid": os.getpid(),
+                    "time": time.time()}
+
+    def write_state(self) -> None:
+        with self.lock:
+            data = json.dumps(self.snapshot(), indent=1) + "\n"
+            tmp = self.statefile.with_name(f".{self.statefile.name}.tmp")
+            tmp.write_text(data)
+            os.replace(tmp, self.statefile)
+
+
+class WebHandler(http.server.BaseHTTPRequestHandler):
+    server_version = "snom embedded"
+    sys_version = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        phone: Phone = self.server.phone
+        with phone.lock:
+            phone.counts["web_requests"] += 1
+        if not phone.web_authorized(self.headers.get("Authorization")):
+            return self._answer(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="snom"'})
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        args = dict(query)
+        if url.path == "/dummy.htm" and args.get("settings") == "save":
+            phone.web_save(query)
+            return self._answer(200, "saved")
+        if url.path == "/advanced_update.htm" and args.get("reboot") == "Reboot":
+            phone.actions.put("reboot")
+            return self._answer(200, "rebooting")
+        if url.path == "/advanced_update.htm" and args.get("reset") == "Reset":
+            phone.actions.put("reset")
+            return self._answer(200, "resetting")
+        return self._answer(404, "Not Found")
+
+    def _answer(self, code: int, text: str, headers: dict | None = None) -> None:
+        body = f"<html><body>{text}</body></html>\n".encode()
+        self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt: str, *args) -> None:
+        log.info("%s web: %s", self.server.phone.mac, fmt % args)
+
+
+# --- the program ---------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.lab.snomsim", description=__doc__.splitlines()[0])
+    ap.add_argument("--statedir", type=Path, required=True)
+    ap.add_argument("--phones", type=Path, required=True, help="JSON list of phones")
+    ap.add_argument("--max-runtime", type=float, default=MAX_RUNTIME, help="seconds (then exit)")
+    args = ap.parse_args(argv)
+    args.statedir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=args.statedir / "snomsim.log", level=logging.INFO,
+                        format="%(asctime)s %(threadName)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    deadline = time.monotonic() + args.max_runtime
+    phones = [Phone(spec, args.statedir, stop, deadline) for spec in json.loads(args.phones.read_text())]
+    log.info("snomsim %s: %d phones, pyVoIP %s", os.getpid(), len(phones), pyVoIP.__version__)
+    rc = 0
+    try:
+        for phone in phones:
+            phone.start()
+    except OSError as e:
+        log.error("cannot start: %s", e)
+        rc = 2
+        stop.set()
+    while not stop.wait(0.5) and time.monotonic() < deadline:
+        pass
+    stop.set()
+    log.info("stopping: unregistering")
+    end = time.monotonic() + SHUTDOWN_WAIT
+    for phone in phones:
+        if phone.worker.is_alive() and not phone.shutdown_wait(max(0.0, end - time.monotonic())):
+            log.warning("%s: still busy after %.1f s, not unregistered", phone.mac, SHUTDOWN_WAIT)
+    for phone in phones:
+        phone.sip.NSD = False  # all receive loops end together (within 0.25 s)
+        if phone.worker.ident is not None:  # started
+            phone.write_state()
+    for phone in phones:
+        phone.close()
+    log.info("stopped")
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(rc)  # the HTTP and SIP threads are daemons; do not wait for a stuck one
+
+
+if __name__ == "__main__":
+    sys.exit(main())
