@@ -190,11 +190,28 @@ def no_phone_registered(cli: str, phones, provisioned=()):
     yield FunctionCommand(_none_registered, (cli, tuple(phones), tuple(provisioned)), {})
 
 
-@operation()
+def _remove_contacts(state, host, cli: str, keys: tuple) -> bool:
+    # The CLI takes double quotes around an argument; keys hold only [A-Za-z0-9_.-;@/].
+    deletes = [shlex.quote('database del registrar "' + key + '"') for key in keys]
+    command = "; ".join(f"{cli} -rx {delete}" for delete in deletes)
+    _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
+    removed = sum("Database entry removed" in line for line in output.output_lines)
+    if removed != len(keys):
+        logger.error(
+            f"{host.print_prefix}removed {removed} of {len(keys)} contacts: "
+            + " ".join(output.output_lines)[:300]
+        )
+        return False
+    logger.info(f"{host.print_prefix}removed {removed} contacts of the event")
+    return True
+
+
+@operation(is_idempotent=False)
 def contacts_removed(cli: str, aors):
     """
     Remove the contacts the event's aors left behind in Asterisk's registrar (an aor removed
-    from the config keeps its contact). One remote command for all of them.
+    from the config keeps its contact). One remote command for all of them; each removal is
+    confirmed from what the CLI prints.
 
     + cli: the Asterisk CLI command (with -C)
     + aors: the event's aor names
@@ -203,11 +220,8 @@ def contacts_removed(cli: str, aors):
     if state is None or not state.running:
         host.noop("Asterisk is not running: no contacts to remove")
         return
-    keys = [f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in set(aors)]
+    keys = tuple(f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in set(aors))
     if not keys:
         host.noop("no contact of the event is left")
         return
-    q = shlex.quote
-    yield StringCommand(
-        "sh", "-c", q("; ".join(f"{cli} -rx {q(f'database del registrar {q(key)}')}" for key in keys))
-    )
+    yield FunctionCommand(_remove_contacts, (cli, keys), {})
