@@ -3,6 +3,7 @@
 
     ./televoc bench            (or: python -m tests.benchmark [--phones 10 100 1000])
 
+Every phone is a provisioned snom (its settings file is published and it is told to resync).
 Phones are not registered here (televoc_verify=report, no wait): the verification still reads
 Asterisk's state once, in one remote command for all phones.
 """
@@ -23,9 +24,12 @@ from tests.lab.lab import Lab
 
 def make_event(directory: Path, phones: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\n")
-    lines = ["phones:"]
-    lines += [f"  - {{name: phone{i:04d}, extension: {2000 + i}}}" for i in range(phones)]
+    (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\npbx_address: 127.0.0.1\n")
+    lines = ["phones:"]  # every phone a provisioned snom: the heaviest path
+    lines += [
+        f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320}}"
+        for i in range(phones)
+    ]
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
     secret = directory.parent / "event.secret"
     secret.write_text(secrets.token_urlsafe(48) + "\n")

@@ -240,8 +240,8 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str):
             continue
         for path in paths:
             lines += [f'url = "http://{address}{path}"', "output = /dev/null", "max-time = 5"]
-            if password:
-                lines.append(f'user = "{user}:{password}"')
+            if password:  # Basic or Digest, whichever the phone asks for
+                lines += [f'user = "{user}:{password}"', "anyauth"]
             lines += [f'write-out = "%{{http_code}} {name}\\n"', "next"]
     if unknown:
         logger.warning(
