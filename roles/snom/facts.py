@@ -12,18 +12,18 @@ _MANIFEST_ROW = re.compile(r"^(?P<sha>[0-9a-f]{64})  (?P<name>[A-Za-z0-9_.-]+)$"
 
 class ProvisioningManifest(FactBase):
     """
-    The published provisioning files: file name -> sha256, from the directory's manifest;
-    None when nothing was ever published. One remote command for any number of phones.
+    The published provisioning files: file name -> sha256, from the manifest written with
+    them; None when nothing was ever published. One remote command for any number of phones.
 
-    + directory: the provisioning directory on the PBX
+    + path: the manifest on the PBX
     """
 
     @staticmethod
     def default():
         return None
 
-    def command(self, directory: str) -> StringCommand:
-        return StringCommand("cat", QuoteString(f"{directory}/.manifest"), "2>/dev/null", "||", "echo", MISSING)
+    def command(self, path: str) -> StringCommand:
+        return StringCommand("cat", QuoteString(path), "2>/dev/null", "||", "echo", MISSING)
 
     def process(self, output):
         if any(line.strip() == MISSING for line in output):

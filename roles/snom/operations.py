@@ -66,10 +66,12 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
     + directory: where Asterisk's HTTP server serves them from
     + files: HiddenValue of {file name: text}
     + phones: file name -> phone name
-    + pending_path: the file listing phones still to be told
+    + pending_path: the file listing phones still to be told; the manifest of the published
+      files sits beside it, outside what the HTTP server serves
     """
     wanted = {name: sha256(text) for name, text in files.unmask().items()}
-    live = host.get_fact(ProvisioningManifest, directory=directory)
+    manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
+    live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(wanted)} phones are already published")
         return
@@ -88,6 +90,7 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
         f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
         f"chown -R root:asterisk {q(new)}",
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
+        f"mv {q(new + '/.manifest')} {q(manifest_path)}",
         f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
         f"mv {q(new)} {q(directory)}",
         f"rm -rf {q(old)} {q(upload)}",
