@@ -64,6 +64,7 @@ asterisk.config_live(
     cli=data.asterisk__cli,
     generation=config.generation,
     dialplan_generation=config.dialplan_generation,
+    bind=f"{directory.event.sip.bind}:{directory.event.sip.port}",
     phones=[name for name, _ in phones],
     wait=float(data.asterisk__reload_wait),
 )

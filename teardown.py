@@ -103,6 +103,7 @@ else:
         cli=data.asterisk__cli,
         generation=config.generation,
         dialplan_generation=config.dialplan_generation,
+        bind=f"{directory.event.sip.bind}:{directory.event.sip.port}",
         phones=[],
         wait=float(data.asterisk__reload_wait),
     )

@@ -23,6 +23,7 @@ _CONTACT = re.compile(
 )
 _AOR = re.compile(r"^\s*Aor:\s+(?P<name>\S+)\s+(?P<max>\d+)\s*$")
 _GLOBAL = re.compile(r"^\s*(?P<name>[A-Za-z0-9_]+)=(?P<value>.*)$")
+_TRANSPORT = re.compile(r"^\s*Transport:\s+(?P<name>\S+)\s+(?P<type>\S+)\s+\d+\s+\d+\s+(?P<bind>\S+)\s*$")
 _REGISTRATION = re.compile(r"^/registrar/contact/(?P<aor>[^;\s]+);@(?P<hash>[0-9a-f]+)\s*:\s*(?P<json>\{.*\})\s*$")
 
 
@@ -64,6 +65,7 @@ class PbxState:
     contacts: tuple[Contact, ...] = ()
     globals: dict[str, str] = field(default_factory=dict)
     registrations: tuple[Registration, ...] = ()
+    transports: dict[str, str] = field(default_factory=dict)  # name -> bind address
 
     @property
     def generation(self) -> Optional[str]:
@@ -159,6 +161,18 @@ def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registra
     return result
 
 
+def parse_transports(lines: Iterable[str]) -> dict[str, str]:
+    """`pjsip show transports` -> transport name -> bind address."""
+    lines = list(lines)
+    _check_known_command(lines)
+    found = {}
+    for line in lines:
+        match = _TRANSPORT.match(line)
+        if match and "<" not in line:
+            found[match["name"]] = match["bind"]
+    return found
+
+
 def parse_aors(lines: Iterable[str]) -> dict[str, Aor]:
     """`pjsip show aors` -> aors by name, with the (cut) contact URIs listed under each."""
     lines = list(lines)
@@ -209,6 +223,7 @@ STATE_COMMANDS = (
     "pjsip show contacts",
     "dialplan show globals",
     "database show registrar/contact",
+    "pjsip show transports",
 )
 SECTION_MARK = "@@televoc "
 
@@ -241,4 +256,5 @@ def parse_state(lines: Iterable[str]) -> PbxState:
         contacts=tuple(with_full_uris(parse_contacts(sections["pjsip show contacts"]), registrations)),
         globals=parse_globals(sections["dialplan show globals"]),
         registrations=tuple(registrations),
+        transports=parse_transports(sections["pjsip show transports"]),
     )

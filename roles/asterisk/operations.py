@@ -52,18 +52,22 @@ def running(cli: str, start: str, wait: float = 15):
     yield FunctionCommand(_wait_running, (cli, wait), {})
 
 
-def _live(state: PbxState, generation: str, dialplan: str, phones: frozenset) -> bool:
+TRANSPORT = "transport-udp"
+
+
+def _live(state: PbxState, generation: str, dialplan: str, phones: frozenset, bind: str) -> bool:
     return (
         state.running
         and state.generation == generation
         and state.dialplan_generation == dialplan
         and state.phone_aors() == phones
+        and state.transports.get(TRANSPORT) == bind
     )
 
 
-def _confirm(state, host, cli, generation, dialplan, phones, wait) -> bool:
-    current = _poll(cli, wait, lambda s: _live(s, generation, dialplan, phones))
-    if current is not None and _live(current, generation, dialplan, phones):
+def _confirm(state, host, cli, generation, dialplan, phones, bind, wait) -> bool:
+    current = _poll(cli, wait, lambda s: _live(s, generation, dialplan, phones, bind))
+    if current is not None and _live(current, generation, dialplan, phones, bind):
         return True
     if current is None or not current.running:
         reason = "Asterisk stopped answering after the reload"
@@ -84,6 +88,8 @@ def _confirm(state, host, cli, generation, dialplan, phones, wait) -> bool:
             reasons.append(f"aors missing in Asterisk: {', '.join(lacking)}")
         if extra:
             reasons.append(f"aors Asterisk has that the directory does not: {', '.join(extra)}")
+        if current.transports.get(TRANSPORT) != bind:
+            reasons.append(f"SIP transport bound to {current.transports.get(TRANSPORT)}, not {bind}")
         reason = "; ".join(reasons)
     logger.error(
         f"{host.print_prefix}Asterisk rejected the new config ({reason}). Asterisk keeps serving "
@@ -94,7 +100,9 @@ def _confirm(state, host, cli, generation, dialplan, phones, wait) -> bool:
 
 
 @operation(is_idempotent=False)
-def config_live(cli: str, generation: str, dialplan_generation: str, phones, wait: float = 15):
+def config_live(
+    cli: str, generation: str, dialplan_generation: str, phones, bind: str, wait: float = 15
+):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
     the reload commands print success even for a rejected config, so televoc reads the
@@ -104,14 +112,15 @@ def config_live(cli: str, generation: str, dialplan_generation: str, phones, wai
     + generation: expected pjsip generation (aor televoc-generation-<gen>)
     + dialplan_generation: expected dialplan generation (global TELEVOC_DIALPLAN)
     + phones: the phone names whose aors must exist
+    + bind: the SIP transport's expected bind address (ip:port)
     """
     phones = frozenset(phones)
     state = host.get_fact(AsteriskState, cli_command=cli)
-    if state is not None and _live(state, generation, dialplan_generation, phones):
+    if state is not None and _live(state, generation, dialplan_generation, phones, bind):
         host.noop(f"Asterisk already serves config generation {generation}")
         return
     yield StringCommand(cli, "-rx", "'core reload'")
-    yield FunctionCommand(_confirm, (cli, generation, dialplan_generation, phones, wait), {})
+    yield FunctionCommand(_confirm, (cli, generation, dialplan_generation, phones, bind, wait), {})
 
 
 def _verify(state, host, cli, phones, wait, mode) -> bool:

@@ -276,3 +276,38 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     assert not buildup.lab.register("backoffice", old, 5087)
     buildup.start_phone("backoffice")
     wait_for(lambda: len(buildup.contacts()) == 3, 30, "every phone registered again")
+
+
+def test_a_config_asterisk_rejects_fails_the_run_and_the_old_one_keeps_serving(buildup):
+    """Asterisk cannot read the passwords (a secrets path in root's home): its reload prints
+    success, but the config is refused; televoc sees it from the generation marker."""
+    passwords = buildup.passwords()
+    buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))
+    run = buildup.deploy("--data", "asterisk__secrets_path=/root/televoc/pjsip-secrets.conf")
+    assert run.returncode != 0
+    assert "Asterisk rejected the new config" in run.output, run.output
+    assert "keeps serving what it had (phones stay registered)" in run.output
+    assert buildup.contacts() == {"saal1": "Avail", "saal2": "Avail", "backoffice": "Avail"}
+    assert buildup.lab.register("saal2", passwords["saal2"], 5088), "the old config stopped serving"
+    buildup.start_phone("saal2")
+    fixed = buildup.deploy("--data", "televoc_register_wait=30")
+    assert fixed.returncode == 0, fixed.output
+    assert 'callerid="Saal Eins" <1001>' in buildup.lab.run("cat /etc/asterisk/pjsip.conf").stdout
+
+
+def test_a_new_sip_port_is_live_after_the_run(buildup):
+    event_yml = buildup.event / "event.yml"
+    original = event_yml.read_text()
+    try:
+        event_yml.write_text(original.replace("port: 5060", "port: 5070"))
+        run = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert run.returncode == 0, run.output
+        assert "5070" in buildup.lab.asterisk("pjsip show transports")
+    finally:
+        event_yml.write_text(original)
+    run = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert run.returncode == 0, run.output
+    assert "0.0.0.0:5060" in buildup.lab.asterisk("pjsip show transports")
+    for name in PORTS:
+        buildup.start_phone(name)
+    wait_for(lambda: len(buildup.contacts()) == 3, 40, "every phone registered on 5060 again")

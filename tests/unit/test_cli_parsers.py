@@ -63,6 +63,7 @@ def test_state_reads_generation_marker_and_dialplan_global():
     lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
     lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]
     lines += [cli.SECTION_MARK + "database show registrar/contact", "0 results found."]
+    lines += [cli.SECTION_MARK + "pjsip show transports", *capture("pjsip-show-transports.txt")]
     state = cli.parse_state(lines)
     assert state.running and state.version.startswith("22.10.1")
     assert state.generation == "0123456789abcdef"
@@ -101,3 +102,7 @@ def test_dialplan_globals_from_the_lab():
 
 def test_empty_registrar_is_no_registrations():
     assert cli.parse_registrations(["0 results found.", ""]) == []
+
+
+def test_transports_give_the_bind_address():
+    assert cli.parse_transports(capture("pjsip-show-transports.txt")) == {"transport-udp": "0.0.0.0:5060"}
