@@ -11,7 +11,7 @@ from pyinfra.api import HiddenValue
 
 from roles.asterisk import operations as asterisk
 from roles.asterisk import render_asterisk
-from roles.files import managed_file, sha256
+from roles.files import flag, managed_file, sha256
 from roles.nixos import operations as nixos
 from roles.nixos import render_module
 from roles.snom import operations as snom
@@ -23,7 +23,7 @@ directory = data.televoc_directory
 config = render_asterisk(directory, secrets_path=data.asterisk__secrets_path)
 phones = [(account.name, account.extension) for account in directory.accounts]
 
-if str(data.nixos__check_import).lower() not in ("false", "0", "no"):
+if flag(data.nixos__check_import):
     nixos.module_imported(
         name="NixOS configuration imports televoc's module",
         configuration=data.nixos__configuration,

@@ -14,7 +14,7 @@ from pyinfra.api import HiddenValue
 from roles.asterisk import operations as asterisk
 from roles.asterisk import render_asterisk
 from roles.event import Directory
-from roles.files import managed_file, paths_absent, sha256
+from roles.files import flag, managed_file, paths_absent, sha256
 from roles.nixos import operations as nixos
 from roles.nixos import render_module
 from roles.snom import operations as snom
@@ -26,11 +26,12 @@ directory = data.televoc_directory
 names = [account.name for account in directory.accounts]
 provisioned = [account.name for account in directory.provisioned]
 stop = str(data.televoc_teardown) == "stop"
+factory_reset = flag(data.televoc_factory_reset)
 if str(data.televoc_teardown) not in ("accounts", "stop"):
     raise ValueError(f"televoc_teardown must be 'accounts' or 'stop', not {data.televoc_teardown!r}")
 
 # 1. The phones forget the event: a wiped profile and a resync with reboot, or a factory reset.
-if str(data.televoc_factory_reset).lower() in ("true", "1", "yes"):
+if factory_reset:
     snom.phone_web_requests(
         name="Provisioned phones are reset to factory settings over their web interface",
         cli=data.asterisk__cli,
@@ -41,6 +42,7 @@ if str(data.televoc_factory_reset).lower() in ("true", "1", "yes"):
         ],
         requests_path="/var/lib/televoc/requests/teardown.curl",
         what="reset to factory settings",
+        only_registered=True,
     )
 else:
     snom.provisioning_published(

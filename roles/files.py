@@ -69,6 +69,17 @@ class FileDigests(FactBase):
         return result
 
 
+def flag(value) -> bool:
+    """A yes/no data value, as Python or as `--data NAME=VALUE` text gives it."""
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "yes", "1", "on"):
+            return True
+        if value.strip().lower() in ("false", "no", "0", "off", ""):
+            return False
+        raise ValueError(f"expected true or false, not {value!r}")
+    return bool(value)
+
+
 def _text(content: Union[str, HiddenValue]) -> str:
     return content.unmask() if isinstance(content, HiddenValue) else content
 

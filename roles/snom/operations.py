@@ -215,7 +215,7 @@ def _contact_host(uri: str) -> str | None:
 
 
 @operation(is_idempotent=False)
-def phone_web_requests(cli: str, requests, requests_path: str, what: str):
+def phone_web_requests(cli: str, requests, requests_path: str, what: str, only_registered: bool = False):
     """
     Send HTTP GETs to phones' web interfaces from the PBX (which sits in the phone network),
     with curl, in one remote command; credentials go in a 0600 file that is removed after.
@@ -225,14 +225,18 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str):
     + requests: (phone name, address or None, [paths], web user, web password or None)
     + requests_path: where the curl config is uploaded on the PBX (in a 0700 directory)
     + what: what the requests do, for the output
+    + only_registered: skip phones that are not registered (teardown: they hold nothing live)
     """
     requests = list(requests)
+    state = None
+    if only_registered or any(address is None for _, address, *_ in requests):
+        state = host.get_fact(AsteriskState, cli_command=cli)
+    if only_registered:
+        registered = {c.aor for c in state.contacts} if state is not None and state.running else set()
+        requests = [r for r in requests if r[0] in registered]
     if not requests:
         host.noop(f"no phone to {what}")
         return
-    state = None
-    if any(address is None for _, address, *_ in requests):
-        state = host.get_fact(AsteriskState, cli_command=cli)
     lines, unknown = [], []
     for name, address, paths, user, password in requests:
         if address is None and state is not None and state.running:

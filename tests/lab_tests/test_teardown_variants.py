@@ -62,6 +62,10 @@ def test_factory_reset_over_http_leaves_phones_empty(event):
         state = fleet.wait(mac, lambda s: s["resets"] == 1 and not s["registered"], what="factory reset")
         assert state["settings"] == {}
     assert "No objects found" in lab.asterisk("pjsip show endpoints")
+    again = run("teardown.py", "--data", "televoc_factory_reset=true", "-v")
+    assert again.returncode == 0, again.output
+    assert "no phone to reset to factory settings" in again.output
+    assert all(fleet.state(mac)["resets"] == 1 for mac, _, _ in MACS.values())
 
 
 def test_a_phone_that_keeps_the_credentials_fails_teardown_and_is_named(event):
