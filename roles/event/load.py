@@ -26,7 +26,6 @@ from .model import (
     Directory,
     Event,
     Phone,
-    PhoneList,
 )
 
 EVENT_FILE = "event.yml"
@@ -123,19 +122,18 @@ def _fields_at(model: type, loc: tuple) -> list[str]:
     return list(current.model_fields)
 
 
-def _validate(model: type, data: Any, path: Path, problems: list[str], index: Optional[int] = None):
+def _validate(model: type, data: Any, path: Path, problems: list[str], prefix: tuple = (), root: Any = None):
+    """`model` from `data`, or None with every error in `problems`. `prefix` and `root` place
+    a part (one phone) inside its file, for the message."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
         for error in e.errors():
-            loc = tuple(error["loc"])
-            if index is not None and len(loc) > 1:  # one phone validated alone: restore its index
-                loc = (loc[0], index, *loc[2:])
-                data = {"phones": [None] * index + data["phones"]}
-            label = _entry_label(loc[:-1], data) if len(loc) > 1 else ""
+            loc = prefix + tuple(error["loc"])
+            label = _entry_label(loc[:-1], data if root is None else root) if len(loc) > 1 else ""
             field = "" if error["type"] in ("extra_forbidden", "missing") else f"{loc[-1]}: "
             where = f"{label}: " if label else ""
-            message = _explain(error, _fields_at(model, loc))
+            message = _explain(error, _fields_at(model, tuple(error["loc"])))
             problems.append(f"{_display(path)}: {where}{field}{message}")
         return None
 
@@ -272,9 +270,9 @@ def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[lis
         problems.append(f"{_display(path)}: unknown top-level key(s) {sorted(set(data) - {'phones'})}: only 'phones' is allowed")
     phones = []
     for i, entry in enumerate(entries):
-        phone = _validate(PhoneList, {"phones": [entry]}, path, problems, index=i)
+        phone = _validate(Phone, entry, path, problems, prefix=("phones", i), root=data)
         if phone is not None:
-            phones.append((i, phone.phones[0]))
+            phones.append((i, phone))
     return phones
 
 

@@ -135,10 +135,6 @@ class Phone(Strict):
         return digits
 
 
-class PhoneList(Strict):
-    phones: list[Phone] = Field(min_length=1)
-
-
 class Account(BaseModel):
     """A phone as it is deployed: the password is settled (given or derived)."""
 

@@ -103,3 +103,9 @@ def test_unquoted_numeric_mac_says_to_quote_it(tmp_path):
     found = problems(tmp_path, "phones:\n  - {name: a1, extension: 11, mac: 000413000001, model: snom300}\n",
                      event=EVENT + "pbx_address: 10.23.0.2\n")
     assert any("write it in quotes" in p for p in found)
+
+
+def test_several_errors_in_one_entry_all_name_it(tmp_path):
+    found = problems(tmp_path, "phones:\n  - {name: saal1, extension: x1, displayname: S, password: short}\n")
+    assert len(found) == 2  # the password is judged once the entry is valid
+    assert all("phones[0] (saal1)" in p for p in found), found
