@@ -1,4 +1,5 @@
-"""`python -m roles.event check|new-secret --event DIR`: validate a directory, create its secret."""
+"""`python -m roles.event check|new-secret|passwords --event DIR [NAME ...]`: validate a
+directory, create its secret, show phones' passwords (to type into a phone by hand)."""
 
 import argparse
 import sys
@@ -12,8 +13,9 @@ from .model import Event
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roles.event")
-    parser.add_argument("command", choices=["check", "new-secret"])
+    parser.add_argument("command", choices=["check", "new-secret", "passwords"])
     parser.add_argument("--event", default="group_data/event", help="the event directory")
+    parser.add_argument("names", nargs="*", help="passwords: only these phones")
     args = parser.parse_args(argv)
     directory = Path(args.event)
 
@@ -31,6 +33,16 @@ def main(argv=None) -> int:
     except EventError as e:
         print(f"televoc: {e}", file=sys.stderr)
         return 2
+    if args.command == "passwords":
+        unknown = set(args.names) - {a.name for a in directory_model.accounts}
+        if unknown:
+            print(f"televoc: no such phone: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        print(f"{'phone':<20} {'extension':<10} {'SIP password':<26} web password (provisioned phones)")
+        for a in directory_model.accounts:
+            if not args.names or a.name in args.names:
+                print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.web_password or '-'}")
+        return 0
     print(f"{directory}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones: OK")
     return 0
 

@@ -109,3 +109,12 @@ def test_several_errors_in_one_entry_all_name_it(tmp_path):
     found = problems(tmp_path, "phones:\n  - {name: saal1, extension: x1, displayname: S, password: short}\n")
     assert len(found) == 2  # the password is judged once the entry is valid
     assert all("phones[0] (saal1)" in p for p in found), found
+
+
+def test_passwords_command_shows_one_phone(tmp_path, capsys):
+    from roles.event.__main__ import main
+
+    directory = make(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n  - {name: saal2, extension: 1002}\n")
+    assert main(["passwords", "--event", str(directory), "saal2"]) == 0
+    out = capsys.readouterr().out
+    assert load_directory(directory).accounts[1].password in out and "saal1" not in out
