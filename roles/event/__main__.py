@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["check", "new-secret", "passwords"])
     parser.add_argument("--event", default="group_data/event", help="the event directory")
     parser.add_argument("names", nargs="*", help="passwords: only these phones")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     directory = Path(args.event)
 
     if args.command == "new-secret":
