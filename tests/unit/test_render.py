@@ -1,6 +1,5 @@
 """Pure renderers: deterministic, no secrets where they must not be."""
 
-from pathlib import Path
 
 import pytest
 
