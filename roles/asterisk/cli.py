@@ -246,12 +246,13 @@ def parse_state(lines: Iterable[str]) -> PbxState:
     missing = [c for c in STATE_COMMANDS if c not in sections]
     if missing:
         raise ValueError(f"no answer for: {', '.join(missing)}")
-    if any(is_not_running(section) for section in sections.values()):
-        return PbxState(running=False)
+    version = parse_version(sections["core show version"])
+    if version is None or any(is_not_running(section) for section in sections.values()):
+        return PbxState(running=False)  # not running, or no asterisk command at all
     registrations = parse_registrations(sections["database show registrar/contact"])
     return PbxState(
         running=True,
-        version=parse_version(sections["core show version"]),
+        version=version,
         aors=parse_aors(sections["pjsip show aors"]),
         contacts=tuple(with_full_uris(parse_contacts(sections["pjsip show contacts"]), registrations)),
         globals=parse_globals(sections["dialplan show globals"]),

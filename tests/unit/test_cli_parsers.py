@@ -106,3 +106,10 @@ def test_empty_registrar_is_no_registrations():
 
 def test_transports_give_the_bind_address():
     assert cli.parse_transports(capture("pjsip-show-transports.txt")) == {"transport-udp": "0.0.0.0:5060"}
+
+
+def test_state_without_an_asterisk_command_is_not_running():
+    lines = []
+    for command in cli.STATE_COMMANDS:
+        lines += [cli.SECTION_MARK + command, "sh: 1: asterisk: not found"]
+    assert cli.parse_state(lines) == cli.PbxState(running=False)
