@@ -59,6 +59,7 @@ def render_pjsip(directory: Directory, secrets_path: str = defaults.asterisk__se
         event=event,
         phones=directory.accounts,
         bind=f"{event.sip.bind}:{event.sip.port}",
+        deny_all="::/0" if ":" in event.network else "0.0.0.0/0.0.0.0",
         secrets_path=secrets_path,
     )
 

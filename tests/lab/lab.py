@@ -378,11 +378,11 @@ class Lab:
 
     # --- SIP (see sip.py) -------------------------------------------------------------
     def register(self, user: str, password: str, local_port: int, expires: int = 3600,
-                 timeout: float = 10) -> bool:
-        return sip.register(self, user, password, local_port, expires, timeout)
+                 timeout: float = 10, local_ip: str = "127.0.0.1") -> bool:
+        return sip.register(self, user, password, local_port, expires, timeout, local_ip)
 
-    def unregister(self, user: str, password: str, local_port: int) -> bool:
-        return sip.register(self, user, password, local_port, 0)
+    def unregister(self, user: str, password: str, local_port: int, local_ip: str = "127.0.0.1") -> bool:
+        return sip.register(self, user, password, local_port, 0, local_ip=local_ip)
 
     def start_phone(self, user: str, password: str, local_port: int) -> sip.Phone:
         phone = sip.Phone.start(self, user, password, local_port)

@@ -26,9 +26,9 @@ PBX = "127.0.0.1:5060"
 
 
 def register(lab: Lab, user: str, password: str, local_port: int, expires: int = 3600,
-             timeout: float = 10) -> bool:
+             timeout: float = 10, local_ip: str = "127.0.0.1") -> bool:
     """One REGISTER (expires 0: unregister) with digest auth; True if the PBX said 200."""
-    argv = ["sipp", PBX, "-sf", f"{SIPP_DIR}/register.xml", "-i", "127.0.0.1",
+    argv = ["sipp", PBX, "-sf", f"{SIPP_DIR}/register.xml", "-i", local_ip,
             "-p", str(local_port), "-m", "1", "-s", user, "-au", user, "-ap", password,
             "-key", "expires", str(expires), "-nostdin",
             "-timeout", f"{max(1, int(timeout))}s", "-timeout_error"]

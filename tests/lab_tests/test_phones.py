@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Event:
 
 def write_directory(directory: Path, hall2_name: str = "Hall 2") -> None:
     directory.mkdir(exist_ok=True)
-    (directory / "event.yml").write_text("name: phones-test\nnetwork: 127.0.0.0/8\npbx_address: 127.0.0.1\n")
+    (directory / "event.yml").write_text("name: phones-test\nnetwork: 127.0.0.0/27\npbx_address: 127.0.0.1\n")
     (directory / "phones.yml").write_text(textwrap.dedent(f"""\
         phones:
           - {{name: hall1, extension: 2001, display_name: Hall 1, mac: "{PHONES['hall1'][0]}", model: snom320}}
@@ -109,6 +110,21 @@ def test_provisioning_files_are_private_and_unknown_macs_get_404(event):
         assert len(password) == 24
         found = event.lab.run(f"grep -rlF -- '{password}' /nix/store /etc/nixos || true").stdout.strip()
         assert found == "", f"{name}'s password is in {found}"
+
+
+def test_an_account_works_only_from_the_phone_network(event):
+    settings = event.state("hall1")["settings"]
+    password = settings["user_pass.1"]
+    assert not event.lab.register("hall1", password, 5099, local_ip="127.0.0.77"), "accepted from outside 127.0.0.0/27"
+    assert event.lab.register("hall1", password, 5099, local_ip="127.0.0.20"), "refused from inside the network"
+    event.lab.unregister("hall1", password, 5099, local_ip="127.0.0.20")
+    mac = PHONES["hall1"][0]  # the phone takes its registration back after a reboot
+    assert event.fleet.web(mac, "/advanced_update.htm?reboot=Reboot", ("admin", settings["http_pass"])) == 200
+    event.fleet.wait(mac, lambda s: s["reboots"] >= 1 and s["registered"], what="hall1 rebooted")
+    deadline = time.monotonic() + 15
+    while "hall1/sip:hall1@127.0.0.11" not in event.lab.asterisk("pjsip show contacts"):
+        assert time.monotonic() < deadline, "hall1 did not register again after its reboot"
+        time.sleep(0.5)
 
 
 def test_changing_one_display_name_resyncs_that_phone_only(event):

@@ -40,6 +40,7 @@ def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     pjsip, dialplan = config.conf_files["pjsip.conf"], config.conf_files["extensions.conf"]
     assert "[saal1](televoc-phone)\ncallerid=\"Saal 1\" <1001>\nauth=saal1\naors=saal1\n" in pjsip
     assert "max_contacts=1\nremove_existing=yes\nqualify_frequency=30" in pjsip
+    assert "deny=0.0.0.0/0.0.0.0\npermit=10.23.0.0/24\n" in pjsip
     assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in pjsip
     assert "exten => 1001,1,Dial(PJSIP/saal1,20)" in dialplan
     assert "exten => 100,1,Answer()" in dialplan and "Playback(hello-world)" in dialplan
