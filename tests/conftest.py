@@ -29,6 +29,20 @@ class Run:
         return self.stdout + self.stderr
 
 
+LAB_NETWORK = "127.0.0.0/8"  # where the lab's simulated phones live (inside its namespace)
+
+
+def copy_example_event(dest: Path) -> Path:
+    """The example event as it runs in the lab: the same phones, but the phone network is the
+    lab's loopback (accounts work only from the phone network)."""
+    shutil.copytree(EXAMPLE_EVENT, dest)
+    event = dest / "event.yml"
+    text = event.read_text()
+    network = next(line for line in text.splitlines() if line.startswith("network:"))
+    event.write_text(text.replace(network, f"network: {LAB_NETWORK}  # the lab's phones (was {network.split()[1]})"))
+    return dest
+
+
 def write_inventory(path: Path, host_data: dict) -> Path:
     path.write_text(
         textwrap.dedent(

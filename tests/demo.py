@@ -7,14 +7,19 @@ pyinfra CLI, plug in simulated phones (baresip) while it runs, and show the veri
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import yaml
+
 from roles.event import create_secret, load_directory, secret_path
-from tests.conftest import EXAMPLE_EVENT, PYINFRA, REPO, write_inventory
+from roles.event.model import Event
+from tests.conftest import LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
 from tests.lab.lab import Lab
 
 PHONE_PORT_BASE = 5071
@@ -26,21 +31,20 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "demo"))
     args = parser.parse_args(argv)
 
-    directory_yaml = EXAMPLE_EVENT
-    import yaml
-
-    from roles.event.model import Event
-
-    event = Event.model_validate(yaml.safe_load((directory_yaml / "event.yml").read_text()))
-    secret = secret_path(event, directory_yaml)
-    if create_secret(secret):
-        print(f"televoc demo: created the example event's secret {secret}")
-    accounts = load_directory(directory_yaml).accounts
-
     workdir = Path(args.workdir)
     lab = Lab(workdir)
     if workdir.exists():
         lab.down()  # a lab left over from an earlier --keep
+    event_dir = workdir.parent / "demo-event"
+    shutil.rmtree(event_dir, ignore_errors=True)
+    copy_example_event(event_dir)
+    print(f"televoc demo: the example event, with the lab's phone network {LAB_NETWORK} ({event_dir})")
+    event = Event.model_validate(yaml.safe_load((event_dir / "event.yml").read_text()))
+    secret = secret_path(event, event_dir)
+    if create_secret(secret):
+        print(f"televoc demo: created the example event's secret {secret}")
+    accounts = load_directory(event_dir).accounts
+
     print("televoc demo: starting the lab (Debian sid chroot, Asterisk 22, sshd) ...", flush=True)
     lab.up()
     phones = []
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
         print(f"televoc demo: pyinfra {inventory.name} deploy.py", flush=True)
         code = subprocess.call(
             [PYINFRA, str(inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
-            cwd=REPO, stdin=subprocess.DEVNULL,
+            cwd=REPO, stdin=subprocess.DEVNULL, env=dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir)),
         )
         if args.keep:
             print(f"televoc demo: lab kept running; ssh -i {lab.ssh_key} -p {lab.ssh_port} root@127.0.0.1;"

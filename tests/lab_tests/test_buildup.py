@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import pytest
 import yaml
 
 from roles.event import load_directory
-from tests.conftest import EXAMPLE_EVENT, run_pyinfra, write_inventory
+from tests.conftest import copy_example_event, run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
@@ -96,8 +95,7 @@ def buildup(tmp_path_factory):
     lab = Lab(work / "lab")
     lab.up()
     try:
-        event = work / "event"
-        shutil.copytree(EXAMPLE_EVENT, event)
+        event = copy_example_event(work / "event")
         secret = work / "event.secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
