@@ -44,33 +44,34 @@ if [ -d "$ROOTFS" ]; then
 fi
 
 # --- find the Debian mirror the host uses ------------------------------------------------
+# $TELEVOC_DEBIAN_MIRROR, else the first Debian archive URI in the host's apt sources (any
+# suite; not the security archive), else none: mmdebstrap then uses its own default mirror
+# (an Ubuntu host has no Debian mirror in its sources).
 mirror_uri() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [ -r "$f" ]; then
-        # deb822: stanzas separated by blank lines; take the first URIs: of the stanza
-        # whose Suites: include bookworm.
-        awk '
-            BEGIN { RS = ""; FS = "\n" }
-            {
-                uri = ""; ok = 0
-                for (i = 1; i <= NF; i++) {
-                    if ($i ~ /^URIs:/ && uri == "") { split($i, w, /[ \t]+/); uri = w[2] }
-                    if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) ok = 1
-                }
-                if (ok && uri != "") { print uri; exit }
-            }' "$f"
+    if [ -n "${TELEVOC_DEBIAN_MIRROR:-}" ]; then
+        echo "$TELEVOC_DEBIAN_MIRROR"
         return
     fi
-    if [ -r /etc/apt/sources.list ]; then
-        awk '$1 == "deb" && $0 ~ /[ \t]bookworm[ \t]/ {
-                 for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; exit }
-             }' /etc/apt/sources.list
-    fi
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f"
+    done | head -n 1
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i ~ /\/debian\/?$/) { print $i; exit } }' "$f"
+    done | head -n 1
 }
-MIRROR=$(mirror_uri)
-if [ -z "$MIRROR" ]; then
-    echo "build-rootfs: no bookworm mirror found in the host's apt configuration" >&2
-    exit 1
+MIRROR=$(mirror_uri | head -n 1)
+MIRROR_ARGS=()
+if [ -n "$MIRROR" ]; then
+    MIRROR_ARGS=("deb $MIRROR sid main")
+else
+    echo "build-rootfs: no Debian mirror in the host's apt sources: mmdebstrap's default" >&2
+fi
+KEYRING_ARGS=()
+if [ -r /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+    KEYRING_ARGS=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
 fi
 
 # --- build ---------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ if ! mmdebstrap --variant=apt --include="$PACKAGES" \
         --dpkgopt='path-include=/usr/share/locale/locale.alias' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        sid "$TMP/rootfs" "deb $MIRROR sid main" >"$LOG" 2>&1; then
+        "${KEYRING_ARGS[@]}" sid "$TMP/rootfs" "${MIRROR_ARGS[@]}" >"$LOG" 2>&1; then
     echo "build-rootfs: mmdebstrap failed, last lines of $LOG:" >&2
     tail -n 20 "$LOG" >&2
     exit 1
@@ -132,4 +133,14 @@ mv -T "$R" "$ROOTFS"
 END=$(date +%s)
 echo "build-rootfs: built in $((END - START)) s, $(du -sh "$ROOTFS" | cut -f1)" >&2
 echo "build-rootfs: built in $((END - START)) s" >>"$LOG"
+
+# Older builds (another script version) go, unless a running lab still mounts one.
+for old in "$CACHE"/rootfs-*; do
+    [ "$old" != "$ROOTFS" ] && [ -d "$old" ] || continue
+    if grep -qF "$old" /proc/mounts; then
+        echo "build-rootfs: keeping $old (in use)" >&2
+    else
+        rm -rf --one-file-system "$old" "$CACHE/build-${old##*/rootfs-}.log"
+    fi
+done
 echo "$ROOTFS"
