@@ -43,8 +43,8 @@ def _finished(state, host) -> bool:
     if holdouts:
         logger.error(
             f"{host.print_prefix}teardown incomplete: still holding the event's credentials: "
-            f"{', '.join(holdouts)}. Reset them by hand (or run teardown again with "
-            "--data televoc_factory_reset=true) and run teardown again."
+            f"{', '.join(holdouts)}. Reset them by hand or with --data televoc_factory_reset=true, "
+            "then run teardown again."
         )
         return False
     return True
@@ -90,13 +90,15 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
         f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
         f"chown -R root:asterisk {q(new)}",
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
+    ]
+    if changed:  # before the swap: an interruption costs at most a needless NOTIFY
+        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
+    script += [
         f"mv {q(new + '/.manifest')} {q(manifest_path)}",
         f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
         f"mv {q(new)} {q(directory)}",
         f"rm -rf {q(old)} {q(upload)}",
     ]
-    if changed:
-        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
     yield StringCommand("sh", "-c", q("; ".join(script)))
 
 
