@@ -40,6 +40,10 @@ class Strict(BaseModel):
 class Sip(Strict):
     """How Asterisk listens for the phones."""
 
+    # digest realm of the challenges (Asterisk's default: "asterisk")
+    realm: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # the SIP domain phones register to (snom user_host); default: pbx_address
+    domain: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
     bind: str = "0.0.0.0"
     port: int = Field(5060, ge=1, le=65535)
     rtp_start: int = Field(10000, ge=1024, le=65534)

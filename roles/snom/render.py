@@ -35,7 +35,7 @@ def _other_identities_off() -> list[tuple[str, int, str]]:
 
 def _settings(directory: Directory, account: Account) -> list[tuple[str, int, str]]:
     event = directory.event
-    host = f"{event.pbx_address}:{event.sip.port}"
+    host = f"{event.sip.domain or event.pbx_address}:{event.sip.port}"
     return [
         ("setting_server", 0, provisioning_url(directory)),
         ("http_user", 0, event.provisioning.web_user),

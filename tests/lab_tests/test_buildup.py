@@ -124,6 +124,7 @@ def test_first_deploy_brings_asterisk_up_and_all_phones_register(buildup):
         row = rf"^\s*{name}\s+{extension}\s+sip:{name}\S*@127\.0\.0\.1:{PORTS[name]}\s+Avail\s+[\d.]+ ms\s+baresip"
         assert re.search(row, run.output, re.M), run.output
     assert buildup.contacts() == {"saal1": "Avail", "saal2": "Avail", "backoffice": "Avail"}
+    assert re.search(r"default_realm\s+: example-event", buildup.lab.asterisk("pjsip show settings"))
 
 
 def test_second_run_changes_nothing(buildup):

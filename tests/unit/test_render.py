@@ -75,3 +75,10 @@ def test_nix_indented_string_refuses_text_whose_indentation_nix_would_strip():
         nix_indented_string(" only indented\n")
     with pytest.raises(ValueError):
         nix_indented_string("trailing blank \n")
+
+
+def test_realm_goes_into_the_global_section(tmp_path):
+    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\nsip: {realm: e-realm}\n")
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, password: averylongpassword}\n")
+    pjsip = render_asterisk(load_directory(tmp_path)).conf_files["pjsip.conf"]
+    assert "[global]\ntype=global\ndefault_realm=e-realm\n" in pjsip
