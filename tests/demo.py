@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -21,6 +20,7 @@ from roles.event import create_secret, load_directory, secret_path
 from roles.event.model import Event
 from tests.conftest import LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
 from tests.lab.lab import Lab
+from tests.lab.wait import until
 
 PHONE_PORT_BASE = 5071
 
@@ -52,9 +52,7 @@ def main(argv=None) -> int:
         inventory = write_inventory(workdir.parent / "demo-inventory.py", lab.pyinfra_host_data())
 
         def plug_in():  # phones come up as soon as the PBX answers, as on a buildup day
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and "Asterisk" not in lab.asterisk("core show version"):
-                time.sleep(0.5)
+            until(lambda: "Asterisk" in lab.asterisk("core show version"), 120, step=0.5)
             for i, account in enumerate(accounts):
                 phones.append(lab.start_phone(account.name, account.password, PHONE_PORT_BASE + i))
 

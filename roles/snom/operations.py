@@ -24,6 +24,7 @@ from roles.asterisk.facts import AsteriskState
 from roles.files import sha256
 
 from .facts import PendingNotifications, ProvisioningManifest
+from .render import NOTIFY_CHECK_SYNC
 
 
 def _tar(files: dict[str, str], manifest: str) -> bytes:
@@ -128,7 +129,7 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
 
 
 @operation(is_idempotent=False)
-def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = "televoc-check-sync"):
+def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOTIFY_CHECK_SYNC):
     """
     Send a check-sync NOTIFY to exactly the phones whose settings changed (pending), in one
     CLI command, then clear the pending list.

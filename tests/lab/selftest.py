@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.lab.lab import BUILD_SCRIPT, Lab, _mounts_under, _proc_alive  # noqa: E402
+from tests.lab.wait import until  # noqa: E402
 
 CONFIG = """\
 { config, lib, pkgs, ... }:
@@ -91,16 +92,6 @@ def deploy(lab: Lab, text: str) -> subprocess.CompletedProcess:
     """Upload televoc/asterisk.nix and switch, over ssh, as the deploy will."""
     ssh(lab, "mkdir -p /etc/nixos/televoc && cat > /etc/nixos/televoc/asterisk.nix", stdin=text)
     return ssh(lab, "nixos-rebuild switch")
-
-
-def wait_for(predicate, seconds: float, step: float = 0.25) -> float | None:
-    """Seconds until predicate() was true, or None (bounded in time and count)."""
-    t0 = time.monotonic()
-    for _ in range(int(seconds / step) + 1):
-        if predicate():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
 
 
 def main() -> int:
@@ -178,7 +169,7 @@ def run_checks(lab: Lab) -> dict[str, int]:
     check("unregister", lab.unregister("saal1", PW1, 5070))
 
     t0 = time.monotonic()
-    avail = wait_for(lambda: "saal1-" in (c := lab.asterisk("pjsip show contacts")) and "Avail" in c, 40)
+    avail = until(lambda: "saal1-" in (c := lab.asterisk("pjsip show contacts")) and "Avail" in c, 40)
     timings["baresip started before the PBX: Avail after switch"] = time.monotonic() - t0
     check("baresip phone registered and qualifies Avail", avail is not None,
           lab.asterisk("pjsip show contacts") + phone.output()[-1500:])

@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.lab.lab import IP, Lab  # noqa: E402
 from tests.lab.snom import SnomFleet, SnomPhone  # noqa: E402
+from tests.lab.wait import until  # noqa: E402
 
 ENDPOINT = """\
         [{name}]
@@ -143,15 +144,6 @@ def settled(fleet: SnomFleet, mac: str, predicate, timeout: float = 10) -> dict 
         return None
 
 
-def wait_for(predicate, seconds: float, step: float = 0.2) -> float | None:
-    t0 = time.monotonic()
-    for _ in range(int(seconds / step) + 1):
-        if predicate():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
-
-
 def main() -> int:
     keep = "--keep" in sys.argv
     workdir = Path(tempfile.mkdtemp(prefix="televoc-snom-selftest-"))
@@ -218,12 +210,12 @@ def run_checks(lab: Lab, fleet: SnomFleet) -> None:
     timings["phone A: start to registered"] = time.monotonic() - t0
     check("A fetched its XML at boot and registered as saal1",
           s["fetches"] == 1 and s["registered_as"] == "saal1" and s["settings"]["user_realname.1"] == "Saal Eins")
-    avail = wait_for(lambda: contacts(lab).get("saal1") == "Avail", 15)
+    avail = until(lambda: contacts(lab).get("saal1") == "Avail", 15)
     timings["phone A: registered to contact Avail (qualify answered)"] = avail or -1
     check("pjsip show contacts: saal1 Avail (OPTIONS answered)", avail is not None, lab.asterisk("pjsip show contacts"))
 
     fleet.wait(E, lambda s: s["registered"], 10, "registered")
-    registered = wait_for(lambda: contacts(lab).get("saal4") == "Avail", 10)
+    registered = until(lambda: contacts(lab).get("saal4") == "Avail", 10)
     contact = [line for line in lab.asterisk("pjsip show contacts").splitlines() if "saal4/" in line]
     check("E on its own address (127.0.0.5, ports 5060 and 80): contact sip:saal4@127.0.0.5:5060 Avail",
           registered is not None and "saal4/sip:saal4@127.0.0.5:5060;transport=udp" in "".join(contact), str(contact))
@@ -302,7 +294,7 @@ def run_checks(lab: Lab, fleet: SnomFleet) -> None:
     publish(lab, A, snom_xml("saal3", "Saal Drei", http_pass="a-web-pass"))
     notify(lab, "televoc-check-sync endpoint saal1")
     s = fleet.wait(A, lambda s: s["registered_as"] == "saal3", 10, "registered as saal3")
-    gone = wait_for(lambda: "saal1" not in contacts(lab) and contacts(lab).get("saal3") == "Avail", 10)
+    gone = until(lambda: "saal1" not in contacts(lab) and contacts(lab).get("saal3") == "Avail", 10)
     check("identity changed by a re-fetch: saal1 unregistered, saal3 registered and Avail",
           gone is not None, lab.asterisk("pjsip show contacts"))
 
@@ -312,7 +304,7 @@ def run_checks(lab: Lab, fleet: SnomFleet) -> None:
     n = fleet.state(A)["notifies"]
     notify(lab, "televoc-check-sync endpoint saal3")
     s = fleet.wait(A, lambda s: not s["registered"] and s["notifies"] == n + 1, 10, "unregistered")
-    gone = wait_for(lambda: "saal3" not in contacts(lab), 5)
+    gone = until(lambda: "saal3" not in contacts(lab), 5)
     timings["phone A: NOTIFY to contact gone (user_active off)"] = time.monotonic() - t0
     time.sleep(2)
     s2 = fleet.state(A)
@@ -325,7 +317,7 @@ def run_checks(lab: Lab, fleet: SnomFleet) -> None:
     t0 = time.monotonic()
     check("B web: reset -> 200", fleet.web(B, "/advanced_update.htm?reset=Reset", ("admin", "b-web-pass")) == 200)
     s = fleet.wait(B, lambda s: s["resets"] == 1, 10, "reset")
-    gone = wait_for(lambda: "saal2" not in contacts(lab), 5)
+    gone = until(lambda: "saal2" not in contacts(lab), 5)
     timings["phone B: web reset to contact gone"] = time.monotonic() - t0
     check("B: factory reset -> unregistered, settings empty, contact gone",
           not s["registered"] and s["settings"] == {} and s["identity"] is None and gone is not None, json.dumps(s))
@@ -337,7 +329,7 @@ def run_checks(lab: Lab, fleet: SnomFleet) -> None:
     fleet.web(A, "/advanced_update.htm?reboot=Reboot", ("admin", "a-web-pass"))
     fleet.wait(A, lambda s: s["registered_as"] == "saal1" and s["reboots"] == 2, 10, "registered again")
     check("A: web reboot fetched saal1 and registered",
-          wait_for(lambda: contacts(lab).get("saal1") == "Avail", 10) is not None)
+          until(lambda: contacts(lab).get("saal1") == "Avail", 10) is not None)
     t0 = time.monotonic()
     fleet.stop()
     timings["SnomFleet.stop() (SIGTERM, unregister)"] = time.monotonic() - t0

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -22,6 +21,7 @@ import yaml
 from roles.event import load_directory
 from tests.conftest import copy_example_event, run_pyinfra, write_inventory
 from tests.lab.lab import Lab
+from tests.lab.wait import wait_for
 
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
@@ -80,15 +80,6 @@ def results(run) -> dict[str, tuple[str, str, str]]:
     return rows
 
 
-def wait_for(predicate, timeout: float, what: str, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def buildup(tmp_path_factory):
     work = tmp_path_factory.mktemp("buildup")
@@ -99,12 +90,9 @@ def buildup(tmp_path_factory):
         secret = work / "event.secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
-        b = Buildup(lab, work, event, secret, inventory)
-        yield b
+        yield Buildup(lab, work, event, secret, inventory)
     finally:
-        for name in list(PORTS):
-            b.stop_phone(name) if "b" in locals() else None
-        lab.down()
+        lab.down()  # stops the phones too
 
 
 def test_first_deploy_brings_asterisk_up_and_all_phones_register(buildup):

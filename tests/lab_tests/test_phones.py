@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import secrets
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from tests.conftest import run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.snom import SnomFleet, SnomPhone
+from tests.lab.wait import wait_for
 
 URL = "http://127.0.0.1:8088/static/televoc/{mac}.xml"
 PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on port 80
@@ -121,10 +121,8 @@ def test_an_account_works_only_from_the_phone_network(event):
     mac = PHONES["hall1"][0]  # the phone takes its registration back after a reboot
     assert event.fleet.web(mac, "/advanced_update.htm?reboot=Reboot", ("admin", settings["http_pass"])) == 200
     event.fleet.wait(mac, lambda s: s["reboots"] >= 1 and s["registered"], what="hall1 rebooted")
-    deadline = time.monotonic() + 15
-    while "hall1/sip:hall1@127.0.0.11" not in event.lab.asterisk("pjsip show contacts"):
-        assert time.monotonic() < deadline, "hall1 did not register again after its reboot"
-        time.sleep(0.5)
+    wait_for(lambda: "hall1/sip:hall1@127.0.0.11" in event.lab.asterisk("pjsip show contacts"), 15,
+             "hall1 to register again after its reboot")
 
 
 def test_changing_one_display_name_resyncs_that_phone_only(event):
