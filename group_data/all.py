@@ -2,8 +2,8 @@
 
 A bad directory (malformed YAML, a typo in a key, a duplicate extension, a weak password, a
 missing event secret) stops the run here, listing every problem, with no host touched.
-The directory is group_data/event/ next to this file, or $TELEVOC_EVENT_DIR.
-Also exposes every role default (roles/*/defaults.py) as data, so `--data NAME=VALUE` overrides it.
+The directory is group_data/event/ next to this file, or $TELEVOC_EVENT_DIR. Run settings
+(`--data NAME=VALUE`) are declared by the roles, with their defaults (roles/*/deploy.py).
 """
 
 import os
@@ -11,18 +11,7 @@ from pathlib import Path
 
 from pyinfra.api.exceptions import InventoryError
 
-from roles.asterisk import defaults as _asterisk_defaults
 from roles.event import EventError, load_directory
-from roles.nixos import defaults as _nixos_defaults
-from roles.snom import defaults as _snom_defaults
-
-_DEFAULTS = {
-    key: value
-    for module in (_asterisk_defaults, _nixos_defaults, _snom_defaults)
-    for key, value in vars(module).items()
-    if not key.startswith("_")
-}
-globals().update(_DEFAULTS)
 
 televoc_event_dir = os.environ.get("TELEVOC_EVENT_DIR") or str(Path(__file__).parent / "event")
 
@@ -31,4 +20,4 @@ try:
 except EventError as _error:
     raise InventoryError(str(_error)) from None
 
-__all__ = ["televoc_event_dir", "televoc_directory", *_DEFAULTS]
+__all__ = ["televoc_event_dir", "televoc_directory"]

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, write_inventory
+from tests.lab.deploys import REPO, write_inventory
 from tests.lab.lab import Lab
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from roles.event import create_secret, load_directory, secret_path
 from roles.event.model import Event
-from tests.conftest import LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
+from tests.lab.deploys import LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.wait import until
 

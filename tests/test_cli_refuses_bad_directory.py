@@ -7,7 +7,7 @@ would see it. No lab needed.
 import socket
 import threading
 
-from tests.conftest import EXAMPLE_EVENT, run_pyinfra, write_inventory
+from tests.lab.deploys import EXAMPLE_EVENT, run_pyinfra, write_inventory
 
 
 def _listener():

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Iterable, Optional
+
+from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX
 
 NOT_RUNNING = "Unable to connect to remote asterisk"
 NO_SUCH_COMMAND = "No such command"
-GENERATION_AOR_PREFIX = "televoc-generation-"
-DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
+NO_SUCH_ENDPOINT = "Unable to retrieve endpoint"
 
 _CONTACT = re.compile(
     r"^\s*Contact:\s+(?P<aor>[^/\s]+)/(?P<uri>\S+)\s+(?P<hash>[0-9a-f]+)\s+"
@@ -45,14 +47,6 @@ class Registration:
     hash: str  # the full hex part of the contact id "<aor>;@<hash>"
     uri: str
     user_agent: str
-    expiration_time: Optional[int]
-
-
-@dataclass(frozen=True)
-class Aor:
-    name: str
-    max_contacts: int
-    contacts: tuple[str, ...] = ()  # contact URIs as cut by the listing; see Contact for full
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ class PbxState:
 
     running: bool
     version: Optional[str] = None
-    aors: dict[str, Aor] = field(default_factory=dict)
+    aors: frozenset[str] = frozenset()
     contacts: tuple[Contact, ...] = ()
     globals: dict[str, str] = field(default_factory=dict)
     registrations: tuple[Registration, ...] = ()
@@ -80,8 +74,21 @@ class PbxState:
     def phone_aors(self) -> set[str]:
         return {n for n in self.aors if not n.startswith(GENERATION_AOR_PREFIX)}
 
+    @cached_property
+    def _by_aor(self) -> dict[str, list[Contact]]:
+        index: dict[str, list[Contact]] = {}
+        for contact in self.contacts:
+            index.setdefault(contact.aor, []).append(contact)
+        return index
+
     def contacts_of(self, aor: str) -> list[Contact]:
-        return [c for c in self.contacts if c.aor == aor]
+        """The contacts of `aor` (one dictionary lookup: verification stays linear)."""
+        return self._by_aor.get(aor, [])
+
+    @property
+    def registered(self) -> frozenset[str]:
+        """The aors that have at least one contact."""
+        return frozenset(self._by_aor)
 
 
 def is_not_running(lines: Iterable[str]) -> bool:
@@ -135,28 +142,30 @@ def parse_registrations(lines: Iterable[str]) -> list[Registration]:
             data = json.loads(match["json"])
         except ValueError:
             continue
-        expiry = data.get("expiration_time")
         found.append(
             Registration(
                 aor=match["aor"],
                 hash=match["hash"],
                 uri=data.get("uri", ""),
                 user_agent=data.get("user_agent", ""),
-                expiration_time=int(expiry) if str(expiry).isdigit() else None,
             )
         )
     return found
 
 
 def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registration]) -> list[Contact]:
-    """Contacts with the full URI and user agent of their registration (joined on aor+hash)."""
-    registrations = list(registrations)
+    """Contacts with the full URI and user agent of their registration, joined on the aor and
+    the listing's hash prefix of the contact id (dictionary lookups: linear in the contacts)."""
+    registrations = list(reversed(list(registrations)))  # the first match wins, as listed
+    by_prefix: dict[int, dict[tuple[str, str], Registration]] = {}
     result = []
     for contact in contacts:
-        for r in registrations:
-            if r.aor == contact.aor and contact.hash and r.hash.startswith(contact.hash):
-                contact = replace(contact, uri=r.uri, user_agent=r.user_agent or None)
-                break
+        n = len(contact.hash)
+        if n not in by_prefix:
+            by_prefix[n] = {(r.aor, r.hash[:n]): r for r in registrations}
+        found = by_prefix[n].get((contact.aor, contact.hash)) if n else None
+        if found is not None:
+            contact = replace(contact, uri=found.uri, user_agent=found.user_agent or None)
         result.append(contact)
     return result
 
@@ -173,25 +182,11 @@ def parse_transports(lines: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def parse_aors(lines: Iterable[str]) -> dict[str, Aor]:
-    """`pjsip show aors` -> aors by name, with the (cut) contact URIs listed under each."""
+def parse_aors(lines: Iterable[str]) -> frozenset[str]:
+    """`pjsip show aors` -> the names of the aors (their contacts come from `show contacts`)."""
     lines = list(lines)
     _check_known_command(lines)
-    aors: dict[str, Aor] = {}
-    current: Optional[str] = None
-    for line in lines:
-        if "<" in line:  # the header's column legend
-            continue
-        match = _AOR.match(line)
-        if match:
-            current = match["name"]
-            aors[current] = Aor(name=current, max_contacts=int(match["max"]))
-            continue
-        contact = _CONTACT.match(line)
-        if contact and current is not None:
-            aor = aors[current]
-            aors[current] = Aor(aor.name, aor.max_contacts, aor.contacts + (contact["uri"],))
-    return aors
+    return frozenset(m["name"] for m in map(_AOR.match, lines) if m and "<" not in m.string)
 
 
 def parse_globals(lines: Iterable[str]) -> dict[str, str]:

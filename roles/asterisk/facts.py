@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import shlex
+import time
+from typing import Callable, Optional
+
+from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
 from . import cli
-from .defaults import asterisk__cli
+
+# How often a waiting step reads Asterisk's state again (seconds).
+POLL_SECONDS = 2.0
 
 
-class AsteriskState(FactBase):
+class AsteriskState(FactBase[Optional[cli.PbxState]]):
     """
-    What Asterisk serves now: version, aors with contacts, contacts with status and RTT, and
-    dialplan globals. One remote command, whatever the number of phones.
+    What Asterisk serves now: version, aors, contacts with status, RTT and full URI, dialplan
+    globals, transports. One remote command, whatever the number of phones.
 
-    + cli: the Asterisk CLI command (with -C)
+    + cli_command: the Asterisk CLI command (with -C)
 
     .. code:: python
 
-        state = host.get_fact(AsteriskState)
+        state = host.get_fact(AsteriskState, cli_command="asterisk -C /etc/asterisk/asterisk.conf")
         state.running, state.generation, state.contacts_of("saal1")
     """
 
@@ -26,10 +33,10 @@ class AsteriskState(FactBase):
     def default():
         return None
 
-    def command(self, cli_command: str = asterisk__cli) -> str:
+    def command(self, cli_command: str) -> str:
         # Each answer is preceded by a marker line; stderr too ("Unable to connect ...").
         parts = [
-            f"echo '{cli.SECTION_MARK}{c}'; {cli_command} -rx '{c}' 2>&1"
+            f"echo {shlex.quote(cli.SECTION_MARK + c)}; {cli_command} -rx {shlex.quote(c)} 2>&1"
             for c in cli.STATE_COMMANDS
         ]
         return "; ".join(parts) + "; true"
@@ -39,3 +46,16 @@ class AsteriskState(FactBase):
             return cli.parse_state(output)
         except ValueError as e:
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
+
+
+def poll(cli_command: str, wait: float, done: Callable[[cli.PbxState], bool]) -> Optional[cli.PbxState]:
+    """Read AsteriskState until done(state) or `wait` seconds passed (bounded in count and in
+    time); return the last state read (None if the fact gave nothing)."""
+    deadline = time.monotonic() + wait
+    state = None
+    for _ in range(int(wait / POLL_SECONDS) + 2):
+        state = host.get_fact(AsteriskState, cli_command=cli_command)
+        if (state is not None and done(state)) or time.monotonic() >= deadline:
+            break
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+    return state

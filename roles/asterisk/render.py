@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Optional
 
+from roles import names
 from roles.event import Directory
 from roles.templating import render
 
-from . import defaults
+from .report import LiveConfig
+
+# Where televoc keeps the SIP passwords by default (outside the world-readable Nix store).
+SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
 
 
 @dataclass(frozen=True)
@@ -19,12 +24,17 @@ class AsteriskConfig:
     + secrets: the text of the secrets file (auth sections and the generation marker)
     + generation: names this whole config; Asterisk shows it as aor televoc-generation-<gen>
     + dialplan_generation: names the dialplan; Asterisk shows it as global TELEVOC_DIALPLAN
+    + expected: what Asterisk reports once it serves this config
+    + provisioning_port: the TCP port Asterisk's HTTP server serves provisioning files on
+      (None: it serves nothing)
     """
 
     conf_files: dict[str, str]
     secrets: str = field(repr=False)
     generation: str
     dialplan_generation: str
+    expected: LiveConfig
+    provisioning_port: Optional[int] = None
 
 
 def _digest(*texts: str, length: int = 16) -> str:
@@ -39,6 +49,7 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
     context = dict(
+        names=names,
         event=event,
         phones=directory.accounts,
         ring_timeout=event.ring_timeout,
@@ -51,11 +62,12 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
     return render(__file__, template, dialplan_generation=generation, **context), generation
 
 
-def render_pjsip(directory: Directory, secrets_path: str = defaults.asterisk__secrets_path) -> str:
+def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
     event = directory.event
     return render(
         __file__,
         "etc/asterisk/pjsip.conf.j2",
+        names=names,
         event=event,
         phones=directory.accounts,
         bind=f"{event.sip.bind}:{event.sip.port}",
@@ -68,6 +80,7 @@ def render_secrets(directory: Directory, generation: str) -> str:
     return render(
         __file__,
         "pjsip-secrets.conf.j2",
+        names=names,
         event=directory.event,
         phones=directory.accounts,
         generation=generation,
@@ -76,7 +89,7 @@ def render_secrets(directory: Directory, generation: str) -> str:
 
 def render_asterisk(
     directory: Directory,
-    secrets_path: str = defaults.asterisk__secrets_path,
+    secrets_path: str = SECRETS_PATH,
     serve_provisioning: bool | None = None,
 ) -> AsteriskConfig:
     """All Asterisk artefacts for `directory`; same input, byte-identical output.
@@ -90,16 +103,18 @@ def render_asterisk(
         "rtp.conf": render(
             __file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end
         ),
-        "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2"),
+        "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
     }
+    provisioning_port = None
     if directory.provisioned if serve_provisioning is None else serve_provisioning:
+        provisioning_port = directory.event.provisioning.http_port
         conf_files["http.conf"] = render(
             __file__,
             "etc/asterisk/http.conf.j2",
             bind=sip.bind,
-            port=directory.event.provisioning.http_port,
+            port=provisioning_port,
             network=directory.event.network,
-            static_dir="/var/lib/asterisk/static-http",
+            static_dir=names.ASTERISK_STATIC_DIR,
         )
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
@@ -110,4 +125,11 @@ def render_asterisk(
         secrets=render_secrets(directory, generation),
         generation=generation,
         dialplan_generation=dialplan_generation,
+        expected=LiveConfig(
+            generation=generation,
+            dialplan_generation=dialplan_generation,
+            phones=frozenset(a.name for a in directory.accounts),
+            bind=f"{sip.bind}:{sip.port}",
+        ),
+        provisioning_port=provisioning_port,
     )

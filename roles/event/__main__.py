@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         print(f"{'phone':<20} {'extension':<10} {'SIP password':<26} web password (provisioned phones)")
         for a in directory_model.accounts:
             if not args.names or a.name in args.names:
-                print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.web_password or '-'}")
+                print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.event_web_password or '-'}")
         return 0
     print(f"{directory}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones: OK")
     return 0

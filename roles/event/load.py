@@ -20,12 +20,13 @@ from pydantic import ValidationError
 
 from .model import (
     MIN_PASSWORD_LENGTH,
+    RENAMED_KEYS,
     RESERVED_NAMES,
     RESERVED_PREFIX,
     Account,
     Directory,
     Event,
-    Phone,
+    PhoneEntry,
 )
 
 EVENT_FILE = "event.yml"
@@ -92,6 +93,8 @@ def _explain(error: dict, model_fields: list[str]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = error["loc"][-1]
+        if key in RENAMED_KEYS:
+            return f"'{key}' is now called '{RENAMED_KEYS[key]}': rename it"
         close = difflib.get_close_matches(str(key), model_fields, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(model_fields)}"
         return f"unknown key '{key}': {hint}"
@@ -226,7 +229,7 @@ def _check_unique(event: Event, entries: list, path: Path, problems: list[str]) 
         extensions.setdefault(extension, name or f"phones[{i}]")
 
 
-def _check_phones(event: Event, phones: list[tuple[int, Phone]], path: Path, problems: list[str]) -> None:
+def _check_phones(event: Event, phones: list[tuple[int, PhoneEntry]], path: Path, problems: list[str]) -> None:
     """Rules on single, valid phones: reserved names, MACs, password strength."""
     where = _display(path)
     macs: dict[str, str] = {}
@@ -258,7 +261,7 @@ def _check_phones(event: Event, phones: list[tuple[int, Phone]], path: Path, pro
         problems.append(f"{event_file}: sip: rtp_start must be below rtp_end")
 
 
-def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[list[Phone]]:
+def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[list[PhoneEntry]]:
     """Each entry on its own, so one bad entry does not hide the others' problems."""
     entries = data.get("phones")
     if not isinstance(entries, list) or not entries:
@@ -270,7 +273,7 @@ def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[lis
         problems.append(f"{_display(path)}: unknown top-level key(s) {sorted(set(data) - {'phones'})}: only 'phones' is allowed")
     phones = []
     for i, entry in enumerate(entries):
-        phone = _validate(Phone, entry, path, problems, prefix=("phones", i), root=data)
+        phone = _validate(PhoneEntry, entry, path, problems, prefix=("phones", i), root=data)
         if phone is not None:
             phones.append((i, phone))
     return phones
@@ -315,8 +318,8 @@ def load_directory(directory: Path | str) -> Directory:
             model=p.model,
             ringer=p.ringer,
             address=p.address,
-            web_password_before=p.web_password,
-            web_password=derive_password(secret, event.name, f"web/{p.name}") if p.mac else None,
+            web_password_before=p.web_password_before,
+            event_web_password=derive_password(secret, event.name, f"web/{p.name}") if p.mac else None,
         )
         for _, p in phones
     )

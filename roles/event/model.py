@@ -13,12 +13,13 @@ from typing import Annotated, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from roles.names import RESERVED_NAMES, RESERVED_PREFIX
+
 # A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
-# Names televoc uses for its own objects in pjsip.conf; a phone may not take them.
-RESERVED_NAMES = ("transport-udp", "global", "system")
-RESERVED_PREFIX = "televoc-"
 MIN_PASSWORD_LENGTH = 12
+# YAML keys that were renamed: old -> new (a directory with the old key gets this hint).
+RENAMED_KEYS = {"web_password": "web_password_before"}
 
 
 def _digits(value):
@@ -96,8 +97,8 @@ class Event(Strict):
         return value
 
 
-class Phone(Strict):
-    """One entry of `phones.yml`."""
+class PhoneEntry(Strict):
+    """One entry of `phones.yml`, as written."""
 
     name: str = Field(pattern=NAME_PATTERN)
     extension: Extension
@@ -110,9 +111,10 @@ class Phone(Strict):
     model: Optional[str] = Field(None, pattern=r"^snom[A-Za-z0-9]+$")
     ringer: str = Field("Ringer1", pattern=r"^(Ringer([1-9]|10)|Silent)$")
     address: Optional[str] = Field(None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$")
-    web_password: Optional[str] = None
+    # the phone's web password before the event (a second-hand phone), for adopt.py
+    web_password_before: Optional[str] = None
 
-    @field_validator("password", "web_password")
+    @field_validator("password", "web_password_before")
     @classmethod
     def _password_chars(cls, value: Optional[str]) -> Optional[str]:
         if value is None:
@@ -140,7 +142,8 @@ class Phone(Strict):
 
 
 class Account(BaseModel):
-    """A phone as it is deployed: the password is settled (given or derived)."""
+    """A phone as it is deployed: the passwords are settled (given or derived). The one view
+    of a phone that renderers and operations take; its repr shows no password."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -156,7 +159,7 @@ class Account(BaseModel):
     # the phone's web password before televoc manages it (second-hand phone), for adopt
     web_password_before: Optional[str] = Field(None, repr=False)
     # the web password televoc sets on provisioned phones for the event (derived)
-    web_password: Optional[str] = Field(None, repr=False)
+    event_web_password: Optional[str] = Field(None, repr=False)
 
     @property
     def provisioned(self) -> bool:
@@ -174,6 +177,10 @@ class Directory(BaseModel):
     @property
     def provisioned(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.provisioned)
+
+    def without_phones(self) -> "Directory":
+        """The event with no phone at all (teardown applies it)."""
+        return Directory(event=self.event, accounts=())
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from roles.asterisk import AsteriskConfig
+from roles.asterisk.render import SECRETS_PATH, AsteriskConfig
 from roles.event import Directory
 from roles.templating import render
-
-from roles.asterisk import defaults as asterisk_defaults
 
 _INDENT = " " * 8
 
@@ -32,7 +30,7 @@ def nix_indented_string(text: str, indent: str = _INDENT) -> str:
 def render_module(
     directory: Directory,
     asterisk: AsteriskConfig,
-    secrets_path: str = asterisk_defaults.asterisk__secrets_path,
+    secrets_path: str = SECRETS_PATH,
     enable: bool = True,
 ) -> str:
     """The Nix module text; deterministic (files in name order). `enable=False` stops and
@@ -49,7 +47,7 @@ def render_module(
             for name in sorted(asterisk.conf_files)
         ],
         sip_port=sip.port,
-        http_port=directory.event.provisioning.http_port if "http.conf" in asterisk.conf_files else None,
+        http_port=asterisk.provisioning_port,
         network=directory.event.network,
         iptables="ip6tables" if ":" in directory.event.network else "iptables",
         rtp_start=sip.rtp_start,

@@ -8,7 +8,7 @@ import os
 import re
 import shlex
 import tarfile
-import time
+from dataclasses import dataclass, field
 
 from pyinfra import host, logger
 from pyinfra.api import (
@@ -20,11 +20,15 @@ from pyinfra.api import (
     operation,
 )
 
-from roles.asterisk.facts import AsteriskState
+from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
+from roles.asterisk.facts import AsteriskState, poll
+from roles.event import Account
 from roles.files import sha256
+from roles.names import NOTIFY_CHECK_SYNC
 
 from .facts import PendingNotifications, ProvisioningManifest
-from .render import NOTIFY_CHECK_SYNC
+from .render import file_name
+from .web import WebRequest, curl_config, parse_replies
 
 
 def _tar(files: dict[str, str], manifest: str) -> bytes:
@@ -39,12 +43,23 @@ def _tar(files: dict[str, str], manifest: str) -> bytes:
     return buffer.getvalue()
 
 
-def _finished(state, host) -> bool:
-    holdouts = list(host.data.get("snom__holdouts") or [])
-    if holdouts:
+@dataclass
+class Holdouts:
+    """Phones that still hold the event's credentials: found by wiped_phones_unregistered,
+    judged by teardown_finished. Created in the deploy file and passed to both."""
+
+    names: list[str] = field(default_factory=list)
+    checked: bool = False
+
+
+def _finished(state, host, holdouts: Holdouts) -> bool:
+    if not holdouts.checked:
+        logger.error(f"{host.print_prefix}teardown incomplete: the phones were never checked")
+        return False
+    if holdouts.names:
         logger.error(
             f"{host.print_prefix}teardown incomplete: still holding the event's credentials: "
-            f"{', '.join(holdouts)}. Reset them by hand or with --data televoc_factory_reset=true, "
+            f"{', '.join(holdouts.names)}. Reset them by hand or with --data televoc_factory_reset=true, "
             "then run teardown again."
         )
         return False
@@ -52,13 +67,17 @@ def _finished(state, host) -> bool:
 
 
 @operation(is_idempotent=False)
-def teardown_finished():
-    """Fail the run if a phone kept the event's credentials (found by wiped_phones_unregistered)."""
-    yield FunctionCommand(_finished, (), {})
+def teardown_finished(holdouts: Holdouts):
+    """
+    Fail the run if a phone kept the event's credentials.
+
+    + holdouts: what wiped_phones_unregistered found (same object)
+    """
+    yield FunctionCommand(_finished, (holdouts,), {})
 
 
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones: dict, pending_path: str):
+def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str):
     """
     Publish the provisioning files (they hold passwords: root:asterisk 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
@@ -66,7 +85,7 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
 
     + directory: where Asterisk's HTTP server serves them from
     + files: HiddenValue of {file name: text}
-    + phones: file name -> phone name
+    + phones: the accounts the files are for
     + pending_path: the file listing phones still to be told; the manifest of the published
       files sits beside it, outside what the HTTP server serves
     """
@@ -76,7 +95,8 @@ def provisioning_published(directory: str, files: HiddenValue, phones: dict, pen
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(wanted)} phones are already published")
         return
-    changed = sorted(phones[name] for name, sha in wanted.items() if (live or {}).get(name) != sha)
+    by_file = {file_name(a): a.name for a in phones}
+    changed = sorted(by_file[name] for name, sha in wanted.items() if (live or {}).get(name) != sha)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
     upload = f"{parent}/.provisioning.tar"
@@ -107,14 +127,14 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
     command = f"{cli} -rx {shlex.quote(f'pjsip send notify {notify} endpoint ' + ' '.join(names))}"
     status, output = host.run_shell_command(StringCommand(command), print_output=False)
     lines = output.output_lines
-    if not status or any("No such command" in line or "Unable to connect" in line for line in lines):
+    if not status or any(NO_SUCH_COMMAND in line or NOT_RUNNING in line for line in lines):
         logger.error(f"{host.print_prefix}could not send NOTIFY {notify}: {' '.join(lines)[:300]}")
         return False
     # Asterisk prints "Sending NOTIFY ..." even for an endpoint without a contact (and then
     # sends nothing): a phone counts as told only if it is registered.
-    unknown = {m[1] for m in (re.match(r"^Unable to retrieve endpoint (\S+)", l) for l in lines) if m}
+    unknown = {m[1] for m in (re.match(rf"^{NO_SUCH_ENDPOINT} (\S+)", l) for l in lines) if m}
     current = host.get_fact(AsteriskState, cli_command=cli)
-    registered = {c.aor for c in current.contacts} if current and current.running else set()
+    registered = current.registered if current and current.running else frozenset()
     told = [n for n in names if n in registered and n not in unknown]
     missed = [n for n in names if n not in told]
     if told:
@@ -149,21 +169,15 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
     yield FunctionCommand(_notify, (cli, notify, names, pending_path), {})
 
 
-def _unregistered(state, host, cli: str, names: tuple, wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    still: list[str] = list(names)
-    for _ in range(int(wait / 2) + 2):  # bounded in count and time
-        current = host.get_fact(AsteriskState, cli_command=cli)
-        if current is None or not current.running:
-            logger.info(f"{host.print_prefix}Asterisk is not running: no phone can be registered")
-            host.data.snom__holdouts = []
-            return True
-        still = [n for n in names if current.contacts_of(n)]
-        if not still or time.monotonic() >= deadline:
-            break
-        time.sleep(2)
+def _unregistered(state, host, cli: str, names: tuple, wait: float, holdouts: Holdouts) -> bool:
+    current = poll(cli, wait, lambda s: not s.running or not (s.registered & set(names)))
+    holdouts.checked = True
+    if current is None or not current.running:
+        logger.info(f"{host.print_prefix}Asterisk is not running: no phone can be registered")
+        return True
+    still = [n for n in names if n in current.registered]
     wiped = [n for n in names if n not in still]
-    host.data.snom__holdouts = still  # judged again by teardown_finished, at the very end
+    holdouts.names[:] = still  # judged by teardown_finished, at the very end
     if wiped:
         logger.info(f"{host.print_prefix}wiped and unregistered: {', '.join(wiped)}")
     if still:
@@ -175,38 +189,34 @@ def _unregistered(state, host, cli: str, names: tuple, wait: float) -> bool:
 
 
 @operation(is_idempotent=False)
-def wiped_phones_unregistered(cli: str, phones, wait: float = 60):
+def wiped_phones_unregistered(cli: str, phones, holdouts: Holdouts, wait: float = 60):
     """
     Wait until every provisioned phone has dropped its registration (a wiped phone
-    unregisters); fail naming each phone that still holds the event's credentials.
+    unregisters); record in `holdouts` each phone that still holds the event's credentials.
 
     + cli: the Asterisk CLI command (with -C)
     + phones: names of the provisioned phones
+    + holdouts: filled in for teardown_finished
     + wait: seconds to wait
     """
     names = tuple(phones)
     if not names:
+        holdouts.checked = True
         host.noop("no provisioned phones")
         return
-    yield FunctionCommand(_unregistered, (cli, names, float(wait)), {})
+    yield FunctionCommand(_unregistered, (cli, names, float(wait), holdouts), {})
 
 
-def _web(state, host, requests_path: str, labels: dict, what: str, missed: bool) -> bool:
+def _web(state, host, requests_path: str, phones: tuple, what: str, missed: bool) -> bool:
     command = f"curl -s -K {shlex.quote(requests_path)}; rm -f {shlex.quote(requests_path)}"
     _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
-    answered: dict[str, list[str]] = {}
-    for line in output.output_lines:
-        match = re.match(r"^(\d{3}) (\S+)$", line.strip())
-        if match:
-            answered.setdefault(match[2], []).append(match[1])
-    good = [n for n in labels if answered.get(n) and all(c.startswith("2") for c in answered[n])]
-    bad = {n: ",".join(answered.get(n, [])) or "no answer" for n in labels if n not in good}
-    if good:
-        logger.info(f"{host.print_prefix}{what}: {', '.join(good)}")
-    if bad:
+    replies = parse_replies(output.output_lines, phones)
+    if replies.good:
+        logger.info(f"{host.print_prefix}{what}: {', '.join(replies.good)}")
+    if replies.bad:
         logger.error(
             f"{host.print_prefix}{what} failed for: "
-            + ", ".join(f"{n} (HTTP {code})" if code[:1].isdigit() else f"{n} ({code})" for n, code in bad.items())
+            + ", ".join(f"{n} ({why})" for n, why in replies.bad.items())
         )
         return False
     return not missed
@@ -225,43 +235,36 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, only_r
     A phone without an address in the directory is reached at its registered contact's host.
 
     + cli: the Asterisk CLI command (to find registered phones' addresses)
-    + requests: (phone name, address or None, [paths], web user, web password or None)
+    + requests: WebRequests
     + requests_path: where the curl config is uploaded on the PBX (in a 0700 directory)
     + what: what the requests do, for the output
     + only_registered: skip phones that are not registered (teardown: they hold nothing live)
     """
     requests = list(requests)
     state = None
-    if only_registered or any(address is None for _, address, *_ in requests):
+    if only_registered or any(r.address is None for r in requests):
         state = host.get_fact(AsteriskState, cli_command=cli)
+    running = state is not None and state.running
     if only_registered:
-        registered = {c.aor for c in state.contacts} if state is not None and state.running else set()
-        requests = [r for r in requests if r[0] in registered]
+        requests = [r for r in requests if running and r.phone in state.registered]
     if not requests:
         host.noop(f"no phone to {what}")
         return
-    lines, unknown = [], []
-    for name, address, paths, user, password in requests:
-        if address is None and state is not None and state.running:
-            contacts = state.contacts_of(name)
+    reachable, unknown = [], []
+    for request in requests:
+        if request.address is None and running:
+            contacts = state.contacts_of(request.phone)
             address = _contact_host(contacts[0].uri) if contacts else None
-        if address is None:
-            unknown.append(name)
-            continue
-        for path in paths:
-            lines += [f'url = "http://{address}{path}"', "output = /dev/null", "max-time = 5"]
-            if password:  # Basic or Digest, whichever the phone asks for
-                lines += [f'user = "{user}:{password}"', "anyauth"]
-            lines += [f'write-out = "%{{http_code}} {name}\\n"', "next"]
+            request = WebRequest(request.phone, address, request.paths, request.user, request.password)
+        (reachable if request.address else unknown).append(request)
     if unknown:
         logger.warning(
-            f"{host.print_prefix}cannot {what}: {', '.join(unknown)}: not registered and no "
-            "address in the directory"
+            f"{host.print_prefix}cannot {what}: {', '.join(r.phone for r in unknown)}: not "
+            "registered and no address in the directory"
         )
-    if not lines:
-        raise OperationError(f"no phone could be reached to {what}: {', '.join(unknown)}")
-    config = "\n".join(lines[:-1]) + "\n"
+    if not reachable:
+        raise OperationError(f"no phone could be reached to {what}: {', '.join(r.phone for r in unknown)}")
     yield StringCommand("install", "-d", "-m", "700", os.path.dirname(requests_path))
-    yield FileUploadCommand(io.BytesIO(config.encode()), requests_path)
-    labels = {name: None for name, *_ in requests if name not in unknown}
-    yield FunctionCommand(_web, (requests_path, labels, what, bool(unknown)), {})
+    yield FileUploadCommand(io.BytesIO(curl_config(reachable).encode()), requests_path)
+    phones = tuple(r.phone for r in reachable)
+    yield FunctionCommand(_web, (requests_path, phones, what, bool(unknown)), {})

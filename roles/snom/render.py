@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import posixpath
 from xml.sax.saxutils import escape
 
 from roles.event import Account, Directory
+from roles.names import ASTERISK_STATIC_DIR, ASTERISK_STATIC_URL
 from roles.templating import render
 
-URL_PATH = "/static/televoc/{mac}.xml"
+# Where the provisioning files are published by default (served by Asterisk's HTTP server).
+PROVISIONING_DIR = f"{ASTERISK_STATIC_DIR}/televoc"
 # snom 320/360/370/7xx have 12 identities, the 300 has 4; a phone ignores the ones it lacks.
 IDENTITIES = 12
-NOTIFY_CHECK_SYNC = "televoc-check-sync"
-NOTIFY_CHECK_SYNC_REBOOT = "televoc-check-sync-reboot"
 
 
-def provisioning_url(directory: Directory) -> str:
+def url_path(provisioning_dir: str) -> str:
+    """The URL path under which Asterisk's HTTP server serves `provisioning_dir`; ValueError
+    when the directory is not under what it serves."""
+    relative = posixpath.relpath(posixpath.normpath(provisioning_dir), ASTERISK_STATIC_DIR)
+    if relative == "." or relative.startswith(".."):
+        raise ValueError(f"expected a directory under {ASTERISK_STATIC_DIR} (what Asterisk serves as {ASTERISK_STATIC_URL}/)")
+    return f"{ASTERISK_STATIC_URL}/{relative}"
+
+
+def provisioning_url(directory: Directory, provisioning_dir: str = PROVISIONING_DIR) -> str:
     """The setting_server URL (DHCP option 66); the phone replaces {mac} with its MAC."""
     event = directory.event
-    return f"http://{event.pbx_address}:{event.provisioning.http_port}{URL_PATH}"
+    return f"http://{event.pbx_address}:{event.provisioning.http_port}{url_path(provisioning_dir)}/{{mac}}.xml"
 
 
 def file_name(account: Account) -> str:
@@ -33,13 +43,13 @@ def _other_identities_off() -> list[tuple[str, int, str]]:
     return rows
 
 
-def _settings(directory: Directory, account: Account) -> list[tuple[str, int, str]]:
+def _settings(directory: Directory, account: Account, url: str) -> list[tuple[str, int, str]]:
     event = directory.event
     host = f"{event.sip.domain or event.pbx_address}:{event.sip.port}"
     return [
-        ("setting_server", 0, provisioning_url(directory)),
+        ("setting_server", 0, url),
         ("http_user", 0, event.provisioning.web_user),
-        ("http_pass", 0, account.web_password),
+        ("http_pass", 0, account.event_web_password),
         ("user_active", 1, "on"),
         ("user_realname", 1, account.display_name),
         ("user_name", 1, account.name),
@@ -71,11 +81,12 @@ def _xml(purpose: str, rows: list[tuple[str, int, str]]) -> str:
     return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings)
 
 
-def render_provisioning(directory: Directory) -> dict[str, str]:
+def render_provisioning(directory: Directory, provisioning_dir: str = PROVISIONING_DIR) -> dict[str, str]:
     """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
     identities 2..12 off, the web interface locked with the event's web password."""
+    url = provisioning_url(directory, provisioning_dir)
     return {
-        file_name(a): _xml(f"phone {a.name} ({a.model}), event {directory.event.name}", _settings(directory, a))
+        file_name(a): _xml(f"phone {a.name} ({a.model}), event {directory.event.name}", _settings(directory, a, url))
         for a in directory.provisioned
     }
 

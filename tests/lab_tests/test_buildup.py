@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from roles.event import load_directory
-from tests.conftest import copy_example_event, run_pyinfra, write_inventory
+from tests.lab.deploys import copy_example_event, run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.wait import wait_for
 
@@ -129,7 +129,7 @@ def test_second_run_changes_nothing(buildup):
     assert buildup.lab.run("ls /nix/var/nix/profiles").stdout == generations
     assert buildup.lab.run("stat -c %Y /etc/nixos/televoc/asterisk.nix").stdout == module
     changed = {op for op, (success, error, unchanged) in results(run).items() if unchanged != "1"}
-    assert changed == {"Every phone is registered"}, results(run)
+    assert changed == {"Phones | Every phone is registered"}, results(run)
 
 
 def test_unregistered_phone_fails_the_run_and_is_named(buildup):
@@ -225,7 +225,7 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     """The cable to the PBX is pulled while nixos-rebuild runs; a rerun finishes the job."""
     import subprocess
 
-    from tests.conftest import PYINFRA, REPO
+    from tests.lab.deploys import PYINFRA, REPO
 
     rebuild = buildup.lab.root / "usr/local/sbin/nixos-rebuild"
     real = rebuild.with_name("nixos-rebuild.real")

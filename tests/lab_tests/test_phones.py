@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_pyinfra, write_inventory
+from tests.lab.deploys import run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.snom import SnomFleet, SnomPhone
 from tests.lab.wait import wait_for

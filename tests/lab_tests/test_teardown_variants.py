@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 
 from roles.event import load_directory
-from tests.conftest import run_pyinfra, write_inventory
+from tests.lab.deploys import run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.snom import SnomFleet, SnomPhone
 

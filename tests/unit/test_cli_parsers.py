@@ -15,16 +15,25 @@ def capture(name: str) -> list[str]:
     return [l for l in lines if not l.startswith("$ ") and not l.startswith("[exit code")]
 
 
-def test_aors_before_register_lists_every_aor_without_contacts():
+def test_aors_before_register_lists_every_aor():
     aors = cli.parse_aors(capture("pjsip-show-aors.before-register.txt"))
     assert sorted(aors) == ["backoffice", "saal1", "saal2"]
-    assert all(a.max_contacts == 1 and a.contacts == () for a in aors.values())
 
 
-def test_aors_with_one_registered_phone_puts_the_contact_under_its_aor():
-    aors = cli.parse_aors(capture("pjsip-show-aors.1-registered.txt"))
-    assert aors["saal1"].contacts == ("sip:saal1@127.0.0.1:5070",)
-    assert aors["saal2"].contacts == () and aors["backoffice"].contacts == ()
+def test_aors_with_a_registered_phone_are_the_aor_names_only():
+    assert cli.parse_aors(capture("pjsip-show-aors.1-registered.txt")) == {"backoffice", "saal1", "saal2"}
+
+
+def test_contacts_are_found_by_aor_and_the_registered_set_lists_each_aor_once():
+    contacts = (
+        cli.Contact("saal1", "sip:a", "Avail", 1.0),
+        cli.Contact("saal2", "sip:b", "Unavail", None),
+        cli.Contact("saal1", "sip:c", "NonQual", None),
+    )
+    state = cli.PbxState(running=True, aors=frozenset({"saal1", "saal2", "saal3"}), contacts=contacts)
+    assert [c.uri for c in state.contacts_of("saal1")] == ["sip:a", "sip:c"]
+    assert state.contacts_of("saal3") == []
+    assert state.registered == {"saal1", "saal2"}
 
 
 def test_contacts_give_full_uri_status_and_nan_rtt_as_none():

@@ -19,10 +19,39 @@ def directory(tmp_path):
     return load_directory(tmp_path)
 
 
-def test_rendering_is_byte_identical_for_the_same_input(directory):
-    first, second = render_asterisk(directory), render_asterisk(directory)
-    assert first == second
-    assert render_module(directory, first) == render_module(directory, second)
+RENDER_ALL = """
+import hashlib, sys
+from roles.asterisk import render_asterisk
+from roles.event import load_directory
+from roles.nixos import render_module
+from roles.snom import render_provisioning
+directory = load_directory(sys.argv[1])
+config = render_asterisk(directory)
+texts = [*config.conf_files.values(), config.secrets, render_module(directory, config)]
+texts += list(render_provisioning(directory).values())
+print(hashlib.sha256("\\0".join(texts).encode()).hexdigest())
+"""
+
+
+def test_rendering_is_byte_identical_across_processes(tmp_path):
+    """Two interpreters with different hash seeds (set and dict order) render the same bytes:
+    a rerun with no change must not switch or reload anything."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + "".join(
+        f"  - {{name: p{i}, extension: {1000 + i}, mac: '000413{i:06X}', model: snom320}}\n" for i in range(20)))
+    (tmp_path / "secret").write_text("k" * 40)
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, TELEVOC_SECRET_FILE=str(tmp_path / "secret"))
+        out = subprocess.run([sys.executable, "-c", RENDER_ALL, str(tmp_path)], env=env, check=True,
+                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1 and len(digests.pop()) == 64
 
 
 def test_passwords_only_in_the_secrets_file(directory):
@@ -82,3 +111,35 @@ def test_realm_goes_into_the_global_section(tmp_path):
     (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, password: averylongpassword}\n")
     pjsip = render_asterisk(load_directory(tmp_path)).conf_files["pjsip.conf"]
     assert "[global]\ntype=global\ndefault_realm=e-realm\n" in pjsip
+
+
+def _firewall(module: str) -> list[str]:
+    return [line.strip() for line in module.splitlines() if "networking.firewall" in line or "iptables" in line]
+
+
+def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisioning(directory):
+    module = render_module(directory, render_asterisk(directory))
+    assert _firewall(module) == [
+        "networking.firewall.allowedUDPPorts = [ 5060 ];",
+        "networking.firewall.allowedUDPPortRanges = [ { from = 10000; to = 20000; } ];",
+    ]
+
+
+def test_the_provisioning_port_is_open_to_the_phone_network_only(tmp_path, monkeypatch):
+    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\n")
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom320}\n")
+    (tmp_path / "s").write_text("k" * 40)
+    monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
+    directory = load_directory(tmp_path)
+    config = render_asterisk(directory)
+    rules = _firewall(render_module(directory, config))
+    assert "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept" in rules
+    assert "iptables -D nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept || true" in rules
+    assert not any("allowedTCPPorts" in rule for rule in rules)
+    assert config.provisioning_port == 8088
+
+
+def test_teardown_disables_asterisk_and_opens_no_port(directory):
+    empty = directory.without_phones()
+    module = render_module(empty, render_asterisk(empty), enable=False)
+    assert "enable = false;" in module and _firewall(module) == []

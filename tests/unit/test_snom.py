@@ -42,7 +42,7 @@ def test_identity_one_is_the_phone_and_the_others_are_off(directory):
     assert s[("user_host", "1")] == "10.23.0.2:5060"
     assert s[("user_realname", "1")] == "R&D 1"  # escaped in the XML, intact when parsed
     assert s[("setting_server", None)] == "http://10.23.0.2:8088/static/televoc/{mac}.xml"
-    assert s[("http_pass", None)] == account.web_password and len(account.web_password) == 24
+    assert s[("http_pass", None)] == account.event_web_password and len(account.event_web_password) == 24
     assert all(s[("user_active", str(i))] == "off" for i in range(2, 13))
 
 
@@ -51,7 +51,7 @@ def test_wiped_profile_holds_no_credential(directory):
     xml = render_wipe(directory)["0004132ABCDE.xml"]
     s = settings(xml)
     assert s[("user_active", "1")] == "off" and s[("user_pass", "1")] == "" and s[("setting_server", None)] == ""
-    assert account.password not in xml and account.web_password not in xml
+    assert account.password not in xml and account.event_web_password not in xml
 
 
 def test_provisioning_url_is_what_dhcp_option_66_carries(directory):
@@ -84,3 +84,12 @@ def test_manifest_fact_keeps_never_published_apart_from_empty():
 
 def test_pending_fact_dedupes_and_skips_junk():
     assert PendingNotifications().process(["saal1", "saal2", "saal1", "", "rm -rf /"]) == ["saal1", "saal2"]
+
+
+def test_the_provisioning_url_follows_the_provisioning_dir(directory):
+    from roles.snom.render import render_provisioning as render
+
+    url = provisioning_url(directory, "/var/lib/asterisk/static-http/event/phones")
+    assert url == "http://10.23.0.2:8088/static/event/phones/{mac}.xml"
+    s = settings(render(directory, "/var/lib/asterisk/static-http/event/phones")["0004132ABCDE.xml"])
+    assert s[("setting_server", None)] == url

@@ -1,0 +1,132 @@
+"""The asterisk role's steps, as pyinfra deploys: the PBX serves a directory, phones verified.
+
+    from roles import asterisk
+    asterisk.event_served(directory)            # module, switch, passwords, running, live
+    asterisk.phones_verified(directory)         # every phone registered (or reported)
+
+The same `event_served` applies the event at buildup and the empty event at teardown.
+"""
+
+from __future__ import annotations
+
+from pyinfra.api import HiddenValue, deploy
+
+from roles.event import Directory
+from roles.files import managed_file, paths_absent, sha256
+from roles.nixos.deploy import asterisk_config_switched
+from roles.nixos.render import render_module
+from roles.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
+
+from . import operations
+from .render import SECRETS_PATH, AsteriskConfig, render_asterisk
+
+SETTINGS = declare(
+    Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
+            "The Asterisk CLI; -C keeps a NixOS build from looking for its control socket in "
+            "the Nix store.", text),
+    Setting("asterisk__secrets_path", SECRETS_PATH,
+            "The file with the SIP passwords, outside the world-readable Nix store "
+            "(root:asterisk 0640).", absolute_path),
+    Setting("asterisk__reload_wait", 15,
+            "How long to wait for Asterisk to start or to take a new config (seconds).", seconds),
+    Setting("televoc_verify", "strict",
+            "strict: the run fails naming every phone that is not ready; report: it only "
+            "prints them.", choice("strict", "report")),
+    Setting("televoc_register_wait", 30,
+            "How long to wait for every phone to register before judging (seconds).", seconds),
+    Setting("televoc_teardown", "accounts",
+            "teardown: accounts removes the event's accounts and keeps the PBX running; stop "
+            "stops and disables Asterisk.", choice("accounts", "stop")),
+)
+
+
+@deploy("PBX", data_defaults=defaults(SETTINGS))
+def event_served(directory: Directory, enable: bool = True, serve_provisioning: bool | None = None,
+                 what: str = "the event's Asterisk config") -> AsteriskConfig:
+    """
+    Make the PBX serve `directory`: televoc's NixOS module, a switch when the files differ,
+    the SIP passwords outside the store, Asterisk running and proven to serve this config.
+
+    + directory: the event (teardown: the event without its phones)
+    + enable: false stops and disables Asterisk and removes the passwords file
+    + serve_provisioning: whether Asterisk's HTTP server serves provisioning files
+      (None: when a phone is provisioned)
+    + what: what NixOS serves afterwards, for the step's name
+    """
+    settings = read(SETTINGS)
+    secrets_path = settings.asterisk__secrets_path
+    config = render_asterisk(directory, secrets_path=secrets_path, serve_provisioning=serve_provisioning)
+    asterisk_config_switched(
+        render_module(directory, config, secrets_path=secrets_path, enable=enable),
+        {name: sha256(text) if enable else None for name, text in config.conf_files.items()},
+        what,
+    )
+    if not enable:
+        paths_absent(name="SIP passwords are removed", paths=[secrets_path])
+        return config
+    managed_file(
+        name="SIP passwords are in place outside the Nix store (root:asterisk 0640)",
+        path=secrets_path,
+        content=HiddenValue(config.secrets),
+        mode="640",
+        group="asterisk",
+        dir_mode="750",
+    )
+    operations.running(
+        name="Asterisk is running",
+        cli=settings.asterisk__cli,
+        start="systemctl start asterisk.service",
+        wait=settings.asterisk__reload_wait,
+    )
+    operations.config_live(
+        name=f"Asterisk serves config generation {config.generation}",
+        cli=settings.asterisk__cli,
+        expected=config.expected,
+        wait=settings.asterisk__reload_wait,
+    )
+    return config
+
+
+@deploy("Phones", data_defaults=defaults(SETTINGS))
+def phones_verified(directory: Directory):
+    """Every phone of `directory` has a contact that answers (strict), or is reported."""
+    settings = read(SETTINGS)
+    operations.phones_registered(
+        name="Every phone is registered",
+        cli=settings.asterisk__cli,
+        phones=directory.accounts,
+        wait=settings.televoc_register_wait,
+        mode=settings.televoc_verify,
+    )
+
+
+@deploy("PBX forgets the event", data_defaults=defaults(SETTINGS))
+def event_removed(directory: Directory):
+    """
+    The PBX forgets the event: its accounts and the contacts they leave behind are removed
+    (Asterisk keeps serving the wiped profiles for phones that boot late), or, with
+    televoc_teardown=stop, Asterisk is stopped and disabled and the passwords file removed.
+    Then nothing of the event may be left on it.
+    """
+    settings = read(SETTINGS)
+    stop = settings.televoc_teardown == "stop"
+    remove_contacts = dict(
+        name="No contact of the event is left in Asterisk",
+        cli=settings.asterisk__cli,
+        aors=[a.name for a in directory.accounts],
+    )
+    if stop:  # while Asterisk still answers
+        operations.contacts_removed(**remove_contacts)
+    event_served(
+        directory.without_phones(),
+        enable=not stop,
+        serve_provisioning=bool(directory.provisioned) and not stop,
+        what="no Asterisk" if stop else "an Asterisk config without the event's phones",
+    )
+    if not stop:
+        operations.contacts_removed(**remove_contacts)
+        operations.no_phone_registered(
+            name="No phone of the event is registered",
+            cli=settings.asterisk__cli,
+            phones=directory.accounts,
+        )

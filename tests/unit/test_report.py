@@ -1,0 +1,115 @@
+"""Every pass/fail decision on Asterisk's state: is the config live, is a phone ready."""
+
+import pytest
+
+from roles.asterisk.cli import Contact, PbxState
+from roles.asterisk.report import (
+    NO_AOR,
+    NOT_READY,
+    NOT_REGISTERED,
+    LiveConfig,
+    config_mismatches,
+    registration_problems,
+    registration_table,
+)
+from roles.event import Account
+from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+
+EXPECTED = LiveConfig("gen1", "dial1", frozenset({"saal1", "saal2"}), "0.0.0.0:5060")
+
+
+def serving(generation="gen1", dialplan="dial1", phones=("saal1", "saal2"), bind="0.0.0.0:5060", contacts=()):
+    return PbxState(
+        running=True,
+        version="22.10.1",
+        aors=frozenset({*phones, GENERATION_AOR_PREFIX + generation}),
+        contacts=tuple(contacts),
+        globals={DIALPLAN_GLOBAL: dialplan},
+        transports={TRANSPORT: bind},
+    )
+
+
+def phone(name, extension="1001"):
+    return Account(name=name, extension=extension, display_name=name, password="x" * 24)
+
+
+def test_a_config_is_live_when_generations_aors_and_bind_all_match():
+    assert config_mismatches(serving(), EXPECTED) == []
+
+
+def test_a_stopped_asterisk_serves_nothing():
+    assert config_mismatches(PbxState(running=False), EXPECTED) == ["Asterisk is not running"]
+
+
+def test_an_old_pjsip_generation_is_not_live():
+    [reason] = config_mismatches(serving(generation="gen0"), EXPECTED)
+    assert reason == "pjsip config: Asterisk serves generation gen0, not gen1"
+
+
+def test_two_generation_markers_count_as_none():
+    state = serving()
+    state = PbxState(**{**state.__dict__, "aors": state.aors | {GENERATION_AOR_PREFIX + "other"}})
+    assert config_mismatches(state, EXPECTED) == ["pjsip config: Asterisk serves generation none, not gen1"]
+
+
+def test_an_old_dialplan_is_not_live():
+    assert config_mismatches(serving(dialplan="dial0"), EXPECTED) == ["dialplan: Asterisk serves dial0, not dial1"]
+
+
+def test_a_missing_aor_is_named():
+    assert config_mismatches(serving(phones=("saal1",)), EXPECTED) == ["aors missing in Asterisk: saal2"]
+
+
+def test_an_extra_aor_is_named():
+    reasons = config_mismatches(serving(phones=("saal1", "saal2", "old")), EXPECTED)
+    assert reasons == ["aors Asterisk has that the directory does not: old"]
+
+
+def test_a_transport_on_another_port_is_not_live():
+    reasons = config_mismatches(serving(bind="0.0.0.0:5070"), EXPECTED)
+    assert reasons == ["SIP transport bound to 0.0.0.0:5070, not 0.0.0.0:5060"]
+
+
+def test_every_mismatch_is_listed_at_once():
+    assert len(config_mismatches(serving("g", "d", ("x",), "1.2.3.4:1"), EXPECTED)) == 5
+
+
+def contact(aor, status, rtt=1.0):
+    return Contact(aor, f"sip:{aor}@10.0.0.1:5060", status, rtt)
+
+
+def test_a_phone_with_an_answering_contact_is_ready():
+    state = serving(contacts=[contact("saal1", "Avail"), contact("saal2", "Avail")])
+    assert registration_problems(state, [phone("saal1"), phone("saal2")]) == []
+
+
+def test_a_phone_without_an_aor_is_not_ready():
+    assert registration_problems(serving(), [phone("nobody")]) == [("nobody", NO_AOR)]
+
+
+def test_a_phone_without_a_contact_is_not_registered():
+    assert registration_problems(serving(), [phone("saal1")]) == [("saal1", NOT_REGISTERED)]
+
+
+def test_a_contact_that_does_not_answer_qualify_is_not_ready():
+    state = serving(contacts=[contact("saal1", "Unavail", None)])
+    assert registration_problems(state, [phone("saal1")]) == [("saal1", NOT_READY["Unavail"])]
+
+
+@pytest.mark.parametrize("status", ["Avail", "NonQual", "Unknown"])
+def test_other_contact_states_count_as_ready(status):
+    state = serving(contacts=[contact("saal1", status)])
+    assert registration_problems(state, [phone("saal1")]) == []
+
+
+def test_problems_come_in_directory_order():
+    phones = [phone("saal2"), phone("saal1")]
+    assert [name for name, _ in registration_problems(serving(), phones)] == ["saal2", "saal1"]
+
+
+def test_the_table_marks_a_missing_phone_and_shows_rtt():
+    state = serving(contacts=[contact("saal1", "Avail", 0.25)])
+    table = registration_table(state, [phone("saal1", "1001"), phone("saal2", "1002")]).splitlines()
+    assert table[0].split() == ["phone", "extension", "contact", "status", "RTT", "user", "agent"]
+    assert table[2].split() == ["saal1", "1001", "sip:saal1@10.0.0.1:5060", "Avail", "0.2", "ms", "-"]
+    assert table[3].split() == ["saal2", "1002", "-", "MISSING", "-", "-"]

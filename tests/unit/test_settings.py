@@ -1,0 +1,68 @@
+"""Run settings: every --data value is converted in one place or refused naming the setting."""
+
+import pytest
+
+from roles import asterisk, nixos, snom  # noqa: F401  (they declare their settings)
+from roles.settings import REGISTRY, absolute_path, boolean, choice, names, seconds, unknown_given
+
+
+@pytest.mark.parametrize("given,expected", [(True, True), ("yes", True), ("0", False), ("off", False), (False, False)])
+def test_a_flag_takes_the_usual_words(given, expected):
+    assert boolean(given) is expected
+
+
+@pytest.mark.parametrize("given", ["maybe", "", 2])
+def test_a_flag_refuses_anything_else(given):
+    with pytest.raises(ValueError, match="expected true or false"):
+        boolean(given)
+
+
+def test_seconds_take_numbers_and_text_and_refuse_the_rest():
+    assert seconds(30) == 30.0 and seconds("2.5") == 2.5
+    for bad in ("soon", -1, "nan", 10**9):
+        with pytest.raises(ValueError, match="seconds"):
+            seconds(bad)
+
+
+def test_a_choice_names_what_is_allowed():
+    with pytest.raises(ValueError, match="expected 'strict' or 'report'"):
+        choice("strict", "report")("strikt")
+
+
+def test_names_come_comma_separated_or_as_a_list_without_repeats():
+    assert names("saal1, saal2,saal1") == ("saal1", "saal2")
+    assert names(["a", "b"]) == ("a", "b") and names("") == ()
+    with pytest.raises(ValueError, match="phone names"):
+        names("saal1;rm -rf")
+
+
+def test_a_path_must_be_absolute():
+    assert absolute_path("/var/lib/televoc/") == "/var/lib/televoc"
+    with pytest.raises(ValueError):
+        absolute_path("var/lib")
+
+
+def test_a_misspelt_setting_is_refused_with_the_right_name():
+    [problem] = unknown_given(["televoc_verfy", "ssh_port", "televoc_verify"])
+    assert problem == "--data televoc_verfy: no such setting: did you mean televoc_verify?"
+
+
+def test_every_default_is_accepted_by_its_own_converter():
+    for setting in REGISTRY.values():
+        setting.parse(setting.default)
+
+
+def test_every_setting_has_a_sentence_and_the_readme_names_it():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, setting in REGISTRY.items():
+        assert setting.doc and setting.doc[0].isalpha(), name
+        assert f"`{name}`" in readme, f"README does not document {name}"
+
+
+def test_the_provisioning_dir_must_be_served_by_asterisk():
+    setting = REGISTRY["snom__provisioning_dir"]
+    assert setting.parse("/var/lib/asterisk/static-http/phones") == "/var/lib/asterisk/static-http/phones"
+    with pytest.raises(ValueError, match="under /var/lib/asterisk/static-http"):
+        setting.parse("/srv/provisioning")
