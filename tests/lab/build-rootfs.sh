@@ -82,6 +82,9 @@ echo "build-rootfs: building $ROOTFS (log: $LOG)" >&2
 
 PACKAGES=asterisk,asterisk-core-sounds-en-gsm,sip-tester,baresip-core,openssh-server
 PACKAGES=$PACKAGES,systemd-standalone-sysusers,python3,nix-bin,procps,iproute2
+# The NixOS firewall's two backends (networking.firewall, networking.nftables), applied by
+# the nixos-rebuild stand-in in the PBX's namespace.
+PACKAGES=$PACKAGES,iptables,nftables
 
 # The sid Release file's Valid-Until can lie in this machine's past: do not check it.
 if ! mmdebstrap --variant=apt --include="$PACKAGES" \
@@ -126,7 +129,7 @@ rm -f "$R"/etc/ssh/ssh_host_*
 mkdir -p "$R/nix/store" "$R/nix/var/nix/profiles" "$R/etc/nixos"
 {
     echo "built: $(date -u +%FT%TZ) from $SELF (key $KEY)"
-    chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server
+    chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server iptables nftables
 } >"$R/usr/share/televoc-lab/build-info"
 
 mv -T "$R" "$ROOTFS"

@@ -9,6 +9,13 @@ Each instance is an overlayfs over the cached rootfs (build-rootfs.sh) in its ow
 namespace, with the chroot's sshd reachable from the host through a socat forwarder on a
 free loopback port. Inside the namespace the PBX is 127.0.0.1:5060, exactly as on a
 server, and several labs can run side by side. Needs root (mounts, namespaces).
+
+The phone network: a second namespace ("phones") joined to the PBX's by a veth pair. The
+PBX's end is its `eth0` with PBX_PHONE_IP (10.23.0.2/24, the example event's phone network)
+and PBX_OUTSIDE_IP (10.24.0.2/24, a network "outside the phone network" on the same link);
+the phones' end gets addresses on demand (`phone_address`). Traffic from there reaches the
+PBX through its firewall, as a real phone's would; 127.0.0.x inside the PBX's namespace is
+loopback, which a NixOS firewall always accepts. Nothing leaves the two namespaces.
 See standin/nixos-rebuild for what the NixOS stand-in does and does not simulate.
 """
 
@@ -22,12 +29,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from . import sip
 
 LAB_DIR = Path(__file__).resolve().parent
+REPO = LAB_DIR.parents[1]  # the repository root (cwd for host Python modules)
+# The phone network (see the module docstring): the PBX's addresses on its eth0.
+PHONE_NET, PBX_PHONE_IP = "10.23.0.0/24", "10.23.0.2"
+OUTSIDE_NET, PBX_OUTSIDE_IP = "10.24.0.0/24", "10.24.0.2"
 CACHE = Path("/var/cache/televoc-lab")
 BUILD_SCRIPT = LAB_DIR / "build-rootfs.sh"
 IP = shutil.which("ip") or "/usr/sbin/ip"
@@ -134,6 +146,7 @@ class Lab:
         self.ssh_key = CACHE / "id_ed25519"
         self.ssh_port: int | None = None
         self.netns: str | None = None
+        self.phones_netns: str | None = None  # the phone network's namespace
         self.rootfs: Path | None = None
         self.phones: list[sip.Phone] = []
         self._sshd_pid: int | None = None
@@ -159,11 +172,13 @@ class Lab:
             raise LabError(f"build-rootfs.sh failed:\n{r.stderr}")
         self.rootfs = Path(r.stdout.strip().splitlines()[-1])
         self.netns = f"televoc-lab-{secrets.token_hex(4)}"
+        self.phones_netns = f"{self.netns}-phones"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._save_state()  # from here on, down() knows what to clean up
         try:
             self._mount_root()
             subprocess.run([IP, "netns", "add", self.netns], check=True, timeout=10)
+            subprocess.run([IP, "netns", "add", self.phones_netns], check=True, timeout=10)
             self._setup_links()
             self._mount_inside()
             self._install_files()
@@ -186,17 +201,26 @@ class Lab:
             subprocess.run(["cp", "-a", f"{self.rootfs}/.", str(self.root)], check=True, timeout=600)
 
     def _setup_links(self) -> None:
-        """lo up, plus an `eth0` like a server's NIC, kept DOWN so nothing can flow over it.
+        """lo up in both namespaces, and the phone network: a veth pair whose PBX end is the
+        PBX's `eth0` (PBX_PHONE_IP/24 and PBX_OUTSIDE_IP/24) and whose other end is `eth0`
+        of the phones' namespace (addresses come with phone_address()).
 
-        Asterisk (server and `asterisk -rx` alike) seeds its entity ID from the MAC of an
-        interface that has an IPv4 address; without one, every CLI call prints "No ethernet
-        interface found for seeding global EID" on stdout. eth0 is one end of a veth pair
-        whose both ends stay in this namespace; its address is from TEST-NET-1 (RFC 5737).
+        eth0 is also what Asterisk (server and `asterisk -rx` alike) seeds its entity ID
+        from: the MAC of an interface with an IPv4 address; without one, every CLI call
+        prints "No ethernet interface found for seeding global EID" on stdout.
         """
-        for args in (["link", "set", "lo", "up"],
-                     ["link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"],
-                     ["addr", "add", "192.0.2.2/24", "dev", "eth0"]):
-            subprocess.run([IP, "-n", self.netns, *args], check=True, timeout=10)
+        pbx, phones = self.netns, self.phones_netns
+        steps = [(pbx, ["link", "set", "lo", "up"]),
+                 (phones, ["link", "set", "lo", "up"]),
+                 (pbx, ["link", "add", "eth0", "type", "veth", "peer", "name", "phones0",
+                        "netns", phones]),
+                 (phones, ["link", "set", "phones0", "name", "eth0"]),
+                 (pbx, ["addr", "add", f"{PBX_PHONE_IP}/24", "dev", "eth0"]),
+                 (pbx, ["addr", "add", f"{PBX_OUTSIDE_IP}/24", "dev", "eth0"]),
+                 (pbx, ["link", "set", "eth0", "up"]),
+                 (phones, ["link", "set", "eth0", "up"])]
+        for ns, args in steps:
+            subprocess.run([IP, "-n", ns, *args], check=True, timeout=10)
 
     def _mount_inside(self) -> None:
         root = self.root
@@ -216,7 +240,8 @@ class Lab:
         lib.mkdir(parents=True, exist_ok=True)
         for name in ("labsys.py", "eval-config.nix"):
             shutil.copy(standin / name, lib / name)
-        for name, dest in (("nixos-rebuild", "usr/local/sbin"), ("systemctl", "usr/local/bin")):
+        for name, dest in (("nixos-rebuild", "usr/local/sbin"), ("systemctl", "usr/local/bin"),
+                           ("journalctl", "usr/local/bin")):
             shutil.copy(standin / name, root / dest / name)
             os.chmod(root / dest / name, 0o755)
         shutil.copytree(LAB_DIR / "sipp", root / sip.SIPP_DIR.lstrip("/"), dirs_exist_ok=True)
@@ -288,9 +313,11 @@ class Lab:
             except ProcessLookupError:
                 pass
             _kill_and_wait([self._socat_pid], timeout=3)
-        if self.netns and Path(f"/run/netns/{self.netns}").exists():
+        for ns in (self.phones_netns, self.netns):
+            if not ns or not Path(f"/run/netns/{ns}").exists():
+                continue
             for _round in range(3):  # processes may fork while we kill: a few rounds
-                r = subprocess.run([IP, "netns", "pids", self.netns], capture_output=True,
+                r = subprocess.run([IP, "netns", "pids", ns], capture_output=True,
                                    text=True, timeout=10, check=False)
                 pids = [int(p) for p in r.stdout.split() if p.isdigit()]
                 if not pids:
@@ -302,8 +329,9 @@ class Lab:
             p.wait(timeout=5)
         self._popens.clear()
         self._unmount_all()
-        if self.netns and Path(f"/run/netns/{self.netns}").exists():
-            subprocess.run([IP, "netns", "delete", self.netns], check=False, timeout=10)
+        for ns in (self.phones_netns, self.netns):  # deleting either removes the veth pair
+            if ns and Path(f"/run/netns/{ns}").exists():
+                subprocess.run([IP, "netns", "delete", ns], check=False, timeout=10)
         if self.workdir.exists():
             if _mounts_under(self.workdir):
                 raise LabError(f"mounts remain under {self.workdir}; not deleting it")
@@ -322,7 +350,8 @@ class Lab:
     # --- state for the CLI ------------------------------------------------------------
     def _save_state(self) -> None:
         state = {"ssh_host": self.ssh_host, "ssh_port": self.ssh_port, "ssh_key": str(self.ssh_key),
-                 "known_hosts": str(self.known_hosts), "netns": self.netns, "root": str(self.root),
+                 "known_hosts": str(self.known_hosts), "netns": self.netns,
+                 "phones_netns": self.phones_netns, "root": str(self.root),
                  "rootfs": str(self.rootfs), "sshd_pid": self._sshd_pid,
                  "socat_pid": self._socat_pid}
         (self.workdir / "lab.json").write_text(json.dumps(state, indent=2) + "\n")
@@ -333,6 +362,7 @@ class Lab:
         lab = cls(workdir)
         state = json.loads((lab.workdir / "lab.json").read_text())
         lab.ssh_port, lab.netns = state["ssh_port"], state["netns"]
+        lab.phones_netns = state.get("phones_netns")
         lab.rootfs = Path(state["rootfs"]) if state.get("rootfs") else None
         lab._sshd_pid, lab._socat_pid = state.get("sshd_pid"), state.get("socat_pid")
         return lab
@@ -365,6 +395,62 @@ class Lab:
         """Run a shell command inside the namespace and chroot as root."""
         return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
 
+    # --- the phone network -------------------------------------------------------------
+    def phone_address(self, ip: str, prefix: int = 24) -> str:
+        """Give the phones' end of the phone network the address `ip` (idempotent); return it.
+
+        10.23.0.x is in the phone network (PHONE_NET), 10.24.0.x outside it (OUTSIDE_NET):
+        both reach the PBX over its eth0, through its firewall.
+        """
+        r = subprocess.run([IP, "-n", self.phones_netns, "-o", "addr", "show", "dev", "eth0"],
+                           capture_output=True, text=True, timeout=10, check=True)
+        if f" {ip}/" not in r.stdout:
+            subprocess.run([IP, "-n", self.phones_netns, "addr", "add", f"{ip}/{prefix}",
+                            "dev", "eth0"], check=True, timeout=10)
+        return ip
+
+    def phone_command(self, argv: list[str], chroot: bool = True) -> list[str]:
+        """argv run in the phones' namespace: with the chroot's binaries (chroot=True, run it
+        with env=CHROOT_ENV) or the host's (e.g. `[sys.executable, "-m", ...]`, cwd=REPO)."""
+        inner = [CHROOT, str(self.root), *argv] if chroot else list(argv)
+        return [IP, "netns", "exec", self.phones_netns, *inner]
+
+    def exec_phone(self, argv: list[str], check: bool = True,
+                   timeout: float = 30) -> subprocess.CompletedProcess:
+        """Like exec(), in the phones' namespace: argv with the chroot's binaries (SIPp,
+        curl, ...), as root, text, output captured."""
+        r = subprocess.run(self.phone_command(argv), env=CHROOT_ENV, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout, check=False)
+        if check and r.returncode != 0:
+            raise CommandError(r.returncode, argv, r.stdout, r.stderr)
+        return r
+
+    def run_phone(self, cmd: str, check: bool = True,
+                  timeout: float = 30) -> subprocess.CompletedProcess:
+        """Like run(), in the phones' namespace: a shell command with the chroot's binaries."""
+        return self.exec_phone(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
+
+    def python_phone(self, args: list[str], check: bool = True, timeout: float = 30,
+                     input: str | None = None) -> subprocess.CompletedProcess:
+        """The host's Python in the phones' namespace (cwd: the repository root), e.g.
+        `lab.python_phone(["-m", "tests.lab.snomsim", ...])` or `["-c", code]`."""
+        argv = self.phone_command([sys.executable, *args], chroot=False)
+        r = subprocess.run(argv, cwd=REPO, input=input, capture_output=True, text=True,
+                           timeout=timeout, check=False,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise CommandError(r.returncode, args, r.stdout, r.stderr)
+        return r
+
+    def popen_phone_python(self, args: list[str], **kwargs) -> subprocess.Popen:
+        """A long-running host Python in the phones' namespace (cwd: the repository root);
+        kwargs go to Popen. The caller stops it (down() kills what is left)."""
+        kwargs.setdefault("cwd", REPO)
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(self.phone_command([sys.executable, *args], chroot=False), **kwargs)
+        self._popens.append(p)
+        return p
+
     def asterisk(self, cmd: str) -> str:
         """stdout of `asterisk -rx CMD` (its exit code means little: see the field notes)."""
         return self.run(f"asterisk -C /etc/asterisk/asterisk.conf -rx {shlex.quote(cmd)}",
@@ -378,11 +464,13 @@ class Lab:
 
     # --- SIP (see sip.py) -------------------------------------------------------------
     def register(self, user: str, password: str, local_port: int, expires: int = 3600,
-                 timeout: float = 10, local_ip: str = "127.0.0.1") -> bool:
-        return sip.register(self, user, password, local_port, expires, timeout, local_ip)
+                 timeout: float = 10, local_ip: str = "127.0.0.1", pbx: str | None = None) -> bool:
+        """SIPp REGISTER; from a non-127.x local_ip it runs in the phone network (see sip.py)."""
+        return sip.register(self, user, password, local_port, expires, timeout, local_ip, pbx)
 
-    def unregister(self, user: str, password: str, local_port: int, local_ip: str = "127.0.0.1") -> bool:
-        return sip.register(self, user, password, local_port, 0, local_ip=local_ip)
+    def unregister(self, user: str, password: str, local_port: int, local_ip: str = "127.0.0.1",
+                   pbx: str | None = None) -> bool:
+        return sip.register(self, user, password, local_port, 0, local_ip=local_ip, pbx=pbx)
 
     def start_phone(self, user: str, password: str, local_port: int) -> sip.Phone:
         phone = sip.Phone.start(self, user, password, local_port)

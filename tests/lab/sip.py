@@ -26,13 +26,23 @@ PBX = "127.0.0.1:5060"
 
 
 def register(lab: Lab, user: str, password: str, local_port: int, expires: int = 3600,
-             timeout: float = 10, local_ip: str = "127.0.0.1") -> bool:
-    """One REGISTER (expires 0: unregister) with digest auth; True if the PBX said 200."""
-    argv = ["sipp", PBX, "-sf", f"{SIPP_DIR}/register.xml", "-i", local_ip,
+             timeout: float = 10, local_ip: str = "127.0.0.1", pbx: str | None = None) -> bool:
+    """One REGISTER (expires 0: unregister) with digest auth; True if the PBX said 200.
+
+    From a 127.x local_ip SIPp runs in the PBX's namespace (PBX 127.0.0.1:5060); from any
+    other address it runs in the phone network's namespace (lab.phone_address(local_ip)
+    first), to the PBX's address there (default PBX_PHONE_IP:5060), through its firewall.
+    """
+    from_phones = not local_ip.startswith("127.")
+    if pbx is None:
+        from .lab import PBX_PHONE_IP
+        pbx = f"{PBX_PHONE_IP}:5060" if from_phones else PBX
+    argv = ["sipp", pbx, "-sf", f"{SIPP_DIR}/register.xml", "-i", local_ip,
             "-p", str(local_port), "-m", "1", "-s", user, "-au", user, "-ap", password,
             "-key", "expires", str(expires), "-nostdin",
             "-timeout", f"{max(1, int(timeout))}s", "-timeout_error"]
-    r = lab.exec(argv, check=False, timeout=timeout + 10)
+    run = lab.exec_phone if from_phones else lab.exec
+    r = run(argv, check=False, timeout=timeout + 10)
     return r.returncode == 0
 
 

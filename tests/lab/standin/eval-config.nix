@@ -1,29 +1,44 @@
 # eval-config.nix: the lab's stand-in for NixOS's module system (tests only).
 #
-#   nix-instantiate --eval --strict --json eval-config.nix \
+#   nix-instantiate --eval --strict --json --read-write-mode eval-config.nix \
 #       --arg configuration /etc/nixos/configuration.nix
 #
-# prints { "asterisk": <services.asterisk, defaults applied>, "hostName": ... } as JSON.
+# prints the parts of the configuration the nixos-rebuild stand-in acts on, as JSON:
+# { asterisk, firewall, nftables, services, users, groups, hostName, ... }.
+# --read-write-mode: a path interpolated into a string (`"${./provisiond.py}"`) is copied
+# into the lab's Nix store (/nix/store/<hash>-provisiond.py, 0444, mtime 1) as on NixOS.
 #
 # Implemented (the part of the NixOS module system a hand-written config uses):
 #  - modules are paths, functions `{ config, lib, pkgs, ... }: { ... }` or attrsets; `imports`
 #    (recursive, deduplicated by path); explicit `options`/`config` or a bare config attrset;
-#  - definitions merged across modules: attrsets recursively, lists concatenated, anything
-#    else must be equal ("conflicting definition values" otherwise);
 #  - lib.mkIf / mkMerge / mkOverride / mkDefault / mkForce / mkOptionDefault / mkBefore /
 #    mkAfter, pushed down through attrsets without evaluating conditions, so
-#    `config = lib.mkIf config.services.x.enable { ... }` works as in NixOS;
-#  - `config` is the lazy fixpoint of the merge;
-#  - services.asterisk is declared with nixpkgs' options and types (enable, package,
-#    confFiles, extraConfig, extraArguments, useTheseDefaultConfFiles); any other attribute
-#    under it is "The option `services.asterisk.X' does not exist.";
+#    `config = lib.mkIf config.services.x.enable { ... }` works as in NixOS; `config` is the
+#    lazy fixpoint of the merge;
+#  - DECLARED options, with nixpkgs' names, types, defaults, merge functions and error
+#    messages ("The option `...' does not exist.", "A definition for option `...' is not of
+#    type `...'", "conflicting definition values"), and an unknown attribute under a declared
+#    option set refused:
+#      services.asterisk.*            (nixos/modules/services/networking/asterisk.nix)
+#      networking.firewall.*          (firewall.nix, firewall-iptables.nix, firewall-nftables.nix)
+#      networking.nftables.*          (nftables.nix), networking.enableIPv6
+#      systemd.services.<name>.*      (lib/systemd-unit-options.nix, systemd.nix)
+#      users.users.<name>.*, users.groups.<name>.*, users.mutableUsers (users-groups.nix);
+#      users.extraUsers / users.extraGroups are aliases, as in NixOS
+#    and the assertions of those modules (e.g. extraCommands with nftables, users' groups);
+#  - the config those modules contribute: services.asterisk's systemd.services.asterisk and
+#    asterisk user/group, the firewall's trustedInterfaces = [ "lo" ], the default users
+#    (root, nobody) and groups (wheel, users, nogroup, ...);
 #  - `assertions` / `warnings` as in NixOS.
-# Not implemented: nixpkgs itself (`pkgs` is a stub: pkgs.asterisk is a string), option
-# types of user-declared options (declared defaults are honoured, types are not checked),
-# submodules, freeformType, disabledModules, _module.args, specialArgs. Every other
-# top-level option (networking.*, boot.*, users.*, ...) is accepted and ignored; only the
-# parts forced by the output (services.asterisk, networking.hostName, assertions) are
-# checked, so an error hidden in an ignored option goes unnoticed here.
+# Not implemented: nixpkgs itself. `pkgs` is a stub whose packages are Debian's /usr in the
+# chroot (pkgs.python3 -> "/usr", so "${pkgs.python3}/bin/python3" is /usr/bin/python3);
+# the names it has are in `debianPackages` below, any other is "attribute ... missing".
+# pkgs.writeText is builtins.toFile (a real store file). Types of user-declared options
+# (declared defaults are honoured, types are not checked), freeformType, disabledModules,
+# _module.args, specialArgs, submodules given as functions. Every other top-level option
+# (boot.*, services.openssh.*, environment.*, ...) is accepted and ignored: only the
+# declared option sets above are checked, so an error hidden in an ignored option goes
+# unnoticed here (nixos-rebuild's header says which declared options the lab simulates).
 { configuration ? /etc/nixos/configuration.nix }:
 let
   b = builtins;
@@ -35,31 +50,158 @@ let
     mkOverride = priority: content: { _type = "override"; inherit priority content; };
     mkOptionDefault = mkOverride 1500;
     mkDefault = mkOverride 1000;
+    mkImageMediaOverride = mkOverride 60;
     mkForce = mkOverride 50;
+    mkVMOverride = mkOverride 10;
     mkOrder = priority: content: { _type = "order"; inherit priority content; };
     mkBefore = mkOrder 500;
     mkAfter = mkOrder 1500;
-    # --- option declarations (types are placeholders: not checked) ----------------------
+    # --- option declarations -----------------------------------------------------------
     mkOption = attrs: attrs // { _type = "option"; };
-    mkEnableOption = name: mkOption { type = types.bool; default = false; description = "Whether to enable ${name}."; };
+    mkEnableOption = name: mkOption { type = types.bool; default = false; example = true;
+      description = "Whether to enable ${name}."; };
+    mkPackageOption = pkgSet: name: extra: mkOption {
+      type = types.package;
+      default = if b.isList name then attrByPath name null pkgSet else pkgSet.${name};
+    };
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     literalExample = literalExpression;
+    literalMD = text: { _type = "literalMD"; inherit text; };
     mdDoc = x: x;
-    types = let t = name: { _type = "option-type"; inherit name; }; in {
-      bool = t "bool"; str = t "str"; lines = t "lines"; int = t "int"; port = t "port";
-      path = t "path"; package = t "package"; attrs = t "attrs"; anything = t "anything";
-      unspecified = t "unspecified"; nonEmptyStr = t "nonEmptyStr"; float = t "float";
-      listOf = _: t "listOf"; attrsOf = _: t "attrsOf"; nullOr = _: t "nullOr";
-      enum = _: t "enum"; either = _: _: t "either"; oneOf = _: t "oneOf";
-      submodule = _: t "submodule"; separatedString = _: t "separatedString";
-      ints = { positive = t "int"; unsigned = t "int"; between = _: _: t "int"; };
+    showOption = loc: concatStringsSep "." loc;
+    # --- types (check, merge and description as in nixpkgs' lib/types.nix) --------------
+    types = typesFn;
+    typesFn = rec {
+      mkOptionType = attrs: {
+        _type = "option-type";
+        check = _: true;
+        merge = loc: defs: mergeDefault loc defs;
+        description = attrs.name;
+        composite = false;
+      } // attrs;
+      # values of every definition must be equal (nixpkgs' mergeEqualOption)
+      equal = loc: defs: let v = (head defs).value; in
+        if all (d: d.value == v) defs then v else conflictError loc defs;
+      unspecified = mkOptionType { name = "unspecified"; description = "unspecified value"; };
+      anything = mkOptionType { name = "anything"; };
+      raw = mkOptionType { name = "raw"; description = "raw value"; merge = equal; };
+      bool = mkOptionType { name = "bool"; description = "boolean"; check = isBool; merge = equal; };
+      int = mkOptionType { name = "int"; description = "signed integer"; check = isInt; merge = equal; };
+      intBetween = lo: hi: desc: mkOptionType {
+        name = "intBetween"; description = desc; merge = equal;
+        check = v: isInt v && v >= lo && v <= hi; };
+      ints = {
+        unsigned = mkOptionType { name = "unsignedInt"; description = "unsigned integer, meaning >=0";
+          check = v: isInt v && v >= 0; merge = equal; };
+        positive = mkOptionType { name = "positiveInt"; description = "positive integer, meaning >0";
+          check = v: isInt v && v > 0; merge = equal; };
+        between = lo: hi: intBetween lo hi "integer between ${toString lo} and ${toString hi} (both inclusive)";
+        u16 = port; u8 = intBetween 0 255 "8 bit unsigned integer; between 0 and 255 (both inclusive)";
+      };
+      port = intBetween 0 65535 "16 bit unsigned integer; between 0 and 65535 (both inclusive)";
+      float = mkOptionType { name = "float"; description = "floating point number"; check = b.isFloat; merge = equal; };
+      number = mkOptionType { name = "number"; description = "signed integer or floating point number";
+        check = v: isInt v || b.isFloat v; merge = equal; };
+      str = mkOptionType { name = "str"; description = "string"; check = isString; merge = equal; };
+      nonEmptyStr = mkOptionType { name = "nonEmptyStr"; description = "non-empty string";
+        check = v: isString v && b.match "[ \t\n]*" v == null; merge = equal; };
+      singleLineStr = mkOptionType { name = "singleLineStr";
+        description = "(optionally newline-terminated) single-line string";
+        check = v: isString v && b.match "[^\n\r]*\n?" v != null;
+        merge = loc: defs: removeSuffix "\n" (equal loc defs); };
+      strMatching = re: mkOptionType { name = "strMatching ${b.toJSON re}";
+        description = "string matching the pattern ${re}";
+        check = v: isString v && b.match re v != null; merge = equal; };
+      separatedString = sep: mkOptionType { name = "separatedString";
+        description = if sep == "" then "Concatenated string" else "strings concatenated with ${b.toJSON sep}";
+        check = isString;
+        merge = loc: defs: concatStringsSep sep (map (d: d.value) defs); };
+      lines = separatedString "\n";
+      commas = separatedString ",";
+      envVar = separatedString ":";
+      string = separatedString "";
+      passwdEntry = t: t // { name = "passwdEntry ${t.name}";
+        description = "${t.description}, not containing newlines or colons";
+        check = v: t.check v && b.match ".*[:\n].*" (toString v) == null; };
+      path = mkOptionType { name = "path"; description = "absolute path";
+        check = v: (isString v || isPath v || (isAttrs v && v ? outPath)) && substring 0 1 (toString v) == "/";
+        merge = equal; };
+      pathInStore = path;
+      package = mkOptionType { name = "package"; description = "package";
+        check = v: isDerivation v || ((isString v || isPath v) && hasPrefix "/" (toString v));
+        merge = equal; };
+      shellPackage = package // { name = "shellPackage"; description = "shell package"; };
+      attrs = mkOptionType { name = "attrs"; description = "attribute set"; check = isAttrs;
+        merge = loc: defs: foldl' (acc: d: acc // d.value) { } defs; };
+      enum = values: mkOptionType { name = "enum";
+        description = if values == [ ] then "impossible (empty enum)"
+          else if length values == 1 then "value ${showValue (head values)} (singular enum)"
+          else "one of ${concatMapStringsSep ", " showValue values}";
+        check = v: elem v values; merge = equal; };
+      nullOr = t: mkOptionType { name = "nullOr"; composite = true;
+        description = "null or ${phrase t}";
+        check = v: v == null || t.check v;
+        merge = loc: defs:
+          let nulls = filter (d: d.value == null) defs; in
+          if length nulls == length defs then null
+          else if nulls != [ ] then b.throw "The option `${showLoc loc}' is defined both null and not null, in ${concatMapStringsSep ", " (d: "`${d.file}'") defs}."
+          else t.merge loc defs; };
+      either = t1: t2: mkOptionType { name = "either"; composite = true;
+        description = "${phrase t1} or ${phrase t2}";
+        check = v: t1.check v || t2.check v;
+        merge = loc: defs:
+          if all (d: t1.check d.value) defs then t1.merge loc defs
+          else if all (d: t2.check d.value) defs then t2.merge loc defs
+          else equal loc defs; };
+      oneOf = ts: foldl' either (head ts) (tail ts);
+      listOf = t: mkOptionType { name = "listOf"; composite = true;
+        description = "list of ${phrase t}";
+        check = isList;
+        merge = loc: defs: concatLists (imap1 (n: d: imap1 (m: v:
+          let l = loc ++ [ "[definition ${toString n}-entry ${toString m}]" ]; in
+          if t.check v then t.merge l [ { inherit (d) file; value = v; } ]
+          else badType l t.description [ { inherit (d) file; value = v; } ]) d.value) defs); };
+      # attrsOf: per name, each name merged with t (a name whose definitions are all
+      # mkIf false is absent, as in nixpkgs)
+      attrsOf = t: mkOptionType { name = "attrsOf"; composite = true;
+        description = "attribute set of ${phrase t}";
+        check = v: isAttrs v && !(isDerivation v);
+        merge = loc: defs:
+          let
+            perName = zipAttrsWith (n: ds: ds) (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
+            valued = filterAttrs (n: ds: finalDefs (loc ++ [ n ]) ds != [ ]) perName;
+          in mapAttrs (n: ds: mergeTyped (loc ++ [ n ]) t (finalDefs (loc ++ [ n ]) ds)) valued; };
+      lazyAttrsOf = attrsOf;
+      # submodule: a closed set of options; `declsFor name` gives them (name: the attribute
+      # name for attrsOf (submodule ...), the last path element otherwise)
+      submoduleDecls = declsFor: mkOptionType { name = "submodule"; composite = false;
+        description = "submodule";
+        check = v: isAttrs v && !(isDerivation v);
+        merge = loc: defs: mergeNode loc (declsFor (last loc)) defs; };
+      submodule = _: submoduleDecls (_: { _open = true; });
+      submoduleWith = _: submoduleDecls (_: { _open = true; });
+      functionTo = _: mkOptionType { name = "functionTo"; description = "function"; check = isFunction; };
+      coercedTo = from: f: to: to;
+      addCheck = t: check: t // { check = v: t.check v && check v; };
+      uniq = t: t // { merge = equal; };
+      unique = _: uniq;
+      # systemd's unitOption (lib/systemd-unit-options.nix): lists concatenate, else equal
+      unitOption = mkOptionType { name = "systemd option"; description = "systemd option";
+        check = v: isString v || isInt v || isBool v || isList v || isPath v || isDerivation v || b.isFloat v;
+        merge = loc: defs:
+          if isList (head defs).value then concatMap (d:
+            if isList d.value then d.value
+            else b.throw "The definitions for systemd unit options should be either all lists, representing repeatable options, or all non-lists, but for the option ${showLoc loc}, the definitions are a mix of list and non-list ${showDefs defs}") defs
+          else equal loc defs; };
+      # nixpkgs' optionDescriptionPhrase: composite types in parentheses
+      phrase = t: if t.composite or false then "(${t.description})" else t.description;
     };
     # --- trivial, lists ------------------------------------------------------------------
     inherit (b) all any attrNames attrValues concatLists concatMap concatStringsSep elem
       elemAt filter foldl' fromJSON functionArgs genList hasAttr head intersectAttrs isAttrs
       isBool isFunction isInt isList isPath isString length listToAttrs mapAttrs match
       pathExists readFile removeAttrs replaceStrings sort split stringLength substring tail
-      toJSON toString trace typeOf;
+      toJSON toString trace typeOf zipAttrsWith;
     id = x: x;
     const = x: _: x;
     flip = f: x: y: f y x;
@@ -128,17 +270,41 @@ let
     isDerivation = x: isAttrs x && (x.type or null) == "derivation";
     assertMsg = pred: msg: pred || b.throw msg;
     warn = msg: trace "warning: ${msg}";
+    versionOlder = v1: v2: b.compareVersions v2 v1 == 1;
+    versionAtLeast = v1: v2: !(versionOlder v1 v2);
+    getExe = p: "${p}/bin/${p.meta.mainProgram or p.pname or p.name}";
+    getExe' = p: exe: "${p}/bin/${exe}";
+    getBin = p: p;
+    makeBinPath = concatMapStringsSep ":" (p: "${p}/bin");
+    xor = x: y: (x || y) && !(x && y);
   };
   lib = libBase // {
     strings = libBase; lists = libBase; attrsets = libBase; trivial = libBase;
-    modules = libBase; options = libBase;
+    modules = libBase; options = libBase; inherit (libBase) types;
   };
 
-  pkgs = {
+  # --- pkgs: Debian's packages in the chroot ------------------------------------------------
+  # A package is a derivation-like attrset whose outPath is Debian's /usr, so that
+  # "${pkgs.python3}/bin/python3" is /usr/bin/python3 (the binary the lab runs).
+  debianPackage = name: {
+    type = "derivation"; inherit name; pname = name; outPath = "/usr"; outputName = "out";
+    meta = { mainProgram = name; description = "Debian's ${name} in the lab's chroot"; };
+  };
+  debianPackages = [ "python3" "bash" "bashInteractive" "coreutils" "findutils" "gnugrep"
+    "gnused" "gawk" "systemd" "iproute2" "iptables" "nftables" "curl" "openssh" "shadow"
+    "util-linux" "procps" "sipp" "baresip" "nix" "asterisk" ];
+  pkgs = libBase.genAttrs debianPackages debianPackage // {
     inherit lib;
     system = "x86_64-linux";
-    # The lab runs Debian's Asterisk; the stand-in ignores this value.
-    asterisk = "/nix/store/00000000000000000000000000000000-asterisk-lab-stub";
+    stdenv = { hostPlatform.system = "x86_64-linux"; isLinux = true; };
+    runtimeShell = "/bin/sh";
+    python3 = debianPackage "python3" // { interpreter = "/usr/bin/python3"; pythonVersion = "3"; };
+    shadow = debianPackage "shadow" // { shellPath = "/sbin/nologin"; };
+    bash = debianPackage "bash" // { shellPath = "/bin/bash"; };
+    bashInteractive = debianPackage "bash" // { shellPath = "/bin/bash"; };
+    python3Packages = { python = pkgs.python3; };
+    # A real store file (not executable, as nixpkgs' writeText).
+    writeText = name: text: b.toFile name text;
   };
 
   moduleArgs = {
@@ -147,7 +313,9 @@ let
     modulesPath = "/televoc-lab-has-no-nixpkgs/nixos/modules";
   };
 
-  inherit (libBase) concatMapStringsSep concatStringsSep filter concatMap attrNames head;
+  inherit (libBase) concatMapStringsSep concatStringsSep filter concatMap attrNames head
+    mkOption mkIf mkDefault mkMerge optional optionals types genAttrs unique mapAttrs
+    filterAttrs;
 
   # --- error messages, shaped like NixOS's ----------------------------------------------
   showPart = p: if b.match "[a-zA-Z_][a-zA-Z0-9_'-]*" p != null then p else b.toJSON p;
@@ -160,16 +328,20 @@ let
     else if b.isPath v then toString v
     else if b.isList v then "[ ${concatMapStringsSep " " showValue v} ]"
     else if b.isAttrs v then
-      (if libBase.isDerivation v then "<derivation>"
+      (if libBase.isDerivation v then "<derivation ${v.name or "?"}>"
+       else if (v._type or null) == "if" then "<mkIf>"
        else "{ ${concatMapStringsSep " " (n: "${showPart n} = ${showValue v.${n}};") (attrNames v)} }")
     else "<function>";
   showDefs = defs: concatMapStringsSep "\n" (d: "- In `${d.file}': ${showValue d.value}") defs;
-  conflict = loc: defs: b.throw ''
+  conflictError = loc: defs: b.throw ''
     The option `${showLoc loc}' has conflicting definition values:
     ${showDefs defs}
     Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.'';
   badType = loc: typeName: defs: b.throw ''
     A definition for option `${showLoc loc}' is not of type `${typeName}'. Definition values:
+    ${showDefs defs}'';
+  doesNotExist = loc: defs: b.throw ''
+    The option `${showLoc loc}' does not exist. Definition values:
     ${showDefs defs}'';
 
   # --- loading modules ---------------------------------------------------------------------
@@ -199,16 +371,15 @@ let
   item = parent: idx: m:
     let key = if isPathLike m then toString m else "${parent}:anon-${toString idx}";
     in { inherit key; mod = loadModule (if isPathLike m then key else parent) m; };
-  # Declares services.asterisk, so that it exists (with its defaults) even when undefined.
-  asteriskFile = "<nixpkgs>/nixos/modules/services/networking/asterisk.nix";
-  asteriskDecl = { key = asteriskFile; mod = { file = asteriskFile; imports = [ ]; options = { };
-                   config = { services.asterisk = { }; }; }; };
+  # The stand-in's own modules (NixOS's, below) come first, as nixpkgs' modules do.
+  standinItem = file: cfg: { key = file; mod = { inherit file; imports = [ ]; options = { }; config = cfg; }; };
   modules = map (i: i.mod) (b.genericClosure {
-    startSet = [ (item "<root>" 0 configuration) asteriskDecl ];
+    startSet = standinModules ++ [ (item "<root>" 0 configuration) ];
     operator = i: libBase.imap0 (item i.mod.file) i.mod.imports;
   });
 
-  # Declared options contribute their defaults (priority 1500, as mkOptionDefault).
+  # User-declared options contribute their defaults (priority 1500, as mkOptionDefault);
+  # their types are not checked.
   optionDefaults = opts:
     if (opts._type or null) == "option"
     then (if opts ? default then libBase.mkOptionDefault opts.default else libBase.mkMerge [ ])
@@ -252,11 +423,24 @@ let
     let top = b.foldl' (p: d: if d.priority < p then d.priority else p) 9999 defs;
     in filter (d: d.priority == top) defs;
   byOrder = defs: b.sort (x: y: x.order < y.order) defs;
+  # [ { file; value; } ] -> the definitions that count, properties applied, in order.
+  finalDefs = loc: defs: byOrder (filterOverrides (concatMap (d: discharge loc d.file d.value) defs));
+
+  # nixpkgs' mergeDefaultOption (types.unspecified, undeclared options' leaves)
+  mergeDefault = loc: defs:
+    let list = map (d: d.value) defs; in
+    if b.length list == 1 then head list
+    else if b.all b.isList list then b.concatLists list
+    else if b.all b.isAttrs list then b.foldl' (a: v: a // v) { } list
+    else if b.all b.isBool list then b.any (x: x) list
+    else if b.all b.isString list then concatStringsSep "" list
+    else if b.all (x: x == head list) list then head list
+    else b.throw "Cannot merge definitions of `${showLoc loc}'. Definition values:\n${showDefs defs}";
 
   mergeEqual = loc: defs:
     if defs == [ ] then b.throw "The option `${showLoc loc}' is used but not defined."
     else if b.all (d: d.value == (head defs).value) defs then (head defs).value
-    else conflict loc defs;
+    else conflictError loc defs;
 
   # Undeclared option: lists concatenate, everything else must agree.
   mergeFree = loc: defs:
@@ -264,79 +448,415 @@ let
     if ds != [ ] && b.all (d: b.isList d.value) ds then concatMap (d: d.value) (byOrder ds)
     else mergeEqual loc ds;
 
-  # defs: [ { file; value; } ] for the option path `loc`.
-  mergeAt = loc: defs:
-    let nonEmpty = filter (d: kindOf d.value != "empty") defs; in
-    if loc == [ "services" "asterisk" ] then mergeAsterisk loc nonEmpty
-    else if nonEmpty != [ ] && b.all (d: kindOf d.value == "attrs") nonEmpty then mergeAttrs loc nonEmpty
-    else mergeFree loc (concatMap (d: discharge loc d.file d.value) defs);
+  # Final definitions of a typed option -> its value (type checked, then merged).
+  mergeTyped = loc: t: defs:
+    let bad = filter (d: !(t.check d.value)) defs; in
+    if defs == [ ] then b.throw "The option `${showLoc loc}' is used but not defined."
+    else if bad != [ ] then badType loc t.description bad
+    else t.merge loc defs;
 
+  isOptionDecl = d: b.isAttrs d && (d._type or null) == "option";
   pushedDefs = defs: concatMap
     (d: map (b.mapAttrs (_: v: { inherit (d) file; value = v; })) (pushDown d.value)) defs;
-  mergeAttrs = loc: defs: b.zipAttrsWith (n: mergeAt (loc ++ [ n ])) (pushedDefs defs);
 
-  # --- services.asterisk, declared as in nixpkgs -----------------------------------------
-  leafDefs = loc: default: defs: filterOverrides (concatMap (d: discharge loc d.file d.value) defs
-    ++ [ { file = asteriskFile; priority = 1500; order = 1000; value = default; } ]);
-  checked = loc: typeName: check: defs:
-    let bad = filter (d: !(check d.value)) defs; in
-    if bad != [ ] then badType loc typeName bad else defs;
-  strList = v: b.isList v && b.all b.isString v;
-  asteriskOptions = {
-    enable = loc: defs: mergeEqual loc (checked loc "boolean" b.isBool (leafDefs loc false defs));
-    package = loc: defs: mergeEqual loc (leafDefs loc pkgs.asterisk defs);
-    extraConfig = loc: defs: concatMapStringsSep "\n" (d: d.value)
-      (byOrder (checked loc "strings concatenated with \"\\n\"" b.isString (leafDefs loc "" defs)));
-    extraArguments = loc: defs: concatMap (d: d.value)
-      (byOrder (checked loc "list of string" strList (leafDefs loc [ ] defs)));
-    useTheseDefaultConfFiles = loc: defs: concatMap (d: d.value)
-      (byOrder (checked loc "list of string" strList (leafDefs loc defaultConfFiles defs)));
-    # attrsOf str: merged per file name; each file's definitions must agree.
-    confFiles = loc: defs:
-      let
-        sets = checked loc "attribute set of string" b.isAttrs (leafDefs loc { } defs);
-        perName = b.zipAttrsWith (n: ds: let l = loc ++ [ n ]; in
-          filterOverrides (concatMap (d: discharge l d.file d.value) ds)) (pushedDefs sets);
-      in b.mapAttrs (n: ds: mergeEqual (loc ++ [ n ]) (checked (loc ++ [ n ]) "string" b.isString ds))
-           (libBase.filterAttrs (_: ds: ds != [ ]) perName);
+  # The merge, driven by the declarations: `decl` is an option (mkOption), a set of options
+  # (closed: an unknown attribute does not exist; `_open = true`: unknown attributes are
+  # undeclared options, merged freely) or null (undeclared).
+  mergeNode = loc: decl: defs:
+    if decl == null then mergeFreeNode loc defs
+    else if isOptionDecl decl then mergeOption loc decl defs
+    else mergeNamespace loc decl defs;
+
+  mergeFreeNode = loc: defs:
+    let nonEmpty = filter (d: kindOf d.value != "empty") defs; in
+    if nonEmpty != [ ] && b.all (d: kindOf d.value == "attrs") nonEmpty
+    then b.zipAttrsWith (n: mergeNode (loc ++ [ n ]) null) (pushedDefs nonEmpty)
+    else mergeFree loc (concatMap (d: discharge loc d.file d.value) defs);
+
+  mergeOption = loc: decl: defs:
+    let
+      withDefault = concatMap (d: discharge loc d.file d.value) defs
+        ++ optionals (decl ? default)
+          [ { file = decl.declFile or "<televoc lab stand-in>"; priority = 1500; order = 1000; value = decl.default; } ];
+      v = mergeTyped loc (decl.type or types.unspecified) (byOrder (filterOverrides withDefault));
+    in if decl ? apply then decl.apply v else v;
+
+  mergeNamespace = loc: decl: defs:
+    let
+      nonEmpty = filter (d: kindOf d.value != "empty") defs;
+      notAttrs = filter (d: kindOf d.value != "attrs") nonEmpty;
+      aliases = decl._aliases or { };
+      # mkAliasOptionModule: users.extraUsers.x is users.users.x
+      unalias = p: [ (b.removeAttrs p (attrNames aliases)) ]
+        ++ map (a: { ${aliases.${a}} = p.${a}; }) (filter (a: p ? ${a}) (attrNames aliases));
+      pushed = concatMap unalias (pushedDefs nonEmpty);
+      # an option without a default that nothing defines is absent (forcing it would be
+      # "used but not defined", as in NixOS)
+      declNames = filter (n: n != "_open" && n != "_aliases"
+        && (!(isOptionDecl decl.${n}) || decl.${n} ? default || defsOf n != [ ])) (attrNames decl);
+      defNames = unique (concatMap attrNames pushed);
+      unknown = if decl._open or false then [ ] else filter (n: !(decl ? ${n})) defNames;
+      defsOf = n: map (p: p.${n}) (filter (p: p ? ${n}) pushed);
+    in
+      if notAttrs != [ ] then badType loc "submodule" (concatMap (d: discharge loc d.file d.value) notAttrs)
+      else if unknown != [ ] then doesNotExist (loc ++ [ (head unknown) ]) (defsOf (head unknown))
+      else genAttrs (unique (declNames ++ defNames)) (n: mergeNode (loc ++ [ n ]) (decl.${n} or null) (defsOf n));
+
+  # --- declarations: NixOS's options, as in nixpkgs --------------------------------------
+  opt = type: default: mkOption { inherit type default; };
+  lines = opt types.lines "";
+  bool = opt types.bool;
+  strList = opt (types.listOf types.str) [ ];
+  canonicalizePortList = ports: unique (b.sort b.lessThan ports);
+  portOptions = {   # firewall.nix's commonOptions
+    allowedTCPPorts = opt (types.listOf types.port) [ ] // { apply = canonicalizePortList; };
+    allowedTCPPortRanges = opt (types.listOf (types.attrsOf types.port)) [ ];
+    allowedUDPPorts = opt (types.listOf types.port) [ ] // { apply = canonicalizePortList; };
+    allowedUDPPortRanges = opt (types.listOf (types.attrsOf types.port)) [ ];
   };
+  portsSubmodule = types.submoduleDecls (_: portOptions);
+  fw = config.networking.firewall;
+  nft = config.networking.nftables;
+
+  firewallDecls = portOptions // {
+    # firewall.nix
+    enable = bool true;
+    backend = opt (types.enum [ "iptables" "nftables" "firewalld" ])
+      (if nft.enable then "nftables" else "iptables");
+    package = opt types.package (if nft.enable then pkgs.nftables else pkgs.iptables);
+    logRefusedConnections = bool false;
+    logRefusedPackets = bool false;
+    logRefusedUnicastsOnly = bool true;
+    rejectPackets = bool false;
+    trustedInterfaces = strList;
+    allowPing = bool true;
+    pingLimit = opt (types.nullOr (types.separatedString " ")) null;
+    checkReversePath = opt (types.either types.bool (types.enum [ "strict" "loose" ])) true;
+    logReversePathDrops = bool false;
+    filterOutput = opt (types.submoduleDecls (_: portOptions // {
+      enabled = bool false;
+      interfaces = opt (types.attrsOf portsSubmodule) { };
+      trustedInterfaces = strList;
+      extraRules = lines;
+      allInterfaces = opt (types.attrsOf portsSubmodule)
+        ({ default = b.mapAttrs (n: _: fw.filterOutput.${n}) portOptions; } // fw.filterOutput.interfaces);
+    })) { };
+    filterForward = bool false;
+    connectionTrackingModules = strList;
+    autoLoadConntrackHelpers = bool false;
+    extraPackages = opt (types.listOf types.package) [ ];
+    interfaces = opt (types.attrsOf portsSubmodule) { };
+    allInterfaces = opt (types.attrsOf portsSubmodule)
+      ({ default = b.mapAttrs (n: _: fw.${n}) portOptions; } // fw.interfaces);
+    # firewall-iptables.nix
+    extraCommands = lines;
+    extraStopCommands = lines;
+    # firewall-nftables.nix
+    extraInputRules = lines;
+    extraForwardRules = lines;
+    extraReversePathFilterRules = lines;
+  };
+
+  nftablesDecls = {
+    enable = bool false;
+    checkRuleset = bool true;
+    checkRulesetRedirects = opt (types.attrsOf types.path) { };
+    extraDeletions = lines;
+    flattenRulesetFile = bool false;
+    # mkEnableOption; nftables.nix sets it mkDefault as below
+    flushRuleset = opt types.bool false;
+    preCheckRuleset = lines;
+    ruleset = lines;
+    rulesetFile = opt (types.nullOr types.path) null;
+    tables = opt (types.attrsOf (types.submoduleDecls (name: {
+      enable = bool true;
+      content = mkOption { type = types.lines; };
+      family = mkOption { type = types.enum [ "ip" "ip6" "inet" "arp" "bridge" "netdev" ]; };
+      name = opt types.str name;
+    }))) { };
+  };
+
+  unitName = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
+  unitList = opt (types.listOf unitName) [ ];
+  checkService = sc:
+    (!(sc ? Type) || b.elem sc.Type [ "exec" "simple" "forking" "oneshot" "dbus" "notify" "notify-reload" "idle" ])
+    && (!(sc ? Restart) || b.elem sc.Restart [ "no" "on-success" "on-failure" "on-abnormal" "on-abort" "on-watchdog" "always" ]);
+  serviceDecls = name: {
+    # lib/systemd-unit-options.nix: sharedOptions, commonUnitOptions
+    enable = bool true;
+    overrideStrategy = opt (types.enum [ "asDropinIfExists" "asDropin" ]) "asDropinIfExists";
+    requiredBy = unitList; upheldBy = unitList; wantedBy = unitList; aliases = unitList;
+    description = opt types.singleLineStr "";
+    documentation = strList;
+    requires = unitList; wants = unitList; upholds = unitList; after = unitList;
+    before = unitList; bindsTo = unitList; partOf = unitList; conflicts = unitList;
+    requisite = unitList; onFailure = unitList; onSuccess = unitList;
+    unitConfig = opt (types.attrsOf types.unitOption) { };
+    startLimitBurst = mkOption { type = types.int; };
+    startLimitIntervalSec = mkOption { type = types.int; };
+    # stage2CommonUnitOptions
+    restartTriggers = opt (types.listOf types.unspecified) [ ];
+    reloadTriggers = opt (types.listOf types.unitOption) [ ];
+    # serviceOptions
+    environment = opt (types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]))) { };
+    path = opt (types.listOf (types.oneOf [ types.package types.str ])) [ ];
+    serviceConfig = opt (types.addCheck (types.attrsOf types.unitOption) checkService) { };
+    script = lines; scriptArgs = opt types.str ""; preStart = lines; postStart = lines;
+    reload = lines; preStop = lines; postStop = lines;
+    jobScripts = opt (types.listOf types.unspecified) [ ];
+    enableStrictShellChecks = bool false;
+    # stage2ServiceOptions
+    restartIfChanged = bool true;
+    reloadIfChanged = bool false;
+    stopIfChanged = bool true;
+    notSocketActivated = bool false;
+    startAt = opt (types.either types.str (types.listOf types.str)) [ ]
+      // { apply = v: if b.isList v then v else [ v ]; };
+    # nixos/modules/security/systemd-confinement.nix
+    confinement = {
+      enable = bool false;
+      binSh = opt (types.nullOr types.path) "/bin/sh";
+      fullUnit = bool false;
+      packages = opt (types.listOf (types.either types.str types.package)) [ ];
+      mode = opt (types.enum [ "full-apivfs" "chroot-only" ]) "full-apivfs";
+    };
+  };
+
+  passwdStr = types.passwdEntry types.str;
+  userDecls = name: {
+    enable = bool true;
+    autoSubUidGidRange = bool false;
+    createHome = bool false;
+    cryptHomeLuks = opt (types.nullOr types.str) null;
+    description = opt passwdStr "";
+    expires = opt (types.nullOr (types.strMatching "[[:digit:]]{4}-[[:digit:]]{2}-[[:digit:]]{2}")) null;
+    extraGroups = strList;
+    group = opt types.str "";
+    hashedPassword = opt (types.nullOr passwdStr) null;
+    hashedPasswordFile = opt (types.nullOr types.str) null;
+    home = opt (types.passwdEntry types.path) "/var/empty";
+    homeMode = opt (types.strMatching "[0-7]{1,5}") "700";
+    ignoreShellProgramCheck = bool false;
+    initialHashedPassword = opt (types.nullOr passwdStr) null;
+    initialPassword = opt (types.nullOr types.str) null;
+    isNormalUser = bool false;
+    isSystemUser = bool false;
+    linger = opt (types.nullOr types.bool) null;
+    name = opt passwdStr name;
+    packages = opt (types.listOf types.package) [ ];
+    pamMount = opt (types.attrsOf types.str) { };
+    password = opt (types.nullOr types.str) null;
+    passwordFile = opt (types.nullOr types.str) null;
+    shell = opt (types.nullOr (types.either types.shellPackage (types.passwdEntry types.path))) pkgs.shadow;
+    subGidRanges = opt (types.listOf types.attrs) [ ];
+    subUidRanges = opt (types.listOf types.attrs) [ ];
+    uid = opt (types.nullOr types.int) null;
+    useDefaultShell = bool false;
+    # nixos/modules/services/networking/ssh/sshd.nix
+    openssh.authorizedKeys = {
+      keys = strList;
+      keyFiles = opt (types.listOf types.path) [ ];
+    };
+    openssh.authorizedPrincipals = strList;
+  };
+  groupDecls = name: {
+    gid = opt (types.nullOr types.int) null;
+    members = opt (types.listOf passwdStr) [ ];
+    name = opt passwdStr name;
+  };
+
   # nixpkgs' default list (Debian lacks some of these samples; the stand-in skips those).
   defaultConfFiles = [ "ari.conf" "acl.conf" "agents.conf" "amd.conf" "calendar.conf" "cdr.conf"
     "cdr_syslog.conf" "cdr_custom.conf" "cel.conf" "cel_custom.conf" "cli_aliases.conf"
     "confbridge.conf" "dundi.conf" "features.conf" "hep.conf" "iax.conf" "pjsip.conf"
     "pjsip_wizard.conf" "phone.conf" "phoneprov.conf" "queues.conf" "res_config_sqlite3.conf"
     "res_parking.conf" "statsd.conf" "udptl.conf" "unistim.conf" ];
+  asteriskDecls = {
+    enable = bool false;
+    package = opt types.package pkgs.asterisk;
+    confFiles = opt (types.attrsOf types.str) { };
+    extraConfig = lines;
+    extraArguments = strList;
+    useTheseDefaultConfFiles = opt (types.listOf types.str) defaultConfFiles;
+  };
 
-  mergeAsterisk = loc: defs:
-    let
-      notAttrs = filter (d: kindOf d.value != "attrs") defs;
-      pushed = pushedDefs defs;
-      names = libBase.unique (concatMap attrNames pushed);
-      unknown = filter (n: !(asteriskOptions ? ${n})) names;
-      defsOf = n: map (p: p.${n}) (filter (p: p ? ${n}) pushed);
-    in
-      if notAttrs != [ ] then badType loc "submodule" notAttrs
-      else if unknown != [ ] then b.throw ''
-        The option `${showLoc (loc ++ [ (head unknown) ])}' does not exist. Definition values:
-        ${showDefs (defsOf (head unknown))}''
-      else b.mapAttrs (n: merge: merge (loc ++ [ n ]) (defsOf n)) asteriskOptions;
+  decls = {
+    _open = true;
+    services = { _open = true; asterisk = asteriskDecls; };
+    networking = {
+      _open = true;
+      firewall = firewallDecls;
+      nftables = nftablesDecls;
+      enableIPv6 = bool true;
+    };
+    systemd = {
+      _open = true;
+      services = opt (types.attrsOf (types.submoduleDecls serviceDecls)) { };
+    };
+    users = {
+      _open = true;
+      _aliases = { extraUsers = "users"; extraGroups = "groups"; };
+      users = opt (types.attrsOf (types.submoduleDecls userDecls)) { };
+      groups = opt (types.attrsOf (types.submoduleDecls groupDecls)) { };
+      mutableUsers = bool true;
+      allowNoPasswordLogin = bool false;
+      enforceIdUniqueness = bool true;
+      defaultUserHome = opt types.str "/home";
+      defaultUserShell = opt (types.either types.path types.shellPackage) pkgs.bash;
+      manageLingering = bool true;
+    };
+  };
+
+  # --- the config NixOS's own modules contribute ------------------------------------------
+  standinModules = [
+    # services/networking/asterisk.nix (config = mkIf cfg.enable { ... })
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/asterisk.nix"
+      (let cfg = config.services.asterisk; in mkIf cfg.enable {
+        systemd.services.asterisk = {
+          description = "Asterisk PBX server\n";
+          # Do not restart, to avoid disruption of running calls. Restart unit by yourself!
+          restartIfChanged = false;
+          serviceConfig = {
+            # Lab: Debian's binary (nixpkgs: ${cfg.package}/bin/asterisk).
+            ExecReload = "/usr/sbin/asterisk -C /etc/asterisk/asterisk.conf -x \"core reload\"\n";
+            ExecStart = "/usr/sbin/asterisk -U asterisk -C /etc/asterisk/asterisk.conf ${concatStringsSep " " cfg.extraArguments} -F";
+            PIDFile = "/run/asterisk/asterisk.pid";
+            Type = "forking";
+          };
+          wantedBy = [ "multi-user.target" ];
+        };
+        users.groups.asterisk.name = "asterisk";
+        # nixpkgs: uid = config.ids.uids.asterisk (11); the lab keeps Debian's uid, and a
+        # uid below 1000 is what makes it a system user in NixOS's assertion.
+        users.users.asterisk = {
+          description = "Asterisk daemon user";
+          group = "asterisk";
+          home = "/var/lib/asterisk";
+          name = "asterisk";
+          isSystemUser = true;
+        };
+      }))
+    # services/networking/firewall.nix, firewall-iptables.nix, firewall-nftables.nix
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/firewall.nix" (mkIf fw.enable {
+      networking.firewall.trustedInterfaces = [ "lo" ];
+      networking.firewall.filterOutput.trustedInterfaces = [ "lo" ];
+      assertions = [
+        { assertion = fw.filterForward -> nft.enable;
+          message = "filterForward only works with the nftables based firewall"; }
+        { assertion = fw.filterOutput.enabled -> nft.enable;
+          message = "filterOutput.enabled only works with the nftables based firewall"; }
+        { assertion = !fw.autoLoadConntrackHelpers;  # the lab's kernel is 6.x
+          message = "conntrack helper autoloading has been removed from kernel 6.0 and newer"; }
+      ] ++ optionals (fw.backend == "nftables") [
+        { assertion = fw.extraCommands == "";
+          message = "extraCommands is incompatible with the nftables based firewall: ${fw.extraCommands}"; }
+        { assertion = fw.extraStopCommands == "";
+          message = "extraStopCommands is incompatible with the nftables based firewall: ${fw.extraStopCommands}"; }
+        { assertion = fw.pingLimit == null || !(libBase.hasPrefix "--" fw.pingLimit);
+          message = "nftables syntax like \"2/second\" should be used in networking.firewall.pingLimit"; }
+        { assertion = nft.rulesetFile == null;
+          message = "networking.nftables.rulesetFile conflicts with the firewall"; }
+      ];
+    }))
+    # services/networking/nftables.nix
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/nftables.nix" (mkIf nft.enable {
+      networking.nftables.flushRuleset = mkDefault (
+        libBase.versionOlder stateVersion "23.11" || (nft.rulesetFile != null || nft.ruleset != ""));
+    }))
+    # services/networking/ssh/sshd.nix: openFirewall (default true) opens `ports` (default
+    # [ 22 ]); services.openssh is otherwise not declared (the lab's sshd is its own)
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/ssh/sshd.nix"
+      (let ssh = config.services.openssh or { }; in
+       mkIf ((ssh.enable or false) && (ssh.openFirewall or true)) {
+         networking.firewall.allowedTCPPorts = ssh.ports or [ 22 ];
+       }))
+    # config/users-groups.nix
+    (standinItem "<nixpkgs>/nixos/modules/config/users-groups.nix" {
+      users.groups = genAttrs [ "adm" "audio" "cdrom" "clock" "dialout" "disk" "floppy" "input"
+        "kmem" "kvm" "lp" "nixbld" "nogroup" "render" "root" "sgx" "shadow" "tape" "tty" "users"
+        "utmp" "uucp" "video" "wheel" ] (_: { });
+      users.users = {
+        nobody = { description = "Unprivileged account (don't use!)"; group = "nogroup";
+                   isSystemUser = true; uid = 65534; };
+        root = { description = "System administrator"; group = "root"; home = "/root";
+                 shell = mkDefault config.users.defaultUserShell; uid = 0; };
+      };
+      assertions = let
+        cfg = config.users;
+        groupNames = libBase.mapAttrsToList (n: g: g.name) cfg.groups;
+        without = filterAttrs (n: u: u.group != "" && !(b.elem u.group groupNames)) cfg.users;
+      in [
+        { assertion = without == { };
+          message = ''
+            The following users have a primary group that is undefined: ${concatStringsSep " " (attrNames without)}
+            Hint: Add this to your NixOS configuration:
+              ${concatStringsSep "\n  " (map (g: "users.groups.${g} = {};") (unique (libBase.mapAttrsToList (n: u: u.group) without)))}
+          ''; }
+      ] ++ concatMap (user: [
+        { assertion = b.match "[a-zA-Z0-9_.][a-zA-Z0-9_.-]*" user.name != null;
+          message = "The username \"${user.name}\" is not valid, it does not match the regex \"[a-zA-Z0-9_.][a-zA-Z0-9_.-]*\"."; }
+        { assertion = user.isNormalUser && user.uid != null -> user.uid >= 1000;
+          message = ''
+            A user cannot have a users.users.${user.name}.uid set below 1000 and set users.users.${user.name}.isNormalUser.
+            Either users.users.${user.name}.isSystemUser must be set to true instead of users.users.${user.name}.isNormalUser
+            or users.users.${user.name}.uid must be changed to 1000 or above.
+          ''; }
+        { assertion = libBase.xor
+            (user.isSystemUser || (user.uid != null && user.uid < 1000 && !user.isNormalUser))
+            user.isNormalUser;
+          message = ''
+            Exactly one of users.users.${user.name}.isSystemUser and users.users.${user.name}.isNormalUser must be set.
+          ''; }
+        { assertion = user.group != "";
+          message = ''
+            users.users.${user.name}.group is unset. This used to default to
+            nogroup, but this is unsafe. For example you can create a group
+            for this user with:
+            users.users.${user.name}.group = "${user.name}";
+            users.groups.${user.name} = {};
+          ''; }
+      ]) (b.attrValues cfg.users);
+    })
+  ];
 
   # --- the configuration ---------------------------------------------------------------
-  config = mergeAt [ ] (concatMap (m: [
+  config = mergeNode [ ] decls (concatMap (m: [
     { inherit (m) file; value = m.config; }
     { inherit (m) file; value = optionDefaults m.options; }
   ]) modules);
 
+  stateVersion = let v = b.tryEval (config.system.stateVersion or "25.11"); in
+    if v.success && b.isString v.value then v.value else "25.11";
   tryOr = default: x: let r = b.tryEval x; in if r.success then r.value else default;
-  assertions = tryOr [ ] (config.assertions or [ ]);
+  assertions = config.assertions or [ ];
   failed = map (a: a.message) (filter (a: !a.assertion) assertions);
   warnings = tryOr [ ] (config.warnings or [ ]);
   cfg = config.services.asterisk;
+  usersCfg = config.users;
+  # users-groups.nix's isNormalUser defaults (its submodule config): group "users",
+  # createHome, home /home/<name> unless set otherwise (approximated: when left at the
+  # option default).
+  # users-groups.nix's toShellPath: a shell package's shellPath (Debian's /usr here)
+  shellOf = s: if libBase.isDerivation s then "${s}${s.shellPath or "/bin/${s.name}"}" else s;
+  normalUser = u': let u = u' // { shell = shellOf u'.shell; }; in if !u.isNormalUser then u else u // {
+    group = if u.group == "" then "users" else u.group;
+    home = if u.home == "/var/empty" then "${usersCfg.defaultUserHome}/${u.name}" else u.home;
+    createHome = true;
+  };
   result = {
     asterisk = cfg // {
-      package = if b.isString cfg.package || b.isPath cfg.package then toString cfg.package else null;
+      package = if b.isString cfg.package || b.isPath cfg.package || cfg.package ? outPath
+                then toString cfg.package else null;
     };
     hostName = let h = config.networking.hostName or null; in if b.isString h then h else null;
+    inherit stateVersion;
+    enableIPv6 = config.networking.enableIPv6;
+    firewall = fw;
+    nftables = nft;
+    services = config.systemd.services;
+    users = b.mapAttrs (_: normalUser) (filterAttrs (_: u: u.enable) usersCfg.users);
+    groups = usersCfg.groups;
+    mutableUsers = usersCfg.mutableUsers;
   };
 in
   if failed != [ ] then b.throw "\nFailed assertions:\n${concatMapStringsSep "\n" (m: "- ${m}") failed}"

@@ -1,68 +1,708 @@
-"""Service logic shared by the lab's `nixos-rebuild` and `systemctl` stand-ins.
+"""The systemd stand-in shared by the lab's `nixos-rebuild`, `systemctl` and `journalctl`.
 
 Runs INSIDE the lab chroot (Debian sid, no systemd), installed by the lab at start-up as
-/usr/local/lib/televoc-lab/labsys.py. It plays the part of systemd for the one unit the
-lab has, asterisk.service, as NixOS's services.asterisk defines it:
+/usr/local/lib/televoc-lab/labsys.py. It runs the units of the current system generation
+(/etc/static/systemd/system/<name>.service, written by nixos-rebuild from
+systemd.services; a unit that is not there does not exist, as on NixOS):
 
-    Type=forking, PIDFile=/run/asterisk/asterisk.pid,
-    ExecStart=asterisk -U asterisk -G asterisk -C /etc/asterisk/asterisk.conf <extraArguments> -F
+  - Type=simple/exec (also notify, dbus, idle, treated as simple): a supervisor process
+    (`python3 labsys.py supervise UNIT`) starts ExecStart in a session of its own, tracks
+    its main PID, applies Restart= / RestartSec= (start limit: StartLimitBurst in
+    StartLimitIntervalSec, 5 in 10 s by default), and on stop runs ExecStop, sends
+    KillSignal (SIGTERM) to the process group, SIGKILL after TimeoutStopSec (at most 10 s
+    here), then ExecStopPost.
+  - Type=forking: ExecStart must exit 0; the main PID is read from PIDFile=.
+  - Type=oneshot: the ExecStart lines run in order; RemainAfterExit=yes keeps it "active
+    (exited)".
+  - ExecStartPre/ExecStartPost/ExecReload/ExecStop/ExecStopPost; the prefixes @ - + !;
+    ${VAR}/$VAR from Environment=; User=, Group=, SupplementaryGroups= (the user's groups
+    otherwise), WorkingDirectory=, UMask=; StateDirectory= -> /var/lib/<dir>,
+    LogsDirectory= -> /var/log/<dir>, CacheDirectory= -> /var/cache/<dir> (owned by the
+    unit's user, mode *DirectoryMode or 0755), RuntimeDirectory= -> /run/<dir> (removed on
+    stop), ConfigurationDirectory= -> /etc/<dir> (root's).
+  - stdout/stderr of every process go to /var/log/televoc-lab/<unit>.log (`journalctl -u`).
+  - Not enforced (accepted and written into the unit): sandboxing (ProtectSystem,
+    PrivateTmp, NoNewPrivileges, RestrictAddressFamilies, ...), resource limits, cgroups
+    (a unit's processes are its session), dependencies other than starting Wants=/Requires=
+    first, sockets, timers.
 
-The unit file is part of the system generation (/etc/static/systemd/system/asterisk.service,
-written by nixos-rebuild only when services.asterisk.enable is true): without it the unit
-does not exist, as on NixOS.
+asterisk.service keeps the lab's own start: Type=forking as NixOS's services.asterisk
+defines it, and start() waits until `core waitfullybooted` answers, so that a switch returns
+with a usable PBX; its main PID is in /run/televoc-lab/asterisk.pid.
 """
 
 import grp
+import json
 import os
 import pwd
+import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 
+UNIT_DIR = "/etc/static/systemd/system"
+STATE_DIR = "/run/televoc-lab/units"
+LOG_DIR = "/var/log/televoc-lab"
+BOOT_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+START_TIMEOUT = 30.0  # oneshot / forking ExecStart lines, and supervisor start-up
+MAX_RESTARTS = 1000  # a supervisor's bound, whatever Restart= says
+
+# --- asterisk.service (the lab's own start, as before) -----------------------------------
 UNIT = "asterisk.service"
-UNIT_FILE = "/etc/static/systemd/system/asterisk.service"
+UNIT_FILE = f"{UNIT_DIR}/asterisk.service"
 ASTERISK_CONF = "/etc/asterisk/asterisk.conf"
 PID_FILE = "/run/televoc-lab/asterisk.pid"  # the main PID, as systemd would track it
 DAEMON_PID_FILE = "/run/asterisk/asterisk.pid"  # written by Asterisk itself (PIDFile=)
-LOG_FILE = "/var/log/televoc-lab/asterisk.out"
-BOOT_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
+LOG_FILE = f"{LOG_DIR}/asterisk.out"
 USER = GROUP = "asterisk"
 # NixOS's preStart makes these; systemd's RuntimeDirectory-like /run/asterisk too.
 STATE_DIRS = ("/run/asterisk", "/var/lib/asterisk", "/var/log/asterisk", "/var/spool/asterisk")
 
 
 class ServiceError(Exception):
-    """The unit could not be started or stopped (message is for the user)."""
+    """The unit could not be started, stopped or reloaded (message is for the user)."""
 
 
-def unit_exists() -> bool:
-    return os.path.exists(UNIT_FILE)
+# --- unit files ----------------------------------------------------------------------------
+def parse_unit_text(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Sections -> [(key, value)] in file order (repeated keys repeat)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = sections.setdefault("", [])
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+        elif "=" in line:
+            k, v = line.split("=", 1)
+            current.append((k.strip(), v.strip()))
+    return sections
+
+
+def get(unit: dict, key: str, default=None, sect: str = "Service"):
+    vals = [v for k, v in unit.get(sect, []) if k == key]
+    return vals[-1] if vals else default
+
+
+def get_all(unit: dict, key: str, sect: str = "Service") -> list[str]:
+    out = []
+    for k, v in unit.get(sect, []):
+        if k == key:
+            if v == "":
+                out = []  # an empty assignment resets the list, as in systemd
+            else:
+                out.append(v)
+    return out
+
+
+def _bool(v: str | None, default: bool) -> bool:
+    if v is None:
+        return default
+    return v.lower() in ("1", "yes", "true", "on")
+
+
+def flag(unit: dict, key: str, default=None):
+    """A boolean X- key of [Service] (X-RestartIfChanged, ...), or `default` if absent."""
+    v = get(unit, key)
+    return default if v is None else _bool(v, bool(default))
+
+
+def unit_path(unit: str) -> str:
+    return f"{UNIT_DIR}/{unit}"
+
+
+def unit_exists(unit: str = UNIT) -> bool:
+    p = unit_path(unit)
+    return os.path.exists(p) and not (os.path.islink(p) and os.readlink(p) == "/dev/null")
+
+
+def masked(unit: str) -> bool:
+    p = unit_path(unit)
+    return os.path.islink(p) and os.readlink(p) == "/dev/null"
+
+
+def load(unit: str, path: str | None = None) -> dict:
+    path = path or unit_path(unit)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return parse_unit_text(f.read())
+    except FileNotFoundError:
+        raise ServiceError(f"Unit {unit} not found.") from None
+
+
+def known_units() -> list[str]:
+    """Units of the current generation and units with a recorded state."""
+    names = set()
+    if os.path.isdir(UNIT_DIR):
+        names |= {n for n in os.listdir(UNIT_DIR) if n.endswith(".service")}
+    if os.path.isdir(STATE_DIR):
+        names |= {n[:-5] for n in os.listdir(STATE_DIR) if n.endswith(".json")}
+    if main_pid():
+        names.add(UNIT)
+    return sorted(names)
 
 
 def unit_command(key: str) -> list[str] | None:
-    """The argv of `key=` (ExecStart, ExecReload) in the current generation's unit file."""
+    """asterisk.service: the argv of `key=` (ExecStart, ExecReload) in the current unit."""
     try:
-        with open(UNIT_FILE, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(key + "="):
-                    return shlex.split(line[len(key) + 1:])
-    except FileNotFoundError:
+        unit = load(UNIT)
+    except ServiceError:
         return None
-    return None
+    v = get(unit, key)
+    return shlex.split(v) if v else None
 
 
-def _alive_asterisk(pid: int) -> bool:
-    """True if `pid` is a live (not zombie) process named asterisk."""
+# --- state ---------------------------------------------------------------------------------
+def _state_path(unit: str) -> str:
+    return f"{STATE_DIR}/{unit}.json"
+
+
+def read_state(unit: str) -> dict | None:
+    try:
+        with open(_state_path(unit), encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def write_state(unit: str, **fields) -> dict:
+    os.makedirs(STATE_DIR, exist_ok=True)
+    state = dict(read_state(unit) or {}, **fields)
+    tmp = f"{_state_path(unit)}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(tmp, _state_path(unit))
+    return state
+
+
+def clear_state(unit: str) -> None:
+    try:
+        os.unlink(_state_path(unit))
+    except FileNotFoundError:
+        pass
+
+
+def _stat(pid: int) -> tuple[str, str] | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[0]
+
+
+def alive(pid: int | None) -> bool:
+    s = _stat(pid) if pid else None
+    return s is not None and s[1] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def supervisor_alive(unit: str, state: dict) -> bool:
+    pid = state.get("supervisor_pid")
+    return alive(pid) and f"labsys.py supervise {unit}" in _cmdline(pid)
+
+
+def active_state(unit: str) -> str:
+    """active (running) | active (exited) | failed | inactive (dead)"""
+    if unit == UNIT:
+        return "active (running)" if main_pid() else "inactive (dead)"
+    state = read_state(unit)
+    if not state:
+        return "inactive (dead)"
+    if state.get("result") == "failed":
+        return "failed"
+    kind = state.get("type", "simple")
+    if kind == "oneshot":
+        return "active (exited)" if state.get("result") == "exited" else "inactive (dead)"
+    if kind == "forking":
+        return "active (running)" if alive(state.get("main_pid")) else "failed"
+    if supervisor_alive(unit, state):
+        return "active (running)"
+    return "failed" if state.get("result") == "failed" else "inactive (dead)"
+
+
+def is_active(unit: str = UNIT) -> bool:
+    return active_state(unit).startswith("active")
+
+
+def unit_main_pid(unit: str) -> int | None:
+    if unit == UNIT:
+        return main_pid()
+    state = read_state(unit) or {}
+    pid = state.get("main_pid")
+    return pid if alive(pid) else None
+
+
+# --- ordering ------------------------------------------------------------------------------
+def _deps(unit: str) -> tuple[set[str], set[str], bool]:
+    try:
+        u = load(unit)
+    except ServiceError:
+        return set(), set(), True
+    after = set(" ".join(get_all(u, "After", "Unit")).split())
+    before = set(" ".join(get_all(u, "Before", "Unit")).split())
+    return after, before, _bool(get(u, "DefaultDependencies", None, "Unit"), True)
+
+
+def start_order(units: list[str]) -> list[str]:
+    """Units without default dependencies (early boot: the firewall) first, then by
+    After=/Before= among the units given, then by name."""
+    deps = {u: _deps(u) for u in units}
+    order: list[str] = []
+    pending = sorted(units, key=lambda u: (deps[u][2], u))
+    for _ in range(len(units) + 1):  # bounded: one unit placed per round at least
+        if not pending:
+            break
+        for u in pending:
+            blockers = {v for v in pending if v != u and (v in deps[u][0] or u in deps[v][1])}
+            if not blockers:
+                order.append(u)
+                pending.remove(u)
+                break
+        else:  # a cycle: keep the rest in name order
+            order += pending
+            pending = []
+    return order
+
+
+def stop_order(units: list[str]) -> list[str]:
+    return list(reversed(start_order(units)))
+
+
+# --- running commands ------------------------------------------------------------------------
+def _log_path(unit: str) -> str:
+    return f"{LOG_DIR}/{unit}.log"
+
+
+def _environment(u: dict, unit: str) -> dict[str, str]:
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "LANG": "C.UTF-8", "INVOCATION_ID": os.urandom(16).hex()}
+    for line in get_all(u, "Environment"):
+        for assignment in shlex.split(line):
+            if "=" in assignment:
+                k, v = assignment.split("=", 1)
+                env[k] = v
+    for path in get_all(u, "EnvironmentFile"):
+        optional = path.startswith("-")
+        try:
+            with open(path.lstrip("-"), encoding="utf-8") as f:
+                for line in f:
+                    line = line.strip()
+                    if line and not line.startswith("#") and "=" in line:
+                        k, v = line.split("=", 1)
+                        env[k.strip()] = v.strip().strip('"')
+        except FileNotFoundError:
+            if not optional:
+                raise ServiceError(f"{unit}: EnvironmentFile {path} not found") from None
+    user = get(u, "User")
+    if user:
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            raise ServiceError(f"{unit}: Failed to determine user credentials: No such process "
+                               f"(User={user} does not exist)") from None
+        env.update(USER=pw.pw_name, LOGNAME=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell)
+    for kind, base in (("State", "/var/lib"), ("Logs", "/var/log"), ("Cache", "/var/cache"),
+                       ("Runtime", "/run"), ("Configuration", "/etc")):
+        dirs = " ".join(get_all(u, f"{kind}Directory")).split()
+        if dirs:
+            env[f"{kind.upper()}_DIRECTORY"] = ":".join(f"{base}/{d}" for d in dirs)
+    return env
+
+
+def _expand(word: str, env: dict[str, str]) -> list[str]:
+    if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", word):
+        return env.get(word[1:], "").split()
+    return [re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), word)]
+
+
+def parse_exec(line: str, env: dict[str, str]) -> tuple[list[str], str | None, bool, bool]:
+    """An Exec*= line -> (argv, argv0 or None, ignore_failure, as_root)."""
+    ignore = privileged = at = False
+    while line and line[0] in "@-+!:|":
+        c, line = line[0], line[1:]
+        ignore |= c == "-"
+        privileged |= c in "+!"
+        at |= c == "@"
+    words = shlex.split(line)
+    argv = [w for word in words for w in _expand(word, env)]
+    if at and len(argv) >= 2:
+        return [argv[0], *argv[2:]], argv[1], ignore, privileged
+    return argv, None, ignore, privileged
+
+
+def _credentials(u: dict, unit: str):
+    """(uid, gid, groups) for User=/Group=, or None for root."""
+    user, group = get(u, "User"), get(u, "Group")
+    if not user and not group:
+        return None
+    try:
+        pw = pwd.getpwnam(user or "root")
+        gid = grp.getgrnam(group).gr_gid if group else pw.pw_gid
+    except KeyError as e:
+        raise ServiceError(f"{unit}: user or group does not exist: {e}") from None
+    extra = " ".join(get_all(u, "SupplementaryGroups")).split()
+    groups = [grp.getgrnam(g).gr_gid for g in extra] if extra else os.getgrouplist(pw.pw_name, gid)
+    return pw.pw_uid, gid, groups
+
+
+def _preexec(creds, umask: int | None):
+    def fn():
+        if umask is not None:
+            os.umask(umask)
+        if creds:
+            uid, gid, groups = creds
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+    return fn
+
+
+def _popen(u: dict, unit: str, line: str, env: dict, root: bool = False) -> subprocess.Popen:
+    argv, argv0, _ignore, privileged = parse_exec(line, env)
+    creds = None if (root or privileged) else _credentials(u, unit)
+    umask = get(u, "UMask")
+    os.makedirs(LOG_DIR, exist_ok=True)
+    log = open(_log_path(unit), "ab")
+    try:
+        return subprocess.Popen([argv0 or argv[0], *argv[1:]], executable=argv[0],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                cwd=get(u, "WorkingDirectory", "/").lstrip("-"),
+                                preexec_fn=_preexec(creds, int(umask, 8) if umask else None),
+                                start_new_session=True)
+    except OSError as e:
+        raise ServiceError(f"{unit}: Failed to execute {argv[0]}: {e.strerror}") from None
+    finally:
+        log.close()
+
+
+def _log(unit: str, text: str) -> None:
+    os.makedirs(LOG_DIR, exist_ok=True)
+    with open(_log_path(unit), "a", encoding="utf-8") as f:
+        f.write(f"--- {time.strftime('%F %T')} {text}\n")
+
+
+def run_lines(u: dict, unit: str, key: str, env: dict, timeout: float = START_TIMEOUT) -> None:
+    """Run every `key=` line in order; a failing line (without `-`) raises ServiceError."""
+    for line in get_all(u, key):
+        ignore = parse_exec(line, env)[2]
+        p = _popen(u, unit, line, env)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
+            raise ServiceError(f"{unit}: {key} timed out after {timeout:.0f} s") from None
+        if rc != 0 and not ignore:
+            _log(unit, f"{key} exited with status {rc}")
+            raise ServiceError(f"Job for {unit} failed: {key} exited with status {rc}.\n"
+                               f"{log_tail(unit)}")
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _prepare_unit_dirs(u: dict, unit: str) -> None:
+    creds = _credentials(u, unit)
+    uid, gid = (creds[0], creds[1]) if creds else (0, 0)
+    for kind, base, owned in (("State", "/var/lib", True), ("Logs", "/var/log", True),
+                              ("Cache", "/var/cache", True), ("Runtime", "/run", True),
+                              ("Configuration", "/etc", False)):
+        mode = int(get(u, f"{kind}DirectoryMode", "0755"), 8)
+        for d in " ".join(get_all(u, f"{kind}Directory")).split():
+            path = f"{base}/{d}"
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+            if owned:
+                os.chown(path, uid, gid)
+
+
+def _remove_runtime_dirs(u: dict) -> None:
+    if get(u, "RuntimeDirectoryPreserve", "no") in ("yes", "true"):
+        return
+    for d in " ".join(get_all(u, "RuntimeDirectory")).split():
+        subprocess.run(["rm", "-rf", "--one-file-system", f"/run/{d}"], timeout=30, check=False)
+
+
+def log_tail(unit: str, lines: int = 15) -> str:
+    path = LOG_FILE if unit == UNIT else _log_path(unit)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+# --- generic start / stop / reload ------------------------------------------------------------
+def start(unit: str = UNIT, _depth: int = 0) -> int | None:
+    """Start `unit` unless it is active; return its main PID (None for oneshot)."""
+    if unit == UNIT:
+        return start_asterisk()
+    if masked(unit):
+        raise ServiceError(f"Failed to start {unit}: Unit {unit} is masked.")
+    if is_active(unit):
+        return unit_main_pid(unit)
+    u = load(unit)
+    if _depth < 5:  # Wants=/Requires= first (bounded depth)
+        for dep in " ".join(get_all(u, "Requires", "Unit") + get_all(u, "Wants", "Unit")).split():
+            if dep.endswith(".service") and unit_exists(dep) and not is_active(dep):
+                try:
+                    start(dep, _depth + 1)
+                except ServiceError:
+                    if dep in " ".join(get_all(u, "Requires", "Unit")).split():
+                        raise ServiceError(f"Dependency failed for {unit}.") from None
+    kind = get(u, "Type", "simple")
+    path = os.path.realpath(unit_path(unit))
+    env = _environment(u, unit)
+    clear_state(unit)
+    _log(unit, f"starting {unit}")
+    try:
+        _prepare_unit_dirs(u, unit)
+        run_lines(u, unit, "ExecStartPre", env)
+        if kind == "oneshot":
+            write_state(unit, type="oneshot", unit_file=path, result="starting")
+            run_lines(u, unit, "ExecStart", env)
+            run_lines(u, unit, "ExecStartPost", env)
+            if _bool(get(u, "RemainAfterExit"), False):
+                write_state(unit, result="exited", since=time.time())
+            else:
+                clear_state(unit)
+            return None
+        if kind == "forking":
+            return _start_forking(u, unit, path, env)
+        return _start_simple(u, unit, path, env)
+    except ServiceError:
+        write_state(unit, type=kind, unit_file=path, result="failed", since=time.time())
+        _remove_runtime_dirs(u)
+        raise
+
+
+def _start_forking(u: dict, unit: str, path: str, env: dict) -> int:
+    lines = get_all(u, "ExecStart")
+    if not lines:
+        raise ServiceError(f"{unit}: no ExecStart")
+    p = _popen(u, unit, lines[-1], env)
+    try:
+        rc = p.wait(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(p.pid, signal.SIGKILL)
+        raise ServiceError(f"{unit}: start-up timed out (ExecStart did not fork)") from None
+    if rc != 0:
+        raise ServiceError(f"Job for {unit} failed: ExecStart exited with status {rc}.\n{log_tail(unit)}")
+    pidfile, pid = get(u, "PIDFile"), None
+    for _ in range(100):  # at most 5 s for the PID file
+        if not pidfile:
+            break
+        try:
+            with open(pidfile, encoding="ascii") as f:
+                pid = int(f.read().strip())
+            break
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    write_state(unit, type="forking", unit_file=path, main_pid=pid, result="running",
+                since=time.time())
+    env = dict(env, MAINPID=str(pid or ""))
+    run_lines(u, unit, "ExecStartPost", env)
+    return pid
+
+
+def _start_simple(u: dict, unit: str, path: str, env: dict) -> int:
+    if not get_all(u, "ExecStart"):
+        raise ServiceError(f"{unit}: Service has no ExecStart=, refusing.")
+    os.makedirs(LOG_DIR, exist_ok=True)
+    # the state first: the supervisor adds its own PID and the main PID to it
+    write_state(unit, type=get(u, "Type", "simple"), unit_file=path, result="running",
+                since=time.time())
+    log = open(_log_path(unit), "ab")
+    sup = subprocess.Popen([sys.executable, os.path.abspath(__file__), "supervise", unit, path],
+                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                           start_new_session=True, cwd="/")
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:  # bounded: until the supervisor reports the main PID
+        st = read_state(unit) or {}
+        if st.get("main_pid") and st.get("supervisor_pid") == sup.pid:
+            break
+        if sup.poll() is not None:
+            if (read_state(unit) or {}).get("result") == "failed":
+                raise ServiceError(f"Job for {unit} failed.\n{log_tail(unit)}")
+            break  # ran and exited cleanly already (Type=simple reports success)
+        time.sleep(0.02)
+    pid = (read_state(unit) or {}).get("main_pid")
+    run_lines(u, unit, "ExecStartPost", dict(env, MAINPID=str(pid or "")))
+    return pid
+
+
+def stop(unit: str = UNIT) -> bool:
+    """Stop `unit`; return True if it was active."""
+    if unit == UNIT:
+        return stop_asterisk()
+    state = read_state(unit)
+    if not state:
         return False
-    comm = stat[stat.index("(") + 1:stat.rindex(")")]
-    state = stat[stat.rindex(")") + 2:].split()[0]
-    return comm == "asterisk" and state not in ("Z", "X")
+    was_active = is_active(unit)
+    u = load(unit, state.get("unit_file"))  # the unit as it was started
+    env = _environment(u, unit)
+    kind = state.get("type", "simple")
+    try:
+        if kind == "oneshot":
+            if state.get("result") == "exited":
+                env["MAINPID"] = ""
+                run_lines(u, unit, "ExecStop", env)
+                run_lines(u, unit, "ExecStopPost", env)
+        elif kind == "forking":
+            pid = state.get("main_pid")
+            env["MAINPID"] = str(pid or "")
+            if alive(pid):
+                if get_all(u, "ExecStop"):
+                    run_lines(u, unit, "ExecStop", env)
+                _terminate(pid, u)
+            run_lines(u, unit, "ExecStopPost", env)
+        else:
+            sup = state.get("supervisor_pid")
+            if supervisor_alive(unit, state):
+                os.kill(sup, signal.SIGTERM)  # the supervisor runs ExecStop and ExecStopPost
+                deadline = time.monotonic() + STOP_TIMEOUT + 5
+                while alive(sup) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if alive(sup):
+                    _kill_group(sup, signal.SIGKILL)
+            main = state.get("main_pid")
+            if alive(main):
+                _kill_group(main, signal.SIGKILL)
+    finally:
+        _remove_runtime_dirs(u)
+        clear_state(unit)
+        _log(unit, f"stopped {unit}")
+    return was_active
+
+
+def _terminate(pid: int, u: dict) -> None:
+    sig = getattr(signal, get(u, "KillSignal", "SIGTERM"), signal.SIGTERM)
+    _kill_group(pid, sig)
+    deadline = time.monotonic() + min(STOP_TIMEOUT, float(get(u, "TimeoutStopSec", "90").rstrip("s") or 90))
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if alive(pid):
+        _kill_group(pid, signal.SIGKILL)
+        for _ in range(100):  # at most 5 s
+            if not alive(pid):
+                break
+            time.sleep(0.05)
+
+
+def reload(unit: str = UNIT) -> None:
+    """ExecReload (for asterisk.service: `asterisk -rx "core reload"`)."""
+    if unit == UNIT:
+        return reload_asterisk()
+    if not is_active(unit):
+        raise ServiceError(f"Failed to reload {unit}: Unit {unit} is not active.")
+    u = load(unit)  # the current generation's unit: its reload script
+    if not get_all(u, "ExecReload"):
+        raise ServiceError(f"Failed to reload {unit}: Job type reload is not applicable for unit {unit}.")
+    env = dict(_environment(u, unit), MAINPID=str(unit_main_pid(unit) or ""))
+    run_lines(u, unit, "ExecReload", env)
+    write_state(unit, unit_file=os.path.realpath(unit_path(unit)))
+
+
+# --- the supervisor of a simple service -------------------------------------------------------
+def supervise(unit: str, path: str) -> int:
+    u = load(unit, path)
+    env = _environment(u, unit)
+    line = get_all(u, "ExecStart")[-1]
+    policy = get(u, "Restart", "no")
+    restart_sec = float(get(u, "RestartSec", "0.1").rstrip("s") or 0.1)
+    burst = int(get(u, "StartLimitBurst", "5", "Unit"))
+    interval = float(get(u, "StartLimitIntervalSec", "10", "Unit").rstrip("s") or 10)
+    stopping = {"flag": False}
+    child: dict[str, subprocess.Popen | None] = {"p": None}
+
+    def on_term(_sig, _frame):
+        stopping["flag"] = True
+        p = child["p"]
+        if p is not None and p.poll() is None:
+            e = dict(env, MAINPID=str(p.pid))
+            try:
+                run_lines(u, unit, "ExecStop", e, timeout=STOP_TIMEOUT)
+            except ServiceError:
+                pass
+            _terminate(p.pid, u)
+
+    signal.signal(signal.SIGTERM, on_term)
+    starts: list[float] = []
+    for _ in range(MAX_RESTARTS):
+        now = time.monotonic()
+        starts = [t for t in starts if now - t < interval] + [now]
+        if len(starts) > burst:
+            _log(unit, f"{unit}: Start request repeated too quickly.")
+            write_state(unit, result="failed", main_pid=None)
+            return 1
+        try:
+            p = _popen(u, unit, line, env)
+        except ServiceError as e:
+            _log(unit, str(e))
+            write_state(unit, result="failed", main_pid=None)
+            return 1
+        child["p"] = p
+        write_state(unit, main_pid=p.pid, supervisor_pid=os.getpid())
+        while True:
+            try:
+                rc = p.wait()
+                break
+            except InterruptedError:
+                continue
+        if stopping["flag"]:
+            break
+        clean = rc == 0 or (rc < 0 and -rc in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE))
+        _log(unit, f"main process exited, status {rc}")
+        again = (policy == "always" or (policy == "on-failure" and not clean)
+                 or (policy == "on-success" and clean) or (policy == "on-abnormal" and rc < 0)
+                 or (policy == "on-abort" and rc < 0 and -rc not in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)))
+        if not again:
+            run_lines_quiet(u, unit, "ExecStopPost", env)
+            write_state(unit, result="exited-ok" if clean else "failed", main_pid=None)
+            if clean:
+                clear_state(unit)
+            return 0 if clean else 1
+        deadline = time.monotonic() + restart_sec
+        while time.monotonic() < deadline and not stopping["flag"]:
+            time.sleep(min(0.05, restart_sec))
+        if stopping["flag"]:
+            break
+    run_lines_quiet(u, unit, "ExecStopPost", env)
+    return 0
+
+
+def run_lines_quiet(u: dict, unit: str, key: str, env: dict) -> None:
+    try:
+        run_lines(u, unit, key, env, timeout=STOP_TIMEOUT)
+    except ServiceError as e:
+        _log(unit, str(e))
+
+
+# --- asterisk.service: the lab's own start, unchanged ------------------------------------------
+def _alive_asterisk(pid: int) -> bool:
+    """True if `pid` is a live (not zombie) process named asterisk."""
+    s = _stat(pid)
+    return s is not None and s[0] == "asterisk" and s[1] not in ("Z", "X")
 
 
 def _read_pid(path: str) -> int | None:
@@ -82,10 +722,6 @@ def main_pid() -> int | None:
     return None
 
 
-def is_active() -> bool:
-    return main_pid() is not None
-
-
 def _prepare_dirs() -> None:
     uid = pwd.getpwnam(USER).pw_uid
     gid = grp.getgrnam(GROUP).gr_gid
@@ -102,19 +738,13 @@ def _cli(command: str, timeout: float = 5.0) -> subprocess.CompletedProcess:
                           timeout=timeout, check=False)
 
 
-def _log_tail(lines: int = 15) -> str:
-    try:
-        with open(LOG_FILE, encoding="utf-8", errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except FileNotFoundError:
-        return ""
-
-
-def start() -> int:
+def start_asterisk() -> int:
     """Start asterisk.service unless it is running; return its main PID."""
     pid = main_pid()
     if pid:
         return pid
+    if masked(UNIT):
+        raise ServiceError(f"Failed to start {UNIT}: Unit {UNIT} is masked.")
     argv = unit_command("ExecStart")
     if argv is None:
         raise ServiceError(f"Failed to start {UNIT}: Unit {UNIT} not found.")
@@ -135,7 +765,7 @@ def start() -> int:
         launcher.wait(timeout=5)
         raise ServiceError(f"{UNIT}: start-up timed out (launcher did not fork)")
     if rc != 0:
-        raise ServiceError(f"{UNIT}: asterisk exited with status {rc}\n{_log_tail()}")
+        raise ServiceError(f"{UNIT}: asterisk exited with status {rc}\n{log_tail(UNIT)}")
     deadline = time.monotonic() + BOOT_TIMEOUT
     pid = None
     while time.monotonic() < deadline:  # bounded: BOOT_TIMEOUT / 0.1 s polls at most
@@ -149,10 +779,10 @@ def start() -> int:
                 break
         time.sleep(0.1)
     raise ServiceError(f"{UNIT}: Asterisk did not finish booting within {BOOT_TIMEOUT:.0f} s\n"
-                       f"{_log_tail()}")
+                       f"{log_tail(UNIT)}")
 
 
-def stop() -> bool:
+def stop_asterisk() -> bool:
     """Stop asterisk.service (SIGTERM, then SIGKILL); return True if it was running."""
     pid = main_pid()
     if pid is None:
@@ -173,7 +803,7 @@ def stop() -> bool:
     return True
 
 
-def reload() -> None:
+def reload_asterisk() -> None:
     """ExecReload: `asterisk -rx "core reload"` (prints success even for broken configs)."""
     if main_pid() is None:
         raise ServiceError(f"Failed to reload {UNIT}: Unit {UNIT} is not active.")
@@ -181,3 +811,10 @@ def reload() -> None:
     if argv is None:
         raise ServiceError(f"Failed to reload {UNIT}: Unit {UNIT} not found.")
     subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "supervise":
+        sys.exit(supervise(sys.argv[2], sys.argv[3]))
+    print("usage: labsys.py supervise UNIT UNIT_FILE", file=sys.stderr)
+    sys.exit(2)
