@@ -7,17 +7,18 @@ The directory is group_data/event/ next to this file, or $TELEVOC_EVENT_DIR. Run
 """
 
 import os
+import sys
 from pathlib import Path
 
-from pyinfra.api.exceptions import InventoryError
-
-from roles.event import EventError, load_directory
+from roles.event import EventError, event_directory
 
 televoc_event_dir = os.environ.get("TELEVOC_EVENT_DIR") or str(Path(__file__).parent / "event")
 
 try:
-    televoc_directory = load_directory(televoc_event_dir)
+    event_directory(televoc_event_dir)  # the deploy files take it from there (no secrets in data)
 except EventError as _error:
-    raise InventoryError(str(_error)) from None
+    # The problems are the whole message: no pyinfra traceback line in front of them.
+    print(f"televoc: {_error}", file=sys.stderr)
+    raise SystemExit(1) from None
 
-__all__ = ["televoc_event_dir", "televoc_directory"]
+__all__ = ["televoc_event_dir"]

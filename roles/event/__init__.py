@@ -1,7 +1,18 @@
 """The event directory: YAML in, a validated `Directory` out."""
 
+from functools import lru_cache
+
 from .load import EventError, create_secret, derive_password, load_directory, secret_path
 from .model import Account, Directory, Event
+
+
+@lru_cache(maxsize=4)
+def event_directory(path: str) -> Directory:
+    """The validated directory at `path`, loaded once per process: group_data/all.py loads it
+    before pyinfra connects, the deploy files take it from here. pyinfra's data holds only the
+    path (it prints and serialises its data; the directory holds passwords)."""
+    return load_directory(path)
+
 
 __all__ = [
     "Account",
@@ -10,6 +21,7 @@ __all__ = [
     "EventError",
     "create_secret",
     "derive_password",
+    "event_directory",
     "load_directory",
     "secret_path",
 ]

@@ -5,10 +5,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+from .load import EventError, _display, create_secret, load_directory, load_event, secret_path
 
-from .load import EVENT_FILE, EventError, create_secret, load_directory, secret_path
-from .model import Event
+
+def _refused(error: EventError) -> int:
+    """Every problem on its own line, `file:line: ...` first, as compilers print them."""
+    count = f"{len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}"
+    print(f"televoc: the event directory {error.directory or ''} has {count}:".replace("  ", " "), file=sys.stderr)
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    return 2
 
 
 def main(argv=None) -> int:
@@ -20,8 +26,10 @@ def main(argv=None) -> int:
     directory = Path(args.event)
 
     if args.command == "new-secret":
-        raw = yaml.safe_load((directory / EVENT_FILE).read_text(encoding="utf-8"))
-        path = secret_path(Event.model_validate(raw), directory)
+        try:
+            path = secret_path(load_event(directory), directory)
+        except EventError as e:
+            return _refused(e)
         if create_secret(path):
             print(f"created event secret {path} (mode 0600): keep it out of git, back it up")
         else:
@@ -31,8 +39,7 @@ def main(argv=None) -> int:
     try:
         directory_model = load_directory(directory)
     except EventError as e:
-        print(f"televoc: {e}", file=sys.stderr)
-        return 2
+        return _refused(e)
     if args.command == "passwords":
         unknown = set(args.names) - {a.name for a in directory_model.accounts}
         if unknown:
@@ -43,7 +50,7 @@ def main(argv=None) -> int:
             if not args.names or a.name in args.names:
                 print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.event_web_password or '-'}")
         return 0
-    print(f"{directory}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones: OK")
+    print(f"{_display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones: OK")
     return 0
 
 

@@ -1,49 +1,65 @@
 """Load an event directory (event.yml + phones.yml) into a validated `Directory`.
 
-Every problem found is collected and reported together, each line naming the file, the entry,
-the field and the fix. Nothing here touches the network.
+Every problem found is collected and reported together, one line each, in the form
+`<file>:<line>: <entry>: <field>: <the rule in words>: <the fix>`, e.g.
+
+    group_data/event/phones.yml:8: phone 2 (saal2): extension: '1001' is already used by phone 1 (saal1), line 4: give each phone its own extension
+
+Entries are counted from 1 and named. The YAML is read strictly (yamlload.py): a value YAML 1.1
+would read as something else than its text is refused, with the hint to quote it. Nothing here
+touches the network.
 """
 
 from __future__ import annotations
 
-import difflib
+import functools
+import gc
 import hashlib
 import hmac
 import os
 import secrets
-from base64 import b32encode
+import shlex
+import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
-import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from . import yamlload
+from .messages import explain, shown
 from .model import (
     MIN_PASSWORD_LENGTH,
-    RENAMED_KEYS,
     RESERVED_NAMES,
     RESERVED_PREFIX,
     Account,
     Directory,
     Event,
     PhoneEntry,
+    TestNumbers,
+    normalize_mac,
 )
+from .strength import weakness
 
 EVENT_FILE = "event.yml"
 PHONES_FILE = "phones.yml"
 SECRET_ENV = "TELEVOC_SECRET_FILE"
 MIN_SECRET_LENGTH = 32
+SECRET_ORDER = 2  # the secret's problems come after those of event.yml (0) and phones.yml (1)
+DERIVE_HINT = "delete the password line, and televoc derives a strong one from the event secret"
 
 
 class EventError(Exception):
-    """The event directory cannot be deployed; `problems` lists every reason."""
+    """The event directory cannot be deployed; `problems` lists every reason, one line each."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], directory: Optional[str] = None):
         self.problems = problems
+        self.directory = directory
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        where = f"the event directory {directory}" if directory else "the event directory"
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"the event directory has {len(problems)} problem(s); nothing was deployed:\n{lines}"
-        )
+        # This is what pyinfra shows (group_data/all.py raises it as an InventoryError).
+        super().__init__(f"{where} has {count}; nothing was deployed:\n{lines}")
 
 
 def _display(path: Path) -> str:
@@ -53,92 +69,138 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _read_yaml(path: Path, problems: list[str]) -> Any:
-    if not path.is_file():
-        problems.append(f"{_display(path)}: file is missing; create it (see README, 'Describe an event')")
-        return None
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building thousands of small objects (nodes, dicts, models) triggers the garbage collector
+    again and again, for nothing: nothing here makes reference cycles worth collecting."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        where = ""
-        mark = getattr(e, "problem_mark", None)
-        if mark is not None:
-            where = f" (line {mark.line + 1}, column {mark.column + 1})"
-        reason = getattr(e, "problem", None) or str(e)
-        problems.append(f"{_display(path)}{where}: malformed YAML: {reason}; fix the syntax there")
-        return None
-    if not isinstance(data, dict):
-        problems.append(f"{_display(path)}: expected a mapping of keys at the top level")
-        return None
-    return data
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
-def _entry_label(loc: tuple, data: Any) -> str:
-    """'phones[2] (saal2)' for a phone, 'sip' for a nested setting."""
-    parts: list[str] = []
-    node = data
-    for i, key in enumerate(loc):
-        if isinstance(key, int):
-            parts[-1] = f"{parts[-1]}[{key}]"
-            node = node[key] if isinstance(node, list) and key < len(node) else None
-            if isinstance(node, dict) and node.get("name") and i == 1:
-                parts[-1] += f" ({node['name']})"
-        else:
-            parts.append(str(key))
-            node = node.get(key) if isinstance(node, dict) else None
-    return ".".join(parts)
+class _Report:
+    """Problems of the whole directory, in file order and line order when listed."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[int, int, int, str]] = []
+
+    def add(self, order: int, line: Optional[int], text: str) -> None:
+        self._items.append((order, line or 0, len(self._items), text))
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def problems(self) -> list[str]:
+        return [text for *_, text in sorted(self._items)]
 
 
-def _explain(error: dict, model_fields: list[str]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        key = error["loc"][-1]
-        if key in RENAMED_KEYS:
-            return f"'{key}' is now called '{RENAMED_KEYS[key]}': rename it"
-        close = difflib.get_close_matches(str(key), model_fields, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(model_fields)}"
-        return f"unknown key '{key}': {hint}"
-    if kind == "missing":
-        return f"'{error['loc'][-1]}' is required: add it"
-    if kind == "string_pattern_mismatch":
-        return f"value {error['input']!r} does not match {error['ctx']['pattern']}"
-    return f"{error['msg']} (got {error['input']!r})" if "input" in error else error["msg"]
+class _File:
+    """One YAML file of the directory: reads it strictly and words its problems."""
 
+    def __init__(self, path: Path, order: int, report: _Report):
+        self.path, self.order, self.report = path, order, report
+        self.name = _display(path)
+        self.doc: Optional[yamlload.Document] = None
 
-def _fields_at(model: type, loc: tuple) -> list[str]:
-    """The allowed keys of the model that holds the field at `loc`."""
-    current = model
-    for key in loc[:-1]:
-        if isinstance(key, int):
-            continue
-        field = current.model_fields.get(key)
-        if field is None:
-            return []
-        annotation = field.annotation
-        inner = getattr(annotation, "__args__", (annotation,))
-        for candidate in inner:
-            if hasattr(candidate, "model_fields"):
-                current = candidate
-                break
-        else:
-            return []
-    return list(current.model_fields)
+    @property
+    def data(self) -> Any:
+        return None if self.doc is None else self.doc.data
 
+    def read(self) -> Any:
+        """The file's values (a mapping), or None with the problem reported."""
+        if not self.path.is_file():
+            self.report.add(self.order, None, f"{self.name}: the file is missing: create it (see README, 'Describe an event')")
+            return None
+        raw = self.path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            self.add_at(line, f"is not UTF-8 text (byte 0x{raw[e.start]:02x}): save it as UTF-8")
+            return None
+        try:
+            self.doc = yamlload.load(text)
+        except yamlload.YamlSyntaxError as e:
+            lines = text.splitlines()
+            hint = "fix the syntax there"
+            if e.line is not None and 0 < e.line <= len(lines) and "\t" in lines[e.line - 1]:
+                hint = "indent with spaces, not tabs"
+            column = f" (column {e.column})" if e.column else ""
+            self.add_at(e.line, f"malformed YAML{column}: {e.problem}: {hint}")
+            return None
+        for problem in self.doc.problems:
+            self.add(problem.path, problem.text, line=problem.line)
+        if not isinstance(self.doc.data, dict):
+            what = "is empty" if self.doc.data is None else f"holds {shown(self.doc.data)}"
+            self.add_at(1, f"{what}, but it must be a mapping of keys (see README, 'Describe an event')")
+            return None
+        return self.doc.data
 
-def _validate(model: type, data: Any, path: Path, problems: list[str], prefix: tuple = (), root: Any = None):
-    """`model` from `data`, or None with every error in `problems`. `prefix` and `root` place
-    a part (one phone) inside its file, for the message."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        for error in e.errors():
-            loc = prefix + tuple(error["loc"])
-            label = _entry_label(loc[:-1], data if root is None else root) if len(loc) > 1 else ""
-            field = "" if error["type"] in ("extra_forbidden", "missing") else f"{loc[-1]}: "
-            where = f"{label}: " if label else ""
-            message = _explain(error, _fields_at(model, tuple(error["loc"])))
-            problems.append(f"{_display(path)}: {where}{field}{message}")
-        return None
+    def add_at(self, line: Optional[int], text: str) -> None:
+        where = f"{self.name}:{line}" if line else self.name
+        self.report.add(self.order, line, f"{where}: {text}")
+
+    def label(self, path: tuple) -> tuple[Optional[str], Optional[str]]:
+        """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
+        ('sip', 'port'), (None, 'name')."""
+        if len(path) >= 2 and path[0] == "phones" and isinstance(path[1], int):
+            rest = ".".join(str(p) for p in path[2:]) or None
+            return self.phone(path[1]), rest
+        if not path:
+            return None, None
+        return (".".join(str(p) for p in path[:-1]) or None), str(path[-1])
+
+    def phone(self, index: int) -> str:
+        """'phone 3 (saal2)': 1-based, with its name when it has one."""
+        entries = self.data.get("phones") if isinstance(self.data, dict) else None
+        entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        return f"phone {index + 1} ({name})" if isinstance(name, str) and name else f"phone {index + 1}"
+
+    def line(self, path: tuple, key: bool = False, exact: bool = False) -> Optional[int]:
+        """The line of the value at `path` (or of its key); if it is not in the file, the line
+        of the nearest value that holds it, or None when `exact`."""
+        if self.doc is None:
+            return None
+        if exact and self.doc.node(path, exact=True) is None:
+            return None
+        return self.doc.key_line(path) if key else self.doc.line(path)
+
+    def add(self, path: tuple, text: str, line: Optional[int] = None, key: bool = False) -> None:
+        """Report `text` about the value at `path`: at `line`, or the line of the value (of its
+        key when `key`); `line=0` for a value the file does not have."""
+        if line is None:
+            line = self.line(path, key)
+        entry, field = self.label(path)
+        parts = [f"{self.name}:{line}" if line else self.name]
+        parts += [p for p in (entry, field) if p]
+        self.report.add(self.order, line, ": ".join(parts + [text]))
+
+    def validate(self, model: type, data: Any, prefix: tuple = ()) -> tuple[Any, set]:
+        """(`model` from `data`, or None; the fields that had errors), every error reported in
+        words. Errors about a value the YAML loader already refused are not repeated."""
+        try:
+            return model.model_validate(data), set()
+        except ValidationError as e:
+            bad = set()
+            refused = self.doc.refused if self.doc is not None else set()
+            for error in e.errors(include_url=False):
+                loc = tuple(error["loc"])
+                path = prefix + loc
+                if loc:
+                    bad.add(loc[0])
+                if error["type"] != "extra_forbidden" and refused and any(
+                    path[:n] in refused for n in range(1, len(path) + 1)
+                ):
+                    continue
+                source = self.doc.source(path) if self.doc is not None else None
+                text = explain(error, model, source)
+                self.add(path, text, key=error["type"] == "extra_forbidden")
+            return None, bad
 
 
 def secret_path(event: Event, directory: Path) -> Path:
@@ -162,165 +224,346 @@ def create_secret(path: Path) -> bool:
     return True
 
 
+# Base32 (RFC 4648, lower case), 10 bits at a time: two characters per lookup.
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_BASE32_PAIRS = [a + b for a in _BASE32 for b in _BASE32]
+
+
 def derive_password(secret: str, event_name: str, phone_name: str) -> str:
-    """A strong SIP password that stays the same on every run for the same secret."""
-    message = f"televoc/sip-password/{event_name}/{phone_name}".encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
-    return b32encode(digest).decode().lower().rstrip("=")[:24]
+    """A strong SIP password that stays the same on every run for the same secret: the first
+    24 base32 characters (120 bits) of HMAC-SHA256(secret, "televoc/sip-password/<event>/<phone>").
 
-
-def _read_secret(path: Path, problems: list[str]) -> Optional[str]:
-    fix = f"create one with: python -m roles.event new-secret --event DIR (writes {path})"
-    if not path.is_file():
-        problems.append(
-            f"event secret {path} is missing but a phone has no password or is provisioned "
-            f"(its web password is derived): {fix}"
-        )
-        return None
-    value = path.read_text(encoding="utf-8").strip()
-    if len(value) < MIN_SECRET_LENGTH:
-        problems.append(
-            f"event secret {path} is shorter than {MIN_SECRET_LENGTH} characters: "
-            f"delete it and {fix}"
-        )
-        return None
-    return value
-
-
-def _identity(entry: Any) -> tuple[Optional[str], Optional[str]]:
-    """Name and extension of a raw entry, even one that failed validation (for duplicates)."""
-    if not isinstance(entry, dict):
-        return None, None
-    name, extension = entry.get("name"), entry.get("extension")
+    The standard library's HMAC, keyed once per secret and copied per phone (10,000
+    provisioned phones derive 20,000 passwords); base32 of the first 15 bytes, 10 bits at a
+    time. tests/unit/test_event_directory.py checks it against hmac.new and b32encode."""
+    mac = _keyed(secret).copy()
+    mac.update(f"televoc/sip-password/{event_name}/{phone_name}".encode())
+    n = int.from_bytes(mac.digest()[:15], "big")
+    p = _BASE32_PAIRS
     return (
-        str(name) if isinstance(name, (str, int)) else None,
-        str(extension) if isinstance(extension, (str, int)) and not isinstance(extension, bool) else None,
+        p[n >> 110] + p[n >> 100 & 1023] + p[n >> 90 & 1023] + p[n >> 80 & 1023]
+        + p[n >> 70 & 1023] + p[n >> 60 & 1023] + p[n >> 50 & 1023] + p[n >> 40 & 1023]
+        + p[n >> 30 & 1023] + p[n >> 20 & 1023] + p[n >> 10 & 1023] + p[n & 1023]
     )
 
 
-def _check_unique(event: Event, entries: list, path: Path, problems: list[str]) -> None:
-    """Names and extensions must be unique and clear of the test numbers."""
-    where = _display(path)
-    names: dict[str, int] = {}
-    extensions: dict[str, str] = {}
-    tests = {event.test_numbers.hello_world: "hello_world", event.test_numbers.echo: "echo"}
-    for i, entry in enumerate(entries):
-        name, extension = _identity(entry)
-        label = f"{where}: phones[{i}] ({name})"
-        if name is not None:
-            if name.lower() in names:
-                problems.append(
-                    f"{label}: name '{name}' is already used by phones[{names[name.lower()]}]: "
-                    "give each phone its own name"
-                )
-            names.setdefault(name.lower(), i)
-        if extension is None:
-            continue
-        if extension in tests:
-            problems.append(
-                f"{label}: extension '{extension}' is the {tests[extension]} test "
-                "number: choose another extension or change test_numbers in event.yml"
-            )
-        elif extension in extensions:
-            problems.append(
-                f"{label}: extension '{extension}' is already used by "
-                f"{extensions[extension]}: give each phone its own extension"
-            )
-        extensions.setdefault(extension, name or f"phones[{i}]")
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: str):
+    """An HMAC-SHA256 object keyed with the event secret, to be copied for each message."""
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
-def _check_phones(event: Event, phones: list[tuple[int, PhoneEntry]], path: Path, problems: list[str]) -> None:
-    """Rules on single, valid phones: reserved names, MACs, password strength."""
-    where = _display(path)
-    macs: dict[str, str] = {}
-    for i, phone in phones:
-        label = f"{where}: phones[{i}] ({phone.name})"
-        if phone.name in RESERVED_NAMES or phone.name.startswith(RESERVED_PREFIX):
-            problems.append(f"{label}: name '{phone.name}' is reserved for televoc: choose another")
-        if phone.mac and phone.mac in macs:
-            problems.append(f"{label}: mac is already used by {macs[phone.mac]}")
-        if phone.mac:
-            macs.setdefault(phone.mac, phone.name)
-        if (phone.mac is None) != (phone.model is None):
-            problems.append(f"{label}: give both mac and model (for provisioning) or neither")
-        if phone.password is not None:
-            if len(phone.password) < MIN_PASSWORD_LENGTH:
-                problems.append(
-                    f"{label}: password is shorter than {MIN_PASSWORD_LENGTH} characters: use a "
-                    "longer one, or remove it to derive a strong one from the event secret"
-                )
-            elif phone.password.lower() in (phone.name.lower(), phone.extension):
-                problems.append(
-                    f"{label}: password equals the phone's name or extension: use another, or "
-                    "remove it to derive a strong one from the event secret"
-                )
-    event_file = _display(path.parent / EVENT_FILE)
-    if event.test_numbers.hello_world == event.test_numbers.echo:
-        problems.append(f"{event_file}: test_numbers: hello_world and echo must differ")
-    if event.sip.rtp_start >= event.sip.rtp_end:
-        problems.append(f"{event_file}: sip: rtp_start must be below rtp_end")
+def new_secret_command(directory: Path) -> str:
+    return f"python -m roles.event new-secret --event {shlex.quote(_display(directory))}"
 
 
-def _validate_phones(data: Any, path: Path, problems: list[str]) -> Optional[list[PhoneEntry]]:
-    """Each entry on its own, so one bad entry does not hide the others' problems."""
-    entries = data.get("phones")
-    if not isinstance(entries, list) or not entries:
-        extra = sorted(set(data) - {"phones"})
-        hint = f" (found {', '.join(extra)}: did you mean 'phones'?)" if extra else ""
-        problems.append(f"{_display(path)}: expected a non-empty list under 'phones'{hint}")
+def _read_secret(path: Path, directory: Path, why: str, report: _Report) -> Optional[str]:
+    """The event secret, or None with its problems reported (`why` says who needs it)."""
+    shown_path = shlex.quote(str(path))
+    create = f"create it: {new_secret_command(directory)}"
+    if not path.is_file():
+        report.add(SECRET_ORDER, None, f"{path}: the event secret is missing, but {why}: {create}")
         return None
-    if set(data) != {"phones"}:
-        problems.append(f"{_display(path)}: unknown top-level key(s) {sorted(set(data) - {'phones'})}: only 'phones' is allowed")
-    phones = []
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        report.add(SECRET_ORDER, None, f"{path}: the event secret cannot be read ({e}): delete it (rm {shown_path}) and {create}")
+        return None
+    problems = False
+    # Refused like ssh refuses a private key others can read: whoever reads it has every
+    # derived password of the event.
+    if mode & 0o077:
+        who = " and ".join(w for w, bits in (("its group", 0o070), ("others", 0o007)) if mode & bits)
+        report.add(
+            SECRET_ORDER, None,
+            f"{path}: the event secret is open to {who} (mode {mode:04o}), and like an ssh private "
+            f"key it must be private to its owner: chmod 600 {shown_path}",
+        )
+        problems = True
+    if len(value) < MIN_SECRET_LENGTH:
+        report.add(
+            SECRET_ORDER, None,
+            f"{path}: the event secret has {len(value)} characters, fewer than {MIN_SECRET_LENGTH}: "
+            f"delete it (rm {shown_path}) and {create}",
+        )
+        problems = True
+    return None if problems else value
+
+
+class _Fields:
+    """The fields of a phone entry that failed validation which passed on their own (None for
+    the others): what the cross-entry checks need of it."""
+
+    def __init__(self, entry: dict, bad: set):
+        self.name = self.extension = self.display_name = self.password = self.mac = self.model = None
+        for key in ("name", "extension", "display_name", "password", "mac", "model"):
+            value = entry.get(key)
+            if key in bad or value is yamlload.REFUSED:
+                continue
+            if key == "extension" and isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if key == "mac" and isinstance(value, str):
+                value = normalize_mac(value)
+            if isinstance(value, str):
+                setattr(self, key, value)
+
+
+_PHONE_ENTRIES = TypeAdapter(list[PhoneEntry])
+
+# A view of one phone entry for the cross-entry checks: (index, the entry, valid?). The entry
+# is its PhoneEntry when valid, else its _Fields.
+View = tuple
+
+
+def _validate_phones(phones: _File) -> tuple[list[View], list[tuple[int, PhoneEntry]]]:
+    """Each entry on its own, so that one bad entry hides no other problem. Returns a view of
+    every entry (for the cross-entry checks) and the valid ones."""
+    data = phones.data
+    entries = data.get("phones")
+    for key in data:
+        if key != "phones":
+            phones.add((key,), f"unknown key: {PHONES_FILE} takes only 'phones' (did you mean 'phones'?)", key=True)
+    if not isinstance(entries, list) or not entries:
+        if "phones" in data and entries is not yamlload.REFUSED:
+            what = "an empty list" if entries == [] else shown(entries)
+            phones.add(("phones",), f"is {what}, but it must list the phones, one '- name: ...' entry each (see README, 'Describe an event')")
+        elif "phones" not in data:
+            phones.add_at(1, "'phones:' is missing: list the phones under it, one '- name: ...' entry each")
+        return [], []
+    try:  # the common case, every entry valid: one call for all (faster than one each)
+        models = _PHONE_ENTRIES.validate_python(entries)
+    except ValidationError:
+        pass
+    else:
+        valid = list(enumerate(models))
+        return [(i, phone, True) for i, phone in valid], valid
+    views: list[View] = []
+    valid = []
     for i, entry in enumerate(entries):
-        phone = _validate(PhoneEntry, entry, path, problems, prefix=("phones", i), root=data)
-        if phone is not None:
-            phones.append((i, phone))
-    return phones
+        if not isinstance(entry, dict):
+            if entry is not yamlload.REFUSED:
+                phones.add(
+                    ("phones", i),
+                    f"is {shown(entry)}, but a phone is a mapping of keys: write '- name: ...' and "
+                    "its other keys (extension, ...) indented below",
+                )
+            continue
+        phone, bad = phones.validate(PhoneEntry, entry, prefix=("phones", i))
+        if phone is None:
+            views.append((i, _Fields(entry, bad), False))
+        else:
+            views.append((i, phone, True))
+            valid.append((i, phone))
+    return views, valid
+
+
+def _check_phones(event: Optional[Event], event_file: _File, phones: _File, views: list[View]) -> None:
+    """Rules across entries (unique names, extensions and MACs; test numbers) and rules on one
+    entry's fields together (reserved names, mac with model, passwords)."""
+    names: dict[str, int] = {}
+    extensions: dict[str, int] = {}
+    macs: dict[str, int] = {}
+    numbers = event.test_numbers if event is not None else _test_numbers(event_file.data)
+    tests = {}
+    if numbers is not None:
+        tests = {numbers.hello_world: "hello_world", numbers.echo: "echo"}
+    event_name = event.name if event is not None else (
+        event_file.data.get("name") if isinstance(event_file.data, dict) else None
+    )
+
+    views_by_index = {i: v for i, v, _ in views}
+
+    def where_test(test: str) -> str:
+        line = event_file.line(("test_numbers", test), exact=True)
+        return f"{EVENT_FILE} line {line}" if line else "televoc's default"
+
+    def used_by(j: int) -> str:
+        return f"phone {j + 1} ({views_by_index[j].name})" if views_by_index[j].name else f"phone {j + 1}"
+
+    for i, v, valid in views:
+        if v.name is not None:
+            lower = v.name.lower()
+            if v.name in RESERVED_NAMES or lower.startswith(RESERVED_PREFIX):
+                phones.add(("phones", i, "name"), f"{v.name!r} is reserved for televoc's own config: choose another name")
+            if lower in names:
+                j = names[lower]
+                phones.add(
+                    ("phones", i, "name"),
+                    f"{v.name!r} is already used by {used_by(j)}, line {phones.line(('phones', j, 'name'))}"
+                    f"{' (names are compared ignoring case)' if views_by_index[j].name != v.name else ''}: "
+                    "give each phone its own name",
+                )
+            else:
+                names[lower] = i
+        if v.extension is not None:
+            if v.extension in tests:
+                test = tests[v.extension]
+                phones.add(
+                    ("phones", i, "extension"),
+                    f"{v.extension!r} is the {test} test number ({where_test(test)}): choose another "
+                    f"extension, or another {test} number under test_numbers in {EVENT_FILE}",
+                )
+            elif v.extension in extensions:
+                j = extensions[v.extension]
+                phones.add(
+                    ("phones", i, "extension"),
+                    f"{v.extension!r} is already used by {used_by(j)}, line "
+                    f"{phones.line(('phones', j, 'extension'))}: give each phone its own extension",
+                )
+            else:
+                extensions[v.extension] = i
+        if v.mac is not None:
+            if v.mac in macs:
+                j = macs[v.mac]
+                phones.add(
+                    ("phones", i, "mac"),
+                    f"is already used by {used_by(j)}, line {phones.line(('phones', j, 'mac'))}: "
+                    "each phone has its own MAC (it is on the label under the phone)",
+                )
+            else:
+                macs[v.mac] = i
+        if valid and (v.mac is None) != (v.model is None):
+            have, lack = ("mac", "model") if v.mac is not None else ("model", "mac")
+            phones.add(
+                ("phones", i, have),
+                f"a phone televoc provisions needs both mac and model, and this one has no {lack}: "
+                f"add {lack}, or delete {have} for a phone you set up by hand",
+            )
+        if v.password is not None:
+            _check_password(phones, i, v, event_name)
+
+
+def _test_numbers(event_data: Any) -> Optional[TestNumbers]:
+    """The test numbers of an event.yml that has problems elsewhere (to check the phones'
+    extensions against them all the same), or None if they have problems too."""
+    if not isinstance(event_data, dict):
+        return None
+    try:
+        return TestNumbers.model_validate(event_data.get("test_numbers") or {})
+    except ValidationError:
+        return None
+
+
+def _check_password(phones: _File, index: int, v: Any, event_name: Any) -> None:
+    path = ("phones", index, "password")
+    password = v.password
+    if len(password) < MIN_PASSWORD_LENGTH:
+        phones.add(
+            path,
+            f"has {len(password)} characters, but a password needs at least {MIN_PASSWORD_LENGTH}: "
+            f"{DERIVE_HINT} (or write a longer one)",
+        )
+        return
+    for what, value in (("name", v.name), ("extension", v.extension)):
+        if value is not None and password.lower() == value.lower():
+            phones.add(path, f"is the phone's {what}, which anybody can guess: {DERIVE_HINT}")
+            return
+    user_inputs = [v.name, v.extension, v.display_name, event_name if isinstance(event_name, str) else None]
+    reason = weakness(password, [u for u in user_inputs if u])
+    if reason:
+        phones.add(path, f"is too easy to guess: {reason}: {DERIVE_HINT}")
+
+
+def _check_event(event: Event, event_file: _File) -> None:
+    if event.test_numbers.hello_world == event.test_numbers.echo:
+        line = event_file.line(("test_numbers", "hello_world"), exact=True)
+        event_file.add(
+            ("test_numbers", "echo"),
+            f"{event.test_numbers.echo!r} is also the hello_world number "
+            f"({f'line {line}' if line else 'its default'}): the two test numbers must differ: change one",
+        )
+    if event.sip.rtp_start >= event.sip.rtp_end:
+        event_file.add(
+            ("sip", "rtp_end"),
+            f"{event.sip.rtp_end} is not above rtp_start ({event.sip.rtp_start}): the RTP port range "
+            "runs from rtp_start up to rtp_end: make rtp_end the larger one",
+        )
+
+
+def load_event(directory: Path | str) -> Event:
+    """Only event.yml, validated (for `new-secret`); EventError listing its problems."""
+    directory = Path(directory)
+    report = _Report()
+    event_file = _File(directory / EVENT_FILE, 0, report)
+    data = event_file.read()
+    event = event_file.validate(Event, data)[0] if data is not None else None
+    if event is None or report:
+        raise EventError(report.problems(), _display(directory))
+    return event
 
 
 def load_directory(directory: Path | str) -> Directory:
     """Read, validate and settle an event directory; raise EventError listing every problem."""
     directory = Path(directory)
-    problems: list[str] = []
     if not directory.is_dir():
-        raise EventError([f"{directory}: event directory not found (set TELEVOC_EVENT_DIR or create it)"])
-    event_path, phones_path = directory / EVENT_FILE, directory / PHONES_FILE
-    event_data = _read_yaml(event_path, problems)
-    phones_data = _read_yaml(phones_path, problems)
-    event = _validate(Event, event_data, event_path, problems) if event_data is not None else None
-    phones = _validate_phones(phones_data, phones_path, problems) if phones_data is not None else None
-    if event is None or phones is None:
-        raise EventError(problems)
-    _check_unique(event, phones_data["phones"], phones_path, problems)
-    _check_phones(event, phones, phones_path, problems)
+        raise EventError(
+            [f"{directory}: event directory not found: set TELEVOC_EVENT_DIR or create it "
+             "(see README, 'Describe an event')"],
+            str(directory),
+        )
+    with _gc_paused():
+        return _load(directory)
 
-    provisioned = [p for _, p in phones if p.mac]
-    if provisioned and event.pbx_address is None:
-        problems.append(
-            f"{_display(event_path)}: pbx_address is required when a phone has a mac (the "
-            "address provisioned phones use to reach the PBX): add e.g. 'pbx_address: 10.23.0.2'"
+
+def _load(directory: Path) -> Directory:
+    report = _Report()
+    event_file = _File(directory / EVENT_FILE, 0, report)
+    phones_file = _File(directory / PHONES_FILE, 1, report)
+    event_data = event_file.read()
+    phones_data = phones_file.read()
+    event = event_file.validate(Event, event_data)[0] if event_data is not None else None
+    views, phones = _validate_phones(phones_file) if phones_data is not None else ([], [])
+    if event is not None:
+        _check_event(event, event_file)
+    _check_phones(event, event_file, phones_file, views)
+
+    provisioned = [i for i, v, _ in views if v.mac is not None]
+    if event is not None and provisioned and event.pbx_address is None:
+        first = provisioned[0]
+        event_file.add(
+            ("pbx_address",),
+            f"{phones_file.phone(first)} has a mac ({PHONES_FILE} line "
+            f"{phones_file.line(('phones', first, 'mac'))}), so pbx_address is required, "
+            "the address provisioned phones reach the PBX at: add it, e.g. pbx_address: 10.23.0.2",
+            line=0,
         )
     secret = None
-    if any(p.password is None for _, p in phones) or provisioned:
-        secret = _read_secret(secret_path(event, directory), problems)
-    if problems:
-        raise EventError(problems)
+    if event is not None and phones_data is not None:
+        # phones whose SIP password is derived: none given (a bad one given is reported above)
+        entries = phones_data.get("phones")
+        derived = [i for i, v, valid in views if v.password is None and (valid or entries[i].get("password") is None)]
+        if derived or provisioned:
+            if derived:
+                first = phones_file.phone(derived[0])
+                more = f" and {len(derived) - 1} more" if len(derived) > 1 else ""
+                why = f"{first}{more} {'have' if more else 'has'} no password, which is derived from it"
+            else:
+                why = f"{phones_file.phone(provisioned[0])} is provisioned, and its web password is derived from it"
+            secret = _read_secret(secret_path(event, directory), directory, why, report)
+    if report or event is None or phones_data is None:
+        raise EventError(report.problems(), _display(directory))
 
-    accounts = tuple(
-        Account(
-            name=p.name,
-            extension=p.extension,
-            display_name=p.display_name or p.name,
-            password=p.password or derive_password(secret, event.name, p.name),
-            contact=p.contact,
-            mac=p.mac,
-            model=p.model,
-            ringer=p.ringer,
-            address=p.address,
-            web_password_before=p.web_password_before,
-            event_web_password=derive_password(secret, event.name, f"web/{p.name}") if p.mac else None,
-        )
+    name = event.name
+    accounts = _ACCOUNTS.validate_python([
+        {
+            "name": p.name,
+            "extension": p.extension,
+            "display_name": p.display_name or p.name,
+            "password": p.password or derive_password(secret, name, p.name),
+            "contact": p.contact,
+            "mac": p.mac,
+            "model": p.model,
+            "ringer": p.ringer,
+            "address": p.address,
+            "web_password_before": p.web_password_before,
+            "event_web_password": derive_password(secret, name, f"web/{p.name}") if p.mac else None,
+        }
         for _, p in phones
-    )
+    ])
     return Directory(event=event, accounts=accounts)
+
+
+# All accounts in one call (for 10,000 phones, faster than one call each).
+_ACCOUNTS = TypeAdapter(tuple[Account, ...])
+

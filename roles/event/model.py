@@ -2,7 +2,8 @@
 
 Everything an event crew writes in YAML is checked here, field by field, before any host is
 touched. Cross-entry rules (duplicates, collisions, passwords) live in `load.py`, which knows the
-file names needed for a helpful message.
+file names and lines needed for a helpful message. Each field's `description` is its rule in
+words: `messages.py` quotes it when a value breaks the rule (never pydantic's own wording).
 """
 
 from __future__ import annotations
@@ -12,26 +13,62 @@ import re
 from typing import Annotated, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from roles.names import RESERVED_NAMES, RESERVED_PREFIX
 
 # A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+NAME_RULE = (
+    "a name takes only letters a-z A-Z (no umlauts), digits, '_', '.', '-', at most 40 "
+    "characters, starting with a letter or digit (it becomes the SIP account, which is ASCII)"
+)
+EVENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+EVENT_NAME_RULE = (
+    "an event name takes only lower-case letters a-z, digits and '-', at most 40 characters, "
+    "starting with a letter or digit (it names the secret file)"
+)
+EXTENSION_RULE = "an extension is 2 to 10 digits"
 MIN_PASSWORD_LENGTH = 12
 # YAML keys that were renamed: old -> new (a directory with the old key gets this hint).
 RENAMED_KEYS = {"web_password": "web_password_before"}
 
 
-def _digits(value):
-    """Extensions may be written as YAML numbers (1001) or strings ("0100")."""
+def _no_bool(value):
+    """pydantic would take true as the number 1."""
     if isinstance(value, bool):
-        return value  # let the str check reject it
-    if isinstance(value, int):
-        return str(value)
+        raise PydanticCustomError("int_type", "a whole number, not a boolean")
     return value
 
 
-Extension = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^[0-9]{2,10}$")]
+# Extensions may be written as YAML numbers (1001) or strings ("0100"; a plain 0100 is refused
+# when the YAML is read).
+Extension = Annotated[
+    str, Field(pattern=r"^[0-9]{2,10}$", coerce_numbers_to_str=True, description=EXTENSION_RULE)
+]
+Number = Annotated[int, BeforeValidator(_no_bool)]
+
+
+PASSWORD_CHARS_RULE = "a password takes no spaces, quotes, ';' or '\\' (Asterisk's config syntax)"
+PASSWORD_RULE = (
+    f"a password has at least {MIN_PASSWORD_LENGTH} characters, is neither the phone's name nor "
+    "its extension, is hard to guess, and has no spaces, quotes, ';' or '\\'"
+)
+_MAC = re.compile(r"[0-9a-f]{12}")
+_MAC_SEPARATORS = str.maketrans("", "", ":.-")
+
+
+def normalize_mac(value: str) -> Optional[str]:
+    """'00:04:13:2A:BC:DE' -> '0004132abcde'; None if it is no MAC."""
+    digits = value.translate(_MAC_SEPARATORS).lower()
+    return digits if _MAC.fullmatch(digits) else None
+
+
+def _ip_address(value: str, example: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address: write one like {example}") from None
 
 
 class Strict(BaseModel):
@@ -42,18 +79,25 @@ class Sip(Strict):
     """How Asterisk listens for the phones."""
 
     # digest realm of the challenges (Asterisk's default: "asterisk")
-    realm: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    realm: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="a realm takes only letters a-z A-Z, digits, '_', '.', '-', at most 63 "
+        "characters, starting with a letter or digit",
+    )
     # the SIP domain phones register to (snom user_host); default: pbx_address
-    domain: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
-    bind: str = "0.0.0.0"
-    port: int = Field(5060, ge=1, le=65535)
-    rtp_start: int = Field(10000, ge=1024, le=65534)
-    rtp_end: int = Field(20000, ge=1025, le=65535)
+    domain: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$",
+        description="a domain is a DNS name or an IP address (letters a-z A-Z, digits, '.', '-')",
+    )
+    bind: str = Field("0.0.0.0", description="bind is an IP address (0.0.0.0: every address)")
+    port: Number = Field(5060, ge=1, le=65535, description="the SIP port")
+    rtp_start: Number = Field(10000, ge=1024, le=65534, description="the first RTP port")
+    rtp_end: Number = Field(20000, ge=1025, le=65535, description="the last RTP port")
 
     @field_validator("bind")
     @classmethod
     def _ip(cls, value: str) -> str:
-        ipaddress.ip_address(value)
+        _ip_address(value, "0.0.0.0")
         return value
 
 
@@ -67,78 +111,103 @@ class TestNumbers(Strict):
 class Provisioning(Strict):
     """How snom phones (those with mac and model) get their settings from the PBX."""
 
-    http_port: int = Field(8088, ge=1, le=65535)
-    web_user: str = Field("admin", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
-    keepalive_interval: int = Field(30, ge=0, le=3600)
+    web_user: str = Field(
+        "admin", pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="a web user takes only letters a-z A-Z, digits, '_', '.', '-', 1 to 32 characters",
+    )
+    http_port: Number = Field(8088, ge=1, le=65535, description="the provisioning HTTP port")
+    keepalive_interval: Number = Field(30, ge=0, le=3600, description="the NAT keepalive interval in seconds, 0 for none")
 
 
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
-    network: str
-    pbx_address: Optional[str] = None
+    name: str = Field(pattern=EVENT_NAME_PATTERN, description=EVENT_NAME_RULE)
+    network: str = Field(description="the phones' network is an IP network")
+    pbx_address: Optional[str] = Field(
+        None, description="pbx_address is the PBX's IP address in the phone network"
+    )
     sip: Sip = Sip()
     provisioning: Provisioning = Provisioning()
     test_numbers: TestNumbers = TestNumbers()
-    ring_timeout: int = Field(20, ge=5, le=300)
-    secret_file: Optional[str] = None
+    ring_timeout: Number = Field(20, ge=5, le=300, description="the seconds a call rings")
+    secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")
 
     @field_validator("network")
     @classmethod
     def _network(cls, value: str) -> str:
-        return str(ipaddress.ip_network(value, strict=False))
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP network: write the network address and prefix length, "
+                "e.g. 10.23.0.0/24"
+            ) from None
 
     @field_validator("pbx_address")
     @classmethod
     def _pbx_address(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
-            ipaddress.ip_address(value)
+            _ip_address(value, "10.23.0.2")
         return value
 
 
 class PhoneEntry(Strict):
     """One entry of `phones.yml`, as written."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE)
     extension: Extension
-    display_name: Optional[str] = Field(None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$')
-    password: Optional[str] = None
-    contact: Optional[str] = Field(
-        None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+    display_name: Optional[str] = Field(
+        None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$',
+        description="a display name is 1 to 40 characters, without '\"', '<', '>', ';', '\\' "
+        "or line breaks",
     )
-    mac: Optional[str] = None
-    model: Optional[str] = Field(None, pattern=r"^snom[A-Za-z0-9]+$")
-    ringer: str = Field("Ringer1", pattern=r"^(Ringer([1-9]|10)|Silent)$")
-    address: Optional[str] = Field(None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$")
+    password: Optional[str] = Field(None, description=PASSWORD_RULE)
+    contact: Optional[str] = Field(
+        None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="a contact is a SIP URI, sip:user@host or sip:user@host:port",
+    )
+    mac: Optional[str] = Field(None, description="a MAC is 12 hex digits")
+    model: Optional[str] = Field(
+        None, pattern=r"^snom[A-Za-z0-9]+$", description="a model is 'snom' and its number"
+    )
+    ringer: str = Field(
+        "Ringer1", pattern=r"^(Ringer([1-9]|10)|Silent)$",
+        description="a ringer is one of Ringer1 to Ringer10, or Silent",
+    )
+    address: Optional[str] = Field(
+        None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$",
+        description="an address is the phone's IPv4 address, optionally with :port",
+    )
     # the phone's web password before the event (a second-hand phone), for adopt.py
-    web_password_before: Optional[str] = None
+    web_password_before: Optional[str] = Field(None, description=PASSWORD_CHARS_RULE)
 
     @field_validator("password", "web_password_before")
     @classmethod
     def _password_chars(cls, value: Optional[str]) -> Optional[str]:
         if value is None:
             return value
-        if re.search(r"[;\\\s\x00-\x1f\"]", value):
-            raise ValueError("must not contain spaces, quotes, ';' or '\\' (Asterisk config syntax)")
+        bad = re.search(r"[;\\\s\x00-\x1f\"]", value)
+        if bad:
+            char = {" ": "a space", "\t": "a tab", "\n": "a line break"}.get(bad.group(), repr(bad.group()))
+            raise ValueError(f"has {char}, but {PASSWORD_CHARS_RULE}: choose another")
         return value
 
     @field_validator("mac", mode="before")
     @classmethod
-    def _mac_is_text(cls, value):
+    def _mac(cls, value):
+        """'00:04:13:2A:BC:DE' -> '0004132abcde' (one validator: it runs for every phone)."""
+        if isinstance(value, str):
+            digits = normalize_mac(value)
+            if digits is None:
+                raise ValueError(f"{value!r} is not a MAC: write its 12 hex digits, e.g. 00:04:13:2a:bc:de")
+            return digits
         if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError("YAML read this MAC as a number: write it in quotes, e.g. '00:04:13:2a:bc:de'")
-        return value
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return value
-        digits = re.sub(r"[:.-]", "", value).lower()
-        if not re.fullmatch(r"[0-9a-f]{12}", digits):
-            raise ValueError("must be 12 hex digits, e.g. 00:04:13:2a:bc:de")
-        return digits
+            raise ValueError(
+                f"YAML reads {value} as a number, but a MAC is text: write it in quotes, "
+                "e.g. '00:04:13:2a:bc:de'"
+            )
+        return value  # None, or a type the str check refuses
 
 
 class Account(BaseModel):
