@@ -12,9 +12,10 @@ directory's `web_password_before` (second-hand phone) or none (factory fresh).
 from pyinfra import host
 
 from roles import snom
+from roles.event import event_directory
 from roles.settings import check_given
 
-directory = host.data.televoc_directory
+directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
 snom.phones_adopted(directory)

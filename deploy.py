@@ -9,13 +9,15 @@ only when the server differs from the directory. README.md says what each step g
 from pyinfra import host
 
 from roles import asterisk, nixos, snom
+from roles.event import event_directory
 from roles.settings import check_given
 
-directory = host.data.televoc_directory
+directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
 nixos.module_imported()
-asterisk.event_served(directory)
+asterisk.event_served(directory, snom.provisioning_server(directory))
 snom.provisioning_published(directory)
 snom.changed_phones_resynced(directory)
+snom.provisioning_checked(directory)
 asterisk.phones_verified(directory)

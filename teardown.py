@@ -1,21 +1,25 @@
 """Teardown: wipe the event from the phones and from the PBX.
 
     pyinfra inventory.py teardown.py
-    pyinfra inventory.py teardown.py --data televoc_factory_reset=true   # phones: factory reset
-    pyinfra inventory.py teardown.py --data televoc_teardown=stop        # PBX: stop and disable
+    pyinfra inventory.py teardown.py --data televoc_factory_reset=true     # phones: factory reset too
+    pyinfra inventory.py teardown.py --data televoc_reset_by_hand=saal1     # the crew reset saal1
+    pyinfra inventory.py teardown.py --data televoc_teardown=stop          # PBX: stop and disable
 
-Re-runnable. The event directory stays in git, so next year's buildup is one command.
+Fails, naming them, until every phone is proven clean; the record of what is proven stays on
+the PBX between runs. The event directory stays in git, so next year's buildup is one command.
 """
 
 from pyinfra import host
 
 from roles import asterisk, snom
+from roles.event import event_directory
 from roles.settings import check_given
 
-directory = host.data.televoc_directory
+directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
-holdouts = snom.Holdouts()  # phones that still hold the event's credentials, judged at the end
-snom.phones_wiped(directory, holdouts)
-asterisk.event_removed(directory)
-snom.teardown_finished(holdouts)
+record = snom.teardown_started(directory)  # who holds credentials, where seen: before removing anything
+outcome = snom.Outcome()  # what this run proves, filled in by the steps below
+snom.phones_wiped(directory, record, outcome)
+asterisk.event_removed(directory, snom.provisioning_server(directory))
+snom.teardown_judged(record, outcome)

@@ -95,7 +95,7 @@ def managed_file(
     mode: str = "644",
     user: str = "root",
     group: str = "root",
-    dir_mode: str = "755",
+    dir_mode: str | None = None,
 ):
     """
     Put `content` at `path` with `mode` and owner, atomically (upload beside it, then rename).
@@ -104,7 +104,8 @@ def managed_file(
     + path: the file on the host
     + content: its text (str or HiddenValue)
     + mode, user, group: of the file
-    + dir_mode: of its directory, created with the same group if missing
+    + dir_mode: its directory gets this mode, root and the file's group (created if missing);
+      None: an existing directory is left as it is, a missing one is created 0755 root:root
 
     .. code:: python
 
@@ -118,9 +119,12 @@ def managed_file(
         return
     directory, name = os.path.split(path)
     temp = f"{directory}/.{name}.televoc-new"
-    yield StringCommand(
-        "install", "-d", "-m", dir_mode, "-o", "root", "-g", QuoteString(group), QuoteString(directory)
-    )
+    if dir_mode is None:
+        yield StringCommand("mkdir", "-p", QuoteString(directory))
+    else:
+        yield StringCommand(
+            "install", "-d", "-m", dir_mode, "-o", "root", "-g", QuoteString(group), QuoteString(directory)
+        )
     yield FileUploadCommand(BytesIO(_text(content).encode()), temp)
     yield StringCommand(
         "chown", QuoteString(f"{user}:{group}"), QuoteString(temp),

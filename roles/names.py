@@ -20,6 +20,11 @@ NOTIFY_CHECK_SYNC_REBOOT = "televoc-check-sync-reboot"
 RESERVED_PREFIX = "televoc-"
 # Section names a phone may not take: pjsip.conf's own objects.
 RESERVED_NAMES = (TRANSPORT, "global", "system")
-# Asterisk's HTTP server serves <astdatadir>/static-http/ as /static/ (http.conf enablestatic).
-ASTERISK_STATIC_DIR = "/var/lib/asterisk/static-http"
-ASTERISK_STATIC_URL = "/static"
+# The provisioning server (roles/snom/files/provisiond.py): its systemd service and user,
+# and the URL path under which it serves <MAC>.xml.
+PROVISIONING_SERVICE = "televoc-provisioning"
+PROVISIONING_USER = "televoc-provisioning"
+PROVISIONING_URL_PATH = "/televoc"
+# Written by the deploy into the served directory, read by the server: lifts the sweep lock,
+# re-arms phones (see provisiond.py).
+PROVISIONING_CONTROL = "control.json"

@@ -33,6 +33,7 @@ def make_event(directory: Path, phones: int) -> Path:
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
     secret = directory.parent / "event.secret"
     secret.write_text(secrets.token_urlsafe(48) + "\n")
+    secret.chmod(0o600)  # televoc refuses a secret others can read
     return secret
 
 

@@ -41,23 +41,23 @@ SETTINGS = declare(
 
 
 @deploy("PBX", data_defaults=defaults(SETTINGS))
-def event_served(directory: Directory, enable: bool = True, serve_provisioning: bool | None = None,
+def event_served(directory: Directory, provisioning=None, enable: bool = True,
                  what: str = "the event's Asterisk config") -> AsteriskConfig:
     """
     Make the PBX serve `directory`: televoc's NixOS module, a switch when the files differ,
     the SIP passwords outside the store, Asterisk running and proven to serve this config.
 
     + directory: the event (teardown: the event without its phones)
+    + provisioning: the provisioning server the module also runs (snom.provisioning_server),
+      or None
     + enable: false stops and disables Asterisk and removes the passwords file
-    + serve_provisioning: whether Asterisk's HTTP server serves provisioning files
-      (None: when a phone is provisioned)
     + what: what NixOS serves afterwards, for the step's name
     """
     settings = read(SETTINGS)
     secrets_path = settings.asterisk__secrets_path
-    config = render_asterisk(directory, secrets_path=secrets_path, serve_provisioning=serve_provisioning)
+    config = render_asterisk(directory, secrets_path=secrets_path)
     asterisk_config_switched(
-        render_module(directory, config, secrets_path=secrets_path, enable=enable),
+        render_module(directory, config, provisioning, secrets_path=secrets_path, enable=enable),
         {name: sha256(text) if enable else None for name, text in config.conf_files.items()},
         what,
     )
@@ -101,10 +101,10 @@ def phones_verified(directory: Directory):
 
 
 @deploy("PBX forgets the event", data_defaults=defaults(SETTINGS))
-def event_removed(directory: Directory):
+def event_removed(directory: Directory, provisioning=None):
     """
     The PBX forgets the event: its accounts and the contacts they leave behind are removed
-    (Asterisk keeps serving the wiped profiles for phones that boot late), or, with
+    (the provisioning server keeps serving the wiped profiles for phones that boot late), or, with
     televoc_teardown=stop, Asterisk is stopped and disabled and the passwords file removed.
     Then nothing of the event may be left on it.
     """
@@ -119,8 +119,8 @@ def event_removed(directory: Directory):
         operations.contacts_removed(**remove_contacts)
     event_served(
         directory.without_phones(),
+        provisioning,  # keeps serving the wiped profiles to phones that boot late
         enable=not stop,
-        serve_provisioning=bool(directory.provisioned) and not stop,
         what="no Asterisk" if stop else "an Asterisk config without the event's phones",
     )
     if not stop:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
-
 from roles import names
 from roles.event import Directory
 from roles.templating import render
@@ -25,8 +23,6 @@ class AsteriskConfig:
     + generation: names this whole config; Asterisk shows it as aor televoc-generation-<gen>
     + dialplan_generation: names the dialplan; Asterisk shows it as global TELEVOC_DIALPLAN
     + expected: what Asterisk reports once it serves this config
-    + provisioning_port: the TCP port Asterisk's HTTP server serves provisioning files on
-      (None: it serves nothing)
     """
 
     conf_files: dict[str, str]
@@ -34,7 +30,6 @@ class AsteriskConfig:
     generation: str
     dialplan_generation: str
     expected: LiveConfig
-    provisioning_port: Optional[int] = None
 
 
 def _digest(*texts: str, length: int = 16) -> str:
@@ -87,14 +82,28 @@ def render_secrets(directory: Directory, generation: str) -> str:
     )
 
 
-def render_asterisk(
-    directory: Directory,
-    secrets_path: str = SECRETS_PATH,
-    serve_provisioning: bool | None = None,
-) -> AsteriskConfig:
-    """All Asterisk artefacts for `directory`; same input, byte-identical output.
-    Asterisk's HTTP server serves provisioning files when a phone has a MAC (or when
-    `serve_provisioning` says so: teardown keeps serving the wiped profiles)."""
+# Modules that NixOS's `autoload=yes` would load and that open a port or serve something
+# televoc does not use (Asterisk's HTTP server with ARI, WebSocket and phoneprov; IAX2,
+# DUNDi, UNISTIM, SCCP, MGCP, H.323, XMPP; HEP, StatsD, SNMP): never loaded. A name Asterisk
+# does not have is harmless.
+NOLOAD = (
+    "res_ari.so", "res_ari_applications.so", "res_ari_asterisk.so", "res_ari_bridges.so",
+    "res_ari_channels.so", "res_ari_device_states.so", "res_ari_endpoints.so",
+    "res_ari_events.so", "res_ari_mailboxes.so", "res_ari_model.so", "res_ari_playbacks.so",
+    "res_ari_recordings.so", "res_ari_sounds.so", "res_http_websocket.so",
+    "res_pjsip_transport_websocket.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so",
+    "res_http_media_cache.so", "res_http_post.so", "res_prometheus.so", "chan_iax2.so",
+    "pbx_dundi.so", "chan_unistim.so", "chan_skinny.so", "chan_mgcp.so", "chan_ooh323.so",
+    "chan_motif.so", "res_xmpp.so", "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so",
+    "res_statsd.so", "res_snmp.so", "res_stun_monitor.so", "res_aeap.so", "res_speech_aeap.so",
+    "res_calendar.so", "res_pjsip_stir_shaken.so", "res_stir_shaken.so",
+)
+
+
+def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> AsteriskConfig:
+    """All Asterisk artefacts for `directory`; same input, byte-identical output. These are
+    the only config files Asterisk gets (the module turns NixOS's sample files off): what is
+    not here does not run, and Asterisk's HTTP server and manager interface are off."""
     sip = directory.event.sip
     extensions, dialplan_generation = render_extensions(directory)
     conf_files = {
@@ -104,18 +113,10 @@ def render_asterisk(
             __file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end
         ),
         "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
+        "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
+        "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
+        "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
     }
-    provisioning_port = None
-    if directory.provisioned if serve_provisioning is None else serve_provisioning:
-        provisioning_port = directory.event.provisioning.http_port
-        conf_files["http.conf"] = render(
-            __file__,
-            "etc/asterisk/http.conf.j2",
-            bind=sip.bind,
-            port=provisioning_port,
-            network=directory.event.network,
-            static_dir=names.ASTERISK_STATIC_DIR,
-        )
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
     # makes Asterisk's reload re-read the store files, whose mtime is always 1.
@@ -131,5 +132,4 @@ def render_asterisk(
             phones=frozenset(a.name for a in directory.accounts),
             bind=f"{sip.bind}:{sip.port}",
         ),
-        provisioning_port=provisioning_port,
     )

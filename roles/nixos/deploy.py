@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
-from roles.files import managed_file
+import posixpath
+
+from roles.files import managed_file, sha256
 from roles.settings import Setting, absolute_path, boolean, declare, defaults, read, text
 
 from . import operations
+from .render import PROVISIOND_FILE
+
+# Next to the module: names the module (and the code it runs) of the last successful switch,
+# so that a change that does not touch /etc/asterisk (the provisioning server, the firewall)
+# still switches.
+APPLIED_MARKER = ".applied"
 
 SETTINGS = declare(
     Setting("nixos__module_path", "/etc/nixos/televoc/asterisk.nix",
@@ -46,16 +54,32 @@ def module_imported():
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
 def asterisk_config_switched(module: str, expected: dict, what: str):
     """
-    Put televoc's module in place and switch when /etc/asterisk differs from `expected`.
+    Put televoc's module (and the provisioning server's code beside it) in place and switch
+    when /etc/asterisk differs from `expected`.
 
     + module: the module's text (no secrets: it goes into the world-readable Nix store)
     + expected: file name in /etc/asterisk -> sha256 of its content (None: must be absent)
     + what: what NixOS serves afterwards, for the step's name
     """
+    from roles.snom.render import PROVISIOND  # the code the module runs (no secrets either)
+
     settings = read(SETTINGS)
+    here = posixpath.dirname(settings.nixos__module_path)
+    code = PROVISIOND.read_text(encoding="utf-8")
+    managed_file(
+        name="The provisioning server's code is in place next to the module",
+        path=posixpath.join(here, PROVISIOND_FILE),
+        content=code,
+    )
     managed_file(
         name="televoc's NixOS module is in place (no secrets in it)",
         path=settings.nixos__module_path,
         content=module,
     )
-    operations.switched(name=f"NixOS serves {what}", rebuild=settings.nixos__rebuild, expected=expected)
+    operations.switched(
+        name=f"NixOS serves {what}",
+        rebuild=settings.nixos__rebuild,
+        expected=expected,
+        marker=posixpath.join(here, APPLIED_MARKER),
+        marker_text=sha256(module + "\0" + code),
+    )

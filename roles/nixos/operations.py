@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from paramiko import SSHException
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FindInFile
 
-from roles.files import FileDigests
+from roles.files import FileDigests, sha256
 
 ASTERISK_ETC = "/etc/asterisk"
 
@@ -36,17 +36,21 @@ def module_imported(configuration: str, module_path: str, import_line: str):
     yield from ()  # an operation is a generator, even one that only checks
 
 
-def _live_mismatches(expected: dict) -> list[str]:
-    """Files in /etc/asterisk that differ from `expected` (name -> sha256, or None: absent)."""
-    paths = tuple(f"{ASTERISK_ETC}/{name}" for name in sorted(expected))
-    live = host.get_fact(FileDigests, paths=paths)
+def _live_mismatches(expected: dict, marker: str | None = None, marker_text: str = "") -> list[str]:
+    """Files in /etc/asterisk that differ from `expected` (name -> sha256, or None: absent),
+    and the marker when it does not hold `marker_text` (the module last switched to)."""
+    paths = [f"{ASTERISK_ETC}/{name}" for name in sorted(expected)]
+    wanted = dict(zip(paths, (expected[name] for name in sorted(expected))))
+    if marker is not None:
+        wanted[marker] = sha256(marker_text)
+    live = host.get_fact(FileDigests, paths=tuple(wanted))
     mismatches = []
-    for path, name in zip(paths, sorted(expected)):
+    for path, sha in wanted.items():
         have = live.get(path)
-        if expected[name] is None:
+        if sha is None:
             if have is not None:
                 mismatches.append(path)
-        elif have is None or have.sha256 != expected[name]:
+        elif have is None or have.sha256 != sha:
             mismatches.append(path)
     return mismatches
 
@@ -58,7 +62,7 @@ def _connection_lost(host) -> bool:
     return transport is not None and not transport.is_active()
 
 
-def _rebuild(state, host, rebuild: str, expected: dict[str, str]) -> bool:
+def _rebuild(state, host, rebuild: str, expected: dict[str, str], marker: str, marker_text: str) -> bool:
     try:
         status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
     except (OSError, EOFError, SSHException, TimeoutError):
@@ -80,6 +84,9 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str]) -> bool:
         )
         return False
     stale = _live_mismatches(expected)
+    if not stale:  # this module is what the system runs now: the next run need not switch
+        host.run_shell_command(StringCommand("printf", "%s", QuoteString(marker_text), ">", QuoteString(marker)),
+                               print_output=False)
     if stale:
         logger.error(
             f"{host.print_prefix}`{rebuild}` succeeded but {', '.join(stale)} is not televoc's "
@@ -91,15 +98,18 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str]) -> bool:
 
 
 @operation(is_idempotent=False)
-def switched(rebuild: str, expected: dict[str, str]):
+def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: str):
     """
-    Run `rebuild` (nixos-rebuild switch) when /etc/asterisk does not hold the expected files,
-    then check that it does. On failure the previous generation keeps serving.
+    Run `rebuild` (nixos-rebuild switch) when /etc/asterisk does not hold the expected files
+    or the module changed since the last successful switch (the marker), then check that
+    /etc/asterisk holds them. On failure the previous generation keeps serving.
 
     + rebuild: the switch command
     + expected: file name in /etc/asterisk -> sha256 of its wanted content (None: must be absent)
+    + marker: a file that holds `marker_text` once a switch to this module succeeded
+    + marker_text: names the module (and what it runs): sha256 of their texts
     """
-    if not _live_mismatches(expected):
+    if not _live_mismatches(expected, marker, marker_text):
         host.noop("NixOS already serves this Asterisk config")
         return
-    yield FunctionCommand(_rebuild, (rebuild, expected), {})
+    yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text), {})

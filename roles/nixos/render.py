@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 from roles.asterisk.render import SECRETS_PATH, AsteriskConfig
 from roles.event import Directory
 from roles.templating import render
+
+if TYPE_CHECKING:  # the snom role imports the asterisk role, which imports this module
+    from roles.snom.render import ProvisioningService
+
+# The provisioning server's code, next to the module on the server: `${./provisiond.py}`.
+PROVISIOND_FILE = "provisiond.py"
 
 _INDENT = " " * 8
 
@@ -30,11 +38,14 @@ def nix_indented_string(text: str, indent: str = _INDENT) -> str:
 def render_module(
     directory: Directory,
     asterisk: AsteriskConfig,
+    provisioning: "Optional[ProvisioningService]" = None,
     secrets_path: str = SECRETS_PATH,
     enable: bool = True,
 ) -> str:
     """The Nix module text; deterministic (files in name order). `enable=False` stops and
-    disables Asterisk (teardown)."""
+    disables Asterisk (teardown). With `provisioning`, the module runs televoc's provisioning
+    server (PROVISIOND_FILE next to the module) and opens its port to the phone network only,
+    with the rule the firewall's backend takes (iptables or nftables)."""
     sip = directory.event.sip
     return render(
         __file__,
@@ -47,9 +58,11 @@ def render_module(
             for name in sorted(asterisk.conf_files)
         ],
         sip_port=sip.port,
-        http_port=asterisk.provisioning_port,
+        provisioning=provisioning,
+        provisiond=PROVISIOND_FILE,
         network=directory.event.network,
         iptables="ip6tables" if ":" in directory.event.network else "iptables",
+        nft_family="ip6" if ":" in directory.event.network else "ip",
         rtp_start=sip.rtp_start,
         rtp_end=sip.rtp_end,
     )

@@ -1,25 +1,32 @@
-"""snom phones: provisioning files served by the PBX, resync NOTIFYs, adopt, teardown."""
+"""snom phones: provisioning (televoc's own server), resync NOTIFYs, adopt, teardown."""
 
 from .deploy import (
     SETTINGS,
-    Holdouts,
     changed_phones_resynced,
     phones_adopted,
     phones_wiped,
+    provisioning_checked,
     provisioning_published,
-    teardown_finished,
+    provisioning_server,
+    teardown_judged,
+    teardown_started,
 )
 from .render import provisioning_url, render_provisioning, render_wipe
+from .teardown import Outcome, TeardownRecord
 
 __all__ = [
     "SETTINGS",
-    "Holdouts",
+    "Outcome",
+    "TeardownRecord",
     "changed_phones_resynced",
     "phones_adopted",
     "phones_wiped",
+    "provisioning_checked",
     "provisioning_published",
+    "provisioning_server",
     "provisioning_url",
     "render_provisioning",
     "render_wipe",
-    "teardown_finished",
+    "teardown_judged",
+    "teardown_started",
 ]

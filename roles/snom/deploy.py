@@ -1,24 +1,34 @@
 """The snom role's steps, as pyinfra deploys: provisioning, resync, adopt, teardown.
 
     from roles import snom
+    server = snom.provisioning_server(directory)    # the server the NixOS module runs
     snom.provisioning_published(directory)          # buildup: every phone's settings
     snom.changed_phones_resynced(directory)         # NOTIFY the phones whose settings changed
     snom.phones_adopted(directory)                  # adopt.py: setting_server over the web
-    holdouts = snom.Holdouts()                      # teardown: phones forget the event,
-    snom.phones_wiped(directory, holdouts)          # ... what they still hold is recorded
-    snom.teardown_finished(holdouts)                # ... and judged at the end
+
+    record = snom.teardown_started(directory)       # teardown: who still holds credentials
+    outcome = snom.Outcome()                        # ... what this run proves
+    snom.phones_wiped(directory, record, outcome)
+    snom.teardown_judged(record, outcome)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from typing import Optional
 from urllib.parse import quote
 
+from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
+from pyinfra.api.exceptions import FactProcessError
 
 from roles import asterisk
+from roles.asterisk.facts import AsteriskState
 from roles.event import Directory
-from roles.files import paths_absent
-from roles.names import NOTIFY_CHECK_SYNC, NOTIFY_CHECK_SYNC_REBOOT
+from roles.files import managed_file, paths_absent
+from roles.names import NOTIFY_CHECK_SYNC, NOTIFY_CHECK_SYNC_REBOOT, PROVISIONING_CONTROL, PROVISIONING_USER
 from roles.settings import (
     Setting,
     SettingError,
@@ -32,55 +42,120 @@ from roles.settings import (
 )
 
 from . import operations
-from .operations import Holdouts
-from .render import PROVISIONING_DIR, provisioning_url, render_provisioning, render_wipe, url_path
+from .facts import JsonFile
+from .render import (
+    PROVISIONING_DIR,
+    ProvisioningService,
+    file_name,
+    provisioning_service,
+    provisioning_url,
+    render_provisioning,
+    render_wipe,
+)
+from .teardown import Outcome, TeardownRecord, merged, unknown_names
 from .web import WebRequest
-
-
-def _served_dir(value) -> str:
-    path = absolute_path(value)
-    url_path(path)  # ValueError unless Asterisk's HTTP server serves it
-    return path
-
 
 SETTINGS = declare(
     Setting("snom__provisioning_dir", PROVISIONING_DIR,
-            "Where the provisioning files live on the PBX (root:asterisk 0640), under what "
-            "Asterisk's HTTP server serves; the phones' URL follows from it.", _served_dir),
+            "Where the deploy publishes the phones' settings for the provisioning server "
+            "(root:televoc-provisioning 0640).", absolute_path),
     Setting("snom__pending_path", "/var/lib/televoc/notify-pending",
             "The list of phones whose settings changed and that still have to be told to "
             "fetch them (an interrupted run leaves it for the next one).", absolute_path),
+    Setting("snom__teardown_record", "/var/lib/televoc-teardown/record.json",
+            "Teardown's record of the phones it has not yet proven clean (kept on the PBX "
+            "from the first teardown on).", absolute_path),
     Setting("snom__wipe_wait", 60,
-            "How long teardown waits for wiped phones to unregister (seconds).", seconds),
+            "How long teardown waits for told phones to fetch the wiped profile (seconds).", seconds),
     Setting("televoc_factory_reset", False,
-            "teardown: true resets each phone to factory settings over its web interface "
-            "instead of provisioning a wiped profile.", boolean),
+            "teardown: true also resets each phone that still holds credentials to factory "
+            "settings over its web interface, at its recorded address.", boolean),
+    Setting("televoc_reset_by_hand", "",
+            "teardown: the phones the crew reset by hand, comma-separated (or all): recorded "
+            "as clean, with the time.", names),
     Setting("televoc_adopt", "all",
             "adopt.py: the phones to adopt, comma-separated names, or all (every phone with "
             "mac and address).", names),
+    Setting("televoc_rearm", "",
+            "deploy: phones whose settings the provisioning server offers again although they "
+            "fetched them already, comma-separated (or all).", names),
+    Setting("televoc_provisioning_unlock", False,
+            "deploy: true lifts the provisioning server's lock after too many unknown MACs "
+            "(find the guessing host first).", boolean),
 )
-DATA_DEFAULTS = defaults((*SETTINGS, *asterisk.SETTINGS))
 ALL_SETTINGS = (*SETTINGS, *asterisk.SETTINGS)
+DATA_DEFAULTS = defaults(ALL_SETTINGS)
 FACTORY_RESET = "/advanced_update.htm?reset=Reset"
 REBOOT = "/advanced_update.htm?reboot=Reboot"
 
 
+def provisioning_server(directory: Directory) -> Optional[ProvisioningService]:
+    """The provisioning server the NixOS module runs, or None when no phone is provisioned."""
+    if not directory.provisioned:
+        return None
+    return provisioning_service(directory, read(SETTINGS).snom__provisioning_dir)
+
+
+def _chosen(directory: Directory, wanted: tuple[str, ...], setting: str, need_address: bool = False):
+    provisioned = {a.name: a for a in directory.provisioned}
+    if wanted == ("all",):
+        return [a for a in directory.provisioned if a.address or not need_address]
+    unknown = [n for n in wanted if n not in provisioned]
+    if unknown:
+        raise SettingError(
+            f"--data {setting}: not a provisioned phone (with mac and model) of the directory: "
+            f"{', '.join(unknown)}"
+        )
+    chosen = [provisioned[n] for n in wanted]
+    missing = [a.name for a in chosen if need_address and not a.address]
+    if missing:
+        raise SettingError(f"--data {setting}: no address in phones.yml: {', '.join(missing)}")
+    return chosen
+
+
+_CONTROLS: dict = {}
+
+
+def _control(directory: Directory, settings) -> dict:
+    """What this run tells the provisioning server (control.json): an unlock and re-arms, each
+    with a token it has not seen; the same for every use within one run."""
+    key = (settings.televoc_provisioning_unlock, settings.televoc_rearm)
+    if key not in _CONTROLS:
+        control = {}
+        if settings.televoc_provisioning_unlock:
+            control["unlock"] = secrets.token_hex(8)
+        rearm = _chosen(directory, settings.televoc_rearm, "televoc_rearm") if settings.televoc_rearm else []
+        if rearm:
+            control["rearm"] = {file_name(a)[:-4]: secrets.token_hex(8) for a in rearm}
+        _CONTROLS[key] = control
+    return _CONTROLS[key]
+
+
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_published(directory: Directory, wiped: bool = False):
+def provisioning_published(directory: Directory):
     """
-    The PBX serves every provisioned phone its settings (or, with `wiped`, a profile that
-    clears the event from it); the phones whose file changed are recorded for a resync.
+    The provisioning server offers every provisioned phone its settings; the phones whose
+    file changed are recorded for a resync. A teardown record from an earlier event is
+    dropped (the phones get credentials again). With televoc_rearm / televoc_provisioning_unlock,
+    the server is told to offer settings again / to lift its lock.
     """
     settings = read(ALL_SETTINGS)
-    files = render_wipe(directory) if wiped else render_provisioning(directory, settings.snom__provisioning_dir)
     operations.provisioning_published(
-        name="Provisioned phones are offered a wiped profile" if wiped else
-        f"Provisioning files of {len(directory.provisioned)} snom phones are served by the PBX",
+        name=f"Provisioning files of {len(directory.provisioned)} snom phones are published",
         directory=settings.snom__provisioning_dir,
-        files=HiddenValue(files),
+        files=HiddenValue(render_provisioning(directory)),
         phones=directory.provisioned,
         pending_path=settings.snom__pending_path,
+        group=PROVISIONING_USER,
     )
+    control = _control(directory, settings)
+    if control:
+        managed_file(
+            name="The provisioning server is told to unlock / to offer settings again",
+            path=f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}",
+            content=json.dumps(control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
+        )
+    paths_absent(name="No teardown record of an earlier event is left", paths=[settings.snom__teardown_record])
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
@@ -97,21 +172,22 @@ def changed_phones_resynced(directory: Directory, reboot: bool = False):
     )
 
 
-def _adopted(directory: Directory, wanted: tuple[str, ...]):
-    provisioned = {a.name: a for a in directory.provisioned}
-    if wanted == ("all",):
-        return [a for a in directory.provisioned if a.address]
-    unknown = [n for n in wanted if n not in provisioned]
-    if unknown:
-        raise SettingError(
-            f"--data televoc_adopt: not a provisioned phone (with mac and model) of the directory: "
-            f"{', '.join(unknown)}"
-        )
-    chosen = [provisioned[n] for n in wanted]
-    missing = [a.name for a in chosen if not a.address]
-    if missing:
-        raise SettingError(f"--data televoc_adopt: no address in phones.yml, cannot adopt: {', '.join(missing)}")
-    return chosen
+@deploy("Provisioning", data_defaults=DATA_DEFAULTS)
+def provisioning_checked(directory: Directory):
+    """What the provisioning server saw: fetches from unexpected addresses, refused sources,
+    its lock (which fails the run unless televoc_verify=report)."""
+    server = provisioning_server(directory)
+    if server is None:
+        return
+    settings = read(ALL_SETTINGS)
+    operations.provisioning_checked(
+        name="The provisioning server gave settings only to the phones (its state)",
+        state_path=server.state_path,
+        cli=settings.asterisk__cli,
+        directory=directory,
+        mode=settings.televoc_verify,
+        control=_control(directory, settings),
+    )
 
 
 @deploy("Adopt", data_defaults=DATA_DEFAULTS)
@@ -119,8 +195,8 @@ def phones_adopted(directory: Directory):
     """Phones that cannot get the provisioning URL by DHCP get it over their web interface,
     then reboot, fetch their settings and register."""
     settings = read(ALL_SETTINGS)
-    phones = _adopted(directory, settings.televoc_adopt)
-    setting_server = quote(provisioning_url(directory, settings.snom__provisioning_dir), safe="")
+    phones = _chosen(directory, settings.televoc_adopt, "televoc_adopt", need_address=True)
+    setting_server = quote(provisioning_url(directory), safe="")
     paths = (f"/dummy.htm?settings=save&setting_server={setting_server}", REBOOT)
     user = directory.event.provisioning.web_user
     operations.phone_web_requests(
@@ -133,39 +209,95 @@ def phones_adopted(directory: Directory):
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def phones_wiped(directory: Directory, holdouts: Holdouts):
+def teardown_started(directory: Directory) -> TeardownRecord:
     """
-    Every provisioned phone forgets the event: a wiped profile and a resync with reboot, or
-    (televoc_factory_reset) a factory reset over its web interface. `holdouts` gets the
-    phones that still hold the event's credentials after snom__wipe_wait.
+    The record of which phones still hold the event's credentials, kept on the PBX: what
+    earlier teardowns proved, plus every phone of the directory, with the address each was
+    registered from, read before anything is removed.
     """
     settings = read(ALL_SETTINGS)
+    path = settings.snom__teardown_record
+    try:
+        found = host.get_fact(JsonFile, path=path)
+        existing = TeardownRecord.from_json(found) if found is not None else None
+    except (FactProcessError, ValueError) as e:
+        raise SettingError(f"{path}: {e}; teardown keeps it and stops (move it away to start over)") from None
+    state = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
+    now = _now()
+    record = merged(existing, directory, state, now)
+    by_hand = settings.televoc_reset_by_hand
+    unknown = unknown_names(record, by_hand)
+    if unknown:
+        raise SettingError(f"--data televoc_reset_by_hand: not a phone of the event: {', '.join(unknown)}")
+    managed_file(
+        name="The teardown record holds every phone and where it was last seen (root 0600)",
+        path=path, content=record.to_json(), mode="600", dir_mode="700",
+    )
+    return record
+
+
+@deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
+def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome):
+    """
+    Every phone that still holds the event's credentials is given a way to forget them: the
+    provisioning server offers each provisioned phone a wiped profile and the registered ones
+    are told to fetch it and reboot; with televoc_factory_reset, each one with a known
+    address is also reset to factory settings over its web interface. `outcome` gets what
+    is proven (a fetch of the wiped profile, a reset answered) and the crew's statements.
+    """
+    settings = read(ALL_SETTINGS)
+    by_hand = settings.televoc_reset_by_hand
+    outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
+    wiped = render_wipe(directory)
+    operations.provisioning_published(
+        name="Provisioned phones are offered a wiped profile",
+        directory=settings.snom__provisioning_dir,
+        files=HiddenValue(wiped),
+        phones=directory.provisioned,
+        pending_path=settings.snom__pending_path,
+        group=PROVISIONING_USER,
+    )
+    changed_phones_resynced(directory, reboot=True)
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
+        accounts = {a.name: a for a in directory.provisioned}
         operations.phone_web_requests(
-            name="Provisioned phones are reset to factory settings over their web interface",
+            name="Phones that still hold credentials are reset to factory settings over their web interface",
             cli=settings.asterisk__cli,
-            requests=[WebRequest(a.name, a.address, (FACTORY_RESET,), user, a.event_web_password)
-                      for a in directory.provisioned],
+            requests=[
+                WebRequest(name, record.phones[name].address, (FACTORY_RESET,), user,
+                           accounts[name].event_web_password if name in accounts else None)
+                for name in record.pending if record.phones[name].mac and name not in outcome.by_hand
+            ],
             requests_path="/var/lib/televoc/requests/teardown.curl",
             what="reset to factory settings",
-            only_registered=True,
+            outcome=outcome,
         )
-    else:
-        provisioning_published(directory, wiped=True)
-        changed_phones_resynced(directory, reboot=True)
-    operations.wiped_phones_unregistered(
-        name="No provisioned phone holds the event's credentials any more",
-        cli=settings.asterisk__cli,
-        phones=[a.name for a in directory.provisioned],
-        holdouts=holdouts,
+    server = provisioning_server(directory)
+    versions = {hashlib.sha256(text.encode()).hexdigest()[:16] for text in wiped.values()}
+    operations.wiped_profiles_fetched(
+        name="Phones that fetched the wiped profile are found (the provisioning server's state)",
+        state_path=server.state_path if server else "/nonexistent",
+        record=record,
+        outcome=outcome,
+        wiped_version=versions.pop() if len(versions) == 1 else "",
         wait=settings.snom__wipe_wait,
     )
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def teardown_finished(holdouts: Holdouts):
-    """Nobody is left to be told to resync; fail the run naming every phone that still holds
-    the event's credentials."""
-    paths_absent(name="No phone is left to be told to resync", paths=[read(ALL_SETTINGS).snom__pending_path])
-    operations.teardown_finished(name="Every phone of the event forgot it", holdouts=holdouts)
+def teardown_judged(record: TeardownRecord, outcome: Outcome):
+    """Nobody is left to be told to resync; the record gets this run's proofs, and the run
+    fails naming every phone that still holds the event's credentials."""
+    settings = read(ALL_SETTINGS)
+    paths_absent(name="No phone is left to be told to resync", paths=[settings.snom__pending_path])
+    operations.teardown_judged(
+        name="Every phone of the event forgot it",
+        path=settings.snom__teardown_record, record=record, outcome=outcome,
+    )
+
+
+def _now() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,10 +1,13 @@
-"""Facts about published provisioning files and pending resync notifications."""
+"""Facts about published provisioning files, pending resync notifications, the provisioning
+server's state and the teardown record."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
+from pyinfra.api.exceptions import FactProcessError
 
 MISSING = "@@televoc-missing"
 _MANIFEST_ROW = re.compile(r"^(?P<sha>[0-9a-f]{64})  (?P<name>[A-Za-z0-9_.-]+)$")
@@ -53,3 +56,39 @@ class PendingNotifications(FactBase):
             if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) and name not in names:
                 names.append(name)
         return names
+
+
+class JsonFile(FactBase):
+    """
+    A JSON document on the PBX: None when the file does not exist; FactProcessError when it
+    exists but cannot be read as JSON (never taken for "missing": a lost teardown record or
+    provisioning state would hide phones that still hold credentials).
+
+    + path: the file
+
+    .. code:: python
+
+        host.get_fact(JsonFile, path="/var/lib/televoc-provisioning/state.json")
+    """
+
+    @staticmethod
+    def default():
+        return None
+
+    def command(self, path: str) -> StringCommand:
+        return StringCommand(
+            "if", "[", "-e", QuoteString(path), "];", "then", "cat", QuoteString(path), ";",
+            "else", "echo", MISSING, ";", "fi",
+        )
+
+    def process(self, output):
+        text = "\n".join(output)
+        if text.strip() == MISSING:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise FactProcessError(f"not valid JSON ({e}); it is kept as it is, fix or remove it") from None
+        if not isinstance(value, dict):
+            raise FactProcessError("expected a JSON object")
+        return value

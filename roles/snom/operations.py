@@ -8,7 +8,8 @@ import os
 import re
 import shlex
 import tarfile
-from dataclasses import dataclass, field
+import time
+from typing import Optional
 
 from pyinfra import host, logger
 from pyinfra.api import (
@@ -21,13 +22,14 @@ from pyinfra.api import (
 )
 
 from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
-from roles.asterisk.facts import AsteriskState, poll
-from roles.event import Account
+from roles.asterisk.facts import POLL_SECONDS, AsteriskState
 from roles.files import sha256
 from roles.names import NOTIFY_CHECK_SYNC
 
-from .facts import PendingNotifications, ProvisioningManifest
+from .facts import JsonFile, PendingNotifications, ProvisioningManifest
+from .findings import findings
 from .render import file_name
+from .teardown import Outcome, TeardownRecord, contact_host, fetched_wipe, judged, report
 from .web import WebRequest, curl_config, parse_replies
 
 
@@ -43,51 +45,19 @@ def _tar(files: dict[str, str], manifest: str) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class Holdouts:
-    """Phones that still hold the event's credentials: found by wiped_phones_unregistered,
-    judged by teardown_finished. Created in the deploy file and passed to both."""
-
-    names: list[str] = field(default_factory=list)
-    checked: bool = False
-
-
-def _finished(state, host, holdouts: Holdouts) -> bool:
-    if not holdouts.checked:
-        logger.error(f"{host.print_prefix}teardown incomplete: the phones were never checked")
-        return False
-    if holdouts.names:
-        logger.error(
-            f"{host.print_prefix}teardown incomplete: still holding the event's credentials: "
-            f"{', '.join(holdouts.names)}. Reset them by hand or with --data televoc_factory_reset=true, "
-            "then run teardown again."
-        )
-        return False
-    return True
-
-
-@operation(is_idempotent=False)
-def teardown_finished(holdouts: Holdouts):
-    """
-    Fail the run if a phone kept the event's credentials.
-
-    + holdouts: what wiped_phones_unregistered found (same object)
-    """
-    yield FunctionCommand(_finished, (holdouts,), {})
-
-
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str):
+def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str):
     """
-    Publish the provisioning files (they hold passwords: root:asterisk 0640, never printed)
+    Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
     command for all phones; the directory is replaced as a whole.
 
-    + directory: where Asterisk's HTTP server serves them from
+    + directory: what the provisioning server serves
     + files: HiddenValue of {file name: text}
     + phones: the accounts the files are for
     + pending_path: the file listing phones still to be told; the manifest of the published
-      files sits beside it, outside what the HTTP server serves
+      files sits beside it, outside what the provisioning server serves
+    + group: the provisioning server's group (the only one that may read the files)
     """
     wanted = {name: sha256(text) for name, text in files.unmask().items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
@@ -107,9 +77,9 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
         "set -e",
         f"rm -rf {q(new)} {q(old)}",
         f"mkdir -p {q(os.path.dirname(directory))}",
-        f"install -d -m 750 -o root -g asterisk {q(new)}",
+        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
         f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
-        f"chown -R root:asterisk {q(new)}",
+        f"chown -R root:{q(group)} {q(new)}",
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
     ]
     if changed:  # before the swap: an interruption costs at most a needless NOTIFY
@@ -169,102 +139,212 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
     yield FunctionCommand(_notify, (cli, notify, names, pending_path), {})
 
 
-def _unregistered(state, host, cli: str, names: tuple, wait: float, holdouts: Holdouts) -> bool:
-    current = poll(cli, wait, lambda s: not s.running or not (s.registered & set(names)))
-    holdouts.checked = True
-    if current is None or not current.running:
-        logger.info(f"{host.print_prefix}Asterisk is not running: no phone can be registered")
-        return True
-    still = [n for n in names if n in current.registered]
-    wiped = [n for n in names if n not in still]
-    holdouts.names[:] = still  # judged by teardown_finished, at the very end
-    if wiped:
-        logger.info(f"{host.print_prefix}wiped and unregistered: {', '.join(wiped)}")
-    if still:
-        logger.warning(
-            f"{host.print_prefix}still registered after {wait:.0f} s, so still holding the event's "
-            f"credentials: {', '.join(still)}. Removing the accounts all the same."
-        )
-    return True
-
-
-@operation(is_idempotent=False)
-def wiped_phones_unregistered(cli: str, phones, holdouts: Holdouts, wait: float = 60):
-    """
-    Wait until every provisioned phone has dropped its registration (a wiped phone
-    unregisters); record in `holdouts` each phone that still holds the event's credentials.
-
-    + cli: the Asterisk CLI command (with -C)
-    + phones: names of the provisioned phones
-    + holdouts: filled in for teardown_finished
-    + wait: seconds to wait
-    """
-    names = tuple(phones)
-    if not names:
-        holdouts.checked = True
-        host.noop("no provisioned phones")
-        return
-    yield FunctionCommand(_unregistered, (cli, names, float(wait), holdouts), {})
-
-
-def _web(state, host, requests_path: str, phones: tuple, what: str, missed: bool) -> bool:
+def _web(state, host, requests_path: str, addresses: dict, what: str, missed: bool,
+         outcome: Optional[Outcome]) -> bool:
     command = f"curl -s -K {shlex.quote(requests_path)}; rm -f {shlex.quote(requests_path)}"
     _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
-    replies = parse_replies(output.output_lines, phones)
-    if replies.good:
-        logger.info(f"{host.print_prefix}{what}: {', '.join(replies.good)}")
-    if replies.bad:
-        logger.error(
-            f"{host.print_prefix}{what} failed for: "
-            + ", ".join(f"{n} ({why})" for n, why in replies.bad.items())
-        )
-        return False
-    return not missed
-
-
-def _contact_host(uri: str) -> str | None:
-    match = re.match(r"^sips?:(?:[^@]+@)?([^:;>]+)", uri)
-    return match[1] if match else None
+    replies = parse_replies(output.output_lines, tuple(addresses))
+    for name in replies.good:
+        logger.info(f"{host.print_prefix}{name}: {what}: answered at {addresses[name]}")
+    for name, why in replies.bad.items():
+        log = logger.warning if outcome is not None else logger.error
+        log(f"{host.print_prefix}{name}: {what} at {addresses[name]} failed: {why}")
+    if outcome is not None:  # teardown: the record judges at the end
+        outcome.reset.update({n: f"answered the factory reset at {addresses[n]}" for n in replies.good})
+        outcome.attempts.update({n: f"factory reset at {addresses[n]}: {why}" for n, why in replies.bad.items()})
+        return True
+    return not replies.bad and not missed
 
 
 @operation(is_idempotent=False)
-def phone_web_requests(cli: str, requests, requests_path: str, what: str, only_registered: bool = False):
+def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcome: Optional[Outcome] = None):
     """
     Send HTTP GETs to phones' web interfaces from the PBX (which sits in the phone network),
     with curl, in one remote command; credentials go in a 0600 file that is removed after.
-    A phone without an address in the directory is reached at its registered contact's host.
+    A phone without an address is reached at its registered contact's host.
 
     + cli: the Asterisk CLI command (to find registered phones' addresses)
     + requests: WebRequests
     + requests_path: where the curl config is uploaded on the PBX (in a 0700 directory)
     + what: what the requests do, for the output
-    + only_registered: skip phones that are not registered (teardown: they hold nothing live)
+    + outcome: teardown's Outcome: answers are recorded there and judged at the end (this
+      step then does not fail); without it, a phone that does not answer 2xx fails the step
     """
     requests = list(requests)
-    state = None
-    if only_registered or any(r.address is None for r in requests):
-        state = host.get_fact(AsteriskState, cli_command=cli)
-    running = state is not None and state.running
-    if only_registered:
-        requests = [r for r in requests if running and r.phone in state.registered]
     if not requests:
         host.noop(f"no phone to {what}")
         return
+    state = None
+    if any(r.address is None for r in requests):
+        state = host.get_fact(AsteriskState, cli_command=cli)
     reachable, unknown = [], []
     for request in requests:
-        if request.address is None and running:
+        if request.address is None and state is not None and state.running:
             contacts = state.contacts_of(request.phone)
-            address = _contact_host(contacts[0].uri) if contacts else None
+            address = contact_host(contacts[0].uri) if contacts else None
             request = WebRequest(request.phone, address, request.paths, request.user, request.password)
         (reachable if request.address else unknown).append(request)
     if unknown:
-        logger.warning(
-            f"{host.print_prefix}cannot {what}: {', '.join(r.phone for r in unknown)}: not "
-            "registered and no address in the directory"
-        )
+        names = ", ".join(r.phone for r in unknown)
+        logger.warning(f"{host.print_prefix}cannot {what}: {names}: not registered and no address known")
+        if outcome is not None:
+            outcome.attempts.update({r.phone: "no address known to reach it" for r in unknown})
     if not reachable:
-        raise OperationError(f"no phone could be reached to {what}: {', '.join(r.phone for r in unknown)}")
+        if outcome is None:
+            raise OperationError(f"no phone could be reached to {what}: {', '.join(r.phone for r in unknown)}")
+        host.noop(f"no phone can be reached to {what}")
+        return
     yield StringCommand("install", "-d", "-m", "700", os.path.dirname(requests_path))
     yield FileUploadCommand(io.BytesIO(curl_config(reachable).encode()), requests_path)
-    phones = tuple(r.phone for r in reachable)
-    yield FunctionCommand(_web, (requests_path, phones, what, bool(unknown)), {})
+    addresses = {r.phone: r.address for r in reachable}
+    yield FunctionCommand(_web, (requests_path, addresses, what, bool(unknown), outcome), {})
+
+
+def _wipe_fetched(state, host, state_path: str, record: TeardownRecord, outcome: Outcome,
+                  wiped_version: str, wait: float) -> bool:
+    """Poll the provisioning server's state until every told phone fetched the wiped profile."""
+    told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]
+    deadline = time.monotonic() + wait
+    shown = None
+    for _ in range(int(wait / POLL_SECONDS) + 2):  # bounded in count and in time
+        server = host.get_fact(JsonFile, path=state_path) or {}
+        outcome.fetched.update(fetched_wipe(record, server.get("fetches") or {}, wiped_version))
+        waiting = [n for n in told if n not in outcome.fetched]
+        progress = f"{len(told) - len(waiting)} of {len(told)} phones told to fetch the wiped profile did"
+        if waiting and progress != shown and time.monotonic() < deadline:
+            logger.info(f"{host.print_prefix}{progress}, waiting up to {max(0, deadline - time.monotonic()):.0f} s")
+            shown = progress
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+    for name in told:
+        if name not in outcome.fetched:
+            outcome.attempts.setdefault(name, f"told to fetch the wiped profile, did not within {wait:.0f} s")
+    for name in outcome.fetched:
+        logger.info(f"{host.print_prefix}{name}: {outcome.fetched[name]}")
+    return True
+
+
+@operation(is_idempotent=False)
+def wiped_profiles_fetched(state_path: str, record: TeardownRecord, outcome: Outcome,
+                           wiped_version: str, wait: float = 60):
+    """
+    Find the phones that fetched the wiped profile (the provisioning server's state names
+    the version it served each MAC), waiting up to `wait` seconds for the phones that were
+    told to; fills `outcome.fetched`. Judged by teardown_judged at the end.
+
+    + state_path: the provisioning server's state file
+    + record: the teardown record (pending phones with MAC)
+    + outcome: filled in
+    + wiped_version: the version the server reports for the wiped profile
+    + wait: seconds to wait for told phones
+    """
+    if not any(record.phones[n].mac for n in record.pending):
+        host.noop("no provisioned phone left to wipe")
+        return
+    yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, wiped_version, float(wait)), {})
+
+
+def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool) -> bool:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    judged(record, outcome, now)
+    data = record.to_json().encode()
+    temp = f"{path}.televoc-new"
+    host.put_file(io.BytesIO(data), temp, print_output=False)
+    host.run_shell_command(StringCommand("chmod", "600", temp, "&&", "mv", "-f", temp, path), print_output=False)
+    lines = report(record)
+    if was_clean:
+        logger.info(f"{host.print_prefix}nothing left to do: every phone of the event was proven clean "
+                    f"(teardown started {record.started}):")
+    for line in lines:
+        logger.info(f"    {line}")
+    pending = record.pending
+    if pending:
+        logger.error(
+            f"{host.print_prefix}teardown incomplete: {len(pending)} of {len(record.phones)} phones still "
+            f"hold the event's credentials: {', '.join(pending)} (each line above says what to do). "
+            f"The record of what is proven is kept on the PBX ({path}); run teardown again."
+        )
+        return False
+    if not was_clean:
+        logger.info(f"{host.print_prefix}every phone of the event is proven clean")
+    return True
+
+
+@operation(is_idempotent=False)
+def teardown_judged(path: str, record: TeardownRecord, outcome: Outcome):
+    """
+    Write this run's proofs into the teardown record on the PBX, print every phone, and fail
+    naming each phone that still holds the event's credentials.
+
+    + path: the record on the PBX (root 0600)
+    + record: the record this run started from
+    + outcome: what this run's steps found
+    """
+    was_clean = bool(record.phones) and not record.pending
+    yield FunctionCommand(_judge, (path, record, outcome, was_clean), {})
+
+
+def _acknowledged(server: dict | None, control: dict) -> bool:
+    if not control:
+        return True
+    server = server or {}
+    if "unlock" in control and server.get("unlock_token") != control["unlock"]:
+        return False
+    tokens = server.get("rearm_tokens") or {}
+    return all(tokens.get(mac) == token for mac, token in (control.get("rearm") or {}).items())
+
+
+def _check(state, host, state_path: str, cli: str, directory, mode: str, control: dict) -> bool:
+    server = None
+    for _ in range(int(CONTROL_WAIT / 0.5) + 1):  # the server takes control.json within a second
+        server = host.get_fact(JsonFile, path=state_path)
+        if _acknowledged(server, control):
+            break
+        time.sleep(0.5)
+    else:
+        logger.error(f"{host.print_prefix}the provisioning server did not take the unlock / re-arm "
+                     f"within {CONTROL_WAIT:.0f} s: is it running? (journalctl -u televoc-provisioning)")
+        return False
+    pbx = host.get_fact(AsteriskState, cli_command=cli)
+    found = findings(server, directory, pbx)
+    for sentence in found.foreign:
+        logger.warning(f"{host.print_prefix}{sentence}")
+    if found.refused:
+        top = sorted(found.refused.items(), key=lambda kv: -kv[1])[:5]
+        logger.warning(
+            f"{host.print_prefix}the provisioning server refused requests from: "
+            + ", ".join(f"{source} ({count})" for source, count in top)
+            + (f" and {len(found.refused) - 5} more" if len(found.refused) > 5 else "")
+            + f"; unknown MACs asked for: {len(found.unknown)} (its log: which, when)"
+        )
+    if found.locked is None:
+        return True
+    message = (
+        f"{host.print_prefix}the provisioning server is LOCKED ({found.locked}): no phone can fetch "
+        "its settings. Someone guessed MACs; find that host, then unlock with --data "
+        "televoc_provisioning_unlock=true."
+    )
+    if mode == "report":
+        logger.warning(message)
+        return True
+    logger.error(message)
+    return False
+
+
+CONTROL_WAIT = 10.0
+
+
+@operation(is_idempotent=False)
+def provisioning_checked(state_path: str, cli: str, directory, mode: str = "strict", control=None):
+    """
+    Report what the provisioning server saw: phones whose settings were fetched from an
+    address other than the phone's, refused sources; fail while it is locked (strict).
+
+    + state_path: the provisioning server's state file
+    + cli: the Asterisk CLI command (phones' registered addresses)
+    + directory: the event
+    + mode: "strict" fails while the server is locked; "report" only warns
+    + control: what this run wrote into control.json: waits until the server's state shows it
+    """
+    yield FunctionCommand(_check, (state_path, cli, directory, mode, dict(control or {})), {})

@@ -2,32 +2,66 @@
 
 from __future__ import annotations
 
-import posixpath
+from dataclasses import dataclass
+from pathlib import Path
 from xml.sax.saxutils import escape
 
+from roles import names
 from roles.event import Account, Directory
-from roles.names import ASTERISK_STATIC_DIR, ASTERISK_STATIC_URL
 from roles.templating import render
 
-# Where the provisioning files are published by default (served by Asterisk's HTTP server).
-PROVISIONING_DIR = f"{ASTERISK_STATIC_DIR}/televoc"
+# Where the deploy publishes the provisioning files (root:televoc-provisioning 0750/0640).
+PROVISIONING_DIR = "/var/lib/televoc-phones"
 # snom 320/360/370/7xx have 12 identities, the 300 has 4; a phone ignores the ones it lacks.
 IDENTITIES = 12
+# The provisioning server's code, shipped next to televoc's NixOS module.
+PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
+# How long a fetched version stays on offer (a phone that reboots while applying it fetches
+# again), and how many unknown MACs lock the server (see provisiond.py and README).
+FETCH_WINDOW = 600
+MAX_UNKNOWN_MACS = 32
 
 
-def url_path(provisioning_dir: str) -> str:
-    """The URL path under which Asterisk's HTTP server serves `provisioning_dir`; ValueError
-    when the directory is not under what it serves."""
-    relative = posixpath.relpath(posixpath.normpath(provisioning_dir), ASTERISK_STATIC_DIR)
-    if relative == "." or relative.startswith(".."):
-        raise ValueError(f"expected a directory under {ASTERISK_STATIC_DIR} (what Asterisk serves as {ASTERISK_STATIC_URL}/)")
-    return f"{ASTERISK_STATIC_URL}/{relative}"
-
-
-def provisioning_url(directory: Directory, provisioning_dir: str = PROVISIONING_DIR) -> str:
+def provisioning_url(directory: Directory) -> str:
     """The setting_server URL (DHCP option 66); the phone replaces {mac} with its MAC."""
     event = directory.event
-    return f"http://{event.pbx_address}:{event.provisioning.http_port}{url_path(provisioning_dir)}/{{mac}}.xml"
+    return f"http://{event.pbx_address}:{event.provisioning.http_port}{names.PROVISIONING_URL_PATH}/{{mac}}.xml"
+
+
+@dataclass(frozen=True)
+class ProvisioningService:
+    """The provisioning server as the NixOS module runs it (pure description).
+
+    + bind, port: where it listens (the PBX's address in the phone network)
+    + network: the only network the firewall lets reach it
+    + files: the directory the deploy publishes into
+    + window, max_unknown, prefix: see provisiond.py
+    """
+
+    bind: str
+    port: int
+    network: str
+    files: str
+    window: int = FETCH_WINDOW
+    max_unknown: int = MAX_UNKNOWN_MACS
+    prefix: str = names.PROVISIONING_URL_PATH
+    service: str = names.PROVISIONING_SERVICE
+    user: str = names.PROVISIONING_USER
+
+    @property
+    def state_path(self) -> str:
+        return f"/var/lib/{self.service}/state.json"
+
+    @property
+    def log_path(self) -> str:
+        return f"/var/log/{self.service}/access.log"
+
+
+def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) -> ProvisioningService:
+    event = directory.event
+    return ProvisioningService(
+        bind=event.pbx_address, port=event.provisioning.http_port, network=event.network, files=files
+    )
 
 
 def file_name(account: Account) -> str:
@@ -81,10 +115,10 @@ def _xml(purpose: str, rows: list[tuple[str, int, str]]) -> str:
     return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings)
 
 
-def render_provisioning(directory: Directory, provisioning_dir: str = PROVISIONING_DIR) -> dict[str, str]:
+def render_provisioning(directory: Directory) -> dict[str, str]:
     """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
     identities 2..12 off, the web interface locked with the event's web password."""
-    url = provisioning_url(directory, provisioning_dir)
+    url = provisioning_url(directory)
     return {
         file_name(a): _xml(f"phone {a.name} ({a.model}), event {directory.event.name}", _settings(directory, a, url))
         for a in directory.provisioned

@@ -50,6 +50,7 @@ import argparse
 import base64
 import binascii
 import hmac
+import http.client
 import http.server
 import json
 import logging
@@ -159,6 +160,7 @@ class Phone:
         self.retries_left = 0
         self.seq = 0
         self.sip = SnomSIPClient(self.sip_port, self._on_request, self.ip)
+        self.opener = urllib.request.build_opener(_SourceHandler(self.ip))  # fetch from its own address
         self.web: http.server.ThreadingHTTPServer | None = None
         self.worker = threading.Thread(target=self._run, name=f"phone-{self.mac}", daemon=True)
 
@@ -240,7 +242,7 @@ class Phone:
         status, body = None, b""
         for attempt in range(FETCH_ATTEMPTS):
             try:
-                with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as r:
+                with self.opener.open(url, timeout=FETCH_TIMEOUT) as r:
                     status, body = r.status, r.read(1_000_000)
                 break
             except urllib.error.HTTPError as e:
@@ -379,6 +381,18 @@ class Phone:
             tmp = self.statefile.with_name(f".{self.statefile.name}.tmp")
             tmp.write_text(data)
             os.replace(tmp, self.statefile)
+
+
+class _SourceHandler(urllib.request.HTTPHandler):
+    """HTTP from the phone's own address, as a real phone's requests come from its IP."""
+
+    def __init__(self, ip: str):
+        super().__init__()
+        self.ip = ip
+
+    def http_open(self, req):
+        return self.do_open(lambda host, **kw: http.client.HTTPConnection(
+            host, source_address=(self.ip, 0), **kw), req)
 
 
 class WebHandler(http.server.BaseHTTPRequestHandler):

@@ -89,6 +89,7 @@ def buildup(tmp_path_factory):
         event = copy_example_event(work / "event")
         secret = work / "event.secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
+        secret.chmod(0o600)  # televoc refuses a secret others can read
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
         yield Buildup(lab, work, event, secret, inventory)
     finally:

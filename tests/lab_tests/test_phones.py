@@ -1,8 +1,10 @@
-"""Phones against the lab: zero-touch snom provisioning, resync of changed phones only, adopt,
-and teardown. Simulated snom phones (tests/lab/snomsim.py: pyVoIP registering with exactly
-what they fetched from the PBX) behave as the snom docs describe.
+"""Phones against the lab: zero-touch snom provisioning through televoc's provisioning server,
+adopt, resync of changed phones only, and what the provisioning server gives to whom.
+Simulated snom phones (tests/lab/snomsim.py: pyVoIP registering with exactly what they
+fetched from the PBX) behave as the snom docs describe.
 
-The tests share one lab and run in file order: buildup, change, teardown, teardown again.
+The module's fixture does the buildup (deploy, phones plugged in, adopt, deploy); each test
+then looks at one side of it, and passes alone too. Teardown: test_teardown.py.
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.deploys import run_pyinfra, write_inventory
+from tests.lab.deploys import Run, run_pyinfra, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.snom import SnomFleet, SnomPhone
 from tests.lab.wait import wait_for
 
-URL = "http://127.0.0.1:8088/static/televoc/{mac}.xml"
+URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on port 80
     "hall1": ("000413A00001", "127.0.0.11", 5061),
     "hall2": ("000413A00002", "127.0.0.12", 5062),
     "desk": ("000413A00003", "127.0.0.13", 5063),
 }
-PROVISIONING = "/var/lib/asterisk/static-http/televoc"
+PROVISIONING = "/var/lib/televoc-phones"
+ACCESS_LOG = "/var/log/televoc-provisioning/access.log"
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Event:
     directory: Path
     secret: Path
     inventory: Path
+    adopt: Run | None = None
+    buildup: Run | None = None
 
     def run(self, deploy: str, *args: str):
         return run_pyinfra(self.inventory, deploy, self.directory, self.secret, *args)
@@ -43,8 +48,13 @@ class Event:
     def state(self, name: str) -> dict:
         return self.fleet.state(PHONES[name][0])
 
-    def http_status(self, path: str) -> str:
-        return self.lab.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:8088{path}").stdout
+    def get(self, path: str, source: str = "127.0.0.1") -> str:
+        """HTTP status of a GET of the provisioning server, from `source` (in the lab)."""
+        return self.lab.run(f"curl -s -o /dev/null --interface {source} -w '%{{http_code}}' "
+                            f"http://127.0.0.1:8088{path}").stdout
+
+    def log(self) -> str:
+        return self.lab.run(f"cat {ACCESS_LOG}").stdout
 
 
 def write_directory(directory: Path, hall2_name: str = "Hall 2") -> None:
@@ -61,6 +71,8 @@ def write_directory(directory: Path, hall2_name: str = "Hall 2") -> None:
 
 @pytest.fixture(scope="module")
 def event(tmp_path_factory):
+    """Buildup day: deploy, plug the phones in (hall1 and hall2 get the URL by DHCP option 66,
+    desk gets nothing and is adopted), deploy again until every phone is registered."""
     work = tmp_path_factory.mktemp("phones")
     lab = Lab(work / "lab")
     lab.up()
@@ -69,47 +81,90 @@ def event(tmp_path_factory):
         write_directory(work / "event")
         secret = work / "event.secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
+        secret.chmod(0o600)  # televoc refuses a secret others can read
+        secret.chmod(0o600)
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
-        yield Event(lab, fleet, work / "event", secret, inventory)
+        event = Event(lab, fleet, work / "event", secret, inventory)
+        first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert first.returncode == 0, first.output
+        fleet.start([
+            SnomPhone(mac, port, 80, URL if name != "desk" else None, ip=ip)
+            for name, (mac, ip, port) in PHONES.items()
+        ])
+        event.adopt = event.run("adopt.py")
+        event.buildup = event.run("deploy.py", "--data", "televoc_register_wait=30")
+        yield event
     finally:
         fleet.stop()
         lab.down()
 
 
 def test_phones_provision_themselves_and_register_with_no_credential_typed(event):
-    first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
-    assert first.returncode == 0, first.output
-    # Plugged in: hall1 and hall2 get the URL from DHCP (option 66); desk gets nothing.
-    event.fleet.start([
-        SnomPhone(mac, port, 80, URL if name != "desk" else None, ip=ip)
-        for name, (mac, ip, port) in PHONES.items()
-    ])
-    adopt = event.run("adopt.py")
-    assert adopt.returncode == 0, adopt.output
-    assert "adopted (setting_server set, rebooting): desk" in adopt.output
-    run = event.run("deploy.py", "--data", "televoc_register_wait=30")
-    assert run.returncode == 0, run.output
-    assert "all 3 phones are registered" in run.output
+    assert event.adopt.returncode == 0, event.adopt.output
+    assert "desk: adopted (setting_server set, rebooting): answered at 127.0.0.13" in event.adopt.output
+    assert event.buildup.returncode == 0, event.buildup.output
+    assert "all 3 phones are registered" in event.buildup.output
     for name, (mac, ip, port) in PHONES.items():
         state = event.fleet.wait(mac, lambda s: s["registered"], what=f"{name} registered")
         assert state["registered_as"] == name
-        assert re.search(rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", run.output, re.M), run.output
+        assert re.search(rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", event.buildup.output, re.M)
     assert event.state("desk")["settings"]["user_ringer.1"] == "Silent"
 
 
-def test_provisioning_files_are_private_and_unknown_macs_get_404(event):
+def test_provisioning_files_are_readable_by_the_provisioning_server_only(event):
     listing = event.lab.run(f"stat -c '%a %U %G %n' {PROVISIONING} {PROVISIONING}/*.xml").stdout.splitlines()
-    assert listing[0].split()[:3] == ["750", "root", "asterisk"]
-    assert all(line.split()[:3] == ["640", "root", "asterisk"] for line in listing[1:]), listing
+    assert listing[0].split()[:3] == ["750", "root", "televoc-provisioning"]
+    assert all(line.split()[:3] == ["640", "root", "televoc-provisioning"] for line in listing[1:]), listing
     assert len(listing) == 4
-    assert event.http_status(f"/static/televoc/{PHONES['hall1'][0]}.xml") == "200"
-    assert event.http_status("/static/televoc/000413FFFFFF.xml") == "404"
-    assert event.lab.run(f"ls -A {PROVISIONING}").stdout.split() == sorted(f"{mac}.xml" for mac, _, _ in PHONES.values())
     for name in PHONES:
         password = event.state(name)["settings"]["user_pass.1"]
         assert len(password) == 24
-        found = event.lab.run(f"grep -rlF -- '{password}' /nix/store /etc/nixos || true").stdout.strip()
+        found = event.lab.run(f"grep -rlF -- '{password}' /nix/store /etc/nixos /var/log || true").stdout.strip()
         assert found == "", f"{name}'s password is in {found}"
+
+
+def test_every_fetch_and_every_refusal_is_logged_with_its_source(event):
+    assert event.get("/televoc/000413FFFFFE.xml", source="127.0.0.20") == "404"
+    assert event.get("/static/televoc/000413A00001.xml", source="127.0.0.20") == "404"
+    log = event.log()
+    for name, (mac, ip, _) in PHONES.items():
+        assert re.search(rf"served {mac} version [0-9a-f]{{16}} to {re.escape(ip)}$", log, re.M), log
+    assert "refused 404 unknown MAC 000413FFFFFE from 127.0.0.20" in log
+    assert "refused 404 path '/static/televoc/000413A00001.xml' from 127.0.0.20" in log
+
+
+def test_a_phones_settings_are_not_given_to_another_address_once_fetched(event):
+    assert event.get(f"/televoc/{PHONES['hall1'][0]}.xml", source="127.0.0.20") == "403"
+    assert "refused 403 fetched already by 127.0.0.11" in event.log()
+    run = event.run("deploy.py", "--data", "televoc_register_wait=5")
+    assert run.returncode == 0, run.output
+    assert "the provisioning server refused requests from: 127.0.0.20" in run.output
+
+
+def test_a_fetch_from_another_address_than_the_phones_is_reported(event):
+    rearm = event.run("deploy.py", "--data", "televoc_rearm=hall2", "--data", "televoc_register_wait=5")
+    assert rearm.returncode == 0, rearm.output
+    assert event.get(f"/televoc/{PHONES['hall2'][0]}.xml", source="127.0.0.25") == "200"  # before the phone
+    run = event.run("deploy.py", "--data", "televoc_register_wait=5")
+    assert run.returncode == 0, run.output
+    assert ("hall2: its settings (passwords included) were fetched by 127.0.0.25, but the phone is at "
+            "127.0.0.12") in run.output
+
+
+def test_guessing_macs_locks_the_provisioning_server_until_the_crew_unlocks_it(event):
+    for i in range(32):  # a sweep: every guess from another address
+        event.get(f"/televoc/000413EE{i:04X}.xml", source=f"127.0.0.{100 + i}")
+    assert "LOCKED: 32 unknown MACs asked for by 127.0.0.100" in event.log()
+    rearm = event.run("deploy.py", "--data", "televoc_rearm=hall1")
+    assert rearm.returncode != 0
+    assert "the provisioning server is LOCKED (32 unknown MACs asked for by 127.0.0.100" in rearm.output
+    assert "televoc_provisioning_unlock=true" in rearm.output
+    assert event.get(f"/televoc/{PHONES['hall1'][0]}.xml", source="127.0.0.11") == "403"  # even the phone
+
+    unlock = event.run("deploy.py", "--data", "televoc_provisioning_unlock=true", "--data", "televoc_register_wait=5")
+    assert unlock.returncode == 0, unlock.output
+    assert event.get(f"/televoc/{PHONES['hall1'][0]}.xml", source="127.0.0.11") == "200"
+    assert "unlocked by the deploy" in event.log()
 
 
 def test_an_account_works_only_from_the_phone_network(event):
@@ -128,40 +183,20 @@ def test_an_account_works_only_from_the_phone_network(event):
 def test_changing_one_display_name_resyncs_that_phone_only(event):
     before = {name: event.state(name) for name in PHONES}
     write_directory(event.directory, hall2_name="Hall Two")
-    run = event.run("deploy.py")
-    assert run.returncode == 0, run.output
-    assert "told to fetch their settings (televoc-check-sync): hall2" in run.output
-    hall2 = event.fleet.wait(
-        PHONES["hall2"][0],
-        lambda s: s["notifies"] == before["hall2"]["notifies"] + 1 and s["settings"].get("user_realname.1") == "Hall Two",
-        what="hall2 re-provisioned",
-    )
-    assert hall2["fetches"] > before["hall2"]["fetches"]
-    for name in ("hall1", "desk"):
-        assert event.state(name)["notifies"] == before[name]["notifies"], f"{name} was notified too"
-    again = event.run("deploy.py", "-v")
-    assert "no phone's settings changed: no NOTIFY sent" in again.output
-    assert event.state("hall2")["notifies"] == hall2["notifies"]
-
-
-def test_teardown_wipes_every_phone_and_leaves_nothing_on_the_pbx(event):
-    run = event.run("teardown.py")
-    assert run.returncode == 0, run.output
-    assert "wiped and unregistered: hall1, hall2, desk" in run.output
-    for name, (mac, _, _) in PHONES.items():
-        state = event.fleet.wait(mac, lambda s: not s["registered"], what=f"{name} unregistered")
-        assert state["settings"].get("user_pass.1", "") == ""
-        assert state["settings"].get("user_active.1") == "off"
-        assert state["settings"].get("setting_server", "") == ""
-    assert "No objects found" in event.lab.asterisk("pjsip show endpoints")
-    assert "No objects found" in event.lab.asterisk("pjsip show contacts")
-    assert "0 results found" in event.lab.asterisk("database show registrar/contact")
-
-
-def test_second_teardown_has_nothing_to_do(event):
-    run = event.run("teardown.py", "-v")
-    assert run.returncode == 0, run.output
-    assert "no phone's settings changed: no NOTIFY sent" in run.output
-    assert "NixOS already serves this Asterisk config" in run.output
-    assert "no contact of the event is left" in run.output
-    assert "no account and no contact of the event is left on the PBX" in run.output
+    try:
+        run = event.run("deploy.py")
+        assert run.returncode == 0, run.output
+        assert "told to fetch their settings (televoc-check-sync): hall2" in run.output
+        hall2 = event.fleet.wait(
+            PHONES["hall2"][0],
+            lambda s: s["notifies"] == before["hall2"]["notifies"] + 1 and s["settings"].get("user_realname.1") == "Hall Two",
+            what="hall2 re-provisioned",
+        )
+        assert hall2["fetches"] > before["hall2"]["fetches"]
+        for name in ("hall1", "desk"):
+            assert event.state(name)["notifies"] == before[name]["notifies"], f"{name} was notified too"
+        again = event.run("deploy.py", "-v")
+        assert "no phone's settings changed: no NOTIFY sent" in again.output
+        assert event.state("hall2")["notifies"] == hall2["notifies"]
+    finally:
+        write_directory(event.directory)

@@ -13,8 +13,8 @@ def directory(tmp_path):
     (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
     (tmp_path / "phones.yml").write_text(
         "phones:\n"
-        "  - {name: saal1, extension: 1001, display_name: Saal 1, password: pw-saal1-0123456789}\n"
-        "  - {name: backoffice, extension: 1600, password: pw-back-0123456789, contact: 'sip:bo@10.23.0.9:5060'}\n"
+        "  - {name: saal1, extension: 1001, display_name: Saal 1, password: pw-saal1-Kq8vR2xZ7m}\n"
+        "  - {name: backoffice, extension: 1600, password: pw-back-Hd5sJ9pQ2v, contact: 'sip:bo@10.23.0.9:5060'}\n"
     )
     return load_directory(tmp_path)
 
@@ -45,6 +45,7 @@ def test_rendering_is_byte_identical_across_processes(tmp_path):
     (tmp_path / "phones.yml").write_text("phones:\n" + "".join(
         f"  - {{name: p{i}, extension: {1000 + i}, mac: '000413{i:06X}', model: snom320}}\n" for i in range(20)))
     (tmp_path / "secret").write_text("k" * 40)
+    (tmp_path / "secret").chmod(0o600)  # televoc refuses a secret others can read
     digests = set()
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed, TELEVOC_SECRET_FILE=str(tmp_path / "secret"))
@@ -57,7 +58,7 @@ def test_rendering_is_byte_identical_across_processes(tmp_path):
 def test_passwords_only_in_the_secrets_file(directory):
     config = render_asterisk(directory)
     module = render_module(directory, config)
-    for password in ("pw-saal1-0123456789", "pw-back-0123456789"):
+    for password in ("pw-saal1-Kq8vR2xZ7m", "pw-back-Hd5sJ9pQ2v"):
         assert password in config.secrets
         assert password not in module
         assert all(password not in text for text in config.conf_files.values())
@@ -73,13 +74,13 @@ def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in pjsip
     assert "exten => 1001,1,Dial(PJSIP/saal1,20)" in dialplan
     assert "exten => 100,1,Answer()" in dialplan and "Playback(hello-world)" in dialplan
-    assert "[saal1]\ntype=auth\nauth_type=userpass\nusername=saal1\npassword=pw-saal1-0123456789\n" in config.secrets
+    assert "[saal1]\ntype=auth\nauth_type=userpass\nusername=saal1\npassword=pw-saal1-Kq8vR2xZ7m\n" in config.secrets
 
 
 def test_same_length_password_change_changes_the_generation(directory):
     before = render_asterisk(directory)
     accounts = list(directory.accounts)
-    accounts[0] = accounts[0].model_copy(update={"password": "pw-saal1-9876543210"})
+    accounts[0] = accounts[0].model_copy(update={"password": "pw-saal1-Wt3nL6yB9c"})
     after = render_asterisk(directory.model_copy(update={"accounts": tuple(accounts)}))
     assert after.conf_files == before.conf_files  # the store files do not change at all
     assert after.generation != before.generation
@@ -108,7 +109,7 @@ def test_nix_indented_string_refuses_text_whose_indentation_nix_would_strip():
 
 def test_realm_goes_into_the_global_section(tmp_path):
     (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\nsip: {realm: e-realm}\n")
-    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, password: averylongpassword}\n")
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, password: Tk7-wQ3v-Lm9z-Rb2x}\n")
     pjsip = render_asterisk(load_directory(tmp_path)).conf_files["pjsip.conf"]
     assert "[global]\ntype=global\ndefault_realm=e-realm\n" in pjsip
 
@@ -125,18 +126,57 @@ def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisio
     ]
 
 
-def test_the_provisioning_port_is_open_to_the_phone_network_only(tmp_path, monkeypatch):
-    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\n")
+def _provisioned(tmp_path, monkeypatch, network="10.23.0.0/24"):
+    from roles.snom.render import provisioning_service
+
+    (tmp_path / "event.yml").write_text(f"name: e\nnetwork: {network}\npbx_address: 10.23.0.2\n")
     (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom320}\n")
     (tmp_path / "s").write_text("k" * 40)
+    (tmp_path / "s").chmod(0o600)  # televoc refuses a secret others can read
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
     directory = load_directory(tmp_path)
+    return directory, provisioning_service(directory)
+
+
+def test_the_provisioning_port_is_open_to_the_phone_network_only_on_either_firewall(tmp_path, monkeypatch):
+    directory, server = _provisioned(tmp_path, monkeypatch)
+    module = render_module(directory, render_asterisk(directory), server)
+    iptables = "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept"
+    assert f"networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) ''\n    {iptables}\n" in module
+    assert "networking.firewall.extraStopCommands = lib.mkIf (!config.networking.nftables.enable)" in module
+    nft = "ip saddr 10.23.0.0/24 tcp dport 8088 accept"
+    assert f"networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable ''\n    {nft}\n" in module
+    assert "allowedTCPPorts" not in module
+
+
+def test_an_ipv6_phone_network_gets_ipv6_rules(tmp_path, monkeypatch):
+    directory, server = _provisioned(tmp_path, monkeypatch, network="fd00:23::/64")
+    module = render_module(directory, render_asterisk(directory), server)
+    assert "ip6tables -A nixos-fw -p tcp -s fd00:23::/64 --dport 8088" in module
+    assert "ip6 saddr fd00:23::/64 tcp dport 8088 accept" in module
+
+
+def test_the_provisioning_server_runs_as_its_own_user_on_the_pbx_address(tmp_path, monkeypatch):
+    directory, server = _provisioned(tmp_path, monkeypatch)
+    module = render_module(directory, render_asterisk(directory), server)
+    assert "users.users.televoc-provisioning = {\n    isSystemUser = true;" in module
+    assert ('ExecStart = "${pkgs.python3}/bin/python3 ${./provisiond.py} --bind 10.23.0.2 --port 8088 '
+            "--files /var/lib/televoc-phones ") in module
+    assert 'User = "televoc-provisioning";' in module and 'StateDirectory = "televoc-provisioning";' in module
+
+
+def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
     config = render_asterisk(directory)
-    rules = _firewall(render_module(directory, config))
-    assert "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept" in rules
-    assert "iptables -D nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept || true" in rules
-    assert not any("allowedTCPPorts" in rule for rule in rules)
-    assert config.provisioning_port == 8088
+    module = render_module(directory, config)
+    assert "useTheseDefaultConfFiles = [ ];" in module
+    assert config.conf_files["http.conf"].endswith("[general]\nenabled=no\n")
+    assert config.conf_files["manager.conf"].endswith("[general]\nenabled=no\n")
+    modules = config.conf_files["modules.conf"]
+    assert "autoload=yes\n" in modules
+    for exposed in ("res_ari.so", "res_http_websocket.so", "res_pjsip_transport_websocket.so",
+                    "res_phoneprov.so", "chan_iax2.so", "pbx_dundi.so", "chan_unistim.so"):
+        assert f"noload => {exposed}\n" in modules
+    assert "televoc-provisioning" not in module  # no provisioned phone: no server
 
 
 def test_teardown_disables_asterisk_and_opens_no_port(directory):

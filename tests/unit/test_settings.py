@@ -59,10 +59,3 @@ def test_every_setting_has_a_sentence_and_the_readme_names_it():
     for name, setting in REGISTRY.items():
         assert setting.doc and setting.doc[0].isalpha(), name
         assert f"`{name}`" in readme, f"README does not document {name}"
-
-
-def test_the_provisioning_dir_must_be_served_by_asterisk():
-    setting = REGISTRY["snom__provisioning_dir"]
-    assert setting.parse("/var/lib/asterisk/static-http/phones") == "/var/lib/asterisk/static-http/phones"
-    with pytest.raises(ValueError, match="under /var/lib/asterisk/static-http"):
-        setting.parse("/srv/provisioning")

@@ -20,6 +20,7 @@ def directory(tmp_path, monkeypatch):
     )
     secret = tmp_path / "s"
     secret.write_text("k" * 40)
+    secret.chmod(0o600)  # televoc refuses a secret others can read
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(secret))
     return load_directory(tmp_path)
 
@@ -41,7 +42,7 @@ def test_identity_one_is_the_phone_and_the_others_are_off(directory):
     assert s[("user_pass", "1")] == account.password
     assert s[("user_host", "1")] == "10.23.0.2:5060"
     assert s[("user_realname", "1")] == "R&D 1"  # escaped in the XML, intact when parsed
-    assert s[("setting_server", None)] == "http://10.23.0.2:8088/static/televoc/{mac}.xml"
+    assert s[("setting_server", None)] == "http://10.23.0.2:8088/televoc/{mac}.xml"
     assert s[("http_pass", None)] == account.event_web_password and len(account.event_web_password) == 24
     assert all(s[("user_active", str(i))] == "off" for i in range(2, 13))
 
@@ -55,7 +56,7 @@ def test_wiped_profile_holds_no_credential(directory):
 
 
 def test_provisioning_url_is_what_dhcp_option_66_carries(directory):
-    assert provisioning_url(directory) == "http://10.23.0.2:8088/static/televoc/{mac}.xml"
+    assert provisioning_url(directory) == "http://10.23.0.2:8088/televoc/{mac}.xml"
 
 
 def test_a_provisioned_phone_needs_the_pbx_address(tmp_path, monkeypatch):
@@ -64,6 +65,7 @@ def test_a_provisioned_phone_needs_the_pbx_address(tmp_path, monkeypatch):
     (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\n")
     (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom300}\n")
     (tmp_path / "s").write_text("k" * 40)
+    (tmp_path / "s").chmod(0o600)
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
     with pytest.raises(EventError, match="pbx_address is required"):
         load_directory(tmp_path)
@@ -84,12 +86,3 @@ def test_manifest_fact_keeps_never_published_apart_from_empty():
 
 def test_pending_fact_dedupes_and_skips_junk():
     assert PendingNotifications().process(["saal1", "saal2", "saal1", "", "rm -rf /"]) == ["saal1", "saal2"]
-
-
-def test_the_provisioning_url_follows_the_provisioning_dir(directory):
-    from roles.snom.render import render_provisioning as render
-
-    url = provisioning_url(directory, "/var/lib/asterisk/static-http/event/phones")
-    assert url == "http://10.23.0.2:8088/static/event/phones/{mac}.xml"
-    s = settings(render(directory, "/var/lib/asterisk/static-http/event/phones")["0004132ABCDE.xml"])
-    assert s[("setting_server", None)] == url

@@ -1,0 +1,298 @@
+"""televoc-provisiond: serves snom phones their settings, only while they need them.
+
+    python3 provisiond.py --bind 10.23.0.2 --port 8088 --files /var/lib/televoc-phones \
+        --state /var/lib/televoc-provisioning/state.json --log /var/log/televoc-provisioning/access.log
+
+Runs on the PBX as its own unprivileged user (a systemd service of televoc's NixOS module);
+Python's standard library only. What it does, and why (README, "Threat model"):
+
+- GET <prefix>/<MAC>.xml (MAC: 12 upper-case hex digits, as a snom puts it into {mac})
+  answers the file <MAC>.xml of --files, which the deploy writes ("armed"), root-owned and
+  readable by this service's group only.
+- One window per version: once a version of a file has been fetched, it is served again
+  for --window seconds, to the same address only (a phone that reboots while applying it
+  fetches again), then refused ("fetched already") until the deploy publishes a new version
+  (a changed setting) or re-arms the phone. A phone's credentials are on offer from the deploy that arms them
+  until the phone has fetched them, not for the whole event.
+- Sweep guard: every request for a MAC that has no file is counted; once --max-unknown
+  different MACs were asked for since the last unlock, the server is locked: it refuses
+  every request, armed ones too, until the deploy unlocks it. Guessing MACs yields at most
+  --max-unknown guesses per unlock, whatever the number of addresses the guesser uses; the
+  lock and its sources are reported by every deploy. fail2ban bans single sources earlier,
+  from the log.
+- The deploy steers it through control.json in --files: {"unlock": TOKEN, "rearm": {MAC:
+  TOKEN}}; a token it has not seen before lifts the lock, or opens a new window for a MAC.
+- Every request is logged, one line, with its source address: what was served and which
+  version, or why it was refused. The state file (what was fetched, when, from where; the
+  unknown MACs; the lock) is what the deploy reads.
+- Only GET; no directory listing, no other path; 5 s per connection; at most
+  --max-connections at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+CONTROL_FILE = "control.json"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    log: str  # the log line's text after the time stamp
+
+
+class Provisioning:
+    """The decisions, without sockets: request(path, source, now) -> Answer.
+
+    + read_file: name -> bytes or None (the armed files)
+    + state: the persisted state (dict), changed in place; `dirty` says it changed
+    """
+
+    def __init__(self, read_file: Callable[[str], Optional[bytes]], state: dict,
+                 window: float = 600, max_unknown: int = 32, prefix: str = "/televoc"):
+        self.read_file = read_file
+        self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
+        self.state = state
+        self.window = window
+        self.max_unknown = max_unknown
+        self.dirty = False  # the state changed since it was saved
+        self.urgent = False  # ... in a way that must be saved at once (a fetch, the lock)
+        state.setdefault("version", STATE_VERSION)
+        state.setdefault("fetches", {})  # MAC -> {"version", "first", "last", "source", "count"}
+        state.setdefault("unknown", {})  # MAC -> {"first", "last", "source", "count"} since unlock
+        state.setdefault("refused", {})  # source -> count of refused requests (all kinds)
+        state.setdefault("locked", None)  # {"since", "reason"} or None
+        state.setdefault("unlock_token", None)
+        state.setdefault("rearm_tokens", {})  # MAC -> the last re-arm token seen
+
+    def _refuse(self, status: int, source: str, why: str) -> Answer:
+        refused = self.state["refused"]
+        refused[source] = refused.get(source, 0) + 1
+        self.dirty = True
+        return Answer(status, b"", f"refused {status} {why} from {source}")
+
+    def control(self, control: dict, now: float) -> list[str]:
+        """Apply what the deploy asks for in control.json; the log texts of what changed."""
+        logs = []
+        token = control.get("unlock")
+        if isinstance(token, str) and token != self.state["unlock_token"]:
+            was_locked = self.state["locked"] is not None
+            self.state.update(unlock_token=token, locked=None, unknown={})
+            logs.append(f"unlocked by the deploy{'' if was_locked else ' (was not locked)'}")
+        rearm = control.get("rearm")
+        for mac, token in (rearm.items() if isinstance(rearm, dict) else ()):
+            if isinstance(token, str) and self.state["rearm_tokens"].get(mac) != token:
+                self.state["rearm_tokens"][mac] = token
+                self.state["fetches"].pop(mac, None)
+                logs.append(f"re-armed {mac[:12]!r} by the deploy")
+        if logs:
+            self.dirty = self.urgent = True
+        return logs
+
+    def request(self, method: str, path: str, source: str, now: float) -> Answer:
+        if method != "GET":
+            return self._refuse(405, source, f"method {method[:16]!r}")
+        match = self.path.match(path)
+        if not match:
+            return self._refuse(404, source, f"path {path[:80]!r}")
+        mac = match["mac"]
+        locked = self.state["locked"]
+        if locked is not None:
+            return self._refuse(403, source, f"locked ({locked['reason']}): {mac}")
+        data = self.read_file(f"{mac}.xml")
+        if data is None:
+            return self._unknown(mac, source, now)
+        version = hashlib.sha256(data).hexdigest()[:16]
+        fetch = self.state["fetches"].get(mac)
+        if fetch is not None and fetch["version"] == version:
+            if source != fetch["source"]:
+                return self._refuse(403, source, f"fetched already by {fetch['source']}: {mac} version {version}")
+            if now > fetch["first"] + self.window:
+                return self._refuse(410, source, f"fetched already, window over: {mac} version {version}")
+            fetch.update(last=now, count=fetch["count"] + 1)
+        else:
+            self.state["fetches"][mac] = dict(version=version, first=now, last=now, source=source, count=1)
+        self.dirty = self.urgent = True
+        return Answer(200, data, f"served {mac} version {version} to {source}")
+
+    def _unknown(self, mac: str, source: str, now: float) -> Answer:
+        unknown = self.state["unknown"]
+        entry = unknown.setdefault(mac, dict(first=now, source=source, count=0))
+        entry.update(last=now, count=entry["count"] + 1)
+        if len(unknown) >= self.max_unknown:
+            sources = sorted({u["source"] for u in unknown.values()})
+            shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+            reason = f"{len(unknown)} unknown MACs asked for by {shown}"
+            self.state["locked"] = dict(since=now, reason=reason)
+            self.urgent = True
+            return self._refuse(404, source, f"unknown MAC {mac}; LOCKED: {reason}")
+        return self._refuse(404, source, f"unknown MAC {mac}")
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address, files: str, state_path: str, log_path: str, window: float,
+                 max_unknown: int, max_connections: int, prefix: str):
+        self.files, self.state_path, self.log_path = files, state_path, log_path
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max_connections)
+        self.last_write = 0.0
+        self.log_file = open(log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.core = Provisioning(self.read_file, load_state(state_path), window, max_unknown, prefix)
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, Handler)
+
+    def read_file(self, name: str) -> Optional[bytes]:
+        try:
+            with open(os.path.join(self.files, name), "rb") as f:
+                return f.read(1_000_000)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def control(self) -> dict:
+        data = self.read_file(CONTROL_FILE)
+        try:
+            control = json.loads(data) if data else {}
+        except ValueError:
+            return {}
+        return control if isinstance(control, dict) else {}
+
+    def log(self, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = f"{stamp} televoc-provisioning: {text}\n"
+        self.log_file.write(line)
+
+    def handle(self, method: str, path: str, source: str) -> Answer:
+        with self.lock:
+            now = time.time()
+            for text in self.core.control(self.control(), now):
+                self.log(text)
+            answer = self.core.request(method, path, source, now)
+            self.log(answer.log)
+            if self.core.urgent or (self.core.dirty and now - self.last_write >= 1.0):
+                save_state(self.state_path, self.core.state)
+                self.core.dirty = self.core.urgent = False
+                self.last_write = now
+            return answer
+
+    def service_actions(self):  # serve_forever calls this every poll: the deploy's control
+        with self.lock:          # file (it waits for the state to show it), what is left to save
+            for text in self.core.control(self.control(), time.time()):
+                self.log(text)
+            if self.core.dirty:
+                save_state(self.state_path, self.core.state)
+                self.core.dirty = self.core.urgent = False
+                self.last_write = time.time()
+
+    def server_close(self):
+        super().server_close()
+        self.service_actions()
+        self.log_file.close()
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):  # too many at once: close at once
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server: Server
+    timeout = 5
+    server_version = "televoc"
+    sys_version = ""
+
+    def _answer(self, method: str) -> None:
+        source = self.client_address[0]
+        if source.startswith("::ffff:"):
+            source = source[7:]
+        answer = self.server.handle(method, self.path, source)
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/xml" if answer.status == 200 else "text/plain")
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if answer.body:
+            self.wfile.write(answer.body)
+        self.close_connection = True
+
+    def do_GET(self):  # noqa: N802 (http.server's names)
+        self._answer("GET")
+
+    def __getattr__(self, name):  # every other method: logged and refused
+        if name.startswith("do_"):
+            return lambda: self._answer(name[3:])
+        raise AttributeError(name)
+
+    def log_message(self, format, *args):  # the server logs every request itself
+        pass
+
+
+def load_state(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else {}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def save_state(path: str, state: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--files", required=True)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--window", type=float, default=600)
+    parser.add_argument("--max-unknown", type=int, default=32)
+    parser.add_argument("--max-connections", type=int, default=64)
+    parser.add_argument("--prefix", default="/televoc")
+    args = parser.parse_args(argv)
+    server = Server((args.bind, args.port), args.files, args.state, args.log, args.window,
+                    args.max_unknown, args.max_connections, args.prefix)
+    server.log(f"listening on {args.bind}:{args.port}, serving {args.files}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd's stop: save, then exit
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Teardown's record of which phones still hold the event's credentials. Pure: no host.
+
+Teardown keeps this record on the PBX from its first run on and keeps failing, naming the
+phones, until each one is proven clean by evidence a later run can still see:
+
+- it fetched the wiped profile (the provisioning server's state names the version it served),
+- it answered a factory reset over its web interface (2xx), reached at its `address` or at
+  the address it was registered from, which the record keeps from the first run on (the
+  accounts, and with them the registrations, are removed afterwards),
+- the crew states it was reset by hand (`--data televoc_reset_by_hand=name,...`).
+
+Nothing else counts: a phone that merely stopped being registered may be unplugged, with the
+event's SIP and web passwords still in it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Optional
+
+from roles.asterisk.cli import PbxState
+from roles.event import Directory
+
+VERSION = 1
+
+
+@dataclass
+class PhoneRecord:
+    """One phone of the event during teardown.
+
+    + mac: None for a phone televoc does not provision (set up by hand)
+    + address: where its web interface was last known (directory or registration)
+    + registered: registered when this run started (so it can be told to fetch the wipe)
+    + clean_since, proof: when and how it was proven clean (None: it still holds credentials)
+    + last_attempt: what the last attempt to clean it gave, for the crew
+    """
+
+    mac: Optional[str]
+    address: Optional[str] = None
+    registered: bool = False
+    clean_since: Optional[str] = None
+    proof: Optional[str] = None
+    last_attempt: Optional[str] = None
+
+    @property
+    def clean(self) -> bool:
+        return self.clean_since is not None
+
+
+@dataclass
+class TeardownRecord:
+    """What teardown knows, kept on the PBX between runs (`to_json`/`from_json`)."""
+
+    started: str
+    phones: dict[str, PhoneRecord] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> list[str]:
+        return [name for name, phone in self.phones.items() if not phone.clean]
+
+    def to_json(self) -> str:
+        data = {"version": VERSION, "started": self.started,
+                "phones": {name: asdict(phone) for name, phone in sorted(self.phones.items())}}
+        return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TeardownRecord":
+        """ValueError when `data` is not a record this version wrote (never guessed at)."""
+        if data.get("version") != VERSION or not isinstance(data.get("phones"), dict):
+            raise ValueError("not a televoc teardown record (version 1)")
+        fields = set(PhoneRecord.__dataclass_fields__)
+        phones = {}
+        for name, phone in data["phones"].items():
+            if not isinstance(phone, dict) or not set(phone) <= fields:
+                raise ValueError(f"phone {name!r}: unexpected entry")
+            phones[name] = PhoneRecord(**phone)
+        return cls(started=str(data.get("started")), phones=phones)
+
+
+def contact_host(uri: str) -> Optional[str]:
+    """'sip:saal1@10.23.0.11:5060;ob' -> '10.23.0.11'."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    rest = rest.split("@", 1)[-1]
+    host = rest.split(";", 1)[0].split(">", 1)[0]
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host or None
+
+
+def merged(existing: Optional[TeardownRecord], directory: Directory, state: Optional[PbxState],
+           now: str) -> TeardownRecord:
+    """The record for this run: what earlier runs found, kept as it was (a phone once proven
+    clean stays clean; a pending one stays pending), plus every phone of the directory not
+    in it yet; addresses and registrations refreshed from Asterisk while it still knows them."""
+    record = existing or TeardownRecord(started=now)
+    running = state is not None and state.running
+    for account in directory.accounts:
+        phone = record.phones.get(account.name)
+        if phone is None:
+            phone = record.phones[account.name] = PhoneRecord(mac=account.mac, address=account.address)
+        contacts = state.contacts_of(account.name) if running else []
+        phone.registered = bool(contacts)
+        if contacts and not phone.clean:
+            phone.address = account.address or contact_host(contacts[0].uri) or phone.address
+        elif phone.address is None:
+            phone.address = account.address
+    return record
+
+
+@dataclass
+class Outcome:
+    """What this run's steps found, filled in while they execute; judged at the end.
+
+    + fetched: phone -> proof text (fetched the wiped profile)
+    + reset: phone -> proof text (answered a factory reset)
+    + attempts: phone -> what an attempt that did not prove anything gave
+    + by_hand: phones the crew stated it reset by hand
+    """
+
+    fetched: dict[str, str] = field(default_factory=dict)
+    reset: dict[str, str] = field(default_factory=dict)
+    attempts: dict[str, str] = field(default_factory=dict)
+    by_hand: tuple[str, ...] = ()
+
+
+def fetched_wipe(record: TeardownRecord, fetches: dict, wiped_version: str) -> dict[str, str]:
+    """Pending phones whose MAC the provisioning server served the wiped profile to, with the
+    proof text. `fetches`: the server's state["fetches"] (MAC -> version, first, source)."""
+    found = {}
+    for name in record.pending:
+        mac = record.phones[name].mac
+        fetch = fetches.get(mac.upper()) if mac else None
+        if isinstance(fetch, dict) and fetch.get("version") == wiped_version:
+            found[name] = f"fetched the wiped profile from {fetch.get('source', '?')}"
+    return found
+
+
+def judged(record: TeardownRecord, outcome: Outcome, now: str) -> TeardownRecord:
+    """The record with this run's proofs written in (the proof text carries the time)."""
+    for name, phone in record.phones.items():
+        if phone.clean:
+            continue
+        proof = outcome.fetched.get(name) or outcome.reset.get(name)
+        if proof is None and name in outcome.by_hand:
+            proof = "reset by hand, as the crew stated (televoc_reset_by_hand)"
+        if proof is not None:
+            phone.clean_since, phone.proof = now, proof
+        elif name in outcome.attempts:
+            phone.last_attempt = f"{now}: {outcome.attempts[name]}"
+    return record
+
+
+def advice(phone: PhoneRecord) -> str:
+    """What the crew can do about a phone that still holds the event's credentials."""
+    ways = []
+    if phone.mac:
+        ways.append("boot it on the phone network (it fetches the wiped profile)")
+        if phone.address:
+            ways.append(f"--data televoc_factory_reset=true (reaches it at {phone.address})")
+    ways.append(f"reset it by hand, then --data televoc_reset_by_hand=<name>")
+    return "; or ".join(ways)
+
+
+def report(record: TeardownRecord) -> list[str]:
+    """One line per phone: clean (how, since when) or still holding credentials (and why)."""
+    lines = []
+    for name, phone in sorted(record.phones.items()):
+        if phone.clean:
+            lines.append(f"{name}: clean since {phone.clean_since}: {phone.proof}")
+        else:
+            what = "provisioned snom" if phone.mac else "set up by hand"
+            last = f"; last attempt {phone.last_attempt}" if phone.last_attempt else ""
+            lines.append(f"{name}: STILL HOLDS the event's credentials ({what}{last}): {advice(phone)}")
+    return lines
+
+
+def unknown_names(record: TeardownRecord, names: Iterable[str]) -> list[str]:
+    return [n for n in names if n != "all" and n not in record.phones]
