@@ -15,9 +15,11 @@ from roles.settings import check_given
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
+changes = asterisk.RunChanges()  # what this run changed, for the verification's reasons
+
 nixos.module_imported()
-asterisk.event_served(directory, snom.provisioning_server(directory))
+asterisk.event_served(directory, snom.provisioning_server(directory), changes)
 snom.provisioning_published(directory)
 snom.changed_phones_resynced(directory)
 snom.provisioning_checked(directory)
-asterisk.phones_verified(directory)
+asterisk.phones_verified(directory, changes)

@@ -133,6 +133,30 @@ def managed_file(
     )
 
 
+class TextFile(FactBase):
+    """
+    The lines of a text file; None when it does not exist.
+
+    + path: the file
+    """
+
+    _MISSING = "@@televoc-missing"
+
+    @staticmethod
+    def default():
+        return None
+
+    def command(self, path) -> StringCommand:
+        return StringCommand(
+            "if", "[", "-e", QuoteString(path), "];", "then", "cat", QuoteString(path), ";",
+            "else", "echo", self._MISSING, ";", "fi",
+        )
+
+    def process(self, output):
+        lines = list(output)
+        return None if [line.strip() for line in lines] == [self._MISSING] else lines
+
+
 class ExistingPaths(FactBase):
     """
     Which of `paths` exist (files, directories or links), in one remote command.

@@ -2,10 +2,12 @@
 
 from .deploy import SETTINGS, event_removed, event_served, phones_verified
 from .render import AsteriskConfig, render_asterisk
+from .report import RunChanges
 
 __all__ = [
     "SETTINGS",
     "AsteriskConfig",
+    "RunChanges",
     "event_removed",
     "event_served",
     "phones_verified",

@@ -9,6 +9,8 @@ The same `event_served` applies the event at buildup and the empty event at tear
 
 from __future__ import annotations
 
+import posixpath
+
 from pyinfra.api import HiddenValue, deploy
 
 from roles.event import Directory
@@ -18,7 +20,11 @@ from roles.nixos.render import render_module
 from roles.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 
 from . import operations
-from .render import SECRETS_PATH, AsteriskConfig, render_asterisk
+from .render import SECRETS_PATH, AsteriskConfig, credential_fingerprints, render_asterisk
+from .report import RunChanges
+
+# Beside the passwords: each phone's credential fingerprint of the last run (root 0600).
+CREDENTIALS_FILE = "credentials"
 
 SETTINGS = declare(
     Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
@@ -41,8 +47,8 @@ SETTINGS = declare(
 
 
 @deploy("PBX", data_defaults=defaults(SETTINGS))
-def event_served(directory: Directory, provisioning=None, enable: bool = True,
-                 what: str = "the event's Asterisk config") -> AsteriskConfig:
+def event_served(directory: Directory, provisioning=None, changes: RunChanges | None = None,
+                 enable: bool = True, what: str = "the event's Asterisk config") -> AsteriskConfig:
     """
     Make the PBX serve `directory`: televoc's NixOS module, a switch when the files differ,
     the SIP passwords outside the store, Asterisk running and proven to serve this config.
@@ -50,6 +56,7 @@ def event_served(directory: Directory, provisioning=None, enable: bool = True,
     + directory: the event (teardown: the event without its phones)
     + provisioning: the provisioning server the module also runs (snom.provisioning_server),
       or None
+    + changes: gets the phones whose password changed (their old registrations are dropped)
     + enable: false stops and disables Asterisk and removes the passwords file
     + what: what NixOS serves afterwards, for the step's name
     """
@@ -61,8 +68,9 @@ def event_served(directory: Directory, provisioning=None, enable: bool = True,
         {name: sha256(text) if enable else None for name, text in config.conf_files.items()},
         what,
     )
+    credentials = posixpath.join(posixpath.dirname(secrets_path), CREDENTIALS_FILE)
     if not enable:
-        paths_absent(name="SIP passwords are removed", paths=[secrets_path])
+        paths_absent(name="SIP passwords are removed", paths=[secrets_path, credentials])
         return config
     managed_file(
         name="SIP passwords are in place outside the Nix store (root:asterisk 0640)",
@@ -84,12 +92,20 @@ def event_served(directory: Directory, provisioning=None, enable: bool = True,
         expected=config.expected,
         wait=settings.asterisk__reload_wait,
     )
+    operations.stale_registrations_dropped(
+        name="No phone stays registered with a password that changed",
+        cli=settings.asterisk__cli,
+        path=credentials,
+        fingerprints=credential_fingerprints(directory),
+        changes=changes if changes is not None else RunChanges(),
+    )
     return config
 
 
 @deploy("Phones", data_defaults=defaults(SETTINGS))
-def phones_verified(directory: Directory):
-    """Every phone of `directory` has a contact that answers (strict), or is reported."""
+def phones_verified(directory: Directory, changes: RunChanges | None = None):
+    """Every phone of `directory` has a contact that answers (strict), or is reported;
+    `changes` (from event_served) gives the reason for phones whose password changed."""
     settings = read(SETTINGS)
     operations.phones_registered(
         name="Every phone is registered",
@@ -97,6 +113,7 @@ def phones_verified(directory: Directory):
         phones=directory.accounts,
         wait=settings.televoc_register_wait,
         mode=settings.televoc_verify,
+        changes=changes,
     )
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import shlex
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
 from roles.event import Account
 
+from roles.files import FileDigests, TextFile, sha256
+
 from .facts import AsteriskState, poll
-from .report import LiveConfig, config_mismatches, registration_problems, registration_table
+from .render import changed_credentials
+from .report import LiveConfig, RunChanges, config_mismatches, registration_problems, registration_table
 
 
 def _wait_running(state, host, cli: str, wait: float) -> bool:
@@ -81,14 +85,15 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15):
     yield FunctionCommand(_confirm, (cli, expected, wait), {})
 
 
-def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str) -> bool:
+def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
+            changes: RunChanges) -> bool:
     current = poll(cli, wait, lambda s: not registration_problems(s, phones))
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk is not running: no phone can register")
         return False
     for line in registration_table(current, phones).splitlines():
         logger.info(line)
-    problems = registration_problems(current, phones)
+    problems = registration_problems(current, phones, changes.credentials)
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered")
         return True
@@ -108,7 +113,7 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
 
 
 @operation(is_idempotent=False)
-def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict"):
+def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -118,8 +123,9 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict"):
     + phones: the directory's accounts
     + wait: seconds to wait for registrations
     + mode: "strict" or "report"
+    + changes: what this run changed (phones whose password changed get that as their reason)
     """
-    yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode), {})
+    yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges()), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:
@@ -191,3 +197,43 @@ def contacts_removed(cli: str, aors):
         host.noop("no contact of the event is left")
         return
     yield FunctionCommand(_remove_contacts, (cli, keys), {})
+
+
+def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tuple, changes: RunChanges) -> bool:
+    current = host.get_fact(AsteriskState, cli_command=cli)
+    keys = ()
+    if current is not None and current.running:
+        keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in set(changed))
+    if keys and not _remove_contacts(state, host, cli, keys):
+        return False
+    changes.credentials[:] = list(changed)
+    for name in changed:
+        logger.info(f"{host.print_prefix}{name}: password changed: its registration made with the old one "
+                    "is dropped; it must register again with the new one")
+    temp = f"{path}.televoc-new"
+    host.put_file(io.BytesIO(fingerprints.encode()), temp, print_output=False)
+    status, _ = host.run_shell_command(
+        StringCommand("chmod", "600", QuoteString(temp), "&&", "mv", "-f", QuoteString(temp), QuoteString(path)),
+        print_output=False)
+    return status
+
+
+@operation(is_idempotent=False)
+def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes: RunChanges):
+    """
+    Drop the registrations of phones whose password changed: Asterisk keeps a contact made
+    with the old password until the phone re-registers, and a phone not provisioned by
+    televoc keeps trying the old one. Run after the new config is live; records the
+    fingerprints (`path`, root 0600) for the next run.
+
+    + cli: the Asterisk CLI command
+    + path: the fingerprints recorded on the PBX
+    + fingerprints: credential_fingerprints() of the directory
+    + changes: gets the phones whose password changed (for the verification's reasons)
+    """
+    recorded = host.get_fact(FileDigests, paths=(path,)).get(path)
+    if recorded is not None and recorded.sha256 == sha256(fingerprints):
+        host.noop("no phone's password changed")
+        return
+    changed = tuple(changed_credentials(host.get_fact(TextFile, path=path), fingerprints))
+    yield FunctionCommand(_drop_stale, (cli, path, fingerprints, changed, changes), {})

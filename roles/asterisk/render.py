@@ -82,6 +82,26 @@ def render_secrets(directory: Directory, generation: str) -> str:
     )
 
 
+def credential_fingerprints(directory: Directory) -> str:
+    """One line per phone, `<name> <fingerprint>`, that changes when its password changes
+    (sha256 of name and password, cut to 16 hex digits). Kept on the PBX (root 0600, beside
+    the passwords themselves) so that a deploy knows whose registration was made with a
+    password that is no longer valid."""
+    lines = []
+    for account in directory.accounts:
+        digest = hashlib.sha256(f"{account.name}\0{account.password}".encode()).hexdigest()[:16]
+        lines.append(f"{account.name} {digest}\n")
+    return "".join(lines)
+
+
+def changed_credentials(old: list[str] | None, new: str) -> list[str]:
+    """Phones whose fingerprint differs from the one recorded (phones new to the record are
+    not "changed": they had no registration with televoc's credentials)."""
+    recorded = dict(line.split(" ", 1) for line in (old or []) if line.count(" ") == 1)
+    wanted = dict(line.split(" ", 1) for line in new.splitlines())
+    return [name for name, fp in wanted.items() if name in recorded and recorded[name].strip() != fp]
+
+
 # Modules that NixOS's `autoload=yes` would load and that open a port or serve something
 # televoc does not use (Asterisk's HTTP server with ARI, WebSocket and phoneprov; IAX2,
 # DUNDi, UNISTIM, SCCP, MGCP, H.323, XMPP; HEP, StatsD, SNMP): never loaded. A name Asterisk

@@ -6,7 +6,7 @@ per reason (tests/unit/test_report.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from roles.event import Account
@@ -17,6 +17,18 @@ from .cli import PbxState
 NOT_READY = {"Unavail": "registered but not answering qualify (OPTIONS)"}
 NO_AOR = "Asterisk has no aor of that name"
 NOT_REGISTERED = "not registered"
+NEW_PASSWORD = "not registered since its password changed (its old registration was dropped)"
+
+
+@dataclass
+class RunChanges:
+    """What this run changed that a later step must know: created in the deploy file, filled
+    in by the step that changes it, read by the verification.
+
+    + credentials: phones whose password changed (their old registrations were dropped)
+    """
+
+    credentials: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,16 +74,19 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
     return reasons
 
 
-def registration_problems(state: PbxState, phones: Iterable[Account]) -> list[tuple[str, str]]:
-    """(name, reason) for every phone that cannot be called now, in directory order."""
+def registration_problems(state: PbxState, phones: Iterable[Account],
+                          new_password: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(name, reason) for every phone that cannot be called now, in directory order.
+    `new_password`: phones whose password changed in this run."""
     problems = []
+    changed = set(new_password)
     for phone in phones:
         if phone.name not in state.aors:
             problems.append((phone.name, NO_AOR))
             continue
         contacts = state.contacts_of(phone.name)
         if not contacts:
-            problems.append((phone.name, NOT_REGISTERED))
+            problems.append((phone.name, NEW_PASSWORD if phone.name in changed else NOT_REGISTERED))
         elif all(c.status in NOT_READY for c in contacts):
             problems.append((phone.name, NOT_READY[contacts[0].status]))
     return problems

@@ -172,9 +172,13 @@ def test_same_length_password_change_is_live(buildup):
     old = buildup.passwords()["saal1"]
     new = secrets.token_hex(len(old))[: len(old)]
     assert len(new) == len(old) and new != old
+    assert buildup.contacts().get("saal1") == "Avail"  # registered with the old password
     buildup.edit_phones(lambda phones: phones[0].update(password=new))
     run = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
     assert run.returncode == 0, run.output
+    assert "saal1: password changed: its registration made with the old one is dropped" in run.output
+    assert "saal1 (not registered since its password changed" in run.output
+    assert "saal1" not in buildup.contacts(), "a registration made with the old password still counts"
     assert not buildup.lab.register("saal1", old, 5081), "the old password still works"
     assert buildup.lab.register("saal1", new, 5082), "the new password is refused"
     buildup.start_phone("saal1")

@@ -113,3 +113,26 @@ def test_the_table_marks_a_missing_phone_and_shows_rtt():
     assert table[0].split() == ["phone", "extension", "contact", "status", "RTT", "user", "agent"]
     assert table[2].split() == ["saal1", "1001", "sip:saal1@10.0.0.1:5060", "Avail", "0.2", "ms", "-"]
     assert table[3].split() == ["saal2", "1002", "-", "MISSING", "-", "-"]
+
+
+def test_a_phone_without_a_contact_after_its_password_changed_is_told_so():
+    from roles.asterisk.report import NEW_PASSWORD
+
+    assert registration_problems(serving(), [phone("saal1")], new_password=["saal1"]) == [("saal1", NEW_PASSWORD)]
+
+
+def test_a_changed_password_changes_only_that_phones_fingerprint():
+    from roles.asterisk.render import changed_credentials, credential_fingerprints
+    from roles.event import Directory, Event
+
+    def directory(password):
+        accounts = (Account(name="a", extension="11", display_name="a", password=password),
+                    Account(name="b", extension="12", display_name="b", password="y" * 24))
+        return Directory(event=Event(name="e", network="10.0.0.0/8"), accounts=accounts)
+
+    before, after = credential_fingerprints(directory("x" * 24)), credential_fingerprints(directory("z" * 24))
+    assert "x" * 24 not in before and len(before.splitlines()) == 2
+    assert changed_credentials(before.splitlines(), after) == ["a"]
+    assert changed_credentials(before.splitlines(), before) == []
+    assert changed_credentials(None, after) == []  # nothing recorded: nobody registered with televoc's
+    assert changed_credentials(["a 0123"], after) == ["a"]  # b is new to the record, not changed

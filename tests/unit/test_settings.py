@@ -59,3 +59,39 @@ def test_every_setting_has_a_sentence_and_the_readme_names_it():
     for name, setting in REGISTRY.items():
         assert setting.doc and setting.doc[0].isalpha(), name
         assert f"`{name}`" in readme, f"README does not document {name}"
+
+
+def _directory():
+    from roles.event import Account, Directory, Event
+
+    def phone(name, mac=None, address=None):
+        return Account(name=name, extension="1001", display_name=name, password="x" * 24, mac=mac,
+                       model="snom320" if mac else None, address=address)
+    return Directory(event=Event(name="e", network="10.23.0.0/24", pbx_address="10.23.0.2"),
+                     accounts=(phone("a", "000413000001", "10.23.0.11"), phone("b", "000413000002"), phone("lobby")))
+
+
+def test_adopt_all_takes_every_provisioned_phone_with_an_address():
+    from roles.snom.deploy import _chosen
+
+    assert [a.name for a in _chosen(_directory(), ("all",), "televoc_adopt", need_address=True)] == ["a"]
+
+
+def test_adopting_a_phone_that_is_not_provisioned_or_has_no_address_is_refused():
+    from roles.settings import SettingError
+    from roles.snom.deploy import _chosen
+
+    with pytest.raises(SettingError, match="not a provisioned phone .*: lobby, nobody"):
+        _chosen(_directory(), ("lobby", "nobody"), "televoc_adopt", need_address=True)
+    with pytest.raises(SettingError, match="no address in phones.yml: b"):
+        _chosen(_directory(), ("b",), "televoc_adopt", need_address=True)
+
+
+def test_the_deploy_waits_until_the_provisioning_server_shows_its_unlock_and_rearms():
+    from roles.snom.operations import _acknowledged
+
+    control = {"unlock": "t1", "rearm": {"000413000001": "r1"}}
+    assert _acknowledged(None, {})
+    assert not _acknowledged(None, control)
+    assert not _acknowledged({"unlock_token": "t1", "rearm_tokens": {}}, control)
+    assert _acknowledged({"unlock_token": "t1", "rearm_tokens": {"000413000001": "r1"}}, control)
