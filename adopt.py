@@ -11,11 +11,14 @@ directory's `web_password_before` (second-hand phone) or none (factory fresh).
 
 from pyinfra import host
 
-from roles import snom
+from roles import runs, snom
 from roles.event import event_directory
 from roles.settings import check_given
 
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
+runs.started("adopt.py")  # the next run says if this one does not get to its end
+
 snom.phones_adopted(directory)
+runs.finished()

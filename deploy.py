@@ -8,12 +8,14 @@ only when the server differs from the directory. README.md says what each step g
 
 from pyinfra import host
 
-from roles import asterisk, nixos, snom
+from roles import asterisk, nixos, runs, snom
 from roles.event import event_directory
 from roles.settings import check_given
 
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
+
+runs.started("deploy.py")  # the next run says if this one does not get to its end
 
 changes = asterisk.RunChanges()  # what this run changed, for the verification's reasons
 
@@ -23,3 +25,4 @@ snom.provisioning_published(directory)
 snom.changed_phones_resynced(directory)
 snom.provisioning_checked(directory)
 asterisk.phones_verified(directory, changes)
+runs.finished()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Optional, Union
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import (
     FactBase,
-    FileUploadCommand,
+    FunctionCommand,
     HiddenValue,
     QuoteString,
     StringCommand,
@@ -88,6 +89,56 @@ def sha256(content: Union[str, HiddenValue]) -> str:
     return hashlib.sha256(_text(content).encode()).hexdigest()
 
 
+def write_failure_cause(host, directory: str) -> str:
+    """Why a file cannot be written in `directory`, in the kernel's words (read-only file
+    system, no space left, ...), with the free space there."""
+    probe = shlex.quote(f"{directory}/.televoc-probe")
+    script = (f"dd if=/dev/zero of={probe} bs=64k count=1 2>&1 >/dev/null | grep -v records; rm -f {probe}; "
+              f"df -Pk {shlex.quote(directory)} 2>/dev/null | tail -n 1")
+    _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(script)), print_output=False)
+    lines = [line.strip() for line in output.output_lines if line.strip()]
+    reasons = [line.rsplit(": ", 1)[-1] for line in lines if line.startswith("dd:")]
+    free = [line.split()[3] for line in lines if len(line.split()) >= 6 and line.split()[3].isdigit()]
+    space = f"{int(free[0]) // 1024} MB free there" if free else "free space unknown"
+    return f"{reasons[0] if reasons else 'the upload failed'} ({directory}: {space})"
+
+
+def put_file_atomically(host, data: bytes, path: str, mode: str = "600", user: str = "root",
+                        group: str = "root", unchanged: str = "") -> bool:
+    """
+    Upload `data` beside `path` and rename it into place (with owner and mode); on failure
+    remove the partial upload, and log which file, why (read-only, disk full, ...) and
+    `unchanged` (what still holds, e.g. "Asterisk keeps serving its current config").
+    For FunctionCommands; managed_file uses it too.
+    """
+    directory, name = os.path.split(path)
+    temp = f"{directory}/.{name}.televoc-new"
+    error = None
+    try:
+        host.put_file(BytesIO(data), temp, print_output=False)
+    except Exception as e:  # noqa: BLE001 (SFTP errors come as OSError, IOError, SSHException)
+        error = str(e) or type(e).__name__
+    if error is None:
+        status, output = host.run_shell_command(StringCommand(
+            "chown", QuoteString(f"{user}:{group}"), QuoteString(temp),
+            "&&", "chmod", mode, QuoteString(temp),
+            "&&", "mv", "-f", QuoteString(temp), QuoteString(path),
+        ), print_output=False)
+        if status:
+            return True
+        error = " ".join(output.stderr_lines)[:200]
+    host.run_shell_command(StringCommand("rm", "-f", QuoteString(temp)), print_output=False)
+    logger.error(
+        f"{host.print_prefix}could not write {path}: {write_failure_cause(host, directory)}. The partial upload "
+        f"was removed and {path} is as it was. {unchanged}".rstrip()
+    )
+    return False
+
+
+def _write(state, host, content, path, mode, user, group, unchanged) -> bool:
+    return put_file_atomically(host, _text(content).encode(), path, mode, user, group, unchanged)
+
+
 @operation()
 def managed_file(
     path: str,
@@ -96,6 +147,7 @@ def managed_file(
     user: str = "root",
     group: str = "root",
     dir_mode: str | None = None,
+    unchanged: str = "",
 ):
     """
     Put `content` at `path` with `mode` and owner, atomically (upload beside it, then rename).
@@ -106,6 +158,7 @@ def managed_file(
     + mode, user, group: of the file
     + dir_mode: its directory gets this mode, root and the file's group (created if missing);
       None: an existing directory is left as it is, a missing one is created 0755 root:root
+    + unchanged: what still holds when the file cannot be written, for the message
 
     .. code:: python
 
@@ -117,20 +170,14 @@ def managed_file(
     if current == wanted:
         host.noop(f"{path} is already up to date")
         return
-    directory, name = os.path.split(path)
-    temp = f"{directory}/.{name}.televoc-new"
+    directory = os.path.dirname(path)
     if dir_mode is None:
         yield StringCommand("mkdir", "-p", QuoteString(directory))
     else:
         yield StringCommand(
             "install", "-d", "-m", dir_mode, "-o", "root", "-g", QuoteString(group), QuoteString(directory)
         )
-    yield FileUploadCommand(BytesIO(_text(content).encode()), temp)
-    yield StringCommand(
-        "chown", QuoteString(f"{user}:{group}"), QuoteString(temp),
-        "&&", "chmod", mode, QuoteString(temp),
-        "&&", "mv", "-f", QuoteString(temp), QuoteString(path),
-    )
+    yield FunctionCommand(_write, (content, path, mode, user, group, unchanged), {})
 
 
 class TextFile(FactBase):

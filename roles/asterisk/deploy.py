@@ -79,6 +79,7 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         mode="640",
         group="asterisk",
         dir_mode="750",
+        unchanged="Asterisk was not reloaded: it keeps serving its current config and the phones stay registered.",
     )
     operations.running(
         name="Asterisk is running",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import shlex
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
-
-from roles.files import FileDigests, TextFile, sha256
+from roles.files import FileDigests, TextFile, put_file_atomically, sha256
 
 from .facts import AsteriskState, poll
 from .render import changed_credentials
@@ -47,15 +45,32 @@ def running(cli: str, start: str, wait: float = 15):
     yield FunctionCommand(_wait_running, (cli, wait), {})
 
 
-def _confirm(state, host, cli: str, expected: LiveConfig, wait: float) -> bool:
-    current = poll(cli, wait, lambda s: not config_mismatches(s, expected))
+def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: str) -> bool:
+    current = poll(cli, wait, lambda s: not s.running or not config_mismatches(s, expected))
+    if current is not None and not current.running:
+        # Killed or crashed after the reload: start it again at once (registrations come
+        # back from its database) rather than leave the PBX down until someone notices.
+        logger.warning(
+            f"{host.print_prefix}Asterisk stopped right after the reload (killed or crashed); "
+            "starting it again"
+        )
+        host.run_shell_command(StringCommand(start), print_output=False)
+        current = poll(cli, wait, lambda s: s.running and not config_mismatches(s, expected))
+        if current is not None and current.running and not config_mismatches(current, expected):
+            logger.warning(
+                f"{host.print_prefix}Asterisk runs again and serves config generation "
+                f"{expected.generation}; the phones' registrations come back from its database. "
+                "Look at its log (journalctl -u asterisk) for why it stopped."
+            )
+            return True
     reasons = ["no answer from Asterisk"] if current is None else config_mismatches(current, expected)
     if not reasons:
         return True
     if current is None or not current.running:
         logger.error(
-            f"{host.print_prefix}Asterisk stopped answering after the reload: no phone can call. "
-            "Look at its log (journalctl -u asterisk) and run again."
+            f"{host.print_prefix}Asterisk stopped after the reload and did not start again within "
+            f"{wait:.0f} s: no phone can call now. Look at its log (journalctl -u asterisk) and run "
+            "again; the run starts it."
         )
         return False
     logger.error(
@@ -67,7 +82,7 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float) -> bool:
 
 
 @operation(is_idempotent=False)
-def config_live(cli: str, expected: LiveConfig, wait: float = 15):
+def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "systemctl start asterisk.service"):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
     the reload commands print success even for a rejected config, so televoc reads the
@@ -76,20 +91,22 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15):
     + cli: the Asterisk CLI command (with -C)
     + expected: what Asterisk must report (generations, phone aors, bind address)
     + wait: seconds to wait for Asterisk to report it after the reload
+    + start: the command that starts Asterisk again if it stops after the reload
     """
     state = host.get_fact(AsteriskState, cli_command=cli)
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
     yield StringCommand(cli, "-rx", "'core reload'")
-    yield FunctionCommand(_confirm, (cli, expected, wait), {})
+    yield FunctionCommand(_confirm, (cli, expected, wait, start), {})
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
             changes: RunChanges) -> bool:
-    current = poll(cli, wait, lambda s: not registration_problems(s, phones))
+    current = poll(cli, wait, lambda s: not s.running or not registration_problems(s, phones))
     if current is None or not current.running:
-        logger.error(f"{host.print_prefix}Asterisk is not running: no phone can register")
+        logger.error(f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
+                     "can register. Run again: the run starts it.")
         return False
     for line in registration_table(current, phones).splitlines():
         logger.info(line)
@@ -210,12 +227,8 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
     for name in changed:
         logger.info(f"{host.print_prefix}{name}: password changed: its registration made with the old one "
                     "is dropped; it must register again with the new one")
-    temp = f"{path}.televoc-new"
-    host.put_file(io.BytesIO(fingerprints.encode()), temp, print_output=False)
-    status, _ = host.run_shell_command(
-        StringCommand("chmod", "600", QuoteString(temp), "&&", "mv", "-f", QuoteString(temp), QuoteString(path)),
-        print_output=False)
-    return status
+    return put_file_atomically(host, fingerprints.encode(), path, "600",
+                               unchanged="The next run drops these registrations again.")
 
 
 @operation(is_idempotent=False)

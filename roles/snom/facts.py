@@ -37,23 +37,32 @@ class ProvisioningManifest(FactBase):
 
 class PendingNotifications(FactBase):
     """
-    Phones whose settings changed and that were not yet told to fetch them (names, in order).
+    Phones whose settings changed and that were not yet told to fetch them (names, in order),
+    or None when there is no pending file. Only lines that are phone names are read (grep, C
+    locale): bytes that are not (a half-written line, garbage) cannot break the run, and the
+    file is still cleared once the names in it were told.
 
     + path: the pending file
     """
 
     @staticmethod
     def default():
-        return []
+        return None
 
     def command(self, path: str) -> StringCommand:
-        return StringCommand("cat", QuoteString(path), "2>/dev/null", "||", "true")
+        return StringCommand(
+            "if", "[", "-e", QuoteString(path), "];", "then", "echo", "@@televoc-exists", ";",
+            "LC_ALL=C", "grep", "-a", "-E", QuoteString("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
+            QuoteString(path), ";", "fi", ";", "true",
+        )
 
     def process(self, output):
+        lines = [line.strip() for line in output]
+        if "@@televoc-exists" not in lines:
+            return None
         names = []
-        for line in output:
-            name = line.strip()
-            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) and name not in names:
+        for name in lines:
+            if name != "@@televoc-exists" and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) and name not in names:
                 names.append(name)
         return names
 

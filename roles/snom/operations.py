@@ -13,7 +13,6 @@ from typing import Optional
 
 from pyinfra import host, logger
 from pyinfra.api import (
-    FileUploadCommand,
     FunctionCommand,
     HiddenValue,
     OperationError,
@@ -23,7 +22,7 @@ from pyinfra.api import (
 
 from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.asterisk.facts import POLL_SECONDS, AsteriskState
-from roles.files import sha256
+from roles.files import write_failure_cause, put_file_atomically, sha256
 from roles.names import NOTIFY_CHECK_SYNC
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
@@ -43,6 +42,52 @@ def _tar(files: dict[str, str], manifest: str) -> bytes:
             info.size, info.mode, info.mtime = len(data), 0o640, 0
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _publish(state, host, files: HiddenValue, manifest: str, directory: str, manifest_path: str,
+             pending_path: str, changed: list, group: str) -> bool:
+    """Upload the files as one tar and swap the served directory; whatever fails leaves
+    nothing of this run's files behind (they hold passwords) and the old directory serving."""
+    parent = os.path.dirname(pending_path)
+    upload = f"{parent}/.provisioning.tar"
+    new, old, q = f"{directory}.televoc-new", f"{directory}.televoc-old", shlex.quote
+    keeps = "The provisioning server keeps offering what was published before."
+    data = _tar(files.unmask(), manifest)
+    try:
+        host.put_file(io.BytesIO(data), upload, print_output=False)
+        uploaded = True
+    except Exception:  # noqa: BLE001 (SFTP errors: OSError, IOError, SSHException)
+        uploaded = False
+    script = [
+        "set -e",
+        f"trap 'rm -rf {q(new)} {q(upload)}' EXIT",  # on success too: both are gone by then
+        f"chmod 600 {q(upload)}",
+        f"rm -rf {q(new)} {q(old)}",
+        f"mkdir -p {q(os.path.dirname(directory))}",
+        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
+        f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
+        f"chown -R root:{q(group)} {q(new)}",
+        f"find {q(new)} -type f -exec chmod 640 {{}} +",
+    ]
+    if changed:  # before the swap: an interruption costs at most a needless NOTIFY
+        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
+    script += [
+        f"mv {q(new + '/.manifest')} {q(manifest_path)}",
+        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
+        f"mv {q(new)} {q(directory)}",
+        f"rm -rf {q(old)}",
+    ]
+    if uploaded:
+        status, output = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))), print_output=False)
+        if status:
+            return True
+    host.run_shell_command(StringCommand("rm", "-rf", q(upload), q(new)), print_output=False)
+    where = parent if not uploaded else os.path.dirname(directory)
+    logger.error(
+        f"{host.print_prefix}could not publish the provisioning files to {directory}: "
+        f"{write_failure_cause(host, where)}. Nothing of this run's files is left on the PBX. {keeps}"
+    )
+    return False
 
 
 @operation()
@@ -69,28 +114,8 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     changed = sorted(by_file[name] for name, sha in wanted.items() if (live or {}).get(name) != sha)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
-    upload = f"{parent}/.provisioning.tar"
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
-    yield FileUploadCommand(io.BytesIO(_tar(files.unmask(), manifest)), upload)
-    new, old, q = f"{directory}.televoc-new", f"{directory}.televoc-old", shlex.quote
-    script = [
-        "set -e",
-        f"rm -rf {q(new)} {q(old)}",
-        f"mkdir -p {q(os.path.dirname(directory))}",
-        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
-        f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
-        f"chown -R root:{q(group)} {q(new)}",
-        f"find {q(new)} -type f -exec chmod 640 {{}} +",
-    ]
-    if changed:  # before the swap: an interruption costs at most a needless NOTIFY
-        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
-    script += [
-        f"mv {q(new + '/.manifest')} {q(manifest_path)}",
-        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
-        f"mv {q(new)} {q(directory)}",
-        f"rm -rf {q(old)} {q(upload)}",
-    ]
-    yield StringCommand("sh", "-c", q("; ".join(script)))
+    yield FunctionCommand(_publish, (files, manifest, directory, manifest_path, pending_path, changed, group), {})
 
 
 def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str) -> bool:
@@ -130,13 +155,18 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
     + notify: the pjsip_notify.conf section (televoc-check-sync or televoc-check-sync-reboot)
     """
     pending = host.get_fact(PendingNotifications, path=pending_path)
-    names = [name for name in pending if name in set(phones)]
+    names = [name for name in pending or [] if name in set(phones)]
     if not names:
-        if pending:
+        if pending is not None:  # only names of phones no longer in the directory, or garbage
             yield StringCommand("rm", "-f", pending_path)
         host.noop("no phone's settings changed: no NOTIFY sent")
         return
     yield FunctionCommand(_notify, (cli, notify, names, pending_path), {})
+
+
+def _upload_requests(state, host, config: HiddenValue, path: str) -> bool:
+    return put_file_atomically(host, config.unmask().encode(), path, "600",
+                               unchanged="No phone was sent anything.")
 
 
 def _web(state, host, requests_path: str, addresses: dict, what: str, missed: bool,
@@ -195,7 +225,7 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcom
         host.noop(f"no phone can be reached to {what}")
         return
     yield StringCommand("install", "-d", "-m", "700", os.path.dirname(requests_path))
-    yield FileUploadCommand(io.BytesIO(curl_config(reachable).encode()), requests_path)
+    yield FunctionCommand(_upload_requests, (HiddenValue(curl_config(reachable)), requests_path), {})
     addresses = {r.phone: r.address for r in reachable}
     yield FunctionCommand(_web, (requests_path, addresses, what, bool(unknown), outcome), {})
 
@@ -248,10 +278,9 @@ def wiped_profiles_fetched(state_path: str, record: TeardownRecord, outcome: Out
 def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool) -> bool:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     judged(record, outcome, now)
-    data = record.to_json().encode()
-    temp = f"{path}.televoc-new"
-    host.put_file(io.BytesIO(data), temp, print_output=False)
-    host.run_shell_command(StringCommand("chmod", "600", temp, "&&", "mv", "-f", temp, path), print_output=False)
+    if not put_file_atomically(host, record.to_json().encode(), path, "600",
+                               unchanged="The phones proven clean in this run are not recorded: run teardown again."):
+        return False
     lines = report(record)
     if was_clean:
         logger.info(f"{host.print_prefix}nothing left to do: every phone of the event was proven clean "

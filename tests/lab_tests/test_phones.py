@@ -200,3 +200,13 @@ def test_changing_one_display_name_resyncs_that_phone_only(event):
         assert event.state("hall2")["notifies"] == hall2["notifies"]
     finally:
         write_directory(event.directory)
+
+
+def test_a_phone_named_in_a_pending_file_with_garbage_is_still_told(event):
+    before = event.state("hall1")["notifies"]
+    (event.lab.root / "var/lib/televoc/notify-pending").write_bytes(b"\xff\xfe\x00half-writ\nhall1\n\x80\n")
+    run = event.run("deploy.py", "--data", "televoc_register_wait=5")
+    assert run.returncode == 0, run.output
+    assert "told to fetch their settings (televoc-check-sync): hall1" in run.output
+    event.fleet.wait(PHONES["hall1"][0], lambda s: s["notifies"] == before + 1, what="hall1 told")
+    assert not (event.lab.root / "var/lib/televoc/notify-pending").exists()

@@ -85,4 +85,10 @@ def test_manifest_fact_keeps_never_published_apart_from_empty():
 
 
 def test_pending_fact_dedupes_and_skips_junk():
-    assert PendingNotifications().process(["saal1", "saal2", "saal1", "", "rm -rf /"]) == ["saal1", "saal2"]
+    lines = ["@@televoc-exists", "saal1", "saal2", "saal1", "", "rm -rf /"]
+    assert PendingNotifications().process(lines) == ["saal1", "saal2"]
+
+
+def test_pending_fact_keeps_no_file_apart_from_a_file_without_names():
+    assert PendingNotifications().process([]) is None
+    assert PendingNotifications().process(["@@televoc-exists"]) == []

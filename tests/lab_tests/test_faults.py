@@ -1,0 +1,160 @@
+"""Faults with clear endings: Asterisk killed right after the reload, a state directory that is
+full or read-only, garbage in the pending-NOTIFY file, a run interrupted with Ctrl-C. Each test
+sets up the example event with its three phones registered (the `buildup` fixture)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from roles.event import load_directory
+from tests.lab.deploys import PYINFRA, REPO, copy_example_event, run_pyinfra, write_inventory
+from tests.lab.lab import Lab
+from tests.lab.wait import wait_for
+
+PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
+STATE = "/var/lib/televoc"
+CRASHING_CLI = "/usr/local/bin/asterisk-killed-after-reload"
+
+
+@dataclass
+class Buildup:
+    lab: Lab
+    event: Path
+    secret: Path
+    inventory: Path
+    phones: dict = field(default_factory=dict)
+
+    def deploy(self, *args: str):
+        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args)
+
+    def passwords(self) -> dict[str, str]:
+        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
+            return {a.name: a.password for a in load_directory(self.event).accounts}
+
+    def contacts(self) -> dict[str, str]:
+        from roles.asterisk.cli import parse_contacts
+
+        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
+
+    def edit_phones(self, change):
+        path = self.event / "phones.yml"
+        data = yaml.safe_load(path.read_text())
+        change(data["phones"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture
+def buildup(tmp_path):
+    lab = Lab(tmp_path / "lab")
+    lab.up()
+    try:
+        event = copy_example_event(tmp_path / "event")
+        secret = tmp_path / "event.secret"
+        secret.write_text(secrets.token_urlsafe(48) + "\n")
+        secret.chmod(0o600)
+        b = Buildup(lab, event, secret, write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data()))
+        first = b.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert first.returncode == 0, first.output
+        for name, password in b.passwords().items():
+            b.phones[name] = lab.start_phone(name, password, PORTS[name])
+        wait_for(lambda: b.contacts() == dict.fromkeys(PORTS, "Avail"), 40, "every phone registered")
+        yield b
+    finally:
+        lab.down()
+
+
+def test_asterisk_killed_right_after_the_reload_is_started_again(buildup):
+    # An Asterisk CLI that kills Asterisk as soon as it has taken the reload.
+    (buildup.lab.root / CRASHING_CLI.lstrip("/")).write_text(
+        "#!/bin/sh\n/usr/sbin/asterisk \"$@\"; rc=$?\n"
+        "case \"$*\" in *'core reload'*) kill -9 \"$(cat /run/asterisk/asterisk.pid)\" ;; esac\nexit $rc\n")
+    os.chmod(buildup.lab.root / CRASHING_CLI.lstrip("/"), 0o755)
+    before = buildup.lab.run("cat /run/asterisk/asterisk.pid").stdout.strip()
+    buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))
+    run = buildup.deploy("--data", f"asterisk__cli={CRASHING_CLI} -C /etc/asterisk/asterisk.conf",
+                         "--data", "televoc_register_wait=40")
+    assert run.returncode == 0, run.output
+    assert "Asterisk stopped right after the reload (killed or crashed); starting it again" in run.output
+    assert re.search(r"Asterisk runs again and serves config generation [0-9a-f]{16}; the phones' "
+                     r"registrations come back from its database", run.output), run.output
+    assert buildup.lab.run("cat /run/asterisk/asterisk.pid").stdout.strip() != before
+    assert "all 3 phones are registered" in run.output
+    assert re.search(r'callerid\s*:\s*"Saal Eins" <1001>', buildup.lab.asterisk("pjsip show endpoint saal1"))
+
+
+@pytest.mark.parametrize("fault,cause", [("full", "No space left on device"), ("read-only", "Read-only file system")])
+def test_a_state_directory_that_cannot_be_written_is_named_with_its_cause(buildup, fault, cause):
+    old = buildup.passwords()["saal1"]
+    # /var/lib/televoc on a small tmpfs holding what it held, then filled up or made read-only.
+    # Mounted in the mount namespace of the lab's sshd (what pyinfra's commands and Asterisk
+    # see), from outside: the chroot has no mount command.
+    state = buildup.lab.root / STATE.lstrip("/")
+
+    def in_sshd_namespace(script: str) -> None:
+        subprocess.run(["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "sh", "-c", script],
+                       check=True, timeout=30)
+
+    in_sshd_namespace(f"cp -a {state} {state}.saved && mount -t tmpfs -o size=256k,mode=0750 tmpfs {state} "
+                      f"&& cp -a {state}.saved/. {state}/")
+    try:
+        if fault == "full":
+            in_sshd_namespace(f"dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null || true")
+        else:
+            in_sshd_namespace(f"mount -o remount,ro {state}")
+        new = secrets.token_hex(len(old))[: len(old)]
+        buildup.edit_phones(lambda phones: phones[0].update(password=new))
+        run = buildup.deploy()
+        assert run.returncode != 0
+        assert f"could not write {STATE}/pjsip-secrets.conf: {cause}" in run.output, run.output
+        assert "Asterisk was not reloaded: it keeps serving its current config and the phones stay registered" in run.output
+        listing = subprocess.run(["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "ls", "-A", str(state)],
+                                 capture_output=True, text=True, timeout=10).stdout
+        assert "televoc-new" not in listing, listing  # no partial file with secrets
+        assert buildup.lab.register("saal1", old, 5081), "the old config stopped serving"
+    finally:
+        in_sshd_namespace(f"umount {state} && rm -rf {state}.saved")
+    fixed = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert fixed.returncode == 0, fixed.output
+    assert buildup.lab.register("saal1", new, 5082)
+
+
+def test_garbage_in_the_pending_file_is_cleared_without_breaking_the_run(buildup):
+    (buildup.lab.root / STATE.lstrip("/") / "notify-pending").write_bytes(b"\xff\xfe\x00garbage\nsaal1\n\x80\n")
+    run = buildup.deploy("-v")
+    assert run.returncode == 0, run.output
+    assert not (buildup.lab.root / STATE.lstrip("/") / "notify-pending").exists()
+
+
+def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
+    buildup.phones.pop("backoffice").stop()  # one phone missing: the run waits for it
+    wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
+    env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
+    proc = subprocess.Popen([PYINFRA, str(buildup.inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (buildup.lab.root / "var/lib/televoc-run/unfinished").exists(), 60, "the run to start")
+        time.sleep(5)  # by then the run waits for backoffice (up to 60 s)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # pyinfra itself exits 0 after Ctrl-C (a wrapper cannot tell): the next run says so.
+    again = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert again.returncode == 0, again.output
+    assert re.search(r"the previous run \(deploy\.py started \S+\) did not finish: it was interrupted", again.output), \
+        f"exit {proc.returncode}\n{output}\n---\n{again.output}"
+    third = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert "did not finish" not in third.output
