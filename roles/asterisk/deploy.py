@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 
+from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 
 from roles.event import Directory
@@ -39,7 +40,14 @@ SETTINGS = declare(
             "strict: the run fails naming every phone that is not ready; report: it only "
             "prints them.", choice("strict", "report")),
     Setting("televoc_register_wait", 30,
-            "How long to wait for every phone to register before judging (seconds).", seconds),
+            "How long a strict run waits for every phone to register and answer before judging "
+            "(seconds); a report run does not wait.", seconds),
+    Setting("televoc_table", "auto",
+            "The table of every phone: auto prints it up to 50 phones, true always, false never "
+            "(it is always written to televoc_report_dir).", choice("auto", "true", "false")),
+    Setting("televoc_report_dir", "reports",
+            "Where on this machine each run writes every phone's state as <host>-phones.csv "
+            "(relative to where pyinfra runs).", text),
     Setting("televoc_teardown", "accounts",
             "teardown: accounts removes the event's accounts and keeps the PBX running; stop "
             "stops and disables Asterisk.", choice("accounts", "stop")),
@@ -115,7 +123,13 @@ def phones_verified(directory: Directory, changes: RunChanges | None = None):
         wait=settings.televoc_register_wait,
         mode=settings.televoc_verify,
         changes=changes,
+        table=settings.televoc_table,
+        csv_path=posixpath.join(settings.televoc_report_dir, f"{_safe(host.name)}-phones.csv"),
     )
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 @deploy("PBX forgets the event", data_defaults=defaults(SETTINGS))

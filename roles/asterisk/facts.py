@@ -48,14 +48,21 @@ class AsteriskState(FactBase[Optional[cli.PbxState]]):
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
 
 
-def poll(cli_command: str, wait: float, done: Callable[[cli.PbxState], bool]) -> Optional[cli.PbxState]:
+def poll(cli_command: str, wait: float, done: Callable[[cli.PbxState], bool],
+         progress: Optional[Callable[[cli.PbxState, float], None]] = None,
+         first: Optional[cli.PbxState] = None) -> Optional[cli.PbxState]:
     """Read AsteriskState until done(state) or `wait` seconds passed (bounded in count and in
-    time); return the last state read (None if the fact gave nothing)."""
+    time); return the last state read (None if the fact gave nothing). `progress(state,
+    seconds left)` is called after each read that is not done; `first`: a state already read
+    (saves a remote command when it is done already)."""
     deadline = time.monotonic() + wait
-    state = None
-    for _ in range(int(wait / POLL_SECONDS) + 2):
-        state = host.get_fact(AsteriskState, cli_command=cli_command)
+    state = first
+    for attempt in range(int(wait / POLL_SECONDS) + 2):
+        if state is None or attempt > 0:
+            state = host.get_fact(AsteriskState, cli_command=cli_command)
         if (state is not None and done(state)) or time.monotonic() >= deadline:
             break
+        if progress is not None and state is not None:
+            progress(state, deadline - time.monotonic())
         time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
     return state

@@ -12,7 +12,15 @@ from roles.files import FileDigests, TextFile, put_file_atomically, sha256
 
 from .facts import AsteriskState, poll
 from .render import changed_credentials
-from .report import LiveConfig, RunChanges, config_mismatches, registration_problems, registration_table
+from .report import (
+    LiveConfig,
+    RunChanges,
+    config_mismatches,
+    registration_problems,
+    registration_table,
+    summary,
+    table_csv,
+)
 
 
 def _wait_running(state, host, cli: str, wait: float) -> bool:
@@ -102,35 +110,66 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges) -> bool:
-    current = poll(cli, wait, lambda s: not s.running or not registration_problems(s, phones))
+            changes: RunChanges, table: str, csv_path: str) -> bool:
+    shown = {"line": None}
+
+    def progress(current, left: float) -> None:
+        if not current.running:
+            return
+        waiting = len(registration_problems(current, phones))
+        line = f"{len(phones) - waiting} of {len(phones)} phones ready, waiting up to {max(0, left):.0f} s"
+        if line.split(",")[0] != (shown["line"] or "").split(",")[0]:
+            logger.info(f"{host.print_prefix}{line}")
+            shown["line"] = line
+
+    done = lambda s: not s.running or not registration_problems(s, phones)  # noqa: E731
+    current = poll(cli, wait if mode == "strict" else 0, done, progress)
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
                      "can register. Run again: the run starts it.")
         return False
-    for line in registration_table(current, phones).splitlines():
-        logger.info(line)
     problems = registration_problems(current, phones, changes.credentials)
+    written = _write_csv(current, phones, csv_path)
+    if table == "true" or (table == "auto" and len(phones) <= TABLE_AUTO_MAX):
+        for line in registration_table(current, phones).splitlines():
+            logger.info(line)
     if not problems:
-        logger.info(f"{host.print_prefix}all {len(phones)} phones are registered")
+        logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer "
+                    f"(every phone: {written})")
         return True
-    summary = "; ".join(f"{name} ({why})" for name, why in problems)
+    lines = summary(current, phones, problems, more=f" (all of them: {written})")
     if mode == "report":
-        logger.warning(
-            f"{host.print_prefix}{len(problems)} of {len(phones)} phones not ready: {summary} "
-            "(televoc_verify=report: not failing)"
-        )
+        logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
+        for line in lines[1:]:
+            logger.warning(line)
         return True
-    logger.error(
-        f"{host.print_prefix}{len(problems)} of {len(phones)} phones not ready after {wait:.0f} s: "
-        f"{summary}. Plug them in / check their settings and run again, or pass "
-        "--data televoc_verify=report during buildup."
-    )
+    logger.error(f"{host.print_prefix}{lines[0]} after {wait:.0f} s; not ready:")
+    for line in lines[1:]:
+        logger.error(line)
+    logger.error(f"{host.print_prefix}plug them in / check their settings and run again, or pass "
+                 "--data televoc_verify=report during buildup (every phone: " + written + ")")
     return False
 
 
+TABLE_AUTO_MAX = 50  # phones up to which the whole table is printed without asking
+
+
+def _write_csv(state, phones, path: str) -> str:
+    """The whole table as CSV on the client (a crew opens it in a spreadsheet); its path."""
+    import os
+
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(table_csv(state, phones))
+    except OSError as e:
+        return f"not written: {e}"
+    return path
+
+
 @operation(is_idempotent=False)
-def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None):
+def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
+                      table: str = "auto", csv_path: str = "reports/phones.csv"):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -141,8 +180,11 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
     + wait: seconds to wait for registrations
     + mode: "strict" or "report"
     + changes: what this run changed (phones whose password changed get that as their reason)
+    + table: "auto" prints the whole table up to 50 phones, "true" always, "false" never
+    + csv_path: where the whole table is written on the client (CSV)
     """
-    yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges()), {})
+    yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
+                                    csv_path), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:

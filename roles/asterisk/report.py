@@ -14,7 +14,16 @@ from roles.names import TRANSPORT
 
 from .cli import PbxState
 
-NOT_READY = {"Unavail": "registered but not answering qualify (OPTIONS)"}
+# A phone is ready when a contact of its aor answers Asterisk's qualify (OPTIONS): status
+# Avail. A contact that registered a moment ago has not been qualified yet (Unknown, or
+# NonQual when qualify is off): it may well not answer, so it does not count yet.
+READY = "Avail"
+NOT_READY = {
+    "Unavail": "registered but not answering qualify (OPTIONS)",
+    "Unknown": "registered, qualify not answered yet",
+    "NonQual": "registered, not qualified",
+    "Created": "registered, qualify not answered yet",
+}
 NO_AOR = "Asterisk has no aor of that name"
 NOT_REGISTERED = "not registered"
 NEW_PASSWORD = "not registered since its password changed (its old registration was dropped)"
@@ -87,9 +96,70 @@ def registration_problems(state: PbxState, phones: Iterable[Account],
         contacts = state.contacts_of(phone.name)
         if not contacts:
             problems.append((phone.name, NEW_PASSWORD if phone.name in changed else NOT_REGISTERED))
-        elif all(c.status in NOT_READY for c in contacts):
-            problems.append((phone.name, NOT_READY[contacts[0].status]))
+        elif not any(c.status == READY for c in contacts):
+            status = contacts[0].status
+            problems.append((phone.name, NOT_READY.get(status, f"registered, contact {status}")))
     return problems
+
+
+def status_counts(state: PbxState, phones: Sequence[Account]) -> dict[str, int]:
+    """How many phones are in which state: a contact's status (the best one), or MISSING."""
+    counts: dict[str, int] = {}
+    for phone in phones:
+        statuses = [c.status for c in state.contacts_of(phone.name)]
+        status = READY if READY in statuses else (statuses[0] if statuses else "MISSING")
+        counts[status] = counts.get(status, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] != READY, kv[0])))
+
+
+def wrapped(label: str, names: Sequence[str], width: int = 100, limit: int = 60, more: str = "") -> list[str]:
+    """'  label: a, b, c' wrapped at `width`, at most `limit` names, then '... and N more'."""
+    shown = list(names[:limit])
+    words = [f"{n}," for n in shown[:-1]] + shown[-1:]
+    if len(names) > limit:
+        words[-1] += ","
+        words.append(f"... and {len(names) - limit} more{more}")
+    lines, line = [], f"  {label}:"
+    for word in words:
+        if len(line) + 1 + len(word) > width and line.strip().endswith(","):
+            lines.append(line)
+            line = "     "
+        line += " " + word
+    lines.append(line)
+    return lines
+
+
+def summary(state: PbxState, phones: Sequence[Account], problems: list[tuple[str, str]],
+            more: str = "") -> list[str]:
+    """The run's result at any size: one line of counts, then the phones that are not ready,
+    grouped by reason, wrapped."""
+    counts = ", ".join(f"{status} {n}" for status, n in status_counts(state, phones).items())
+    ready = len(phones) - len(problems)
+    lines = [f"{ready} of {len(phones)} phones ready ({counts})"]
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in problems:
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        lines += wrapped(f"{reason} ({len(names)})", names, more=more)
+    return lines
+
+
+def table_csv(state: PbxState, phones: Sequence[Account]) -> str:
+    """Every phone, one row each (several when it has several contacts), for a spreadsheet."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["phone", "extension", "contact", "status", "rtt_ms", "user_agent"])
+    for phone in phones:
+        contacts = state.contacts_of(phone.name)
+        if not contacts:
+            writer.writerow([phone.name, phone.extension, "", "MISSING", "", ""])
+        for c in contacts:
+            writer.writerow([phone.name, phone.extension, c.uri, c.status,
+                             "" if c.rtt_ms is None else f"{c.rtt_ms:.1f}", c.user_agent or ""])
+    return out.getvalue()
 
 
 def registration_table(state: PbxState, phones: Sequence[Account]) -> str:

@@ -119,6 +119,21 @@ class Provisioning(Strict):
     keepalive_interval: Number = Field(30, ge=0, le=3600, description="the NAT keepalive interval in seconds, 0 for none")
 
 
+class Security(Strict):
+    """How the PBX bans sources that keep failing (fail2ban): wrong SIP passwords, unknown
+    accounts, requests for MACs the provisioning server does not know."""
+
+    ban_after: Number = Field(
+        5, ge=1, le=100, description="ban_after is the number of failures (1 to 100) after which a source is banned"
+    )
+    find_seconds: Number = Field(
+        600, ge=10, le=86400, description="find_seconds is the window (10 to 86400 seconds) in which failures count"
+    )
+    ban_seconds: Number = Field(
+        3600, ge=5, le=604800, description="ban_seconds is how long (5 seconds to a week) a source stays banned"
+    )
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -129,6 +144,7 @@ class Event(Strict):
     )
     sip: Sip = Sip()
     provisioning: Provisioning = Provisioning()
+    security: Security = Security()
     test_numbers: TestNumbers = TestNumbers()
     ring_timeout: Number = Field(20, ge=5, le=300, description="the seconds a call rings")
     secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")

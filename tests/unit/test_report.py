@@ -96,10 +96,51 @@ def test_a_contact_that_does_not_answer_qualify_is_not_ready():
     assert registration_problems(state, [phone("saal1")]) == [("saal1", NOT_READY["Unavail"])]
 
 
-@pytest.mark.parametrize("status", ["Avail", "NonQual", "Unknown"])
-def test_other_contact_states_count_as_ready(status):
-    state = serving(contacts=[contact("saal1", status)])
+@pytest.mark.parametrize("status", ["Unknown", "NonQual", "Created"])
+def test_a_contact_not_qualified_yet_does_not_count_as_ready(status):
+    state = serving(contacts=[contact("saal1", status, None)])
+    [(name, reason)] = registration_problems(state, [phone("saal1")])
+    assert name == "saal1" and reason.startswith("registered, ") and "qualif" in reason
+
+
+def test_one_answering_contact_of_several_is_enough():
+    state = serving(contacts=[contact("saal1", "Unavail", None), contact("saal1", "Avail")])
     assert registration_problems(state, [phone("saal1")]) == []
+
+
+def test_the_summary_counts_by_state_and_groups_the_phones_not_ready_by_reason():
+    from roles.asterisk.report import summary
+
+    phones = [phone(f"p{i:04d}") for i in range(500)]
+    contacts = [contact(p.name, "Avail") for p in phones[:400]] + [contact(p.name, "Unavail", None) for p in phones[400:450]]
+    state = serving(phones=[p.name for p in phones], contacts=contacts)
+    lines = summary(state, phones, registration_problems(state, phones), more=" (all: report.csv)")
+    assert lines[0] == "400 of 500 phones ready (Avail 400, MISSING 50, Unavail 50)"
+    assert lines[1].startswith("  registered but not answering qualify (OPTIONS) (50): p0400, p0401,")
+    assert any("not registered (50)" in line for line in lines)
+    assert all(len(line) <= 100 for line in lines)
+    assert len(lines) < 20
+
+
+def test_a_long_list_is_cut_with_a_pointer_to_the_whole():
+    from roles.asterisk.report import wrapped
+
+    lines = wrapped("not registered (1000)", [f"phone{i}" for i in range(1000)], limit=60, more=" (all: x.csv)")
+    assert lines[-1].endswith("... and 940 more (all: x.csv)")
+    assert all(len(line) <= 100 for line in lines)
+
+
+def test_the_csv_has_every_phone():
+    import csv
+    import io
+
+    from roles.asterisk.report import table_csv
+
+    state = serving(contacts=[contact("saal1", "Avail", 0.25)])
+    rows = list(csv.reader(io.StringIO(table_csv(state, [phone("saal1"), phone("saal2", "1002")]))))
+    assert rows == [["phone", "extension", "contact", "status", "rtt_ms", "user_agent"],
+                    ["saal1", "1001", "sip:saal1@10.0.0.1:5060", "Avail", "0.2", ""],
+                    ["saal2", "1002", "", "MISSING", "", ""]]
 
 
 def test_problems_come_in_directory_order():
