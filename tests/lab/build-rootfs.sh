@@ -85,6 +85,9 @@ PACKAGES=$PACKAGES,systemd-standalone-sysusers,python3,nix-bin,procps,iproute2
 # The NixOS firewall's two backends (networking.firewall, networking.nftables), applied by
 # the nixos-rebuild stand-in in the PBX's namespace.
 PACKAGES=$PACKAGES,iptables,nftables
+# services.fail2ban: Debian's fail2ban stands in for nixpkgs' (its /etc/fail2ban is the
+# package's etc/fail2ban); nixpkgs' package has systemd-python and pyinotify on its path.
+PACKAGES=$PACKAGES,fail2ban,python3-systemd,python3-pyinotify
 
 # The sid Release file's Valid-Until can lie in this machine's past: do not check it.
 if ! mmdebstrap --variant=apt --include="$PACKAGES" \
@@ -108,6 +111,19 @@ mkdir -p "$R/usr/share/televoc-lab"
 cp -a "$R/etc/asterisk" "$R/usr/share/televoc-lab/asterisk-samples"
 find "$R/etc/asterisk" -mindepth 1 -delete
 rm -f "$R/var/lib/asterisk/astdb.sqlite3"
+# The same for fail2ban: Debian's /etc/fail2ban is what nixpkgs' module takes from
+# ${cfg.package}/etc/fail2ban (jail.conf, paths-common.conf, action.d/, filter.d/, ...);
+# /etc/fail2ban starts empty (no Debian jail.d/defaults-debian.conf enabling sshd), and
+# nothing of Debian's runtime state is kept.
+# The package directory (pkgs.fail2ban in eval-config.nix) is laid out as nixpkgs' output:
+# etc/fail2ban, bin/fail2ban-*, lib/systemd/system/fail2ban.service (Debian's unit).
+F2B=$R/usr/share/televoc-lab/fail2ban
+mkdir -p "$F2B/etc" "$F2B/bin" "$F2B/lib/systemd/system"
+cp -a "$R/etc/fail2ban" "$F2B/etc/fail2ban"
+find "$R/etc/fail2ban" -mindepth 1 -delete
+for b in "$R"/usr/bin/fail2ban-*; do ln -s "/usr/bin/${b##*/}" "$F2B/bin/${b##*/}"; done
+cp "$R/usr/lib/systemd/system/fail2ban.service" "$F2B/lib/systemd/system/fail2ban.service"
+rm -rf "$R/var/lib/fail2ban" "$R/run/fail2ban" "$R/var/log/fail2ban.log"
 # NixOS sets astdatadir => /var/lib/asterisk and its unit's preStart copies the package's
 # var/lib/asterisk skeleton (sounds, documentation, ...) there; Debian keeps that data in
 # /usr/share/asterisk. Link each Debian data entry into /var/lib/asterisk (and each
@@ -129,7 +145,8 @@ rm -f "$R"/etc/ssh/ssh_host_*
 mkdir -p "$R/nix/store" "$R/nix/var/nix/profiles" "$R/etc/nixos"
 {
     echo "built: $(date -u +%FT%TZ) from $SELF (key $KEY)"
-    chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server iptables nftables
+    chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server iptables nftables \
+        fail2ban python3-systemd python3-pyinotify
 } >"$R/usr/share/televoc-lab/build-info"
 
 mv -T "$R" "$ROOTFS"

@@ -7,10 +7,10 @@ systemd.services; a unit that is not there does not exist, as on NixOS):
 
   - Type=simple/exec (also notify, dbus, idle, treated as simple): a supervisor process
     (`python3 labsys.py supervise UNIT`) starts ExecStart in a session of its own, tracks
-    its main PID, applies Restart= / RestartSec= (start limit: StartLimitBurst in
-    StartLimitIntervalSec, 5 in 10 s by default), and on stop runs ExecStop, sends
-    KillSignal (SIGTERM) to the process group, SIGKILL after TimeoutStopSec (at most 10 s
-    here), then ExecStopPost.
+    its main PID, applies Restart= / RestartSec= / RestartPreventExitStatus= (start
+    limit: StartLimitBurst in StartLimitIntervalSec, 5 in 10 s by default), and on stop
+    runs ExecStop, sends KillSignal (SIGTERM) to the process group, SIGKILL after
+    TimeoutStopSec (at most 10 s here), then ExecStopPost.
   - Type=forking: ExecStart must exit 0; the main PID is read from PIDFile=.
   - Type=oneshot: the ExecStart lines run in order; RemainAfterExit=yes keeps it "active
     (exited)".
@@ -24,7 +24,11 @@ systemd.services; a unit that is not there does not exist, as on NixOS):
   - Not enforced (accepted and written into the unit): sandboxing (ProtectSystem,
     PrivateTmp, NoNewPrivileges, RestrictAddressFamilies, ...), resource limits, cgroups
     (a unit's processes are its session), dependencies other than starting Wants=/Requires=
-    first, sockets, timers.
+    first and PartOf= (stop() stops the active units that are PartOf= the unit first;
+    `systemctl restart` starts them again), sockets, timers.
+  - A unit file may be a package's unit followed by NixOS's overrides (systemd.packages,
+    see nixos-rebuild): sections repeat, and the last value of a key wins, as with a
+    drop-in.
 
 asterisk.service keeps the lab's own start: Type=forking as NixOS's services.asterisk
 defines it, and start() waits until `core waitfullybooted` answers, so that a switch returns
@@ -551,8 +555,31 @@ def _start_simple(u: dict, unit: str, path: str, env: dict) -> int:
     return pid
 
 
-def stop(unit: str = UNIT) -> bool:
-    """Stop `unit`; return True if it was active."""
+def part_of(unit: str) -> list[str]:
+    """Active units with PartOf=`unit`: systemd stops and restarts them with it."""
+    found = []
+    for other in known_units():
+        if other == unit or not is_active(other):
+            continue
+        state = read_state(other) or {}
+        try:
+            u = load(other, state.get("unit_file"))
+        except ServiceError:
+            continue
+        if unit in " ".join(get_all(u, "PartOf", "Unit")).split():
+            found.append(other)
+    return found
+
+
+def stop(unit: str = UNIT, _depth: int = 0) -> bool:
+    """Stop `unit` (and, first, the active units that are PartOf= it); return True if it
+    was active."""
+    if _depth < 5:  # bounded: PartOf chains
+        for other in part_of(unit):
+            try:
+                stop(other, _depth + 1)
+            except ServiceError as e:
+                _log(other, str(e))
     if unit == UNIT:
         return stop_asterisk()
     state = read_state(unit)
@@ -676,6 +703,9 @@ def supervise(unit: str, path: str) -> int:
         again = (policy == "always" or (policy == "on-failure" and not clean)
                  or (policy == "on-success" and clean) or (policy == "on-abnormal" and rc < 0)
                  or (policy == "on-abort" and rc < 0 and -rc not in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)))
+        if again and _prevented(u, rc):
+            again = False
+            clean = rc == 0
         if not again:
             run_lines_quiet(u, unit, "ExecStopPost", env)
             write_state(unit, result="exited-ok" if clean else "failed", main_pid=None)
@@ -689,6 +719,15 @@ def supervise(unit: str, path: str) -> int:
             break
     run_lines_quiet(u, unit, "ExecStopPost", env)
     return 0
+
+
+def _prevented(u: dict, rc: int) -> bool:
+    """RestartPreventExitStatus=: exit codes and signal names that are not restarted."""
+    for word in " ".join(get_all(u, "RestartPreventExitStatus")).split():
+        if (word.isdigit() and rc == int(word)) or (
+                rc < 0 and getattr(signal, word if word.startswith("SIG") else f"SIG{word}", None) == -rc):
+            return True
+    return False
 
 
 def run_lines_quiet(u: dict, unit: str, key: str, env: dict) -> None:
