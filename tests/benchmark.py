@@ -1,30 +1,59 @@
-"""Benchmark (not a test): remote commands and wall time of a deploy against the lab, for
-10, 100 and 1000 phones, first deploy and no-change rerun. The command count must stay flat.
+"""Benchmark (not a test): what a deploy costs as the event grows, against the lab.
 
-    ./televoc bench            (or: python -m tests.benchmark [--phones 10 100 1000])
+    ./televoc bench            (or: python -m tests.benchmark [--phones 10 100 2000 10000])
 
-Every phone is a provisioned snom (its settings file is published and it is told to resync).
-Phones are not registered here (televoc_verify=report, no wait): the verification still reads
-Asterisk's state once, in one remote command for all phones.
+For each size (every phone a provisioned snom: its settings file is published and it is told
+to resync), in one run, so that sizes compare as ratios on a noisy machine:
+- the first deploy and a no-change rerun (the real pyinfra CLI over SSH, a fresh lab per
+  size): remote commands and uploads (tests/pyinfra_counted.py), wall time, exit code;
+- pyinfra's floor: `pyinfra INVENTORY exec -- true` against the same lab with the same
+  group_data (it loads and validates the same directory), and the ratio rerun / floor;
+- the client side alone, in this process without a host (CPU seconds, tests/bench/client.py):
+  validate, render, and verify (parse Asterisk 22's answer for N registered phones, judge,
+  tabulate; the text from tests/bench/asterisk_text.py).
+
+At the --registered sizes (10 and 2000) the phones are really registered during the rerun:
+one SIPp in the lab's phone network registers every account from a CSV file and answers
+Asterisk's qualify (tests/bench/sipp_phones.py, tests/lab/sipp/register-csv*.xml); the rerun
+is strict (televoc_verify=strict) and must say that all N phones are registered. There the
+lab's own AsteriskState answer is also compared with the synthetic text, byte for byte.
+Elsewhere no phone registers and the runs are televoc_verify=report without waiting: the
+verification still reads Asterisk's state once, in one remote command for all phones.
+
+Exits 1 when a run or a check fails, or when the command count is not flat across sizes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import shlex
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lab.deploys import REPO, write_inventory
 from tests.lab.lab import Lab
 
+DEFAULT_SIZES = [10, 100, 2000, 10000]
+DEFAULT_REGISTERED = [10, 2000]
+# SIPp's registrations a second. In the lab (2 cores) Asterisk answered 2000 phones without a
+# single retransmission at up to 2000/s (10000/s: 25 retransmissions; unpaced: every
+# REGISTER retransmitted once); 250/s keeps a wide margin and takes 8 s for 2000 phones.
+REGISTER_RATE = 250
+ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
+
 
 def make_event(directory: Path, phones: int) -> Path:
+    """An event of `phones` provisioned snoms; its phone network holds the lab's (where SIPp
+    registers from: accounts work only from `network`), the PBX is the lab's address there."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\npbx_address: 127.0.0.1\n")
+    (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\npbx_address: 10.23.0.2\n")
     lines = ["phones:"]  # every phone a provisioned snom: the heaviest path
     lines += [
         f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320}}"
@@ -32,63 +61,305 @@ def make_event(directory: Path, phones: int) -> Path:
     ]
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
     secret = directory.parent / "event.secret"
+    secret.touch(mode=0o600)  # televoc refuses a secret others can read
     secret.write_text(secrets.token_urlsafe(48) + "\n")
-    secret.chmod(0o600)  # televoc refuses a secret others can read
     return secret
 
 
-def counted_deploy(inventory: Path, event: Path, secret: Path, counts: Path) -> tuple[int, dict, float]:
-    env = {"TELEVOC_EVENT_DIR": str(event), "TELEVOC_SECRET_FILE": str(secret)}
-    import os
+@dataclass
+class Run:
+    phones: int
+    name: str
+    code: int
+    wall: float
+    counts: dict
+    output: str
+    registered: bool = False
+    floor: float | None = None
 
+    @property
+    def commands(self) -> int:
+        return self.counts.get("remote_commands", -1)
+
+    @property
+    def uploads(self) -> int:
+        return self.counts.get("uploads", -1)
+
+
+def counted_pyinfra(args: list[str], event: Path, secret: Path, counts: Path, log: Path,
+                    timeout: float = 900) -> tuple[int, dict, float, str]:
+    """The real pyinfra CLI (tests.pyinfra_counted), from the repository root, with the event."""
+    env = {**os.environ, "TELEVOC_EVENT_DIR": str(event), "TELEVOC_SECRET_FILE": str(secret)}
+    counts.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.pyinfra_counted", str(counts), "--", str(inventory), "deploy.py",
-         "-y", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0"],
-        cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=900,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = subprocess.run([sys.executable, "-m", "tests.pyinfra_counted", str(counts), "--", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
-    return proc.returncode, json.loads(counts.read_text()), elapsed
+    output = proc.stdout + proc.stderr
+    log.write_text(output)
+    data = json.loads(counts.read_text()) if counts.exists() else {}
+    return proc.returncode, data, elapsed, output
+
+
+def _report_dir_data(work: Path) -> list[str]:
+    """Where the deploy writes its CSV of every phone: the bench's workdir, not reports/ (only
+    when the deploy declares that setting)."""
+    try:
+        from roles.asterisk.deploy import SETTINGS
+    except ImportError:
+        return []
+    if any(getattr(s, "name", None) == "televoc_report_dir" for s in SETTINGS):
+        return ["--data", f"televoc_report_dir={work / 'reports'}"]
+    return []
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class Size:
+    phones: int
+    runs: list[Run] = field(default_factory=list)
+    client: object = None
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def bench_size(phones: int, args, work: Path) -> Size:
+    from tests.bench import client
+    from tests.bench.asterisk_text import rendered_like
+    from tests.bench.sipp_phones import SippError, SippPhones
+
+    result = Size(phones)
+    if work.exists():
+        lab_dir = work / "lab"
+        if (lab_dir / "lab.json").exists():
+            Lab.attach(lab_dir).down()
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    event = work / "event"
+    secret = make_event(event, phones)
+    registered = phones in args.registered
+
+    _say(f"[{phones} phones] client side (validate, render, verify; CPU s, best of {args.repeats})")
+    result.client = client.measure(event, secret, repeats=args.repeats)
+    c = result.client
+    _say(f"    validate {c.validate:.4f}  render {c.render:.4f}  verify {c.verify:.4f}")
+
+    lab = Lab(work / "lab")
+    lab.up()
+    phones_up = None
+    try:
+        inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
+        extra = _report_dir_data(work)
+        report = ["--data", "televoc_verify=report", "--data", "televoc_register_wait=0"]
+
+        def deploy(name: str, data: list[str], strict: bool = False) -> Run:
+            log = work / f"{name.replace(' ', '-')}.log"
+            code, counts, wall, output = counted_pyinfra(
+                [str(inventory), "deploy.py", "-y", *data, *extra], event, secret,
+                log.with_suffix(".counts.json"), log)
+            run = Run(phones, name, code, wall, counts, output, registered=strict)
+            _say(f"    {name:<16} {run.commands:>3} remote commands {run.uploads:>2} uploads "
+                 f"{wall:7.1f} s  exit {code}" + ("" if code == 0 else f"  (output: {log})"))
+            if args.show_commands:
+                _say("\n".join(f"        {t.get('seconds') or 0:6.3f} s  {t['command']}" for t in counts.get("timings", [])))
+            return run
+
+        _say(f"[{phones} phones] first deploy")
+        first = deploy("first deploy", report)
+        result.runs.append(first)
+        registered = registered and first.code == 0
+
+        if registered:
+            from roles.event import load_directory
+
+            with client.secret_env(secret):
+                directory = load_directory(event)
+            accounts = [(a.name, a.password) for a in directory.accounts]
+            _say(f"[{phones} phones] SIPp registers every phone from the phone network, "
+                 f"{args.register_rate:g}/s")
+            phones_up = SippPhones(lab, accounts, rate=args.register_rate)
+            phones_up.start()
+            limit = max(60.0, 3 * phones / args.register_rate + 30)
+            try:
+                took = phones_up.wait_registered(limit)
+                _say(f"    all {phones} contacts listed and Avail after {took:.1f} s")
+                result.notes.append(f"{phones} phones registered (all Avail) in {took:.1f} s at "
+                                    f"{args.register_rate:g}/s")
+                result.checks.append((f"{phones} phones registered before the rerun", True))
+            except SippError as e:
+                _say(f"    REGISTRATION FAILED: {e}")
+                result.checks.append((f"{phones} phones registered before the rerun", False))
+                registered = False
+
+        if registered:
+            _say(f"[{phones} phones] no-change rerun, strict, {phones} phones registered")
+            rerun = deploy("no-change rerun", ["--data", "televoc_verify=strict",
+                                               "--data", f"televoc_register_wait={args.register_wait:g}"], strict=True)
+            said = f"all {phones} phones are registered" in rerun.output
+            result.checks.append((f"strict rerun says 'all {phones} phones are registered'", said and rerun.code == 0))
+            # the lab's own AsteriskState answer against the synthetic text
+            from roles.asterisk.facts import AsteriskState
+
+            real = lab.run(AsteriskState().command(ASTERISK_CLI), timeout=120).stdout
+            same = rendered_like(real) == real
+            result.checks.append((f"the synthetic Asterisk text is the lab's, byte for byte ({phones} phones, "
+                                  f"{len(real)} chars)", same))
+            _say(f"    the lab's AsteriskState answer ({len(real)} chars) rendered again: "
+                 + ("identical" if same else "DIFFERENT (see tests/bench/asterisk_text.py)"))
+            # the remote side of that answer: each CLI command inside the lab (no SSH)
+            from roles.asterisk.cli import STATE_COMMANDS
+
+            parts = []
+            for command in STATE_COMMANDS:
+                started = time.monotonic()
+                out = lab.run(f"{ASTERISK_CLI} -rx {shlex.quote(command)} | wc -c", timeout=120).stdout
+                size = int(out.split()[0])
+                shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+                parts.append(f"{command} {time.monotonic() - started:.2f} s ({shown})")
+            result.notes.append(f"Asterisk's CLI in the lab, {phones} registered: " + ", ".join(parts))
+            if same:
+                from roles.asterisk import cli, report as judge
+
+                started = time.process_time()
+                state = cli.parse_state(real.splitlines())
+                judge.registration_problems(state, directory.accounts)
+                judge.registration_table(state, directory.accounts)
+                result.notes.append(f"verify on the lab's own answer for {phones} phones: "
+                                    f"{time.process_time() - started:.4f} CPU s (synthetic: {c.verify:.4f})")
+        else:
+            _say(f"[{phones} phones] no-change rerun")
+            rerun = deploy("no-change rerun", report)
+        result.runs.append(rerun)
+
+        if phones_up is not None:
+            alive = phones_up.running()
+            code = phones_up.stop()
+            totals = phones_up.summary()
+            _say(f"    SIPp stopped (PID {phones_up.proc.pid}, exit {code}; it was "
+                 f"{'up' if alive else 'NOT up'} until then): {totals}")
+            result.checks.append(("SIPp answered qualify until the end", alive))
+            if totals:
+                result.notes.append(
+                    f"SIPp at {phones} phones: {totals.get('messages', 0)} scenario messages, "
+                    f"{totals.get('retransmissions', 0)} retransmissions, {totals.get('timeouts', 0)} timeouts")
+            phones_up = None
+
+        _say(f"[{phones} phones] pyinfra's floor: pyinfra INVENTORY exec -- true")
+        code, counts, wall, _ = counted_pyinfra([str(inventory), "exec", "-y", "--", "true"], event, secret,
+                                                work / "floor.counts.json", work / "floor.log")
+        _say(f"    floor {counts.get('remote_commands', -1)} remote command(s) {wall:7.1f} s  exit {code}")
+        result.checks.append(("pyinfra exec -- true", code == 0))
+        for run in result.runs:
+            run.floor = wall
+    finally:
+        if phones_up is not None:
+            phones_up.stop()
+        lab.down()
+    return result
+
+
+def _fmt_ratio(run: Run) -> str:
+    return f"{run.wall / run.floor:5.1f}" if run.floor else "    -"
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmark")
-    parser.add_argument("--phones", type=int, nargs="+", default=[10, 100, 1000])
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, nargs="+", default=DEFAULT_SIZES)
+    parser.add_argument("--registered", type=int, nargs="*", default=DEFAULT_REGISTERED,
+                        help="sizes at which SIPp registers every phone for a strict rerun")
+    parser.add_argument("--register-rate", type=float, default=REGISTER_RATE, help="SIPp registrations a second")
+    parser.add_argument("--register-wait", type=float, default=10,
+                        help="televoc_register_wait of the strict rerun (seconds)")
+    parser.add_argument("--repeats", type=int, default=3, help="client-side timings: best of this many")
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "bench"))
     parser.add_argument("--show-commands", action="store_true")
     args = parser.parse_args(argv)
 
-    rows = []
+    began = time.monotonic()
+    sizes: list[Size] = []
+    failed: list[str] = []
     for phones in args.phones:
-        work = Path(args.workdir) / f"{phones}"
-        lab = Lab(work / "lab")
-        if (work / "lab").exists():
-            lab.down()
-        lab.up()
         try:
-            secret = make_event(work / "event", phones)
-            inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
-            for run in ("first deploy", "no-change rerun"):
-                code, counts, elapsed = counted_deploy(inventory, work / "event", secret, work / "counts.json")
-                rows.append((phones, run, counts["remote_commands"], counts["uploads"], elapsed, code))
-                print(f"{phones:>6} phones  {run:<16} {counts['remote_commands']:>3} remote commands "
-                      f"{counts['uploads']:>2} uploads  {elapsed:6.1f} s  exit {code}", flush=True)
-                if args.show_commands:
-                    print("\n".join(f"        {c}" for c in counts["commands"]))
-        finally:
-            lab.down()
+            sizes.append(bench_size(phones, args, Path(args.workdir) / str(phones)))
+        except Exception as e:  # noqa: BLE001 (one size failing does not hide the others)
+            _say(f"[{phones} phones] FAILED: {type(e).__name__}: {e}")
+            failed.append(f"{phones} phones: {type(e).__name__}: {e}")
+        _say(f"    ({time.monotonic() - began:.0f} s so far)")
 
-    print("\nphones  run               remote commands  uploads  wall time  exit")
-    for phones, run, commands, uploads, elapsed, code in rows:
-        print(f"{phones:>6}  {run:<16}  {commands:>15}  {uploads:>7}  {elapsed:8.1f} s  {code:>4}")
-    firsts = {r[2] for r in rows if r[1] == "first deploy"}
-    reruns = {r[2] for r in rows if r[1] == "no-change rerun"}
+    runs = [r for s in sizes for r in s.runs]
+    _say("\nphones  run                remote commands  uploads   wall      floor     ratio  exit")
+    for r in runs:
+        mark = "*" if r.registered else " "
+        floor = f"{r.floor:6.1f} s" if r.floor else "       -"
+        _say(f"{r.phones:>6}  {r.name + mark:<17}  {r.commands:>15}  {r.uploads:>7}  {r.wall:6.1f} s  {floor}  "
+             f"{_fmt_ratio(r)}  {r.code:>4}")
+    if any(r.registered for r in runs):
+        _say("  * every phone registered by SIPp (Avail), televoc_verify=strict, "
+             f"televoc_register_wait={args.register_wait:g}; ratio: wall / floor")
+
+    _say("\nclient side, CPU seconds (best of %d), no host" % args.repeats)
+    _say("phones  validate    render    verify   (render: asterisk / module / provisioning; verify: parse / judge / table)")
+    for s in sizes:
+        c, p = s.client, s.client.parts
+        _say(f"{s.phones:>6}  {c.validate:8.4f}  {c.render:8.4f}  {c.verify:8.4f}   "
+             f"({p['render_asterisk']:.4f} / {p['render_module']:.4f} / {p['render_provisioning']:.4f}; "
+             f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})")
+
+    _say("\nwhere the time goes (client CPU includes validation and rendering; remote: exec request to exit status)")
+    _say("phones  run                 wall   client CPU  remote cmds  uploads   slowest remote command")
+    for r in runs:
+        timings = [t for t in r.counts.get("timings", []) if t.get("seconds") is not None]
+        slow = max(timings, key=lambda t: t["seconds"], default=None)
+        same = sum(1 for t in timings if slow and t["command"] == slow["command"])
+        slowest = (f"{slow['seconds']:.2f} s x{same}, {(slow.get('output_chars') or 0) / 1000:.0f} kB out: "
+                   f"{slow['command'][:48]}" if slow else "-")
+        _say(f"{r.phones:>6}  {r.name:<17} {r.wall:6.1f}  {r.counts.get('client_cpu_seconds', 0):9.1f}  "
+             f"{r.counts.get('remote_seconds', 0):10.1f}  {r.counts.get('upload_seconds', 0):6.1f}   {slowest}")
+
+    checks = [(f"[{s.phones}] {name}", ok) for s in sizes for name, ok in s.checks]
+    firsts = {r.commands for r in runs if r.name == "first deploy"}
+    reruns = {r.commands for r in runs if r.name == "no-change rerun"}
     flat = len(firsts) == 1 and len(reruns) == 1
-    print(f"\ncommand count flat across sizes: {'yes' if flat else 'NO'}")
-    return 0 if flat and all(r[5] == 0 for r in rows) else 1
+    notes = [n for s in sizes for n in s.notes]
+    _say("")
+    for name, ok in checks:
+        _say(f"check: {'ok  ' if ok else 'FAIL'} {name}")
+    for note in notes:
+        _say(f"note: {note}")
+    _say(f"command count flat across sizes: {'yes' if flat else 'NO'} "
+         f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)})")
+
+    _say("\nfor the README (Cost):\n")
+    _say("    phones  run               remote commands  uploads   wall  rerun/floor")
+    for r in runs:
+        ratio = _fmt_ratio(r).strip() if r.name == "no-change rerun" else ""
+        _say(f"    {r.phones:>6}  {r.name + ('*' if r.registered else ''):<17} {r.commands:>15}  {r.uploads:>7}  "
+             f"{r.wall:5.1f} s  {ratio:>6}")
+    if any(r.registered for r in runs):
+        registered = sorted({r.phones for r in runs if r.registered})
+        _say(f"    * {' and '.join(map(str, registered))} phones registered (SIPp), strict verification")
+    if sizes:
+        big = max(sizes, key=lambda s: s.phones)
+        c = big.client
+        _say(f"\n    Client side alone at {big.phones} phones (CPU s): validate {c.validate:.2f}, "
+             f"render {c.render:.2f}, verify {c.verify:.2f}.")
+        rerun = next((r for r in big.runs if r.name == "no-change rerun"), None)
+        if rerun is not None and rerun.counts:
+            k = rerun.counts
+            _say(f"    The no-change rerun at {big.phones} phones takes {rerun.wall:.1f} s: "
+                 f"{k.get('remote_seconds', 0):.1f} s in its {rerun.commands} remote command(s), "
+                 f"{k.get('client_cpu_seconds', 0):.1f} CPU s on the client (pyinfra's floor: {rerun.floor:.1f} s).")
+    _say(f"\nbenchmark took {time.monotonic() - began:.0f} s")
+
+    ok = (not failed and flat and all(r.code == 0 for r in runs) and all(ok for _, ok in checks)
+          and len(sizes) == len(args.phones))
+    for f in failed:
+        _say(f"FAILED: {f}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

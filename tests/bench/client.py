@@ -1,0 +1,102 @@
+"""The deploy's client-side work for N phones, timed in this process without a host (CPU
+seconds, time.process_time; the best of a few repeats).
+
+- validate: roles.event.load_directory (YAML, the models, every rule, passwords derived);
+- render: everything deploy.py renders (roles/*/deploy.py): render_asterisk, the NixOS module
+  with the provisioning service (render_module + provisioning_service), every phone's
+  provisioning file (render_provisioning), the credential fingerprints;
+- verify: what the verification does with one AsteriskState answer for N registered phones:
+  parse_state on Asterisk 22's text (tests/bench/asterisk_text.py), registration_problems and
+  registration_table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roles.asterisk import cli, report
+from roles.asterisk.render import credential_fingerprints, render_asterisk
+from roles.event import load_directory
+from roles.nixos.render import render_module
+from roles.snom.render import provisioning_service, render_provisioning
+
+from . import asterisk_text
+
+SECRET_ENV = "TELEVOC_SECRET_FILE"
+
+
+@contextmanager
+def secret_env(path: Path):
+    """TELEVOC_SECRET_FILE set to `path` within the block (the event directory's secret)."""
+    old = os.environ.get(SECRET_ENV)
+    os.environ[SECRET_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(SECRET_ENV, None)
+        else:
+            os.environ[SECRET_ENV] = old
+
+
+def _cpu(function, repeats: int):
+    """(the least CPU seconds of `repeats` calls, the last result)."""
+    best, result = None, None
+    for _ in range(repeats):
+        started = time.process_time()
+        result = function()
+        took = time.process_time() - started
+        best = took if best is None else min(best, took)
+    return best, result
+
+
+@dataclass
+class ClientTimings:
+    phones: int
+    validate: float
+    render: float
+    verify: float
+    parts: dict[str, float] = field(default_factory=dict)  # render and verify, step by step
+    state_chars: int = 0  # the size of the AsteriskState answer verified
+
+
+def render_all(directory) -> dict:
+    config = render_asterisk(directory)
+    module = render_module(directory, config, provisioning_service(directory))
+    return {"config": config, "module": module, "provisioning": render_provisioning(directory),
+            "fingerprints": credential_fingerprints(directory)}
+
+
+def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
+    with secret_env(secret):
+        validate, directory = _cpu(lambda: load_directory(event_dir), repeats)
+    phones = directory.accounts
+    parts = {}
+    parts["render_asterisk"], config = _cpu(lambda: render_asterisk(directory), repeats)
+    parts["render_module"], _ = _cpu(
+        lambda: render_module(directory, config, provisioning_service(directory)), repeats)
+    parts["render_provisioning"], _ = _cpu(lambda: render_provisioning(directory), repeats)
+    parts["credential_fingerprints"], _ = _cpu(lambda: credential_fingerprints(directory), repeats)
+    render, _ = _cpu(lambda: render_all(directory), repeats)
+
+    names = [a.name for a in phones]
+    output = asterisk_text.state_output(names, asterisk_text.snom_contacts(names), config.generation,
+                                        config.dialplan_generation)
+    lines = output.splitlines()
+    parts["parse_state"], state = _cpu(lambda: cli.parse_state(lines), repeats)
+    parts["registration_problems"], problems = _cpu(lambda: report.registration_problems(state, phones), repeats)
+    parts["registration_table"], _ = _cpu(lambda: report.registration_table(state, phones), repeats)
+
+    def verify():
+        s = cli.parse_state(output.splitlines())
+        return report.registration_problems(s, phones), report.registration_table(s, phones)
+
+    took, (problems, _table) = _cpu(verify, repeats)
+    if problems or len(state.contacts) != len(phones):
+        raise AssertionError(f"the synthetic state of {len(phones)} registered phones is not all ready: "
+                             f"{problems[:3]}")
+    return ClientTimings(len(phones), validate, render, took, parts, len(output))

@@ -1,0 +1,91 @@
+"""The benchmark's synthetic Asterisk CLI text (tests/bench/asterisk_text.py) is Asterisk 22's
+own: rendered from the values of the lab's real captures, it is those captures byte for byte,
+and parse_state reads N phones from it."""
+
+from pathlib import Path
+
+from roles.asterisk import cli
+from roles.asterisk.report import registration_problems
+from roles.event import Account
+from tests.bench import asterisk_text as text
+
+CAPTURES = Path(__file__).parent / "captures"
+
+
+def capture(name: str) -> str:
+    """A capture's output, without its '$ command' and '[exit code]' lines."""
+    lines = (CAPTURES / name).read_text().split("\n")
+    return "\n".join(l for l in lines if not l.startswith("$ ") and not l.startswith("[exit code"))
+
+
+def baresip(aor: str, uri: str, rtt: float, call_id: str, port: str) -> text.Registered:
+    return text.Registered(aor=aor, uri=uri, status="Avail", rtt_ms=rtt, user_agent="baresip v1.1.0 (x86_64/linux)",
+                           via_addr="127.0.0.1", via_port=port, call_id=call_id, expiration_time=1795682922)
+
+
+THREE = [
+    baresip("backoffice", "sip:backoffice-0x556a5cdb0370@127.0.0.1:5073", 0.629, "a4be22512fc1842c", "5073"),
+    baresip("saal1", "sip:saal1-0x5614dfc44370@127.0.0.1:5071", 0.348, "132cf5d74dcd1295", "5071"),
+    baresip("saal2", "sip:saal2-0x55af8a1a3370@127.0.0.1:5072", 0.242, "0e9ae7c3a287954d", "5072"),
+]
+NONQUAL = text.Registered(aor="saal1", uri="sip:saal1@127.0.0.1:5070", status="NonQual", rtt_ms=None)
+
+
+def test_contact_id_hash_is_the_md5_of_the_uri_as_asterisk_lists_it():
+    assert THREE[0].hash.startswith("2751c0d215")
+    assert NONQUAL.hash.startswith("940f7819c0")
+
+
+def test_show_contacts_is_the_capture_with_long_uris():
+    assert text.show_contacts(THREE) == capture("pjsip-show-contacts.3-registered-long-uri.txt")
+
+
+def test_show_contacts_with_nan_rtt_and_with_none():
+    assert text.show_contacts([NONQUAL]) == capture("pjsip-show-contacts.1-registered.txt")
+    assert text.show_contacts([]) == capture("pjsip-show-contacts.before-register.txt")
+
+
+def test_show_aors_with_contacts_and_the_generation_marker():
+    aors = {"backoffice": 1, "saal1": 1, "saal2": 1, "televoc-generation-a686ab29cef5f198": 0}
+    assert text.show_aors(aors, THREE) == capture("pjsip-show-aors.3-registered-marker.txt")
+
+
+def test_show_aors_before_and_after_one_registration():
+    aors = {"backoffice": 1, "saal1": 1, "saal2": 1}
+    assert text.show_aors(aors, []) == capture("pjsip-show-aors.before-register.txt")
+    assert text.show_aors(aors, [NONQUAL]) == capture("pjsip-show-aors.1-registered.txt")
+
+
+def test_registrar_rows_are_the_astdb_capture():
+    assert text.registrar(THREE) == capture("database-show-registrar-contact.3-registered.txt")
+
+
+def test_globals_transports_and_version_are_the_captures():
+    assert text.dialplan_globals({"TELEVOC_DIALPLAN": "aa19070abaa9a29b"}) == capture("dialplan-show-globals.txt")
+    assert text.show_transports({"transport-udp": "0.0.0.0:5060"}) == capture("pjsip-show-transports.txt")
+    assert text.VERSION + "\n" == capture("core-show-version.txt")
+
+
+def test_parse_state_reads_every_phone_of_the_synthetic_state():
+    names = [f"phone{i:04d}" for i in range(300)]
+    contacts = text.snom_contacts(names)
+    output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
+    state = cli.parse_state(output.splitlines())
+    assert state.running and state.generation == "0123456789abcdef"
+    assert state.dialplan_generation == "fedcba9876543210"
+    assert state.phone_aors() == set(names) and state.registered == set(names)
+    assert len(state.contacts) == 300 and {c.status for c in state.contacts} == {"Avail"}
+    # the listing cuts the URIs; the registrar gives them whole
+    assert [c.uri for c in state.contacts_of("phone0042")] == [contacts[42].uri]
+    assert state.contacts_of("phone0042")[0].user_agent == "snom320/8.7.5.35"
+    phones = [Account(name=n, extension=str(2000 + i), display_name=n, password="x" * 24)
+              for i, n in enumerate(names)]
+    assert registration_problems(state, phones) == []
+
+
+def test_rendered_like_gives_back_the_same_text_for_a_synthetic_state():
+    names = [f"phone{i:04d}" for i in range(50)]
+    contacts = text.snom_contacts(names)
+    contacts[7] = text.Registered(aor="phone0007", uri="sip:phone0007@10.23.0.9:5060", status="Unavail", rtt_ms=None)
+    output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
+    assert text.rendered_like(output) == output
