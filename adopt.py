@@ -18,7 +18,7 @@ from roles.settings import check_given
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
-runs.started("adopt.py")  # the next run says if this one does not get to its end
+run = runs.started("adopt.py")  # the next run says if this one does not finish
 
 snom.phones_adopted(directory)
-runs.finished()
+runs.finished(run)

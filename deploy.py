@@ -8,21 +8,21 @@ only when the server differs from the directory. README.md says what each step g
 
 from pyinfra import host
 
-from roles import asterisk, nixos, runs, snom
+from roles import asterisk, nixos, pbx, runs, snom
 from roles.event import event_directory
 from roles.settings import check_given
 
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
-runs.started("deploy.py")  # the next run says if this one does not get to its end
+snapshot = pbx.read()  # one remote command: everything the steps compare, before any change
+changes = asterisk.RunChanges()  # what this run changed, for the verification
+run = runs.started("deploy.py", snapshot)  # the next run says if this one does not finish
 
-changes = asterisk.RunChanges()  # what this run changed, for the verification's reasons
-
-nixos.module_imported()
-asterisk.event_served(directory, snom.provisioning_server(directory), changes)
-snom.provisioning_published(directory)
-snom.changed_phones_resynced(directory)
-snom.provisioning_checked(directory)
-asterisk.phones_verified(directory, changes)
-runs.finished()
+nixos.module_imported(snapshot)
+asterisk.event_served(directory, snom.provisioning_server(directory), changes, snapshot)
+published = snom.provisioning_published(directory, snapshot)
+snom.changed_phones_resynced(directory, snapshot, published, changes=changes)
+snom.provisioning_checked(directory, snapshot)
+asterisk.phones_verified(directory, changes, snapshot)
+runs.finished(run)

@@ -11,18 +11,19 @@ the PBX between runs. The event directory stays in git, so next year's buildup i
 
 from pyinfra import host
 
-from roles import asterisk, runs, snom
+from roles import asterisk, pbx, runs, snom
 from roles.event import event_directory
 from roles.settings import check_given
 
 directory = event_directory(host.data.televoc_event_dir)
 check_given()  # a misspelt --data name would silently change nothing
 
-runs.started("teardown.py")  # the next run says if this one does not get to its end
+snapshot = pbx.read()  # one remote command: everything the steps compare, before any change
+run = runs.started("teardown.py", snapshot)  # the next run says if this one does not finish
 
-record = snom.teardown_started(directory)  # who holds credentials, where seen: before removing anything
+record = snom.teardown_started(directory, snapshot)  # who holds credentials, where seen: first
 outcome = snom.Outcome()  # what this run proves, filled in by the steps below
-snom.phones_wiped(directory, record, outcome)
-asterisk.event_removed(directory, snom.provisioning_server(directory))
+snom.phones_wiped(directory, record, outcome, snapshot)
+asterisk.event_removed(directory, snom.provisioning_server(directory), snapshot)
 snom.teardown_judged(record, outcome)
-runs.finished()
+runs.finished(run)

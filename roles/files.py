@@ -139,6 +139,9 @@ def _write(state, host, content, path, mode, user, group, unchanged) -> bool:
     return put_file_atomically(host, _text(content).encode(), path, mode, user, group, unchanged)
 
 
+UNREAD = object()  # "not read yet": managed_file reads the file's digest itself
+
+
 @operation()
 def managed_file(
     path: str,
@@ -148,6 +151,7 @@ def managed_file(
     group: str = "root",
     dir_mode: str | None = None,
     unchanged: str = "",
+    current=UNREAD,
 ):
     """
     Put `content` at `path` with `mode` and owner, atomically (upload beside it, then rename).
@@ -159,13 +163,16 @@ def managed_file(
     + dir_mode: its directory gets this mode, root and the file's group (created if missing);
       None: an existing directory is left as it is, a missing one is created 0755 root:root
     + unchanged: what still holds when the file cannot be written, for the message
+    + current: the file's FileDigest as the run's snapshot read it (None: absent); without
+      it, the operation reads it (one remote command)
 
     .. code:: python
 
         managed_file(name="Secrets installed", path="/var/lib/televoc/x.conf",
                      content=HiddenValue(text), mode="640", group="asterisk")
     """
-    current = host.get_fact(FileDigests, paths=(path,)).get(path)
+    if current is UNREAD:
+        current = host.get_fact(FileDigests, paths=(path,)).get(path)
     wanted = FileDigest(sha256(content), mode, user, group)
     if current == wanted:
         host.noop(f"{path} is already up to date")
@@ -226,13 +233,16 @@ class ExistingPaths(FactBase):
 
 
 @operation()
-def paths_absent(paths):
+def paths_absent(paths, present=None):
     """
     Remove files and directories (recursively) that exist, in one remote command.
 
     + paths: what must not exist
+    + present: which of them exist, as the run's snapshot found (None: read them)
     """
-    present = [p for p in host.get_fact(ExistingPaths, paths=tuple(paths)) if p in set(paths)]
+    if present is None:
+        present = host.get_fact(ExistingPaths, paths=tuple(paths))
+    present = [p for p in present if p in set(paths)]
     if not present:
         host.noop(f"already absent: {', '.join(paths)}")
         return

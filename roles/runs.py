@@ -1,44 +1,92 @@
-"""Whether the previous run finished: a marker on the PBX from the first step to the last.
+"""Whether the previous run finished: a marker on the PBX while a run changes something.
 
 pyinfra exits 0 when a run is interrupted with Ctrl-C, so a wrapper cannot tell. Every step
 of televoc is state-based (it changes only what differs), so the next run finishes the work;
-it also says that the previous one did not finish. The marker is written by the first step
-of deploy.py / teardown.py / adopt.py and removed by the last; a run that stops in between
-(Ctrl-C, a failed step, a dropped connection) leaves it.
+it also says that the previous one did not finish. The first step of a run writes the marker
+when any later step is going to change something, and the last step removes it; a run that
+stops in between (Ctrl-C, a failed step, a dropped connection) leaves it. A run that changes
+nothing writes nothing (and costs no remote command here).
 
-    runs.started("deploy.py")     # first step: warns if the previous run left its marker
+    run = runs.started("deploy.py", snapshot)    # first step
     ...
-    runs.finished()               # last step
+    runs.finished(run)                           # last step
+
+Steps that only look (a verification, a report) are registered with `runs.check(name)` and
+do not count as changes.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import dataclass
 
-from pyinfra import host, logger
+from pyinfra import logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 
 from roles.settings import Setting, absolute_path, declare, defaults, read
 
 SETTINGS = declare(
     Setting("televoc_run_marker", "/var/lib/televoc-run/unfinished",
-            "Written by a run's first step and removed by its last: the next run says when the "
-            "previous one did not finish.", absolute_path),
+            "Written by a run that changes something and removed by its last step: the next "
+            "run says when the previous one did not finish.", absolute_path),
 )
+# Names of the steps that only look at the PBX (their `name=`, without pyinfra's deploy prefix).
+CHECKS: set[str] = set()
+MARKER_STEPS = ("The run is marked as changing the PBX", "The run finished: its mark is removed")
 
 
-def _start(state, host, path: str, what: str) -> bool:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def check(name: str) -> str:
+    """Register `name` as a step that changes nothing (returns it, for `name=`)."""
+    CHECKS.add(name)
+    return name
+
+
+@dataclass
+class Run:
+    what: str
+    path: str
+    previous: object = None  # the marker's text left by an earlier run, "" none, None unread
+    marked: bool = False
+
+
+def _planned_changes(state, host) -> list[str]:
+    """The names of this run's steps that are going to change something (pyinfra works that
+    out by running each step's decision, as --dry does)."""
+    changing = []
+    for op_hash, data in state.ops[host].items():
+        names = state.get_op_meta(op_hash).names
+        plain = {n.rsplit(" | ", 1)[-1] for n in names}
+        if plain & CHECKS or plain & set(MARKER_STEPS):
+            continue
+        if data.operation_meta.will_change:
+            changing.extend(sorted(names))
+    return changing
+
+
+def _start(state, host, run: Run) -> bool:
+    changing = _planned_changes(state, host)
     q = shlex.quote
-    command = (f"mkdir -p {q(path.rsplit('/', 1)[0])} && "
-               f"if [ -e {q(path)} ]; then LC_ALL=C tr -cd '[:print:]' < {q(path)}; echo; fi; "
-               f"printf '%s\\n' {q(f'{what} started {stamp}')} > {q(path)}")
-    status, output = host.run_shell_command(StringCommand("sh", "-c", q(command)), print_output=False)
-    previous = " ".join(line.strip() for line in output.output_lines if line.strip())
-    if previous:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    read_previous = run.previous is None
+    script = []
+    if read_previous:
+        script.append(f"if [ -e {q(run.path)} ]; then LC_ALL=C tr -cd '[:print:]' < {q(run.path)}; echo; fi")
+    if changing:
+        script.append(f"mkdir -p {q(run.path.rsplit('/', 1)[0])} && "
+                      f"printf '%s\\n' {q(f'{run.what} started {stamp}')} > {q(run.path)}")
+    elif run.previous:  # nothing left to change: what the earlier run left is done now
+        script.append(f"rm -f {q(run.path)}")
+    status = True
+    if script:
+        status, output = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))),
+                                                print_output=False)
+        if read_previous:
+            run.previous = " ".join(line.strip() for line in output.output_lines if line.strip())
+    run.marked = bool(changing) and status
+    if run.previous:
         logger.warning(
-            f"{host.print_prefix}the previous run ({previous}) did not finish: it was interrupted "
+            f"{host.print_prefix}the previous run ({run.previous}) did not finish: it was interrupted "
             "(Ctrl-C: pyinfra then exits 0), a step failed, or the connection dropped. This run "
             "finishes what it left: every step changes only what still differs."
         )
@@ -46,34 +94,47 @@ def _start(state, host, path: str, what: str) -> bool:
 
 
 @operation(is_idempotent=False)
-def run_marked(path: str, what: str):
+def run_marked(run: Run):
     """
-    Mark the run as started (removed again by run_unmarked); say if the previous run left its
-    mark.
+    Mark the run as changing the PBX, when a later step is going to change something; say if
+    the previous run left its mark.
 
-    + path: the marker on the PBX
-    + what: the deploy file, for the message
+    + run: this run (what, marker path, the marker as the snapshot read it)
     """
-    yield FunctionCommand(_start, (path, what), {})
+    yield FunctionCommand(_start, (run,), {})
+
+
+def _finish(state, host, run: Run) -> bool:
+    if not run.marked:
+        return True
+    status, _ = host.run_shell_command(StringCommand("rm", "-f", shlex.quote(run.path)), print_output=False)
+    return status
 
 
 @operation(is_idempotent=False)
-def run_unmarked(path: str):
+def run_unmarked(run: Run):
     """
-    The run got to its last step: remove the marker.
+    The run got to its last step: remove the marker (if it wrote one).
 
-    + path: the marker on the PBX
+    + run: this run
     """
-    yield StringCommand("rm", "-f", path)
+    yield FunctionCommand(_finish, (run,), {})
 
 
 @deploy("Run", data_defaults=defaults(SETTINGS))
-def started(what: str):
-    """First step of a deploy file."""
-    run_marked(name=f"The run of {what} is marked as started", path=read(SETTINGS).televoc_run_marker, what=what)
+def started(what: str, snapshot=None) -> Run:
+    """First step of a deploy file; `snapshot` (the run's one read) gives the marker's text."""
+    path = read(SETTINGS).televoc_run_marker
+    previous = None
+    if snapshot is not None and path in snapshot.texts:
+        lines = snapshot.texts[path]
+        previous = " ".join(line.strip() for line in lines or [] if line.strip())
+    run = Run(what=what, path=path, previous=previous)
+    run_marked(name=MARKER_STEPS[0], run=run)
+    return run
 
 
 @deploy("Run", data_defaults=defaults(SETTINGS))
-def finished():
+def finished(run: Run):
     """Last step of a deploy file."""
-    run_unmarked(name="The run finished: its mark is removed", path=read(SETTINGS).televoc_run_marker)
+    run_unmarked(name=MARKER_STEPS[1], run=run)

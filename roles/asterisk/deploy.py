@@ -18,6 +18,7 @@ from roles.event import Directory
 from roles.files import managed_file, paths_absent, sha256
 from roles.nixos.deploy import asterisk_config_switched
 from roles.nixos.render import render_module
+from roles import runs
 from roles.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 
 from . import operations
@@ -56,7 +57,8 @@ SETTINGS = declare(
 
 @deploy("PBX", data_defaults=defaults(SETTINGS))
 def event_served(directory: Directory, provisioning=None, changes: RunChanges | None = None,
-                 enable: bool = True, what: str = "the event's Asterisk config") -> AsteriskConfig:
+                 snapshot=None, enable: bool = True,
+                 what: str = "the event's Asterisk config") -> AsteriskConfig:
     """
     Make the PBX serve `directory`: televoc's NixOS module, a switch when the files differ,
     the SIP passwords outside the store, Asterisk running and proven to serve this config.
@@ -65,20 +67,28 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
     + provisioning: the provisioning server the module also runs (snom.provisioning_server),
       or None
     + changes: gets the phones whose password changed (their old registrations are dropped)
+      and whether the run touched Asterisk
+    + snapshot: the run's one read of the PBX (roles/pbx.py); without it, each step reads
+      what it compares itself
     + enable: false stops and disables Asterisk and removes the passwords file
     + what: what NixOS serves afterwards, for the step's name
     """
     settings = read(SETTINGS)
+    changes = changes if changes is not None else RunChanges()
     secrets_path = settings.asterisk__secrets_path
     config = render_asterisk(directory, secrets_path=secrets_path)
     asterisk_config_switched(
         render_module(directory, config, provisioning, secrets_path=secrets_path, enable=enable),
         {name: sha256(text) if enable else None for name, text in config.conf_files.items()},
         what,
+        snapshot,
     )
     credentials = posixpath.join(posixpath.dirname(secrets_path), CREDENTIALS_FILE)
+    known = _known(snapshot)
     if not enable:
-        paths_absent(name="SIP passwords are removed", paths=[secrets_path, credentials])
+        paths = [secrets_path, credentials]
+        paths_absent(name="SIP passwords are removed", paths=paths,
+                     present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)])
         return config
     managed_file(
         name="SIP passwords are in place outside the Nix store (root:asterisk 0640)",
@@ -88,36 +98,53 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         group="asterisk",
         dir_mode="750",
         unchanged="Asterisk was not reloaded: it keeps serving its current config and the phones stay registered.",
+        **known(secrets_path),
     )
+    state = {} if snapshot is None else {"state": snapshot.asterisk}
     operations.running(
         name="Asterisk is running",
         cli=settings.asterisk__cli,
         start="systemctl start asterisk.service",
         wait=settings.asterisk__reload_wait,
+        changes=changes,
+        **state,
     )
     operations.config_live(
         name=f"Asterisk serves config generation {config.generation}",
         cli=settings.asterisk__cli,
         expected=config.expected,
         wait=settings.asterisk__reload_wait,
+        changes=changes,
+        **state,
     )
     operations.stale_registrations_dropped(
         name="No phone stays registered with a password that changed",
         cli=settings.asterisk__cli,
         path=credentials,
         fingerprints=credential_fingerprints(directory),
-        changes=changes if changes is not None else RunChanges(),
+        changes=changes,
+        **({} if snapshot is None else {"recorded": snapshot.digests.get(credentials)}),
     )
     return config
 
 
+def _known(snapshot):
+    """`current=` for managed_file from the snapshot, when the snapshot read that path."""
+    def current(path: str) -> dict:
+        if snapshot is None or path not in snapshot.digests:
+            return {}
+        return {"current": snapshot.digests[path]}
+    return current
+
+
 @deploy("Phones", data_defaults=defaults(SETTINGS))
-def phones_verified(directory: Directory, changes: RunChanges | None = None):
+def phones_verified(directory: Directory, changes: RunChanges | None = None, snapshot=None):
     """Every phone of `directory` has a contact that answers (strict), or is reported;
-    `changes` (from event_served) gives the reason for phones whose password changed."""
+    `changes` (from event_served) gives the reason for phones whose password changed and
+    says whether the snapshot's view of Asterisk is still current."""
     settings = read(SETTINGS)
     operations.phones_registered(
-        name="Every phone is registered",
+        name=runs.check("Every phone is registered"),
         cli=settings.asterisk__cli,
         phones=directory.accounts,
         wait=settings.televoc_register_wait,
@@ -125,6 +152,7 @@ def phones_verified(directory: Directory, changes: RunChanges | None = None):
         changes=changes,
         table=settings.televoc_table,
         csv_path=posixpath.join(settings.televoc_report_dir, f"{_safe(host.name)}-phones.csv"),
+        state=None if snapshot is None else snapshot.asterisk,
     )
 
 
@@ -133,7 +161,7 @@ def _safe(name: str) -> str:
 
 
 @deploy("PBX forgets the event", data_defaults=defaults(SETTINGS))
-def event_removed(directory: Directory, provisioning=None):
+def event_removed(directory: Directory, provisioning=None, snapshot=None):
     """
     The PBX forgets the event: its accounts and the contacts they leave behind are removed
     (the provisioning server keeps serving the wiped profiles for phones that boot late), or, with
@@ -152,13 +180,14 @@ def event_removed(directory: Directory, provisioning=None):
     event_served(
         directory.without_phones(),
         provisioning,  # keeps serving the wiped profiles to phones that boot late
+        snapshot=snapshot,
         enable=not stop,
         what="no Asterisk" if stop else "an Asterisk config without the event's phones",
     )
     if not stop:
         operations.contacts_removed(**remove_contacts)
         operations.no_phone_registered(
-            name="No phone of the event is registered",
+            name=runs.check("No phone of the event is registered"),
             cli=settings.asterisk__cli,
             phones=directory.accounts,
         )

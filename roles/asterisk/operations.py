@@ -8,7 +8,7 @@ from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
-from roles.files import FileDigests, TextFile, put_file_atomically, sha256
+from roles.files import UNREAD, FileDigests, TextFile, put_file_atomically, sha256
 
 from .facts import AsteriskState, poll
 from .render import changed_credentials
@@ -23,7 +23,8 @@ from .report import (
 )
 
 
-def _wait_running(state, host, cli: str, wait: float) -> bool:
+def _wait_running(state, host, cli: str, wait: float, changes: RunChanges) -> bool:
+    changes.asterisk = True
     current = poll(cli, wait, lambda s: s.running)
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk did not start within {wait:.0f} s")
@@ -32,28 +33,32 @@ def _wait_running(state, host, cli: str, wait: float) -> bool:
 
 
 @operation(is_idempotent=False)
-def running(cli: str, start: str, wait: float = 15):
+def running(cli: str, start: str, wait: float = 15, state=UNREAD, changes: RunChanges | None = None):
     """
     Start Asterisk when its CLI cannot connect; wait until it answers.
 
     + cli: the Asterisk CLI command (with -C)
     + start: the command that starts it (systemctl start asterisk)
     + wait: seconds to wait for it to answer
+    + state: Asterisk's state as the run's snapshot read it (without it: read now)
+    + changes: gets `asterisk = True` when it had to be started
 
     .. code:: python
 
         running(name="Asterisk is running", cli="asterisk -C /etc/asterisk/asterisk.conf",
                 start="systemctl start asterisk.service")
     """
-    state = host.get_fact(AsteriskState, cli_command=cli)
+    if state is UNREAD:
+        state = host.get_fact(AsteriskState, cli_command=cli)
     if state is not None and state.running:
         host.noop(f"Asterisk {state.version} is running")
         return
     yield StringCommand(start)
-    yield FunctionCommand(_wait_running, (cli, wait), {})
+    yield FunctionCommand(_wait_running, (cli, wait, changes if changes is not None else RunChanges()), {})
 
 
-def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: str) -> bool:
+def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: str, changes: RunChanges) -> bool:
+    changes.asterisk = True
     current = poll(cli, wait, lambda s: not s.running or not config_mismatches(s, expected))
     if current is not None and not current.running:
         # Killed or crashed after the reload: start it again at once (registrations come
@@ -90,7 +95,8 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
 
 
 @operation(is_idempotent=False)
-def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "systemctl start asterisk.service"):
+def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "systemctl start asterisk.service",
+                state=UNREAD, changes: RunChanges | None = None):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
     the reload commands print success even for a rejected config, so televoc reads the
@@ -100,17 +106,20 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
     + expected: what Asterisk must report (generations, phone aors, bind address)
     + wait: seconds to wait for Asterisk to report it after the reload
     + start: the command that starts Asterisk again if it stops after the reload
+    + state: Asterisk's state as the run's snapshot read it (without it: read now)
+    + changes: gets `asterisk = True` when it reloaded
     """
-    state = host.get_fact(AsteriskState, cli_command=cli)
+    if state is UNREAD:
+        state = host.get_fact(AsteriskState, cli_command=cli)
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
     yield StringCommand(cli, "-rx", "'core reload'")
-    yield FunctionCommand(_confirm, (cli, expected, wait, start), {})
+    yield FunctionCommand(_confirm, (cli, expected, wait, start, changes if changes is not None else RunChanges()), {})
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges, table: str, csv_path: str) -> bool:
+            changes: RunChanges, table: str, csv_path: str, snapshot_state) -> bool:
     shown = {"line": None}
 
     def progress(current, left: float) -> None:
@@ -123,7 +132,9 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
             shown["line"] = line
 
     done = lambda s: not s.running or not registration_problems(s, phones)  # noqa: E731
-    current = poll(cli, wait if mode == "strict" else 0, done, progress)
+    # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
+    first = None if changes.asterisk else snapshot_state
+    current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first)
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
                      "can register. Run again: the run starts it.")
@@ -169,7 +180,7 @@ def _write_csv(state, phones, path: str) -> str:
 
 @operation(is_idempotent=False)
 def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
-                      table: str = "auto", csv_path: str = "reports/phones.csv"):
+                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -182,9 +193,11 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
     + changes: what this run changed (phones whose password changed get that as their reason)
     + table: "auto" prints the whole table up to 50 phones, "true" always, "false" never
     + csv_path: where the whole table is written on the client (CSV)
+    + state: Asterisk's state as the run's snapshot read it: used when nothing in this run
+      touched Asterisk or the phones (saves a remote command); None: read now
     """
     yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
-                                    csv_path), {})
+                                    csv_path, state), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:
@@ -259,6 +272,8 @@ def contacts_removed(cli: str, aors):
 
 
 def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tuple, changes: RunChanges) -> bool:
+    if changed:
+        changes.asterisk = True
     current = host.get_fact(AsteriskState, cli_command=cli)
     keys = ()
     if current is not None and current.running:
@@ -274,7 +289,7 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
 
 
 @operation(is_idempotent=False)
-def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes: RunChanges):
+def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes: RunChanges, recorded=UNREAD):
     """
     Drop the registrations of phones whose password changed: Asterisk keeps a contact made
     with the old password until the phone re-registers, and a phone not provisioned by
@@ -285,8 +300,10 @@ def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes:
     + path: the fingerprints recorded on the PBX
     + fingerprints: credential_fingerprints() of the directory
     + changes: gets the phones whose password changed (for the verification's reasons)
+    + recorded: the fingerprints' FileDigest as the run's snapshot read it (None: absent)
     """
-    recorded = host.get_fact(FileDigests, paths=(path,)).get(path)
+    if recorded is UNREAD:
+        recorded = host.get_fact(FileDigests, paths=(path,)).get(path)
     if recorded is not None and recorded.sha256 == sha256(fingerprints):
         host.noop("no phone's password changed")
         return

@@ -120,6 +120,13 @@ NOLOAD = (
 )
 
 
+CONF_FILES = ("pjsip.conf", "extensions.conf", "rtp.conf", "pjsip_notify.conf", "http.conf",
+              "manager.conf", "modules.conf", "logger.conf")
+# Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
+SECURITY_LOG_NAME = "security"
+SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"
+
+
 def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> AsteriskConfig:
     """All Asterisk artefacts for `directory`; same input, byte-identical output. These are
     the only config files Asterisk gets (the module turns NixOS's sample files off): what is
@@ -127,6 +134,7 @@ def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> A
     sip = directory.event.sip
     extensions, dialplan_generation = render_extensions(directory)
     conf_files = {
+        # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
         "rtp.conf": render(
@@ -136,6 +144,7 @@ def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> A
         "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
         "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
         "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
+        "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
     }
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what

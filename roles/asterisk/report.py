@@ -35,9 +35,12 @@ class RunChanges:
     in by the step that changes it, read by the verification.
 
     + credentials: phones whose password changed (their old registrations were dropped)
+    + asterisk: something in this run touched Asterisk or the phones (a start, a reload,
+      dropped registrations, a NOTIFY): what the run's snapshot read is no longer current
     """
 
     credentials: list[str] = field(default_factory=list)
+    asterisk: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pyinfra.api import deploy
 import posixpath
 
 from roles.files import managed_file, sha256
+from roles import runs
 from roles.settings import Setting, absolute_path, boolean, declare, defaults, read, text
 
 from . import operations
@@ -39,20 +40,22 @@ SETTINGS = declare(
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def module_imported():
-    """Stop the run, naming the line to add, unless configuration.nix imports televoc's module."""
+def module_imported(snapshot=None):
+    """Stop the run, naming the line to add, unless configuration.nix imports televoc's module.
+    `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken."""
     settings = read(SETTINGS)
     if settings.nixos__check_import:
         operations.module_imported(
-            name="NixOS configuration imports televoc's module",
+            name=runs.check("NixOS configuration imports televoc's module"),
             configuration=settings.nixos__configuration,
             module_path=settings.nixos__module_path,
             import_line=settings.nixos__import_line,
+            **({} if snapshot is None else {"lines": snapshot.import_lines}),
         )
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def asterisk_config_switched(module: str, expected: dict, what: str):
+def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=None):
     """
     Put televoc's module (and the provisioning server's code beside it) in place and switch
     when /etc/asterisk differs from `expected`.
@@ -60,21 +63,26 @@ def asterisk_config_switched(module: str, expected: dict, what: str):
     + module: the module's text (no secrets: it goes into the world-readable Nix store)
     + expected: file name in /etc/asterisk -> sha256 of its content (None: must be absent)
     + what: what NixOS serves afterwards, for the step's name
+    + snapshot: the run's one read of the PBX (roles/pbx.py), if taken
     """
     from roles.snom.render import PROVISIOND  # the code the module runs (no secrets either)
 
     settings = read(SETTINGS)
     here = posixpath.dirname(settings.nixos__module_path)
     code = PROVISIOND.read_text(encoding="utf-8")
+    known = {} if snapshot is None else snapshot.digests
+    provisiond = posixpath.join(here, PROVISIOND_FILE)
     managed_file(
         name="The provisioning server's code is in place next to the module",
-        path=posixpath.join(here, PROVISIOND_FILE),
+        path=provisiond,
         content=code,
+        **({"current": known[provisiond]} if provisiond in known else {}),
     )
     managed_file(
         name="televoc's NixOS module is in place (no secrets in it)",
         path=settings.nixos__module_path,
         content=module,
+        **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
     operations.switched(
         name=f"NixOS serves {what}",
@@ -82,4 +90,5 @@ def asterisk_config_switched(module: str, expected: dict, what: str):
         expected=expected,
         marker=posixpath.join(here, APPLIED_MARKER),
         marker_text=sha256(module + "\0" + code),
+        live=known or None,
     )

@@ -7,13 +7,13 @@ from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FindInFile
 
-from roles.files import FileDigests, sha256
+from roles.files import UNREAD, FileDigests, sha256
 
 ASTERISK_ETC = "/etc/asterisk"
 
 
 @operation()
-def module_imported(configuration: str, module_path: str, import_line: str):
+def module_imported(configuration: str, module_path: str, import_line: str, lines=UNREAD):
     """
     Stop the run, naming the line to add, when `configuration` does not import `module_path`.
     televoc never rewrites configuration.nix.
@@ -21,9 +21,12 @@ def module_imported(configuration: str, module_path: str, import_line: str):
     + configuration: the NixOS configuration file
     + module_path: televoc's module, e.g. /etc/nixos/televoc/asterisk.nix
     + import_line: the line to tell the user
+    + lines: the lines of `configuration` that name the module, as the run's snapshot read
+      them (None: no such file); without it, the operation reads them
     """
     relative = module_path.replace("/etc/nixos/", "./", 1)
-    lines = host.get_fact(FindInFile, path=configuration, pattern=relative.lstrip("./"))
+    if lines is UNREAD:
+        lines = host.get_fact(FindInFile, path=configuration, pattern=relative.lstrip("./"))
     if lines is None:
         raise OperationError(f"{configuration} does not exist: is this host running NixOS?")
     if not [line for line in lines if not line.lstrip().startswith("#")]:
@@ -36,14 +39,16 @@ def module_imported(configuration: str, module_path: str, import_line: str):
     yield from ()  # an operation is a generator, even one that only checks
 
 
-def _live_mismatches(expected: dict, marker: str | None = None, marker_text: str = "") -> list[str]:
+def _live_mismatches(expected: dict, marker: str | None = None, marker_text: str = "", live=None) -> list[str]:
     """Files in /etc/asterisk that differ from `expected` (name -> sha256, or None: absent),
-    and the marker when it does not hold `marker_text` (the module last switched to)."""
+    and the marker when it does not hold `marker_text` (the module last switched to).
+    `live`: path -> FileDigest as already read (the run's snapshot); None: read them now."""
     paths = [f"{ASTERISK_ETC}/{name}" for name in sorted(expected)]
     wanted = dict(zip(paths, (expected[name] for name in sorted(expected))))
     if marker is not None:
         wanted[marker] = sha256(marker_text)
-    live = host.get_fact(FileDigests, paths=tuple(wanted))
+    if live is None:
+        live = host.get_fact(FileDigests, paths=tuple(wanted))
     mismatches = []
     for path, sha in wanted.items():
         have = live.get(path)
@@ -98,7 +103,7 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str], marker: str, m
 
 
 @operation(is_idempotent=False)
-def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: str):
+def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: str, live=None):
     """
     Run `rebuild` (nixos-rebuild switch) when /etc/asterisk does not hold the expected files
     or the module changed since the last successful switch (the marker), then check that
@@ -108,8 +113,9 @@ def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: s
     + expected: file name in /etc/asterisk -> sha256 of its wanted content (None: must be absent)
     + marker: a file that holds `marker_text` once a switch to this module succeeded
     + marker_text: names the module (and what it runs): sha256 of their texts
+    + live: path -> FileDigest of those files as the run's snapshot read them (None: read now)
     """
-    if not _live_mismatches(expected, marker, marker_text):
+    if not _live_mismatches(expected, marker, marker_text, live):
         host.noop("NixOS already serves this Asterisk config")
         return
     yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text), {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from roles.asterisk.render import SECRETS_PATH, AsteriskConfig
+from roles.asterisk.render import SECRETS_PATH, SECURITY_LOG, AsteriskConfig
 from roles.event import Directory
 from roles.templating import render
 
@@ -45,7 +45,9 @@ def render_module(
     """The Nix module text; deterministic (files in name order). `enable=False` stops and
     disables Asterisk (teardown). With `provisioning`, the module runs televoc's provisioning
     server (PROVISIOND_FILE next to the module) and opens its port to the phone network only,
-    with the rule the firewall's backend takes (iptables or nftables)."""
+    with the rule the firewall's backend takes (iptables or nftables). fail2ban bans sources
+    that keep failing (Asterisk's security log; the provisioning server's refusals) from every
+    port, with the event's security settings."""
     sip = directory.event.sip
     return render(
         __file__,
@@ -60,6 +62,8 @@ def render_module(
         sip_port=sip.port,
         provisioning=provisioning,
         provisiond=PROVISIOND_FILE,
+        security=directory.event.security,
+        security_log=SECURITY_LOG,
         network=directory.event.network,
         iptables="ip6tables" if ":" in directory.event.network else "iptables",
         nft_family="ip6" if ":" in directory.event.network else "ip",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import quote
 
@@ -29,6 +30,8 @@ from roles.asterisk.facts import AsteriskState
 from roles.event import Directory
 from roles.files import managed_file, paths_absent
 from roles.names import NOTIFY_CHECK_SYNC, NOTIFY_CHECK_SYNC_REBOOT, PROVISIONING_CONTROL, PROVISIONING_USER
+from roles.snapshot import NAMES
+from roles import runs
 from roles.settings import (
     Setting,
     SettingError,
@@ -42,7 +45,8 @@ from roles.settings import (
 )
 
 from . import operations
-from .facts import JsonFile
+from .operations import changed_phones
+from .facts import MISSING, JsonFile, ProvisioningManifest
 from .render import (
     PROVISIONING_DIR,
     ProvisioningService,
@@ -131,37 +135,88 @@ def _control(directory: Directory, settings) -> dict:
     return _CONTROLS[key]
 
 
+@dataclass
+class Publication:
+    """What provisioning_published put up in this run: the files, and the phones whose file
+    changed (to be told by changed_phones_resynced)."""
+
+    files: dict = field(default_factory=dict, repr=False)
+    changed: list[str] = field(default_factory=list)
+
+
+def _paths(settings):
+    from posixpath import dirname, join
+
+    return (join(dirname(settings.snom__pending_path), "provisioning.manifest"),
+            f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}")
+
+
+def _live_manifest(snapshot, path: str):
+    lines = snapshot.text(path)
+    return ProvisioningManifest().process(lines if lines is not None else [MISSING])
+
+
+def _pending(snapshot, path: str):
+    lines = snapshot.text(NAMES + path)
+    return None if lines is None else list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+
+def _published(directory: Directory, files: dict, settings, snapshot, name: str) -> Publication:
+    manifest_path, _ = _paths(settings)
+    live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
+    publication = Publication(files=files)
+    if snapshot is not None:
+        publication.changed = changed_phones(live["live"], files, directory.provisioned)
+    operations.provisioning_published(
+        name=name,
+        directory=settings.snom__provisioning_dir,
+        files=HiddenValue(files),
+        phones=directory.provisioned,
+        pending_path=settings.snom__pending_path,
+        group=PROVISIONING_USER,
+        **live,
+    )
+    return publication
+
+
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_published(directory: Directory):
+def provisioning_published(directory: Directory, snapshot=None) -> Publication:
     """
     The provisioning server offers every provisioned phone its settings; the phones whose
     file changed are recorded for a resync. A teardown record from an earlier event is
     dropped (the phones get credentials again). With televoc_rearm / televoc_provisioning_unlock,
     the server is told to offer settings again / to lift its lock.
+    `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken.
     """
     settings = read(ALL_SETTINGS)
-    operations.provisioning_published(
-        name=f"Provisioning files of {len(directory.provisioned)} snom phones are published",
-        directory=settings.snom__provisioning_dir,
-        files=HiddenValue(render_provisioning(directory)),
-        phones=directory.provisioned,
-        pending_path=settings.snom__pending_path,
-        group=PROVISIONING_USER,
+    publication = _published(
+        directory, render_provisioning(directory), settings, snapshot,
+        f"Provisioning files of {len(directory.provisioned)} snom phones are published",
     )
+    _, control_path = _paths(settings)
     control = _control(directory, settings)
     if control:
         managed_file(
             name="The provisioning server is told to unlock / to offer settings again",
-            path=f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}",
+            path=control_path,
             content=json.dumps(control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
+            **({} if snapshot is None else {"current": snapshot.digests.get(control_path)}),
         )
-    paths_absent(name="No teardown record of an earlier event is left", paths=[settings.snom__teardown_record])
+    record = settings.snom__teardown_record
+    paths_absent(name="No teardown record of an earlier event is left", paths=[record],
+                 present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)])
+    return publication
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def changed_phones_resynced(directory: Directory, reboot: bool = False):
-    """The phones whose settings changed are told to fetch them (and, with `reboot`, to reboot)."""
+def changed_phones_resynced(directory: Directory, snapshot=None, publication: Optional[Publication] = None,
+                            reboot: bool = False, changes=None):
+    """The phones whose settings changed are told to fetch them (and, with `reboot`, to
+    reboot): those left pending by an earlier run and those this run's `publication`
+    changed. `changes`: the run's RunChanges (a NOTIFY touches the phones)."""
     settings = read(ALL_SETTINGS)
+    known = {} if snapshot is None else {"pending": _pending(snapshot, settings.snom__pending_path),
+                                         "also": tuple(publication.changed if publication else ())}
     operations.phones_told_to_resync(
         name="Provisioned phones are told to fetch the wiped profile and reboot" if reboot else
         "Phones whose settings changed are told to fetch them",
@@ -169,11 +224,13 @@ def changed_phones_resynced(directory: Directory, reboot: bool = False):
         pending_path=settings.snom__pending_path,
         phones=[a.name for a in directory.provisioned],
         notify=NOTIFY_CHECK_SYNC_REBOOT if reboot else NOTIFY_CHECK_SYNC,
+        changes=changes,
+        **known,
     )
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_checked(directory: Directory):
+def provisioning_checked(directory: Directory, snapshot=None):
     """What the provisioning server saw: fetches from unexpected addresses, refused sources,
     its lock (which fails the run unless televoc_verify=report)."""
     server = provisioning_server(directory)
@@ -181,12 +238,13 @@ def provisioning_checked(directory: Directory):
         return
     settings = read(ALL_SETTINGS)
     operations.provisioning_checked(
-        name="The provisioning server gave settings only to the phones (its state)",
+        name=runs.check("The provisioning server gave settings only to the phones (its state)"),
         state_path=server.state_path,
         cli=settings.asterisk__cli,
         directory=directory,
         mode=settings.televoc_verify,
         control=_control(directory, settings),
+        snapshot=snapshot,
     )
 
 
@@ -209,20 +267,21 @@ def phones_adopted(directory: Directory):
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def teardown_started(directory: Directory) -> TeardownRecord:
+def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
     """
     The record of which phones still hold the event's credentials, kept on the PBX: what
     earlier teardowns proved, plus every phone of the directory, with the address each was
-    registered from, read before anything is removed.
+    registered from, read before anything is removed (`snapshot`: the run's one read).
     """
     settings = read(ALL_SETTINGS)
     path = settings.snom__teardown_record
     try:
-        found = host.get_fact(JsonFile, path=path)
+        found = host.get_fact(JsonFile, path=path) if snapshot is None else snapshot.text_json(path)
         existing = TeardownRecord.from_json(found) if found is not None else None
     except (FactProcessError, ValueError) as e:
         raise SettingError(f"{path}: {e}; teardown keeps it and stops (move it away to start over)") from None
-    state = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
+    state = (host.get_fact(AsteriskState, cli_command=settings.asterisk__cli) if snapshot is None
+             else snapshot.asterisk)
     now = _now()
     record = merged(existing, directory, state, now)
     by_hand = settings.televoc_reset_by_hand
@@ -232,12 +291,13 @@ def teardown_started(directory: Directory) -> TeardownRecord:
     managed_file(
         name="The teardown record holds every phone and where it was last seen (root 0600)",
         path=path, content=record.to_json(), mode="600", dir_mode="700",
+        **({} if snapshot is None else {"current": snapshot.digests.get(path)}),
     )
     return record
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome):
+def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome, snapshot=None):
     """
     Every phone that still holds the event's credentials is given a way to forget them: the
     provisioning server offers each provisioned phone a wiped profile and the registered ones
@@ -249,15 +309,8 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome)
     by_hand = settings.televoc_reset_by_hand
     outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
     wiped = render_wipe(directory)
-    operations.provisioning_published(
-        name="Provisioned phones are offered a wiped profile",
-        directory=settings.snom__provisioning_dir,
-        files=HiddenValue(wiped),
-        phones=directory.provisioned,
-        pending_path=settings.snom__pending_path,
-        group=PROVISIONING_USER,
-    )
-    changed_phones_resynced(directory, reboot=True)
+    publication = _published(directory, wiped, settings, snapshot, "Provisioned phones are offered a wiped profile")
+    changed_phones_resynced(directory, snapshot, publication, reboot=True)
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
         accounts = {a.name: a for a in directory.provisioned}
@@ -276,7 +329,7 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome)
     server = provisioning_server(directory)
     versions = {hashlib.sha256(text.encode()).hexdigest()[:16] for text in wiped.values()}
     operations.wiped_profiles_fetched(
-        name="Phones that fetched the wiped profile are found (the provisioning server's state)",
+        name=runs.check("Phones that fetched the wiped profile are found (the provisioning server's state)"),
         state_path=server.state_path if server else "/nonexistent",
         record=record,
         outcome=outcome,

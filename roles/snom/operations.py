@@ -22,7 +22,7 @@ from pyinfra.api import (
 
 from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.asterisk.facts import POLL_SECONDS, AsteriskState
-from roles.files import write_failure_cause, put_file_atomically, sha256
+from roles.files import UNREAD, put_file_atomically, sha256, write_failure_cause
 from roles.names import NOTIFY_CHECK_SYNC
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
@@ -90,8 +90,17 @@ def _publish(state, host, files: HiddenValue, manifest: str, directory: str, man
     return False
 
 
+def changed_phones(live: Optional[dict], files: dict, phones) -> list[str]:
+    """The phones whose file differs from what is published (`live`: the manifest, None when
+    nothing was ever published): they are to be told to fetch it."""
+    wanted = {name: sha256(text) for name, text in files.items()}
+    by_file = {file_name(a): a.name for a in phones}
+    return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
+
+
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str):
+def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str,
+                           live=UNREAD):
     """
     Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
@@ -103,22 +112,26 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     + pending_path: the file listing phones still to be told; the manifest of the published
       files sits beside it, outside what the provisioning server serves
     + group: the provisioning server's group (the only one that may read the files)
+    + live: the published manifest (file name -> sha256, None: never published) as the run's
+      snapshot read it; without it, the operation reads it
     """
     wanted = {name: sha256(text) for name, text in files.unmask().items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
-    live = host.get_fact(ProvisioningManifest, path=manifest_path)
+    if live is UNREAD:
+        live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(wanted)} phones are already published")
         return
-    by_file = {file_name(a): a.name for a in phones}
-    changed = sorted(by_file[name] for name, sha in wanted.items() if (live or {}).get(name) != sha)
+    changed = changed_phones(live, files.unmask(), phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
     yield FunctionCommand(_publish, (files, manifest, directory, manifest_path, pending_path, changed, group), {})
 
 
-def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str) -> bool:
+def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str, changes) -> bool:
+    if changes is not None:
+        changes.asterisk = True  # told phones fetch and may register again
     command = f"{cli} -rx {shlex.quote(f'pjsip send notify {notify} endpoint ' + ' '.join(names))}"
     status, output = host.run_shell_command(StringCommand(command), print_output=False)
     lines = output.output_lines
@@ -144,7 +157,8 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
 
 
 @operation(is_idempotent=False)
-def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOTIFY_CHECK_SYNC):
+def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOTIFY_CHECK_SYNC,
+                          pending=UNREAD, also=(), changes=None):
     """
     Send a check-sync NOTIFY to exactly the phones whose settings changed (pending), in one
     CLI command, then clear the pending list.
@@ -153,15 +167,21 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
     + pending_path: the pending file written by provisioning_published
     + phones: names of the phones Asterisk knows (others are dropped from the list)
     + notify: the pjsip_notify.conf section (televoc-check-sync or televoc-check-sync-reboot)
+    + pending: the pending list as the run's snapshot read it (None: no file); without it,
+      the operation reads it
+    + also: phones whose file this run publishes anew (not in the snapshot's list yet)
+    + changes: the run's RunChanges (a NOTIFY makes phones fetch and register again)
     """
-    pending = host.get_fact(PendingNotifications, path=pending_path)
-    names = [name for name in pending or [] if name in set(phones)]
+    if pending is UNREAD:
+        pending = host.get_fact(PendingNotifications, path=pending_path)
+    wanted = set(phones)
+    names = list(dict.fromkeys(n for n in [*(pending or []), *also] if n in wanted))
     if not names:
         if pending is not None:  # only names of phones no longer in the directory, or garbage
             yield StringCommand("rm", "-f", pending_path)
         host.noop("no phone's settings changed: no NOTIFY sent")
         return
-    yield FunctionCommand(_notify, (cli, notify, names, pending_path), {})
+    yield FunctionCommand(_notify, (cli, notify, names, pending_path, changes), {})
 
 
 def _upload_requests(state, host, config: HiddenValue, path: str) -> bool:
@@ -324,18 +344,21 @@ def _acknowledged(server: dict | None, control: dict) -> bool:
     return all(tokens.get(mac) == token for mac, token in (control.get("rearm") or {}).items())
 
 
-def _check(state, host, state_path: str, cli: str, directory, mode: str, control: dict) -> bool:
+def _check(state, host, state_path: str, cli: str, directory, mode: str, control: dict, snapshot) -> bool:
     server = None
-    for _ in range(int(CONTROL_WAIT / 0.5) + 1):  # the server takes control.json within a second
-        server = host.get_fact(JsonFile, path=state_path)
-        if _acknowledged(server, control):
-            break
-        time.sleep(0.5)
+    if snapshot is not None and not control:  # nothing told to the server in this run
+        server = snapshot.text_json(state_path)
     else:
-        logger.error(f"{host.print_prefix}the provisioning server did not take the unlock / re-arm "
-                     f"within {CONTROL_WAIT:.0f} s: is it running? (journalctl -u televoc-provisioning)")
-        return False
-    pbx = host.get_fact(AsteriskState, cli_command=cli)
+        for _ in range(int(CONTROL_WAIT / 0.5) + 1):  # the server takes control.json within a second
+            server = host.get_fact(JsonFile, path=state_path)
+            if _acknowledged(server, control):
+                break
+            time.sleep(0.5)
+        else:
+            logger.error(f"{host.print_prefix}the provisioning server did not take the unlock / re-arm "
+                         f"within {CONTROL_WAIT:.0f} s: is it running? (journalctl -u televoc-provisioning)")
+            return False
+    pbx = snapshot.asterisk if snapshot is not None else host.get_fact(AsteriskState, cli_command=cli)
     found = findings(server, directory, pbx)
     for sentence in found.foreign:
         logger.warning(f"{host.print_prefix}{sentence}")
@@ -365,7 +388,7 @@ CONTROL_WAIT = 10.0
 
 
 @operation(is_idempotent=False)
-def provisioning_checked(state_path: str, cli: str, directory, mode: str = "strict", control=None):
+def provisioning_checked(state_path: str, cli: str, directory, mode: str = "strict", control=None, snapshot=None):
     """
     Report what the provisioning server saw: phones whose settings were fetched from an
     address other than the phone's, refused sources; fail while it is locked (strict).
@@ -375,5 +398,6 @@ def provisioning_checked(state_path: str, cli: str, directory, mode: str = "stri
     + directory: the event
     + mode: "strict" fails while the server is locked; "report" only warns
     + control: what this run wrote into control.json: waits until the server's state shows it
+    + snapshot: the run's one read of the PBX: enough when nothing was told to the server
     """
-    yield FunctionCommand(_check, (state_path, cli, directory, mode, dict(control or {})), {})
+    yield FunctionCommand(_check, (state_path, cli, directory, mode, dict(control or {}), snapshot), {})

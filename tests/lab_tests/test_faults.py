@@ -139,6 +139,7 @@ def test_garbage_in_the_pending_file_is_cleared_without_breaking_the_run(buildup
 def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
     buildup.phones.pop("backoffice").stop()  # one phone missing: the run waits for it
     wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
+    buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))  # a run that changes
     env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
     proc = subprocess.Popen([PYINFRA, str(buildup.inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

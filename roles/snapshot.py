@@ -1,0 +1,129 @@
+"""One read of the PBX per run: everything the steps compare, in one remote command.
+
+A run with nothing to change costs what pyinfra's own floor costs plus this one command: each
+step decides from the snapshot (taken before anything is changed) instead of asking the PBX
+itself. A step that changes something reads what it needs again after its change (the reload
+confirms from a fresh read, the verification polls while phones are missing).
+
+    snapshot = pbx.read(directory)                    # roles/pbx.py gathers the paths
+    snapshot.digest("/var/lib/televoc/pjsip-secrets.conf")   # FileDigest or None (absent)
+    snapshot.text("/var/lib/televoc/notify-pending")         # lines, or None (absent)
+    snapshot.asterisk                                        # PbxState (running=False: down)
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Optional
+
+from pyinfra.api import FactBase
+from pyinfra.api.exceptions import FactProcessError
+
+from roles.asterisk import cli
+from roles.files import FileDigest, FileDigests
+
+SECTION = "@@snapshot "
+MISSING = "@@snapshot-missing"
+NAMES = "names:"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the PBX held when the run began.
+
+    + digests: path -> FileDigest, None when absent
+    + texts: path -> lines, None when absent
+    + asterisk: what Asterisk serves (running=False when its CLI cannot connect)
+    + import_lines: configuration.nix lines that name televoc's module; None: no such file
+    """
+
+    digests: dict[str, Optional[FileDigest]] = field(default_factory=dict)
+    texts: dict[str, Optional[list[str]]] = field(default_factory=dict)
+    asterisk: cli.PbxState = field(default_factory=lambda: cli.PbxState(running=False))
+    import_lines: Optional[list[str]] = None
+
+    def digest(self, path: str) -> Optional[FileDigest]:
+        if path not in self.digests:
+            raise KeyError(f"{path} is not in the snapshot (roles/pbx.py lists what it reads)")
+        return self.digests[path]
+
+    def text(self, path: str) -> Optional[list[str]]:
+        if path not in self.texts:
+            raise KeyError(f"{path} is not in the snapshot (roles/pbx.py lists what it reads)")
+        return self.texts[path]
+
+    def text_json(self, path: str) -> Optional[dict]:
+        """A JSON object file; None when absent; ValueError when it is not a JSON object."""
+        lines = self.text(path)
+        if lines is None:
+            return None
+        value = json.loads("\n".join(lines))
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        return value
+
+
+class PbxSnapshot(FactBase[Snapshot]):
+    """
+    Digests of `digests`, the contents of `texts`, the lines of `configuration` that name
+    `module`, and Asterisk's state, in one remote command.
+
+    + digests, texts: paths
+    + cli_command: the Asterisk CLI (with -C)
+    + configuration, module: configuration.nix and the module's name to look for
+    """
+
+    @staticmethod
+    def default():
+        return None
+
+    def command(self, digests, texts, cli_command: str, configuration: str, module: str) -> str:
+        q = shlex.quote
+        parts = [f"echo {q(SECTION + 'digests')}", FileDigests().command(tuple(digests)).get_raw_value()]
+        for path in texts:
+            # names:PATH keeps only the lines that are phone names (the pending-NOTIFY list)
+            names = path.startswith(NAMES)
+            real = path[len(NAMES):] if names else path
+            read = (f"LC_ALL=C grep -a -E {q('^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$')} {q(real)}" if names
+                    else f"cat {q(real)}")
+            parts.append(f"echo {q(SECTION + 'text ' + path)}; if [ -e {q(real)} ]; then {read}; "
+                         f"echo; else echo {MISSING}; fi")
+        parts.append(f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
+                     f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi")
+        parts.append(f"echo {q(SECTION + 'asterisk')}")
+        parts += [f"echo {q(cli.SECTION_MARK + c)}; {cli_command} -rx {q(c)} 2>&1" for c in cli.STATE_COMMANDS]
+        # Only printable ASCII comes back: a byte that is not UTF-8 (a phone's user agent,
+        # a damaged file) cannot break the run; televoc's own files are ASCII.
+        return "{ " + "; ".join(parts) + "; } | LC_ALL=C tr -cd '\\11\\12\\40-\\176'"
+
+    def process(self, output):
+        sections: dict[str, list[str]] = {}
+        current = None
+        for line in output:
+            if line.startswith(SECTION):
+                current = line[len(SECTION):].rstrip("\n")
+                sections[current] = []
+            elif current is not None:
+                sections[current].append(line)
+        if "asterisk" not in sections or "digests" not in sections:
+            raise FactProcessError("the PBX did not answer every part of the snapshot")
+        texts = {}
+        for name, lines in sections.items():
+            if name.startswith("text "):
+                if [line.strip() for line in lines] == [MISSING]:
+                    texts[name[5:]] = None
+                else:
+                    texts[name[5:]] = lines[:-1] if lines and lines[-1] == "" else lines
+        imported = sections.get("import", [])
+        try:
+            asterisk = cli.parse_state(sections["asterisk"])
+        except ValueError as e:
+            raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
+        return Snapshot(
+            digests=FileDigests().process(sections["digests"]),
+            texts=texts,
+            asterisk=asterisk,
+            import_lines=None if [line.strip() for line in imported] == [MISSING] else imported,
+        )

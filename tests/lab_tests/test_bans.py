@@ -1,0 +1,98 @@
+"""A source that keeps failing is banned at the network level (fail2ban on the PBX's firewall,
+as televoc's module sets it up), phones that authenticate keep working, and the ban lifts after
+`security.ban_seconds`. Measured from the lab's phone network, on both firewall backends."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from roles.event import load_directory
+from tests.lab.deploys import run_pyinfra, write_inventory
+from tests.lab.lab import Lab
+from tests.lab.wait import until, wait_for
+
+PBX = "10.23.0.2"
+PHONE, GUESSER, SWEEPER = "10.23.0.67", "10.23.0.66", "10.23.0.68"
+BAN_SECONDS = 10
+
+
+@dataclass
+class Pbx:
+    lab: Lab
+    event: Path
+    secret: Path
+    inventory: Path
+
+    def password(self, name: str) -> str:
+        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
+            return {a.name: a.password for a in load_directory(self.event).accounts}[name]
+
+    def http(self, source: str, path: str) -> str:
+        return self.lab.run_phone(f"curl -s -o /dev/null --max-time 3 --interface {source} "
+                                  f"-w '%{{http_code}}' http://{PBX}:8088{path}", check=False).stdout
+
+    def banned(self, jail: str) -> str:
+        return self.lab.run(f"fail2ban-client status {jail}", check=False).stdout
+
+
+@pytest.fixture(scope="module", params=["iptables", "nftables"])
+def pbx(request, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    lab = Lab(tmp_path / "lab")
+    lab.up()
+    try:
+        if request.param == "nftables":
+            configuration = lab.root / "etc/nixos/configuration.nix"
+            configuration.write_text(configuration.read_text().replace(
+                'networking.hostName = "pbx";', 'networking.hostName = "pbx";\n  networking.nftables.enable = true;'))
+        event = tmp_path / "event"
+        event.mkdir()
+        (event / "event.yml").write_text(
+            f"name: bans\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n"
+            f"security: {{ban_after: 3, find_seconds: 60, ban_seconds: {BAN_SECONDS}}}\n")
+        (event / "phones.yml").write_text(
+            "phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n"
+            "  - {name: hall2, extension: 2002}\n")
+        secret = tmp_path / "event.secret"
+        secret.write_text(secrets.token_urlsafe(48))
+        secret.chmod(0o600)
+        pbx = Pbx(lab, event, secret, write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data()))
+        run = run_pyinfra(pbx.inventory, "deploy.py", event, secret, "--data", "televoc_verify=report")
+        assert run.returncode == 0, run.output
+        for address in (PHONE, GUESSER, SWEEPER):
+            lab.phone_address(address)
+        wait_for(lambda: "Currently banned" in pbx.banned("televoc-sip"), 30, "fail2ban to watch SIP")
+        yield pbx
+    finally:
+        lab.down()
+
+
+def test_wrong_sip_passwords_ban_the_source_from_the_pbx_and_the_ban_lifts(pbx):
+    right = pbx.password("hall2")
+    for port in (5091, 5092, 5093):  # three wrong passwords from the guesser
+        assert not pbx.lab.register("hall2", "wrong-" + secrets.token_hex(8), port, local_ip=GUESSER, timeout=3)
+    wait_for(lambda: GUESSER in pbx.banned("televoc-sip"), 30, "the guesser to be banned")
+    # Refused at the network level: not even the right password gets an answer from there.
+    assert not pbx.lab.register("hall2", right, 5094, local_ip=GUESSER, timeout=3)
+    assert pbx.http(GUESSER, "/televoc/000413FFFFFF.xml") == "000"  # every port
+    # A phone that authenticates keeps working.
+    assert pbx.lab.register("hall2", right, 5095, local_ip=PHONE)
+    # After ban_seconds the guesser may try again.
+    took = until(lambda: pbx.lab.register("hall2", right, 5096, local_ip=GUESSER, timeout=2), BAN_SECONDS + 30, step=1)
+    assert took is not None, pbx.banned("televoc-sip")
+    assert GUESSER not in pbx.banned("televoc-sip")
+
+
+def test_guessing_macs_at_the_provisioning_server_bans_the_source(pbx):
+    for i in range(3):
+        assert pbx.http(SWEEPER, f"/televoc/000413EE{i:04X}.xml") == "404"
+    wait_for(lambda: SWEEPER in pbx.banned("televoc-provisioning"), 30, "the sweeper to be banned")
+    assert pbx.http(SWEEPER, "/televoc/000413EE0009.xml") == "000"
+    assert pbx.http(PHONE, "/televoc/000413EE0010.xml") == "404"  # others are served (and counted)
+    assert until(lambda: pbx.http(SWEEPER, "/x") == "404", BAN_SECONDS + 30, step=1) is not None
