@@ -17,12 +17,14 @@ check_given()  # a misspelt --data name would silently change nothing
 
 snapshot = pbx.read()  # one remote command: everything the steps compare, before any change
 changes = asterisk.RunChanges()  # what this run changed, for the verification
+publication = snom.publication(directory, snapshot)  # the phones' settings; who is told
 run = runs.started("deploy.py", snapshot)  # the next run says if this one does not finish
 
+asterisk.phones_accounted(directory, snapshot, publication.told)
 nixos.module_imported(snapshot)
 asterisk.event_served(directory, snom.provisioning_server(directory), changes, snapshot)
-published = snom.provisioning_published(directory, snapshot)
-snom.changed_phones_resynced(directory, snapshot, published, changes=changes)
+snom.provisioning_published(directory, snapshot, publication)
+snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)
 snom.provisioning_checked(directory, snapshot)
 asterisk.phones_verified(directory, changes, snapshot)
 runs.finished(run)

@@ -135,6 +135,23 @@ def put_file_atomically(host, data: bytes, path: str, mode: str = "600", user: s
     return False
 
 
+def _reviewing() -> bool:
+    """pyinfra's --diff, at the moment a change is shown once: during change detection, or
+    while executing when detection was skipped (-y)."""
+    from pyinfra import state
+
+    return bool(state.config.DIFF) and (not state.is_executing or not state.should_check_for_changes())
+
+
+def _log_diff(path: str, current, text: str) -> None:
+    import difflib
+
+    old = (host.get_fact(TextFile, path=path) or []) if current is not None else []
+    diff = difflib.unified_diff(old, text.splitlines(), f"{path} (on the PBX)", f"{path} (this run)", lineterm="", n=2)
+    for line in diff:
+        logger.info(f"    {line}")
+
+
 def _write(state, host, content, path, mode, user, group, unchanged) -> bool:
     return put_file_atomically(host, _text(content).encode(), path, mode, user, group, unchanged)
 
@@ -152,6 +169,7 @@ def managed_file(
     dir_mode: str | None = None,
     unchanged: str = "",
     current=UNREAD,
+    show_diff: bool = False,
 ):
     """
     Put `content` at `path` with `mode` and owner, atomically (upload beside it, then rename).
@@ -165,6 +183,8 @@ def managed_file(
     + unchanged: what still holds when the file cannot be written, for the message
     + current: the file's FileDigest as the run's snapshot read it (None: absent); without
       it, the operation reads it (one remote command)
+    + show_diff: with pyinfra's --diff, print the unified diff of the change (never for a
+      file that holds a secret: its content would be printed)
 
     .. code:: python
 
@@ -177,6 +197,8 @@ def managed_file(
     if current == wanted:
         host.noop(f"{path} is already up to date")
         return
+    if show_diff and not isinstance(content, HiddenValue) and _reviewing():
+        _log_diff(path, current, _text(content))
     directory = os.path.dirname(path)
     if dir_mode is None:
         yield StringCommand("mkdir", "-p", QuoteString(directory))
@@ -247,3 +269,14 @@ def paths_absent(paths, present=None):
         host.noop(f"already absent: {', '.join(paths)}")
         return
     yield StringCommand("rm", "-rf", *[QuoteString(p) for p in present])
+
+
+def run_per_line(host, lines: list[str], list_path: str, script: str) -> tuple[bool, list[str]]:
+    """Run `script` (sh, reading the list on its standard input) over `lines` uploaded to
+    `list_path` first: a list of 10,000 phones does not fit on one command line (the kernel
+    refuses a command over 128 KiB). The list is removed afterwards. (status, output lines)"""
+    if not put_file_atomically(host, "".join(f"{line}\n" for line in lines).encode(), list_path, "600"):
+        return False, []
+    command = f"{{ {script} ; }} < {shlex.quote(list_path)}; rc=$?; rm -f {shlex.quote(list_path)}; exit $rc"
+    status, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
+    return status, output.output_lines

@@ -13,7 +13,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from roles import asterisk, nixos, runs, snom
-from roles.asterisk.deploy import CREDENTIALS_FILE
+from roles.asterisk.deploy import CREDENTIALS_FILE, SUMMARY_FILE
 from roles.asterisk.render import CONF_FILES
 from roles.nixos.deploy import APPLIED_MARKER
 from roles.nixos.render import PROVISIOND_FILE
@@ -38,6 +38,7 @@ class Paths:
         self.asterisk_etc = tuple(f"/etc/asterisk/{name}" for name in CONF_FILES)
         self.secrets = s.asterisk__secrets_path
         self.credentials = posixpath.join(posixpath.dirname(s.asterisk__secrets_path), CREDENTIALS_FILE)
+        self.summary = posixpath.join(posixpath.dirname(s.asterisk__secrets_path), SUMMARY_FILE)
         self.pending = s.snom__pending_path
         self.manifest = posixpath.join(posixpath.dirname(s.snom__pending_path), "provisioning.manifest")
         self.control = posixpath.join(s.snom__provisioning_dir, PROVISIONING_CONTROL)
@@ -48,7 +49,7 @@ class Paths:
     @property
     def digests(self) -> tuple[str, ...]:
         return (self.module, self.provisiond, self.applied, *self.asterisk_etc, self.secrets,
-                self.credentials, self.control, self.teardown_record)
+                self.credentials, self.summary, self.control, self.teardown_record)
 
     @property
     def texts(self) -> tuple[str, ...]:

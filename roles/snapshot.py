@@ -93,7 +93,7 @@ class PbxSnapshot(FactBase[Snapshot]):
         parts.append(f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
                      f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi")
         parts.append(f"echo {q(SECTION + 'asterisk')}")
-        parts += [f"echo {q(cli.SECTION_MARK + c)}; {cli_command} -rx {q(c)} 2>&1" for c in cli.STATE_COMMANDS]
+        parts.append(cli.state_script(cli_command))
         # Only printable ASCII comes back: a byte that is not UTF-8 (a phone's user agent,
         # a damaged file) cannot break the run; televoc's own files are ASCII.
         return "{ " + "; ".join(parts) + "; } | LC_ALL=C tr -cd '\\11\\12\\40-\\176'"

@@ -1,6 +1,6 @@
 """Asterisk: render pjsip/extensions config, install secrets, reload, verify registrations."""
 
-from .deploy import SETTINGS, event_removed, event_served, phones_verified
+from .deploy import SETTINGS, event_removed, event_served, phones_accounted, phones_verified
 from .render import AsteriskConfig, render_asterisk
 from .report import RunChanges
 
@@ -10,6 +10,7 @@ __all__ = [
     "RunChanges",
     "event_removed",
     "event_served",
+    "phones_accounted",
     "phones_verified",
     "render_asterisk",
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+import shlex
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Optional
 
@@ -133,24 +134,20 @@ def parse_registrations(lines: Iterable[str]) -> list[Registration]:
     """`database show registrar/contact` -> registrations, one JSON object per row."""
     lines = list(lines)
     _check_known_command(lines)
-    found = []
-    for line in lines:
-        match = _REGISTRATION.match(line.strip())
-        if not match:
-            continue
-        try:
-            data = json.loads(match["json"])
-        except ValueError:
-            continue
-        found.append(
-            Registration(
-                aor=match["aor"],
-                hash=match["hash"],
-                uri=data.get("uri", ""),
-                user_agent=data.get("user_agent", ""),
-            )
-        )
-    return found
+    rows = [m for m in (_REGISTRATION.match(line.strip()) for line in lines) if m]
+    try:  # one parse for all rows (10,000 phones: one C call, not 10,000)
+        objects = json.loads("[" + ",".join(m["json"] for m in rows) + "]")
+    except ValueError:  # a row that is not JSON: parse row by row, skip the bad ones
+        objects = []
+        for m in rows:
+            try:
+                objects.append(json.loads(m["json"]))
+            except ValueError:
+                objects.append(None)
+    return [
+        Registration(aor=m["aor"], hash=m["hash"], uri=data.get("uri", ""), user_agent=data.get("user_agent", ""))
+        for m, data in zip(rows, objects) if isinstance(data, dict)
+    ]
 
 
 def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registration]) -> list[Contact]:
@@ -165,7 +162,8 @@ def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registra
             by_prefix[n] = {(r.aor, r.hash[:n]): r for r in registrations}
         found = by_prefix[n].get((contact.aor, contact.hash)) if n else None
         if found is not None:
-            contact = replace(contact, uri=found.uri, user_agent=found.user_agent or None)
+            contact = Contact(contact.aor, found.uri, contact.status, contact.rtt_ms, contact.hash,
+                              found.user_agent or None)
         result.append(contact)
     return result
 
@@ -183,7 +181,8 @@ def parse_transports(lines: Iterable[str]) -> dict[str, str]:
 
 
 def parse_aors(lines: Iterable[str]) -> frozenset[str]:
-    """`pjsip show aors` -> the names of the aors (their contacts come from `show contacts`)."""
+    """`pjsip list aors` (or `show aors`) -> the names of the aors (their contacts come from
+    `show contacts`)."""
     lines = list(lines)
     _check_known_command(lines)
     return frozenset(m["name"] for m in map(_AOR.match, lines) if m and "<" not in m.string)
@@ -212,15 +211,38 @@ def parse_version(lines: Iterable[str]) -> Optional[str]:
 
 
 # The fact runs these in one remote command; each answer follows a line "@@televoc <command>".
+# `pjsip list aors` is `show aors` without the contacts (those come from `show contacts`).
 STATE_COMMANDS = (
     "core show version",
-    "pjsip show aors",
+    "pjsip list aors",
     "pjsip show contacts",
     "dialplan show globals",
     "database show registrar/contact",
     "pjsip show transports",
 )
 SECTION_MARK = "@@televoc "
+# Of each registrar row, only the two fields televoc reads (the full URI, the user agent):
+# a fifth of the bytes at 2000 phones. A row it cannot shorten passes as it is.
+_REGISTRAR_FIELDS = (
+    "awk '{ u = \"\"; a = \"\"; "
+    "if (match($0, /\"uri\":\"[^\"]*\"/)) u = substr($0, RSTART, RLENGTH); "
+    "if (match($0, /\"user_agent\":\"[^\"]*\"/)) a = substr($0, RSTART, RLENGTH); "
+    "if (u != \"\" && index($0, \": {\")) print substr($0, 1, index($0, \": {\") - 1) \": {\" u (a != \"\" ? \",\" a : \"\") \"}\"; "
+    "else print }'"
+)
+
+
+def state_script(cli_command: str) -> str:
+    """The shell commands that print every answer of STATE_COMMANDS after its marker line,
+    runs of spaces squeezed to one (the listings pad their columns: a third of the bytes at
+    2000 phones; the parsers split on white space)."""
+    parts = []
+    for command in STATE_COMMANDS:
+        line = f"echo {shlex.quote(SECTION_MARK + command)}; {cli_command} -rx {shlex.quote(command)} 2>&1"
+        if command == "database show registrar/contact":
+            line += f" | {_REGISTRAR_FIELDS}"
+        parts.append(line)
+    return "{ " + "; ".join(parts) + "; } | tr -s ' '"
 
 
 def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:
@@ -248,7 +270,7 @@ def parse_state(lines: Iterable[str]) -> PbxState:
     return PbxState(
         running=True,
         version=version,
-        aors=parse_aors(sections["pjsip show aors"]),
+        aors=parse_aors(sections["pjsip list aors"]),
         contacts=tuple(with_full_uris(parse_contacts(sections["pjsip show contacts"]), registrations)),
         globals=parse_globals(sections["dialplan show globals"]),
         registrations=tuple(registrations),

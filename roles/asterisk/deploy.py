@@ -15,6 +15,7 @@ from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 
 from roles.event import Directory
+from roles.event.changes import summary, summary_text
 from roles.files import managed_file, paths_absent, sha256
 from roles.nixos.deploy import asterisk_config_switched
 from roles.nixos.render import render_module
@@ -25,8 +26,10 @@ from . import operations
 from .render import SECRETS_PATH, AsteriskConfig, credential_fingerprints, render_asterisk
 from .report import RunChanges
 
-# Beside the passwords: each phone's credential fingerprint of the last run (root 0600).
+# Beside the passwords: each phone's credential fingerprint of the last run (root 0600), and
+# what each phone was (no password: a fingerprint), for the next run's account of changes.
 CREDENTIALS_FILE = "credentials"
+SUMMARY_FILE = "phones.json"
 
 SETTINGS = declare(
     Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
@@ -125,7 +128,37 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         changes=changes,
         **({} if snapshot is None else {"recorded": snapshot.digests.get(credentials)}),
     )
+    summary_path = posixpath.join(posixpath.dirname(secrets_path), SUMMARY_FILE)
+    managed_file(
+        name="The PBX records what each phone is now (for the next run's account of changes)",
+        path=summary_path, content=summary_text(_summary(directory)), mode="600", group="asterisk",
+        **known(summary_path),
+    )
     return config
+
+
+@deploy("PBX", data_defaults=defaults(SETTINGS))
+def phones_accounted(directory: Directory, snapshot=None, told=()):
+    """Say per phone what this run adds, removes or changes, and who it tells to fetch their
+    settings (`told`, from snom.publication): before applying (--dry, --diff) and while."""
+    settings = read(SETTINGS)
+    path = posixpath.join(posixpath.dirname(settings.asterisk__secrets_path), SUMMARY_FILE)
+    new = _summary(directory)
+    operations.phones_accounted(
+        name=runs.check("What changes, phone by phone"),
+        path=path, summary=summary_text(new), new=new, told=tuple(told),
+        **({} if snapshot is None else {"recorded": snapshot.digests.get(path)}),
+    )
+
+
+_SUMMARIES: dict = {}
+
+
+def _summary(directory: Directory) -> dict:
+    """The directory's summary, worked out once per run (two steps need it)."""
+    if id(directory) not in _SUMMARIES:
+        _SUMMARIES[id(directory)] = (directory, summary(directory))
+    return _SUMMARIES[id(directory)][1]
 
 
 def _known(snapshot):

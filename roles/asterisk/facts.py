@@ -34,12 +34,9 @@ class AsteriskState(FactBase[Optional[cli.PbxState]]):
         return None
 
     def command(self, cli_command: str) -> str:
-        # Each answer is preceded by a marker line; stderr too ("Unable to connect ...").
-        parts = [
-            f"echo {shlex.quote(cli.SECTION_MARK + c)}; {cli_command} -rx {shlex.quote(c)} 2>&1"
-            for c in cli.STATE_COMMANDS
-        ]
-        return "; ".join(parts) + "; true"
+        # Each answer is preceded by a marker line; stderr too ("Unable to connect ..."). Only
+        # printable ASCII comes back (a phone's user agent cannot break the run).
+        return "{ " + cli.state_script(cli_command) + "; } | LC_ALL=C tr -cd '\\11\\12\\40-\\176'"
 
     def process(self, output):
         try:

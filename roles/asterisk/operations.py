@@ -5,10 +5,12 @@ from __future__ import annotations
 import shlex
 
 from pyinfra import host, logger
+from pyinfra import state as pyinfra_state
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
-from roles.files import UNREAD, FileDigests, TextFile, put_file_atomically, sha256
+from roles.event.changes import account, parse_summary
+from roles.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
 
 from .facts import AsteriskState, poll
 from .render import changed_credentials
@@ -114,6 +116,9 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
+    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+        why = "; ".join(config_mismatches(state, expected)) if state is not None else "not read"
+        logger.info(f"{host.print_prefix}will reload Asterisk ({why})")
     yield StringCommand(cli, "-rx", "'core reload'")
     yield FunctionCommand(_confirm, (cli, expected, wait, start, changes if changes is not None else RunChanges()), {})
 
@@ -234,15 +239,15 @@ def no_phone_registered(cli: str, phones):
 
 
 def _remove_contacts(state, host, cli: str, keys: tuple) -> bool:
-    # The CLI takes double quotes around an argument; keys hold only [A-Za-z0-9_.-;@/].
-    deletes = [shlex.quote('database del registrar "' + key + '"') for key in keys]
-    command = "; ".join(f"{cli} -rx {delete}" for delete in deletes)
-    _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
-    removed = sum("Database entry removed" in line for line in output.output_lines)
+    # The CLI takes double quotes around an argument; keys hold only [A-Za-z0-9_.-;@/]. The
+    # keys go up as a file: thousands of them do not fit on one command line.
+    script = f'while IFS= read -r key; do {cli} -rx "database del registrar \\"$key\\""; done'
+    _, lines = run_per_line(host, list(keys), "/var/lib/televoc/.contacts-to-remove", script)
+    removed = sum("Database entry removed" in line for line in lines)
     if removed != len(keys):
         logger.error(
             f"{host.print_prefix}removed {removed} of {len(keys)} contacts: "
-            + " ".join(output.output_lines)[:300]
+            + " ".join(lines)[:300]
         )
         return False
     logger.info(f"{host.print_prefix}removed {removed} contacts of the event")
@@ -309,3 +314,38 @@ def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes:
         return
     changed = tuple(changed_credentials(host.get_fact(TextFile, path=path), fingerprints))
     yield FunctionCommand(_drop_stale, (cli, path, fingerprints, changed, changes), {})
+
+
+def _accounted(state, host, lines: list[str]) -> bool:
+    for line in lines:
+        logger.info(f"{host.print_prefix}{line}")
+    return True
+
+
+@operation(is_idempotent=False)
+def phones_accounted(path: str, summary: str, new: dict, told=(), recorded=UNREAD):
+    """
+    Say, per phone, what this run adds, removes or changes (which fields; a password only as
+    "password") and which phones it tells to fetch their settings: before applying (pyinfra's
+    change detection: --dry, --diff, or the prompt) and while applying.
+
+    + path: the summary the last run recorded on the PBX (root 0600; written by event_served)
+    + summary: this run's summary text (roles.event.changes.summary_text)
+    + new: this run's summary (roles.event.changes.summary)
+    + told: the phones this run tells to fetch their settings
+    + recorded: the summary's FileDigest as the run's snapshot read it (None: absent)
+    """
+    if recorded is UNREAD:
+        recorded = host.get_fact(FileDigests, paths=(path,)).get(path)
+    if recorded is not None and recorded.sha256 == sha256(summary) and not told:
+        host.noop("no phone changed")
+        return
+    old = parse_summary(host.get_fact(TextFile, path=path)) if recorded is not None else None
+    lines = account(old, new, tuple(told))
+    if not lines:
+        host.noop("no phone changed")
+        return
+    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+        for line in lines:
+            logger.info(f"{host.print_prefix}will change: {line}")
+    yield FunctionCommand(_accounted, (lines,), {})

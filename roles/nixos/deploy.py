@@ -76,12 +76,14 @@ def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=No
         name="The provisioning server's code is in place next to the module",
         path=provisiond,
         content=code,
+        show_diff=True,
         **({"current": known[provisiond]} if provisiond in known else {}),
     )
     managed_file(
         name="televoc's NixOS module is in place (no secrets in it)",
         path=settings.nixos__module_path,
         content=module,
+        show_diff=True,
         **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
     operations.switched(

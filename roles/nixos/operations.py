@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paramiko import SSHException
 from pyinfra import host, logger
+from pyinfra import state as pyinfra_state
 from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FindInFile
 
@@ -115,7 +116,10 @@ def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: s
     + marker_text: names the module (and what it runs): sha256 of their texts
     + live: path -> FileDigest of those files as the run's snapshot read them (None: read now)
     """
-    if not _live_mismatches(expected, marker, marker_text, live):
+    differ = _live_mismatches(expected, marker, marker_text, live)
+    if not differ:
         host.noop("NixOS already serves this Asterisk config")
         return
+    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+        logger.info(f"{host.print_prefix}will switch NixOS ({', '.join(differ)} differ)")
     yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text), {})

@@ -142,6 +142,12 @@ class Publication:
 
     files: dict = field(default_factory=dict, repr=False)
     changed: list[str] = field(default_factory=list)
+    pending: Optional[list[str]] = None  # left by an earlier run (None: no pending file)
+
+    @property
+    def told(self) -> tuple[str, ...]:
+        """The phones this run tells to fetch their settings (those registered get a NOTIFY)."""
+        return tuple(dict.fromkeys([*(self.pending or []), *self.changed]))
 
 
 def _paths(settings):
@@ -161,16 +167,13 @@ def _pending(snapshot, path: str):
     return None if lines is None else list(dict.fromkeys(line.strip() for line in lines if line.strip()))
 
 
-def _published(directory: Directory, files: dict, settings, snapshot, name: str) -> Publication:
+def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
     manifest_path, _ = _paths(settings)
     live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
-    publication = Publication(files=files)
-    if snapshot is not None:
-        publication.changed = changed_phones(live["live"], files, directory.provisioned)
     operations.provisioning_published(
         name=name,
         directory=settings.snom__provisioning_dir,
-        files=HiddenValue(files),
+        files=HiddenValue(publication.files),
         phones=directory.provisioned,
         pending_path=settings.snom__pending_path,
         group=PROVISIONING_USER,
@@ -179,20 +182,34 @@ def _published(directory: Directory, files: dict, settings, snapshot, name: str)
     return publication
 
 
+def publication(directory: Directory, snapshot=None, wiped: bool = False) -> Publication:
+    """Pure: every provisioned phone's settings file (or its wiped profile) and, with the
+    run's snapshot, the phones whose file differs from what is published and those still
+    pending from an earlier run: the phones this run tells to fetch their settings."""
+    settings = read(ALL_SETTINGS)
+    files = render_wipe(directory) if wiped else render_provisioning(directory)
+    result = Publication(files=files)
+    if snapshot is not None:
+        manifest_path, _ = _paths(settings)
+        result.changed = changed_phones(_live_manifest(snapshot, manifest_path), files, directory.provisioned)
+        result.pending = _pending(snapshot, settings.snom__pending_path)
+    return result
+
+
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_published(directory: Directory, snapshot=None) -> Publication:
+def provisioning_published(directory: Directory, snapshot=None, published: Optional[Publication] = None) -> Publication:
     """
     The provisioning server offers every provisioned phone its settings; the phones whose
     file changed are recorded for a resync. A teardown record from an earlier event is
     dropped (the phones get credentials again). With televoc_rearm / televoc_provisioning_unlock,
     the server is told to offer settings again / to lift its lock.
-    `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken.
+    `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken; `published`: what
+    snom.publication() worked out for this run (rendered here when not given).
     """
     settings = read(ALL_SETTINGS)
-    publication = _published(
-        directory, render_provisioning(directory), settings, snapshot,
-        f"Provisioning files of {len(directory.provisioned)} snom phones are published",
-    )
+    published = published if published is not None else publication(directory, snapshot)
+    _published(directory, published, settings, snapshot,
+               f"Provisioning files of {len(directory.provisioned)} snom phones are published")
     _, control_path = _paths(settings)
     control = _control(directory, settings)
     if control:
@@ -205,7 +222,7 @@ def provisioning_published(directory: Directory, snapshot=None) -> Publication:
     record = settings.snom__teardown_record
     paths_absent(name="No teardown record of an earlier event is left", paths=[record],
                  present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)])
-    return publication
+    return published
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
@@ -308,9 +325,10 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome,
     settings = read(ALL_SETTINGS)
     by_hand = settings.televoc_reset_by_hand
     outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
-    wiped = render_wipe(directory)
-    publication = _published(directory, wiped, settings, snapshot, "Provisioned phones are offered a wiped profile")
-    changed_phones_resynced(directory, snapshot, publication, reboot=True)
+    wiped_files = publication(directory, snapshot, wiped=True)
+    wiped = wiped_files.files
+    _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
+    changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
         accounts = {a.name: a for a in directory.provisioned}

@@ -22,7 +22,7 @@ from pyinfra.api import (
 
 from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.asterisk.facts import POLL_SECONDS, AsteriskState
-from roles.files import UNREAD, put_file_atomically, sha256, write_failure_cause
+from roles.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
 from roles.names import NOTIFY_CHECK_SYNC
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
@@ -52,7 +52,10 @@ def _publish(state, host, files: HiddenValue, manifest: str, directory: str, man
     upload = f"{parent}/.provisioning.tar"
     new, old, q = f"{directory}.televoc-new", f"{directory}.televoc-old", shlex.quote
     keeps = "The provisioning server keeps offering what was published before."
-    data = _tar(files.unmask(), manifest)
+    # The phones to tell travel inside the archive, not on a command line (10,000 names would
+    # pass the kernel's limit for one command).
+    extra = {".pending-add": "".join(f"{name}\n" for name in changed)} if changed else {}
+    data = _tar({**files.unmask(), **extra}, manifest)
     try:
         host.put_file(io.BytesIO(data), upload, print_output=False)
         uploaded = True
@@ -70,7 +73,7 @@ def _publish(state, host, files: HiddenValue, manifest: str, directory: str, man
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
     ]
     if changed:  # before the swap: an interruption costs at most a needless NOTIFY
-        script.append(f"printf '%s\\n' {' '.join(changed)} >> {q(pending_path)}")
+        script.append(f"cat {q(new + '/.pending-add')} >> {q(pending_path)} && rm -f {q(new + '/.pending-add')}")
     script += [
         f"mv {q(new + '/.manifest')} {q(manifest_path)}",
         f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
@@ -132,9 +135,10 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
 def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str, changes) -> bool:
     if changes is not None:
         changes.asterisk = True  # told phones fetch and may register again
-    command = f"{cli} -rx {shlex.quote(f'pjsip send notify {notify} endpoint ' + ' '.join(names))}"
-    status, output = host.run_shell_command(StringCommand(command), print_output=False)
-    lines = output.output_lines
+    # 100 endpoints per CLI command; the names go up as a file (10,000 of them do not fit on
+    # one command line).
+    script = f"xargs -n 100 sh -c '{cli} -rx \"pjsip send notify {notify} endpoint $*\"' televoc"
+    status, lines = run_per_line(host, names, f"{os.path.dirname(pending_path)}/.notify-names", script)
     if not status or any(NO_SUCH_COMMAND in line or NOT_RUNNING in line for line in lines):
         logger.error(f"{host.print_prefix}could not send NOTIFY {notify}: {' '.join(lines)[:300]}")
         return False

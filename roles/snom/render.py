@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -77,20 +78,26 @@ def _other_identities_off() -> list[tuple[str, int, str]]:
     return rows
 
 
-def _settings(directory: Directory, account: Account, url: str) -> list[tuple[str, int, str]]:
+# The values that differ between phones: the template is rendered once per event with these
+# placeholders and split there; each phone's file is the pieces joined with its own values
+# (10,000 phones in a fraction of a second; see Skeleton).
+_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer")
+
+
+def _settings(directory: Directory, url: str) -> list[tuple[str, int, str]]:
     event = directory.event
     host = f"{event.sip.domain or event.pbx_address}:{event.sip.port}"
     return [
         ("setting_server", 0, url),
         ("http_user", 0, event.provisioning.web_user),
-        ("http_pass", 0, account.event_web_password),
+        ("http_pass", 0, "@@webpass@@"),
         ("user_active", 1, "on"),
-        ("user_realname", 1, account.display_name),
-        ("user_name", 1, account.name),
-        ("user_pname", 1, account.name),
-        ("user_pass", 1, account.password),
+        ("user_realname", 1, "@@realname@@"),
+        ("user_name", 1, "@@name@@"),
+        ("user_pname", 1, "@@name@@"),
+        ("user_pass", 1, "@@pass@@"),
         ("user_host", 1, host),
-        ("user_ringer", 1, account.ringer),
+        ("user_ringer", 1, "@@ringer@@"),
         ("keepalive_interval", 1, str(event.provisioning.keepalive_interval)),
         *_other_identities_off(),
     ]
@@ -110,17 +117,39 @@ def _wiped() -> list[tuple[str, int, str]]:
     ]
 
 
+def _comment(text: str) -> str:
+    """Text for an XML comment ('--' may not appear in one)."""
+    return escape(text).replace("--", "- -")
+
+
 def _xml(purpose: str, rows: list[tuple[str, int, str]]) -> str:
-    settings = [(name, idx, escape(value)) for name, idx, value in rows]
+    settings = [(name, idx, value if value.startswith("@@") and value.endswith("@@") else escape(value))
+                for name, idx, value in rows]
     return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings)
+
+
+class Skeleton:
+    """The settings file of an event with its per-phone values left open, split once."""
+
+    def __init__(self, text: str):
+        self.parts = re.split(r"@@(" + "|".join(_PER_PHONE) + r")@@", text)
+
+    def fill(self, values: dict[str, str]) -> str:
+        parts = self.parts
+        return "".join(parts[i] if i % 2 == 0 else values[parts[i]] for i in range(len(parts)))
 
 
 def render_provisioning(directory: Directory) -> dict[str, str]:
     """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
     identities 2..12 off, the web interface locked with the event's web password."""
-    url = provisioning_url(directory)
+    skeleton = Skeleton(_xml("@@purpose@@", _settings(directory, provisioning_url(directory))))
+    event = directory.event.name
     return {
-        file_name(a): _xml(f"phone {a.name} ({a.model}), event {directory.event.name}", _settings(directory, a, url))
+        file_name(a): skeleton.fill({
+            "purpose": _comment(f"phone {a.name} ({a.model}), event {event}"),
+            "realname": escape(a.display_name), "name": escape(a.name), "pass": escape(a.password),
+            "webpass": escape(a.event_web_password), "ringer": escape(a.ringer),
+        })
         for a in directory.provisioned
     }
 
@@ -128,6 +157,8 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
 def render_wipe(directory: Directory) -> dict[str, str]:
     """File name -> snom XML that wipes the event from the phone (teardown)."""
     return {
-        file_name(a): _xml(f"teardown of event {directory.event.name}: identities off, passwords cleared", _wiped())
+        file_name(a): text
+        for text in [_xml(_comment(f"teardown of event {directory.event.name}: identities off, passwords cleared"),
+                          _wiped())]
         for a in directory.provisioned
     }

@@ -96,6 +96,27 @@ def show_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> str:
     return "\n".join(lines)
 
 
+def list_aors(aors: dict[str, int]) -> str:
+    """`pjsip list aors`: every aor (name -> max_contacts), one line each."""
+    if not aors:
+        return "No objects found.\n\n"
+    width = CLI_LAST_TABSTOP - 9 - 12
+    lines = ["", "      Aor:  <Aor..............................................>  <MaxContact>", SEPARATOR, ""]
+    lines += [f"{'Aor':>9}:  {name[:width]:<{width}} {aors[name]:>12}" for name in sorted(aors)]
+    lines += ["", f"Objects found: {len(aors)}", "", ""]
+    return "\n".join(lines)
+
+
+def registrar_fields(contacts: Sequence[Registered]) -> str:
+    """`database show registrar/contact` as the fact passes it on: of each row's JSON only
+    the URI and the user agent (roles/asterisk/cli.py's awk filter)."""
+    rows = []
+    for c in sorted(contacts, key=lambda c: f"/registrar/contact/{c.id}"):
+        data = {"uri": c.uri, "user_agent": c.user_agent}
+        rows.append(f"/registrar/contact/{c.id}: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join([*rows, f"{len(rows)} results found.", ""])
+
+
 def registrar(contacts: Sequence[Registered]) -> str:
     """`database show registrar/contact`: one row per contact, its JSON as Asterisk writes it."""
     rows = []
@@ -132,10 +153,10 @@ def state_output(phones: Sequence[str], contacts: Sequence[Registered], generati
     aors[f"{GENERATION_AOR_PREFIX}{generation}"] = 0
     answers = {
         "core show version": VERSION + "\n",
-        "pjsip show aors": show_aors(aors, contacts),
+        "pjsip list aors": list_aors(aors),
         "pjsip show contacts": show_contacts(contacts),
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: dialplan_generation}),
-        "database show registrar/contact": registrar(contacts),
+        "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
     }
     assert set(answers) == set(STATE_COMMANDS), "the fact's commands changed: update asterisk_text.py"
@@ -177,9 +198,11 @@ def rendered_like(output: str) -> str:
             continue
         data = json.loads(data)
         aor = key[len("/registrar/contact/"):].split(";@", 1)[0]
+        contact_id = key[len("/registrar/contact/"):]
         registered.append(Registered(
-            aor=aor, uri=data["uri"], user_agent=data["user_agent"], via_addr=data["via_addr"],
-            via_port=data["via_port"], call_id=data["call_id"], expiration_time=int(data["expiration_time"]),
+            aor=aor, uri=data["uri"], user_agent=data.get("user_agent", ""),
+            via_addr=data.get("via_addr", ""), via_port=data.get("via_port", ""),
+            call_id=data.get("call_id", contact_id), expiration_time=int(data.get("expiration_time", 0)),
         ))
 
     def as_listed(section: str) -> list[Registered]:
@@ -194,10 +217,10 @@ def rendered_like(output: str) -> str:
     aors.update({name: 0 for name in state.aors - state.phone_aors()})
     answers = {
         "core show version": VERSION + "\n",
-        "pjsip show aors": show_aors(aors, as_listed("pjsip show aors")),
+        "pjsip list aors": list_aors(aors),
         "pjsip show contacts": show_contacts(as_listed("pjsip show contacts")),
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: state.dialplan_generation or ""}),
-        "database show registrar/contact": registrar(registered),
+        "database show registrar/contact": registrar_fields(registered),
         "pjsip show transports": show_transports({TRANSPORT: state.transports.get(TRANSPORT, "")}),
     }
     return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)

@@ -59,14 +59,15 @@ def write_inventory(path: Path, host_data: dict) -> Path:
 
 
 def run_pyinfra(inventory: Path, deploy: str, event_dir: Path, secret_file: Path, *args: str,
-                timeout: float = 240) -> Run:
-    """The real pyinfra CLI, in a subprocess, from the repository root. Its reports (CSV) go
-    beside the event directory, not into the repository."""
+                timeout: float = 240, yes: bool = True) -> Run:
+    """The real pyinfra CLI, in a subprocess, from the repository root (with -y unless `yes`
+    is false: pyinfra's change detection, e.g. for --dry). Its reports (CSV) go beside the
+    event directory, not into the repository."""
     env = dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir), TELEVOC_SECRET_FILE=str(secret_file))
     if not any(a.startswith("televoc_report_dir=") for a in args):
         args = ("--data", f"televoc_report_dir={Path(event_dir).parent / 'reports'}", *args)
     proc = subprocess.run(
-        [PYINFRA, str(inventory), deploy, "-y", *args],
+        [PYINFRA, str(inventory), deploy, *(["-y"] if yes else []), *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -37,8 +37,8 @@ class Buildup:
     phones: dict = field(default_factory=dict)
     first: object = None  # the first deploy's Run (the fixture runs it)
 
-    def deploy(self, *args: str):
-        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args)
+    def deploy(self, *args: str, yes: bool = True):
+        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args, yes=yes)
 
     def passwords(self) -> dict[str, str]:
         with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
@@ -311,3 +311,34 @@ def test_a_new_sip_port_is_live_after_the_run(buildup):
     for name in PORTS:
         buildup.start_phone(name)
     wait_for(lambda: len(buildup.contacts()) == 3, 40, "every phone registered on 5060 again")
+
+
+def test_dry_diff_reviews_every_change_without_applying_it_and_shows_no_password(buildup):
+    old_password = buildup.passwords()["saal2"]
+    old_name = yaml.safe_load((buildup.event / "phones.yml").read_text())["phones"][1].get("display_name", "saal2")
+    generation = buildup.lab.run("cat /var/lib/televoc/pjsip-secrets.conf | grep '^; generation'").stdout
+    new_password = "Tq8-vR2x-Zm7k-Lp4w"
+    buildup.edit_phones(lambda phones: phones[1].update(display_name="Saal Zwo", password=new_password))
+    try:
+        review = buildup.deploy("--dry", "--diff", yes=False)
+        assert review.returncode == 0, review.output
+        out = review.output
+        assert f"will change: ~ saal2 (1002): display_name '{old_name}' -> 'Saal Zwo', password" in out, out
+        assert re.search(rf'^\s*-\s*callerid="{old_name}" <1002>$', out, re.M), out  # the module's diff
+        assert re.search(r'^\s*\+\s*callerid="Saal Zwo" <1002>$', out, re.M), out
+        assert "will switch NixOS" in out and "will reload Asterisk" in out
+        for secret in (old_password, new_password):
+            assert secret not in out, "a password in the review"
+        # nothing was applied
+        assert buildup.lab.run("cat /var/lib/televoc/pjsip-secrets.conf | grep '^; generation'").stdout == generation
+        assert buildup.lab.register("saal2", old_password, 5089)
+        applied = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert applied.returncode == 0, applied.output
+        assert f"~ saal2 (1002): display_name '{old_name}' -> 'Saal Zwo', password" in applied.output
+        assert new_password not in applied.output
+    finally:
+        buildup.edit_phones(lambda phones: phones[1].update(display_name=old_name, password=old_password))
+    restored = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert restored.returncode == 0, restored.output
+    buildup.start_phone("saal2")
+    wait_for(lambda: buildup.contacts().get("saal2") == "Avail", 30, "saal2 back")

@@ -67,7 +67,7 @@ def test_state_of_a_stopped_asterisk_is_not_running():
 
 def test_state_reads_generation_marker_and_dialplan_global():
     lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
-    lines += [cli.SECTION_MARK + "pjsip show aors", *capture("pjsip-show-aors.1-registered.txt")]
+    lines += [cli.SECTION_MARK + "pjsip list aors", *capture("pjsip-show-aors.1-registered.txt")]
     lines[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
     lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
     lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]

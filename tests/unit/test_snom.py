@@ -92,3 +92,17 @@ def test_pending_fact_dedupes_and_skips_junk():
 def test_pending_fact_keeps_no_file_apart_from_a_file_without_names():
     assert PendingNotifications().process([]) is None
     assert PendingNotifications().process(["@@televoc-exists"]) == []
+
+
+def test_a_display_name_that_looks_like_a_placeholder_stays_text(tmp_path, monkeypatch):
+    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\npbx_address: 10.0.0.2\n")
+    (tmp_path / "phones.yml").write_text(
+        "phones:\n  - {name: a--b, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n")
+    (tmp_path / "s").write_text("k" * 40)
+    (tmp_path / "s").chmod(0o600)
+    monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
+    directory = load_directory(tmp_path)
+    xml = render_provisioning(directory)["000413000001.XML".replace(".XML", ".xml")]
+    s = settings(xml)  # parses: the comment with the name 'a--b' is valid XML
+    assert s[("user_realname", "1")] == "@@pass@@"
+    assert s[("user_pass", "1")] == directory.accounts[0].password

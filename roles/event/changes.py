@@ -1,0 +1,77 @@
+"""What changed about each phone since the last run: pure, no host.
+
+The PBX keeps a summary of every phone as the last run left it (no password, only a
+fingerprint of it); the run compares the directory with it and says, per phone, what it adds,
+removes or changes, before applying (with --dry or --diff) and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Optional
+
+from .model import Directory
+
+FIELDS = ("extension", "display_name", "mac", "model", "ringer", "address", "contact", "password")
+
+
+def summary(directory: Directory) -> dict[str, dict]:
+    """name -> the fields a crew sets, the password as a fingerprint (never the password)."""
+    phones = {}
+    for a in directory.accounts:
+        phones[a.name] = {
+            "extension": a.extension, "display_name": a.display_name, "mac": a.mac, "model": a.model,
+            "ringer": a.ringer if a.mac else None, "address": a.address, "contact": a.contact,
+            "password": hashlib.sha256(f"{a.name}\0{a.password}\0{a.event_web_password or ''}".encode()).hexdigest()[:16],
+        }
+    return phones
+
+
+def summary_text(phones: dict[str, dict]) -> str:
+    """The summary as the PBX keeps it: one line of JSON per phone (the C encoder: fast)."""
+    lines = [json.dumps({"version": 1}, separators=(",", ":"))]
+    lines += [json.dumps({name: phones[name]}, sort_keys=True, separators=(",", ":")) for name in sorted(phones)]
+    return "\n".join(lines) + "\n"
+
+
+def parse_summary(lines: Optional[list[str]]) -> Optional[dict[str, dict]]:
+    """The recorded summary, None when there is none (or it cannot be read: then every phone
+    counts as new, which says too much rather than too little)."""
+    if not lines:
+        return None
+    try:
+        if json.loads(lines[0]) != {"version": 1}:
+            return None
+        phones = {}
+        for line in lines[1:]:
+            if line.strip():
+                phones.update(json.loads(line))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return phones
+
+
+def account(old: Optional[dict[str, dict]], new: dict[str, dict], told: tuple[str, ...] = ()) -> list[str]:
+    """One line per phone that is added, removed or changed (which fields: the new values,
+    except the password), then the phones told to fetch their settings."""
+    old = old or {}
+    lines = []
+    added = [n for n in new if n not in old]
+    removed = [n for n in old if n not in new]
+    for name in added:
+        ext = new[name].get("extension")
+        lines.append(f"+ {name} ({ext}): new" + (", provisioned" if new[name].get("mac") else ""))
+    for name in removed:
+        lines.append(f"- {name} ({old[name].get('extension')}): removed")
+    for name, fields in new.items():
+        if name not in old:
+            continue
+        changed = [f for f in FIELDS if old[name].get(f) != fields.get(f)]
+        if changed:
+            shown = [f"{f} {old[name].get(f)!r} -> {fields.get(f)!r}" if f != "password" else "password"
+                     for f in changed]
+            lines.append(f"~ {name} ({fields.get('extension')}): " + ", ".join(shown))
+    if told:
+        lines.append(f"told to fetch their settings: {', '.join(told)}")
+    return lines
