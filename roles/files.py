@@ -140,7 +140,10 @@ def _reviewing() -> bool:
     while executing when detection was skipped (-y)."""
     from pyinfra import state
 
-    return bool(state.config.DIFF) and (not state.is_executing or not state.should_check_for_changes())
+    from roles.ops import probing
+
+    return (bool(state.config.DIFF) and not probing()
+            and (not state.is_executing or not state.should_check_for_changes()))
 
 
 def _log_diff(path: str, current, text: str) -> None:

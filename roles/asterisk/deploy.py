@@ -17,9 +17,10 @@ from pyinfra.api import HiddenValue, deploy
 from roles.event import Directory
 from roles.event.changes import summary, summary_text
 from roles.files import managed_file, paths_absent, sha256
-from roles.nixos.deploy import asterisk_config_switched
+from roles.nixos.deploy import _now, asterisk_config_switched
 from roles.nixos.render import render_module
 from roles import runs
+from roles.ops import when_needed
 from roles.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 
 from . import operations
@@ -93,7 +94,9 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         paths_absent(name="SIP passwords are removed", paths=paths,
                      present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)])
         return config
-    managed_file(
+    op = when_needed if snapshot is not None else _now
+    op(
+        managed_file,
         name="SIP passwords are in place outside the Nix store (root:asterisk 0640)",
         path=secrets_path,
         content=HiddenValue(config.secrets),
@@ -104,7 +107,8 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         **known(secrets_path),
     )
     state = {} if snapshot is None else {"state": snapshot.asterisk}
-    operations.running(
+    op(
+        operations.running,
         name="Asterisk is running",
         cli=settings.asterisk__cli,
         start="systemctl start asterisk.service",
@@ -112,7 +116,8 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         changes=changes,
         **state,
     )
-    operations.config_live(
+    op(
+        operations.config_live,
         name=f"Asterisk serves config generation {config.generation}",
         cli=settings.asterisk__cli,
         expected=config.expected,
@@ -120,7 +125,8 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         changes=changes,
         **state,
     )
-    operations.stale_registrations_dropped(
+    op(
+        operations.stale_registrations_dropped,
         name="No phone stays registered with a password that changed",
         cli=settings.asterisk__cli,
         path=credentials,
@@ -129,7 +135,8 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         **({} if snapshot is None else {"recorded": snapshot.digests.get(credentials)}),
     )
     summary_path = posixpath.join(posixpath.dirname(secrets_path), SUMMARY_FILE)
-    managed_file(
+    op(
+        managed_file,
         name="The PBX records what each phone is now (for the next run's account of changes)",
         path=summary_path, content=summary_text(_summary(directory)), mode="600", group="asterisk",
         **known(summary_path),
@@ -144,7 +151,8 @@ def phones_accounted(directory: Directory, snapshot=None, told=()):
     settings = read(SETTINGS)
     path = posixpath.join(posixpath.dirname(settings.asterisk__secrets_path), SUMMARY_FILE)
     new = _summary(directory)
-    operations.phones_accounted(
+    (when_needed if snapshot is not None else _now)(
+        operations.phones_accounted,
         name=runs.check("What changes, phone by phone"),
         path=path, summary=summary_text(new), new=new, told=tuple(told),
         **({} if snapshot is None else {"recorded": snapshot.digests.get(path)}),

@@ -6,6 +6,8 @@ import shlex
 
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
+
+from roles.ops import probing
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
@@ -116,7 +118,7 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
-    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+    if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
         why = "; ".join(config_mismatches(state, expected)) if state is not None else "not read"
         logger.info(f"{host.print_prefix}will reload Asterisk ({why})")
     yield StringCommand(cli, "-rx", "'core reload'")
@@ -345,7 +347,7 @@ def phones_accounted(path: str, summary: str, new: dict, told=(), recorded=UNREA
     if not lines:
         host.noop("no phone changed")
         return
-    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+    if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
         for line in lines:
             logger.info(f"{host.print_prefix}will change: {line}")
     yield FunctionCommand(_accounted, (lines,), {})

@@ -13,6 +13,7 @@ import posixpath
 
 from roles.files import managed_file, sha256
 from roles import runs
+from roles.ops import when_needed
 from roles.settings import Setting, absolute_path, boolean, declare, defaults, read, text
 
 from . import operations
@@ -45,7 +46,8 @@ def module_imported(snapshot=None):
     `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken."""
     settings = read(SETTINGS)
     if settings.nixos__check_import:
-        operations.module_imported(
+        (when_needed if snapshot is not None else _now)(
+            operations.module_imported,
             name=runs.check("NixOS configuration imports televoc's module"),
             configuration=settings.nixos__configuration,
             module_path=settings.nixos__module_path,
@@ -71,22 +73,26 @@ def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=No
     here = posixpath.dirname(settings.nixos__module_path)
     code = PROVISIOND.read_text(encoding="utf-8")
     known = {} if snapshot is None else snapshot.digests
+    op = when_needed if snapshot is not None else _now
     provisiond = posixpath.join(here, PROVISIOND_FILE)
-    managed_file(
+    op(
+        managed_file,
         name="The provisioning server's code is in place next to the module",
         path=provisiond,
         content=code,
         show_diff=True,
         **({"current": known[provisiond]} if provisiond in known else {}),
     )
-    managed_file(
+    op(
+        managed_file,
         name="televoc's NixOS module is in place (no secrets in it)",
         path=settings.nixos__module_path,
         content=module,
         show_diff=True,
         **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
-    operations.switched(
+    op(
+        operations.switched,
         name=f"NixOS serves {what}",
         rebuild=settings.nixos__rebuild,
         expected=expected,
@@ -94,3 +100,8 @@ def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=No
         marker_text=sha256(module + "\0" + code),
         live=known or None,
     )
+
+
+def _now(operation, **kwargs):
+    """The operation, created whatever it has to do (no snapshot to decide from)."""
+    return operation(**kwargs)

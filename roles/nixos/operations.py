@@ -5,6 +5,8 @@ from __future__ import annotations
 from paramiko import SSHException
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
+
+from roles.ops import probing
 from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FindInFile
 
@@ -120,6 +122,6 @@ def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: s
     if not differ:
         host.noop("NixOS already serves this Asterisk config")
         return
-    if not pyinfra_state.is_executing:  # pyinfra's change detection (--dry, --diff, the prompt)
+    if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
         logger.info(f"{host.print_prefix}will switch NixOS ({', '.join(differ)} differ)")
     yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text), {})

@@ -29,9 +29,11 @@ from roles import asterisk
 from roles.asterisk.facts import AsteriskState
 from roles.event import Directory
 from roles.files import managed_file, paths_absent
+from roles.nixos.deploy import _now
 from roles.names import NOTIFY_CHECK_SYNC, NOTIFY_CHECK_SYNC_REBOOT, PROVISIONING_CONTROL, PROVISIONING_USER
 from roles.snapshot import NAMES
 from roles import runs
+from roles.ops import when_needed
 from roles.settings import (
     Setting,
     SettingError,
@@ -170,7 +172,8 @@ def _pending(snapshot, path: str):
 def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
     manifest_path, _ = _paths(settings)
     live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
-    operations.provisioning_published(
+    (when_needed if snapshot is not None else _now)(
+        operations.provisioning_published,
         name=name,
         directory=settings.snom__provisioning_dir,
         files=HiddenValue(publication.files),
@@ -213,14 +216,16 @@ def provisioning_published(directory: Directory, snapshot=None, published: Optio
     _, control_path = _paths(settings)
     control = _control(directory, settings)
     if control:
-        managed_file(
+        (when_needed if snapshot is not None else _now)(
+            managed_file,
             name="The provisioning server is told to unlock / to offer settings again",
             path=control_path,
             content=json.dumps(control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
             **({} if snapshot is None else {"current": snapshot.digests.get(control_path)}),
         )
     record = settings.snom__teardown_record
-    paths_absent(name="No teardown record of an earlier event is left", paths=[record],
+    (when_needed if snapshot is not None else _now)(
+        paths_absent, name="No teardown record of an earlier event is left", paths=[record],
                  present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)])
     return published
 
@@ -234,7 +239,8 @@ def changed_phones_resynced(directory: Directory, snapshot=None, publication: Op
     settings = read(ALL_SETTINGS)
     known = {} if snapshot is None else {"pending": _pending(snapshot, settings.snom__pending_path),
                                          "also": tuple(publication.changed if publication else ())}
-    operations.phones_told_to_resync(
+    (when_needed if snapshot is not None else _now)(
+        operations.phones_told_to_resync,
         name="Provisioned phones are told to fetch the wiped profile and reboot" if reboot else
         "Phones whose settings changed are told to fetch them",
         cli=settings.asterisk__cli,
