@@ -14,7 +14,6 @@
 import argparse
 import csv
 import os
-import shlex
 import signal
 import sys
 import time
@@ -44,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no lab at {args.workdir}", file=sys.stderr)
             return 1
         Lab.attach(args.workdir).down()
+        print(f"lab at {args.workdir} stopped (its processes, mounts and namespaces) and removed")
         return 0
     lab = Lab.attach(args.workdir)
     if args.command == "ssh":
-        ssh = lab.ssh_command(shlex.join(rest)) if rest else lab.ssh_command("")[:-1]
+        # like ssh itself: the words after -- are one command line for the remote shell
+        ssh = lab.ssh_command(" ".join(rest)) if rest else lab.ssh_command("")[:-1]
         os.execvp(ssh[0], ssh)
     if args.command == "phones":
         if not args.csv:

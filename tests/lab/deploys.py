@@ -35,14 +35,21 @@ class Run:
         return self.stdout + self.stderr
 
 
-def copy_example_event(dest: Path) -> Path:
-    """The example event as it runs in the lab: the same phones, but the phone network is the
-    lab's loopback (accounts work only from the phone network)."""
-    shutil.copytree(EXAMPLE_EVENT, dest)
+def copy_example_event(dest: Path, source: Path = EXAMPLE_EVENT) -> Path:
+    """An event directory (the example one by default) as it runs in the lab: the same phones,
+    but the phone network is the lab's loopback (accounts work only from the phone network)
+    and the PBX's address there is 127.0.0.1."""
+    shutil.copytree(source, dest)
     event = dest / "event.yml"
-    text = event.read_text()
-    network = next(line for line in text.splitlines() if line.startswith("network:"))
-    event.write_text(text.replace(network, f"network: {LAB_NETWORK}  # the lab's phones (was {network.split()[1]})"))
+    lines = event.read_text().splitlines()
+    out = []
+    for line in lines:
+        if line.startswith("network:"):
+            line = f"network: {LAB_NETWORK}  # the lab's phones (was {line.split()[1]})"
+        elif line.startswith("pbx_address:"):
+            line = f"pbx_address: 127.0.0.1  # the lab's PBX (was {line.split()[1]})"
+        out.append(line)
+    event.write_text("\n".join(out) + "\n")
     return dest
 
 
