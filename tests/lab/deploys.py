@@ -78,3 +78,10 @@ def run_pyinfra(inventory: Path, deploy: str, event_dir: Path, secret_file: Path
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def use_nftables(lab) -> None:
+    """The lab's configuration.nix with the nftables firewall (`networking.nftables.enable`)."""
+    configuration = lab.root / "etc/nixos/configuration.nix"
+    configuration.write_text(configuration.read_text().replace(
+        'networking.hostName = "pbx";', 'networking.hostName = "pbx";\n  networking.nftables.enable = true;'))

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 
 from roles.event import load_directory
-from tests.lab.deploys import run_pyinfra, write_inventory
+from tests.lab.deploys import run_pyinfra, use_nftables, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.wait import until, wait_for
 
@@ -48,9 +48,7 @@ def pbx(request, tmp_path_factory):
     lab.up()
     try:
         if request.param == "nftables":
-            configuration = lab.root / "etc/nixos/configuration.nix"
-            configuration.write_text(configuration.read_text().replace(
-                'networking.hostName = "pbx";', 'networking.hostName = "pbx";\n  networking.nftables.enable = true;'))
+            use_nftables(lab)
         event = tmp_path / "event"
         event.mkdir()
         (event / "event.yml").write_text(

@@ -21,48 +21,12 @@ from pathlib import Path
 import pytest
 
 from tests.lab.lab import PBX_OUTSIDE_IP, PBX_PHONE_IP, Lab
+from tests.lab.handwritten import SERVER_PY, pjsip_conf
 from tests.lab.wait import wait_for
 
 INSIDE, OUTSIDE = "10.23.0.21", "10.24.0.21"  # a phone in the phone network, one outside it
 PW = "standin-secret-1"
-# A tiny HTTP server, next to the module: it answers "uid=<its uid> <client address>".
-SERVER_PY = """\
-import http.server, os, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"uid={os.getuid()} {self.client_address[0]}\\n".encode()
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
-"""
-PJSIP_CONF = f"""\
-[transport-udp]
-type=transport
-protocol=udp
-bind=0.0.0.0:5060
-
-[phone1]
-type=endpoint
-context=default
-disallow=all
-allow=ulaw
-auth=phone1
-aors=phone1
-
-[phone1]
-type=auth
-auth_type=userpass
-username=phone1
-password={PW}
-
-[phone1]
-type=aor
-max_contacts=1
-remove_existing=yes
-"""
+PJSIP_CONF = pjsip_conf(PW)
 
 
 def nix_string(text: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.lab.lab import PBX_PHONE_IP, Lab
+from tests.lab.handwritten import SERVER_PY, pjsip_conf
 from tests.lab.wait import until, wait_for
 
 BANNED, OTHER = "10.23.0.66", "10.23.0.67"  # the source that fails, a phone beside it
@@ -27,43 +28,7 @@ THIRD, FOURTH = "10.23.0.68", "10.23.0.69"
 LOG = "/var/log/lab-auth.log"
 PROVISIONING_LOG = "/var/log/televoc-provisioning/access.log"
 PW = "fail2ban-secret-1"
-SERVER_PY = """\
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello {self.client_address[0]}\\n".encode()
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
-"""
-PJSIP_CONF = f"""\
-[transport-udp]
-type=transport
-protocol=udp
-bind=0.0.0.0:5060
-
-[phone1]
-type=endpoint
-context=default
-disallow=all
-allow=ulaw
-auth=phone1
-aors=phone1
-
-[phone1]
-type=auth
-auth_type=userpass
-username=phone1
-password={PW}
-
-[phone1]
-type=aor
-max_contacts=1
-remove_existing=yes
-"""
+PJSIP_CONF = pjsip_conf(PW)
 # Asterisk's own security log (res_security_log): logger.conf's `security => security`.
 LOGGER_CONF = "[general]\n\n[logfiles]\nmessages.log => notice,warning,error\nsecurity => security\n"
 # The jail a test log file needs: an inline filter, NixOS's options for the rest.
@@ -112,7 +77,7 @@ def module(*, nftables: bool = False, web: bool = False, asterisk: bool = False,
         parts += ["  networking.firewall.allowedTCPPorts = [ 8088 ];",
                   "  systemd.services.web = {",
                   '    wantedBy = [ "multi-user.target" ];',
-                  '    serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 ${./server.py} 8088";',
+                  '    serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 ${./server.py} 8088 hello";',
                   "  };"]
     if asterisk:
         parts += ["  services.asterisk.enable = true;",
