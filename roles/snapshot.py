@@ -5,7 +5,7 @@ step decides from the snapshot (taken before anything is changed) instead of ask
 itself. A step that changes something reads what it needs again after its change (the reload
 confirms from a fresh read, the verification polls while phones are missing).
 
-    snapshot = pbx.read(directory)                    # roles/pbx.py gathers the paths
+    snapshot = pbx.read()                              # roles/pbx.py gathers the paths
     snapshot.digest("/var/lib/televoc/pjsip-secrets.conf")   # FileDigest or None (absent)
     snapshot.text("/var/lib/televoc/notify-pending")         # lines, or None (absent)
     snapshot.asterisk                                        # PbxState (running=False: down)
