@@ -21,6 +21,7 @@ from typing import Optional
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
+from roles import packed
 from roles.asterisk import cli
 from roles.files import FileDigest, FileDigests
 
@@ -94,14 +95,13 @@ class PbxSnapshot(FactBase[Snapshot]):
                      f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi")
         parts.append(f"echo {q(SECTION + 'asterisk')}")
         parts.append(cli.state_script(cli_command))
-        # Only printable ASCII comes back: a byte that is not UTF-8 (a phone's user agent,
-        # a damaged file) cannot break the run; televoc's own files are ASCII.
-        return "{ " + "; ".join(parts) + "; } | LC_ALL=C tr -cd '\\11\\12\\40-\\176'"
+        # One line back (roles/packed.py): printable ASCII only, compressed.
+        return packed.command("; ".join(parts))
 
     def process(self, output):
         sections: dict[str, list[str]] = {}
         current = None
-        for line in output:
+        for line in packed.lines(output):
             if line.startswith(SECTION):
                 current = line[len(SECTION):].rstrip("\n")
                 sections[current] = []

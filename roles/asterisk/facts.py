@@ -10,6 +10,8 @@ from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
+from roles import packed
+
 from . import cli
 
 # How often a waiting step reads Asterisk's state again (seconds).
@@ -34,13 +36,13 @@ class AsteriskState(FactBase[Optional[cli.PbxState]]):
         return None
 
     def command(self, cli_command: str) -> str:
-        # Each answer is preceded by a marker line; stderr too ("Unable to connect ..."). Only
-        # printable ASCII comes back (a phone's user agent cannot break the run).
-        return "{ " + cli.state_script(cli_command) + "; } | LC_ALL=C tr -cd '\\11\\12\\40-\\176'"
+        # Each answer is preceded by a marker line; stderr too ("Unable to connect ..."). One
+        # line back (roles/packed.py): printable ASCII only, compressed.
+        return packed.command(cli.state_script(cli_command))
 
     def process(self, output):
         try:
-            return cli.parse_state(output)
+            return cli.parse_state(packed.lines(output))
         except ValueError as e:
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
 
