@@ -1,10 +1,10 @@
 """Running televoc's deploy files against a lab: the real pyinfra CLI in a subprocess.
 
-    from tests.lab.deploys import copy_example_event, run_pyinfra, write_inventory
-    event = copy_example_event(tmp_path / "event")
-    inventory = write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data())
-    run = run_pyinfra(inventory, "deploy.py", event, secret_file, "--data", "televoc_verify=report")
-    assert run.returncode == 0, run.output
+    from tests.lab.deploys import Deployment, copy_example_event
+    with Lab(tmp_path / "lab") as lab:
+        pbx = Deployment.prepare(lab, tmp_path, copy_example_event(tmp_path / "event"))
+        run = pbx.deploy("--data", "televoc_verify=report")
+        assert run.returncode == 0, run.output
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_EVENT = REPO / "group_data" / "event"
@@ -78,6 +80,56 @@ def run_pyinfra(inventory: Path, deploy: str, event_dir: Path, secret_file: Path
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class Deployment:
+    """One event directory deployed to one lab: the secret (made by televoc's own
+    create_secret), an inventory for the lab, and the real pyinfra CLI run with them. Test
+    modules subclass it with what they look at."""
+
+    lab: Any  # tests.lab.lab.Lab
+    event: Path
+    secret: Path
+    inventory: Path
+
+    @classmethod
+    def prepare(cls, lab, work: Path, event: Path, **fields):
+        """`event` with a new secret and an inventory for `lab`, both in `work`."""
+        from roles.event import create_secret
+
+        secret = work / "event.secret"
+        create_secret(secret)
+        inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
+        return cls(lab=lab, event=event, secret=secret, inventory=inventory, **fields)
+
+    def run(self, deploy: str, *args: str, yes: bool = True) -> Run:
+        return run_pyinfra(self.inventory, deploy, self.event, self.secret, *args, yes=yes)
+
+    def deploy(self, *args: str, yes: bool = True) -> Run:
+        return self.run("deploy.py", *args, yes=yes)
+
+    def passwords(self) -> dict[str, str]:
+        """name -> SIP password, as televoc derives or takes it from the directory."""
+        from roles.event import load_directory
+
+        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
+            return {a.name: a.password for a in load_directory(self.event).accounts}
+
+    def contacts(self) -> dict[str, str]:
+        """aor -> status, as `pjsip show contacts` prints it now."""
+        from roles.asterisk.cli import parse_contacts
+
+        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
+
+    def edit_phones(self, change) -> None:
+        """Change phones.yml as a crew would: `change` gets the list of phones and edits it."""
+        import yaml
+
+        path = self.event / "phones.yml"
+        data = yaml.safe_load(path.read_text())
+        change(data["phones"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def use_nftables(lab) -> None:

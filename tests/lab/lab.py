@@ -430,6 +430,12 @@ class Lab:
         """Like run(), in the phones' namespace: a shell command with the chroot's binaries."""
         return self.exec_phone(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
 
+    def http_status_phone(self, source: str, url: str) -> str:
+        """HTTP status of a GET of `url` from `source` in the phones' namespace ("000": no
+        answer within 3 s)."""
+        return self.run_phone(f"curl -s -o /dev/null --max-time 3 --interface {shlex.quote(source)} "
+                              f"-w '%{{http_code}}' {shlex.quote(url)}", check=False).stdout
+
     def python_phone(self, args: list[str], check: bool = True, timeout: float = 30,
                      input: str | None = None) -> subprocess.CompletedProcess:
         """The host's Python in the phones' namespace (cwd: the repository root), e.g.

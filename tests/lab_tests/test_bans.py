@@ -4,16 +4,11 @@ as televoc's module sets it up), phones that authenticate keep working, and the 
 
 from __future__ import annotations
 
-import os
 import secrets
-from dataclasses import dataclass
-from pathlib import Path
-from unittest import mock
 
 import pytest
 
-from roles.event import load_directory
-from tests.lab.deploys import run_pyinfra, use_nftables, write_inventory
+from tests.lab.deploys import Deployment, use_nftables
 from tests.lab.lab import Lab
 from tests.lab.wait import until, wait_for
 
@@ -22,20 +17,9 @@ PHONE, GUESSER, SWEEPER = "10.23.0.67", "10.23.0.66", "10.23.0.68"
 BAN_SECONDS = 10
 
 
-@dataclass
-class Pbx:
-    lab: Lab
-    event: Path
-    secret: Path
-    inventory: Path
-
-    def password(self, name: str) -> str:
-        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
-            return {a.name: a.password for a in load_directory(self.event).accounts}[name]
-
+class Pbx(Deployment):
     def http(self, source: str, path: str) -> str:
-        return self.lab.run_phone(f"curl -s -o /dev/null --max-time 3 --interface {source} "
-                                  f"-w '%{{http_code}}' http://{PBX}:8088{path}", check=False).stdout
+        return self.lab.http_status_phone(source, f"http://{PBX}:8088{path}")
 
     def banned(self, jail: str) -> str:
         return self.lab.run(f"fail2ban-client status {jail}", check=False).stdout
@@ -44,9 +28,7 @@ class Pbx:
 @pytest.fixture(scope="module", params=["iptables", "nftables"])
 def pbx(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
-    lab = Lab(tmp_path / "lab")
-    lab.up()
-    try:
+    with Lab(tmp_path / "lab") as lab:
         if request.param == "nftables":
             use_nftables(lab)
         event = tmp_path / "event"
@@ -57,22 +39,17 @@ def pbx(request, tmp_path_factory):
         (event / "phones.yml").write_text(
             "phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n"
             "  - {name: hall2, extension: 2002}\n")
-        secret = tmp_path / "event.secret"
-        secret.write_text(secrets.token_urlsafe(48))
-        secret.chmod(0o600)
-        pbx = Pbx(lab, event, secret, write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data()))
-        run = run_pyinfra(pbx.inventory, "deploy.py", event, secret, "--data", "televoc_verify=report")
+        pbx = Pbx.prepare(lab, tmp_path, event)
+        run = pbx.deploy("--data", "televoc_verify=report")
         assert run.returncode == 0, run.output
         for address in (PHONE, GUESSER, SWEEPER):
             lab.phone_address(address)
         wait_for(lambda: "Currently banned" in pbx.banned("televoc-sip"), 30, "fail2ban to watch SIP")
         yield pbx
-    finally:
-        lab.down()
 
 
 def test_wrong_sip_passwords_ban_the_source_from_the_pbx_and_the_ban_lifts(pbx):
-    right = pbx.password("hall2")
+    right = pbx.passwords()["hall2"]
     for port in (5091, 5092, 5093):  # three wrong passwords from the guesser
         assert not pbx.lab.register("hall2", "wrong-" + secrets.token_hex(8), port, local_ip=GUESSER, timeout=3)
     wait_for(lambda: GUESSER in pbx.banned("televoc-sip"), 30, "the guesser to be banned")

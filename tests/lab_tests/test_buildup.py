@@ -13,13 +13,11 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import yaml
 
-from roles.event import load_directory
-from tests.lab.deploys import copy_example_event, run_pyinfra, write_inventory
+from tests.lab.deploys import Deployment, copy_example_event
 from tests.lab.lab import Lab
 from tests.lab.wait import wait_for
 
@@ -28,21 +26,10 @@ SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
 
 
 @dataclass
-class Buildup:
-    lab: Lab
-    work: Path
-    event: Path
-    secret: Path
-    inventory: Path
+class Buildup(Deployment):
+    work: Path | None = None
     phones: dict = field(default_factory=dict)
     first: object = None  # the first deploy's Run (the fixture runs it)
-
-    def deploy(self, *args: str, yes: bool = True):
-        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args, yes=yes)
-
-    def passwords(self) -> dict[str, str]:
-        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
-            return {a.name: a.password for a in load_directory(self.event).accounts}
 
     def start_phone(self, name: str, password: str | None = None):
         self.stop_phone(name)
@@ -54,20 +41,8 @@ class Buildup:
         if phone is not None:
             phone.stop()
 
-    def contacts(self) -> dict[str, str]:
-        """aor -> status, as `pjsip show contacts` prints it now."""
-        from roles.asterisk.cli import parse_contacts
-
-        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
-
     def asterisk_pid(self) -> str:
         return self.lab.run("cat /run/televoc-lab/asterisk.pid").stdout.strip()
-
-    def edit_phones(self, change):
-        path = self.event / "phones.yml"
-        data = yaml.safe_load(path.read_text())
-        change(data["phones"])
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def results(run) -> dict[str, tuple[str, str, str]]:
@@ -87,12 +62,8 @@ def buildup(tmp_path_factory):
     lab = Lab(work / "lab")
     lab.up()
     try:
-        event = copy_example_event(work / "event")
-        secret = work / "event.secret"
-        secret.write_text(secrets.token_urlsafe(48) + "\n")
-        secret.chmod(0o600)  # televoc refuses a secret others can read
-        inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
-        b = Buildup(lab, work, event, secret, inventory)
+        b = Buildup.prepare(lab, work, copy_example_event(work / "event"))
+        b.work = work
 
         # The first deploy; the phones are plugged in while it runs, as soon as Asterisk answers.
         def plug_in():

@@ -7,13 +7,10 @@ Asterisk module NixOS would, so a port that would be open on the server is open 
 from __future__ import annotations
 
 import re
-import secrets
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.lab.deploys import run_pyinfra, use_nftables, write_inventory
+from tests.lab.deploys import Deployment, use_nftables
 from tests.lab.lab import Lab
 
 PBX = "10.23.0.2"
@@ -21,21 +18,10 @@ PHONE, STRANGER = "10.23.0.50", "10.24.0.50"
 RTP = range(10000, 20001)
 
 
-@dataclass
-class Pbx:
-    lab: Lab
-    event: Path
-    secret: Path
-    inventory: Path
-
-    def deploy(self, *args: str):
-        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret,
-                           "--data", "televoc_verify=report", "--data", "televoc_register_wait=0", *args)
-
+class Pbx(Deployment):
     def http(self, source: str, path: str) -> str:
         """HTTP status of GET http://10.23.0.2:8088<path> from `source` ("000": no answer)."""
-        return self.lab.run_phone(f"curl -s -o /dev/null --max-time 3 --interface {source} "
-                                  f"-w '%{{http_code}}' http://{PBX}:8088{path}", check=False).stdout
+        return self.lab.http_status_phone(source, f"http://{PBX}:8088{path}")
 
 
 @pytest.fixture(scope="module", params=["iptables", "nftables"])
@@ -43,26 +29,19 @@ def pbx(request, tmp_path_factory):
     """A PBX with televoc's module on the firewall backend of the parameter; the tests only
     look at it (and register from outside), so they share it."""
     tmp_path = tmp_path_factory.mktemp(request.param)
-    lab = Lab(tmp_path / "lab")
-    lab.up()
-    try:
+    with Lab(tmp_path / "lab") as lab:
         if request.param == "nftables":
             use_nftables(lab)
         event = tmp_path / "event"
         event.mkdir()
         (event / "event.yml").write_text(f"name: exposure\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n")
         (event / "phones.yml").write_text("phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n")
-        secret = tmp_path / "event.secret"
-        secret.write_text(secrets.token_urlsafe(48))
-        secret.chmod(0o600)
-        pbx = Pbx(lab, event, secret, write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data()))
-        run = pbx.deploy()
+        pbx = Pbx.prepare(lab, tmp_path, event)
+        run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         for address in (PHONE, STRANGER):
             lab.phone_address(address)
         yield pbx
-    finally:
-        lab.down()
 
 
 def listening(lab: Lab) -> set[tuple[str, str, int, str]]:
@@ -103,12 +82,6 @@ def test_what_asterisk_could_serve_over_http_is_not_there(pbx):
 
 
 def test_an_account_registers_from_the_phone_network_and_not_from_beside_it(pbx):
-    import os
-    from unittest import mock
-
-    from roles.event import load_directory
-
-    with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(pbx.secret)}):
-        password = load_directory(pbx.event).accounts[0].password
+    password = pbx.passwords()["hall1"]
     assert pbx.lab.register("hall1", password, 5090, local_ip=PHONE)
     assert not pbx.lab.register("hall1", password, 5091, local_ip=STRANGER, timeout=5)

@@ -11,14 +11,10 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from unittest import mock
 
 import pytest
-import yaml
 
-from roles.event import load_directory
-from tests.lab.deploys import PYINFRA, REPO, copy_example_event, run_pyinfra, write_inventory
+from tests.lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
 from tests.lab.lab import Lab
 from tests.lab.wait import wait_for
 
@@ -28,50 +24,20 @@ CRASHING_CLI = "/usr/local/bin/asterisk-killed-after-reload"
 
 
 @dataclass
-class Buildup:
-    lab: Lab
-    event: Path
-    secret: Path
-    inventory: Path
+class Buildup(Deployment):
     phones: dict = field(default_factory=dict)
-
-    def deploy(self, *args: str):
-        return run_pyinfra(self.inventory, "deploy.py", self.event, self.secret, *args)
-
-    def passwords(self) -> dict[str, str]:
-        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
-            return {a.name: a.password for a in load_directory(self.event).accounts}
-
-    def contacts(self) -> dict[str, str]:
-        from roles.asterisk.cli import parse_contacts
-
-        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
-
-    def edit_phones(self, change):
-        path = self.event / "phones.yml"
-        data = yaml.safe_load(path.read_text())
-        change(data["phones"])
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 @pytest.fixture
 def buildup(tmp_path):
-    lab = Lab(tmp_path / "lab")
-    lab.up()
-    try:
-        event = copy_example_event(tmp_path / "event")
-        secret = tmp_path / "event.secret"
-        secret.write_text(secrets.token_urlsafe(48) + "\n")
-        secret.chmod(0o600)
-        b = Buildup(lab, event, secret, write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data()))
+    with Lab(tmp_path / "lab") as lab:
+        b = Buildup.prepare(lab, tmp_path, copy_example_event(tmp_path / "event"))
         first = b.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert first.returncode == 0, first.output
         for name, password in b.passwords().items():
             b.phones[name] = lab.start_phone(name, password, PORTS[name])
         wait_for(lambda: b.contacts() == dict.fromkeys(PORTS, "Avail"), 40, "every phone registered")
         yield b
-    finally:
-        lab.down()
 
 
 def test_asterisk_killed_right_after_the_reload_is_started_again(buildup):

@@ -82,7 +82,6 @@ def event(tmp_path_factory):
         secret = work / "event.secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         secret.chmod(0o600)  # televoc refuses a secret others can read
-        secret.chmod(0o600)
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
         event = Event(lab, fleet, work / "event", secret, inventory)
         first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,6 @@ def provisioned(request, tmp_path):
         secret = tmp_path / "event.secret"
         secret.write_text(secrets.token_urlsafe(48))
         secret.chmod(0o600)  # televoc refuses a secret others can read
-        secret.chmod(0o600)
         inventory = write_inventory(tmp_path / "inventory.py", lab.pyinfra_host_data())
         event = Event(lab, fleet, tmp_path / "event", secret, inventory)
         first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
