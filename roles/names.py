@@ -12,6 +12,17 @@ AOR_TEMPLATE = "televoc-aor"
 GENERATION_AOR_PREFIX = "televoc-generation-"
 # extensions.conf: the phones' context, and the global that carries the dialplan generation.
 PHONE_CONTEXT = "from-internal"
+# Every number (phone or group) is an extension here; from-internal notes the caller, then
+# jumps here. Dial's b() runs PREDIAL_CONTEXT on each callee leg (its Alert-Info class).
+NUMBERS_CONTEXT = "televoc-numbers"
+PREDIAL_CONTEXT = "televoc-predial"
+LOUD_CONTEXT_PREFIX = "televoc-loud-"  # + a phone's extension: the callers that ring it loud
+# Alert-Info classes (info=...) and the URL the header carries (a phone never fetches it:
+# alert_info_playback is off in the settings televoc provisions).
+ALERT_DIRECT = "televoc-direct"
+ALERT_GROUP = "televoc-group"
+ALERT_LOUD = "televoc-loud"
+ALERT_URL = "http://127.0.0.1/"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

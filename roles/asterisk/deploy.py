@@ -16,6 +16,7 @@ from pyinfra.api import HiddenValue, deploy
 
 from roles.event import Directory
 from roles.event.changes import summary, summary_text
+from roles.event.routing import resolve
 from roles.files import managed_file, paths_absent, sha256
 from roles.nixos.deploy import _now, asterisk_config_switched
 from roles.nixos.render import render_module
@@ -194,6 +195,7 @@ def phones_verified(directory: Directory, changes: RunChanges | None = None, sna
         table=settings.televoc_table,
         csv_path=posixpath.join(settings.televoc_report_dir, f"{_safe(host.name)}-phones.csv"),
         state=None if snapshot is None else snapshot.asterisk,
+        groups=[(r.name, tuple(leg.name for leg in r.legs)) for r in resolve(directory).routes if r.kind == "group"],
     )
 
 

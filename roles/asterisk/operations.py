@@ -24,6 +24,8 @@ from .report import (
     registration_table,
     summary,
     table_csv,
+    unanswerable_groups,
+    wrapped,
 )
 
 
@@ -126,7 +128,7 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges, table: str, csv_path: str, snapshot_state) -> bool:
+            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=()) -> bool:
     shown = {"line": None}
 
     def progress(current, left: float) -> None:
@@ -151,6 +153,11 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     if table == "true" or (table == "auto" and len(phones) <= TABLE_AUTO_MAX):
         for line in registration_table(current, phones).splitlines():
             logger.info(line)
+    dead = unanswerable_groups(groups, problems)
+    if dead:  # a group nobody can answer is a problem on buildup day, even in report mode
+        logger.warning(f"{host.print_prefix}{len(dead)} of {len(groups)} groups have no phone that can answer now:")
+        for line in wrapped("groups", dead):
+            logger.warning(line)
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer "
                     f"(every phone: {written})")
@@ -187,7 +194,7 @@ def _write_csv(state, phones, path: str) -> str:
 
 @operation(is_idempotent=False)
 def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
-                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None):
+                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=()):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -202,9 +209,10 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
     + csv_path: where the whole table is written on the client (CSV)
     + state: Asterisk's state as the run's snapshot read it: used when nothing in this run
       touched Asterisk or the phones (saves a remote command); None: read now
+    + groups: (group, the phones it rings): groups none of whose phones is ready are listed
     """
     yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
-                                    csv_path, state), {})
+                                    csv_path, state, tuple(groups)), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:

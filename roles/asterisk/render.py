@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from roles import names
 from roles.event import Directory
+from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, resolve
 from roles.templating import render
 
 from .report import LiveConfig
@@ -46,8 +47,9 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
     context = dict(
         names=names,
         event=event,
-        phones=directory.accounts,
-        ring_timeout=event.ring_timeout,
+        routing=resolve(directory),
+        ring_context=RING_CONTEXT,
+        wait_context=WAIT_CONTEXT,
         hello_world=event.test_numbers.hello_world,
         echo=event.test_numbers.echo,
     )
@@ -121,7 +123,7 @@ NOLOAD = (
 
 
 CONF_FILES = ("pjsip.conf", "extensions.conf", "rtp.conf", "pjsip_notify.conf", "http.conf",
-              "manager.conf", "modules.conf", "logger.conf")
+              "manager.conf", "modules.conf", "logger.conf", "features.conf")
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
 SECURITY_LOG_NAME = "security"
 SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"
@@ -145,6 +147,7 @@ def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> A
         "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
         "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
         "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
+        "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=directory.event.pickup_code),
     }
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what

@@ -178,3 +178,10 @@ def registration_table(state: PbxState, phones: Sequence[Account]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def unanswerable_groups(groups: Sequence[tuple[str, tuple[str, ...]]], problems: list[tuple[str, str]]) -> list[str]:
+    """The groups no phone can answer now: every phone a group rings is not ready (or it
+    rings none: every member paused). `groups`: (group, the phones it rings)."""
+    not_ready = {name for name, _ in problems}
+    return [group for group, phones in groups if all(p in not_ready for p in phones)]

@@ -35,17 +35,20 @@ from .model import (
     Account,
     Directory,
     Event,
+    Group,
     PhoneEntry,
     TestNumbers,
     normalize_mac,
 )
+from .checks import GROUPS_FILE, check_routing, validate_groups
 from .strength import weakness
 
 EVENT_FILE = "event.yml"
 PHONES_FILE = "phones.yml"
 SECRET_ENV = "TELEVOC_SECRET_FILE"
 MIN_SECRET_LENGTH = 32
-SECRET_ORDER = 2  # the secret's problems come after those of event.yml (0) and phones.yml (1)
+GROUPS_ORDER = 2  # groups.yml (optional)
+SECRET_ORDER = 3  # the secret's problems come after those of event.yml (0), phones.yml (1), groups.yml
 DERIVE_HINT = "delete the password line, and televoc derives a strong one from the event secret"
 
 
@@ -147,19 +150,29 @@ class _File:
     def label(self, path: tuple) -> tuple[Optional[str], Optional[str]]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] == "phones" and isinstance(path[1], int):
-            rest = ".".join(str(p) for p in path[2:]) or None
-            return self.phone(path[1]), rest
+        if len(path) >= 2 and path[0] in ("phones", "groups") and isinstance(path[1], int):
+            parts: list[str] = []
+            for p in path[2:]:  # list items 1-based: 'members 3.name'
+                if isinstance(p, int) and parts:
+                    parts[-1] = f"{parts[-1]} {p + 1}"
+                else:
+                    parts.append(str(p))
+            return self.entry(path[0], path[1]), ".".join(parts) or None
         if not path:
             return None, None
         return (".".join(str(p) for p in path[:-1]) or None), str(path[-1])
 
     def phone(self, index: int) -> str:
         """'phone 3 (saal2)': 1-based, with its name when it has one."""
-        entries = self.data.get("phones") if isinstance(self.data, dict) else None
+        return self.entry("phones", index)
+
+    def entry(self, key: str, index: int) -> str:
+        """'phone 3 (saal2)', 'group 1 (infodesk)': 1-based, with its name when it has one."""
+        entries = self.data.get(key) if isinstance(self.data, dict) else None
         entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None
-        return f"phone {index + 1} ({name})" if isinstance(name, str) and name else f"phone {index + 1}"
+        what = key[:-1]
+        return f"{what} {index + 1} ({name})" if isinstance(name, str) and name else f"{what} {index + 1}"
 
     def line(self, path: tuple, key: bool = False, exact: bool = False) -> Optional[int]:
         """The line of the value at `path` (or of its key); if it is not in the file, the line
@@ -517,6 +530,16 @@ def _load(directory: Path) -> Directory:
     if event is not None:
         _check_event(event, event_file)
     _check_phones(event, event_file, phones_file, views)
+    groups_file = _File(directory / GROUPS_FILE, GROUPS_ORDER, report)
+    group_views = []
+    if groups_file.path.exists() and groups_file.read() is not None:
+        group_views = validate_groups(groups_file)
+    numbers = event.test_numbers if event is not None else _test_numbers(event_data)
+    tests = {numbers.hello_world: "hello_world", numbers.echo: "echo"} if numbers is not None else {}
+    check_routing(
+        event, event.ring_timeout if event is not None else 20, event.pickup_code if event is not None else None,
+        tests, phones_file, views, groups_file, group_views,
+    )
 
     provisioned = [i for i, v, _ in views if v.mac is not None]
     if event is not None and provisioned and event.pbx_address is None:
@@ -555,13 +578,28 @@ def _load(directory: Path) -> Directory:
             "mac": p.mac,
             "model": p.model,
             "ringer": p.ringer,
+            "group_ringer": p.group_ringer,
+            "loud_from": tuple(p.loud_from),
+            "loud_ringer": p.loud_ringer,
+            "pickup": p.pickup,
+            "forward": p.forward,
+            "location": p.location,
+            "in_directory": p.in_directory,
             "address": p.address,
             "web_password_before": p.web_password_before,
             "event_web_password": derive_password(secret, name, f"web/{p.name}") if p.mac else None,
         }
         for _, p in phones
     ])
-    return Directory(event=event, accounts=accounts)
+    groups = tuple(
+        Group(
+            name=g.name, number=g.number, display_name=g.display_name or g.name,
+            short=g.short or (g.display_name or g.name)[:12].strip(), timeout=g.timeout or event.ring_timeout,
+            members=tuple(g.members), forward=g.forward, location=g.location, in_directory=g.in_directory,
+        )
+        for _, g, _ in group_views
+    )
+    return Directory(event=event, accounts=accounts, groups=groups)
 
 
 # All accounts in one call (for 10,000 phones, faster than one call each).

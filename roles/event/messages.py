@@ -186,6 +186,14 @@ def explain(error: dict, model: type, source: Optional[str]) -> str:
         )
     if kind == "value_error":
         return str(error["ctx"]["error"])
+    if kind == "target_number":
+        return error["msg"]
+    if kind == "bool_type":
+        return f"is {shown(value)}, but {key} is true or false: write {key}: {str(default).lower() if isinstance(default, bool) else 'true'} or the other"
+    if kind == "too_short":
+        return f"is an empty list, but a group rings one member at least: list them under '{key}:', one '- name' each"
+    if kind == "list_type":
+        return f"is {shown(value)}, but {key} is a list: write one '- name' per line below '{key}:'"
     if kind == "string_pattern_mismatch" and isinstance(value, str):
         spec = _NAMES.get((getattr(holder, "__name__", ""), key))
         if spec:

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Annotated, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 from roles.names import RESERVED_NAMES, RESERVED_PREFIX
@@ -47,6 +47,33 @@ Extension = Annotated[
     str, Field(pattern=r"^[0-9]{2,10}$", coerce_numbers_to_str=True, description=EXTENSION_RULE)
 ]
 Number = Annotated[int, BeforeValidator(_no_bool)]
+
+RINGER_RULE = "a ringer is one of Ringer1 to Ringer10, or Silent"
+Ringer = Annotated[str, Field(pattern=r"^(Ringer([1-9]|10)|Silent)$", description=RINGER_RULE)]
+TARGET_RULE = "a forward or loud_from names a phone or a group (its name, not its number)"
+GROUP_NAME_RULE = NAME_RULE.replace("SIP account", "name forwards and groups refer to")
+LOCATION_RULE = "a location is 1 to 60 characters, without '\"', '<', '>', ';', '\\' or line breaks"
+SHORT_RULE = (
+    "a short name is 1 to 12 letters, digits, spaces or '-', shown before the caller's name "
+    "(e.g. Info: a call through the group shows as '[Info] Alice')"
+)
+PICKUP_RULE = "a pickup group is a name of letters a-z, digits, '_' or '-', at most 30 characters"
+
+
+def _target(value):
+    """A forward target is a name: 1600 (a number) could be a phone's name or a group's number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "target_number",
+            "is the number {value}, but {rule}: write the name of the phone or group to forward to "
+            "(e.g. backoffice)",
+            {"value": value, "rule": TARGET_RULE},
+        )
+    return value
+
+
+Target = Annotated[str, BeforeValidator(_target), Field(pattern=NAME_PATTERN, description=TARGET_RULE)]
+Location = Annotated[str, Field(pattern=r'^[^"<>;\\\x00-\x1f]{1,60}$', description=LOCATION_RULE)]
 
 
 PASSWORD_CHARS_RULE = "a password takes no spaces, quotes, ';' or '\\' (Asterisk's config syntax)"
@@ -147,6 +174,11 @@ class Event(Strict):
     security: Security = Security()
     test_numbers: TestNumbers = TestNumbers()
     ring_timeout: Number = Field(20, ge=5, le=300, description="the seconds a call rings")
+    pickup_code: str = Field(
+        "*8", pattern=r"^\*?[0-9]{1,9}$",
+        description="a pickup code is what a phone dials to answer a call ringing in its pickup "
+        "group: '*' and digits (e.g. '*8', in quotes), or 2 to 10 digits",
+    )
     secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")
 
     @field_validator("network")
@@ -168,6 +200,55 @@ class Event(Strict):
         return value
 
 
+class Forward(Strict):
+    """Where calls go that a phone or group does not take: each key names a phone or group."""
+
+    always: Optional[Target] = Field(None, description=TARGET_RULE)
+    no_answer: Optional[Target] = Field(None, description=TARGET_RULE)
+    no_answer_after: Optional[Number] = Field(
+        None, ge=1, le=300, description="no_answer_after is the seconds (1 to 300) a phone rings before its no_answer forward"
+    )
+    busy: Optional[Target] = Field(None, description=TARGET_RULE)
+    unavailable: Optional[Target] = Field(None, description=TARGET_RULE)
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(kind, target) for each forward set, in the order they can happen."""
+        return [(k, getattr(self, k)) for k in ("always", "busy", "unavailable", "no_answer") if getattr(self, k)]
+
+
+def _member(value):
+    """A member is written as its name alone (rings at once) or as a mapping."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Member(Strict):
+    """One member of a group: a phone or another group."""
+
+    name: Target
+    delay: Number = Field(0, ge=0, le=300, description="a delay is the seconds (0 to 300) before the member rings")
+    paused: StrictBool = False
+
+
+class GroupEntry(Strict):
+    """One entry of `groups.yml`, as written."""
+
+    name: str = Field(pattern=NAME_PATTERN, description=GROUP_NAME_RULE)
+    number: Extension
+    display_name: Optional[str] = Field(
+        None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$',
+        description="a display name is 1 to 40 characters, without '\"', '<', '>', ';', '\\' "
+        "or line breaks",
+    )
+    short: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$", description=SHORT_RULE)
+    timeout: Optional[Number] = Field(
+        None, ge=5, le=300, description="a group's timeout is the seconds (5 to 300) it rings before it gives up"
+    )
+    members: list[Annotated[Member, BeforeValidator(_member)]] = Field(min_length=1)
+    forward: Optional[Forward] = None
+    location: Optional[Location] = None
+    in_directory: StrictBool = True
+
+
 class PhoneEntry(Strict):
     """One entry of `phones.yml`, as written."""
 
@@ -187,10 +268,16 @@ class PhoneEntry(Strict):
     model: Optional[str] = Field(
         None, pattern=r"^snom[A-Za-z0-9]+$", description="a model is 'snom' and its number"
     )
-    ringer: str = Field(
-        "Ringer1", pattern=r"^(Ringer([1-9]|10)|Silent)$",
-        description="a ringer is one of Ringer1 to Ringer10, or Silent",
-    )
+    ringer: Ringer = "Ringer1"
+    # how calls through a group ring (default: ringer); loud_from: callers whose calls ring
+    # with loud_ringer (a lecture hall with ringer: Silent still rings for the backoffice)
+    group_ringer: Optional[Ringer] = None
+    loud_from: list[Target] = []
+    loud_ringer: Ringer = "Ringer1"
+    pickup: Optional[str] = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", description=PICKUP_RULE)
+    forward: Optional[Forward] = None
+    location: Optional[Location] = None
+    in_directory: StrictBool = True
     address: Optional[str] = Field(
         None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$",
         description="an address is the phone's IPv4 address, optionally with :port",
@@ -240,6 +327,13 @@ class Account(BaseModel):
     mac: Optional[str] = None
     model: Optional[str] = None
     ringer: str = "Ringer1"
+    group_ringer: Optional[str] = None
+    loud_from: tuple[str, ...] = ()
+    loud_ringer: str = "Ringer1"
+    pickup: Optional[str] = None
+    forward: Optional[Forward] = None
+    location: Optional[str] = None
+    in_directory: bool = True
     address: Optional[str] = None
     # the phone's web password before televoc manages it (second-hand phone), for adopt
     web_password_before: Optional[str] = Field(None, repr=False)
@@ -251,6 +345,22 @@ class Account(BaseModel):
         return self.mac is not None
 
 
+class Group(BaseModel):
+    """A group as it is deployed (validated: its members and targets exist, no cycle)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    number: str
+    display_name: str
+    short: str
+    timeout: int
+    members: tuple[Member, ...]
+    forward: Optional[Forward] = None
+    location: Optional[str] = None
+    in_directory: bool = True
+
+
 class Directory(BaseModel):
     """The validated event directory: what every renderer takes."""
 
@@ -258,6 +368,7 @@ class Directory(BaseModel):
 
     event: Event
     accounts: tuple[Account, ...]
+    groups: tuple[Group, ...] = ()
 
     @property
     def provisioned(self) -> tuple[Account, ...]:
@@ -265,7 +376,7 @@ class Directory(BaseModel):
 
     def without_phones(self) -> "Directory":
         """The event with no phone at all (teardown applies it)."""
-        return Directory(event=self.event, accounts=())
+        return Directory(event=self.event, accounts=(), groups=())
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

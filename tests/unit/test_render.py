@@ -72,7 +72,7 @@ def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     assert "max_contacts=1\nremove_existing=yes\nqualify_frequency=30" in pjsip
     assert "deny=0.0.0.0/0.0.0.0\npermit=10.23.0.0/24\n" in pjsip
     assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in pjsip
-    assert "exten => 1001,1,Dial(PJSIP/saal1,20)" in dialplan
+    assert "exten => 1001,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Set(__TV_GROUP=)\n same => n,Dial(PJSIP/saal1,20,b(televoc-predial^s^1))\n" in dialplan
     assert "exten => 100,1,Answer()" in dialplan and "Playback(hello-world)" in dialplan
     assert "[saal1]\ntype=auth\nauth_type=userpass\nusername=saal1\npassword=pw-saal1-Kq8vR2xZ7m\n" in config.secrets
 

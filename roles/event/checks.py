@@ -1,0 +1,223 @@
+"""The rules across phones and groups (groups.yml, and the routing keys of phones.yml).
+
+Called by load.py with its `_File` objects (which word and place each problem); every problem
+is reported, none stops the others. The graph rules (cycles, delays through nested groups)
+use routing.py's graph, the same one the dialplan is resolved from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import TypeAdapter, ValidationError
+
+from . import yamlload
+from .messages import shown
+from .model import RESERVED_NAMES, RESERVED_PREFIX, GroupEntry
+from .routing import MAX_DIAL_STRING, Leg, Node, cycle_text, expand, expansions, find_cycles, jumps
+
+GROUPS_FILE = "groups.yml"
+_GROUP_ENTRIES = TypeAdapter(list[GroupEntry])
+
+
+def validate_groups(groups: Any) -> list[tuple[int, Any, bool]]:
+    """Each group entry on its own: (index, GroupEntry or a dict of its plain values, valid?)."""
+    data = groups.data
+    for key in data:
+        if key != "groups":
+            groups.add((key,), f"unknown key: {GROUPS_FILE} takes only 'groups'", key=True)
+    entries = data.get("groups")
+    if entries is None or entries is yamlload.REFUSED:
+        if "groups" not in data:
+            groups.add_at(1, "'groups:' is missing: list the groups under it, one '- name: ...' entry each")
+        return []
+    if not isinstance(entries, list):
+        groups.add(("groups",), f"is {shown(entries)}, but it must list the groups, one '- name: ...' entry each")
+        return []
+    try:
+        return [(i, g, True) for i, g in enumerate(_GROUP_ENTRIES.validate_python(entries))]
+    except ValidationError:
+        pass
+    views = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            if entry is not yamlload.REFUSED:
+                groups.add(("groups", i), f"is {shown(entry)}, but a group is a mapping of keys: write '- name: ...' "
+                           "and its other keys (number, members, ...) indented below")
+            continue
+        group, bad = groups.validate(GroupEntry, entry, prefix=("groups", i))
+        if group is None:
+            plain = {k: v for k, v in entry.items() if k not in bad and isinstance(v, (str, int)) and not isinstance(v, bool)}
+            views.append((i, plain, False))
+        else:
+            views.append((i, group, True))
+    return views
+
+
+def _get(v: Any, key: str) -> Optional[str]:
+    value = v.get(key) if isinstance(v, dict) else getattr(v, key, None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) else None
+
+
+def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tests: dict[str, str],
+                  phones: Any, phone_views: list, groups: Any, group_views: list) -> None:
+    """Every rule across phones and groups; `tests` maps test numbers to their names."""
+    # -- names and numbers: phones and groups share both
+    names: dict[str, tuple[str, int]] = {}  # lower name -> ("phone"|"group", index)
+    numbers: dict[str, str] = {}  # number -> who has it, in words
+    for i, v, _ in phone_views:
+        if v.name is not None:
+            names.setdefault(v.name.lower(), ("phone", i))
+        if v.extension is not None:
+            numbers.setdefault(v.extension, f"{phones.phone(i)} ({phones.name} line {phones.line(('phones', i, 'extension'))})")
+    for number, test in tests.items():
+        numbers.setdefault(number, f"the {test} test number")
+    if pickup_code is not None:
+        if pickup_code in numbers:
+            at = next((i for i, v, _ in phone_views if v.extension == pickup_code), None)
+            if at is not None:
+                phones.add(("phones", at, "extension"), f"{pickup_code!r} is the pickup code (event.yml pickup_code): "
+                           "choose another extension, or another pickup_code")
+        numbers.setdefault(pickup_code, "the pickup code (event.yml pickup_code)")
+
+    for i, g, _ in group_views:
+        name, number = _get(g, "name"), _get(g, "number")
+        if name is not None:
+            lower = name.lower()
+            if name in RESERVED_NAMES or lower.startswith(RESERVED_PREFIX):
+                groups.add(("groups", i, "name"), f"{name!r} is reserved for televoc's own config: choose another name")
+            elif lower in names:
+                kind, j = names[lower]
+                other = phones.phone(j) if kind == "phone" else groups.entry("groups", j)
+                file = phones if kind == "phone" else groups
+                groups.add(("groups", i, "name"), f"{name!r} is already the name of {other} ({file.name} line "
+                           f"{file.line((kind + 's', j, 'name'))}): forwards and groups refer to names, so "
+                           "give each phone and group its own name")
+            else:
+                names[lower] = ("group", i)
+        if number is not None:
+            if number in numbers:
+                groups.add(("groups", i, "number"), f"{number!r} is already used by {numbers[number]}: "
+                           "give each phone and group its own number")
+            else:
+                numbers[number] = f"{groups.entry('groups', i)} ({groups.name} line {groups.line(('groups', i, 'number'))})"
+
+    # -- nodes of the routing graph (valid entries only: the others' problems are reported)
+    nodes: dict[str, Node] = {}
+    files = {"phone": phones, "group": groups}
+    for i, v, valid in phone_views:
+        if valid:
+            nodes[v.name.lower()] = Node("phone", v.name, v.extension, i, v.forward)
+    for i, g, valid in group_views:
+        if valid and names.get(g.name.lower()) == ("group", i):
+            nodes[g.name.lower()] = Node("group", g.name, g.number, i, g.forward, tuple(g.members),
+                                         g.timeout or ring_timeout)
+
+    def path_of(node: Node, where: tuple) -> tuple:
+        return (node.kind + "s", node.index, *where)
+
+    def unknown(node: Node, where: tuple, target: str, what: str) -> None:
+        if target.lower() in names:  # exists, but its entry has problems of its own
+            return
+        numbered = next((n for n in nodes.values() if n.number == target), None)
+        hint = f"; {target} is the number of {numbered.name}: write its name" if numbered else ""
+        files[node.kind].add(path_of(node, where), f"{target!r} is no phone or group of the event{hint}: "
+                             f"write the name of the {what} (phones.yml or groups.yml)")
+
+    bad_nodes = set()
+    for key, node in nodes.items():
+        file = files[node.kind]
+        seen: dict[str, int] = {}
+        for j, m in enumerate(node.members):
+            if m.name.lower() == key:
+                file.add(path_of(node, ("members", j, "name")), f"{m.name!r} is the group itself: a group cannot be its "
+                         "own member: remove it")
+                bad_nodes.add(key)
+            elif m.name.lower() not in nodes:
+                unknown(node, ("members", j, "name"), m.name, "member")
+                bad_nodes.add(key)
+            if m.name.lower() in seen:
+                file.add(path_of(node, ("members", j, "name")), f"{m.name!r} is already member {seen[m.name.lower()] + 1} "
+                         "of this group: list each member once")
+            else:
+                seen[m.name.lower()] = j
+            if m.delay >= node.timeout:
+                file.add(path_of(node, ("members", j, "delay")), f"{m.delay} s is not below the group's timeout "
+                         f"({node.timeout} s), so {m.name} would never ring: lower the delay or raise the group's timeout")
+        f = node.forward
+        if f is None:
+            continue
+        for kind, target in f.targets():
+            if target.lower() == key:
+                file.add(path_of(node, ("forward", kind)), f"{target!r} is the {node.kind} itself: a forward to itself "
+                         "goes nowhere: name another phone or group, or delete the line")
+                bad_nodes.add(key)
+            elif target.lower() not in nodes:
+                unknown(node, ("forward", kind), target, "phone or group to forward to")
+                bad_nodes.add(key)
+        if f.always and (f.busy or f.no_answer or f.unavailable):
+            others = ", ".join(k for k in ("no_answer", "busy", "unavailable") if getattr(f, k))
+            file.add(path_of(node, ("forward", "always")), f"always sends every call on, so {others} would never "
+                     f"happen: keep always, or delete it and keep {others}")
+        if f.no_answer_after is not None and not f.no_answer:
+            file.add(path_of(node, ("forward", "no_answer_after")), "says how long to ring before the no_answer "
+                     "forward, but there is no no_answer: add no_answer (a phone or group) or delete no_answer_after")
+        elif f.no_answer_after is not None and node.kind == "group":
+            file.add(path_of(node, ("forward", "no_answer_after")), "a group rings for its timeout, then its no_answer "
+                     "forward takes the call: set the group's timeout instead, and delete no_answer_after")
+
+    for i, v, valid in phone_views:
+        if valid:
+            for j, name in enumerate(v.loud_from):
+                if name.lower() not in nodes and name.lower() not in names:
+                    unknown(nodes[v.name.lower()], ("loud_from", j), name, "phone or group whose calls ring loud")
+
+    # -- cycles (only among entries whose names all resolve)
+    clean = {k: n for k, n in nodes.items() if k not in bad_nodes}
+    # A call jumps along forwards; a group expands along members and `always` forwards. A
+    # member's other forwards do not apply inside a group, so a forward to a group that has
+    # the phone as a member (desk1 no_answer -> infodesk) is no cycle: it rings desk1 again.
+    cycles, seen_cycles = [], set()
+    for edges in (jumps, expansions):
+        for cycle in find_cycles(clean, edges):
+            key = frozenset((step[0], step[1]) for step in cycle)
+            if key not in seen_cycles:
+                seen_cycles.add(key)
+                cycles.append(cycle)
+    for cycle in cycles:
+        start, label, where = cycle[0]
+        node = clean[start]
+        field = (where[0], where[1], "name") if where[0] == "members" else where
+        files[node.kind].add(path_of(node, field), f"a cycle: {cycle_text(cycle, clean)}: a call would go round "
+                             "for ever: remove one of these members or forwards")
+
+    # -- resolved groups: delays through nested groups, the dial string's length
+    if not cycles:
+        for key, node in clean.items():
+            if node.kind != "group":
+                continue
+            resolved = expand(clean, node.name)
+            late = [(n, d, p) for n, (d, p) in resolved.items() if d >= node.timeout]
+            if late:
+                name, delay, path = min(late, key=lambda x: x[1])
+                groups.add(("groups", node.index, "timeout"), f"{node.timeout} s is not above the {delay} s after which "
+                           f"{' -> '.join(path + [clean[name].name])} would ring (the delays add up), so it never rings: "
+                           "raise the timeout or lower the delays")
+            dial = "&".join(Leg(clean[n].name, clean[n].number, d).dial for n, (d, _) in resolved.items())
+            if len(dial) > MAX_DIAL_STRING:
+                groups.add(("groups", node.index, "members"), f"rings {len(resolved)} phones at once, more than "
+                           "Asterisk takes in one call: split it into groups that ring one after the other "
+                           "(a group can be a member with a delay)")
+
+    # -- pickup groups: answering each other's calls needs two phones at least
+    pickups: dict[str, list[int]] = {}
+    for i, v, valid in phone_views:
+        if valid and v.pickup:
+            pickups.setdefault(v.pickup, []).append(i)
+    for pickup, members in pickups.items():
+        if len(members) == 1:
+            phones.add(("phones", members[0], "pickup"), f"{pickup!r} has no other phone: phones in a pickup group "
+                       "answer each other's calls, so it needs two at least: give another phone the same pickup "
+                       "or delete it")
