@@ -13,11 +13,23 @@ from typing import Optional
 
 from .model import Directory
 
-FIELDS = ("extension", "display_name", "mac", "model", "ringer", "address", "contact", "password")
+FIELDS = ("extension", "display_name", "mac", "model", "ringer", "address", "contact", "forward", "pickup",
+          "loud_from", "members", "timeout", "password")
+GROUP = "group "  # a group's key in the summary: "group infodesk" (no phone name has a space)
+
+
+def _forward(forward) -> Optional[str]:
+    """'no_answer: backoffice after 15 s, busy: saal2' (None: no forward)."""
+    if forward is None or not forward.targets():
+        return None
+    after = f" after {forward.no_answer_after} s" if forward.no_answer_after else ""
+    return ", ".join(f"{kind}: {target}{after if kind == 'no_answer' else ''}" for kind, target in forward.targets())
 
 
 def summary(directory: Directory) -> dict[str, dict]:
-    """name -> the fields a crew sets, the password as a fingerprint (never the password)."""
+    """name -> the fields a crew sets, the password as a fingerprint (never the password);
+    groups as "group <name>". A field that is not set is left out (a summary recorded before
+    it existed reads the same)."""
     phones = {}
     for a in directory.accounts:
         phones[a.name] = {
@@ -25,6 +37,15 @@ def summary(directory: Directory) -> dict[str, dict]:
             "ringer": a.ringer if a.mac else None, "address": a.address, "contact": a.contact,
             "password": hashlib.sha256(f"{a.name}\0{a.password}\0{a.event_web_password or ''}".encode()).hexdigest()[:16],
         }
+        routing = {"forward": _forward(a.forward), "pickup": a.pickup,
+                   "loud_from": ", ".join(a.loud_from) or None}
+        phones[a.name].update({k: v for k, v in routing.items() if v is not None})
+    for g in directory.groups:
+        members = ", ".join(f"{m.name}{f' after {m.delay} s' if m.delay else ''}{' (paused)' if m.paused else ''}"
+                            for m in g.members)
+        group = {"extension": g.number, "display_name": g.display_name, "members": members,
+                 "timeout": g.timeout, "forward": _forward(g.forward)}
+        phones[GROUP + g.name] = {k: v for k, v in group.items() if v is not None}
     return phones
 
 

@@ -199,11 +199,12 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
             if node.kind != "group":
                 continue
             resolved = expand(clean, node.name)
-            late = [(n, d, p) for n, (d, p) in resolved.items() if d >= node.timeout]
+            # (a direct member's delay is checked above; these are reached through nesting)
+            late = [(d, p) for d, p in resolved.values() if d >= node.timeout and len(p) > 2]
             if late:
-                name, delay, path = min(late, key=lambda x: x[1])
+                delay, path = min(late, key=lambda x: x[0])
                 groups.add(("groups", node.index, "timeout"), f"{node.timeout} s is not above the {delay} s after which "
-                           f"{' -> '.join(path + [clean[name].name])} would ring (the delays add up), so it never rings: "
+                           f"{' -> '.join(path)} would ring (the delays add up), so it never rings: "
                            "raise the timeout or lower the delays")
             dial = "&".join(Leg(clean[n].name, clean[n].number, d).dial for n, (d, _) in resolved.items())
             if len(dial) > MAX_DIAL_STRING:

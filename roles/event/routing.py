@@ -238,7 +238,7 @@ def resolve(directory: Directory) -> Routing:
     for g in directory.groups:
         f = g.forward
         legs = []
-        for key, (delay, _) in sorted(expand(nodes, g.name).items(), key=lambda kv: (kv[1][0], kv[1][1][-1])):
+        for key, (delay, _) in sorted(expand(nodes, g.name).items(), key=lambda kv: kv[1][0]):  # stable: listed order
             a = accounts[key]
             leg = Leg(a.name, a.extension, delay, loud=bool(a.loud_from))
             legs.append(leg)
