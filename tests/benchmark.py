@@ -52,15 +52,32 @@ ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
 
 def make_event(directory: Path, phones: int) -> Path:
     """An event of `phones` provisioned snoms; its phone network holds the lab's (where SIPp
-    registers from: accounts work only from `network`), the PBX is the lab's address there."""
+    registers from: accounts work only from `network`), the PBX is the lab's address there.
+    Routing as a big event has it: one group per 20 phones (500 at 10,000), each ringing 8
+    phones (3 of them after 5 s and 10 s) and every tenth group nesting the one before it;
+    every 10th phone forwards on no answer to its group, every 50th is busy-forwarded, phones
+    pair up in pickup groups of 4."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\npbx_address: 10.23.0.2\n")
     lines = ["phones:"]  # every phone a provisioned snom: the heaviest path
     lines += [
-        f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320}}"
+        f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320"
+        + (f", forward: {{no_answer: group{i // 20:03d}, no_answer_after: 10}}" if i % 10 == 1 and i // 20 * 20 + 8 <= i else "")
+        + (f", forward: {{busy: phone{(i + 1) % phones:04d}}}" if i % 50 == 7 and phones > 1 else "")
+        + (f", pickup: p{i // 4}" if phones - phones % 4 > i else "")
+        + "}"
         for i in range(phones)
     ]
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
+    groups = ["groups:"]
+    for g in range(phones // 20):
+        first = g * 20
+        members = [f"phone{first + j:04d}" for j in range(5)]
+        members += [f"{{name: phone{first + j:04d}, delay: {5 if j < 7 else 10}}}" for j in range(5, 8)]
+        if g % 10 == 9:
+            members.append(f"{{name: group{g - 1:03d}, delay: 5}}")
+        groups.append(f"  - {{name: group{g:03d}, number: {90000 + g}, timeout: 30, members: [{', '.join(members)}]}}")
+    (directory / "groups.yml").write_text("\n".join(groups) + "\n")
     secret = directory.parent / "event.secret"
     secret.touch(mode=0o600)  # televoc refuses a secret others can read
     secret.write_text(secrets.token_urlsafe(48) + "\n")

@@ -53,10 +53,12 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
         hello_world=event.test_numbers.hello_world,
         echo=event.test_numbers.echo,
     )
-    template = "etc/asterisk/extensions.conf.j2"
-    unmarked = render(__file__, template, dialplan_generation="", **context)
-    generation = _digest(unmarked)
-    return render(__file__, template, dialplan_generation=generation, **context), generation
+    # Rendered once with a marker where the generation goes; the generation is the digest of
+    # the text without it (what a render with an empty generation gives).
+    marker = "@@dialplan-generation@@"
+    marked = render(__file__, "etc/asterisk/extensions.conf.j2", dialplan_generation=marker, **context)
+    generation = _digest(marked.replace(marker, ""))
+    return marked.replace(marker, generation), generation
 
 
 def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:

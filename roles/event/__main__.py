@@ -1,10 +1,12 @@
-"""`python -m roles.event check|new-secret|passwords --event DIR [NAME ...]`: validate a
-directory, create its secret, show phones' passwords (to type into a phone by hand)."""
+"""`python -m roles.event check|new-secret|passwords|directory --event DIR [NAME ...]`: validate a
+directory, create its secret, show phones' passwords (to type into a phone by hand), write the
+printable phone directory (`--out DIR`, default ./reports)."""
 
 import argparse
 import sys
 from pathlib import Path
 
+from . import phonebook
 from .load import EventError, _display, create_secret, load_directory, load_event, secret_path
 
 
@@ -17,11 +19,22 @@ def _refused(error: EventError) -> int:
     return 2
 
 
+def _write_directory(directory_model, out: Path) -> int:
+    """directory.html (for A4 print) and directory.csv into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "directory.html").write_text(phonebook.render_html(directory_model), encoding="utf-8")
+    (out / "directory.csv").write_text(phonebook.render_csv(directory_model), encoding="utf-8", newline="")
+    count = len(phonebook.entries(directory_model))
+    print(f"wrote {out / 'directory.html'} and {out / 'directory.csv'}: {count} entr{'y' if count == 1 else 'ies'}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roles.event")
-    parser.add_argument("command", choices=["check", "new-secret", "passwords"])
+    parser.add_argument("command", choices=["check", "new-secret", "passwords", "directory"])
     parser.add_argument("--event", default="group_data/event", help="the event directory")
     parser.add_argument("names", nargs="*", help="passwords: only these phones")
+    parser.add_argument("--out", default="reports", help="directory: where to write the files")
     args = parser.parse_intermixed_args(argv)
     directory = Path(args.event)
 
@@ -50,7 +63,10 @@ def main(argv=None) -> int:
             if not args.names or a.name in args.names:
                 print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.event_web_password or '-'}")
         return 0
-    print(f"{_display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones: OK")
+    if args.command == "directory":
+        return _write_directory(directory_model, Path(args.out))
+    print(f"{_display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
+          f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}: OK")
     return 0
 
 

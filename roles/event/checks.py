@@ -66,21 +66,26 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
     """Every rule across phones and groups; `tests` maps test numbers to their names."""
     # -- names and numbers: phones and groups share both
     names: dict[str, tuple[str, int]] = {}  # lower name -> ("phone"|"group", index)
-    numbers: dict[str, str] = {}  # number -> who has it, in words
+    # number -> who has it: a phone's index, or its owner in words (worded only when needed)
+    numbers: dict[str, Any] = {}
     for i, v, _ in phone_views:
         if v.name is not None:
             names.setdefault(v.name.lower(), ("phone", i))
         if v.extension is not None:
-            numbers.setdefault(v.extension, f"{phones.phone(i)} ({phones.name} line {phones.line(('phones', i, 'extension'))})")
+            numbers.setdefault(v.extension, i)
     for number, test in tests.items():
         numbers.setdefault(number, f"the {test} test number")
     if pickup_code is not None:
-        if pickup_code in numbers:
-            at = next((i for i, v, _ in phone_views if v.extension == pickup_code), None)
-            if at is not None:
-                phones.add(("phones", at, "extension"), f"{pickup_code!r} is the pickup code (event.yml pickup_code): "
-                           "choose another extension, or another pickup_code")
+        if isinstance(numbers.get(pickup_code), int):
+            phones.add(("phones", numbers[pickup_code], "extension"), f"{pickup_code!r} is the pickup code (event.yml "
+                       "pickup_code): choose another extension, or another pickup_code")
         numbers.setdefault(pickup_code, "the pickup code (event.yml pickup_code)")
+
+    def owner(number: str) -> str:
+        who = numbers[number]
+        if isinstance(who, int):
+            return f"{phones.phone(who)} ({phones.name} line {phones.line(('phones', who, 'extension'))})"
+        return who
 
     for i, g, _ in group_views:
         name, number = _get(g, "name"), _get(g, "number")
@@ -99,7 +104,7 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                 names[lower] = ("group", i)
         if number is not None:
             if number in numbers:
-                groups.add(("groups", i, "number"), f"{number!r} is already used by {numbers[number]}: "
+                groups.add(("groups", i, "number"), f"{number!r} is already used by {owner(number)}: "
                            "give each phone and group its own number")
             else:
                 numbers[number] = f"{groups.entry('groups', i)} ({groups.name} line {groups.line(('groups', i, 'number'))})"

@@ -272,7 +272,7 @@ class PhoneEntry(Strict):
     # how calls through a group ring (default: ringer); loud_from: callers whose calls ring
     # with loud_ringer (a lecture hall with ringer: Silent still rings for the backoffice)
     group_ringer: Optional[Ringer] = None
-    loud_from: list[Target] = []
+    loud_from: tuple[Target, ...] = ()
     loud_ringer: Ringer = "Ringer1"
     pickup: Optional[str] = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", description=PICKUP_RULE)
     forward: Optional[Forward] = None

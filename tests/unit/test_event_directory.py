@@ -289,7 +289,7 @@ def test_check_says_ok_for_a_good_directory(tmp_path, capsys):
     from roles.event.__main__ import main
 
     assert main(["check", "--event", str(make(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n"))]) == 0
-    assert "event 'test-event', 1 phones: OK" in capsys.readouterr().out
+    assert "event 'test-event', 1 phones, 0 groups: OK" in capsys.readouterr().out
 
 
 def test_new_secret_reads_event_yml_strictly(tmp_path, capsys, monkeypatch):
