@@ -47,7 +47,7 @@ from roles.settings import (
 )
 
 from . import operations
-from .operations import changed_phones
+from .operations import changed_phones, directory_changed
 from .facts import MISSING, JsonFile, ProvisioningManifest
 from .render import (
     PROVISIONING_DIR,
@@ -145,10 +145,17 @@ class Publication:
     files: dict = field(default_factory=dict, repr=False)
     changed: list[str] = field(default_factory=list)
     pending: Optional[list[str]] = None  # left by an earlier run (None: no pending file)
+    # The directory changed and with it every provisioned phone's file (its tbook): the run
+    # says so once ("the directory changed: N provisioned phones resync"), not phone by phone.
+    directory_resync: bool = False
 
     @property
     def told(self) -> tuple[str, ...]:
-        """The phones this run tells to fetch their settings (those registered get a NOTIFY)."""
+        """The phones this run tells to fetch their settings, by name (those registered get a
+        NOTIFY); when the directory changed, every provisioned phone is told and the run says
+        so in one line instead (changed_phones_resynced), so only those pending are named."""
+        if self.directory_resync:
+            return tuple(dict.fromkeys(self.pending or []))
         return tuple(dict.fromkeys([*(self.pending or []), *self.changed]))
 
 
@@ -194,8 +201,11 @@ def publication(directory: Directory, snapshot=None, wiped: bool = False) -> Pub
     result = Publication(files=files)
     if snapshot is not None:
         manifest_path, _ = _paths(settings)
-        result.changed = changed_phones(_live_manifest(snapshot, manifest_path), files, directory.provisioned)
+        live = _live_manifest(snapshot, manifest_path)
+        result.changed = changed_phones(live, files, directory.provisioned)
         result.pending = _pending(snapshot, settings.snom__pending_path)
+        result.directory_resync = (not wiped and directory_changed(live, files)
+                                   and len(result.changed) == len(directory.provisioned))
     return result
 
 
@@ -239,6 +249,8 @@ def changed_phones_resynced(directory: Directory, snapshot=None, publication: Op
     settings = read(ALL_SETTINGS)
     known = {} if snapshot is None else {"pending": _pending(snapshot, settings.snom__pending_path),
                                          "also": tuple(publication.changed if publication else ())}
+    if publication is not None and publication.directory_resync:
+        known["directory_resync"] = len(publication.changed)
     (when_needed if snapshot is not None else _now)(
         operations.phones_told_to_resync,
         name="Provisioned phones are told to fetch the wiped profile and reboot" if reboot else

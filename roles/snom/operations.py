@@ -12,6 +12,7 @@ import time
 from typing import Optional
 
 from pyinfra import host, logger
+from pyinfra import state as pyinfra_state
 from pyinfra.api import (
     FunctionCommand,
     HiddenValue,
@@ -24,10 +25,11 @@ from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.asterisk.facts import POLL_SECONDS, AsteriskState
 from roles.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
 from roles.names import NOTIFY_CHECK_SYNC
+from roles.ops import probing
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
 from .findings import findings
-from .render import file_name
+from .render import DIRECTORY_FILE, file_name
 from .teardown import Outcome, TeardownRecord, contact_host, fetched_wipe, judged, report
 from .web import WebRequest, curl_config, parse_replies
 
@@ -101,6 +103,19 @@ def changed_phones(live: Optional[dict], files: dict, phones) -> list[str]:
     return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
 
 
+def directory_changed(live: Optional[dict], files: dict) -> bool:
+    """The published directory (DIRECTORY_FILE, by its digest in the manifest `live`) differs
+    from the one in `files`; False when nothing was ever published (every phone is new)."""
+    if live is None:
+        return False
+    text = files.get(DIRECTORY_FILE)
+    return live.get(DIRECTORY_FILE) != (sha256(text) if text is not None else None)
+
+
+def _directory_line(count: int) -> str:
+    return f"the directory changed: {count} provisioned phone{'' if count == 1 else 's'} resync"
+
+
 @operation()
 def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str,
                            live=UNREAD):
@@ -123,7 +138,7 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     if live is UNREAD:
         live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
-        host.noop(f"provisioning files of {len(wanted)} phones are already published")
+        host.noop(f"provisioning files of {len(phones)} phones are already published")
         return
     changed = changed_phones(live, files.unmask(), phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
@@ -132,7 +147,8 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     yield FunctionCommand(_publish, (files, manifest, directory, manifest_path, pending_path, changed, group), {})
 
 
-def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str, changes) -> bool:
+def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str, changes,
+            directory_resync: int = 0) -> bool:
     if changes is not None:
         changes.asterisk = True  # told phones fetch and may register again
     # 100 endpoints per CLI command; the names go up as a file (10,000 of them do not fit on
@@ -149,9 +165,17 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
     registered = current.registered if current and current.running else frozenset()
     told = [n for n in names if n in registered and n not in unknown]
     missed = [n for n in names if n not in told]
-    if told:
+    if directory_resync:  # every provisioned phone: one line, not one name each
+        logger.info(f"{host.print_prefix}{_directory_line(directory_resync)}: {len(told)} registered, "
+                    f"told to fetch their settings ({notify})")
+    elif told:
         logger.info(f"{host.print_prefix}told to fetch their settings ({notify}): {', '.join(told)}")
-    if missed:
+    if missed and directory_resync and len(missed) > 10:
+        logger.warning(
+            f"{host.print_prefix}not registered, so not told: {len(missed)} phones ({', '.join(missed[:10])}, "
+            "...); they get their settings when they boot"
+        )
+    elif missed:
         logger.warning(
             f"{host.print_prefix}not registered, so not told: {', '.join(missed)}; they get their "
             "settings when they boot"
@@ -162,7 +186,7 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
 
 @operation(is_idempotent=False)
 def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOTIFY_CHECK_SYNC,
-                          pending=UNREAD, also=(), changes=None):
+                          pending=UNREAD, also=(), changes=None, directory_resync: int = 0):
     """
     Send a check-sync NOTIFY to exactly the phones whose settings changed (pending), in one
     CLI command, then clear the pending list.
@@ -175,6 +199,8 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
       the operation reads it
     + also: phones whose file this run publishes anew (not in the snapshot's list yet)
     + changes: the run's RunChanges (a NOTIFY makes phones fetch and register again)
+    + directory_resync: the number of provisioned phones whose file changed because the
+      directory (their tbook) changed: said in one line instead of naming each phone
     """
     if pending is UNREAD:
         pending = host.get_fact(PendingNotifications, path=pending_path)
@@ -185,7 +211,9 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
             yield StringCommand("rm", "-f", pending_path)
         host.noop("no phone's settings changed: no NOTIFY sent")
         return
-    yield FunctionCommand(_notify, (cli, notify, names, pending_path, changes), {})
+    if directory_resync and not pyinfra_state.is_executing and not probing():  # --dry, --diff, the prompt
+        logger.info(f"{host.print_prefix}will change: {_directory_line(directory_resync)}")
+    yield FunctionCommand(_notify, (cli, notify, names, pending_path, changes, directory_resync), {})
 
 
 def _upload_requests(state, host, config: HiddenValue, path: str) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 from xml.sax.saxutils import escape
 
 from roles import names
 from roles.event import Account, Directory
+from roles.event.phonebook import Entry, entries
 from roles.templating import render
 
 # Where the deploy publishes the provisioning files (root:televoc-provisioning 0750/0640).
@@ -21,6 +23,13 @@ PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
 # again), and how many unknown MACs lock the server (see provisiond.py and README).
 FETCH_WINDOW = 600
 MAX_UNKNOWN_MACS = 32
+# The phones' directory: up to TBOOK_MAX entries travel in every phone's settings (the snom
+# tbook, the phone's own directory); beyond, the directory key fetches DIRECTORY_FILE from
+# the provisioning server (a SnomIPPhoneDirectory; no secret in it, see provisiond.py).
+TBOOK_MAX = 100
+DIRECTORY_FILE = "directory.xml"
+# The directory key when the tbook is on the phone: the phone's own directory (snom's default).
+DIRECTORY_KEY_LOCAL = "keyevent F_ADR_BOOK"
 
 
 def provisioning_url(directory: Directory) -> str:
@@ -65,6 +74,13 @@ def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) ->
     )
 
 
+def directory_url(directory: Directory) -> str:
+    """Where a phone's directory key fetches the directory beyond TBOOK_MAX entries."""
+    event = directory.event
+    return (f"http://{event.pbx_address}:{event.provisioning.http_port}"
+            f"{names.PROVISIONING_URL_PATH}/{DIRECTORY_FILE}")
+
+
 def file_name(account: Account) -> str:
     """snom phones put their MAC in upper case, without separators, into {mac}."""
     return f"{account.mac.upper()}.xml"
@@ -81,12 +97,39 @@ def _other_identities_off() -> list[tuple[str, int, str]]:
 # The values that differ between phones: the template is rendered once per event with these
 # placeholders and split there; each phone's file is the pieces joined with its own values
 # (10,000 phones in a fraction of a second; see Skeleton).
-_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer")
+_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer",
+              "ring_direct", "ring_group", "ring_loud")
 
 
-def _settings(directory: Directory, url: str) -> list[tuple[str, int, str]]:
+def _alert_classes() -> list[tuple[str, int, str]]:
+    """snom 3xx's three Alert-Info classes (Setup > Preferences > Alert-Info Ringer): the PBX
+    puts `Alert-Info: <ALERT_URL>;info=CLASS` on every INVITE to a phone; the phone rings with
+    the sound of the class whose text is CLASS. Never fetch the URL (alert_info_playback)."""
+    return [
+        ("alert_info_playback", 0, "off"),
+        ("alert_internal_ring_text", 0, names.ALERT_DIRECT),
+        ("alert_internal_ring_sound", 0, "@@ring_direct@@"),
+        ("alert_external_ring_text", 0, names.ALERT_GROUP),
+        ("alert_external_ring_sound", 0, "@@ring_group@@"),
+        ("alert_group_ring_text", 0, names.ALERT_LOUD),
+        ("alert_group_ring_sound", 0, "@@ring_loud@@"),
+    ]
+
+
+_RINGERS = frozenset([*(f"Ringer{i}" for i in range(1, 11)), "Silent"])  # need no escaping
+
+
+def ringers(account: Account) -> dict[str, str]:
+    """The phone's sound per alert class: direct calls ring with `ringer`, calls through a group
+    with `group_ringer` (default: ringer), calls from `loud_from` with `loud_ringer`."""
+    return {"ring_direct": account.ringer, "ring_group": account.group_ringer or account.ringer,
+            "ring_loud": account.loud_ringer}
+
+
+def _settings(directory: Directory, url: str, listed: list[Entry]) -> list[tuple[str, int, str]]:
     event = directory.event
     host = f"{event.sip.domain or event.pbx_address}:{event.sip.port}"
+    key = DIRECTORY_KEY_LOCAL if len(listed) <= TBOOK_MAX else f"url {directory_url(directory)}"
     return [
         ("setting_server", 0, url),
         ("http_user", 0, event.provisioning.web_user),
@@ -100,6 +143,8 @@ def _settings(directory: Directory, url: str) -> list[tuple[str, int, str]]:
         ("user_ringer", 1, "@@ringer@@"),
         ("keepalive_interval", 1, str(event.provisioning.keepalive_interval)),
         *_other_identities_off(),
+        *_alert_classes(),
+        ("dkey_directory", 0, key),
     ]
 
 
@@ -114,6 +159,7 @@ def _wiped() -> list[tuple[str, int, str]]:
         ("user_pass", 1, ""),
         ("user_host", 1, ""),
         *_other_identities_off(),
+        ("dkey_directory", 0, DIRECTORY_KEY_LOCAL),
     ]
 
 
@@ -122,10 +168,39 @@ def _comment(text: str) -> str:
     return escape(text).replace("--", "- -")
 
 
-def _xml(purpose: str, rows: list[tuple[str, int, str]]) -> str:
-    settings = [(name, idx, value if value.startswith("@@") and value.endswith("@@") else escape(value))
+# Text of the event (display names in the tbook, say) lands in the skeleton before it is
+# split at "@@placeholder@@": its "@" is written as a character reference, so a display name
+# '@@pass@@' stays text and never becomes a phone's password.
+_TEXT = {"@": "&#64;"}
+
+
+def _text(value: str) -> str:
+    """XML text of `value` that the skeleton never takes for a placeholder."""
+    return escape(value, _TEXT)
+
+
+def tbook(listed: list[Entry]) -> Optional[list[tuple[int, str, str]]]:
+    """(index, name, number) of the tbook, XML-escaped. Beyond TBOOK_MAX entries an empty one
+    (complete="true" empties the phone's own directory: no entries left from a smaller
+    directory of an earlier run; the directory key fetches DIRECTORY_FILE instead)."""
+    if len(listed) > TBOOK_MAX:
+        return []
+    return [(i, _text(e.name), _text(e.number)) for i, e in enumerate(listed)]
+
+
+def _xml(purpose: str, rows: list[tuple[str, int, str]],
+         book: Optional[list[tuple[int, str, str]]] = None) -> str:
+    settings = [(name, idx, value if re.fullmatch(r"@@[a-z_]+@@", value) else _text(value))
                 for name, idx, value in rows]
-    return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings)
+    return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings, tbook=book)
+
+
+def render_directory(directory: Directory, listed: Optional[list[Entry]] = None) -> str:
+    """DIRECTORY_FILE: every entry of the directory as a SnomIPPhoneDirectory (what the
+    directory key shows beyond TBOOK_MAX entries)."""
+    listed = entries(directory) if listed is None else listed
+    rows = [(_text(e.name), _text(e.number)) for e in listed]
+    return render(__file__, "directory.xml.j2", title=_text(directory.event.name), entries=rows)
 
 
 class Skeleton:
@@ -141,24 +216,34 @@ class Skeleton:
 
 def render_provisioning(directory: Directory) -> dict[str, str]:
     """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
-    identities 2..12 off, the web interface locked with the event's web password."""
-    skeleton = Skeleton(_xml("@@purpose@@", _settings(directory, provisioning_url(directory))))
+    identities 2..12 off, the web interface locked with the event's web password, a ringer
+    per alert class, the directory (the tbook, up to TBOOK_MAX entries; beyond, the directory
+    key fetches DIRECTORY_FILE). Plus DIRECTORY_FILE itself, whenever a phone is provisioned
+    (the deploy's manifest tells from its digest whether the directory changed)."""
+    if not directory.provisioned:
+        return {}
+    listed = entries(directory)
+    rows = _settings(directory, provisioning_url(directory), listed)
+    skeleton = Skeleton(_xml("@@purpose@@", rows, tbook(listed)))
     event = directory.event.name
-    return {
+    files = {
         file_name(a): skeleton.fill({
             "purpose": _comment(f"phone {a.name} ({a.model}), event {event}"),
             "realname": escape(a.display_name), "name": escape(a.name), "pass": escape(a.password),
-            "webpass": escape(a.event_web_password), "ringer": escape(a.ringer),
+            "webpass": escape(a.event_web_password),
+            **{k: v if v in _RINGERS else escape(v) for k, v in (("ringer", a.ringer), *ringers(a).items())},
         })
         for a in directory.provisioned
     }
+    files[DIRECTORY_FILE] = render_directory(directory, listed)
+    return files
 
 
 def render_wipe(directory: Directory) -> dict[str, str]:
     """File name -> snom XML that wipes the event from the phone (teardown)."""
     return {
         file_name(a): text
-        for text in [_xml(_comment(f"teardown of event {directory.event.name}: identities off, passwords cleared"),
-                          _wiped())]
+        for text in [_xml(_comment(f"teardown of event {directory.event.name}: identities off, passwords "
+                                   "and directory cleared"), _wiped(), book=[])]
         for a in directory.provisioned
     }

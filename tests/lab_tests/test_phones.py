@@ -1,5 +1,7 @@
 """Phones against the lab: zero-touch snom provisioning through televoc's provisioning server,
-adopt, resync of changed phones only, and what the provisioning server gives to whom.
+adopt, resync of changed phones only, what the provisioning server gives to whom, and what
+the phones get besides their account: a ringer per alert class and the directory (the tbook
+in their settings, or directory.xml from the provisioning server beyond 100 entries).
 Simulated snom phones (tests/lab/snomsim.py: pyVoIP registering with exactly what they
 fetched from the PBX) behave as the snom docs describe.
 
@@ -9,9 +11,12 @@ then looks at one side of it, and passes alone too. Teardown: test_teardown.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 import textwrap
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,7 @@ PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on por
 }
 PROVISIONING = "/var/lib/televoc-phones"
 ACCESS_LOG = "/var/log/televoc-provisioning/access.log"
+STATE = "/var/lib/televoc-provisioning/state.json"
 
 
 @dataclass
@@ -57,16 +63,27 @@ class Event:
         return self.lab.run(f"cat {ACCESS_LOG}").stdout
 
 
-def write_directory(directory: Path, hall2_name: str = "Hall 2") -> None:
+def write_directory(directory: Path, hall2_name: str = "Hall 2", hall2_ringer: str = "Ringer1",
+                    extra: int = 0) -> None:
+    """The event: three provisioned phones, and `extra` phones set up by hand (x001, ...: more
+    directory entries)."""
     directory.mkdir(exist_ok=True)
     (directory / "event.yml").write_text("name: phones-test\nnetwork: 127.0.0.0/27\npbx_address: 127.0.0.1\n")
     (directory / "phones.yml").write_text(textwrap.dedent(f"""\
         phones:
           - {{name: hall1, extension: 2001, display_name: Hall 1, mac: "{PHONES['hall1'][0]}", model: snom320}}
-          - {{name: hall2, extension: 2002, display_name: {hall2_name}, mac: "{PHONES['hall2'][0]}", model: snom300}}
+          - {{name: hall2, extension: 2002, display_name: {hall2_name}, mac: "{PHONES['hall2'][0]}", model: snom300,
+              ringer: {hall2_ringer}}}
           - {{name: desk, extension: 2003, display_name: Desk, mac: "{PHONES['desk'][0]}", model: snom320,
-              address: "{PHONES['desk'][1]}", ringer: Silent}}
-        """))
+              address: "{PHONES['desk'][1]}", ringer: Silent, group_ringer: Ringer4, loud_ringer: Ringer9}}
+        """) + "".join(f"  - {{name: x{i:03d}, extension: {3000 + i}}}\n" for i in range(1, extra + 1)))
+
+
+def restored(event: "Event") -> None:
+    """The buildup's directory, deployed again, phones told (the next test starts from it)."""
+    write_directory(event.directory)
+    run = event.run("deploy.py", "--data", "televoc_register_wait=30")
+    assert run.returncode == 0, run.output
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +127,44 @@ def test_phones_provision_themselves_and_register_with_no_credential_typed(event
     assert event.state("desk")["settings"]["user_ringer.1"] == "Silent"
 
 
+def fetched_xml(event: Event, name: str) -> str:
+    """The settings file the phone fetched last: the published one, proven by the version the
+    provisioning server logged as served to the phone's address."""
+    mac, ip, _ = PHONES[name]
+    text = (event.lab.root / PROVISIONING.lstrip("/") / f"{mac}.xml").read_text()
+    served = re.findall(rf"served {mac} version ([0-9a-f]{{16}}) to {re.escape(ip)}$", event.log(), re.M)
+    assert served and served[-1] == hashlib.sha256(text.encode()).hexdigest()[:16], (served, name)
+    return text
+
+
+def test_a_phone_rings_per_alert_class_with_its_own_ringers(event):
+    hall1, desk = event.state("hall1")["settings"], event.state("desk")["settings"]
+    for settings in (hall1, desk):
+        assert settings["alert_info_playback"] == "off"  # never fetches the Alert-Info URL
+        assert (settings["alert_internal_ring_text"], settings["alert_external_ring_text"],
+                settings["alert_group_ring_text"]) == ("televoc-direct", "televoc-group", "televoc-loud")
+    assert (hall1["alert_internal_ring_sound"], hall1["alert_external_ring_sound"],
+            hall1["alert_group_ring_sound"]) == ("Ringer1", "Ringer1", "Ringer1")
+    assert (desk["alert_internal_ring_sound"], desk["alert_external_ring_sound"],
+            desk["alert_group_ring_sound"]) == ("Silent", "Ringer4", "Ringer9")
+
+
+def test_a_phones_fetched_settings_hold_the_directory_as_its_tbook(event):
+    for name in PHONES:
+        root = ET.fromstring(fetched_xml(event, name))
+        book = root.find("tbook")
+        assert book is not None and book.get("complete") == "true"
+        assert [(i.get("index"), i.findtext("name"), i.findtext("number")) for i in book.findall("item")] == [
+            ("0", "Desk", "2003"), ("1", "Hall 1", "2001"), ("2", "Hall 2", "2002")]
+        assert event.state(name)["settings"]["dkey_directory"] == "keyevent F_ADR_BOOK"
+
+
 def test_provisioning_files_are_readable_by_the_provisioning_server_only(event):
     listing = event.lab.run(f"stat -c '%a %U %G %n' {PROVISIONING} {PROVISIONING}/*.xml").stdout.splitlines()
     assert listing[0].split()[:3] == ["750", "root", "televoc-provisioning"]
     assert all(line.split()[:3] == ["640", "root", "televoc-provisioning"] for line in listing[1:]), listing
-    assert len(listing) == 4
+    assert sorted(line.split("/")[-1] for line in listing[1:]) == sorted(
+        [*(f"{mac}.xml" for mac, _, _ in PHONES.values()), "directory.xml"])
     for name in PHONES:
         password = event.state(name)["settings"]["user_pass.1"]
         assert len(password) == 24
@@ -179,26 +229,92 @@ def test_an_account_works_only_from_the_phone_network(event):
              "hall1 to register again after its reboot")
 
 
-def test_changing_one_display_name_resyncs_that_phone_only(event):
+def test_changing_a_phone_only_setting_resyncs_that_phone_only(event):
     before = {name: event.state(name) for name in PHONES}
-    write_directory(event.directory, hall2_name="Hall Two")
+    write_directory(event.directory, hall2_ringer="Ringer5")
     try:
         run = event.run("deploy.py")
         assert run.returncode == 0, run.output
+        assert "~ hall2 (2002): ringer 'Ringer1' -> 'Ringer5'" in run.output
         assert "told to fetch their settings (televoc-check-sync): hall2" in run.output
+        assert "the directory changed" not in run.output
         hall2 = event.fleet.wait(
             PHONES["hall2"][0],
-            lambda s: s["notifies"] == before["hall2"]["notifies"] + 1 and s["settings"].get("user_realname.1") == "Hall Two",
+            lambda s: s["notifies"] == before["hall2"]["notifies"] + 1
+            and s["settings"].get("alert_internal_ring_sound") == "Ringer5",
             what="hall2 re-provisioned",
         )
         assert hall2["fetches"] > before["hall2"]["fetches"]
+        assert hall2["settings"]["user_ringer.1"] == hall2["settings"]["alert_external_ring_sound"] == "Ringer5"
         for name in ("hall1", "desk"):
             assert event.state(name)["notifies"] == before[name]["notifies"], f"{name} was notified too"
         again = event.run("deploy.py", "-v")
         assert "no phone's settings changed: no NOTIFY sent" in again.output
         assert event.state("hall2")["notifies"] == hall2["notifies"]
     finally:
-        write_directory(event.directory)
+        restored(event)
+
+
+def test_a_directory_change_resyncs_every_provisioned_phone_and_says_so_once(event):
+    """A display name is in every phone's tbook: every provisioned phone fetches its settings
+    again, and the run says so in one line, not phone by phone."""
+    before = {name: event.state(name) for name in PHONES}
+    write_directory(event.directory, hall2_name="Hall Two")
+    try:
+        dry = run_pyinfra(event.inventory, "deploy.py", event.directory, event.secret, "--dry", yes=False)
+        assert dry.returncode == 0, dry.output
+        assert "will change: ~ hall2 (2002): display_name 'Hall 2' -> 'Hall Two'" in dry.output, dry.output
+        assert dry.output.count("will change: the directory changed: 3 provisioned phones resync") == 1
+        assert "told to fetch their settings" not in dry.output
+        run = event.run("deploy.py")
+        assert run.returncode == 0, run.output
+        assert "~ hall2 (2002): display_name 'Hall 2' -> 'Hall Two'" in run.output
+        assert run.output.count("the directory changed: 3 provisioned phones resync") == 1, run.output
+        assert "the directory changed: 3 provisioned phones resync: 3 registered, told to fetch" in run.output
+        assert "told to fetch their settings: " not in run.output  # no list of names
+        assert not re.search(r"told to fetch their settings \(televoc-check-sync\): \w", run.output)
+        for name, (mac, _, _) in PHONES.items():
+            state = event.fleet.wait(mac, lambda s, n=name: s["notifies"] == before[n]["notifies"] + 1
+                                     and s["fetches"] > before[n]["fetches"], what=f"{name} re-provisioned")
+            assert state["registered"]
+        assert event.state("hall2")["settings"]["user_realname.1"] == "Hall Two"
+        book = ET.fromstring(fetched_xml(event, "hall1")).find("tbook")
+        assert [i.findtext("name") for i in book.findall("item")] == ["Desk", "Hall 1", "Hall Two"]
+        again = event.run("deploy.py", "-v")
+        assert "no phone's settings changed: no NOTIFY sent" in again.output
+        assert "the directory changed" not in again.output
+    finally:
+        restored(event)
+
+
+def test_beyond_100_entries_the_phones_fetch_directory_xml_from_the_provisioning_server(event):
+    write_directory(event.directory, extra=98)  # 101 entries
+    try:
+        run = event.run("deploy.py", "--data", "televoc_verify=report")  # the 98 are not plugged in
+        assert run.returncode == 0, run.output
+        assert "the directory changed: 3 provisioned phones resync" in run.output  # their tbook goes
+        url = "url http://127.0.0.1:8088/televoc/directory.xml"
+        for name, (mac, _, _) in PHONES.items():
+            event.fleet.wait(mac, lambda s: s["settings"].get("dkey_directory") == url, what=f"{name}'s directory key")
+            assert ET.fromstring(fetched_xml(event, name)).find("tbook") is None
+        fetch = event.lab.run("curl -s --interface 127.0.0.22 -w '\n%{http_code}' "
+                              "http://127.0.0.1:8088/televoc/directory.xml").stdout
+        body, status = fetch.rsplit("\n", 1)
+        assert status == "200", fetch
+        root = ET.fromstring(body)
+        assert root.tag == "SnomIPPhoneDirectory" and root.findtext("Title") == "phones-test"
+        listed = [(e.findtext("Name"), e.findtext("Telephone")) for e in root.findall("DirectoryEntry")]
+        assert len(listed) == 101 and listed[:3] == [("Desk", "2003"), ("Hall 1", "2001"), ("Hall 2", "2002")]
+        assert event.get("/televoc/directory.xml", source="127.0.0.11") == "200"  # again, from a phone
+        version = hashlib.sha256(body.encode()).hexdigest()[:16]
+        log = event.log()
+        for source in ("127.0.0.22", "127.0.0.11"):
+            assert f"served directory.xml version {version} to {source}" in log, log[-2000:]
+        state = json.loads((event.lab.root / STATE.lstrip("/")).read_text())
+        assert "127.0.0.22" not in state["refused"]  # nothing fail2ban would count
+        assert not any(u["source"] == "127.0.0.22" for u in state["unknown"].values())  # no MAC guess
+    finally:
+        restored(event)
 
 
 def test_a_phone_named_in_a_pending_file_with_garbage_is_still_told(event):

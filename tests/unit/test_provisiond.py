@@ -132,6 +132,45 @@ def test_anything_but_a_get_of_a_mac_file_is_refused_and_logged(files, method, p
     assert p.state["unknown"] == {}  # only MAC guesses count towards the lock
 
 
+DIRECTORY = b"<SnomIPPhoneDirectory><Title>e</Title></SnomIPPhoneDirectory>"
+
+
+def test_the_directory_is_served_to_any_source_again_and_again_and_logged(files):
+    files["directory.xml"] = DIRECTORY
+    p = server(files, window=10)
+    for source, now in (("10.23.0.11", 1), ("10.23.0.12", 2), ("10.23.0.11", 5000)):
+        answer = p.request("GET", "/televoc/directory.xml", source, now=now)
+        assert answer.status == 200 and answer.body == DIRECTORY
+        assert answer.log.startswith("served directory.xml version ") and answer.log.endswith(f"to {source}")
+    assert p.state["fetches"] == {} and p.state["unknown"] == {} and p.state["refused"] == {}
+    assert not p.dirty  # a directory fetch changes no state
+
+
+def test_the_directory_is_served_while_the_server_is_locked(files):
+    files["directory.xml"] = DIRECTORY
+    p = server(files, max_unknown=1)
+    p.request("GET", "/televoc/000413FFFF00.xml", "10.23.0.66", now=1)
+    assert p.state["locked"]
+    assert p.request("GET", "/televoc/directory.xml", "10.23.0.11", now=2).status == 200
+    assert p.request("GET", f"/televoc/{MAC}.xml", "10.23.0.11", now=3).status == 403  # credentials stay locked
+
+
+def test_an_unpublished_directory_is_refused_but_not_counted_as_an_unknown_mac(files):
+    answer = server(files).request("GET", "/televoc/directory.xml", "10.23.0.11", now=1)
+    assert answer.status == 404 and answer.log == "refused 404 directory.xml is not published from 10.23.0.11"
+
+
+@pytest.mark.parametrize("path", ["/televoc/Directory.xml", "/televoc/directory.xml?x=1", "/directory.xml",
+                                  "/televoc/../televoc/directory.xml", "/televoc/control.json"])
+def test_other_paths_near_the_directory_are_still_refused(files, path):
+    files["directory.xml"] = DIRECTORY
+    files["control.json"] = b"{}"
+    p = server(files)
+    answer = p.request("GET", path, "10.23.0.66", now=1)
+    assert answer.status == 404 and answer.body == b"" and answer.log.startswith("refused 404 path")
+    assert p.state["unknown"] == {}
+
+
 def test_a_path_with_a_newline_cannot_forge_a_log_line(files):
     answer = server(files).request("GET", "/x\nserved 000413A00001 to 1.2.3.4", "10.23.0.66", now=1)
     assert "\n" not in answer.log
@@ -144,7 +183,8 @@ def test_the_path_prefix_is_configurable(files):
 
 
 def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
-    """The HTTP server itself, on loopback: a GET of an armed file, an unknown MAC, a POST."""
+    """The HTTP server itself, on loopback: a GET of an armed file, of the directory, an
+    unknown MAC, a POST."""
     import json
     import threading
     import urllib.error
@@ -153,6 +193,7 @@ def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
     files = tmp_path / "files"
     files.mkdir()
     (files / f"{MAC}.xml").write_bytes(b"<settings/>")
+    (files / "directory.xml").write_bytes(DIRECTORY)
     state, log = tmp_path / "state.json", tmp_path / "access.log"
     srv = provisiond.Server(("127.0.0.1", 0), str(files), str(state), str(log), 600, 32, 8, "/televoc")
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -161,6 +202,8 @@ def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
     try:
         with urllib.request.urlopen(f"{base}/televoc/{MAC}.xml", timeout=5) as r:
             assert (r.status, r.read()) == (200, b"<settings/>")
+        with urllib.request.urlopen(f"{base}/televoc/directory.xml", timeout=5) as r:
+            assert (r.status, r.read()) == (200, DIRECTORY)
         codes = []
         for url, data in ((f"{base}/televoc/000413FFFFFF.xml", None), (f"{base}/televoc/{MAC}.xml", b"x")):
             try:
@@ -176,5 +219,6 @@ def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
     assert any(f"served {MAC} version" in line and "to 127.0.0.1" in line for line in lines)
     assert any("refused 404 unknown MAC 000413FFFFFF from 127.0.0.1" in line for line in lines)
     assert any("refused 405 method 'POST' from 127.0.0.1" in line for line in lines)
+    assert any("served directory.xml version" in line and "to 127.0.0.1" in line for line in lines)
     saved = json.loads(state.read_text())
     assert saved["fetches"][MAC]["source"] == "127.0.0.1" and "000413FFFFFF" in saved["unknown"]

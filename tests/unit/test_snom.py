@@ -4,10 +4,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from roles import names
 from roles.event import load_directory
 from roles.snom import provisioning_url, render_provisioning, render_wipe
+from roles.snom.deploy import Publication
 from roles.snom.facts import MISSING, PendingNotifications, ProvisioningManifest
-from roles.snom.operations import _tar
+from roles.snom.operations import _tar, changed_phones, directory_changed
+from roles.snom.render import TBOOK_MAX
+from roles.files import sha256
 
 
 @pytest.fixture
@@ -30,8 +34,12 @@ def settings(xml: str) -> dict:
     return {(e.tag, e.get("idx")): (e.text or "") for e in root.find("phone-settings")}
 
 
-def test_only_phones_with_a_mac_get_a_file_named_by_the_upper_case_mac(directory):
-    assert list(render_provisioning(directory)) == ["0004132ABCDE.xml"]
+def test_only_phones_with_a_mac_get_a_file_named_by_the_upper_case_mac_plus_the_directory(directory):
+    assert sorted(render_provisioning(directory)) == ["0004132ABCDE.xml", "directory.xml"]
+
+
+def test_nothing_is_published_without_a_provisioned_phone(directory):
+    assert render_provisioning(directory.model_copy(update={"accounts": directory.accounts[1:]})) == {}
 
 
 def test_identity_one_is_the_phone_and_the_others_are_off(directory):
@@ -106,3 +114,148 @@ def test_a_display_name_that_looks_like_a_placeholder_stays_text(tmp_path, monke
     s = settings(xml)  # parses: the comment with the name 'a--b' is valid XML
     assert s[("user_realname", "1")] == "@@pass@@"
     assert s[("user_pass", "1")] == directory.accounts[0].password
+
+
+def load(tmp_path, monkeypatch, phones: str, groups: str = "") -> object:
+    (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\npbx_address: 10.0.0.2\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + phones)
+    if groups:
+        (tmp_path / "groups.yml").write_text("groups:\n" + groups)
+    (tmp_path / "s").write_text("k" * 40)
+    (tmp_path / "s").chmod(0o600)
+    monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
+    return load_directory(tmp_path)
+
+
+def many(count: int, **fields) -> str:
+    """`count` provisioned phones p000.. (extension 2000..)."""
+    extra = "".join(f", {k}: {v}" for k, v in fields.items())
+    return "".join(f"  - {{name: p{i:03d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320{extra}}}\n"
+                   for i in range(count))
+
+
+def tbook(xml: str) -> list[tuple[str, str, str, str, str]]:
+    book = ET.fromstring(xml).find("tbook")
+    assert book is not None and book.get("complete") == "true"
+    return [(i.get("index"), i.get("context"), i.get("type"), i.findtext("name"), i.findtext("number"))
+            for i in book.findall("item")]
+
+
+def test_each_alert_class_rings_with_the_phones_ringer_for_it(tmp_path, monkeypatch):
+    directory = load(tmp_path, monkeypatch,
+                     "  - {name: hall, extension: 11, mac: '000413000001', model: snom300, ringer: Silent,\n"
+                     "     group_ringer: Ringer3, loud_from: [desk], loud_ringer: Ringer7}\n"
+                     "  - {name: desk, extension: 12, mac: '000413000002', model: snom320, ringer: Ringer2}\n")
+    files = render_provisioning(directory)
+    hall, desk = settings(files["000413000001.xml"]), settings(files["000413000002.xml"])
+    assert hall[("alert_internal_ring_text", None)] == names.ALERT_DIRECT == "televoc-direct"
+    assert hall[("alert_external_ring_text", None)] == names.ALERT_GROUP == "televoc-group"
+    assert hall[("alert_group_ring_text", None)] == names.ALERT_LOUD == "televoc-loud"
+    assert (hall[("alert_internal_ring_sound", None)], hall[("alert_external_ring_sound", None)],
+            hall[("alert_group_ring_sound", None)]) == ("Silent", "Ringer3", "Ringer7")
+    # no group_ringer: a call through a group rings as a direct one; loud_ringer's default
+    assert (desk[("alert_internal_ring_sound", None)], desk[("alert_external_ring_sound", None)],
+            desk[("alert_group_ring_sound", None)]) == ("Ringer2", "Ringer2", "Ringer1")
+    assert hall[("user_ringer", "1")] == "Silent"  # a call without Alert-Info rings as a direct one
+
+
+def test_the_phone_never_fetches_the_alert_info_url(directory):
+    s = settings(render_provisioning(directory)["0004132ABCDE.xml"])
+    assert s[("alert_info_playback", None)] == "off"
+
+
+def test_the_tbook_lists_the_directory_in_order_escaped_inside_settings(tmp_path, monkeypatch):
+    directory = load(
+        tmp_path, monkeypatch,
+        "  - {name: saal2, extension: 1002, display_name: 'Saal 2', mac: '000413000002', model: snom320}\n"
+        "  - {name: rd, extension: 1010, display_name: 'R&D Labor', mac: '000413000003', model: snom320}\n"
+        "  - {name: saal10, extension: 1003, display_name: 'Saal 10'}\n"
+        "  - {name: hidden, extension: 1004, in_directory: false}\n",
+        "  - {name: info, number: 1600, display_name: Info, members: [saal2]}\n")
+    files = render_provisioning(directory)
+    xml = files["000413000002.xml"]
+    assert tbook(xml) == [
+        ("0", "active", "none", "Info", "1600"),
+        ("1", "active", "none", "R&D Labor", "1010"),
+        ("2", "active", "none", "Saal 2", "1002"),
+        ("3", "active", "none", "Saal 10", "1003"),
+    ]
+    assert "R&amp;D Labor" in xml
+    assert tbook(files["000413000003.xml"]) == tbook(xml)  # every phone the same book
+    assert settings(xml)[("dkey_directory", None)] == "keyevent F_ADR_BOOK"  # the phone's own directory
+
+
+def test_a_directory_name_that_looks_like_a_placeholder_stays_text(tmp_path, monkeypatch):
+    directory = load(tmp_path, monkeypatch,
+                     "  - {name: a1, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n"
+                     "  - {name: a2, extension: 12, display_name: '@@webpass@@'}\n")
+    xml = render_provisioning(directory)["000413000001.xml"]
+    assert [row[3] for row in tbook(xml)] == ["@@pass@@", "@@webpass@@"]
+    assert xml.count(directory.accounts[0].password) == 1  # in user_pass only
+
+
+def test_the_tbook_is_capped_at_100_entries(tmp_path, monkeypatch):
+    directory = load(tmp_path, monkeypatch, many(TBOOK_MAX))
+    xml = render_provisioning(directory)["000413000000.xml"]
+    assert [int(row[0]) for row in tbook(xml)] == list(range(100))
+    assert settings(xml)[("dkey_directory", None)] == "keyevent F_ADR_BOOK"
+
+
+def test_beyond_100_entries_the_directory_key_fetches_directory_xml_and_the_tbook_is_emptied(tmp_path, monkeypatch):
+    directory = load(tmp_path, monkeypatch, many(TBOOK_MAX) + "  - {name: extra, extension: 3000}\n")
+    files = render_provisioning(directory)
+    xml = files["000413000000.xml"]
+    book = ET.fromstring(xml).find("tbook")  # empty and complete: no entries left from an earlier run
+    assert book is not None and book.get("complete") == "true" and list(book) == []
+    assert settings(xml)[("dkey_directory", None)] == "url http://10.0.0.2:8088/televoc/directory.xml"
+    root = ET.fromstring(files["directory.xml"])
+    assert root.tag == "SnomIPPhoneDirectory" and root.findtext("Title") == "e"
+    entries = [(e.findtext("Name"), e.findtext("Telephone")) for e in root.findall("DirectoryEntry")]
+    assert len(entries) == 101 and entries[0] == ("extra", "3000") and entries[1] == ("p000", "2000")
+
+
+def test_directory_xml_is_escaped(tmp_path, monkeypatch):
+    directory = load(tmp_path, monkeypatch,
+                     "  - {name: rd, extension: 11, display_name: \"R&D's Labor\", mac: '000413000001', model: snom300}\n")
+    text = render_provisioning(directory)["directory.xml"]
+    assert [(e.findtext("Name"), e.findtext("Telephone")) for e in ET.fromstring(text).findall("DirectoryEntry")] \
+        == [("R&D's Labor", "11")]
+
+
+def test_the_wiped_profile_empties_the_phones_directory(directory):
+    xml = render_wipe(directory)["0004132ABCDE.xml"]
+    assert tbook(xml) == [] and settings(xml)[("dkey_directory", None)] == "keyevent F_ADR_BOOK"
+    assert "directory.xml" not in render_wipe(directory)
+
+
+def published(files: dict) -> dict:
+    return {name: sha256(text) for name, text in files.items()}
+
+
+def test_a_change_of_one_phones_ringer_changes_that_phones_file_only(tmp_path, monkeypatch):
+    before = render_provisioning(load(tmp_path, monkeypatch, many(3)))
+    directory = load(tmp_path, monkeypatch, many(2) + many(3).splitlines(keepends=True)[2].replace("}", ", ringer: Ringer4}"))
+    files = render_provisioning(directory)
+    assert changed_phones(published(before), files, directory.provisioned) == ["p002"]
+    assert not directory_changed(published(before), files)
+
+
+def test_a_directory_change_changes_every_provisioned_phones_file_and_is_said_once(tmp_path, monkeypatch):
+    before = render_provisioning(load(tmp_path, monkeypatch, many(3)))
+    directory = load(tmp_path, monkeypatch, many(3) + "  - {name: new, extension: 3000}\n")
+    files = render_provisioning(directory)
+    live = published(before)
+    assert changed_phones(live, files, directory.provisioned) == ["p000", "p001", "p002"]
+    assert directory_changed(live, files)
+    assert not directory_changed(None, files)  # the first publication: every phone is new anyway
+    told = Publication(files=files, changed=["p000", "p001", "p002"], pending=["p001"], directory_resync=True)
+    assert told.told == ("p001",)  # the rest is one line: "the directory changed: 3 provisioned phones resync"
+    assert Publication(files=files, changed=["p000"], pending=["p001"]).told == ("p001", "p000")
+
+
+def test_beyond_100_entries_a_directory_change_changes_no_phones_file(tmp_path, monkeypatch):
+    before = render_provisioning(load(tmp_path, monkeypatch, many(101)))
+    directory = load(tmp_path, monkeypatch, many(101) + "  - {name: new, extension: 3000}\n")
+    files = render_provisioning(directory)
+    assert directory_changed(published(before), files)
+    assert changed_phones(published(before), files, directory.provisioned) == []

@@ -20,12 +20,19 @@ Python's standard library only. What it does, and why (README, "Threat model"):
   --max-unknown guesses per unlock, whatever the number of addresses the guesser uses; the
   lock and its sources are reported by every deploy. fail2ban bans single sources earlier,
   from the log.
+- GET <prefix>/directory.xml answers the file directory.xml of --files: the event's phone
+  directory (a SnomIPPhoneDirectory, names and numbers; what a phone's directory key shows
+  when the directory is too long for the phones' own). It holds no secret, so it is served to
+  every source the firewall lets in (the phone network), again and again, even while the
+  server is locked (the lock guards the phones' credentials; a sweep gains nothing from
+  the directory, and the phones keep their directory key). Its fetches are logged with their
+  source like every request; they are never counted as unknown MACs and change no state.
 - The deploy steers it through control.json in --files: {"unlock": TOKEN, "rearm": {MAC:
   TOKEN}}; a token it has not seen before lifts the lock, or opens a new window for a MAC.
 - Every request is logged, one line, with its source address: what was served and which
   version, or why it was refused. The state file (what was fetched, when, from where; the
   unknown MACs; the lock) is what the deploy reads.
-- Only GET; no directory listing, no other path; 5 s per connection; at most
+- Only GET; no listing of --files, no other path; 5 s per connection; at most
   --max-connections at once.
 """
 
@@ -46,6 +53,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 CONTROL_FILE = "control.json"
+DIRECTORY_FILE = "directory.xml"
 STATE_VERSION = 1
 
 
@@ -67,6 +75,7 @@ class Provisioning:
                  window: float = 600, max_unknown: int = 32, prefix: str = "/televoc"):
         self.read_file = read_file
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
+        self.directory = f"{prefix}/{DIRECTORY_FILE}"
         self.state = state
         self.window = window
         self.max_unknown = max_unknown
@@ -107,6 +116,8 @@ class Provisioning:
     def request(self, method: str, path: str, source: str, now: float) -> Answer:
         if method != "GET":
             return self._refuse(405, source, f"method {method[:16]!r}")
+        if path == self.directory:
+            return self._directory(source)
         match = self.path.match(path)
         if not match:
             return self._refuse(404, source, f"path {path[:80]!r}")
@@ -129,6 +140,14 @@ class Provisioning:
             self.state["fetches"][mac] = dict(version=version, first=now, last=now, source=source, count=1)
         self.dirty = self.urgent = True
         return Answer(200, data, f"served {mac} version {version} to {source}")
+
+    def _directory(self, source: str) -> Answer:
+        """The phone directory: to anyone who reaches the port, locked or not (no secret)."""
+        data = self.read_file(DIRECTORY_FILE)
+        if data is None:
+            return self._refuse(404, source, f"{DIRECTORY_FILE} is not published")
+        version = hashlib.sha256(data).hexdigest()[:16]
+        return Answer(200, data, f"served {DIRECTORY_FILE} version {version} to {source}")
 
     def _unknown(self, mac: str, source: str, now: float) -> Answer:
         unknown = self.state["unknown"]
@@ -162,8 +181,8 @@ class Server(http.server.ThreadingHTTPServer):
 
     def read_file(self, name: str) -> Optional[bytes]:
         try:
-            with open(os.path.join(self.files, name), "rb") as f:
-                return f.read(1_000_000)
+            with open(os.path.join(self.files, name), "rb") as f:  # a directory of 10,000 entries: ~1 MB
+                return f.read(16_000_000 if name == DIRECTORY_FILE else 1_000_000)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
