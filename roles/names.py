@@ -23,6 +23,13 @@ ALERT_DIRECT = "televoc-direct"
 ALERT_GROUP = "televoc-group"
 ALERT_LOUD = "televoc-loud"
 ALERT_URL = "http://127.0.0.1/"
+# The upstream trunk: its registration, auth, aor, endpoint and identify share this name.
+# Calls from it start in TRUNK_CONTEXT; DIAL_OUT_CONTEXT sends an outside number out, for the
+# callers DIAL_OUT_CALLERS lists (extensions).
+TRUNK = "televoc-trunk"
+TRUNK_CONTEXT = "televoc-from-trunk"
+DIAL_OUT_CONTEXT = "televoc-dial-out"
+DIAL_OUT_CALLERS = "televoc-may-dial-out"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

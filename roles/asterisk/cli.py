@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Optional
 
-from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX
+from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, RESERVED_PREFIX
 
 NOT_RUNNING = "Unable to connect to remote asterisk"
 NO_SUCH_COMMAND = "No such command"
@@ -61,6 +61,8 @@ class PbxState:
     globals: dict[str, str] = field(default_factory=dict)
     registrations: tuple[Registration, ...] = ()
     transports: dict[str, str] = field(default_factory=dict)  # name -> bind address
+    # outbound registrations (the trunk): name -> status (Registered, Unregistered, Rejected, ...)
+    outbound: dict[str, str] = field(default_factory=dict)
 
     @property
     def generation(self) -> Optional[str]:
@@ -73,7 +75,8 @@ class PbxState:
         return self.globals.get(DIALPLAN_GLOBAL)
 
     def phone_aors(self) -> set[str]:
-        return {n for n in self.aors if not n.startswith(GENERATION_AOR_PREFIX)}
+        """The aors of phones: not televoc's own (the generation marker, the trunk)."""
+        return {n for n in self.aors if not n.startswith(RESERVED_PREFIX)}
 
     @cached_property
     def _by_aor(self) -> dict[str, list[Contact]]:
@@ -180,6 +183,22 @@ def parse_transports(lines: Iterable[str]) -> dict[str, str]:
     return found
 
 
+_OUTBOUND_ROW = re.compile(r"^\s*(?P<name>[^\s/<]+)/(?P<uri>\S+)\s+\S+\s+(?P<status>[A-Za-z]+)")
+
+
+def parse_outbound_registrations(lines: Iterable[str]) -> dict[str, str]:
+    """`pjsip show registrations` (outbound, e.g. the trunk) -> name -> status. Rows look like
+    ' televoc-trunk/sip:10.77.0.2  televoc-trunk  Registered  (exp. 3588s)'."""
+    lines = list(lines)
+    _check_known_command(lines)
+    found = {}
+    for line in lines:
+        match = _OUTBOUND_ROW.match(line)
+        if match and not line.lstrip().startswith("<"):
+            found[match["name"]] = match["status"]
+    return found
+
+
 def parse_aors(lines: Iterable[str]) -> frozenset[str]:
     """`pjsip list aors` (or `show aors`) -> the names of the aors (their contacts come from
     `show contacts`)."""
@@ -219,6 +238,7 @@ STATE_COMMANDS = (
     "dialplan show globals",
     "database show registrar/contact",
     "pjsip show transports",
+    "pjsip show registrations",
 )
 SECTION_MARK = "@@televoc "
 # Of each registrar row, only the two fields televoc reads (the full URI, the user agent):
@@ -280,4 +300,5 @@ def parse_state(lines: Iterable[str]) -> PbxState:
         globals=parse_globals(sections["dialplan show globals"]),
         registrations=tuple(registrations),
         transports=parse_transports(sections["pjsip show transports"]),
+        outbound=parse_outbound_registrations(sections["pjsip show registrations"]),
     )

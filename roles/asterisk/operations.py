@@ -12,6 +12,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
 from roles.event.changes import account, parse_summary
+from roles.names import TRUNK
 from roles.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
 
 from .facts import AsteriskState, poll
@@ -24,6 +25,7 @@ from .report import (
     registration_table,
     summary,
     table_csv,
+    trunk_problem,
     unanswerable_groups,
     wrapped,
 )
@@ -128,7 +130,7 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=()) -> bool:
+            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=(), trunk=None) -> bool:
     shown = {"line": None}
 
     def progress(current, left: float) -> None:
@@ -140,7 +142,11 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
             logger.info(f"{host.print_prefix}{line}")
             shown["line"] = line
 
-    done = lambda s: not s.running or not registration_problems(s, phones)  # noqa: E731
+    def done(s) -> bool:
+        if not s.running:
+            return True
+        return not registration_problems(s, phones) and (trunk is None or trunk_problem(s, *trunk) is None)
+
     # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
     first = None if changes.asterisk else snapshot_state
     current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first)
@@ -153,6 +159,12 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     if table == "true" or (table == "auto" and len(phones) <= TABLE_AUTO_MAX):
         for line in registration_table(current, phones).splitlines():
             logger.info(line)
+    trunk_trouble = trunk_problem(current, *trunk) if trunk is not None else None
+    if trunk is not None and trunk_trouble is None:
+        logger.info(f"{host.print_prefix}the trunk {trunk[1]} is registered")
+    elif trunk_trouble is not None:
+        say = logger.warning if mode == "report" else logger.error
+        say(f"{host.print_prefix}{trunk_trouble}")
     dead = unanswerable_groups(groups, problems)
     if dead:  # a group nobody can answer is a problem on buildup day, even in report mode
         logger.warning(f"{host.print_prefix}{len(dead)} of {len(groups)} groups have no phone that can answer now:")
@@ -161,7 +173,7 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer "
                     f"(every phone: {written})")
-        return True
+        return trunk_trouble is None or mode == "report"
     lines = summary(current, phones, problems, more=f" (all of them: {written})")
     if mode == "report":
         logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
@@ -194,7 +206,7 @@ def _write_csv(state, phones, path: str) -> str:
 
 @operation(is_idempotent=False)
 def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
-                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=()):
+                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=(), trunk=None):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -210,9 +222,10 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
     + state: Asterisk's state as the run's snapshot read it: used when nothing in this run
       touched Asterisk or the phones (saves a remote command); None: read now
     + groups: (group, the phones it rings): groups none of whose phones is ready are listed
+    + trunk: (registration name, label) of the upstream trunk, which must be Registered
     """
     yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
-                                    csv_path, state, tuple(groups)), {})
+                                    csv_path, state, tuple(groups), trunk), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:
@@ -286,6 +299,22 @@ def contacts_removed(cli: str, aors):
     yield FunctionCommand(_remove_contacts, (cli, keys), {})
 
 
+def _register_again(host, cli: str) -> bool:
+    """The trunk's account changed: unregister and register again with the new one (its
+    registration made with the old one stays valid at the upstream until it expires). Both
+    commands print nothing when they are taken; an error names the registration."""
+    q = shlex.quote
+    script = f"{cli} -rx {q('pjsip send unregister ' + TRUNK)} 2>&1; {cli} -rx {q('pjsip send register ' + TRUNK)} 2>&1"
+    ok, output = host.run_shell_command(StringCommand("sh", "-c", q(script)), print_output=False)
+    lines = [line for line in output.stdout_lines if line.strip()]
+    if not ok or lines:
+        logger.error(f"{host.print_prefix}the trunk's account changed, but registering it again failed: "
+                     + " ".join(lines)[:300])
+        return False
+    logger.info(f"{host.print_prefix}the trunk's account changed: it registers again with the new one")
+    return True
+
+
 def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tuple, changes: RunChanges) -> bool:
     if changed:
         changes.asterisk = True
@@ -295,8 +324,10 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
         keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in set(changed))
     if keys and not _remove_contacts(state, host, cli, keys):
         return False
-    changes.credentials[:] = list(changed)
-    for name in changed:
+    if TRUNK in changed and not _register_again(host, cli):
+        return False
+    changes.credentials[:] = [name for name in changed if name != TRUNK]
+    for name in changes.credentials:
         logger.info(f"{host.print_prefix}{name}: password changed: its registration made with the old one "
                     "is dropped; it must register again with the new one")
     return put_file_atomically(host, fingerprints.encode(), path, "600",

@@ -48,6 +48,7 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
         names=names,
         event=event,
         routing=resolve(directory),
+        trunk=directory.trunk,
         ring_context=RING_CONTEXT,
         wait_context=WAIT_CONTEXT,
         hello_world=event.test_numbers.hello_world,
@@ -72,6 +73,8 @@ def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
         bind=f"{event.sip.bind}:{event.sip.port}",
         deny_all="::/0" if ":" in event.network else "0.0.0.0/0.0.0.0",
         secrets_path=secrets_path,
+        trunk=event.trunk,
+        trunk_sources=",".join(event.trunk.sources or (event.trunk.host,)) if event.trunk else "",
     )
 
 
@@ -83,6 +86,7 @@ def render_secrets(directory: Directory, generation: str) -> str:
         event=directory.event,
         phones=directory.accounts,
         generation=generation,
+        trunk=directory.trunk,
     )
 
 
@@ -90,11 +94,16 @@ def credential_fingerprints(directory: Directory) -> str:
     """One line per phone, `<name> <fingerprint>`, that changes when its password changes
     (sha256 of name and password, cut to 16 hex digits). Kept on the PBX (root 0600, beside
     the passwords themselves) so that a deploy knows whose registration was made with a
-    password that is no longer valid."""
+    password that is no longer valid. The trunk's line ("televoc-trunk") changes with its
+    username, registrar or password."""
     lines = []
     for account in directory.accounts:
         digest = hashlib.sha256(f"{account.name}\0{account.password}".encode()).hexdigest()[:16]
         lines.append(f"{account.name} {digest}\n")
+    if directory.trunk is not None:  # the trunk's account: a change makes it register again
+        t = directory.trunk
+        digest = hashlib.sha256(f"{t.trunk.username}\0{t.trunk.registrar}\0{t.password}".encode()).hexdigest()[:16]
+        lines.append(f"{names.TRUNK} {digest}\n")
     return "".join(lines)
 
 

@@ -7,7 +7,7 @@ per reason (tests/unit/test_report.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from roles.event import Account
 from roles.names import TRANSPORT
@@ -185,3 +185,22 @@ def unanswerable_groups(groups: Sequence[tuple[str, tuple[str, ...]]], problems:
     rings none: every member paused). `groups`: (group, the phones it rings)."""
     not_ready = {name for name, _ in problems}
     return [group for group, phones in groups if all(p in not_ready for p in phones)]
+
+
+TRUNK_READY = "Registered"
+TRUNK_STATUS = {
+    "Unregistered": "not registered (yet): the upstream has not answered, or the registration expired",
+    "Rejected": "rejected by the upstream: check the trunk's username and password (the password file)",
+    "Stopped": "stopped: Asterisk gave up registering",
+}
+
+
+def trunk_problem(state: PbxState, name: str, label: str) -> Optional[str]:
+    """Why the trunk `name` cannot carry calls now (as `pjsip show registrations` says), or
+    None when it is registered. `label` names it for the crew ('6000 at 10.77.0.2')."""
+    status = state.outbound.get(name)
+    if status == TRUNK_READY:
+        return None
+    if status is None:
+        return f"the trunk {label}: Asterisk has no registration {name}"
+    return f"the trunk {label} is {status}: {TRUNK_STATUS.get(status, 'not registered')}"

@@ -1,13 +1,16 @@
-"""`python -m roles.event check|new-secret|passwords|directory --event DIR [NAME ...]`: validate a
-directory, create its secret, show phones' passwords (to type into a phone by hand), write the
-printable phone directory (`--out DIR`, default ./reports)."""
+"""`python -m roles.event check|new-secret|passwords|directory|trunk-password --event DIR [NAME ...]`:
+validate a directory, create its secret, show phones' passwords (to type into a phone by hand),
+write the printable phone directory (`--out DIR`, default ./reports), store the upstream
+trunk's password (asked for, never echoed) in its file with mode 0600."""
 
 import argparse
+import getpass
+import os
 import sys
 from pathlib import Path
 
 from . import phonebook
-from .load import EventError, _display, create_secret, load_directory, load_event, secret_path
+from .load import EventError, _display, create_secret, load_directory, load_event, secret_path, trunk_secret_path
 
 
 def _refused(error: EventError) -> int:
@@ -31,12 +34,35 @@ def _write_directory(directory_model, out: Path) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roles.event")
-    parser.add_argument("command", choices=["check", "new-secret", "passwords", "directory"])
+    parser.add_argument("command", choices=["check", "new-secret", "passwords", "directory", "trunk-password"])
     parser.add_argument("--event", default="group_data/event", help="the event directory")
     parser.add_argument("names", nargs="*", help="passwords: only these phones")
     parser.add_argument("--out", default="reports", help="directory: where to write the files")
     args = parser.parse_intermixed_args(argv)
     directory = Path(args.event)
+
+    if args.command == "trunk-password":
+        try:
+            event = load_event(directory)
+        except EventError as e:
+            return _refused(e)
+        if event.trunk is None:
+            print("televoc: event.yml has no trunk: add trunk: first (README, 'Join an upstream network')", file=sys.stderr)
+            return 2
+        path = trunk_secret_path(event, directory)
+        password = getpass.getpass(f"the password of {event.trunk.username} at {event.trunk.registrar}: ").strip()
+        if not password:
+            print("televoc: no password given: nothing written", file=sys.stderr)
+            return 2
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        new = path.with_name(path.name + ".new")
+        new.unlink(missing_ok=True)
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        os.replace(new, path)
+        print(f"wrote the trunk's password to {path} (mode 0600): keep it out of git")
+        return 0
 
     if args.command == "new-secret":
         try:

@@ -227,3 +227,31 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
             phones.add(("phones", members[0], "pickup"), f"{pickup!r} has no other phone: phones in a pickup group "
                        "answer each other's calls, so it needs two at least: give another phone the same pickup "
                        "or delete it")
+
+
+def check_trunk(trunk: Any, event_file: Any, phones: Any, phone_views: list, groups: Any, group_views: list,
+                tests: dict[str, str], pickup_code: Optional[str]) -> None:
+    """The trunk's rules across the directory: dial_out names exist; no internal number starts
+    with the dial-out prefix (a phone could not reach it, or an outside number would be cut)."""
+    prefix = trunk.dial_out_prefix
+    names = {v.name.lower() for _, v, _ in phone_views if v.name} | {
+        (_get(g, "name") or "").lower() for _, g, _ in group_views}
+    if trunk.dial_out != "all":
+        for j, name in enumerate(trunk.dial_out):
+            if name.lower() not in names:
+                event_file.add(("trunk", "dial_out", j), f"{name!r} is no phone or group of the event: write the name "
+                               "of a phone or group whose phones may call out, or 'all'")
+    for i, v, _ in phone_views:
+        if v.extension is not None and v.extension.startswith(prefix):
+            phones.add(("phones", i, "extension"), f"{v.extension!r} starts with the dial-out prefix {prefix!r} "
+                       "(event.yml trunk.dial_out_prefix), so dialling it would call out: choose another "
+                       "extension, or another dial_out_prefix")
+    for i, g, _ in group_views:
+        number = _get(g, "number")
+        if number is not None and number.startswith(prefix):
+            groups.add(("groups", i, "number"), f"{number!r} starts with the dial-out prefix {prefix!r} (event.yml "
+                       "trunk.dial_out_prefix), so dialling it would call out: choose another number")
+    for number, what in [*tests.items(), *([(pickup_code, "pickup_code")] if pickup_code else [])]:
+        if number.startswith(prefix):
+            event_file.add(("trunk", "dial_out_prefix"), f"{prefix!r} begins the {what} number {number!r}, so "
+                           "dialling it would call out: choose another dial_out_prefix or another number")

@@ -17,6 +17,7 @@ import gc
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import shlex
 import stat
@@ -36,11 +37,12 @@ from .model import (
     Directory,
     Event,
     Group,
+    TrunkAccount,
     PhoneEntry,
     TestNumbers,
     normalize_mac,
 )
-from .checks import GROUPS_FILE, check_routing, validate_groups
+from .checks import GROUPS_FILE, check_routing, check_trunk, validate_groups
 from .strength import weakness
 
 EVENT_FILE = "event.yml"
@@ -160,7 +162,13 @@ class _File:
             return self.entry(path[0], path[1]), ".".join(parts) or None
         if not path:
             return None, None
-        return (".".join(str(p) for p in path[:-1]) or None), str(path[-1])
+        parts = []
+        for p in path:  # list items 1-based: ('trunk', 'dial_out', 0) -> trunk: dial_out 1
+            if isinstance(p, int) and parts:
+                parts[-1] = f"{parts[-1]} {p + 1}"
+            else:
+                parts.append(str(p))
+        return (".".join(parts[:-1]) or None), parts[-1]
 
     def phone(self, index: int) -> str:
         """'phone 3 (saal2)': 1-based, with its name when it has one."""
@@ -224,6 +232,39 @@ def secret_path(event: Event, directory: Path) -> Path:
     if event.secret_file:
         return (directory / Path(event.secret_file).expanduser()).resolve()
     return Path.home() / ".config" / "televoc" / f"{event.name}.secret"
+
+
+TRUNK_SECRET_ENV = "TELEVOC_TRUNK_SECRET_FILE"
+
+
+def trunk_secret_path(event: Event, directory: Path) -> Path:
+    """Where the trunk's password lives: $TELEVOC_TRUNK_SECRET_FILE, trunk.secret_file, or
+    ~/.config/televoc/<event>.trunk.secret. Keep it out of git, like the event secret."""
+    if os.environ.get(TRUNK_SECRET_ENV):
+        return Path(os.environ[TRUNK_SECRET_ENV]).expanduser()
+    if event.trunk is not None and event.trunk.secret_file:
+        return (directory / Path(event.trunk.secret_file).expanduser()).resolve()
+    return Path.home() / ".config" / "televoc" / f"{event.name}.trunk.secret"
+
+
+def _read_trunk_password(path: Path, directory: Path, report: "_Report") -> Optional[str]:
+    """The trunk's password (the file's first line), or None with its problems reported."""
+    create = f"write it: python -m roles.event trunk-password --event {shlex.quote(_display(directory))}"
+    if not path.is_file():
+        report.add(SECRET_ORDER, None, f"{path}: the trunk's password file is missing, but event.yml has a trunk: {create}")
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        report.add(SECRET_ORDER, None, f"{path}: the trunk's password file is open to others (mode {mode:04o}): "
+                   f"chmod 600 {shlex.quote(str(path))}")
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    password = lines[0].strip() if lines else ""
+    if not password or re.search(r"[;\\\s\x00-\x1f\"']", password):
+        report.add(SECRET_ORDER, None, f"{path}: the trunk's password is empty or has a space, quote, ';' or '\\' "
+                   f"(Asterisk's config syntax): {create}")
+        return None
+    return password
 
 
 def create_secret(path: Path) -> bool:
@@ -540,6 +581,10 @@ def _load(directory: Path) -> Directory:
         event, event.ring_timeout if event is not None else 20, event.pickup_code if event is not None else None,
         tests, phones_file, views, groups_file, group_views,
     )
+    trunk_password = None
+    if event is not None and event.trunk is not None:
+        check_trunk(event.trunk, event_file, phones_file, views, groups_file, group_views, tests, event.pickup_code)
+        trunk_password = _read_trunk_password(trunk_secret_path(event, directory), directory, report)
 
     provisioned = [i for i, v, _ in views if v.mac is not None]
     if event is not None and provisioned and event.pbx_address is None:
@@ -599,7 +644,13 @@ def _load(directory: Path) -> Directory:
         )
         for _, g, _ in group_views
     )
-    return Directory(event=event, accounts=accounts, groups=groups)
+    trunk = None
+    if event.trunk is not None:
+        from .routing import callers
+
+        trunk = TrunkAccount(trunk=event.trunk, password=trunk_password,
+                             callers=callers(accounts, groups, event.trunk.dial_out))
+    return Directory(event=event, accounts=accounts, groups=groups, trunk=trunk)
 
 
 # All accounts in one call (for 10,000 phones, faster than one call each).

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from roles.names import RESERVED_NAMES, RESERVED_PREFIX
@@ -161,6 +161,61 @@ class Security(Strict):
     )
 
 
+HOST_RULE = "a registrar is a host name or IP address, optionally with :port (e.g. sip.example.org:5060)"
+
+
+class Trunk(Strict):
+    """`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is
+    not here: it lives in the trunk secret file (README, "Join an upstream network")."""
+
+    registrar: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$", description=HOST_RULE)
+    username: str = Field(
+        pattern=r"^[A-Za-z0-9_.+-]{1,64}$",
+        description="a trunk username is 1 to 64 letters, digits or '_ . + -' (what the upstream's operators gave you)",
+    )
+    block: str = Field(
+        pattern=r"^[0-9]{1,10}$", coerce_numbers_to_str=True,
+        description="a number block is the digits the upstream puts before every extension of the event (e.g. 6000)",
+    )
+    dial_out_prefix: str = Field(
+        "0", pattern=r"^[0-9]{1,3}$", coerce_numbers_to_str=True,
+        description="the dial-out prefix is 1 to 3 digits a phone dials before an outside number (e.g. '0', in quotes)",
+    )
+    dial_out: Union[Literal["all"], tuple[Target, ...]] = Field(
+        (), description="dial_out is 'all' or a list of the phones and groups whose phones may call out",
+    )
+    sources: tuple[str, ...] = Field(
+        (), description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
+    )
+    secret_file: Optional[str] = Field(None, description="secret_file is the path of the trunk's password file")
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for source in value:
+            try:
+                ipaddress.ip_network(source, strict=False)
+            except ValueError:
+                raise ValueError(f"{source!r} is not an IP address or network: write one like 192.0.2.10 or 192.0.2.0/28") from None
+        return value
+
+    @model_validator(mode="after")
+    def _sources_needed(self) -> "Trunk":
+        if not self.sources:
+            try:
+                ipaddress.ip_address(self.host)
+            except ValueError:
+                raise ValueError(
+                    f"the registrar {self.host!r} is a name, and calls from the upstream are taken only from "
+                    "known addresses: add sources: [the upstream's IP addresses] (ask its operators)"
+                ) from None
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.registrar.rsplit(":", 1)[0] if ":" in self.registrar else self.registrar
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -180,6 +235,7 @@ class Event(Strict):
         "group: '*' and digits (e.g. '*8', in quotes), or 2 to 10 digits",
     )
     secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")
+    trunk: Optional[Trunk] = None
 
     @field_validator("network")
     @classmethod
@@ -361,6 +417,17 @@ class Group(BaseModel):
     in_directory: bool = True
 
 
+class TrunkAccount(BaseModel):
+    """The trunk as it is deployed: its password read from the trunk secret file, and the
+    phones that may call out (resolved from dial_out)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trunk: Trunk
+    password: str = Field(repr=False)
+    callers: tuple[str, ...]  # extensions of the phones that may call out
+
+
 class Directory(BaseModel):
     """The validated event directory: what every renderer takes."""
 
@@ -369,6 +436,7 @@ class Directory(BaseModel):
     event: Event
     accounts: tuple[Account, ...]
     groups: tuple[Group, ...] = ()
+    trunk: Optional[TrunkAccount] = None
 
     @property
     def provisioned(self) -> tuple[Account, ...]:
@@ -376,7 +444,7 @@ class Directory(BaseModel):
 
     def without_phones(self) -> "Directory":
         """The event with no phone at all (teardown applies it)."""
-        return Directory(event=self.event, accounts=(), groups=())
+        return Directory(event=self.event, accounts=(), groups=(), trunk=None)
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

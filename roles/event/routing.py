@@ -329,3 +329,21 @@ def pickup_groups(accounts: Iterable[Account]) -> dict[str, list[str]]:
         if a.pickup:
             groups.setdefault(a.pickup, []).append(a.name)
     return groups
+
+
+def callers(accounts, groups, dial_out) -> tuple[str, ...]:
+    """The extensions of the phones `dial_out` names ('all', or phones and groups: every phone
+    in a group and its nested groups, paused ones too: pausing is about ringing)."""
+    if dial_out == "all":
+        return tuple(sorted(a.extension for a in accounts))
+    nodes = {a.name.lower(): Node("phone", a.name, a.extension, i) for i, a in enumerate(accounts)}
+    for i, g in enumerate(groups):
+        nodes[g.name.lower()] = Node("group", g.name, g.number, i, None, g.members)
+    out: set[str] = set()
+    for name in dial_out:
+        node = nodes[name.lower()]
+        if node.kind == "phone":
+            out.add(node.number)
+        else:
+            out.update(nodes[k].number for k in _all_phones(nodes, node.name))
+    return tuple(sorted(out))

@@ -158,6 +158,7 @@ def state_output(phones: Sequence[str], contacts: Sequence[Registered], generati
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: dialplan_generation}),
         "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
+        "pjsip show registrations": "No objects found.\n\n",
     }
     assert set(answers) == set(STATE_COMMANDS), "the fact's commands changed: update asterisk_text.py"
     return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)
@@ -222,5 +223,6 @@ def rendered_like(output: str) -> str:
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: state.dialplan_generation or ""}),
         "database show registrar/contact": registrar_fields(registered),
         "pjsip show transports": show_transports({TRANSPORT: state.transports.get(TRANSPORT, "")}),
+        "pjsip show registrations": "No objects found.\n\n",
     }
     return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)

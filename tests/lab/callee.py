@@ -162,8 +162,10 @@ class Dial(_Sipp):
         return invites[-1] if invites else None
 
     def responses(self) -> list[Message]:
-        return [m for m in self.messages() if m.received and m.status and m.cseq_method == "INVITE"
-                and m.status != 401]
+        """Responses to the INVITEs, without the first 401 (the challenge the scenario answers)."""
+        out = [m for m in self.messages() if m.received and m.status and m.cseq_method == "INVITE"]
+        first = next((i for i, m in enumerate(out) if m.status == 401), None)
+        return out if first is None else out[:first] + out[first + 1:]
 
     def first(self, status: int) -> Optional[Message]:
         return next((m for m in self.responses() if m.status == status), None)

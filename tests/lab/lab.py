@@ -395,6 +395,22 @@ class Lab:
         """Run a shell command inside the namespace and chroot as root."""
         return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
 
+    # --- links between labs (an upstream network, another venue) -----------------------
+    def link(self, other: "Lab", address: str, other_address: str, prefix: int = 30) -> str:
+        """A veth pair from this lab's PBX namespace to `other`'s, with `address` here and
+        `other_address` there (both /prefix); the name of this end. Deleting either namespace
+        (down()) removes the pair. Nothing else is routed: the two PBXes reach each other only."""
+        name = f"lnk{secrets.token_hex(3)}"
+        steps = [(self.netns, ["link", "add", name, "type", "veth", "peer", "name", f"{name}p",
+                               "netns", other.netns]),
+                 (self.netns, ["addr", "add", f"{address}/{prefix}", "dev", name]),
+                 (other.netns, ["addr", "add", f"{other_address}/{prefix}", "dev", f"{name}p"]),
+                 (self.netns, ["link", "set", name, "up"]),
+                 (other.netns, ["link", "set", f"{name}p", "up"])]
+        for ns, args in steps:
+            subprocess.run([IP, "-n", ns, *args], check=True, timeout=10)
+        return name
+
     # --- the phone network -------------------------------------------------------------
     def phone_address(self, ip: str, prefix: int = 24) -> str:
         """Give the phones' end of the phone network the address `ip` (idempotent); return it.

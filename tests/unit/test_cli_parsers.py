@@ -73,8 +73,10 @@ def test_state_reads_generation_marker_and_dialplan_global():
     lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]
     lines += [cli.SECTION_MARK + "database show registrar/contact", "0 results found."]
     lines += [cli.SECTION_MARK + "pjsip show transports", *capture("pjsip-show-transports.txt")]
+    lines += [cli.SECTION_MARK + "pjsip show registrations", *capture("pjsip-show-registrations.registered.txt")]
     state = cli.parse_state(lines)
     assert state.running and state.version.startswith("22.10.1")
+    assert state.outbound == {"televoc-trunk": "Registered"}
     assert state.generation == "0123456789abcdef"
     assert state.dialplan_generation == "feedbeef00112233"
     assert state.phone_aors() == {"saal1", "saal2", "backoffice"}
@@ -122,3 +124,13 @@ def test_state_without_an_asterisk_command_is_not_running():
     for command in cli.STATE_COMMANDS:
         lines += [cli.SECTION_MARK + command, "sh: 1: asterisk: not found"]
     assert cli.parse_state(lines) == cli.PbxState(running=False)
+
+
+@pytest.mark.parametrize("capture_name,expected", [
+    ("pjsip-show-registrations.registered.txt", {"televoc-trunk": "Registered"}),
+    ("pjsip-show-registrations.rejected.txt", {"televoc-trunk": "Rejected"}),
+    ("pjsip-show-registrations.unregistered.txt", {"televoc-trunk": "Unregistered"}),
+    ("pjsip-show-registrations.none.txt", {}),
+])
+def test_outbound_registrations_give_each_status_as_asterisk_prints_it(capture_name, expected):
+    assert cli.parse_outbound_registrations(capture(capture_name)) == expected

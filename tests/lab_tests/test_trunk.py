@@ -1,0 +1,153 @@
+"""The trunk to an upstream network, in the lab: a second lab's Asterisk plays the upstream
+(tests/lab/upstream.py: account 6000, its own phones 5001 and 5002), linked to the event's
+lab by a veth pair (10.77.0.1 <-> 10.77.0.2). Measured from the SIP messages the phones on
+both sides get (SIPp traces, tests/lab/callee.py) and from what the deploy says.
+
+The tests share both labs and the deploy of tests/lab_tests/trunk_event (module fixture).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.lab.callee import Callee, Dial
+from tests.lab.deploys import Deployment, copy_example_event
+from tests.lab.lab import Lab
+from tests.lab.upstream import PHONE_PASSWORD, Upstream
+from tests.lab.wait import wait_for
+
+pytestmark = pytest.mark.lab
+
+EVENT = Path(__file__).resolve().parent / "trunk_event"
+TRUNK_PASSWORD = "trunk-pw-Qx7-Lm2-Zr9"
+PORTS = {"l1": 5101, "l2": 5102}
+TRUNK_LINE = "the trunk 6000 at 10.77.0.2"
+
+
+class Trunked(Deployment):
+    upstream: Upstream = None
+    trunk_secret: Path = None
+
+    @contextlib.contextmanager
+    def local(self, **modes: str):
+        passwords = self.passwords()
+        started = {n: Callee.start(self.lab, n, passwords[n], PORTS[n], mode=m.split(":")[0],
+                                   answer_after=float(m.split(":")[1]) if ":" in m else 0) for n, m in modes.items()}
+        try:
+            wait_for(lambda: all(self.contacts().get(n) == "Avail" for n in started), 20, "local phones Avail")
+            yield started
+        finally:
+            for c in started.values():
+                c.stop()
+            self.lab.asterisk("channel request hangup all")
+
+    @contextlib.contextmanager
+    def remote(self, **modes: str):
+        """The upstream's phones 5001, 5002 (SIPp callees in the upstream's lab)."""
+        lab = self.upstream.lab
+        started = {n: Callee.start(lab, n, PHONE_PASSWORD, 5200 + int(n[-1]), mode=m.split(":")[0],
+                                   answer_after=float(m.split(":")[1]) if ":" in m else 0) for n, m in modes.items()}
+        try:
+            wait_for(lambda: all(c.registered() for c in started.values()), 20, "upstream phones registered")
+            yield started
+        finally:
+            for c in started.values():
+                c.stop()
+            lab.asterisk("channel request hangup all")
+
+
+@pytest.fixture(scope="module")
+def pbx(tmp_path_factory):
+    work = tmp_path_factory.mktemp("trunk")
+    event = copy_example_event(work / "event")
+    for name in ("phones.yml", "groups.yml"):
+        shutil.copy(EVENT / name, event / name)
+    with open(event / "event.yml", "a") as f:
+        f.write((EVENT / "trunk.yml").read_text())
+    secret = work / "trunk.secret"  # trunk.yml names it: secret_file: ../trunk.secret
+    secret.write_text(TRUNK_PASSWORD + "\n")
+    secret.chmod(0o600)
+    with Lab(work / "lab") as lab, Lab(work / "upstream") as up:
+        pbx = Trunked.prepare(lab, work, event)
+        pbx.upstream = Upstream.start(up, lab, TRUNK_PASSWORD)
+        pbx.trunk_secret = secret
+        run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert run.returncode == 0, run.output
+        wait_for(lambda: "Registered" in lab.asterisk("pjsip show registrations"), 20, "the trunk to register")
+        yield pbx
+
+
+def test_dial_out_reaches_the_upstream_phone_shown_as_block_plus_extension(pbx):
+    with pbx.remote(**{"5001": "answer:0.5"}) as remote:
+        call = Dial.start(pbx.lab, "l1", pbx.passwords()["l1"], "05001", 5301, hold=0.5)
+        call.wait(timeout=40)
+        invites = remote["5001"].invites()
+        assert invites, f"no INVITE reached the upstream's phone: {call.final()}"
+        assert "<sip:60001001@" in invites[0].header("From"), invites[0].header("From")
+        assert call.first(200) is not None
+
+
+def test_a_phone_not_in_dial_out_cannot_call_out(pbx):
+    with pbx.remote(**{"5001": "answer:0.5"}) as remote:
+        call = Dial.start(pbx.lab, "l2", pbx.passwords()["l2"], "05001", 5302)
+        call.wait(timeout=30)
+        assert call.final() is not None and call.final().status == 403, call.final()
+        assert remote["5001"].invites() == []
+
+
+def test_dial_in_reaches_a_local_phone_and_a_local_group_with_a_number_to_call_back(pbx):
+    with pbx.local(l1="answer:0.5", l2="ring") as local:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "60001001", 5303, hold=0.5)
+        call.wait(timeout=40)
+        invite = local["l1"].invites()[0]
+        assert "<sip:05002@" in invite.header("From"), invite.header("From")
+        assert call.first(200) is not None
+        group = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "60001100", 5304, hold=0.5)
+        group.wait(timeout=40)
+        assert len(local["l2"].invites()) == 1 and len(local["l1"].invites()) == 2, "the group did not ring both"
+        assert group.first(200) is not None
+
+
+def test_an_unknown_number_from_the_upstream_is_refused(pbx):
+    with pbx.local(l1="answer:0.5") as local:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "60009999", 5305)
+        call.wait(timeout=30)
+        assert call.final() is not None and call.final().status >= 400 and call.first(200) is None
+        assert local["l1"].invites() == []
+
+
+def test_a_call_in_over_the_trunk_can_never_go_out_again(pbx):
+    with pbx.remote(**{"5001": "answer:0.5"}) as remote:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "600005001", 5306)
+        call.wait(timeout=30)
+        assert call.final() is not None and call.final().status >= 400 and call.first(200) is None
+        assert remote["5001"].invites() == [], "a call from the trunk went out over it again"
+
+
+@pytest.mark.parametrize("claims", ["televoc-trunk", "6000"])
+def test_invites_from_the_phone_network_claiming_to_be_the_upstream_do_not_reach_the_trunk(pbx, claims):
+    with pbx.local(l1="answer:0.5") as local:
+        call = Dial.start(pbx.lab, claims, "not-the-password", "60001001", 5307)
+        call.wait(timeout=30)
+        assert call.first(180) is None and call.first(200) is None
+        assert call.final() is not None and call.final().status in (401, 403), call.final()
+        assert local["l1"].invites() == []
+
+
+def test_the_upstream_refusing_the_password_fails_strict_verification_naming_the_trunk(pbx):
+    with pbx.local(l1="ring", l2="ring"):
+        pbx.trunk_secret.write_text("a-wrong-password-42\n")
+        try:
+            run = pbx.deploy("--data", "televoc_register_wait=15")
+            assert run.returncode != 0, run.output
+            assert f"{TRUNK_LINE} is Rejected" in run.output, run.output
+            assert "all 2 phones are registered" in run.output  # the trunk alone fails the run
+        finally:
+            pbx.trunk_secret.write_text(TRUNK_PASSWORD + "\n")
+        fixed = pbx.deploy("--data", "televoc_register_wait=30")
+        assert fixed.returncode == 0, fixed.output
+        assert f"{TRUNK_LINE} is registered" in fixed.output

@@ -1,0 +1,90 @@
+"""The upstream trunk: refused before any host is touched when it cannot work, rendered so
+that its password stays in the secrets file and only its sources can use it. No host;
+tests/lab_tests/test_trunk.py proves it with real calls."""
+
+from pathlib import Path
+
+import pytest
+
+from roles.asterisk.render import render_asterisk
+from roles.event import EventError, load_directory
+
+EVENT = "name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
+TRUNK = "trunk:\n  registrar: 10.77.0.2\n  username: '6000'\n  block: 6000\n  secret_file: trunk.secret\n"
+PHONES = "phones:\n  - {name: a1, extension: 1001}\n  - {name: a2, extension: 1002}\n"
+GROUPS = "groups:\n  - {name: orga, number: 1900, members: [a2]}\n"
+PASSWORD = "trunk-pw-Qx7-Lm2"
+
+
+def make(tmp_path: Path, trunk: str = TRUNK, phones: str = PHONES, password: str | None = PASSWORD,
+         mode: int = 0o600) -> Path:
+    (tmp_path / "event.yml").write_text(EVENT + trunk)
+    (tmp_path / "phones.yml").write_text(phones)
+    (tmp_path / "groups.yml").write_text(GROUPS)
+    (tmp_path / "event.secret").write_text("s" * 40 + "\n")
+    (tmp_path / "event.secret").chmod(0o600)
+    if password is not None:
+        (tmp_path / "trunk.secret").write_text(password + "\n")
+        (tmp_path / "trunk.secret").chmod(mode)
+    return tmp_path
+
+
+def problems(tmp_path, **kwargs) -> list[str]:
+    with pytest.raises(EventError) as info:
+        load_directory(make(tmp_path, **kwargs))
+    return info.value.problems
+
+
+def test_the_password_goes_to_the_secrets_file_only(tmp_path):
+    config = render_asterisk(load_directory(make(tmp_path)))
+    assert f"username=6000\npassword={PASSWORD}\n" in config.secrets
+    assert all(PASSWORD not in text for text in config.conf_files.values())
+
+
+def test_only_the_upstreams_sources_can_use_the_trunk(tmp_path):
+    pjsip = render_asterisk(load_directory(make(tmp_path))).conf_files["pjsip.conf"]
+    endpoint = pjsip.split("[televoc-trunk]\ntype=endpoint\n")[1].split("\n\n")[0]
+    assert "identify_by=ip\n" in endpoint and "deny=0.0.0.0/0.0.0.0\npermit=10.77.0.2" in endpoint
+    assert "[televoc-trunk]\ntype=identify\nendpoint=televoc-trunk\nmatch=10.77.0.2\n" in pjsip
+    assert "line=yes\n" in pjsip and "contact_user=6000\n" in pjsip
+
+
+def test_dial_out_is_for_the_phones_named_and_calls_from_the_trunk_only_reach_the_events_numbers(tmp_path):
+    dialplan = render_asterisk(load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [orga]\n"))).conf_files["extensions.conf"]
+    callers = dialplan.split("[televoc-may-dial-out]\n")[1].split("\n\n")[0]
+    assert "exten => 1002,1,NoOp()" in callers and "1001" not in callers  # a2 through orga
+    from_trunk = dialplan.split("[televoc-from-trunk]\n")[1]
+    assert "televoc-dial-out" not in from_trunk and "Dial(" not in from_trunk
+    assert "exten => _6000X.,1,Set(__TV_FROM=)" in from_trunk
+
+
+def test_by_default_no_phone_may_call_out(tmp_path):
+    directory = load_directory(make(tmp_path))
+    assert directory.trunk.callers == ()
+
+
+def test_every_trunk_problem_is_named_at_once(tmp_path):
+    found = problems(tmp_path, trunk=TRUNK.replace("block: 6000", "block: 6000\n  dial_out_prefix: '1'")
+                     + "  dial_out: [nobody]\n", password=None)
+    expected = [
+        "phones.yml:2: phone 1 (a1): extension: '1001' starts with the dial-out prefix '1'",
+        "phones.yml:3: phone 2 (a2): extension: '1002' starts with the dial-out prefix '1'",
+        "groups.yml:2: group 1 (orga): number: '1900' starts with the dial-out prefix '1'",
+        "event.yml:10: trunk: dial_out 1: 'nobody' is no phone or group of the event",
+        "trunk.secret: the trunk's password file is missing, but event.yml has a trunk",
+        "event.yml:8: trunk: dial_out_prefix: '1' begins the hello_world number '100'",
+        "event.yml:8: trunk: dial_out_prefix: '1' begins the echo number '101'",
+    ]
+    for text in expected:
+        assert any(text in p for p in found), f"{text!r} not in:\n" + "\n".join(found)
+    assert len(found) == len(expected), "\n".join(found)
+
+
+def test_a_trunk_password_file_others_can_read_is_refused(tmp_path):
+    [p] = problems(tmp_path, mode=0o644)
+    assert "the trunk's password file is open to others (mode 0644): chmod 600" in p
+
+
+def test_a_registrar_by_name_needs_the_upstreams_addresses(tmp_path):
+    [p] = problems(tmp_path, trunk=TRUNK.replace("10.77.0.2", "sip.example.org"))
+    assert "trunk" in p and "add sources: [the upstream's IP addresses]" in p
