@@ -12,10 +12,10 @@ directory's `web_password_before` (second-hand phone) or none (factory fresh).
 from pyinfra import host
 
 from roles import runs, snom
-from roles.event import event_directory
+from roles.event import host_directory
 from roles.settings import check_given
 
-directory = event_directory(host.data.televoc_event_dir)
+directory = host_directory(host.data)  # with venues: this host's venue
 check_given()  # a misspelt --data name would silently change nothing
 
 run = runs.started("adopt.py")  # the next run says if this one does not finish

@@ -9,10 +9,10 @@ only when the server differs from the directory. README.md says what each step g
 from pyinfra import host
 
 from roles import asterisk, nixos, pbx, runs, snom
-from roles.event import event_directory
+from roles.event import host_directory
 from roles.settings import check_given
 
-directory = event_directory(host.data.televoc_event_dir)
+directory = host_directory(host.data)  # with venues: this host's venue
 check_given()  # a misspelt --data name would silently change nothing
 
 snapshot = pbx.read()  # one remote command: everything the steps compare, before any change

@@ -30,6 +30,11 @@ TRUNK = "televoc-trunk"
 TRUNK_CONTEXT = "televoc-from-trunk"
 DIAL_OUT_CONTEXT = "televoc-dial-out"
 DIAL_OUT_CALLERS = "televoc-may-dial-out"
+# Several venues: another venue's PBX is endpoint, auth, aor and identify VENUE_PREFIX + its
+# name; calls from it start in VENUE_CONTEXT. PEER_USER: the user both ends authenticate as.
+VENUE_PREFIX = "televoc-venue-"
+VENUE_CONTEXT = "televoc-from-venue"
+PEER_USER = "televoc-peer"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

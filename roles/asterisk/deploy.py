@@ -17,7 +17,7 @@ from pyinfra.api import HiddenValue, deploy
 from roles.event import Directory
 from roles.event.changes import summary, summary_text
 from roles.event.routing import resolve
-from roles.names import TRUNK
+from roles.names import TRUNK, VENUE_PREFIX
 from roles.files import managed_file, paths_absent, sha256
 from roles.nixos.deploy import _now, asterisk_config_switched
 from roles.nixos.render import render_module
@@ -198,6 +198,7 @@ def phones_verified(directory: Directory, changes: RunChanges | None = None, sna
         state=None if snapshot is None else snapshot.asterisk,
         groups=[(r.name, tuple(leg.name for leg in r.legs)) for r in resolve(directory).routes if r.kind == "group"],
         trunk=(TRUNK, f"{directory.trunk.trunk.username} at {directory.trunk.trunk.registrar}") if directory.trunk else None,
+        peers=[(VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers] if directory.venue else (),
     )
 
 

@@ -25,6 +25,7 @@ from .report import (
     registration_table,
     summary,
     table_csv,
+    peer_problems,
     trunk_problem,
     unanswerable_groups,
     wrapped,
@@ -130,7 +131,12 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
 
 
 def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=(), trunk=None) -> bool:
+            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=(), trunk=None,
+            peers=()) -> bool:
+    # Venues whose own host failed in this run (unreachable, say): their failure is named
+    # there; here they are a warning, so that a venue that is down fails alone.
+    down = {h.data.get("televoc_venue") for h in state.failed_hosts}
+
     shown = {"line": None}
 
     def progress(current, left: float) -> None:
@@ -145,7 +151,8 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     def done(s) -> bool:
         if not s.running:
             return True
-        return not registration_problems(s, phones) and (trunk is None or trunk_problem(s, *trunk) is None)
+        return (not registration_problems(s, phones) and (trunk is None or trunk_problem(s, *trunk) is None)
+                and all(venue in down for venue, _ in peer_problems(s, peers)))
 
     # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
     first = None if changes.asterisk else snapshot_state
@@ -165,6 +172,17 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     elif trunk_trouble is not None:
         say = logger.warning if mode == "report" else logger.error
         say(f"{host.print_prefix}{trunk_trouble}")
+    peer_trouble = []
+    for venue, why in peer_problems(current, peers):
+        if venue in down or mode == "report":
+            logger.warning(f"{host.print_prefix}venue {venue}'s PBX {why}"
+                           + (" (its own host failed in this run)" if venue in down else ""))
+        else:
+            logger.error(f"{host.print_prefix}venue {venue}'s PBX {why}")
+            peer_trouble.append(venue)
+    for aor, venue in peers:
+        if venue not in {v for v, _ in peer_problems(current, peers)}:
+            logger.info(f"{host.print_prefix}venue {venue}'s PBX answers")
     dead = unanswerable_groups(groups, problems)
     if dead:  # a group nobody can answer is a problem on buildup day, even in report mode
         logger.warning(f"{host.print_prefix}{len(dead)} of {len(groups)} groups have no phone that can answer now:")
@@ -173,7 +191,7 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer "
                     f"(every phone: {written})")
-        return trunk_trouble is None or mode == "report"
+        return (trunk_trouble is None and not peer_trouble) or mode == "report"
     lines = summary(current, phones, problems, more=f" (all of them: {written})")
     if mode == "report":
         logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
@@ -206,7 +224,8 @@ def _write_csv(state, phones, path: str) -> str:
 
 @operation(is_idempotent=False)
 def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
-                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=(), trunk=None):
+                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=(), trunk=None,
+                      peers=()):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -223,9 +242,11 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
       touched Asterisk or the phones (saves a remote command); None: read now
     + groups: (group, the phones it rings): groups none of whose phones is ready are listed
     + trunk: (registration name, label) of the upstream trunk, which must be Registered
+    + peers: (aor, venue) of the other venues' PBXes, which must answer qualify (a venue whose
+      own host failed in this run is only a warning: it fails alone)
     """
     yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
-                                    csv_path, state, tuple(groups), trunk), {})
+                                    csv_path, state, tuple(groups), trunk, tuple(peers)), {})
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:

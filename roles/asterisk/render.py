@@ -49,6 +49,7 @@ def render_extensions(directory: Directory) -> tuple[str, str]:
         event=event,
         routing=resolve(directory),
         trunk=directory.trunk,
+        venue=directory.venue,
         ring_context=RING_CONTEXT,
         wait_context=WAIT_CONTEXT,
         hello_world=event.test_numbers.hello_world,
@@ -73,7 +74,8 @@ def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
         bind=f"{event.sip.bind}:{event.sip.port}",
         deny_all="::/0" if ":" in event.network else "0.0.0.0/0.0.0.0",
         secrets_path=secrets_path,
-        trunk=event.trunk,
+        trunk=event.trunk if directory.trunk is not None else None,
+        venue=directory.venue,
         trunk_sources=",".join(event.trunk.sources or (event.trunk.host,)) if event.trunk else "",
     )
 
@@ -87,6 +89,7 @@ def render_secrets(directory: Directory, generation: str) -> str:
         phones=directory.accounts,
         generation=generation,
         trunk=directory.trunk,
+        venue=directory.venue,
     )
 
 

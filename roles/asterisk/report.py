@@ -204,3 +204,15 @@ def trunk_problem(state: PbxState, name: str, label: str) -> Optional[str]:
     if status is None:
         return f"the trunk {label}: Asterisk has no registration {name}"
     return f"the trunk {label} is {status}: {TRUNK_STATUS.get(status, 'not registered')}"
+
+
+def peer_problems(state: PbxState, peers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(venue, why) for each other venue's PBX that does not answer this one's qualify now.
+    `peers`: (aor, venue)."""
+    problems = []
+    for aor, venue in peers:
+        statuses = [c.status for c in state.contacts_of(aor)]
+        if READY not in statuses:
+            what = f"its contact is {statuses[0]}" if statuses else "Asterisk has no contact for it"
+            problems.append((venue, f"does not answer qualify ({what}): calls to its numbers fail"))
+    return problems

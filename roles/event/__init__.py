@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from .load import EventError, create_secret, derive_password, load_directory, secret_path
 from .model import Account, Directory, Event
+from .venues import venue_directory
 
 
 @lru_cache(maxsize=4)
@@ -14,6 +15,12 @@ def event_directory(path: str) -> Directory:
     return load_directory(path)
 
 
+def host_directory(data) -> Directory:
+    """The Directory a PBX host serves (`data`: pyinfra's host.data): the event directory,
+    cut to the host's venue (`televoc_venue` in inventory.py) when the event has venues."""
+    return venue_directory(event_directory(data.televoc_event_dir), data.get("televoc_venue"))
+
+
 __all__ = [
     "Account",
     "Directory",
@@ -22,6 +29,8 @@ __all__ = [
     "create_secret",
     "derive_password",
     "event_directory",
+    "host_directory",
     "load_directory",
     "secret_path",
+    "venue_directory",
 ]

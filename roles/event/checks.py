@@ -62,8 +62,9 @@ def _get(v: Any, key: str) -> Optional[str]:
 
 
 def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tests: dict[str, str],
-                  phones: Any, phone_views: list, groups: Any, group_views: list) -> None:
-    """Every rule across phones and groups; `tests` maps test numbers to their names."""
+                  phones: Any, phone_views: list, groups: Any, group_views: list) -> Optional[dict[str, Node]]:
+    """Every rule across phones and groups; `tests` maps test numbers to their names. Returns
+    the routing graph of the valid entries (None when it has a cycle), for check_venues."""
     # -- names and numbers: phones and groups share both
     names: dict[str, tuple[str, int]] = {}  # lower name -> ("phone"|"group", index)
     # number -> who has it: a phone's index, or its owner in words (worded only when needed)
@@ -217,7 +218,12 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                            "Asterisk takes in one call: split it into groups that ring one after the other "
                            "(a group can be a member with a delay)")
 
-    # -- pickup groups: answering each other's calls needs two phones at least
+    pickup_rule(phones, phone_views)
+    return None if cycles else clean
+
+
+def pickup_rule(phones: Any, phone_views: list) -> None:
+    """Pickup groups: answering each other's calls needs two phones at least."""
     pickups: dict[str, list[int]] = {}
     for i, v, valid in phone_views:
         if valid and v.pickup:
@@ -255,3 +261,82 @@ def check_trunk(trunk: Any, event_file: Any, phones: Any, phone_views: list, gro
         if number.startswith(prefix):
             event_file.add(("trunk", "dial_out_prefix"), f"{prefix!r} begins the {what} number {number!r}, so "
                            "dialling it would call out: choose another dial_out_prefix or another number")
+
+
+
+def venue_of(number: str, venues: dict) -> Optional[str]:
+    """The venue whose prefixes `number` starts with (prefixes never overlap), or None."""
+    return next((name for name, v in venues.items() if any(number.startswith(p) for p in v.numbers)), None)
+
+
+def check_venues(event: Any, event_file: Any, phones: Any, phone_views: list, groups: Any, group_views: list,
+                 nodes: Optional[dict[str, Node]]) -> None:
+    """Several venues: prefixes that never overlap, every number in one venue, groups and
+    pickup groups within their venue, the trunk at a venue."""
+    venues = event.venues
+    trunk = event.trunk
+    if not venues:
+        if trunk is not None and trunk.venue is not None:
+            event_file.add(("trunk", "venue"), f"{trunk.venue!r} names a venue, but event.yml has no venues: "
+                           "delete the line, or declare venues")
+        return
+    seen: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    for name, venue in venues.items():
+        for j, prefix in enumerate(venue.numbers):
+            for other_prefix, other in seen.items():
+                if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+                    event_file.add(("venues", name, "numbers", j), f"{prefix!r} overlaps {other_prefix!r} of venue "
+                                   f"{other}: every number must belong to one venue: choose prefixes that do not "
+                                   "begin one another")
+            seen.setdefault(prefix, name)
+        if venue.address in addresses:
+            event_file.add(("venues", name, "address"), f"{venue.address} is already the address of venue "
+                           f"{addresses[venue.address]}: each venue's PBX has its own")
+        addresses.setdefault(venue.address, name)
+    if trunk is not None and trunk.venue not in venues:
+        what = f"{trunk.venue!r} is no venue" if trunk.venue else "is missing"
+        event_file.add(("trunk", "venue") if trunk.venue else ("trunk",),
+                       f"trunk.venue {what}: with venues, name the venue whose PBX registers the trunk "
+                       f"({', '.join(venues)})")
+    listing = ", ".join(f"{n}: {' '.join(v.numbers)}" for n, v in venues.items())
+    venue_by_name: dict[str, str] = {}
+    for i, v, _ in phone_views:
+        if v.extension is None:
+            continue
+        where = venue_of(v.extension, venues)
+        if where is None:
+            phones.add(("phones", i, "extension"), f"{v.extension!r} is in no venue's numbers ({listing}): give it "
+                       "a number of its venue, or add the prefix to a venue's numbers")
+        elif v.name:
+            venue_by_name[v.name.lower()] = where
+    for i, g, _ in group_views:
+        number = _get(g, "number")
+        if number is None:
+            continue
+        where = venue_of(number, venues)
+        if where is None:
+            groups.add(("groups", i, "number"), f"{number!r} is in no venue's numbers ({listing}): give it a number "
+                       "of its venue, or add the prefix to a venue's numbers")
+        elif _get(g, "name"):
+            venue_by_name[_get(g, "name").lower()] = where
+    if nodes is not None:
+        for key, node in nodes.items():
+            if node.kind != "group" or key not in venue_by_name:
+                continue
+            home = venue_by_name[key]
+            away = [(path, venue_by_name.get(n)) for n, (_, path) in expand(nodes, node.name).items()
+                    if venue_by_name.get(n) not in (home, None)]
+            if away:
+                path, venue = away[0]
+                groups.add(("groups", node.index, "members"), f"{' -> '.join(path)} is in venue {venue}, the group in "
+                           f"venue {home}: a group rings the phones of its own venue: make a group in {venue} and "
+                           "forward to it")
+    pickups: dict[str, set[str]] = {}
+    for i, v, valid in phone_views:
+        if valid and v.pickup and v.name and v.name.lower() in venue_by_name:
+            pickups.setdefault(v.pickup, set()).add(venue_by_name[v.name.lower()])
+    for i, v, valid in phone_views:
+        if valid and v.pickup and len(pickups.get(v.pickup, ())) > 1:
+            phones.add(("phones", i, "pickup"), f"{v.pickup!r} has phones in venues {', '.join(sorted(pickups[v.pickup]))}: "
+                       "a pickup group works within one PBX: give each venue its own pickup group")

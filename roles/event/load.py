@@ -42,7 +42,7 @@ from .model import (
     TestNumbers,
     normalize_mac,
 )
-from .checks import GROUPS_FILE, check_routing, check_trunk, validate_groups
+from .checks import GROUPS_FILE, check_routing, check_trunk, check_venues, validate_groups
 from .strength import weakness
 
 EVENT_FILE = "event.yml"
@@ -577,10 +577,12 @@ def _load(directory: Path) -> Directory:
         group_views = validate_groups(groups_file)
     numbers = event.test_numbers if event is not None else _test_numbers(event_data)
     tests = {numbers.hello_world: "hello_world", numbers.echo: "echo"} if numbers is not None else {}
-    check_routing(
+    nodes = check_routing(
         event, event.ring_timeout if event is not None else 20, event.pickup_code if event is not None else None,
         tests, phones_file, views, groups_file, group_views,
     )
+    if event is not None:
+        check_venues(event, event_file, phones_file, views, groups_file, group_views, nodes)
     trunk_password = None
     if event is not None and event.trunk is not None:
         check_trunk(event.trunk, event_file, phones_file, views, groups_file, group_views, tests, event.pickup_code)
@@ -601,8 +603,10 @@ def _load(directory: Path) -> Directory:
         # phones whose SIP password is derived: none given (a bad one given is reported above)
         entries = phones_data.get("phones")
         derived = [i for i, v, valid in views if v.password is None and (valid or entries[i].get("password") is None)]
-        if derived or provisioned:
-            if derived:
+        if derived or provisioned or event.venues:
+            if event.venues and not (derived or provisioned):
+                why = "the venues' PBXes authenticate each other with a password derived from it"
+            elif derived:
                 first = phones_file.phone(derived[0])
                 more = f" and {len(derived) - 1} more" if len(derived) > 1 else ""
                 why = f"{first}{more} {'have' if more else 'has'} no password, which is derived from it"
@@ -650,7 +654,16 @@ def _load(directory: Path) -> Directory:
 
         trunk = TrunkAccount(trunk=event.trunk, password=trunk_password,
                              callers=callers(accounts, groups, event.trunk.dial_out))
-    return Directory(event=event, accounts=accounts, groups=groups, trunk=trunk)
+    peer_passwords = ()
+    if event.venues:
+        from .venues import peer_key
+
+        names = list(event.venues)
+        peer_passwords = tuple(
+            (peer_key(a, b), derive_password(secret, name, peer_key(a, b)))
+            for i, a in enumerate(names) for b in names[i + 1:]
+        )
+    return Directory(event=event, accounts=accounts, groups=groups, trunk=trunk, peer_passwords=peer_passwords)
 
 
 # All accounts in one call (for 10,000 phones, faster than one call each).

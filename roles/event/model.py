@@ -188,6 +188,7 @@ class Trunk(Strict):
         (), description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
     )
     secret_file: Optional[str] = Field(None, description="secret_file is the path of the trunk's password file")
+    venue: Optional[str] = Field(None, description="venue names the venue whose PBX registers the trunk")
 
     @field_validator("sources")
     @classmethod
@@ -216,6 +217,31 @@ class Trunk(Strict):
         return self.registrar.rsplit(":", 1)[0] if ":" in self.registrar else self.registrar
 
 
+def _prefixes(value):
+    """numbers: "2" or ["2", "3"] (YAML may read 2 as a number: taken as its digits)."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
+class Venue(Strict):
+    """One venue under `venues:` in event.yml: its own PBX, its own numbers."""
+
+    numbers: Annotated[tuple[Annotated[str, Field(pattern=r"^[0-9]{1,5}$")], ...], BeforeValidator(_prefixes)] = Field(
+        min_length=1,
+        description="numbers are the prefixes (1 to 5 digits) of this venue's numbers, e.g. '2' or ['2', '3']",
+    )
+    address: str = Field(description="address is the IP address the other venues' PBXes reach this one at")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        _ip_address(value, "10.80.0.1")
+        return value
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -236,6 +262,7 @@ class Event(Strict):
     )
     secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")
     trunk: Optional[Trunk] = None
+    venues: dict[Annotated[str, Field(pattern=EVENT_NAME_PATTERN)], Venue] = {}
 
     @field_validator("network")
     @classmethod
@@ -428,8 +455,33 @@ class TrunkAccount(BaseModel):
     callers: tuple[str, ...]  # extensions of the phones that may call out
 
 
+class Peer(BaseModel):
+    """Another venue's PBX, as this venue's PBX peers with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    numbers: tuple[str, ...]
+    password: str = Field(repr=False)  # shared by the two PBXes, derived from the event secret
+
+
+class VenueView(BaseModel):
+    """The venue a Directory is cut for (venue_directory): its name and numbers, its peers,
+    and the other venues' phones and groups (name -> number, for forwards to them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    numbers: tuple[str, ...]
+    peers: tuple[Peer, ...]
+    remote: tuple[tuple[str, str], ...] = ()
+    loud: tuple[tuple[str, tuple[str, ...]], ...] = ()  # extension -> loud callers (whole event)
+
+
 class Directory(BaseModel):
-    """The validated event directory: what every renderer takes."""
+    """The validated event directory: what every renderer takes. With venues, each PBX gets
+    the Directory of its venue (roles.event.venue_directory): its own phones and groups."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -437,6 +489,9 @@ class Directory(BaseModel):
     accounts: tuple[Account, ...]
     groups: tuple[Group, ...] = ()
     trunk: Optional[TrunkAccount] = None
+    venue: Optional[VenueView] = None
+    # (peer_key, password) for each pair of venues (roles/event/venues.py)
+    peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 
     @property
     def provisioned(self) -> tuple[Account, ...]:
@@ -444,7 +499,7 @@ class Directory(BaseModel):
 
     def without_phones(self) -> "Directory":
         """The event with no phone at all (teardown applies it)."""
-        return Directory(event=self.event, accounts=(), groups=(), trunk=None)
+        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=self.venue)
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

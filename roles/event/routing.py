@@ -237,6 +237,8 @@ def _resolve(directory: Directory) -> Routing:
     accounts = {a.name.lower(): a for a in directory.accounts}
     numbers = {a.name.lower(): a.extension for a in directory.accounts}
     numbers.update({g.name.lower(): g.number for g in directory.groups})
+    if directory.venue is not None:  # forwards may name phones and groups of other venues
+        numbers.update({name.lower(): number for name, number in directory.venue.remote})
     nodes = graph(directory)
     routes = []
     delays: set[int] = set()
@@ -276,7 +278,9 @@ def _resolve(directory: Directory) -> Routing:
         if a.loud_from:
             delayed.setdefault(a.name.lower(), a)
     loud = {}
-    for a in directory.accounts:
+    if directory.venue is not None:  # resolved on the whole event (venue_directory)
+        loud = dict(directory.venue.loud)
+    for a in directory.accounts if directory.venue is None else ():
         if a.loud_from:
             callers: set[str] = set()
             for name in a.loud_from:

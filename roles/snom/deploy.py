@@ -102,10 +102,20 @@ def provisioning_server(directory: Directory) -> Optional[ProvisioningService]:
     return provisioning_service(directory, read(SETTINGS).snom__provisioning_dir)
 
 
+def _here(directory: Directory, names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` without the phones of other venues (with venues, each PBX host takes the names
+    of its own venue from a `--data` list given to the whole run)."""
+    if directory.venue is None:
+        return names
+    elsewhere = {name for name, _ in directory.venue.remote}
+    return tuple(n for n in names if n not in elsewhere)
+
+
 def _chosen(directory: Directory, wanted: tuple[str, ...], setting: str, need_address: bool = False):
     provisioned = {a.name: a for a in directory.provisioned}
     if wanted == ("all",):
         return [a for a in directory.provisioned if a.address or not need_address]
+    wanted = _here(directory, wanted)
     unknown = [n for n in wanted if n not in provisioned]
     if unknown:
         raise SettingError(
@@ -319,7 +329,7 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
              else snapshot.asterisk)
     now = _now()
     record = merged(existing, directory, state, now)
-    by_hand = settings.televoc_reset_by_hand
+    by_hand = _here(directory, settings.televoc_reset_by_hand)
     unknown = unknown_names(record, by_hand)
     if unknown:
         raise SettingError(f"--data televoc_reset_by_hand: not a phone of the event: {', '.join(unknown)}")
@@ -341,7 +351,7 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome,
     is proven (a fetch of the wiped profile, a reset answered) and the crew's statements.
     """
     settings = read(ALL_SETTINGS)
-    by_hand = settings.televoc_reset_by_hand
+    by_hand = _here(directory, settings.televoc_reset_by_hand)
     outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
     wiped_files = publication(directory, snapshot, wiped=True)
     wiped = wiped_files.files

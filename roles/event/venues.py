@@ -1,0 +1,62 @@
+"""Several venues, one PBX each: the Directory a venue's PBX serves.
+
+`venue_directory(directory, name)` keeps the phones and groups whose numbers begin with one of
+the venue's prefixes, the trunk when it is registered there, and for every other venue a
+`Peer` (its address, its prefixes, the password the two PBXes share, derived from the event
+secret). The dialplan sends a number of another venue to its PBX; forwards may name phones
+and groups of other venues (`VenueView.remote`). Without venues, the directory is the PBX's.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .checks import venue_of
+from .load import EventError
+from .model import Directory, Peer, VenueView
+from .routing import resolve
+
+_CUT: dict[tuple[int, Optional[str]], tuple[Directory, Directory]] = {}
+
+
+def peer_key(a: str, b: str) -> str:
+    """The derivation label of the password venues a and b share (the same from both ends)."""
+    first, second = sorted((a, b))
+    return f"venue/{first}/{second}"
+
+
+def venue_directory(directory: Directory, name: Optional[str]) -> Directory:
+    """The Directory venue `name`'s PBX serves; EventError naming the fix when `name` is not
+    a venue of the event (or missing while the event has venues)."""
+    cached = _CUT.get((id(directory), name))
+    if cached is not None and cached[0] is directory:
+        return cached[1]
+    venues = directory.event.venues
+    if not venues:
+        if name is not None:
+            raise EventError([f"the host's televoc_venue is {name!r}, but event.yml declares no venues: "
+                              "delete televoc_venue from inventory.py, or declare venues"])
+        return directory
+    if name not in venues:
+        what = f"televoc_venue {name!r} is no venue of the event" if name else "the host has no televoc_venue"
+        raise EventError([f"{what}: event.yml declares venues ({', '.join(venues)}), so each PBX host in "
+                          "inventory.py names its venue, e.g. 'televoc_venue': " + repr(next(iter(venues)))])
+    passwords = dict(directory.peer_passwords)
+    peers = tuple(
+        Peer(name=other, address=v.address, numbers=v.numbers, password=passwords[peer_key(name, other)])
+        for other, v in venues.items() if other != name
+    )
+    mine = [a for a in directory.accounts if venue_of(a.extension, venues) == name]
+    groups = [g for g in directory.groups if venue_of(g.number, venues) == name]
+    remote = tuple((a.name, a.extension) for a in directory.accounts if venue_of(a.extension, venues) != name)
+    remote += tuple((g.name, g.number) for g in directory.groups if venue_of(g.number, venues) != name)
+    trunk = directory.trunk if directory.trunk is not None and directory.trunk.trunk.venue == name else None
+    # loud_from may name callers of other venues: resolved on the whole event
+    extensions = {a.extension for a in mine}
+    loud = tuple((ext, callers) for ext, callers in resolve(directory).loud.items() if ext in extensions)
+    cut = directory.model_copy(update={
+        "accounts": tuple(mine), "groups": tuple(groups), "trunk": trunk,
+        "venue": VenueView(name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud),
+    })
+    _CUT[(id(directory), name)] = (directory, cut)
+    return cut

@@ -1,0 +1,82 @@
+"""Several venues: refused before any host is touched when numbers cannot be told apart, cut
+into one Directory per venue, and rendered so that the PBXes peer with each other. No host;
+tests/lab_tests/test_venues.py proves it with two labs and real calls."""
+
+from pathlib import Path
+
+import pytest
+
+from roles.asterisk.render import render_asterisk
+from roles.event import EventError, load_directory, venue_directory
+
+EVENT = ("name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
+         "venues:\n  hall: {numbers: '1', address: 10.80.0.1}\n  camp: {numbers: ['2', '3'], address: 10.80.0.2}\n")
+PHONES = ("phones:\n  - {name: h1, extension: 1001, display_name: Hall One}\n  - {name: c1, extension: 2001}\n"
+          "  - {name: c2, extension: 3001, forward: {no_answer: h1}}\n")
+
+
+def make(tmp_path: Path, event: str = EVENT, phones: str = PHONES, groups: str | None = None) -> Path:
+    (tmp_path / "event.yml").write_text(event)
+    (tmp_path / "phones.yml").write_text(phones)
+    if groups is not None:
+        (tmp_path / "groups.yml").write_text(groups)
+    (tmp_path / "event.secret").write_text("s" * 40 + "\n")
+    (tmp_path / "event.secret").chmod(0o600)
+    return tmp_path
+
+
+def problems(tmp_path, **kwargs) -> list[str]:
+    with pytest.raises(EventError) as info:
+        load_directory(make(tmp_path, **kwargs))
+    return info.value.problems
+
+
+def test_each_venue_gets_its_own_phones_its_peers_and_the_others_numbers(tmp_path):
+    event = load_directory(make(tmp_path))
+    camp = venue_directory(event, "camp")
+    assert [a.name for a in camp.accounts] == ["c1", "c2"]
+    assert [(p.name, p.address, p.numbers) for p in camp.venue.peers] == [("hall", "10.80.0.1", ("1",))]
+    assert camp.venue.remote == (("h1", "1001"),)
+    hall = venue_directory(event, "hall")
+    assert hall.venue.peers[0].password == camp.venue.peers[0].password  # both ends share it
+    assert venue_directory(event, None) is event if not event.event.venues else True
+
+
+def test_a_host_must_name_a_venue_of_the_event(tmp_path):
+    event = load_directory(make(tmp_path))
+    for name, text in ((None, "the host has no televoc_venue"), ("ghost", "televoc_venue 'ghost' is no venue")):
+        with pytest.raises(EventError) as info:
+            venue_directory(event, name)
+        assert text in info.value.problems[0] and "'televoc_venue': 'hall'" in info.value.problems[0]
+
+
+def test_a_venue_pbx_peers_with_the_others_and_sends_their_numbers_there(tmp_path):
+    camp = venue_directory(load_directory(make(tmp_path)), "camp")
+    config = render_asterisk(camp)
+    pjsip, dialplan = config.conf_files["pjsip.conf"], config.conf_files["extensions.conf"]
+    assert "[televoc-venue-hall]\ntype=identify\nendpoint=televoc-venue-hall\nmatch=10.80.0.1\n" in pjsip
+    assert "identify_by=ip\ndeny=0.0.0.0/0.0.0.0\npermit=10.80.0.1\n" in pjsip
+    assert camp.venue.peers[0].password in config.secrets
+    assert all(camp.venue.peers[0].password not in text for text in config.conf_files.values())
+    assert "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall)" in dialplan
+    assert '${REGEX("^(2|3)" ${EXTEN})}' in dialplan  # calls from peers: only this venue's numbers
+    assert " same => n,GotoIf($[\"${DIALSTATUS}\" = \"NOANSWER\"]?1001,1)" in dialplan  # a forward to the hall
+
+
+def test_venue_problems_are_named_at_once(tmp_path):
+    event = EVENT.replace("numbers: ['2', '3']", "numbers: ['2', '10']")
+    phones = PHONES + "  - {name: x, extension: 5001}\n  - {name: p1, extension: 1002, pickup: mix}\n  - {name: p2, extension: 2002, pickup: mix}\n"
+    groups = "groups:\n  - {name: desk, number: 1100, members: [h1, c1]}\n"
+    found = problems(tmp_path, event=event + "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000}\n",
+                     phones=phones, groups=groups)
+    expected = [
+        "venues.camp: numbers 2: '10' overlaps '1' of venue hall",
+        "trunk.venue is missing: with venues, name the venue whose PBX registers the trunk (hall, camp)",
+        "phone 3 (c2): extension: '3001' is in no venue's numbers",
+        "phone 4 (x): extension: '5001' is in no venue's numbers",
+        "phone 5 (p1): pickup: 'mix' has phones in venues camp, hall",
+        "phone 6 (p2): pickup: 'mix' has phones in venues camp, hall",
+        "group 1 (desk): members: desk -> c1 is in venue camp, the group in venue hall",
+    ]
+    for text in expected:
+        assert any(text in p for p in found), f"{text!r} not in:\n" + "\n".join(found)
