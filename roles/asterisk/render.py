@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from roles import names
 from roles.event import Directory
-from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, resolve
-from roles.templating import render
+from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, resolve
+from roles.templating import render, without_gc
 
 from .report import LiveConfig
 
@@ -41,13 +41,44 @@ def _digest(*texts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def route_lines(r: Route) -> str:
+    """One number's lines in the numbers context: a forward `always` jumps at once; else the
+    caller's name gets the group's prefix, Dial() rings the route's legs (each phone's leg
+    runs the predial handler: its Alert-Info class), and each forward is a jump on Dial's
+    status. (Written in Python, not in the template: 10,000 phones take a fifth of the time.)"""
+    head = f"; {r.number}: {r.label}\n"
+    if r.always:
+        return head + f"exten => {r.number},1,Goto({r.always},1)  ; forward always: {r.targets[0][1]}\n"
+    targets = dict(r.targets)
+    lines = [head, f"exten => {r.number},1,Set(CALLERID(name)={r.prefix}${{TV_CALLER_NAME}})\n",
+             f" same => n,Set(__TV_GROUP={r.group})\n"]
+    if r.legs:
+        arg = f"({r.loud_arg})" if r.loud_arg else ""
+        lines.append(f" same => n,Dial({r.dial},{r.timeout},b({names.PREDIAL_CONTEXT}^s^1{arg})"
+                     f"{'r' if r.ring_at_once else ''})\n")
+    else:
+        lines.append(" same => n,Set(DIALSTATUS=CHANUNAVAIL)  ; every member is paused\n")
+    if r.no_answer:
+        lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "NOANSWER"]?{r.no_answer},1)  '
+                     f"; no answer in {r.timeout} s: {targets['no_answer']}\n")
+    if r.busy:
+        lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "BUSY"]?{r.busy},1)  ; busy: {targets["busy"]}\n')
+    if r.unavailable:
+        lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "CHANUNAVAIL" | "${{DIALSTATUS}}" = "CONGESTION"]?'
+                     f"{r.unavailable},1)  ; unavailable: {targets['unavailable']}\n")
+    lines.append(" same => n,Hangup()\n")
+    return "".join(lines)
+
+
 def render_extensions(directory: Directory) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
+    routing = resolve(directory)
     context = dict(
         names=names,
         event=event,
-        routing=resolve(directory),
+        routing=routing,
+        numbers="".join(route_lines(r) for r in routing.routes),
         trunk=directory.trunk,
         venue=directory.venue,
         ring_context=RING_CONTEXT,
@@ -93,6 +124,7 @@ def render_secrets(directory: Directory, generation: str) -> str:
     )
 
 
+@without_gc
 def credential_fingerprints(directory: Directory) -> str:
     """One line per phone, `<name> <fingerprint>`, that changes when its password changes
     (sha256 of name and password, cut to 16 hex digits). Kept on the PBX (root 0600, beside
@@ -143,6 +175,7 @@ SECURITY_LOG_NAME = "security"
 SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"
 
 
+@without_gc
 def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> AsteriskConfig:
     """All Asterisk artefacts for `directory`; same input, byte-identical output. These are
     the only config files Asterisk gets (the module turns NixOS's sample files off): what is

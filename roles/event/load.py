@@ -13,7 +13,6 @@ touches the network.
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import hmac
 import os
@@ -21,9 +20,8 @@ import re
 import secrets
 import shlex
 import stat
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -42,6 +40,8 @@ from .model import (
     TestNumbers,
     normalize_mac,
 )
+from roles.templating import gc_paused
+
 from .checks import GROUPS_FILE, check_routing, check_trunk, check_venues, validate_groups
 from .strength import weakness
 
@@ -72,19 +72,6 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building thousands of small objects (nodes, dicts, models) triggers the garbage collector
-    again and again, for nothing: nothing here makes reference cycles worth collecting."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Report:
@@ -556,7 +543,7 @@ def load_directory(directory: Path | str) -> Directory:
              "(see README, 'Describe an event')"],
             str(directory),
         )
-    with _gc_paused():
+    with gc_paused():
         return _load(directory)
 
 
@@ -641,7 +628,7 @@ def _load(directory: Path) -> Directory:
         for _, p in phones
     ])
     groups = tuple(
-        Group(
+        Group.model_construct(  # every value validated above (GroupEntry)
             name=g.name, number=g.number, display_name=g.display_name or g.name,
             short=g.short or (g.display_name or g.name)[:12].strip(), timeout=g.timeout or event.ring_timeout,
             members=tuple(g.members), forward=g.forward, location=g.location, in_directory=g.in_directory,

@@ -32,25 +32,35 @@ class Entry:
 
 def _base(text: str) -> str:
     """'Ärzte-Büro' -> 'arzte-buro': case and accents dropped."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    folded = text.strip().casefold()
+    if folded.isascii():  # most names: nothing to decompose
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_BASE_LETTERS)
+
+
+def _initial(base: str) -> str:
+    first = base[:1]
+    return first.upper() if "a" <= first <= "z" else OTHER
 
 
 def heading(entry: Entry) -> str:
     """The entry's initial A-Z, or '#'."""
-    first = _base(entry.name)[:1]
-    return first.upper() if "a" <= first <= "z" else OTHER
+    return _initial(_base(entry.name))
+
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
 
 
 def _natural(text: str) -> tuple:
     """'saal 10' -> ('saal ', 10, ''): digit runs compare as numbers ('Saal 2' before 'Saal 10')."""
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGIT_RUNS.split(text)))
 
 
 def sort_key(entry: Entry) -> tuple:
     """'#' last, then by name (case, accents, numbers as above), ties by number."""
-    return (heading(entry) == OTHER, _natural(_base(entry.name)), int(entry.number), entry.number,
-            entry.name, entry.kind)
+    base = _base(entry.name)
+    return (_initial(base) == OTHER, _natural(base), int(entry.number), entry.number, entry.name, entry.kind)
 
 
 def entries(directory: Directory) -> list[Entry]:

@@ -99,7 +99,7 @@ class Routing:
 
 # ---------------------------------------------------------------- the graph of names
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """A phone or group as the checks see it: enough to follow its edges."""
 
@@ -134,12 +134,14 @@ def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[l
     """Each cycle along `edges` once (iterative DFS, linear in nodes and edges): a list of
     steps (from name, label, where) ending back at its first name."""
     WHITE, GREY, BLACK = 0, 1, 2
-    color = dict.fromkeys(nodes, WHITE)
+    # Only nodes with an edge out can be on a cycle (most phones have none).
+    out = {key: steps for key, node in nodes.items() if (steps := edges(node))}
+    color = dict.fromkeys(out, WHITE)
     cycles = []
-    for start in nodes:
+    for start in out:
         if color[start] != WHITE:
             continue
-        stack = [(start, iter(edges(nodes[start])))]
+        stack = [(start, iter(out[start]))]
         path: list[tuple[str, str, object]] = []
         color[start] = GREY
         while stack:
@@ -153,7 +155,7 @@ def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[l
                 continue
             label, target, where = step
             key = target.lower()
-            if key not in nodes:
+            if key not in out:  # unknown, or a node without edges out: no cycle through it
                 continue
             if color[key] == GREY:
                 # the cycle: from where `key` sits on the stack to here
@@ -164,7 +166,7 @@ def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[l
             elif color[key] == WHITE:
                 color[key] = GREY
                 path.append((name, label, where))
-                stack.append((key, iter(edges(nodes[key]))))
+                stack.append((key, iter(out[key])))
     return cycles
 
 

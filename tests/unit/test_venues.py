@@ -9,6 +9,9 @@ import pytest
 from roles.asterisk.render import render_asterisk
 from roles.event import EventError, load_directory, venue_directory
 
+from .eventdirs import assert_named, write
+from .eventdirs import problems as load_problems
+
 EVENT = ("name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
          "venues:\n  hall: {numbers: '1', address: 10.80.0.1}\n  camp: {numbers: ['2', '3'], address: 10.80.0.2}\n")
 PHONES = ("phones:\n  - {name: h1, extension: 1001, display_name: Hall One}\n  - {name: c1, extension: 2001}\n"
@@ -16,19 +19,11 @@ PHONES = ("phones:\n  - {name: h1, extension: 1001, display_name: Hall One}\n  -
 
 
 def make(tmp_path: Path, event: str = EVENT, phones: str = PHONES, groups: str | None = None) -> Path:
-    (tmp_path / "event.yml").write_text(event)
-    (tmp_path / "phones.yml").write_text(phones)
-    if groups is not None:
-        (tmp_path / "groups.yml").write_text(groups)
-    (tmp_path / "event.secret").write_text("s" * 40 + "\n")
-    (tmp_path / "event.secret").chmod(0o600)
-    return tmp_path
+    return write(tmp_path, event, phones, groups)
 
 
 def problems(tmp_path, **kwargs) -> list[str]:
-    with pytest.raises(EventError) as info:
-        load_directory(make(tmp_path, **kwargs))
-    return info.value.problems
+    return load_problems(make(tmp_path, **kwargs))
 
 
 def test_each_venue_gets_its_own_phones_its_peers_and_the_others_numbers(tmp_path):
@@ -39,7 +34,6 @@ def test_each_venue_gets_its_own_phones_its_peers_and_the_others_numbers(tmp_pat
     assert camp.venue.remote == (("h1", "1001"),)
     hall = venue_directory(event, "hall")
     assert hall.venue.peers[0].password == camp.venue.peers[0].password  # both ends share it
-    assert venue_directory(event, None) is event if not event.event.venues else True
 
 
 def test_a_host_must_name_a_venue_of_the_event(tmp_path):
@@ -78,5 +72,4 @@ def test_venue_problems_are_named_at_once(tmp_path):
         "phone 6 (p2): pickup: 'mix' has phones in venues camp, hall",
         "group 1 (desk): members: desk -> c1 is in venue camp, the group in venue hall",
     ]
-    for text in expected:
-        assert any(text in p for p in found), f"{text!r} not in:\n" + "\n".join(found)
+    assert_named(found, expected, exactly=False)  # and the trunk's missing password file
