@@ -30,10 +30,13 @@ TRUNK = "televoc-trunk"
 TRUNK_CONTEXT = "televoc-from-trunk"
 DIAL_OUT_CONTEXT = "televoc-dial-out"
 DIAL_OUT_CALLERS = "televoc-may-dial-out"
+FORWARD_OUT_CONTEXT = "televoc-forward-out"  # a forward to an outside number
 # Several venues: another venue's PBX is endpoint, auth, aor and identify VENUE_PREFIX + its
 # name; calls from it start in VENUE_CONTEXT. PEER_USER: the user both ends authenticate as.
 VENUE_PREFIX = "televoc-venue-"
 VENUE_CONTEXT = "televoc-from-venue"
+TO_VENUE_CONTEXT = "televoc-to-venue"  # Dial's b() on a call to a peer
+FROM_TRUNK_HEADER = "X-Televoc-From-Trunk"  # between peers: the call came in over the trunk
 PEER_USER = "televoc-peer"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`

@@ -14,7 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 from . import yamlload
 from .messages import shown
 from .model import RESERVED_NAMES, RESERVED_PREFIX, GroupEntry
-from .routing import MAX_DIAL_STRING, Leg, Node, cycle_text, expand, expansions, find_cycles, jumps
+from .routing import (MAX_DIAL_STRING, Leg, Node, _all_phones, cycle_text, expand, expansions, find_cycles,
+                      jumps, outside_number)
 
 GROUPS_FILE = "groups.yml"
 _GROUP_ENTRIES = TypeAdapter(list[GroupEntry])
@@ -63,6 +64,7 @@ def _get(v: Any, key: str) -> Optional[str]:
 
 def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tests: dict[str, str],
                   phones: Any, phone_views: list, groups: Any, group_views: list) -> Optional[dict[str, Node]]:
+    trunk = event.trunk if event is not None else None
     """Every rule across phones and groups; `tests` maps test numbers to their names. Returns
     the routing graph of the valid entries (None when it has a cycle), for check_venues."""
     # -- names and numbers: phones and groups share both
@@ -133,6 +135,7 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                              f"write the name of the {what} (phones.yml or groups.yml)")
 
     bad_nodes = set()
+    outside: list[tuple[Node, str, str]] = []  # forwards to outside numbers
     for key, node in nodes.items():
         file = files[node.kind]
         seen: dict[str, int] = {}
@@ -160,6 +163,14 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                 file.add(path_of(node, ("forward", kind)), f"{target!r} is the {node.kind} itself: a forward to itself "
                          "goes nowhere: name another phone or group, or delete the line")
                 bad_nodes.add(key)
+            elif outside_number(target, trunk) is not None:
+                if target.lower() in names:
+                    file.add(path_of(node, ("forward", kind)), f"{target!r} is both an outside number (it begins with "
+                             f"the dial-out prefix {trunk.dial_out_prefix!r}) and the name of a phone or group: "
+                             "rename that phone or group")
+                    bad_nodes.add(key)
+                else:
+                    outside.append((node, kind, target))
             elif target.lower() not in nodes:
                 unknown(node, ("forward", kind), target, "phone or group to forward to")
                 bad_nodes.add(key)
@@ -218,8 +229,35 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                            "Asterisk takes in one call: split it into groups that ring one after the other "
                            "(a group can be a member with a delay)")
 
+    if outside:
+        _outside_forwards(trunk, outside, clean, files)
     pickup_rule(phones, phone_views)
     return None if cycles else clean
+
+
+def _outside_forwards(trunk: Any, outside: list, nodes: dict[str, Node], files: dict) -> None:
+    """A forward to an outside number goes out over the trunk at the cost of the phone or
+    group that forwards: it must be one that may call out (trunk.dial_out). An `always` forward
+    out cannot ring as a group's member."""
+    named = {n.lower() for n in trunk.dial_out} if trunk.dial_out != "all" else None
+    in_named_group = set()
+    if named is not None:
+        for name in named:
+            node = nodes.get(name)
+            if node is not None and node.kind == "group":
+                in_named_group |= _all_phones(nodes, node.name)
+    members = {m.name.lower() for n in nodes.values() for m in n.members}
+    for node, kind, target in outside:
+        where = (node.kind + "s", node.index, "forward", kind)
+        key = node.name.lower()
+        if named is not None and key not in named and key not in in_named_group:
+            files[node.kind].add(where, f"{target!r} is an outside number, and a forward out is a call out at the "
+                                 f"{node.kind}'s cost, but trunk.dial_out does not name {node.name}: add it to "
+                                 "dial_out, or forward to a phone or group")
+        if kind == "always" and key in members:
+            files[node.kind].add(where, f"{target!r} is an outside number, and {node.name} is a group's member: a "
+                                 "group rings phones, not outside numbers: forward the group itself, or remove "
+                                 "the member")
 
 
 def pickup_rule(phones: Any, phone_views: list) -> None:
@@ -340,3 +378,18 @@ def check_venues(event: Any, event_file: Any, phones: Any, phone_views: list, gr
         if valid and v.pickup and len(pickups.get(v.pickup, ())) > 1:
             phones.add(("phones", i, "pickup"), f"{v.pickup!r} has phones in venues {', '.join(sorted(pickups[v.pickup]))}: "
                        "a pickup group works within one PBX: give each venue its own pickup group")
+    if trunk is not None and trunk.venue in venues:
+        for i, v, valid in phone_views:
+            f = getattr(v, "forward", None) if valid else None
+            for kind, target in (f.targets() if f is not None else []):
+                here = venue_by_name.get(v.name.lower())
+                if outside_number(target, trunk) is not None and here not in (trunk.venue, None):
+                    phones.add(("phones", i, "forward", kind), f"{target!r} is an outside number, but the trunk is "
+                               f"at venue {trunk.venue} and {v.name} at {here}: forward to a phone or group")
+        for i, g, valid in group_views:
+            f = g.forward if valid else None
+            for kind, target in (f.targets() if f is not None else []):
+                here = venue_by_name.get(g.name.lower())
+                if outside_number(target, trunk) is not None and here not in (trunk.venue, None):
+                    groups.add(("groups", i, "forward", kind), f"{target!r} is an outside number, but the trunk is "
+                               f"at venue {trunk.venue} and {g.name} at {here}: forward to a phone or group")

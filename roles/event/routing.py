@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
+from roles.names import FORWARD_OUT_CONTEXT
+
 from .model import Account, Directory, Group
 
 # Dial()'s arguments are cut at Asterisk's 8 KB buffer (EXT_DATA_SIZE in pbx.c): a group whose
@@ -189,8 +191,9 @@ def expand(nodes: dict[str, Node], group: str) -> dict[str, tuple[int, list[str]
     def follow(name: str, delay: int, path: list[str]) -> None:
         node = nodes[name.lower()]
         if node.forward is not None and node.forward.always:
-            follow(node.forward.always, delay, path + [node.name])
-            return
+            if node.forward.always.lower() in nodes:
+                follow(node.forward.always, delay, path + [node.name])
+            return  # (an outside number does not ring in a group: refused by the checks)
         if node.kind == "phone":
             key = node.name.lower()
             if key not in result or delay < result[key][0]:
@@ -207,11 +210,25 @@ def expand(nodes: dict[str, Node], group: str) -> dict[str, tuple[int, list[str]
     return result
 
 
+def outside_number(target: str, trunk) -> Optional[str]:
+    """The outside number a forward target names (what a phone dials to call out: the trunk's
+    dial-out prefix, then digits), without the prefix; None for a name (or without a trunk)."""
+    if trunk is None or not target.isdigit():
+        return None
+    prefix = trunk.dial_out_prefix
+    return target[len(prefix):] if target.startswith(prefix) and len(target) > len(prefix) else None
+
+
 # ---------------------------------------------------------------- resolve
 
-def _fallback(forward, kind: str, numbers: dict[str, str]) -> Optional[str]:
+def _fallback(forward, kind: str, numbers: dict[str, str], trunk=None) -> Optional[str]:
+    """Where `kind` forwards to: a number of the event, or FORWARD_OUT_CONTEXT,<outside number>."""
     target = getattr(forward, kind, None) if forward is not None else None
-    return numbers[target.lower()] if target else None
+    if not target:
+        return None
+    if target.lower() in numbers:
+        return numbers[target.lower()]
+    return f"{FORWARD_OUT_CONTEXT},{outside_number(target, trunk)}"
 
 
 _RESOLVED: dict[int, tuple[Directory, "Routing"]] = {}
@@ -242,6 +259,7 @@ def _resolve(directory: Directory) -> Routing:
     if directory.venue is not None:  # forwards may name phones and groups of other venues
         numbers.update({name.lower(): number for name, number in directory.venue.remote})
     nodes = graph(directory)
+    trunk = directory.event.trunk
     routes = []
     delays: set[int] = set()
     delayed: dict[str, Account] = {}
@@ -254,8 +272,8 @@ def _resolve(directory: Directory) -> Routing:
         if f is not None:
             if f.no_answer and f.no_answer_after:
                 route.timeout = f.no_answer_after
-            route.always, route.no_answer = _fallback(f, "always", numbers), _fallback(f, "no_answer", numbers)
-            route.busy, route.unavailable = _fallback(f, "busy", numbers), _fallback(f, "unavailable", numbers)
+            route.always, route.no_answer = _fallback(f, "always", numbers, trunk), _fallback(f, "no_answer", numbers, trunk)
+            route.busy, route.unavailable = _fallback(f, "busy", numbers, trunk), _fallback(f, "unavailable", numbers, trunk)
             route.targets = tuple(f.targets())
         routes.append(route)
     for g in directory.groups:
@@ -272,8 +290,8 @@ def _resolve(directory: Directory) -> Routing:
         routes.append(Route(
             number=g.number, name=g.name, kind="group", label=f'group {g.name} "{g.display_name}"',
             legs=tuple(legs), timeout=g.timeout, prefix=f"[{g.short}] ", group=g.name,
-            always=_fallback(f, "always", numbers), no_answer=_fallback(f, "no_answer", numbers),
-            busy=_fallback(f, "busy", numbers), unavailable=_fallback(f, "unavailable", numbers),
+            always=_fallback(f, "always", numbers, trunk), no_answer=_fallback(f, "no_answer", numbers, trunk),
+            busy=_fallback(f, "busy", numbers, trunk), unavailable=_fallback(f, "unavailable", numbers, trunk),
             targets=tuple(f.targets()) if f is not None else (),
         ))
     for a in directory.accounts:

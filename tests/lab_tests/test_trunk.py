@@ -151,3 +151,23 @@ def test_the_upstream_refusing_the_password_fails_strict_verification_naming_the
         fixed = pbx.deploy("--data", "televoc_register_wait=30")
         assert fixed.returncode == 0, fixed.output
         assert f"{TRUNK_LINE} is registered" in fixed.output
+
+
+def test_a_forward_to_an_outside_number_goes_out_shown_as_the_callers_block_number(pbx):
+    with pbx.local(l1="ring") as local, pbx.remote(**{"5001": "answer:0.5"}) as remote:
+        call = Dial.start(pbx.lab, "l2", pbx.passwords()["l2"], "1001", 5308, hold=0.5)
+        call.wait(timeout=40)
+        rang, out = local["l1"].invites(), remote["5001"].invites()
+        assert rang and out, f"l1 rang: {bool(rang)}, 5001 rang: {bool(out)}; {call.final()}"
+        assert abs(out[0].time - rang[0].time - 2) <= 0.5, f"forwarded after {out[0].time - rang[0].time:.2f} s"
+        assert "<sip:60001002@" in out[0].header("From"), out[0].header("From")
+        assert call.first(200) is not None
+
+
+def test_a_call_in_over_the_trunk_is_never_forwarded_out_again(pbx):
+    with pbx.local(l1="ring") as local, pbx.remote(**{"5001": "answer:0.5"}) as remote:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "60001001", 5309)
+        call.wait(timeout=40)
+        assert local["l1"].invites(), "the call did not reach l1"
+        assert remote["5001"].invites() == [], "a call from the trunk was forwarded out over it again"
+        assert call.first(200) is None and call.final() is not None and call.final().status >= 400

@@ -78,3 +78,27 @@ def test_a_trunk_password_file_others_can_read_is_refused(tmp_path):
 def test_a_registrar_by_name_needs_the_upstreams_addresses(tmp_path):
     [p] = problems(tmp_path, trunk=TRUNK.replace("10.77.0.2", "sip.example.org"))
     assert "trunk" in p and "add sources: [the upstream's IP addresses]" in p
+
+
+def test_a_forward_to_an_outside_number_goes_out_for_calls_that_did_not_come_in_over_the_trunk(tmp_path):
+    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301234'}}")
+    directory = load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [a1]\n", phones=phones))
+    from roles.event.routing import resolve
+
+    assert resolve(directory).route("1001").no_answer == "televoc-forward-out,301234"
+    dialplan = render_asterisk(directory).conf_files["extensions.conf"]
+    assert '?televoc-forward-out,301234,1)  ; no answer in 20 s: 0301234' in dialplan
+    out = dialplan.split("[televoc-forward-out]\n")[1].split("\n\n")[0]
+    assert 'exten => _X.,1,GotoIf($["${TV_FROM_TRUNK}" = "1"]?refused)' in out and "n(refused),Hangup(21)" in out
+    assert " same => n,Set(__TV_FROM_TRUNK=1)" in dialplan.split("[televoc-from-trunk]\n")[1]
+
+
+def test_a_forward_out_needs_dial_out_and_rings_no_group(tmp_path):
+    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301'}}")
+    phones = phones.replace("{name: a2, extension: 1002}", "{name: a2, extension: 1002, forward: {always: '0302'}}")
+    found = problems(tmp_path, trunk=TRUNK + "  dial_out: [orga]\n", phones=phones)
+    assert_named(found, [
+        "phone 1 (a1): forward.no_answer: '0301' is an outside number, and a forward out is a call out at the "
+        "phone's cost, but trunk.dial_out does not name a1",
+        "phone 2 (a2): forward.always: '0302' is an outside number, and a2 is a group's member",
+    ])

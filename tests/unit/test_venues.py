@@ -52,7 +52,7 @@ def test_a_venue_pbx_peers_with_the_others_and_sends_their_numbers_there(tmp_pat
     assert "identify_by=ip\ndeny=0.0.0.0/0.0.0.0\npermit=10.80.0.1\n" in pjsip
     assert camp.venue.peers[0].password in config.secrets
     assert all(camp.venue.peers[0].password not in text for text in config.conf_files.values())
-    assert "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall)" in dialplan
+    assert "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall,,b(televoc-to-venue^s^1))" in dialplan
     assert '${REGEX("^(2|3)" ${EXTEN})}' in dialplan  # calls from peers: only this venue's numbers
     assert " same => n,GotoIf($[\"${DIALSTATUS}\" = \"NOANSWER\"]?1001,1)" in dialplan  # a forward to the hall
 

@@ -1,0 +1,95 @@
+"""A trunk at one venue of two: a call that came in over the trunk never goes out over it
+again, even when it crosses to the other venue's PBX and is forwarded back. Three labs: the
+hall (with the trunk), the camp, and the upstream (tests/lab/upstream.py). Measured from the
+SIP messages the phones get (SIPp traces).
+
+The hall's h1 forwards calls it does not answer in 2 s to the upstream's 5001 ("05001"); the
+camp's c1 forwards calls it does not answer in 2 s to h1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.lab.callee import Callee, Dial
+from tests.lab.deploys import copy_example_event, run_pyinfra
+from tests.lab.lab import Lab
+from tests.lab.upstream import PHONE_PASSWORD, Upstream
+from tests.lab.wait import wait_for
+
+from tests.lab_tests.test_venues import ADDRESSES, Venues, inventory
+
+pytestmark = pytest.mark.lab
+
+EVENT = Path(__file__).resolve().parent / "venues_trunk_event"
+TRUNK_PASSWORD = "trunk-pw-Vn4-Tq8-Hx2"
+
+
+@pytest.fixture(scope="module")
+def event(tmp_path_factory):
+    from roles.event import create_secret
+
+    work = tmp_path_factory.mktemp("venues-trunk")
+    directory = copy_example_event(work / "event")
+    shutil.copy(EVENT / "phones.yml", directory / "phones.yml")
+    (directory / "groups.yml").unlink()
+    with open(directory / "event.yml", "a") as f:
+        f.write((EVENT / "event-extra.yml").read_text())
+    secret = work / "event.secret"
+    create_secret(secret)
+    (work / "trunk.secret").write_text(TRUNK_PASSWORD + "\n")
+    (work / "trunk.secret").chmod(0o600)
+    with Lab(work / "hall") as hall, Lab(work / "camp") as camp, Lab(work / "upstream") as up:
+        hall.link(camp, ADDRESSES["hall"], ADDRESSES["camp"])
+        upstream = Upstream.start(up, hall, TRUNK_PASSWORD)
+        labs = {"hall": hall, "camp": camp}
+        hosts = {name: {**lab.pyinfra_host_data(), "televoc_venue": name} for name, lab in labs.items()}
+        v = Venues(labs, directory, secret, inventory(work / "inventory.py", hosts), work)
+        run = run_pyinfra(v.inventory, "deploy.py", directory, secret,
+                          "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert run.returncode == 0, run.output
+        wait_for(lambda: "Registered" in hall.asterisk("pjsip show registrations"), 20, "the trunk to register")
+        wait_for(lambda: v.contacts("camp").get("televoc-venue-hall") == "Avail"
+                 and v.contacts("hall").get("televoc-venue-camp") == "Avail", 40, "the peering")
+        v.upstream = upstream
+        yield v
+
+
+@contextlib.contextmanager
+def phones(event, **where: str):
+    """Callees that ring (never answer): name -> venue; and the upstream's 5001, answering."""
+    pw = event.passwords()
+    started = {n: Callee.start(event.labs[v], n, pw[n], 5100 + i, mode="ring") for i, (n, v) in enumerate(where.items())}
+    started["5001"] = Callee.start(event.upstream.lab, "5001", PHONE_PASSWORD, 5201, mode="answer", answer_after=0.5)
+    try:
+        wait_for(lambda: all(event.contacts(v).get(n) == "Avail" for n, v in where.items()), 20, "local phones")
+        wait_for(started["5001"].registered, 20, "the upstream's phone")
+        yield started
+    finally:
+        for c in started.values():
+            c.stop()
+        for lab in (*event.labs.values(), event.upstream.lab):
+            lab.asterisk("channel request hangup all")
+
+
+def test_a_call_from_the_camp_forwarded_to_the_hall_goes_out_over_the_trunk(event):
+    with phones(event, c1="camp", h1="hall") as p:
+        call = Dial.start(event.labs["camp"], "c2", event.passwords()["c2"], "2001", 5301, hold=0.5)
+        call.wait(timeout=40)
+        c1, h1, out = p["c1"].invites(), p["h1"].invites(), p["5001"].invites()
+        assert c1 and h1 and out, f"c1 {bool(c1)}, h1 {bool(h1)}, 5001 {bool(out)}: {call.final()}"
+        assert "<sip:60002002@" in out[0].header("From"), out[0].header("From")  # block + the caller
+        assert call.first(200) is not None
+
+
+def test_a_call_in_over_the_trunk_forwarded_across_venues_never_goes_out_again(event):
+    with phones(event, c1="camp", h1="hall") as p:
+        call = Dial.start(event.upstream.lab, "5002", PHONE_PASSWORD, "60002001", 5302)
+        call.wait(timeout=40)
+        assert p["c1"].invites() and p["h1"].invites(), "the call did not cross to the camp and back"
+        assert p["5001"].invites() == [], "a call from the trunk went out over it again"
+        assert call.first(200) is None and call.final() is not None and call.final().status >= 400
