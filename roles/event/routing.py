@@ -26,11 +26,11 @@ Choices (README, "Groups and forwards"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from roles.names import FORWARD_OUT_CONTEXT
 
-from .model import Account, Directory, Group
+from .model import Account, Directory
 
 # Dial()'s arguments are cut at Asterisk's 8 KB buffer (EXT_DATA_SIZE in pbx.c): a group whose
 # dial string would be longer is refused (a group that rings hundreds of phones at once is
@@ -340,19 +340,6 @@ def graph(directory: Directory) -> dict[str, Node]:
     for i, g in enumerate(directory.groups):
         nodes[g.name.lower()] = Node("group", g.name, g.number, i, g.forward, g.members, g.timeout)
     return nodes
-
-
-def unreachable_groups(routing: Routing, ready: Callable[[str], bool]) -> list[Route]:
-    """Groups no phone can answer now: every phone they ring is not `ready` (or none is left)."""
-    return [r for r in routing.routes if r.kind == "group" and not any(ready(leg.name) for leg in r.legs)]
-
-
-def pickup_groups(accounts: Iterable[Account]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for a in accounts:
-        if a.pickup:
-            groups.setdefault(a.pickup, []).append(a.name)
-    return groups
 
 
 def callers(accounts, groups, dial_out) -> tuple[str, ...]:

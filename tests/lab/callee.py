@@ -16,16 +16,18 @@ the tests read (`messages()`); nothing here asks Asterisk what it did.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import signal
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
 from .lab import CHROOT_ENV, Lab
 from .sip import LAB_DIR, PBX, SIPP_DIR
+from .wait import wait_for
 
 INSIDE = "/tmp/televoc-lab/routing"  # in the chroot
 # A trace entry's first line: "----...---- 2026-11-27T00:30:51.186451Z" (SIPp 3.7, UTC)
@@ -130,6 +132,12 @@ class Callee(_Sipp):
         proc, trace = cls._popen(lab, argv, token)
         return cls(lab, proc, trace, [ooc, users])
 
+    @classmethod
+    def started(cls, lab: Lab, name: str, password: str, port: int, how: str) -> "Callee":
+        """`how`: "ring", "busy", or "answer:<seconds>"."""
+        mode, _, after = how.partition(":")
+        return cls.start(lab, name, password, port, mode=mode, answer_after=float(after or 0))
+
     def invites(self) -> list[Message]:
         return [m for m in self.messages() if m.received and m.method == "INVITE"]
 
@@ -138,6 +146,24 @@ class Callee(_Sipp):
 
     def registered(self) -> bool:
         return any(m.received and m.status == 200 and m.cseq_method == "REGISTER" for m in self.messages())
+
+
+@contextlib.contextmanager
+def callees(phones: dict[str, tuple[Lab, str, int, str]], ready: Callable[[dict], bool], what: str):
+    """Callees started for a test: name -> (lab, password, port, how); waits until
+    ready(started) (e.g. each is Avail at its PBX), yields them, then stops them and hangs up
+    every call left in their labs, so that the next test starts clean."""
+    started: dict[str, Callee] = {}
+    try:
+        for name, (lab, password, port, how) in phones.items():
+            started[name] = Callee.started(lab, name, password, port, how)
+        wait_for(lambda: ready(started), 20, what)
+        yield started
+    finally:
+        for callee in started.values():
+            callee.stop()
+        for lab in {id(lab): lab for lab, *_ in phones.values()}.values():
+            lab.asterisk("channel request hangup all")
 
 
 class Dial(_Sipp):

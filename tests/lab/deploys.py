@@ -55,6 +55,37 @@ def copy_example_event(dest: Path, source: Path = EXAMPLE_EVENT) -> Path:
     return dest
 
 
+def event_from(dest: Path, folder: Path) -> Path:
+    """The example event as the lab runs it (copy_example_event) with a test's own files from
+    `folder`: its phones.yml, its groups.yml (or none), and event-extra.yml appended to
+    event.yml (a trunk, venues)."""
+    copy_example_event(dest)
+    shutil.copy(folder / "phones.yml", dest / "phones.yml")
+    if (folder / "groups.yml").exists():
+        shutil.copy(folder / "groups.yml", dest / "groups.yml")
+    else:
+        (dest / "groups.yml").unlink(missing_ok=True)
+    if (folder / "event-extra.yml").exists():
+        with open(dest / "event.yml", "a") as f:
+            f.write((folder / "event-extra.yml").read_text())
+    return dest
+
+
+def passwords(event: Path, secret: Path) -> dict[str, str]:
+    """name -> SIP password, as televoc derives or takes it from the directory."""
+    from roles.event import load_directory
+
+    with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(secret)}):
+        return {a.name: a.password for a in load_directory(event).accounts}
+
+
+def contacts(lab) -> dict[str, str]:
+    """aor -> status, as `pjsip show contacts` prints it in `lab` now."""
+    from roles.asterisk.cli import parse_contacts
+
+    return {c.aor: c.status for c in parse_contacts(lab.asterisk("pjsip show contacts").splitlines())}
+
+
 def write_inventory(path: Path, host_data: dict) -> Path:
     path.write_text(
         textwrap.dedent(
@@ -110,17 +141,10 @@ class Deployment:
         return self.run("deploy.py", *args, yes=yes)
 
     def passwords(self) -> dict[str, str]:
-        """name -> SIP password, as televoc derives or takes it from the directory."""
-        from roles.event import load_directory
-
-        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
-            return {a.name: a.password for a in load_directory(self.event).accounts}
+        return passwords(self.event, self.secret)
 
     def contacts(self) -> dict[str, str]:
-        """aor -> status, as `pjsip show contacts` prints it now."""
-        from roles.asterisk.cli import parse_contacts
-
-        return {c.aor: c.status for c in parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())}
+        return contacts(self.lab)
 
     def edit_phones(self, change) -> None:
         """Change phones.yml as a crew would: `change` gets the list of phones and edits it."""

@@ -125,7 +125,3 @@ class Upstream:
         module.write_text(text)
         lab.run("nixos-rebuild switch", timeout=120)
         return cls(lab, event_lab)
-
-    def registrations(self) -> str:
-        """The upstream's view of the event's trunk: `pjsip show contacts` for aor 6000."""
-        return self.lab.asterisk("pjsip show aor 6000")

@@ -9,15 +9,13 @@ test starts the phones it needs and stops them.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Callee, Dial
-from tests.lab.deploys import Deployment, copy_example_event
+from tests.lab.callee import Callee, Dial, callees
+from tests.lab.deploys import Deployment, event_from
 from tests.lab.lab import Lab
 from tests.lab.wait import wait_for
 
@@ -30,23 +28,12 @@ TOLERANCE = 0.5
 
 
 class Routing(Deployment):
-    @contextlib.contextmanager
-    def phones(self, **modes: str):
-        """Start these phones (name=mode), wait until each is registered and Avail."""
+    def phones(self, **how: str):
+        """Start these phones (name="ring", "busy" or "answer:<s>"), each registered and Avail."""
         passwords = self.passwords()
-        started = {}
-        try:
-            for name, mode in modes.items():
-                kind, _, after = mode.partition(":")
-                started[name] = Callee.start(self.lab, name, passwords[name], PORTS[name], mode=kind,
-                                             answer_after=float(after or 0))
-            wait_for(lambda: all(self.contacts().get(n) == "Avail" for n in started), 20,
-                     f"{', '.join(started)} registered and Avail")
-            yield started
-        finally:
-            for callee in started.values():
-                callee.stop()
-            self.lab.asterisk("channel request hangup all")
+        return callees({n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
+                       lambda started: all(self.contacts().get(n) == "Avail" for n in started),
+                       f"{', '.join(how)} registered and Avail")
 
     def dial(self, caller: str, number: str, port: int, **kwargs) -> Dial:
         return Dial.start(self.lab, caller, self.passwords()[caller], number, port, **kwargs)
@@ -55,11 +42,8 @@ class Routing(Deployment):
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory):
     work = tmp_path_factory.mktemp("routing")
-    event = copy_example_event(work / "event")
-    for name in ("phones.yml", "groups.yml"):
-        shutil.copy(EVENT / name, event / name)
     with Lab(work / "lab") as lab:
-        pbx = Routing.prepare(lab, work, event)
+        pbx = Routing.prepare(lab, work, event_from(work / "event", EVENT))
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         pbx.first_run = run

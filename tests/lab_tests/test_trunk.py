@@ -8,14 +8,12 @@ The tests share both labs and the deploy of tests/lab_tests/trunk_event (module 
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Callee, Dial
-from tests.lab.deploys import Deployment, copy_example_event
+from tests.lab.callee import Dial, callees
+from tests.lab.deploys import Deployment, event_from
 from tests.lab.lab import Lab
 from tests.lab.upstream import PHONE_PASSWORD, Upstream
 from tests.lab.wait import wait_for
@@ -32,47 +30,27 @@ class Trunked(Deployment):
     upstream: Upstream = None
     trunk_secret: Path = None
 
-    @contextlib.contextmanager
-    def local(self, **modes: str):
+    def local(self, **how: str):
+        """The event's phones (name="ring", "busy" or "answer:<s>"), each registered and Avail."""
         passwords = self.passwords()
-        started = {n: Callee.start(self.lab, n, passwords[n], PORTS[n], mode=m.split(":")[0],
-                                   answer_after=float(m.split(":")[1]) if ":" in m else 0) for n, m in modes.items()}
-        try:
-            wait_for(lambda: all(self.contacts().get(n) == "Avail" for n in started), 20, "local phones Avail")
-            yield started
-        finally:
-            for c in started.values():
-                c.stop()
-            self.lab.asterisk("channel request hangup all")
+        return callees({n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
+                       lambda started: all(self.contacts().get(n) == "Avail" for n in started), "local phones Avail")
 
-    @contextlib.contextmanager
-    def remote(self, **modes: str):
+    def remote(self, **how: str):
         """The upstream's phones 5001, 5002 (SIPp callees in the upstream's lab)."""
         lab = self.upstream.lab
-        started = {n: Callee.start(lab, n, PHONE_PASSWORD, 5200 + int(n[-1]), mode=m.split(":")[0],
-                                   answer_after=float(m.split(":")[1]) if ":" in m else 0) for n, m in modes.items()}
-        try:
-            wait_for(lambda: all(c.registered() for c in started.values()), 20, "upstream phones registered")
-            yield started
-        finally:
-            for c in started.values():
-                c.stop()
-            lab.asterisk("channel request hangup all")
+        return callees({n: (lab, PHONE_PASSWORD, 5200 + int(n[-1]), h) for n, h in how.items()},
+                       lambda started: all(c.registered() for c in started.values()), "upstream phones registered")
 
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory):
     work = tmp_path_factory.mktemp("trunk")
-    event = copy_example_event(work / "event")
-    for name in ("phones.yml", "groups.yml"):
-        shutil.copy(EVENT / name, event / name)
-    with open(event / "event.yml", "a") as f:
-        f.write((EVENT / "trunk.yml").read_text())
-    secret = work / "trunk.secret"  # trunk.yml names it: secret_file: ../trunk.secret
+    secret = work / "trunk.secret"  # event-extra.yml names it: secret_file: ../trunk.secret
     secret.write_text(TRUNK_PASSWORD + "\n")
     secret.chmod(0o600)
     with Lab(work / "lab") as lab, Lab(work / "upstream") as up:
-        pbx = Trunked.prepare(lab, work, event)
+        pbx = Trunked.prepare(lab, work, event_from(work / "event", EVENT))
         pbx.upstream = Upstream.start(up, lab, TRUNK_PASSWORD)
         pbx.trunk_secret = secret
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")

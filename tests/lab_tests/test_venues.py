@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.lab.callee import Callee, Dial
-from tests.lab.deploys import copy_example_event, run_pyinfra
+from tests.lab.deploys import contacts, event_from, passwords, run_pyinfra
 from tests.lab.lab import Lab
 from tests.lab.wait import wait_for
 
@@ -28,29 +28,35 @@ PORTS = {"h1": 5101, "c1": 5201}
 
 @dataclass
 class Venues:
+    """Two labs, hall and camp, linked between their namespaces, and one inventory with a host
+    per venue for the event of `folder` (tests.lab.deploys.event_from)."""
+
     labs: dict[str, Lab]
     event: Path
     secret: Path
     inventory: Path
     work: Path
-    phones: dict = field(default_factory=dict)
+
+    @classmethod
+    def prepare(cls, work: Path, folder: Path, hall: Lab, camp: Lab) -> "Venues":
+        from roles.event import create_secret
+
+        event = event_from(work / "event", folder)
+        secret = work / "event.secret"
+        create_secret(secret)
+        hall.link(camp, ADDRESSES["hall"], ADDRESSES["camp"])
+        labs = {"hall": hall, "camp": camp}
+        hosts = {name: {**lab.pyinfra_host_data(), "televoc_venue": name} for name, lab in labs.items()}
+        return cls(labs, event, secret, inventory(work / "inventory.py", hosts), work)
 
     def deploy(self, *args: str, inventory: Path | None = None):
         return run_pyinfra(inventory or self.inventory, "deploy.py", self.event, self.secret, *args)
 
     def passwords(self) -> dict[str, str]:
-        import os
-        from unittest import mock
-
-        from roles.event import load_directory
-
-        with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(self.secret)}):
-            return {a.name: a.password for a in load_directory(self.event).accounts}
+        return passwords(self.event, self.secret)
 
     def contacts(self, venue: str) -> dict[str, str]:
-        from roles.asterisk.cli import parse_contacts
-
-        return {c.aor: c.status for c in parse_contacts(self.labs[venue].asterisk("pjsip show contacts").splitlines())}
+        return contacts(self.labs[venue])
 
 
 def inventory(path: Path, hosts: dict[str, dict]) -> Path:
@@ -61,21 +67,9 @@ def inventory(path: Path, hosts: dict[str, dict]) -> Path:
 
 @pytest.fixture(scope="module")
 def venues(tmp_path_factory):
-    from roles.event import create_secret
-
     work = tmp_path_factory.mktemp("venues")
-    event = copy_example_event(work / "event")
-    shutil.copy(EVENT / "phones.yml", event / "phones.yml")
-    (event / "groups.yml").unlink()
-    with open(event / "event.yml", "a") as f:
-        f.write((EVENT / "venues.yml").read_text())
-    secret = work / "event.secret"
-    create_secret(secret)
     with Lab(work / "hall") as hall, Lab(work / "camp") as camp:
-        hall.link(camp, ADDRESSES["hall"], ADDRESSES["camp"])
-        labs = {"hall": hall, "camp": camp}
-        hosts = {name: {**lab.pyinfra_host_data(), "televoc_venue": name} for name, lab in labs.items()}
-        v = Venues(labs, event, secret, inventory(work / "inventory.py", hosts), work)
+        v = Venues.prepare(work, EVENT, hall, camp)
         first = v.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert first.returncode == 0, first.output
         v.first = first

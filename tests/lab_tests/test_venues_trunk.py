@@ -9,19 +9,16 @@ camp's c1 forwards calls it does not answer in 2 s to h1.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Callee, Dial
-from tests.lab.deploys import copy_example_event, run_pyinfra
+from tests.lab.callee import Dial, callees
 from tests.lab.lab import Lab
 from tests.lab.upstream import PHONE_PASSWORD, Upstream
 from tests.lab.wait import wait_for
 
-from tests.lab_tests.test_venues import ADDRESSES, Venues, inventory
+from tests.lab_tests.test_venues import Venues
 
 pytestmark = pytest.mark.lab
 
@@ -31,49 +28,28 @@ TRUNK_PASSWORD = "trunk-pw-Vn4-Tq8-Hx2"
 
 @pytest.fixture(scope="module")
 def event(tmp_path_factory):
-    from roles.event import create_secret
-
     work = tmp_path_factory.mktemp("venues-trunk")
-    directory = copy_example_event(work / "event")
-    shutil.copy(EVENT / "phones.yml", directory / "phones.yml")
-    (directory / "groups.yml").unlink()
-    with open(directory / "event.yml", "a") as f:
-        f.write((EVENT / "event-extra.yml").read_text())
-    secret = work / "event.secret"
-    create_secret(secret)
-    (work / "trunk.secret").write_text(TRUNK_PASSWORD + "\n")
+    (work / "trunk.secret").write_text(TRUNK_PASSWORD + "\n")  # event-extra.yml names it
     (work / "trunk.secret").chmod(0o600)
     with Lab(work / "hall") as hall, Lab(work / "camp") as camp, Lab(work / "upstream") as up:
-        hall.link(camp, ADDRESSES["hall"], ADDRESSES["camp"])
-        upstream = Upstream.start(up, hall, TRUNK_PASSWORD)
-        labs = {"hall": hall, "camp": camp}
-        hosts = {name: {**lab.pyinfra_host_data(), "televoc_venue": name} for name, lab in labs.items()}
-        v = Venues(labs, directory, secret, inventory(work / "inventory.py", hosts), work)
-        run = run_pyinfra(v.inventory, "deploy.py", directory, secret,
-                          "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        v = Venues.prepare(work, EVENT, hall, camp)
+        v.upstream = Upstream.start(up, hall, TRUNK_PASSWORD)
+        run = v.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         wait_for(lambda: "Registered" in hall.asterisk("pjsip show registrations"), 20, "the trunk to register")
         wait_for(lambda: v.contacts("camp").get("televoc-venue-hall") == "Avail"
                  and v.contacts("hall").get("televoc-venue-camp") == "Avail", 40, "the peering")
-        v.upstream = upstream
         yield v
 
 
-@contextlib.contextmanager
 def phones(event, **where: str):
     """Callees that ring (never answer): name -> venue; and the upstream's 5001, answering."""
     pw = event.passwords()
-    started = {n: Callee.start(event.labs[v], n, pw[n], 5100 + i, mode="ring") for i, (n, v) in enumerate(where.items())}
-    started["5001"] = Callee.start(event.upstream.lab, "5001", PHONE_PASSWORD, 5201, mode="answer", answer_after=0.5)
-    try:
-        wait_for(lambda: all(event.contacts(v).get(n) == "Avail" for n, v in where.items()), 20, "local phones")
-        wait_for(started["5001"].registered, 20, "the upstream's phone")
-        yield started
-    finally:
-        for c in started.values():
-            c.stop()
-        for lab in (*event.labs.values(), event.upstream.lab):
-            lab.asterisk("channel request hangup all")
+    wanted = {n: (event.labs[v], pw[n], 5100 + i, "ring") for i, (n, v) in enumerate(where.items())}
+    wanted["5001"] = (event.upstream.lab, PHONE_PASSWORD, 5201, "answer:0.5")
+    return callees(wanted, lambda started: started["5001"].registered()
+                   and all(event.contacts(v).get(n) == "Avail" for n, v in where.items()),
+                   "the phones registered")
 
 
 def test_a_call_from_the_camp_forwarded_to_the_hall_goes_out_over_the_trunk(event):
