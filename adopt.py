@@ -11,9 +11,10 @@ directory's `web_password_before` (second-hand phone) or none (factory fresh).
 
 from pyinfra import host
 
-from roles import runs, snom
+from roles import snom
 from roles.event import host_directory
-from roles.settings import check_given
+from roles.plan import check_given
+from roles.shared import runs
 
 directory = host_directory(host.data)  # with venues: this host's venue
 check_given()  # a misspelt --data name would silently change nothing

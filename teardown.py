@@ -11,19 +11,24 @@ the PBX between runs. The event directory stays in git, so next year's buildup i
 
 from pyinfra import host
 
-from roles import asterisk, pbx, runs, snom
+from roles import asterisk, nixos, pbx, snom
 from roles.event import host_directory
-from roles.settings import check_given
+from roles.plan import check_given, for_teardown
+from roles.shared import runs
 
 directory = host_directory(host.data)  # with venues: this host's venue
 check_given()  # a misspelt --data name would silently change nothing
 
-snapshot = pbx.read()  # one remote command: everything the steps compare, before any change
+plan = for_teardown(directory)  # the event without its phones; wiped profiles for the phones
+snapshot = pbx.read(plan)  # one remote command: everything the steps compare, before any change
 run = runs.started("teardown.py", snapshot)  # the next run says if this one does not finish
 
 record = snom.teardown_started(directory, snapshot)  # who holds credentials, where seen: first
 outcome = snom.Outcome()  # what this run proves, filled in by the steps below
-snom.phones_wiped(directory, record, outcome, snapshot)
-asterisk.event_removed(directory, snom.provisioning_server(directory), snapshot)
+snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)
+asterisk.contacts_removed_before_stop(plan.asterisk, directory.accounts)  # only when stopping it
+nixos.module_switched(plan.module, plan.serving, snapshot)
+asterisk.event_served(plan.asterisk, asterisk.RunChanges(), snapshot)
+asterisk.event_forgotten(plan.asterisk, directory.accounts)  # nothing of the event left in it
 snom.teardown_judged(record, outcome)
 runs.finished(run)

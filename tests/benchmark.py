@@ -220,9 +220,9 @@ def bench_size(phones: int, args, work: Path) -> Size:
             said = f"all {phones} phones are registered" in rerun.output
             result.checks.append((f"strict rerun says 'all {phones} phones are registered'", said and rerun.code == 0))
             # the lab's own AsteriskState answer against the synthetic text
-            from roles.asterisk.facts import AsteriskState
+            from roles.shared.pbxfacts import AsteriskState
 
-            from roles import packed
+            from roles.shared import packed
 
             raw = lab.run(AsteriskState().command(ASTERISK_CLI), timeout=120).stdout
             real = "".join(line + "\n" for line in packed.lines(raw.splitlines()))
@@ -233,7 +233,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
             _say(f"    the lab's AsteriskState answer ({len(real)} chars) rendered again: "
                  + ("identical" if same else "DIFFERENT (see tests/bench/asterisk_text.py)"))
             # the remote side of that answer: each CLI command inside the lab (no SSH)
-            from roles.asterisk.cli import STATE_COMMANDS
+            from roles.shared.pbxcli import STATE_COMMANDS
 
             parts = []
             for command in STATE_COMMANDS:
@@ -244,7 +244,8 @@ def bench_size(phones: int, args, work: Path) -> Size:
                 parts.append(f"{command} {time.monotonic() - started:.2f} s ({shown})")
             result.notes.append(f"Asterisk's CLI in the lab, {phones} registered: " + ", ".join(parts))
             if same:
-                from roles.asterisk import cli, report as judge
+                from roles.shared import pbxcli as cli
+                from roles.asterisk import report as judge
 
                 started = time.process_time()
                 state = cli.parse_state(real.splitlines())

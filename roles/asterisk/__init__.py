@@ -1,16 +1,38 @@
-"""Asterisk: render pjsip/extensions config, install secrets, reload, verify registrations."""
+"""Asterisk: render pjsip/extensions config and the passwords beside it, make it live, verify
+registrations."""
 
-from .deploy import SETTINGS, event_removed, event_served, phones_accounted, phones_verified
-from .render import AsteriskConfig, render_asterisk
+from .deploy import (
+    ALL_SETTINGS,
+    CREDENTIALS_FILE,
+    SETTINGS,
+    SUMMARY_FILE,
+    beside_secrets,
+    contacts_removed_before_stop,
+    event_forgotten,
+    event_served,
+    phones_accounted,
+    phones_verified,
+    snapshot_paths,
+)
+from .render import CONF_FILES, SECRETS_PATH, SECURITY_LOG, AsteriskConfig, render_asterisk
 from .report import RunChanges
 
 __all__ = [
+    "ALL_SETTINGS",
+    "CONF_FILES",
+    "CREDENTIALS_FILE",
+    "SECRETS_PATH",
+    "SECURITY_LOG",
     "SETTINGS",
+    "SUMMARY_FILE",
     "AsteriskConfig",
     "RunChanges",
-    "event_removed",
+    "beside_secrets",
+    "contacts_removed_before_stop",
+    "event_forgotten",
     "event_served",
     "phones_accounted",
     "phones_verified",
     "render_asterisk",
+    "snapshot_paths",
 ]

@@ -1,32 +1,33 @@
-"""The asterisk role's steps, as pyinfra deploys: the PBX serves a directory, phones verified.
+"""The asterisk role's steps, as pyinfra deploys: Asterisk serves a config, phones verified.
 
     from roles import asterisk
-    asterisk.event_served(directory)            # module, switch, passwords, running, live
-    asterisk.phones_verified(directory)         # every phone registered (or reported)
+    asterisk.phones_accounted(config, snapshot, told)   # what changes, phone by phone
+    asterisk.event_served(config, changes, snapshot)     # passwords, running, live, stale gone
+    asterisk.phones_verified(config, changes, snapshot)  # every phone registered (or reported)
 
-The same `event_served` applies the event at buildup and the empty event at teardown.
+`config` is the rendered AsteriskConfig of the run's plan (roles/plan.py); NixOS puts its
+files in place before event_served (roles/nixos). At teardown the same event_served applies
+the config without the event's phones, between contacts_removed_before_stop and
+event_forgotten.
 """
 
 from __future__ import annotations
 
 import posixpath
+from typing import Optional
 
 from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 
-from roles.event import Directory
-from roles.event.changes import summary, summary_text
-from roles.event.routing import resolve
-from roles.names import TRUNK, VENUE_PREFIX
-from roles.files import managed_file, paths_absent, sha256
-from roles.nixos.deploy import _now, asterisk_config_switched
-from roles.nixos.render import render_module
-from roles import runs
-from roles.ops import when_needed
-from roles.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
+from roles.event import Account
+from roles.shared import pbxfacts, runs
+from roles.shared.files import managed_file, paths_absent
+from roles.shared.ops import as_needed
+from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
+from roles.shared.snapshot import Snapshot
 
 from . import operations
-from .render import SECRETS_PATH, AsteriskConfig, credential_fingerprints, render_asterisk
+from .render import SECRETS_PATH, AsteriskConfig
 from .report import RunChanges
 
 # Beside the passwords: each phone's credential fingerprint of the last run (root 0600), and
@@ -35,17 +36,11 @@ CREDENTIALS_FILE = "credentials"
 SUMMARY_FILE = "phones.json"
 
 SETTINGS = declare(
-    Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
-            "The Asterisk CLI; -C keeps a NixOS build from looking for its control socket in "
-            "the Nix store.", text),
     Setting("asterisk__secrets_path", SECRETS_PATH,
             "The file with the SIP passwords, outside the world-readable Nix store "
             "(root:asterisk 0640).", absolute_path),
     Setting("asterisk__reload_wait", 15,
             "How long to wait for Asterisk to start or to take a new config (seconds).", seconds),
-    Setting("televoc_verify", "strict",
-            "strict: the run fails naming every phone that is not ready; report: it only "
-            "prints them.", choice("strict", "report")),
     Setting("televoc_register_wait", 30,
             "How long a strict run waits for every phone to register and answer before judging "
             "(seconds); a report run does not wait.", seconds),
@@ -59,44 +54,46 @@ SETTINGS = declare(
             "teardown: accounts removes the event's accounts and keeps the PBX running; stop "
             "stops and disables Asterisk.", choice("accounts", "stop")),
 )
+ALL_SETTINGS = (*pbxfacts.SETTINGS, *runs.SETTINGS, *SETTINGS)
 
 
-@deploy("PBX", data_defaults=defaults(SETTINGS))
-def event_served(directory: Directory, provisioning=None, changes: RunChanges | None = None,
-                 snapshot=None, enable: bool = True,
-                 what: str = "the event's Asterisk config") -> AsteriskConfig:
+def beside_secrets(settings, name: str) -> str:
+    """A file the asterisk role keeps beside the passwords (CREDENTIALS_FILE, SUMMARY_FILE)."""
+    return posixpath.join(posixpath.dirname(settings.asterisk__secrets_path), name)
+
+
+def snapshot_paths(settings) -> list[str]:
+    """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
+    role's steps: the passwords, the fingerprints and the summary beside them."""
+    return [settings.asterisk__secrets_path, beside_secrets(settings, CREDENTIALS_FILE),
+            beside_secrets(settings, SUMMARY_FILE)]
+
+
+@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
+def event_served(config: AsteriskConfig, changes: Optional[RunChanges] = None, snapshot: Optional[Snapshot] = None):
     """
-    Make the PBX serve `directory`: televoc's NixOS module, a switch when the files differ,
-    the SIP passwords outside the store, Asterisk running and proven to serve this config.
+    Make Asterisk serve `config`, whose files NixOS serves already: the SIP passwords outside
+    the store, Asterisk running and proven to serve this config, no registration left that
+    was made with a password that changed. With `config.enable` false (no Asterisk at all),
+    the passwords file and the fingerprints are removed instead.
 
-    + directory: the event (teardown: the event without its phones)
-    + provisioning: the provisioning server the module also runs (snom.provisioning_server),
-      or None
+    + config: the rendered AsteriskConfig of the run's plan
     + changes: gets the phones whose password changed (their old registrations are dropped)
       and whether the run touched Asterisk
     + snapshot: the run's one read of the PBX (roles/pbx.py); without it, each step reads
       what it compares itself
-    + enable: false stops and disables Asterisk and removes the passwords file
-    + what: what NixOS serves afterwards, for the step's name
     """
-    settings = read(SETTINGS)
+    settings = read(ALL_SETTINGS)
     changes = changes if changes is not None else RunChanges()
-    secrets_path = settings.asterisk__secrets_path
-    config = render_asterisk(directory, secrets_path=secrets_path)
-    asterisk_config_switched(
-        render_module(directory, config, provisioning, secrets_path=secrets_path, enable=enable),
-        {name: sha256(text) if enable else None for name, text in config.conf_files.items()},
-        what,
-        snapshot,
-    )
-    credentials = posixpath.join(posixpath.dirname(secrets_path), CREDENTIALS_FILE)
+    secrets_path = config.secrets_path
+    credentials = beside_secrets(settings, CREDENTIALS_FILE)
     known = _known(snapshot)
-    if not enable:
+    if not config.enable:
         paths = [secrets_path, credentials]
         paths_absent(name="SIP passwords are removed", paths=paths,
                      present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)])
-        return config
-    op = when_needed if snapshot is not None else _now
+        return
+    op = as_needed(snapshot)
     op(
         managed_file,
         name="SIP passwords are in place outside the Nix store (root:asterisk 0640)",
@@ -132,43 +129,31 @@ def event_served(directory: Directory, provisioning=None, changes: RunChanges | 
         name="No phone stays registered with a password that changed",
         cli=settings.asterisk__cli,
         path=credentials,
-        fingerprints=credential_fingerprints(directory),
+        fingerprints=config.fingerprints,
         changes=changes,
         **({} if snapshot is None else {"recorded": snapshot.digests.get(credentials)}),
     )
-    summary_path = posixpath.join(posixpath.dirname(secrets_path), SUMMARY_FILE)
+    summary_path = beside_secrets(settings, SUMMARY_FILE)
     op(
         managed_file,
         name="The PBX records what each phone is now (for the next run's account of changes)",
-        path=summary_path, content=summary_text(_summary(directory)), mode="600", group="asterisk",
+        path=summary_path, content=config.summary_text, mode="600", group="asterisk",
         **known(summary_path),
     )
-    return config
 
 
-@deploy("PBX", data_defaults=defaults(SETTINGS))
-def phones_accounted(directory: Directory, snapshot=None, told=()):
+@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
+def phones_accounted(config: AsteriskConfig, snapshot: Optional[Snapshot] = None, told=()):
     """Say per phone what this run adds, removes or changes, and who it tells to fetch their
     settings (`told`, from snom.publication): before applying (--dry, --diff) and while."""
-    settings = read(SETTINGS)
-    path = posixpath.join(posixpath.dirname(settings.asterisk__secrets_path), SUMMARY_FILE)
-    new = _summary(directory)
-    (when_needed if snapshot is not None else _now)(
+    settings = read(ALL_SETTINGS)
+    path = beside_secrets(settings, SUMMARY_FILE)
+    as_needed(snapshot)(
         operations.phones_accounted,
         name=runs.check("What changes, phone by phone"),
-        path=path, summary=summary_text(new), new=new, told=tuple(told),
+        path=path, summary=config.summary_text, new=config.summary, told=tuple(told),
         **({} if snapshot is None else {"recorded": snapshot.digests.get(path)}),
     )
-
-
-_SUMMARIES: dict = {}
-
-
-def _summary(directory: Directory) -> dict:
-    """The directory's summary, worked out once per run (two steps need it)."""
-    if id(directory) not in _SUMMARIES:
-        _SUMMARIES[id(directory)] = (directory, summary(directory))
-    return _SUMMARIES[id(directory)][1]
 
 
 def _known(snapshot):
@@ -180,25 +165,26 @@ def _known(snapshot):
     return current
 
 
-@deploy("Phones", data_defaults=defaults(SETTINGS))
-def phones_verified(directory: Directory, changes: RunChanges | None = None, snapshot=None):
-    """Every phone of `directory` has a contact that answers (strict), or is reported;
+@deploy("Phones", data_defaults=defaults(ALL_SETTINGS))
+def phones_verified(config: AsteriskConfig, changes: Optional[RunChanges] = None, snapshot: Optional[Snapshot] = None):
+    """Every phone of `config` has a contact that answers (strict), or is reported;
     `changes` (from event_served) gives the reason for phones whose password changed and
     says whether the snapshot's view of Asterisk is still current."""
-    settings = read(SETTINGS)
+    settings = read(ALL_SETTINGS)
+    checked = config.verification
     operations.phones_registered(
         name=runs.check("Every phone is registered"),
         cli=settings.asterisk__cli,
-        phones=directory.accounts,
+        phones=checked.phones,
         wait=settings.televoc_register_wait,
         mode=settings.televoc_verify,
         changes=changes,
         table=settings.televoc_table,
         csv_path=posixpath.join(settings.televoc_report_dir, f"{_safe(host.name)}-phones.csv"),
         state=None if snapshot is None else snapshot.asterisk,
-        groups=[(r.name, tuple(leg.name for leg in r.legs)) for r in resolve(directory).routes if r.kind == "group"],
-        trunk=(TRUNK, f"{directory.trunk.trunk.username} at {directory.trunk.trunk.registrar}") if directory.trunk else None,
-        peers=[(VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers] if directory.venue else (),
+        groups=checked.groups,
+        trunk=checked.trunk,
+        peers=checked.peers,
     )
 
 
@@ -206,34 +192,35 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
-@deploy("PBX forgets the event", data_defaults=defaults(SETTINGS))
-def event_removed(directory: Directory, provisioning=None, snapshot=None):
-    """
-    The PBX forgets the event: its accounts and the contacts they leave behind are removed
-    (the provisioning server keeps serving the wiped profiles for phones that boot late), or, with
-    televoc_teardown=stop, Asterisk is stopped and disabled and the passwords file removed.
-    Then nothing of the event may be left on it.
-    """
-    settings = read(SETTINGS)
-    stop = settings.televoc_teardown == "stop"
-    remove_contacts = dict(
+def _remove_contacts(phones: tuple[Account, ...]) -> None:
+    settings = read(ALL_SETTINGS)
+    operations.contacts_removed(
         name="No contact of the event is left in Asterisk",
         cli=settings.asterisk__cli,
-        aors=[a.name for a in directory.accounts],
+        aors=[a.name for a in phones],
     )
-    if stop:  # while Asterisk still answers
-        operations.contacts_removed(**remove_contacts)
-    event_served(
-        directory.without_phones(),
-        provisioning,  # keeps serving the wiped profiles to phones that boot late
-        snapshot=snapshot,
-        enable=not stop,
-        what="no Asterisk" if stop else "an Asterisk config without the event's phones",
+
+
+@deploy("PBX forgets the event", data_defaults=defaults(ALL_SETTINGS))
+def contacts_removed_before_stop(config: AsteriskConfig, phones: tuple[Account, ...]):
+    """Teardown that stops Asterisk (`config.enable` false): the contacts the event's phones
+    left in Asterisk's registrar are removed while it still answers. Otherwise nothing:
+    event_forgotten removes them once the accounts are gone."""
+    if not config.enable:
+        _remove_contacts(phones)
+
+
+@deploy("PBX forgets the event", data_defaults=defaults(ALL_SETTINGS))
+def event_forgotten(config: AsteriskConfig, phones: tuple[Account, ...]):
+    """Teardown, after Asterisk serves `config` (the event without its phones): the contacts
+    the event's phones left behind are removed, and no account or contact of the event may be
+    left. (With Asterisk stopped, contacts_removed_before_stop did that.)"""
+    if not config.enable:
+        return
+    settings = read(ALL_SETTINGS)
+    _remove_contacts(phones)
+    operations.no_phone_registered(
+        name=runs.check("No phone of the event is registered"),
+        cli=settings.asterisk__cli,
+        phones=phones,
     )
-    if not stop:
-        operations.contacts_removed(**remove_contacts)
-        operations.no_phone_registered(
-            name=runs.check("No phone of the event is registered"),
-            cli=settings.asterisk__cli,
-            phones=directory.accounts,
-        )

@@ -7,15 +7,15 @@ import shlex
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
 
-from roles.ops import probing
+from roles.shared.ops import probing
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
 from roles.event.changes import account, parse_summary
-from roles.names import TRUNK
-from roles.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
+from roles.shared.names import TRUNK
+from roles.shared.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
 
-from .facts import AsteriskState, poll
+from roles.shared.pbxfacts import AsteriskState, poll
 from .render import changed_credentials
 from .report import (
     LiveConfig,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from roles import names
-from roles.event import Directory
-from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, resolve
-from roles.templating import render, without_gc
+from typing import Optional
 
-from .report import LiveConfig
+from roles.event import Directory
+from roles.event.changes import summary, summary_text
+from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, Routing, resolve
+from roles.shared import names
+from roles.shared.templating import render, without_gc
+
+from .report import LiveConfig, Verification
 
 # Where televoc keeps the SIP passwords by default (outside the world-readable Nix store).
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
@@ -17,20 +20,35 @@ SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
 
 @dataclass(frozen=True)
 class AsteriskConfig:
-    """Everything Asterisk needs for an event.
+    """Everything Asterisk needs for an event, and what the asterisk role's steps keep and
+    check beside it.
 
     + conf_files: file name -> text, for /etc/asterisk (via the Nix store: no secrets here)
     + secrets: the text of the secrets file (auth sections and the generation marker)
+    + secrets_path: where that file goes on the PBX (pjsip.conf includes it)
     + generation: names this whole config; Asterisk shows it as aor televoc-generation-<gen>
     + dialplan_generation: names the dialplan; Asterisk shows it as global TELEVOC_DIALPLAN
     + expected: what Asterisk reports once it serves this config
+    + fingerprints: credential_fingerprints() (kept on the PBX: whose password changed)
+    + summary: what each phone is (roles.event.changes; kept on the PBX: what changed)
+    + verification: what the verification checks once it is live
+    + enable: false: no Asterisk at all (teardown with televoc_teardown=stop)
     """
 
-    conf_files: dict[str, str]
+    conf_files: dict[str, str] = field(repr=False)
     secrets: str = field(repr=False)
+    secrets_path: str
     generation: str
     dialplan_generation: str
     expected: LiveConfig
+    fingerprints: str = field(repr=False)
+    summary: dict = field(repr=False)
+    verification: Verification = field(repr=False)
+    enable: bool = True
+
+    @property
+    def summary_text(self) -> str:
+        return summary_text(self.summary)
 
 
 def _digest(*texts: str, length: int = 16) -> str:
@@ -70,10 +88,9 @@ def route_lines(r: Route) -> str:
     return "".join(lines)
 
 
-def render_extensions(directory: Directory) -> tuple[str, str]:
+def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
-    routing = resolve(directory)
     context = dict(
         names=names,
         event=event,
@@ -176,12 +193,15 @@ SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"
 
 
 @without_gc
-def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> AsteriskConfig:
-    """All Asterisk artefacts for `directory`; same input, byte-identical output. These are
-    the only config files Asterisk gets (the module turns NixOS's sample files off): what is
-    not here does not run, and Asterisk's HTTP server and manager interface are off."""
+def render_asterisk(directory: Directory, routing: Optional[Routing] = None, secrets_path: str = SECRETS_PATH,
+                    enable: bool = True) -> AsteriskConfig:
+    """All Asterisk artefacts for `directory` (`routing`: resolve(directory), if done already);
+    same input, byte-identical output. These are the only config files Asterisk gets (the
+    module turns NixOS's sample files off): what is not here does not run, and Asterisk's HTTP
+    server and manager interface are off."""
     sip = directory.event.sip
-    extensions, dialplan_generation = render_extensions(directory)
+    routing = resolve(directory) if routing is None else routing
+    extensions, dialplan_generation = render_extensions(directory, routing)
     conf_files = {
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
@@ -203,6 +223,7 @@ def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> A
     return AsteriskConfig(
         conf_files=conf_files,
         secrets=render_secrets(directory, generation),
+        secrets_path=secrets_path,
         generation=generation,
         dialplan_generation=dialplan_generation,
         expected=LiveConfig(
@@ -211,4 +232,20 @@ def render_asterisk(directory: Directory, secrets_path: str = SECRETS_PATH) -> A
             phones=frozenset(a.name for a in directory.accounts),
             bind=f"{sip.bind}:{sip.port}",
         ),
+        fingerprints=credential_fingerprints(directory),
+        summary=summary(directory),
+        verification=verification(directory, routing),
+        enable=enable,
+    )
+
+
+def verification(directory: Directory, routing: Routing) -> Verification:
+    """What the verification checks for `directory`: its phones, the phones each group rings,
+    the trunk's registration, the other venues' PBXes."""
+    trunk = directory.trunk
+    return Verification(
+        phones=directory.accounts,
+        groups=tuple((r.name, tuple(leg.name for leg in r.legs)) for r in routing.routes if r.kind == "group"),
+        trunk=(names.TRUNK, f"{trunk.trunk.username} at {trunk.trunk.registrar}") if trunk is not None else None,
+        peers=tuple((names.VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers) if directory.venue else (),
     )

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
 from roles.event import Account
-from roles.names import TRANSPORT
+from roles.shared.names import TRANSPORT
 
-from .cli import PbxState
+from roles.shared.pbxcli import PbxState
 
 # A phone is ready when a contact of its aor answers Asterisk's qualify (OPTIONS): status
 # Avail. A contact that registered a moment ago has not been qualified yet (Unknown, or
@@ -41,6 +41,22 @@ class RunChanges:
 
     credentials: list[str] = field(default_factory=list)
     asterisk: bool = False
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the verification checks once a config is live.
+
+    + phones: the accounts, each of which must have a contact that answers
+    + groups: (group, the phones it rings): groups none of whose phones is ready are listed
+    + trunk: (registration name, label) of the upstream trunk, which must be Registered
+    + peers: (aor, venue) of the other venues' PBXes, which must answer qualify
+    """
+
+    phones: tuple[Account, ...]
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    trunk: Optional[tuple[str, str]] = None
+    peers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

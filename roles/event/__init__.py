@@ -2,8 +2,10 @@
 
 from functools import lru_cache
 
-from .load import EventError, create_secret, derive_password, load_directory, secret_path
+from .errors import EventError
+from .load import load_directory, load_event
 from .model import Account, Directory, Event
+from .secret import create_secret, derive_password, secret_path
 from .venues import venue_directory
 
 
@@ -31,6 +33,7 @@ __all__ = [
     "event_directory",
     "host_directory",
     "load_directory",
+    "load_event",
     "secret_path",
     "venue_directory",
 ]

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 from . import phonebook
-from .load import EventError, _display, create_secret, load_directory, load_event, secret_path, trunk_secret_path
+from .errors import EventError
+from .load import load_directory, load_event
+from .secret import create_secret, secret_path, trunk_secret_path
+from .sources import display
 
 
 def _refused(error: EventError) -> int:
@@ -91,7 +94,7 @@ def main(argv=None) -> int:
         return 0
     if args.command == "directory":
         return _write_directory(directory_model, Path(args.out))
-    print(f"{_display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
+    print(f"{display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
           f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}: OK")
     return 0
 

@@ -1,86 +1,93 @@
-"""The rules across phones and groups (groups.yml, and the routing keys of phones.yml).
+"""The rules across phones and groups (groups.yml, and the routing keys of phones.yml), the
+trunk's and the venues'.
 
-Called by load.py with its `_File` objects (which word and place each problem); every problem
-is reported, none stops the others. The graph rules (cycles, delays through nested groups)
-use routing.py's graph, the same one the dialplan is resolved from.
+Called by load.py with the SourceFiles (which word and place each problem) and the views of
+every entry (entries.py); every problem is reported, none stops the others. The graph rules
+(cycles, delays through nested groups) use routing.py's graph, the same one the dialplan is
+resolved from.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Optional, Union
 
-from pydantic import TypeAdapter, ValidationError
+from .entries import GroupView, PhoneView
+from .model import RESERVED_NAMES, RESERVED_PREFIX, Event, Forward, Trunk, ring_seconds
+from .routing import (
+    MAX_DIAL_STRING,
+    Leg,
+    Node,
+    _all_phones,
+    cycle_text,
+    expand,
+    expansions,
+    find_cycles,
+    jumps,
+    outside_number,
+)
+from .sources import SourceFile
+from .venues import venue_of
 
-from . import yamlload
-from .messages import shown
-from .model import RESERVED_NAMES, RESERVED_PREFIX, GroupEntry
-from .routing import (MAX_DIAL_STRING, Leg, Node, _all_phones, cycle_text, expand, expansions, find_cycles,
-                      jumps, outside_number)
-
-GROUPS_FILE = "groups.yml"
-_GROUP_ENTRIES = TypeAdapter(list[GroupEntry])
-
-
-def validate_groups(groups: Any) -> list[tuple[int, Any, bool]]:
-    """Each group entry on its own: (index, GroupEntry or a dict of its plain values, valid?)."""
-    data = groups.data
-    for key in data:
-        if key != "groups":
-            groups.add((key,), f"unknown key: {GROUPS_FILE} takes only 'groups'", key=True)
-    entries = data.get("groups")
-    if entries is None or entries is yamlload.REFUSED:
-        if "groups" not in data:
-            groups.add_at(1, "'groups:' is missing: list the groups under it, one '- name: ...' entry each")
-        return []
-    if not isinstance(entries, list):
-        groups.add(("groups",), f"is {shown(entries)}, but it must list the groups, one '- name: ...' entry each")
-        return []
-    try:
-        return [(i, g, True) for i, g in enumerate(_GROUP_ENTRIES.validate_python(entries))]
-    except ValidationError:
-        pass
-    views = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            if entry is not yamlload.REFUSED:
-                groups.add(("groups", i), f"is {shown(entry)}, but a group is a mapping of keys: write '- name: ...' "
-                           "and its other keys (number, members, ...) indented below")
-            continue
-        group, bad = groups.validate(GroupEntry, entry, prefix=("groups", i))
-        if group is None:
-            plain = {k: v for k, v in entry.items() if k not in bad and isinstance(v, (str, int)) and not isinstance(v, bool)}
-            views.append((i, plain, False))
-        else:
-            views.append((i, group, True))
-    return views
+Graph = dict[str, Node]  # lower-case name -> node
 
 
-def _get(v: Any, key: str) -> Optional[str]:
-    value = v.get(key) if isinstance(v, dict) else getattr(v, key, None)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    return value if isinstance(value, str) else None
+@dataclass
+class Entries:
+    """The phone and group entries the rules look at, with their files."""
+
+    phones: SourceFile
+    phone_views: list[PhoneView]
+    groups: SourceFile
+    group_views: list[GroupView]
+
+    def file(self, kind: str) -> SourceFile:
+        return self.phones if kind == "phone" else self.groups
 
 
-def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tests: dict[str, str],
-                  phones: Any, phone_views: list, groups: Any, group_views: list) -> Optional[dict[str, Node]]:
-    trunk = event.trunk if event is not None else None
+@dataclass
+class _Names:
+    """Who has each name and each number: phones and groups share both."""
+
+    names: dict[str, tuple[str, int]] = field(default_factory=dict)  # lower name -> ("phone"|"group", index)
+    # number -> who has it: a phone's index, or its owner in words (worded only when needed)
+    numbers: dict[str, Union[int, str]] = field(default_factory=dict)
+
+
+def check_routing(event: Optional[Event], ring_timeout: int, pickup_code: Optional[str], tests: dict[str, str],
+                  entries: Entries) -> Optional[Graph]:
     """Every rule across phones and groups; `tests` maps test numbers to their names. Returns
     the routing graph of the valid entries (None when it has a cycle), for check_venues."""
-    # -- names and numbers: phones and groups share both
-    names: dict[str, tuple[str, int]] = {}  # lower name -> ("phone"|"group", index)
-    # number -> who has it: a phone's index, or its owner in words (worded only when needed)
-    numbers: dict[str, Any] = {}
-    for i, v, _ in phone_views:
+    trunk = event.trunk if event is not None else None
+    taken = _names_and_numbers(pickup_code, tests, entries)
+    nodes = _graph(ring_timeout, taken, entries)
+    bad = _members_and_forwards(trunk, taken, nodes, entries)
+    clean = {k: n for k, n in nodes.items() if k not in bad.nodes}
+    cycles = _cycles(clean, entries)
+    if not cycles:
+        _resolved_groups(clean, entries)
+    if trunk is not None:
+        _outside_forwards(trunk, bad.outside, clean, entries)
+    pickup_rule(entries.phones, entries.phone_views)
+    return None if cycles else clean
+
+
+def _names_and_numbers(pickup_code: Optional[str], tests: dict[str, str], entries: Entries) -> _Names:
+    """Names and numbers taken; a group's name or number that is already taken is reported."""
+    phones, groups = entries.phones, entries.groups
+    taken = _Names()
+    names, numbers = taken.names, taken.numbers
+    for v in entries.phone_views:
         if v.name is not None:
-            names.setdefault(v.name.lower(), ("phone", i))
+            names.setdefault(v.name.lower(), ("phone", v.index))
         if v.extension is not None:
-            numbers.setdefault(v.extension, i)
+            numbers.setdefault(v.extension, v.index)
     for number, test in tests.items():
         numbers.setdefault(number, f"the {test} test number")
     if pickup_code is not None:
-        if isinstance(numbers.get(pickup_code), int):
-            phones.add(("phones", numbers[pickup_code], "extension"), f"{pickup_code!r} is the pickup code (event.yml "
+        who = numbers.get(pickup_code)
+        if isinstance(who, int):
+            phones.add(("phones", who, "extension"), f"{pickup_code!r} is the pickup code (event.yml "
                        "pickup_code): choose another extension, or another pickup_code")
         numbers.setdefault(pickup_code, "the pickup code (event.yml pickup_code)")
 
@@ -90,8 +97,8 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
             return f"{phones.phone(who)} ({phones.name} line {phones.line(('phones', who, 'extension'))})"
         return who
 
-    for i, g, _ in group_views:
-        name, number = _get(g, "name"), _get(g, "number")
+    for g in entries.group_views:
+        i, name, number = g.index, g.name, g.number
         if name is not None:
             lower = name.lower()
             if name in RESERVED_NAMES or lower.startswith(RESERVED_PREFIX):
@@ -99,7 +106,7 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
             elif lower in names:
                 kind, j = names[lower]
                 other = phones.phone(j) if kind == "phone" else groups.entry("groups", j)
-                file = phones if kind == "phone" else groups
+                file = entries.file(kind)
                 groups.add(("groups", i, "name"), f"{name!r} is already the name of {other} ({file.name} line "
                            f"{file.line((kind + 's', j, 'name'))}): forwards and groups refer to names, so "
                            "give each phone and group its own name")
@@ -111,136 +118,169 @@ def check_routing(event: Any, ring_timeout: int, pickup_code: Optional[str], tes
                            "give each phone and group its own number")
             else:
                 numbers[number] = f"{groups.entry('groups', i)} ({groups.name} line {groups.line(('groups', i, 'number'))})"
+    return taken
 
-    # -- nodes of the routing graph (valid entries only: the others' problems are reported)
-    nodes: dict[str, Node] = {}
-    files = {"phone": phones, "group": groups}
-    for i, v, valid in phone_views:
-        if valid:
-            nodes[v.name.lower()] = Node("phone", v.name, v.extension, i, v.forward)
-    for i, g, valid in group_views:
-        if valid and names.get(g.name.lower()) == ("group", i):
-            nodes[g.name.lower()] = Node("group", g.name, g.number, i, g.forward, tuple(g.members),
-                                         g.timeout or ring_timeout)
 
-    def path_of(node: Node, where: tuple) -> tuple:
-        return (node.kind + "s", node.index, *where)
+def _graph(ring_timeout: int, taken: _Names, entries: Entries) -> Graph:
+    """The nodes of the routing graph: valid entries only (the others' problems are reported)."""
+    nodes: Graph = {}
+    for v in entries.phone_views:
+        if v.entry is not None:
+            p = v.entry
+            nodes[p.name.lower()] = Node("phone", p.name, p.extension, v.index, p.forward)
+    for gv in entries.group_views:
+        if gv.entry is not None and taken.names.get(gv.entry.name.lower()) == ("group", gv.index):
+            g = gv.entry
+            nodes[g.name.lower()] = Node("group", g.name, g.number, gv.index, g.forward, tuple(g.members),
+                                         ring_seconds(ring_timeout, timeout=g.timeout))
+    return nodes
 
-    def unknown(node: Node, where: tuple, target: str, what: str) -> None:
-        if target.lower() in names:  # exists, but its entry has problems of its own
-            return
-        numbered = next((n for n in nodes.values() if n.number == target), None)
-        hint = f"; {target} is the number of {numbered.name}: write its name" if numbered else ""
-        files[node.kind].add(path_of(node, where), f"{target!r} is no phone or group of the event{hint}: "
-                             f"write the name of the {what} (phones.yml or groups.yml)")
 
-    bad_nodes = set()
-    outside: list[tuple[Node, str, str]] = []  # forwards to outside numbers
+def _where(node: Node, *inside: Union[str, int]) -> tuple:
+    """The path of a value of `node`'s entry in its file."""
+    return (node.kind + "s", node.index, *inside)
+
+
+@dataclass
+class _Bad:
+    """The nodes (lower names) whose members or forwards name what cannot be followed, and
+    the forwards to outside numbers (node, kind, target), checked against the trunk."""
+
+    nodes: set[str] = field(default_factory=set)
+    outside: list[tuple[Node, str, str]] = field(default_factory=list)
+
+
+def _unknown(node: Node, where: tuple, target: str, what: str, taken: _Names, nodes: Graph,
+             entries: Entries) -> None:
+    if target.lower() in taken.names:  # exists, but its entry has problems of its own
+        return
+    numbered = next((n for n in nodes.values() if n.number == target), None)
+    hint = f"; {target} is the number of {numbered.name}: write its name" if numbered else ""
+    entries.file(node.kind).add(_where(node, *where), f"{target!r} is no phone or group of the event{hint}: "
+                                f"write the name of the {what} (phones.yml or groups.yml)")
+
+
+def _members_and_forwards(trunk: Optional[Trunk], taken: _Names, nodes: Graph, entries: Entries) -> _Bad:
+    """Each node's members and forwards: they exist, are not the node itself, are listed
+    once; a delay below the group's timeout; forwards that can happen; loud_from exists."""
+    bad = _Bad()
     for key, node in nodes.items():
-        file = files[node.kind]
-        seen: dict[str, int] = {}
-        for j, m in enumerate(node.members):
-            if m.name.lower() == key:
-                file.add(path_of(node, ("members", j, "name")), f"{m.name!r} is the group itself: a group cannot be its "
-                         "own member: remove it")
-                bad_nodes.add(key)
-            elif m.name.lower() not in nodes:
-                unknown(node, ("members", j, "name"), m.name, "member")
-                bad_nodes.add(key)
-            if m.name.lower() in seen:
-                file.add(path_of(node, ("members", j, "name")), f"{m.name!r} is already member {seen[m.name.lower()] + 1} "
-                         "of this group: list each member once")
+        _members(key, node, taken, nodes, entries, bad)
+        if node.forward is not None:
+            _forwards(key, node, node.forward, trunk, taken, nodes, entries, bad)
+    for v in entries.phone_views:
+        if v.entry is not None:
+            for j, name in enumerate(v.entry.loud_from):
+                if name.lower() not in nodes and name.lower() not in taken.names:
+                    _unknown(nodes[v.entry.name.lower()], ("loud_from", j), name,
+                             "phone or group whose calls ring loud", taken, nodes, entries)
+    return bad
+
+
+def _members(key: str, node: Node, taken: _Names, nodes: Graph, entries: Entries, bad: _Bad) -> None:
+    file = entries.file(node.kind)
+    seen: dict[str, int] = {}
+    for j, m in enumerate(node.members):
+        if m.name.lower() == key:
+            file.add(_where(node, "members", j, "name"), f"{m.name!r} is the group itself: a group cannot be its "
+                     "own member: remove it")
+            bad.nodes.add(key)
+        elif m.name.lower() not in nodes:
+            _unknown(node, ("members", j, "name"), m.name, "member", taken, nodes, entries)
+            bad.nodes.add(key)
+        if m.name.lower() in seen:
+            file.add(_where(node, "members", j, "name"), f"{m.name!r} is already member {seen[m.name.lower()] + 1} "
+                     "of this group: list each member once")
+        else:
+            seen[m.name.lower()] = j
+        if m.delay >= node.timeout:
+            file.add(_where(node, "members", j, "delay"), f"{m.delay} s is not below the group's timeout "
+                     f"({node.timeout} s), so {m.name} would never ring: lower the delay or raise the group's timeout")
+
+
+def _forwards(key: str, node: Node, f: Forward, trunk: Optional[Trunk], taken: _Names, nodes: Graph,
+              entries: Entries, bad: _Bad) -> None:
+    file = entries.file(node.kind)
+    for kind, target in f.targets():
+        if target.lower() == key:
+            file.add(_where(node, "forward", kind), f"{target!r} is the {node.kind} itself: a forward to itself "
+                     "goes nowhere: name another phone or group, or delete the line")
+            bad.nodes.add(key)
+        elif trunk is not None and outside_number(target, trunk) is not None:
+            if target.lower() in taken.names:
+                file.add(_where(node, "forward", kind), f"{target!r} is both an outside number (it begins with "
+                         f"the dial-out prefix {trunk.dial_out_prefix!r}) and the name of a phone or group: "
+                         "rename that phone or group")
+                bad.nodes.add(key)
             else:
-                seen[m.name.lower()] = j
-            if m.delay >= node.timeout:
-                file.add(path_of(node, ("members", j, "delay")), f"{m.delay} s is not below the group's timeout "
-                         f"({node.timeout} s), so {m.name} would never ring: lower the delay or raise the group's timeout")
-        f = node.forward
-        if f is None:
-            continue
-        for kind, target in f.targets():
-            if target.lower() == key:
-                file.add(path_of(node, ("forward", kind)), f"{target!r} is the {node.kind} itself: a forward to itself "
-                         "goes nowhere: name another phone or group, or delete the line")
-                bad_nodes.add(key)
-            elif outside_number(target, trunk) is not None:
-                if target.lower() in names:
-                    file.add(path_of(node, ("forward", kind)), f"{target!r} is both an outside number (it begins with "
-                             f"the dial-out prefix {trunk.dial_out_prefix!r}) and the name of a phone or group: "
-                             "rename that phone or group")
-                    bad_nodes.add(key)
-                else:
-                    outside.append((node, kind, target))
-            elif target.lower() not in nodes:
-                unknown(node, ("forward", kind), target, "phone or group to forward to")
-                bad_nodes.add(key)
-        if f.always and (f.busy or f.no_answer or f.unavailable):
-            others = ", ".join(k for k in ("no_answer", "busy", "unavailable") if getattr(f, k))
-            file.add(path_of(node, ("forward", "always")), f"always sends every call on, so {others} would never "
-                     f"happen: keep always, or delete it and keep {others}")
-        if f.no_answer_after is not None and not f.no_answer:
-            file.add(path_of(node, ("forward", "no_answer_after")), "says how long to ring before the no_answer "
-                     "forward, but there is no no_answer: add no_answer (a phone or group) or delete no_answer_after")
-        elif f.no_answer_after is not None and node.kind == "group":
-            file.add(path_of(node, ("forward", "no_answer_after")), "a group rings for its timeout, then its no_answer "
-                     "forward takes the call: set the group's timeout instead, and delete no_answer_after")
+                bad.outside.append((node, kind, target))
+        elif target.lower() not in nodes:
+            _unknown(node, ("forward", kind), target, "phone or group to forward to", taken, nodes, entries)
+            bad.nodes.add(key)
+    if f.always and (f.busy or f.no_answer or f.unavailable):
+        others = ", ".join(k for k in ("no_answer", "busy", "unavailable") if getattr(f, k))
+        file.add(_where(node, "forward", "always"), f"always sends every call on, so {others} would never "
+                 f"happen: keep always, or delete it and keep {others}")
+    if f.no_answer_after is not None and not f.no_answer:
+        file.add(_where(node, "forward", "no_answer_after"), "says how long to ring before the no_answer "
+                 "forward, but there is no no_answer: add no_answer (a phone or group) or delete no_answer_after")
+    elif f.no_answer_after is not None and node.kind == "group":
+        file.add(_where(node, "forward", "no_answer_after"), "a group rings for its timeout, then its no_answer "
+                 "forward takes the call: set the group's timeout instead, and delete no_answer_after")
 
-    for i, v, valid in phone_views:
-        if valid:
-            for j, name in enumerate(v.loud_from):
-                if name.lower() not in nodes and name.lower() not in names:
-                    unknown(nodes[v.name.lower()], ("loud_from", j), name, "phone or group whose calls ring loud")
 
-    # -- cycles (only among entries whose names all resolve)
-    clean = {k: n for k, n in nodes.items() if k not in bad_nodes}
-    # A call jumps along forwards; a group expands along members and `always` forwards. A
-    # member's other forwards do not apply inside a group, so a forward to a group that has
-    # the phone as a member (desk1 no_answer -> infodesk) is no cycle: it rings desk1 again.
-    cycles, seen_cycles = [], set()
+def _cycles(clean: Graph, entries: Entries) -> list:
+    """Cycles among entries whose names all resolve, each reported once with its path.
+
+    A call jumps along forwards; a group expands along members and `always` forwards. A
+    member's other forwards do not apply inside a group, so a forward to a group that has the
+    phone as a member (desk1 no_answer -> infodesk) is no cycle: it rings desk1 again."""
+    cycles, seen = [], set()
     for edges in (jumps, expansions):
         for cycle in find_cycles(clean, edges):
             key = frozenset((step[0], step[1]) for step in cycle)
-            if key not in seen_cycles:
-                seen_cycles.add(key)
+            if key not in seen:
+                seen.add(key)
                 cycles.append(cycle)
     for cycle in cycles:
-        start, label, where = cycle[0]
+        start, _label, where = cycle[0]
         node = clean[start]
-        field = (where[0], where[1], "name") if where[0] == "members" else where
-        files[node.kind].add(path_of(node, field), f"a cycle: {cycle_text(cycle, clean)}: a call would go round "
-                             "for ever: remove one of these members or forwards")
-
-    # -- resolved groups: delays through nested groups, the dial string's length
-    if not cycles:
-        for key, node in clean.items():
-            if node.kind != "group":
-                continue
-            resolved = expand(clean, node.name)
-            # (a direct member's delay is checked above; these are reached through nesting)
-            late = [(d, p) for d, p in resolved.values() if d >= node.timeout and len(p) > 2]
-            if late:
-                delay, path = min(late, key=lambda x: x[0])
-                groups.add(("groups", node.index, "timeout"), f"{node.timeout} s is not above the {delay} s after which "
-                           f"{' -> '.join(path)} would ring (the delays add up), so it never rings: "
-                           "raise the timeout or lower the delays")
-            dial = "&".join(Leg(clean[n].name, clean[n].number, d).dial for n, (d, _) in resolved.items())
-            if len(dial) > MAX_DIAL_STRING:
-                groups.add(("groups", node.index, "members"), f"rings {len(resolved)} phones at once, more than "
-                           "Asterisk takes in one call: split it into groups that ring one after the other "
-                           "(a group can be a member with a delay)")
-
-    if outside:
-        _outside_forwards(trunk, outside, clean, files)
-    pickup_rule(phones, phone_views)
-    return None if cycles else clean
+        at = (where[0], where[1], "name") if where[0] == "members" else where
+        entries.file(node.kind).add(_where(node, *at), f"a cycle: {cycle_text(cycle, clean)}: a call would go "
+                                    "round for ever: remove one of these members or forwards")
+    return cycles
 
 
-def _outside_forwards(trunk: Any, outside: list, nodes: dict[str, Node], files: dict) -> None:
+def _resolved_groups(clean: Graph, entries: Entries) -> None:
+    """Each group resolved to the phones it rings: delays through nested groups below its
+    timeout, a dial string Asterisk takes."""
+    groups = entries.groups
+    for node in clean.values():
+        if node.kind != "group":
+            continue
+        resolved = expand(clean, node.name)
+        # (a direct member's delay is checked by _members; these are reached through nesting)
+        late = [(d, p) for d, p in resolved.values() if d >= node.timeout and len(p) > 2]
+        if late:
+            delay, path = min(late, key=lambda x: x[0])
+            groups.add(("groups", node.index, "timeout"), f"{node.timeout} s is not above the {delay} s after which "
+                       f"{' -> '.join(path)} would ring (the delays add up), so it never rings: "
+                       "raise the timeout or lower the delays")
+        dial = "&".join(Leg(clean[n].name, clean[n].number or "", d).dial for n, (d, _) in resolved.items())
+        if len(dial) > MAX_DIAL_STRING:
+            groups.add(("groups", node.index, "members"), f"rings {len(resolved)} phones at once, more than "
+                       "Asterisk takes in one call: split it into groups that ring one after the other "
+                       "(a group can be a member with a delay)")
+
+
+def _outside_forwards(trunk: Trunk, outside: list[tuple[Node, str, str]], nodes: Graph, entries: Entries) -> None:
     """A forward to an outside number goes out over the trunk at the cost of the phone or
     group that forwards: it must be one that may call out (trunk.dial_out). An `always` forward
     out cannot ring as a group's member."""
+    if not outside:
+        return
     named = {n.lower() for n in trunk.dial_out} if trunk.dial_out != "all" else None
-    in_named_group = set()
+    in_named_group: set[str] = set()
     if named is not None:
         for name in named:
             node = nodes.get(name)
@@ -248,24 +288,25 @@ def _outside_forwards(trunk: Any, outside: list, nodes: dict[str, Node], files: 
                 in_named_group |= _all_phones(nodes, node.name)
     members = {m.name.lower() for n in nodes.values() for m in n.members}
     for node, kind, target in outside:
-        where = (node.kind + "s", node.index, "forward", kind)
+        where = _where(node, "forward", kind)
         key = node.name.lower()
+        file = entries.file(node.kind)
         if named is not None and key not in named and key not in in_named_group:
-            files[node.kind].add(where, f"{target!r} is an outside number, and a forward out is a call out at the "
-                                 f"{node.kind}'s cost, but trunk.dial_out does not name {node.name}: add it to "
-                                 "dial_out, or forward to a phone or group")
+            file.add(where, f"{target!r} is an outside number, and a forward out is a call out at the "
+                     f"{node.kind}'s cost, but trunk.dial_out does not name {node.name}: add it to "
+                     "dial_out, or forward to a phone or group")
         if kind == "always" and key in members:
-            files[node.kind].add(where, f"{target!r} is an outside number, and {node.name} is a group's member: a "
-                                 "group rings phones, not outside numbers: forward the group itself, or remove "
-                                 "the member")
+            file.add(where, f"{target!r} is an outside number, and {node.name} is a group's member: a "
+                     "group rings phones, not outside numbers: forward the group itself, or remove "
+                     "the member")
 
 
-def pickup_rule(phones: Any, phone_views: list) -> None:
+def pickup_rule(phones: SourceFile, phone_views: list[PhoneView]) -> None:
     """Pickup groups: answering each other's calls needs two phones at least."""
     pickups: dict[str, list[int]] = {}
-    for i, v, valid in phone_views:
-        if valid and v.pickup:
-            pickups.setdefault(v.pickup, []).append(i)
+    for v in phone_views:
+        if v.entry is not None and v.entry.pickup:
+            pickups.setdefault(v.entry.pickup, []).append(v.index)
     for pickup, members in pickups.items():
         if len(members) == 1:
             phones.add(("phones", members[0], "pickup"), f"{pickup!r} has no other phone: phones in a pickup group "
@@ -273,51 +314,54 @@ def pickup_rule(phones: Any, phone_views: list) -> None:
                        "or delete it")
 
 
-def check_trunk(trunk: Any, event_file: Any, phones: Any, phone_views: list, groups: Any, group_views: list,
-                tests: dict[str, str], pickup_code: Optional[str]) -> None:
+def check_trunk(trunk: Trunk, event_file: SourceFile, entries: Entries, tests: dict[str, str],
+                pickup_code: Optional[str]) -> None:
     """The trunk's rules across the directory: dial_out names exist; no internal number starts
     with the dial-out prefix (a phone could not reach it, or an outside number would be cut)."""
     prefix = trunk.dial_out_prefix
-    names = {v.name.lower() for _, v, _ in phone_views if v.name} | {
-        (_get(g, "name") or "").lower() for _, g, _ in group_views}
+    names = {v.name.lower() for v in entries.phone_views if v.name} | {
+        (g.name or "").lower() for g in entries.group_views}
     if trunk.dial_out != "all":
         for j, name in enumerate(trunk.dial_out):
             if name.lower() not in names:
                 event_file.add(("trunk", "dial_out", j), f"{name!r} is no phone or group of the event: write the name "
                                "of a phone or group whose phones may call out, or 'all'")
-    for i, v, _ in phone_views:
+    for v in entries.phone_views:
         if v.extension is not None and v.extension.startswith(prefix):
-            phones.add(("phones", i, "extension"), f"{v.extension!r} starts with the dial-out prefix {prefix!r} "
-                       "(event.yml trunk.dial_out_prefix), so dialling it would call out: choose another "
-                       "extension, or another dial_out_prefix")
-    for i, g, _ in group_views:
-        number = _get(g, "number")
-        if number is not None and number.startswith(prefix):
-            groups.add(("groups", i, "number"), f"{number!r} starts with the dial-out prefix {prefix!r} (event.yml "
-                       "trunk.dial_out_prefix), so dialling it would call out: choose another number")
+            entries.phones.add(("phones", v.index, "extension"), f"{v.extension!r} starts with the dial-out prefix "
+                               f"{prefix!r} (event.yml trunk.dial_out_prefix), so dialling it would call out: choose "
+                               "another extension, or another dial_out_prefix")
+    for g in entries.group_views:
+        if g.number is not None and g.number.startswith(prefix):
+            entries.groups.add(("groups", g.index, "number"), f"{g.number!r} starts with the dial-out prefix {prefix!r} "
+                               "(event.yml trunk.dial_out_prefix), so dialling it would call out: choose another "
+                               "number")
     for number, what in [*tests.items(), *([(pickup_code, "pickup_code")] if pickup_code else [])]:
         if number.startswith(prefix):
             event_file.add(("trunk", "dial_out_prefix"), f"{prefix!r} begins the {what} number {number!r}, so "
                            "dialling it would call out: choose another dial_out_prefix or another number")
 
 
-
-def venue_of(number: str, venues: dict) -> Optional[str]:
-    """The venue whose prefixes `number` starts with (prefixes never overlap), or None."""
-    return next((name for name, v in venues.items() if any(number.startswith(p) for p in v.numbers)), None)
-
-
-def check_venues(event: Any, event_file: Any, phones: Any, phone_views: list, groups: Any, group_views: list,
-                 nodes: Optional[dict[str, Node]]) -> None:
+def check_venues(event: Event, event_file: SourceFile, entries: Entries, nodes: Optional[Graph]) -> None:
     """Several venues: prefixes that never overlap, every number in one venue, groups and
     pickup groups within their venue, the trunk at a venue."""
-    venues = event.venues
     trunk = event.trunk
-    if not venues:
+    if not event.venues:
         if trunk is not None and trunk.venue is not None:
             event_file.add(("trunk", "venue"), f"{trunk.venue!r} names a venue, but event.yml has no venues: "
                            "delete the line, or declare venues")
         return
+    _prefixes_and_addresses(event, event_file)
+    venue_by_name = _venue_of_each(event, entries)
+    if nodes is not None:
+        _groups_within_their_venue(nodes, venue_by_name, entries)
+    _pickups_within_one_venue(venue_by_name, entries)
+    if trunk is not None and trunk.venue in event.venues:
+        _forwards_out_at_the_trunks_venue(trunk, venue_by_name, entries)
+
+
+def _prefixes_and_addresses(event: Event, event_file: SourceFile) -> None:
+    venues, trunk = event.venues, event.trunk
     seen: dict[str, str] = {}
     addresses: dict[str, str] = {}
     for name, venue in venues.items():
@@ -337,59 +381,71 @@ def check_venues(event: Any, event_file: Any, phones: Any, phone_views: list, gr
         event_file.add(("trunk", "venue") if trunk.venue else ("trunk",),
                        f"trunk.venue {what}: with venues, name the venue whose PBX registers the trunk "
                        f"({', '.join(venues)})")
+
+
+def _venue_of_each(event: Event, entries: Entries) -> dict[str, str]:
+    """lower name -> venue of each phone and group; a number in no venue is reported."""
+    venues = event.venues
     listing = ", ".join(f"{n}: {' '.join(v.numbers)}" for n, v in venues.items())
     venue_by_name: dict[str, str] = {}
-    for i, v, _ in phone_views:
+    for v in entries.phone_views:
         if v.extension is None:
             continue
         where = venue_of(v.extension, venues)
         if where is None:
-            phones.add(("phones", i, "extension"), f"{v.extension!r} is in no venue's numbers ({listing}): give it "
-                       "a number of its venue, or add the prefix to a venue's numbers")
+            entries.phones.add(("phones", v.index, "extension"), f"{v.extension!r} is in no venue's numbers "
+                               f"({listing}): give it a number of its venue, or add the prefix to a venue's numbers")
         elif v.name:
             venue_by_name[v.name.lower()] = where
-    for i, g, _ in group_views:
-        number = _get(g, "number")
-        if number is None:
+    for g in entries.group_views:
+        if g.number is None:
             continue
-        where = venue_of(number, venues)
+        where = venue_of(g.number, venues)
         if where is None:
-            groups.add(("groups", i, "number"), f"{number!r} is in no venue's numbers ({listing}): give it a number "
-                       "of its venue, or add the prefix to a venue's numbers")
-        elif _get(g, "name"):
-            venue_by_name[_get(g, "name").lower()] = where
-    if nodes is not None:
-        for key, node in nodes.items():
-            if node.kind != "group" or key not in venue_by_name:
-                continue
-            home = venue_by_name[key]
-            away = [(path, venue_by_name.get(n)) for n, (_, path) in expand(nodes, node.name).items()
-                    if venue_by_name.get(n) not in (home, None)]
-            if away:
-                path, venue = away[0]
-                groups.add(("groups", node.index, "members"), f"{' -> '.join(path)} is in venue {venue}, the group in "
-                           f"venue {home}: a group rings the phones of its own venue: make a group in {venue} and "
-                           "forward to it")
+            entries.groups.add(("groups", g.index, "number"), f"{g.number!r} is in no venue's numbers ({listing}): "
+                               "give it a number of its venue, or add the prefix to a venue's numbers")
+        elif g.name:
+            venue_by_name[g.name.lower()] = where
+    return venue_by_name
+
+
+def _groups_within_their_venue(nodes: Graph, venue_by_name: dict[str, str], entries: Entries) -> None:
+    for key, node in nodes.items():
+        if node.kind != "group" or key not in venue_by_name:
+            continue
+        home = venue_by_name[key]
+        away = [(path, venue_by_name.get(n)) for n, (_, path) in expand(nodes, node.name).items()
+                if venue_by_name.get(n) not in (home, None)]
+        if away:
+            path, venue = away[0]
+            entries.groups.add(("groups", node.index, "members"), f"{' -> '.join(path)} is in venue {venue}, the "
+                               f"group in venue {home}: a group rings the phones of its own venue: make a group in "
+                               f"{venue} and forward to it")
+
+
+def _pickups_within_one_venue(venue_by_name: dict[str, str], entries: Entries) -> None:
     pickups: dict[str, set[str]] = {}
-    for i, v, valid in phone_views:
-        if valid and v.pickup and v.name and v.name.lower() in venue_by_name:
-            pickups.setdefault(v.pickup, set()).add(venue_by_name[v.name.lower()])
-    for i, v, valid in phone_views:
-        if valid and v.pickup and len(pickups.get(v.pickup, ())) > 1:
-            phones.add(("phones", i, "pickup"), f"{v.pickup!r} has phones in venues {', '.join(sorted(pickups[v.pickup]))}: "
-                       "a pickup group works within one PBX: give each venue its own pickup group")
-    if trunk is not None and trunk.venue in venues:
-        for i, v, valid in phone_views:
-            f = getattr(v, "forward", None) if valid else None
-            for kind, target in (f.targets() if f is not None else []):
-                here = venue_by_name.get(v.name.lower())
-                if outside_number(target, trunk) is not None and here not in (trunk.venue, None):
-                    phones.add(("phones", i, "forward", kind), f"{target!r} is an outside number, but the trunk is "
-                               f"at venue {trunk.venue} and {v.name} at {here}: forward to a phone or group")
-        for i, g, valid in group_views:
-            f = g.forward if valid else None
-            for kind, target in (f.targets() if f is not None else []):
-                here = venue_by_name.get(g.name.lower())
-                if outside_number(target, trunk) is not None and here not in (trunk.venue, None):
-                    groups.add(("groups", i, "forward", kind), f"{target!r} is an outside number, but the trunk is "
-                               f"at venue {trunk.venue} and {g.name} at {here}: forward to a phone or group")
+    for v in entries.phone_views:
+        if v.entry is not None and v.entry.pickup and v.entry.name.lower() in venue_by_name:
+            pickups.setdefault(v.entry.pickup, set()).add(venue_by_name[v.entry.name.lower()])
+    for v in entries.phone_views:
+        if v.entry is not None and v.entry.pickup and len(pickups.get(v.entry.pickup, ())) > 1:
+            entries.phones.add(("phones", v.index, "pickup"), f"{v.entry.pickup!r} has phones in venues "
+                               f"{', '.join(sorted(pickups[v.entry.pickup]))}: a pickup group works within one PBX: "
+                               "give each venue its own pickup group")
+
+
+def _forwards_out_at_the_trunks_venue(trunk: Trunk, venue_by_name: dict[str, str], entries: Entries) -> None:
+    owners: list[tuple[SourceFile, tuple, str, Optional[Forward]]] = [
+        (entries.phones, ("phones", v.index), v.entry.name, v.entry.forward)
+        for v in entries.phone_views if v.entry is not None
+    ] + [
+        (entries.groups, ("groups", g.index), g.entry.name, g.entry.forward)
+        for g in entries.group_views if g.entry is not None
+    ]
+    for file, path, name, f in owners:
+        for kind, target in (f.targets() if f is not None else []):
+            here = venue_by_name.get(name.lower())
+            if outside_number(target, trunk) is not None and here not in (trunk.venue, None):
+                file.add((*path, "forward", kind), f"{target!r} is an outside number, but the trunk is "
+                         f"at venue {trunk.venue} and {name} at {here}: forward to a phone or group")

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from annotated_types import Ge, Le
 
-from .model import EVENT_NAME_RULE, NAME_RULE, RENAMED_KEYS
+from .model import EVENT_NAME_RULE, NAME_RULE, RENAMED_KEYS, rule_of
 
 # Examples for a missing or wrong value, by field name.
 EXAMPLES = {
@@ -117,7 +117,8 @@ def _digits_problem(value: str, rule: str, example: str) -> str:
 def _number_rule(key, field) -> str:
     low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
     high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
-    what = f"{key} ({field.description})" if field.description else str(key)
+    rule = rule_of(field)
+    what = f"{key} ({rule})" if rule else str(key)
     if low is not None and high is not None:
         return f"{what} is a whole number from {low} to {high}"
     return f"{what} is a whole number"
@@ -151,7 +152,7 @@ def explain(error: dict, model: type, source: Optional[str]) -> str:
     value = error.get("input")
     key = loc[-1] if loc else ""
     holder, field = _field(model, loc)
-    rule = (field.description if field is not None else None) or "see README, 'Describe an event'"
+    rule = (rule_of(field) if field is not None else None) or "see README, 'Describe an event'"
     default = None
     if field is not None and not field.is_required():
         default = field.default

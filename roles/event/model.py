@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import typing
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from roles.names import RESERVED_NAMES, RESERVED_PREFIX
+from roles.shared.names import RESERVED_NAMES, RESERVED_PREFIX
 
 # A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -29,9 +31,25 @@ EVENT_NAME_RULE = (
     "starting with a letter or digit (it names the secret file)"
 )
 EXTENSION_RULE = "an extension is 2 to 10 digits"
+DEFAULT_RING_TIMEOUT = 20
 MIN_PASSWORD_LENGTH = 12
 # YAML keys that were renamed: old -> new (a directory with the old key gets this hint).
 RENAMED_KEYS = {"web_password": "web_password_before"}
+
+
+def rule_of(field: FieldInfo) -> Optional[str]:
+    """A field's rule in words: its description, or that of the type it takes (an optional
+    `Location`, a tuple of `Target`s: the rule sits on the type, declared once)."""
+    if field.description:
+        return field.description
+    todo = [field.annotation]
+    while todo:
+        annotation = todo.pop(0)
+        for arg in typing.get_args(annotation):
+            if isinstance(arg, FieldInfo) and arg.description:
+                return arg.description
+            todo.append(arg)
+    return None
 
 
 def _no_bool(value):
@@ -74,6 +92,8 @@ def _target(value):
 
 Target = Annotated[str, BeforeValidator(_target), Field(pattern=NAME_PATTERN, description=TARGET_RULE)]
 Location = Annotated[str, Field(pattern=r'^[^"<>;\\\x00-\x1f]{1,60}$', description=LOCATION_RULE)]
+DISPLAY_NAME_RULE = "a display name is 1 to 40 characters, without '\"', '<', '>', ';', '\\' or line breaks"
+DisplayName = Annotated[str, Field(pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$', description=DISPLAY_NAME_RULE)]
 
 
 PASSWORD_CHARS_RULE = "a password takes no spaces, quotes, ';' or '\\' (Asterisk's config syntax)"
@@ -254,7 +274,7 @@ class Event(Strict):
     provisioning: Provisioning = Provisioning()
     security: Security = Security()
     test_numbers: TestNumbers = TestNumbers()
-    ring_timeout: Number = Field(20, ge=5, le=300, description="the seconds a call rings")
+    ring_timeout: Number = Field(DEFAULT_RING_TIMEOUT, ge=5, le=300, description="the seconds a call rings")
     pickup_code: str = Field(
         "*8", pattern=r"^\*?[0-9]{1,9}$",
         description="a pickup code is what a phone dials to answer a call ringing in its pickup "
@@ -299,6 +319,18 @@ class Forward(Strict):
         return [(k, getattr(self, k)) for k in ("always", "busy", "unavailable", "no_answer") if getattr(self, k)]
 
 
+def ring_seconds(ring_timeout: int, timeout: Optional[int] = None, forward: Optional[Forward] = None) -> int:
+    """How long a number rings before it gives up, or its no_answer forward takes the call: a
+    group's own `timeout`; a phone's no_answer_after (with a no_answer forward); else the
+    event's `ring_timeout`. (The one place that decides it: the checks, the groups of the
+    model and the dialplan's routes all ask here.)"""
+    if timeout:
+        return timeout
+    if forward is not None and forward.no_answer and forward.no_answer_after:
+        return forward.no_answer_after
+    return ring_timeout
+
+
 def _member(value):
     """A member is written as its name alone (rings at once) or as a mapping."""
     return {"name": value} if isinstance(value, str) else value
@@ -317,11 +349,7 @@ class GroupEntry(Strict):
 
     name: str = Field(pattern=NAME_PATTERN, description=GROUP_NAME_RULE)
     number: Extension
-    display_name: Optional[str] = Field(
-        None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$',
-        description="a display name is 1 to 40 characters, without '\"', '<', '>', ';', '\\' "
-        "or line breaks",
-    )
+    display_name: Optional[DisplayName] = None
     short: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$", description=SHORT_RULE)
     timeout: Optional[Number] = Field(
         None, ge=5, le=300, description="a group's timeout is the seconds (5 to 300) it rings before it gives up"
@@ -337,11 +365,7 @@ class PhoneEntry(Strict):
 
     name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE)
     extension: Extension
-    display_name: Optional[str] = Field(
-        None, pattern=r'^[^"<>;\\\x00-\x1f]{1,40}$',
-        description="a display name is 1 to 40 characters, without '\"', '<', '>', ';', '\\' "
-        "or line breaks",
-    )
+    display_name: Optional[DisplayName] = None
     password: Optional[str] = Field(None, description=PASSWORD_RULE)
     contact: Optional[str] = Field(
         None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$",

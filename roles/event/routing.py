@@ -1,17 +1,15 @@
 """Call routing, resolved in pure Python: groups, forwards, pickup groups, loud callers.
 
-Two halves:
-
-+ `check()` runs while the directory loads and reports, with file and line, every rule across
-  phones and groups: unknown names, numbers used twice, a forward to itself, cycles through
-  groups and forwards (with their path), delays a group never reaches, one-member pickup groups.
++ The graph of names (`Node`, `jumps`, `expansions`, `find_cycles`, `expand`): what the checks
+  (checks.py) walk while the directory loads, to report cycles with their path and delays a
+  group never reaches.
 + `resolve()` turns a valid `Directory` into one `Route` per number: which phones ring, each
   after which delay, for how long, and which number takes the call when nobody answers, the
   phone is busy or cannot be reached. Nested groups and `always` forwards are expanded here;
   the dialplan (roles/asterisk) only writes the routes down. A route's fallbacks jump to other
-  routes along edges of a graph `check()` proved to be acyclic: no call can loop.
+  routes along edges of a graph the checks proved to be acyclic: no call can loop.
 
-Choices (README, "Groups and forwards"):
+Choices (docs/routing.md):
 + a phone that a group reaches twice (directly and through a nested group) rings once, after
   the smaller delay;
 + a nested group's members ring after the nested group's delay plus their own; the nested
@@ -28,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from roles.names import FORWARD_OUT_CONTEXT
+from roles.shared.names import FORWARD_OUT_CONTEXT
 
-from .model import Account, Directory
+from .model import Account, Directory, ring_seconds
 
 # Dial()'s arguments are cut at Asterisk's 8 KB buffer (EXT_DATA_SIZE in pbx.c): a group whose
 # dial string would be longer is refused (a group that rings hundreds of phones at once is
@@ -231,27 +229,9 @@ def _fallback(forward, kind: str, numbers: dict[str, str], trunk=None) -> Option
     return f"{FORWARD_OUT_CONTEXT},{outside_number(target, trunk)}"
 
 
-_RESOLVED: dict[int, tuple[Directory, "Routing"]] = {}
-
-
 def resolve(directory: Directory) -> Routing:
-    """One Route per phone and group of a valid directory (see the module's docstring).
-    Cached per directory object (hashing 10,000 frozen models costs more than resolving):
-    the dialplan and the verification of one run take the same routes."""
-    cached = _RESOLVED.get(id(directory))
-    if cached is not None and cached[0] is directory:
-        return cached[1]
-    routing = _resolve(directory)
-    if len(_RESOLVED) >= 4:
-        _RESOLVED.clear()
-    _RESOLVED[id(directory)] = (directory, routing)
-    return routing
-
-
-resolve.cache_clear = _RESOLVED.clear  # type: ignore[attr-defined]  (the benchmark resolves anew)
-
-
-def _resolve(directory: Directory) -> Routing:
+    """One Route per phone and group of a valid directory (see the module's docstring). The
+    run's plan (roles/plan.py) resolves once; the dialplan and the verification take it."""
     event = directory.event
     accounts = {a.name.lower(): a for a in directory.accounts}
     numbers = {a.name.lower(): a.extension for a in directory.accounts}
@@ -263,15 +243,12 @@ def _resolve(directory: Directory) -> Routing:
     routes = []
     delays: set[int] = set()
     delayed: dict[str, Account] = {}
-    timeout = event.ring_timeout
     for a in directory.accounts:
         route = Route(number=a.extension, name=a.name, kind="phone", label=f'phone {a.name} "{a.display_name}"',
-                      legs=(Leg(a.name, a.extension, 0),), timeout=timeout,
+                      legs=(Leg(a.name, a.extension, 0),), timeout=ring_seconds(event.ring_timeout, forward=a.forward),
                       loud_arg=a.extension if a.loud_from else "")
         f = a.forward
         if f is not None:
-            if f.no_answer and f.no_answer_after:
-                route.timeout = f.no_answer_after
             route.always, route.no_answer = _fallback(f, "always", numbers, trunk), _fallback(f, "no_answer", numbers, trunk)
             route.busy, route.unavailable = _fallback(f, "busy", numbers, trunk), _fallback(f, "unavailable", numbers, trunk)
             route.targets = tuple(f.targets())
@@ -297,10 +274,22 @@ def _resolve(directory: Directory) -> Routing:
     for a in directory.accounts:
         if a.loud_from:
             delayed.setdefault(a.name.lower(), a)
-    loud = {}
+    return Routing(routes=tuple(routes), delays=tuple(sorted(delays)),
+                   delayed=tuple(sorted(delayed.values(), key=lambda a: a.extension)),
+                   loud=_loud(directory, nodes, accounts))
+
+
+def loud_callers(directory: Directory) -> dict[str, tuple[str, ...]]:
+    """phone extension -> the extensions of the callers that ring it loud (its loud_from: the
+    phones named, and every phone of the groups named)."""
+    return _loud(directory, graph(directory), {a.name.lower(): a for a in directory.accounts})
+
+
+def _loud(directory: Directory, nodes: dict[str, Node], accounts: dict[str, Account]) -> dict[str, tuple[str, ...]]:
     if directory.venue is not None:  # resolved on the whole event (venue_directory)
-        loud = dict(directory.venue.loud)
-    for a in directory.accounts if directory.venue is None else ():
+        return dict(directory.venue.loud)
+    loud = {}
+    for a in directory.accounts:
         if a.loud_from:
             callers: set[str] = set()
             for name in a.loud_from:
@@ -310,8 +299,7 @@ def _resolve(directory: Directory) -> Routing:
                 else:
                     callers.update(accounts[k].extension for k in _all_phones(nodes, node.name))
             loud[a.extension] = tuple(sorted(callers))
-    return Routing(routes=tuple(routes), delays=tuple(sorted(delays)),
-                   delayed=tuple(sorted(delayed.values(), key=lambda a: a.extension)), loud=loud)
+    return loud
 
 
 def _all_phones(nodes: dict[str, Node], group: str) -> set[str]:

@@ -9,14 +9,11 @@ and groups of other venues (`VenueView.remote`). Without venues, the directory i
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
-from .checks import venue_of
-from .load import EventError
-from .model import Directory, Peer, VenueView
-from .routing import resolve
-
-_CUT: dict[tuple[int, Optional[str]], tuple[Directory, Directory]] = {}
+from .errors import EventError
+from .model import Directory, Peer, Venue, VenueView
+from .routing import loud_callers
 
 
 def peer_key(a: str, b: str) -> str:
@@ -25,12 +22,14 @@ def peer_key(a: str, b: str) -> str:
     return f"venue/{first}/{second}"
 
 
+def venue_of(number: str, venues: Mapping[str, Venue]) -> Optional[str]:
+    """The venue whose prefixes `number` starts with (prefixes never overlap), or None."""
+    return next((name for name, v in venues.items() if any(number.startswith(p) for p in v.numbers)), None)
+
+
 def venue_directory(directory: Directory, name: Optional[str]) -> Directory:
     """The Directory venue `name`'s PBX serves; EventError naming the fix when `name` is not
     a venue of the event (or missing while the event has venues)."""
-    cached = _CUT.get((id(directory), name))
-    if cached is not None and cached[0] is directory:
-        return cached[1]
     venues = directory.event.venues
     if not venues:
         if name is not None:
@@ -53,10 +52,8 @@ def venue_directory(directory: Directory, name: Optional[str]) -> Directory:
     trunk = directory.trunk if directory.trunk is not None and directory.trunk.trunk.venue == name else None
     # loud_from may name callers of other venues: resolved on the whole event
     extensions = {a.extension for a in mine}
-    loud = tuple((ext, callers) for ext, callers in resolve(directory).loud.items() if ext in extensions)
-    cut = directory.model_copy(update={
+    loud = tuple((ext, callers) for ext, callers in loud_callers(directory).items() if ext in extensions)
+    return directory.model_copy(update={
         "accounts": tuple(mine), "groups": tuple(groups), "trunk": trunk,
         "venue": VenueView(name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud),
     })
-    _CUT[(id(directory), name)] = (directory, cut)
-    return cut

@@ -1,6 +1,22 @@
-"""NixOS: render the module that sets services.asterisk, put it on the server, switch."""
+"""NixOS: render televoc's module (services.asterisk, televoc's services, firewall, fail2ban),
+put it on the server, switch."""
 
-from .deploy import SETTINGS, asterisk_config_switched, module_imported
-from .render import nix_indented_string, render_module
+from .deploy import SETTINGS, import_name, module_dir, module_imported, module_switched, snapshot_paths
+from .render import ASTERISK_ETC, AsteriskService, Daemon, Embedded, Jail, Module, nix_indented_string, render_module
 
-__all__ = ["SETTINGS", "asterisk_config_switched", "module_imported", "nix_indented_string", "render_module"]
+__all__ = [
+    "ASTERISK_ETC",
+    "SETTINGS",
+    "AsteriskService",
+    "Daemon",
+    "Embedded",
+    "Jail",
+    "Module",
+    "import_name",
+    "module_dir",
+    "module_imported",
+    "module_switched",
+    "nix_indented_string",
+    "render_module",
+    "snapshot_paths",
+]

@@ -1,23 +1,25 @@
 """The nixos role's steps, as pyinfra deploys: check the import, put the module in place, switch.
 
     from roles import nixos
-    nixos.module_imported()
-    nixos.asterisk_config_switched(module_text, expected_files, "the event's Asterisk config")
+    nixos.module_imported(snapshot)
+    nixos.module_switched(plan.module, "the event's Asterisk config", snapshot)
 """
 
 from __future__ import annotations
 
+import posixpath
+from typing import Optional
+
 from pyinfra.api import deploy
 
-import posixpath
-
-from roles.files import managed_file, sha256
-from roles import runs
-from roles.ops import when_needed
-from roles.settings import Setting, absolute_path, boolean, declare, defaults, read, text
+from roles.shared import runs
+from roles.shared.files import managed_file
+from roles.shared.ops import as_needed
+from roles.shared.settings import Setting, absolute_path, boolean, declare, defaults, read, text
+from roles.shared.snapshot import Snapshot
 
 from . import operations
-from .render import PROVISIOND_FILE
+from .render import Module
 
 # Next to the module: names the module (and the code it runs) of the last successful switch,
 # so that a change that does not touch /etc/asterisk (the provisioning server, the firewall)
@@ -40,13 +42,32 @@ SETTINGS = declare(
 )
 
 
+def module_dir(settings) -> str:
+    """The directory of televoc's module on the host (its embedded files sit beside it)."""
+    return posixpath.dirname(settings.nixos__module_path)
+
+
+def snapshot_paths(settings, module: Module) -> list[str]:
+    """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
+    role's steps: the module, the files beside it, the mark of the last switch, and what
+    NixOS serves from it."""
+    here = module_dir(settings)
+    return [settings.nixos__module_path, *(posixpath.join(here, e.name) for e in module.embedded),
+            posixpath.join(here, APPLIED_MARKER), *module.etc]
+
+
+def import_name(settings) -> str:
+    """The module as configuration.nix names it (`televoc/asterisk.nix`)."""
+    return settings.nixos__module_path.replace("/etc/nixos/", "", 1)
+
+
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def module_imported(snapshot=None):
+def module_imported(snapshot: Optional[Snapshot] = None):
     """Stop the run, naming the line to add, unless configuration.nix imports televoc's module.
     `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken."""
     settings = read(SETTINGS)
     if settings.nixos__check_import:
-        (when_needed if snapshot is not None else _now)(
+        as_needed(snapshot)(
             operations.module_imported,
             name=runs.check("NixOS configuration imports televoc's module"),
             configuration=settings.nixos__configuration,
@@ -57,37 +78,34 @@ def module_imported(snapshot=None):
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=None):
+def module_switched(module: Module, what: str, snapshot: Optional[Snapshot] = None):
     """
-    Put televoc's module (and the provisioning server's code beside it) in place and switch
-    when /etc/asterisk differs from `expected`.
+    Put televoc's module (and the files shipped beside it) in place and switch when what
+    NixOS serves differs from `module.etc` or the module changed since the last switch.
 
-    + module: the module's text (no secrets: it goes into the world-readable Nix store)
-    + expected: file name in /etc/asterisk -> sha256 of its content (None: must be absent)
+    + module: the rendered module (roles.nixos.render_module); no secrets in it
     + what: what NixOS serves afterwards, for the step's name
     + snapshot: the run's one read of the PBX (roles/pbx.py), if taken
     """
-    from roles.snom.render import PROVISIOND  # the code the module runs (no secrets either)
-
     settings = read(SETTINGS)
-    here = posixpath.dirname(settings.nixos__module_path)
-    code = PROVISIOND.read_text(encoding="utf-8")
+    here = module_dir(settings)
     known = {} if snapshot is None else snapshot.digests
-    op = when_needed if snapshot is not None else _now
-    provisiond = posixpath.join(here, PROVISIOND_FILE)
-    op(
-        managed_file,
-        name="The provisioning server's code is in place next to the module",
-        path=provisiond,
-        content=code,
-        show_diff=True,
-        **({"current": known[provisiond]} if provisiond in known else {}),
-    )
+    op = as_needed(snapshot)
+    for embedded in module.embedded:
+        path = posixpath.join(here, embedded.name)
+        op(
+            managed_file,
+            name=f"{embedded.label} is in place next to the module",
+            path=path,
+            content=embedded.text,
+            show_diff=True,
+            **({"current": known[path]} if path in known else {}),
+        )
     op(
         managed_file,
         name="televoc's NixOS module is in place (no secrets in it)",
         path=settings.nixos__module_path,
-        content=module,
+        content=module.text,
         show_diff=True,
         **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
@@ -95,13 +113,8 @@ def asterisk_config_switched(module: str, expected: dict, what: str, snapshot=No
         operations.switched,
         name=f"NixOS serves {what}",
         rebuild=settings.nixos__rebuild,
-        expected=expected,
+        expected=module.etc,
         marker=posixpath.join(here, APPLIED_MARKER),
-        marker_text=sha256(module + "\0" + code),
+        marker_text=module.marker,
         live=known or None,
     )
-
-
-def _now(operation, **kwargs):
-    """The operation, created whatever it has to do (no snapshot to decide from)."""
-    return operation(**kwargs)

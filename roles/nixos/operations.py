@@ -5,14 +5,11 @@ from __future__ import annotations
 from paramiko import SSHException
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
-
-from roles.ops import probing
 from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FindInFile
 
-from roles.files import UNREAD, FileDigests, sha256
-
-ASTERISK_ETC = "/etc/asterisk"
+from roles.shared.files import UNREAD, FileDigests, sha256
+from roles.shared.ops import probing
 
 
 @operation()
@@ -43,11 +40,10 @@ def module_imported(configuration: str, module_path: str, import_line: str, line
 
 
 def _live_mismatches(expected: dict, marker: str | None = None, marker_text: str = "", live=None) -> list[str]:
-    """Files in /etc/asterisk that differ from `expected` (name -> sha256, or None: absent),
-    and the marker when it does not hold `marker_text` (the module last switched to).
+    """Files NixOS serves that differ from `expected` (path -> sha256, or None: absent), and
+    the marker when it does not hold `marker_text` (the module last switched to).
     `live`: path -> FileDigest as already read (the run's snapshot); None: read them now."""
-    paths = [f"{ASTERISK_ETC}/{name}" for name in sorted(expected)]
-    wanted = dict(zip(paths, (expected[name] for name in sorted(expected))))
+    wanted = {path: expected[path] for path in sorted(expected)}
     if marker is not None:
         wanted[marker] = sha256(marker_text)
     if live is None:
@@ -70,7 +66,7 @@ def _connection_lost(host) -> bool:
     return transport is not None and not transport.is_active()
 
 
-def _rebuild(state, host, rebuild: str, expected: dict[str, str], marker: str, marker_text: str) -> bool:
+def _rebuild(state, host, rebuild: str, expected: dict[str, str | None], marker: str, marker_text: str) -> bool:
     try:
         status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
     except (OSError, EOFError, SSHException, TimeoutError):
@@ -106,14 +102,14 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str], marker: str, m
 
 
 @operation(is_idempotent=False)
-def switched(rebuild: str, expected: dict[str, str], marker: str, marker_text: str, live=None):
+def switched(rebuild: str, expected: dict[str, str | None], marker: str, marker_text: str, live=None):
     """
-    Run `rebuild` (nixos-rebuild switch) when /etc/asterisk does not hold the expected files
-    or the module changed since the last successful switch (the marker), then check that
-    /etc/asterisk holds them. On failure the previous generation keeps serving.
+    Run `rebuild` (nixos-rebuild switch) when /etc does not hold the expected files or the
+    module changed since the last successful switch (the marker), then check that /etc holds
+    them. On failure the previous generation keeps serving.
 
     + rebuild: the switch command
-    + expected: file name in /etc/asterisk -> sha256 of its wanted content (None: must be absent)
+    + expected: path in /etc -> sha256 of its wanted content (None: must be absent)
     + marker: a file that holds `marker_text` once a switch to this module succeeded
     + marker_text: names the module (and what it runs): sha256 of their texts
     + live: path -> FileDigest of those files as the run's snapshot read them (None: read now)

@@ -1,19 +1,24 @@
-"""Pure renderer of the NixOS module that sets services.asterisk. No host, no I/O."""
+"""Pure renderer of televoc's NixOS module. No host, no I/O.
+
+The module is NixOS's side of the event: `services.asterisk` with the config files it is
+given, the ports they need, televoc's own services (a Python script shipped next to the
+module, its port open to one network only), and fail2ban jails. It knows NixOS's options;
+what goes into Asterisk's files or into a service's script is decided elsewhere (the
+composition, roles/plan.py, hands it the texts and the descriptions below).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
 
-from roles.asterisk.render import SECRETS_PATH, SECURITY_LOG, AsteriskConfig
-from roles.event import Directory
-from roles.templating import render, without_gc
+from roles.event import Event
+from roles.shared.templating import render, without_gc
 
-if TYPE_CHECKING:  # the snom role imports the asterisk role, which imports this module
-    from roles.snom.render import ProvisioningService
-
-# The provisioning server's code, next to the module on the server: `${./provisiond.py}`.
-PROVISIOND_FILE = "provisiond.py"
+# Where services.asterisk puts confFiles on the host.
+ASTERISK_ETC = "/etc/asterisk"
 
 _INDENT = " " * 8
 
@@ -42,39 +47,120 @@ _COLUMN_ONE = re.compile(r"^\S", re.M)
 _LINE_START = re.compile(r"^(?=.)", re.M)  # the start of each non-empty line
 
 
+@dataclass(frozen=True)
+class AsteriskService:
+    """What `services.asterisk` serves.
+
+    + enable: false stops and disables Asterisk (teardown)
+    + conf_files: file name in /etc/asterisk -> text (world-readable in the Nix store: no secrets)
+    + secrets_path: where the secrets are instead (the module's header names it)
+    + sip_port, rtp_ports: opened in the firewall while Asterisk is enabled
+    """
+
+    enable: bool
+    conf_files: Mapping[str, str] = field(repr=False)
+    secrets_path: str
+    sip_port: int
+    rtp_ports: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One of televoc's own services: a Python script shipped next to the module, run by
+    systemd as its own system user, its TCP port open to one network only.
+
+    + name: the unit, its user and group, its state and logs directories
+    + description: the user's description; the unit's adds where it listens
+    + comment: what the module says about it (lines of text)
+    + script: the script's file name next to the module (an Embedded file)
+    + arguments: its command line
+    + bind, port, network: where it listens, and the only network the firewall lets reach it
+    """
+
+    name: str
+    description: str
+    comment: tuple[str, ...]
+    script: str
+    arguments: str
+    bind: str
+    port: int
+    network: str
+
+
+@dataclass(frozen=True)
+class Jail:
+    """A fail2ban jail: sources that fail `Bans.after` times within the window are banned
+    from every port. Either `filter` (one fail2ban ships) or `failregex` + `datepattern`.
+
+    + comment: what the module says about it (lines of text)
+    + after: the unit that writes `logpath` (fail2ban starts after it: a missing log file
+      would stop it)
+    """
+
+    name: str
+    comment: tuple[str, ...]
+    logpath: str
+    after: str
+    filter: Optional[str] = None
+    failregex: Optional[str] = None
+    datepattern: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A file shipped next to the module, which the module refers to as `./<name>`.
+
+    + label: what it is, for the step that puts it in place
+    """
+
+    name: str
+    text: str = field(repr=False)
+    label: str
+
+
+@dataclass(frozen=True)
+class Module:
+    """The module and what NixOS makes of it.
+
+    + text: the module (no secrets: it goes into the world-readable Nix store)
+    + embedded: the files shipped next to it
+    + etc: path -> sha256 of what NixOS puts there once it switched to this module (None: no
+      such file)
+    """
+
+    text: str = field(repr=False)
+    embedded: tuple[Embedded, ...]
+    etc: dict[str, Optional[str]]
+
+    @property
+    def marker(self) -> str:
+        """Names this module and the files it runs (the switch records it once done)."""
+        return _sha256("\0".join([self.text, *(e.text for e in self.embedded)]))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @without_gc
-def render_module(
-    directory: Directory,
-    asterisk: AsteriskConfig,
-    provisioning: "Optional[ProvisioningService]" = None,
-    secrets_path: str = SECRETS_PATH,
-    enable: bool = True,
-) -> str:
-    """The Nix module text; deterministic (files in name order). `enable=False` stops and
-    disables Asterisk (teardown). With `provisioning`, the module runs televoc's provisioning
-    server (PROVISIOND_FILE next to the module) and opens its port to the phone network only,
-    with the rule the firewall's backend takes (iptables or nftables). fail2ban bans sources
-    that keep failing (Asterisk's security log; the provisioning server's refusals) from every
-    port, with the event's security settings."""
-    sip = directory.event.sip
-    return render(
+def render_module(event: Event, asterisk: AsteriskService, daemons: tuple[Daemon, ...] = (),
+                  jails: tuple[Jail, ...] = (), embedded: tuple[Embedded, ...] = ()) -> Module:
+    """The Nix module for `event`; deterministic (files in name order). Each daemon's port is
+    opened to its network with the rule the firewall's backend takes (iptables or nftables);
+    the jails ban with the event's security settings (event.yml `security`)."""
+    text = render(
         __file__,
         "etc/nixos/televoc/asterisk.nix.j2",
-        event=directory.event,
-        enable=enable,
-        secrets_path=secrets_path,
+        event=event,
+        asterisk=asterisk,
         conf_files=[
             (name, nix_indented_string(asterisk.conf_files[name]))
             for name in sorted(asterisk.conf_files)
         ],
-        sip_port=sip.port,
-        provisioning=provisioning,
-        provisiond=PROVISIOND_FILE,
-        security=directory.event.security,
-        security_log=SECURITY_LOG,
-        network=directory.event.network,
-        iptables="ip6tables" if ":" in directory.event.network else "iptables",
-        nft_family="ip6" if ":" in directory.event.network else "ip",
-        rtp_start=sip.rtp_start,
-        rtp_end=sip.rtp_end,
+        daemons=daemons,
+        jails=jails,
+        security=event.security,
     )
+    etc = {f"{ASTERISK_ETC}/{name}": _sha256(body) if asterisk.enable else None
+           for name, body in asterisk.conf_files.items()}
+    return Module(text=text, embedded=embedded, etc=etc)

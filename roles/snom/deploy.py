@@ -1,14 +1,17 @@
 """The snom role's steps, as pyinfra deploys: provisioning, resync, adopt, teardown.
 
     from roles import snom
-    server = snom.provisioning_server(directory)    # the server the NixOS module runs
-    snom.provisioning_published(directory)          # buildup: every phone's settings
-    snom.changed_phones_resynced(directory)         # NOTIFY the phones whose settings changed
+    # `provisioning`: the run plan's snom.Provisioning (roles/plan.py): the server the NixOS
+    # module runs and the files it serves
+    published = snom.publication(directory, provisioning, snapshot)   # who is told, pure
+    snom.provisioning_published(directory, provisioning, snapshot, published)
+    snom.changed_phones_resynced(directory, snapshot, published)  # NOTIFY those whose settings changed
+    snom.provisioning_checked(directory, provisioning, snapshot)  # what the server saw
     snom.phones_adopted(directory)                  # adopt.py: setting_server over the web
 
-    record = snom.teardown_started(directory)       # teardown: who still holds credentials
+    record = snom.teardown_started(directory, snapshot)   # teardown: who still holds credentials
     outcome = snom.Outcome()                        # ... what this run proves
-    snom.phones_wiped(directory, record, outcome)
+    snom.phones_wiped(directory, provisioning, record, outcome, snapshot)  # the wiped profiles
     snom.teardown_judged(record, outcome)
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import secrets
 from dataclasses import dataclass, field
 from typing import Optional
@@ -25,16 +29,20 @@ from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.api.exceptions import FactProcessError
 
-from roles import asterisk
-from roles.asterisk.facts import AsteriskState
 from roles.event import Directory
-from roles.files import managed_file, paths_absent
-from roles.nixos.deploy import _now
-from roles.names import NOTIFY_CHECK_SYNC, NOTIFY_CHECK_SYNC_REBOOT, PROVISIONING_CONTROL, PROVISIONING_USER
-from roles.snapshot import NAMES
-from roles import runs
-from roles.ops import when_needed
-from roles.settings import (
+from roles.shared import pbxfacts, runs
+from roles.shared.clock import utc_stamp
+from roles.shared.files import managed_file, paths_absent
+from roles.shared.names import (
+    NOTIFY_CHECK_SYNC,
+    NOTIFY_CHECK_SYNC_REBOOT,
+    PROVISIONING_CONTROL,
+    PROVISIONING_SERVICE,
+    PROVISIONING_USER,
+)
+from roles.shared.ops import as_needed
+from roles.shared.pbxfacts import AsteriskState
+from roles.shared.settings import (
     Setting,
     SettingError,
     absolute_path,
@@ -45,19 +53,12 @@ from roles.settings import (
     read,
     seconds,
 )
+from roles.shared.snapshot import NAMES, Snapshot
 
 from . import operations
-from .operations import changed_phones, directory_changed
 from .facts import MISSING, JsonFile, ProvisioningManifest
-from .render import (
-    PROVISIONING_DIR,
-    ProvisioningService,
-    file_name,
-    provisioning_service,
-    provisioning_url,
-    render_provisioning,
-    render_wipe,
-)
+from .operations import changed_phones, directory_changed
+from .render import PROVISIONING_DIR, Provisioning, file_name, provisioning_url
 from .teardown import Outcome, TeardownRecord, merged, unknown_names
 from .web import WebRequest
 
@@ -89,17 +90,10 @@ SETTINGS = declare(
             "deploy: true lifts the provisioning server's lock after too many unknown MACs "
             "(find the guessing host first).", boolean),
 )
-ALL_SETTINGS = (*SETTINGS, *asterisk.SETTINGS)
+ALL_SETTINGS = (*SETTINGS, *pbxfacts.SETTINGS, *runs.SETTINGS)
 DATA_DEFAULTS = defaults(ALL_SETTINGS)
 FACTORY_RESET = "/advanced_update.htm?reset=Reset"
 REBOOT = "/advanced_update.htm?reboot=Reboot"
-
-
-def provisioning_server(directory: Directory) -> Optional[ProvisioningService]:
-    """The provisioning server the NixOS module runs, or None when no phone is provisioned."""
-    if not directory.provisioned:
-        return None
-    return provisioning_service(directory, read(SETTINGS).snom__provisioning_dir)
 
 
 def _here(directory: Directory, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -129,22 +123,18 @@ def _chosen(directory: Directory, wanted: tuple[str, ...], setting: str, need_ad
     return chosen
 
 
-_CONTROLS: dict = {}
-
-
-def _control(directory: Directory, settings) -> dict:
+def control(directory: Directory) -> dict:
     """What this run tells the provisioning server (control.json): an unlock and re-arms, each
-    with a token it has not seen; the same for every use within one run."""
-    key = (settings.televoc_provisioning_unlock, settings.televoc_rearm)
-    if key not in _CONTROLS:
-        control = {}
-        if settings.televoc_provisioning_unlock:
-            control["unlock"] = secrets.token_hex(8)
-        rearm = _chosen(directory, settings.televoc_rearm, "televoc_rearm") if settings.televoc_rearm else []
-        if rearm:
-            control["rearm"] = {file_name(a)[:-4]: secrets.token_hex(8) for a in rearm}
-        _CONTROLS[key] = control
-    return _CONTROLS[key]
+    with a token it has not seen (televoc_provisioning_unlock, televoc_rearm). Made once per
+    run, with the run's plan (roles/plan.py)."""
+    settings = read(ALL_SETTINGS)
+    told: dict = {}
+    if settings.televoc_provisioning_unlock:
+        told["unlock"] = secrets.token_hex(8)
+    rearm = _chosen(directory, settings.televoc_rearm, "televoc_rearm") if settings.televoc_rearm else []
+    if rearm:
+        told["rearm"] = {file_name(a)[:-4]: secrets.token_hex(8) for a in rearm}
+    return told
 
 
 @dataclass
@@ -170,10 +160,19 @@ class Publication:
 
 
 def _paths(settings):
-    from posixpath import dirname, join
-
-    return (join(dirname(settings.snom__pending_path), "provisioning.manifest"),
+    """(the manifest of what is published, the control file the server reads)."""
+    return (posixpath.join(posixpath.dirname(settings.snom__pending_path), "provisioning.manifest"),
             f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}")
+
+
+def snapshot_paths(settings) -> tuple[list[str], list[str]]:
+    """What the run's one read of the PBX (roles/pbx.py) reads for this role's steps: the
+    digests of the control file and the teardown record; the texts of the manifest, the
+    pending list (its phone names only), the server's state and the teardown record."""
+    manifest, control_path = _paths(settings)
+    return ([control_path, settings.snom__teardown_record],
+            [manifest, NAMES + settings.snom__pending_path, f"/var/lib/{PROVISIONING_SERVICE}/state.json",
+             settings.snom__teardown_record])
 
 
 def _live_manifest(snapshot, path: str):
@@ -189,7 +188,7 @@ def _pending(snapshot, path: str):
 def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
     manifest_path, _ = _paths(settings)
     live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
-    (when_needed if snapshot is not None else _now)(
+    as_needed(snapshot)(
         operations.provisioning_published,
         name=name,
         directory=settings.snom__provisioning_dir,
@@ -202,49 +201,50 @@ def _published(directory: Directory, publication: Publication, settings, snapsho
     return publication
 
 
-def publication(directory: Directory, snapshot=None, wiped: bool = False) -> Publication:
-    """Pure: every provisioned phone's settings file (or its wiped profile) and, with the
-    run's snapshot, the phones whose file differs from what is published and those still
-    pending from an earlier run: the phones this run tells to fetch their settings."""
+def publication(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None) -> Publication:
+    """Pure: the files `provisioning` publishes (every provisioned phone's settings, or its
+    wiped profile) and, with the run's snapshot, the phones whose file differs from what is
+    published and those still pending from an earlier run: the phones this run tells to
+    fetch their settings."""
     settings = read(ALL_SETTINGS)
-    files = render_wipe(directory) if wiped else render_provisioning(directory)
+    files = provisioning.files
     result = Publication(files=files)
     if snapshot is not None:
         manifest_path, _ = _paths(settings)
         live = _live_manifest(snapshot, manifest_path)
         result.changed = changed_phones(live, files, directory.provisioned)
         result.pending = _pending(snapshot, settings.snom__pending_path)
-        result.directory_resync = (not wiped and directory_changed(live, files)
+        result.directory_resync = (not provisioning.wiped and directory_changed(live, files)
                                    and len(result.changed) == len(directory.provisioned))
     return result
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_published(directory: Directory, snapshot=None, published: Optional[Publication] = None) -> Publication:
+def provisioning_published(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None,
+                           published: Optional[Publication] = None) -> Publication:
     """
     The provisioning server offers every provisioned phone its settings; the phones whose
     file changed are recorded for a resync. A teardown record from an earlier event is
-    dropped (the phones get credentials again). With televoc_rearm / televoc_provisioning_unlock,
-    the server is told to offer settings again / to lift its lock.
+    dropped (the phones get credentials again). With televoc_rearm / televoc_provisioning_unlock
+    (`provisioning.control`), the server is told to offer settings again / to lift its lock.
     `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken; `published`: what
-    snom.publication() worked out for this run (rendered here when not given).
+    publication() worked out for this run (worked out here when not given).
     """
     settings = read(ALL_SETTINGS)
-    published = published if published is not None else publication(directory, snapshot)
+    published = published if published is not None else publication(directory, provisioning, snapshot)
     _published(directory, published, settings, snapshot,
                f"Provisioning files of {len(directory.provisioned)} snom phones are published")
     _, control_path = _paths(settings)
-    control = _control(directory, settings)
-    if control:
-        (when_needed if snapshot is not None else _now)(
+    if provisioning.control:
+        as_needed(snapshot)(
             managed_file,
             name="The provisioning server is told to unlock / to offer settings again",
             path=control_path,
-            content=json.dumps(control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
+            content=json.dumps(provisioning.control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
             **({} if snapshot is None else {"current": snapshot.digests.get(control_path)}),
         )
     record = settings.snom__teardown_record
-    (when_needed if snapshot is not None else _now)(
+    as_needed(snapshot)(
         paths_absent, name="No teardown record of an earlier event is left", paths=[record],
                  present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)])
     return published
@@ -261,7 +261,7 @@ def changed_phones_resynced(directory: Directory, snapshot=None, publication: Op
                                          "also": tuple(publication.changed if publication else ())}
     if publication is not None and publication.directory_resync:
         known["directory_resync"] = len(publication.changed)
-    (when_needed if snapshot is not None else _now)(
+    as_needed(snapshot)(
         operations.phones_told_to_resync,
         name="Provisioned phones are told to fetch the wiped profile and reboot" if reboot else
         "Phones whose settings changed are told to fetch them",
@@ -275,10 +275,10 @@ def changed_phones_resynced(directory: Directory, snapshot=None, publication: Op
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_checked(directory: Directory, snapshot=None):
+def provisioning_checked(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None):
     """What the provisioning server saw: fetches from unexpected addresses, refused sources,
     its lock (which fails the run unless televoc_verify=report)."""
-    server = provisioning_server(directory)
+    server = provisioning.server
     if server is None:
         return
     settings = read(ALL_SETTINGS)
@@ -288,7 +288,7 @@ def provisioning_checked(directory: Directory, snapshot=None):
         cli=settings.asterisk__cli,
         directory=directory,
         mode=settings.televoc_verify,
-        control=_control(directory, settings),
+        control=provisioning.control,
         snapshot=snapshot,
     )
 
@@ -327,7 +327,7 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
         raise SettingError(f"{path}: {e}; teardown keeps it and stops (move it away to start over)") from None
     state = (host.get_fact(AsteriskState, cli_command=settings.asterisk__cli) if snapshot is None
              else snapshot.asterisk)
-    now = _now()
+    now = utc_stamp()
     record = merged(existing, directory, state, now)
     by_hand = _here(directory, settings.televoc_reset_by_hand)
     unknown = unknown_names(record, by_hand)
@@ -342,10 +342,12 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome, snapshot=None):
+def phones_wiped(directory: Directory, provisioning: Provisioning, record: TeardownRecord, outcome: Outcome,
+                 snapshot: Optional[Snapshot] = None):
     """
     Every phone that still holds the event's credentials is given a way to forget them: the
-    provisioning server offers each provisioned phone a wiped profile and the registered ones
+    provisioning server offers each provisioned phone a wiped profile (`provisioning`: the
+    teardown plan's, whose files are the wiped profiles) and the registered ones
     are told to fetch it and reboot; with televoc_factory_reset, each one with a known
     address is also reset to factory settings over its web interface. `outcome` gets what
     is proven (a fetch of the wiped profile, a reset answered) and the crew's statements.
@@ -353,7 +355,7 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome,
     settings = read(ALL_SETTINGS)
     by_hand = _here(directory, settings.televoc_reset_by_hand)
     outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
-    wiped_files = publication(directory, snapshot, wiped=True)
+    wiped_files = publication(directory, provisioning, snapshot)
     wiped = wiped_files.files
     _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
     changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
@@ -372,7 +374,7 @@ def phones_wiped(directory: Directory, record: TeardownRecord, outcome: Outcome,
             what="reset to factory settings",
             outcome=outcome,
         )
-    server = provisioning_server(directory)
+    server = provisioning.server
     versions = {hashlib.sha256(text.encode()).hexdigest()[:16] for text in wiped.values()}
     operations.wiped_profiles_fetched(
         name=runs.check("Phones that fetched the wiped profile are found (the provisioning server's state)"),
@@ -395,8 +397,3 @@ def teardown_judged(record: TeardownRecord, outcome: Outcome):
         path=settings.snom__teardown_record, record=record, outcome=outcome,
     )
 
-
-def _now() -> str:
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from roles.asterisk.cli import PbxState
+from roles.shared.pbxcli import PbxState
 from roles.event import Directory
 
 from .render import file_name

@@ -21,11 +21,12 @@ from pyinfra.api import (
     operation,
 )
 
-from roles.asterisk.cli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
-from roles.asterisk.facts import POLL_SECONDS, AsteriskState
-from roles.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
-from roles.names import NOTIFY_CHECK_SYNC
-from roles.ops import probing
+from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
+from roles.shared.pbxfacts import POLL_SECONDS, AsteriskState
+from roles.shared.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
+from roles.shared.names import NOTIFY_CHECK_SYNC
+from roles.shared.clock import utc_stamp
+from roles.shared.ops import probing
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
 from .findings import findings
@@ -328,7 +329,7 @@ def wiped_profiles_fetched(state_path: str, record: TeardownRecord, outcome: Out
 
 
 def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool) -> bool:
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = utc_stamp()
     judged(record, outcome, now)
     if not put_file_atomically(host, record.to_json().encode(), path, "600",
                                unchanged="The phones proven clean in this run are not recorded: run teardown again."):

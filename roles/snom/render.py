@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from xml.sax.saxutils import escape
 
-from roles import names
 from roles.event import Account, Directory
 from roles.event.phonebook import Entry, entries
-from roles.templating import render, without_gc
+from roles.shared import names
+from roles.shared.templating import render, without_gc
 
 # Where the deploy publishes the provisioning files (root:televoc-provisioning 0750/0640).
 PROVISIONING_DIR = "/var/lib/televoc-phones"
@@ -19,6 +19,10 @@ PROVISIONING_DIR = "/var/lib/televoc-phones"
 IDENTITIES = 12
 # The provisioning server's code, shipped next to televoc's NixOS module.
 PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
+# What the server logs about a source to be banned (fail2ban reads its log): requests for
+# unknown MACs or other paths, and for settings another address fetched.
+REFUSED_LOG_REGEX = r"^\s*televoc-provisioning: refused (404|405|403 fetched already by) .* from <ADDR>$"
+LOG_DATE_PATTERN = "^%%Y-%%m-%%dT%%H:%%M:%%S%%z"
 # How long a fetched version stays on offer (a phone that reboots while applying it fetches
 # again), and how many unknown MACs lock the server (see provisiond.py and README).
 FETCH_WINDOW = 600
@@ -66,11 +70,47 @@ class ProvisioningService:
     def log_path(self) -> str:
         return f"/var/log/{self.service}/access.log"
 
+    @property
+    def arguments(self) -> str:
+        """provisiond.py's command line."""
+        return (f"--bind {self.bind} --port {self.port} --files {self.files} --state {self.state_path} "
+                f"--log {self.log_path} --window {self.window} --max-unknown {self.max_unknown} "
+                f"--prefix {self.prefix}")
+
 
 def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) -> ProvisioningService:
     event = directory.event
     return ProvisioningService(
         bind=event.pbx_address, port=event.provisioning.http_port, network=event.network, files=files
+    )
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """What the snom role serves for an event through its provisioning server.
+
+    + server: the provisioning server (None: no phone is provisioned)
+    + files: file name -> XML the server offers: every provisioned phone's settings and the
+      directory, or at teardown each phone's wiped profile
+    + wiped: the files are the wiped profiles (teardown)
+    + control: what the run tells the server (control.json): an unlock, re-arms
+    """
+
+    server: Optional[ProvisioningService]
+    files: dict[str, str] = field(repr=False)
+    wiped: bool = False
+    control: dict = field(default_factory=dict)
+
+
+def provisioning(directory: Directory, files: str = PROVISIONING_DIR, wiped: bool = False,
+                 control: Optional[dict] = None) -> Provisioning:
+    """What the provisioning server serves for `directory`: its server (`files`: the
+    directory the deploy publishes into), the phones' files (wiped ones at teardown)."""
+    return Provisioning(
+        server=provisioning_service(directory, files) if directory.provisioned else None,
+        files=render_wipe(directory) if wiped else render_provisioning(directory),
+        wiped=wiped,
+        control=dict(control or {}),
     )
 
 

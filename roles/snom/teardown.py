@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional
 
-from roles.asterisk.cli import PbxState
+from roles.shared.pbxcli import PbxState
 from roles.event import Directory
 
 VERSION = 1

@@ -22,9 +22,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
-from roles.asterisk import cli
-from roles.asterisk.cli import SECTION_MARK, STATE_COMMANDS
-from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+from roles.shared import pbxcli as cli
+from roles.shared.pbxcli import SECTION_MARK, STATE_COMMANDS
+from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
 
 VERSION = ("Asterisk 22.10.1+dfsg+~cs6.17.60671434-1 built by nobody @ buildd.debian.org on a "
            "unknown running Linux on 2026-07-20 21:35:32 UTC")

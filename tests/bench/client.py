@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roles.asterisk import cli, report
+from roles.shared import pbxcli as cli
+from roles.asterisk import report
 from roles.asterisk.render import credential_fingerprints, render_asterisk
 from roles.event import load_directory
 from roles.event.routing import resolve

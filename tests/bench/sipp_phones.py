@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from roles.asterisk.cli import parse_contacts
+from roles.shared.pbxcli import parse_contacts
 from tests.lab.lab import CHROOT_ENV, PBX_PHONE_IP, Lab
 from tests.lab.sip import SIPP_DIR
 

@@ -81,7 +81,7 @@ def passwords(event: Path, secret: Path) -> dict[str, str]:
 
 def contacts(lab) -> dict[str, str]:
     """aor -> status, as `pjsip show contacts` prints it in `lab` now."""
-    from roles.asterisk.cli import parse_contacts
+    from roles.shared.pbxcli import parse_contacts
 
     return {c.aor: c.status for c in parse_contacts(lab.asterisk("pjsip show contacts").splitlines())}
 

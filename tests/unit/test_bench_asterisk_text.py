@@ -4,7 +4,7 @@ and parse_state reads N phones from it."""
 
 from pathlib import Path
 
-from roles.asterisk import cli
+from roles.shared import pbxcli as cli
 from roles.asterisk.report import registration_problems
 from roles.event import Account
 from tests.bench import asterisk_text as text

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from roles.asterisk import cli
+from roles.shared import pbxcli as cli
 
 CAPTURES = Path(__file__).parent / "captures"
 

@@ -1,6 +1,6 @@
 """The file facts televoc decides with: digests of files, which paths exist."""
 
-from roles.files import ExistingPaths, FileDigest, FileDigests
+from roles.shared.files import ExistingPaths, FileDigest, FileDigests
 
 SHA = "0" * 63 + "1"
 

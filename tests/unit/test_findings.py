@@ -1,6 +1,6 @@
 """What the deploy reports from the provisioning server's state."""
 
-from roles.asterisk.cli import Contact, PbxState
+from roles.shared.pbxcli import Contact, PbxState
 from roles.event import Account, Directory, Event
 from roles.snom.findings import Findings, findings
 

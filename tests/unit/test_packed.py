@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from pyinfra.api.exceptions import FactProcessError
 
-from roles import packed
+from roles.shared import packed
 
 
 def run_packed(shell: str) -> list[str]:

@@ -5,7 +5,8 @@ import pytest
 
 from roles.asterisk import render_asterisk
 from roles.event import load_directory
-from roles.nixos import nix_indented_string, render_module
+from roles.nixos import nix_indented_string
+from roles.plan import buildup, teardown
 
 
 @pytest.fixture
@@ -21,14 +22,13 @@ def directory(tmp_path):
 
 RENDER_ALL = """
 import hashlib, sys
-from roles.asterisk import render_asterisk
 from roles.event import load_directory
-from roles.nixos import render_module
-from roles.snom import render_provisioning
+from roles.plan import buildup
 directory = load_directory(sys.argv[1])
-config = render_asterisk(directory)
-texts = [*config.conf_files.values(), config.secrets, render_module(directory, config)]
-texts += list(render_provisioning(directory).values())
+plan = buildup(directory)
+config = plan.asterisk
+texts = [*config.conf_files.values(), config.secrets, plan.module.text, plan.asterisk.summary_text]
+texts += list(plan.provisioning.files.values())
 print(hashlib.sha256("\\0".join(texts).encode()).hexdigest())
 """
 
@@ -57,7 +57,7 @@ def test_rendering_is_byte_identical_across_processes(tmp_path):
 
 def test_passwords_only_in_the_secrets_file(directory):
     config = render_asterisk(directory)
-    module = render_module(directory, config)
+    module = buildup(directory).module.text
     for password in ("pw-saal1-Kq8vR2xZ7m", "pw-back-Hd5sJ9pQ2v"):
         assert password in config.secrets
         assert password not in module
@@ -119,7 +119,7 @@ def _firewall(module: str) -> list[str]:
 
 
 def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisioning(directory):
-    module = render_module(directory, render_asterisk(directory))
+    module = buildup(directory).module.text
     assert _firewall(module) == [
         "networking.firewall.allowedUDPPorts = [ 5060 ];",
         "networking.firewall.allowedUDPPortRanges = [ { from = 10000; to = 20000; } ];",
@@ -127,20 +127,18 @@ def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisio
 
 
 def _provisioned(tmp_path, monkeypatch, network="10.23.0.0/24"):
-    from roles.snom.render import provisioning_service
-
     (tmp_path / "event.yml").write_text(f"name: e\nnetwork: {network}\npbx_address: 10.23.0.2\n")
     (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom320}\n")
     (tmp_path / "s").write_text("k" * 40)
     (tmp_path / "s").chmod(0o600)  # televoc refuses a secret others can read
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
     directory = load_directory(tmp_path)
-    return directory, provisioning_service(directory)
+    return directory
 
 
 def test_the_provisioning_port_is_open_to_the_phone_network_only_on_either_firewall(tmp_path, monkeypatch):
-    directory, server = _provisioned(tmp_path, monkeypatch)
-    module = render_module(directory, render_asterisk(directory), server)
+    directory = _provisioned(tmp_path, monkeypatch)
+    module = buildup(directory).module.text
     iptables = "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept"
     assert f"networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) ''\n    {iptables}\n" in module
     assert "networking.firewall.extraStopCommands = lib.mkIf (!config.networking.nftables.enable)" in module
@@ -150,15 +148,15 @@ def test_the_provisioning_port_is_open_to_the_phone_network_only_on_either_firew
 
 
 def test_an_ipv6_phone_network_gets_ipv6_rules(tmp_path, monkeypatch):
-    directory, server = _provisioned(tmp_path, monkeypatch, network="fd00:23::/64")
-    module = render_module(directory, render_asterisk(directory), server)
+    directory = _provisioned(tmp_path, monkeypatch, network="fd00:23::/64")
+    module = buildup(directory).module.text
     assert "ip6tables -A nixos-fw -p tcp -s fd00:23::/64 --dport 8088" in module
     assert "ip6 saddr fd00:23::/64 tcp dport 8088 accept" in module
 
 
 def test_the_provisioning_server_runs_as_its_own_user_on_the_pbx_address(tmp_path, monkeypatch):
-    directory, server = _provisioned(tmp_path, monkeypatch)
-    module = render_module(directory, render_asterisk(directory), server)
+    directory = _provisioned(tmp_path, monkeypatch)
+    module = buildup(directory).module.text
     assert "users.users.televoc-provisioning = {\n    isSystemUser = true;" in module
     assert ('ExecStart = "${pkgs.python3}/bin/python3 ${./provisiond.py} --bind 10.23.0.2 --port 8088 '
             "--files /var/lib/televoc-phones ") in module
@@ -167,7 +165,7 @@ def test_the_provisioning_server_runs_as_its_own_user_on_the_pbx_address(tmp_pat
 
 def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
     config = render_asterisk(directory)
-    module = render_module(directory, config)
+    module = buildup(directory).module.text
     assert "useTheseDefaultConfFiles = [ ];" in module
     assert config.conf_files["http.conf"].endswith("[general]\nenabled=no\n")
     assert config.conf_files["manager.conf"].endswith("[general]\nenabled=no\n")
@@ -180,6 +178,5 @@ def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
 
 
 def test_teardown_disables_asterisk_and_opens_no_port(directory):
-    empty = directory.without_phones()
-    module = render_module(empty, render_asterisk(empty), enable=False)
+    module = teardown(directory, stop=True).module.text
     assert "enable = false;" in module and _firewall(module) == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from roles.asterisk.cli import Contact, PbxState
+from roles.shared.pbxcli import Contact, PbxState
 from roles.asterisk.report import (
     NO_AOR,
     NOT_READY,
@@ -13,7 +13,7 @@ from roles.asterisk.report import (
     registration_table,
 )
 from roles.event import Account
-from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
 
 EXPECTED = LiveConfig("gen1", "dial1", frozenset({"saal1", "saal2"}), "0.0.0.0:5060")
 

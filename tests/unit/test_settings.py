@@ -3,7 +3,7 @@
 import pytest
 
 from roles import asterisk, nixos, snom  # noqa: F401  (they declare their settings)
-from roles.settings import REGISTRY, absolute_path, boolean, choice, names, seconds, unknown_given
+from roles.shared.settings import REGISTRY, absolute_path, boolean, choice, names, seconds, unknown_given
 
 
 @pytest.mark.parametrize("given,expected", [(True, True), ("yes", True), ("0", False), ("off", False), (False, False)])
@@ -78,7 +78,7 @@ def test_adopt_all_takes_every_provisioned_phone_with_an_address():
 
 
 def test_adopting_a_phone_that_is_not_provisioned_or_has_no_address_is_refused():
-    from roles.settings import SettingError
+    from roles.shared.settings import SettingError
     from roles.snom.deploy import _chosen
 
     with pytest.raises(SettingError, match="not a provisioned phone .*: lobby, nobody"):

@@ -4,14 +4,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from roles import names
+from roles.shared import names
 from roles.event import load_directory
 from roles.snom import provisioning_url, render_provisioning, render_wipe
 from roles.snom.deploy import Publication
 from roles.snom.facts import MISSING, PendingNotifications, ProvisioningManifest
 from roles.snom.operations import _tar, changed_phones, directory_changed
 from roles.snom.render import TBOOK_MAX
-from roles.files import sha256
+from roles.shared.files import sha256
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from roles.asterisk.cli import Contact, PbxState
+from roles.shared.pbxcli import Contact, PbxState
 from roles.event import Account, Directory, Event
 from roles.snom.teardown import (
     Outcome,

@@ -47,3 +47,14 @@ def when_needed(operation, **kwargs):
         finally:
             decision.close()
     return operation(**kwargs)
+
+
+def now(operation, **kwargs):
+    """`operation(**kwargs)`, created whatever it has to do (no snapshot to decide from)."""
+    return operation(**kwargs)
+
+
+def as_needed(snapshot):
+    """How a step creates its operations: when_needed() when the run's snapshot was taken
+    (the operation decides from it), else now() (the operation reads the host itself)."""
+    return when_needed if snapshot is not None else now

@@ -140,7 +140,7 @@ def _reviewing() -> bool:
     while executing when detection was skipped (-y)."""
     from pyinfra import state
 
-    from roles.ops import probing
+    from roles.shared.ops import probing
 
     return (bool(state.config.DIFF) and not probing()
             and (not state.is_executing or not state.should_check_for_changes()))

@@ -1,8 +1,9 @@
-"""Facts that read a running Asterisk through its CLI, in one remote command each."""
+"""Asterisk's CLI on the PBX, for every role that asks Asterisk something: the command
+(a run setting), the fact that reads what Asterisk serves in one remote command, and a
+bounded poll of it."""
 
 from __future__ import annotations
 
-import shlex
 import time
 from typing import Callable, Optional
 
@@ -10,15 +11,20 @@ from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
-from roles import packed
+from roles.shared import packed, pbxcli
+from roles.shared.settings import Setting, declare, text
 
-from . import cli
+SETTINGS = declare(
+    Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
+            "The Asterisk CLI; -C keeps a NixOS build from looking for its control socket in "
+            "the Nix store.", text),
+)
 
 # How often a waiting step reads Asterisk's state again (seconds).
 POLL_SECONDS = 2.0
 
 
-class AsteriskState(FactBase[Optional[cli.PbxState]]):
+class AsteriskState(FactBase[Optional[pbxcli.PbxState]]):
     """
     What Asterisk serves now: version, aors, contacts with status, RTT and full URI, dialplan
     globals, transports. One remote command, whatever the number of phones.
@@ -38,18 +44,18 @@ class AsteriskState(FactBase[Optional[cli.PbxState]]):
     def command(self, cli_command: str) -> str:
         # Each answer is preceded by a marker line; stderr too ("Unable to connect ..."). One
         # line back (roles/packed.py): printable ASCII only, compressed.
-        return packed.command(cli.state_script(cli_command))
+        return packed.command(pbxcli.state_script(cli_command))
 
     def process(self, output):
         try:
-            return cli.parse_state(packed.lines(output))
+            return pbxcli.parse_state(packed.lines(output))
         except ValueError as e:
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
 
 
-def poll(cli_command: str, wait: float, done: Callable[[cli.PbxState], bool],
-         progress: Optional[Callable[[cli.PbxState, float], None]] = None,
-         first: Optional[cli.PbxState] = None) -> Optional[cli.PbxState]:
+def poll(cli_command: str, wait: float, done: Callable[[pbxcli.PbxState], bool],
+         progress: Optional[Callable[[pbxcli.PbxState, float], None]] = None,
+         first: Optional[pbxcli.PbxState] = None) -> Optional[pbxcli.PbxState]:
     """Read AsteriskState until done(state) or `wait` seconds passed (bounded in count and in
     time); return the last state read (None if the fact gave nothing). `progress(state,
     seconds left)` is called after each read that is not done; `first`: a state already read

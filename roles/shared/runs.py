@@ -24,16 +24,25 @@ from dataclasses import dataclass
 from pyinfra import logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 
-from roles.settings import Setting, absolute_path, declare, defaults, read
+from roles.shared.clock import utc_stamp
+from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read
 
 SETTINGS = declare(
     Setting("televoc_run_marker", "/var/lib/televoc-run/unfinished",
             "Written by a run that changes something and removed by its last step: the next "
             "run says when the previous one did not finish.", absolute_path),
+    Setting("televoc_verify", "strict",
+            "strict: the run fails naming every phone that is not ready; report: it only "
+            "prints them.", choice("strict", "report")),
 )
 # Names of the steps that only look at the PBX (their `name=`, without pyinfra's deploy prefix).
 CHECKS: set[str] = set()
 MARKER_STEPS = ("The run is marked as changing the PBX", "The run finished: its mark is removed")
+
+
+def snapshot_paths(settings) -> list[str]:
+    """The text the run's one read of the PBX (roles/pbx.py) reads for started(): the marker."""
+    return [settings.televoc_run_marker]
 
 
 def check(name: str) -> str:
@@ -67,7 +76,7 @@ def _planned_changes(state, host) -> list[str]:
 def _start(state, host, run: Run) -> bool:
     changing = _planned_changes(state, host)
     q = shlex.quote
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stamp = utc_stamp()
     read_previous = run.previous is None
     script = []
     if read_previous:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Optional
 
-from roles.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, RESERVED_PREFIX
+from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, RESERVED_PREFIX
 
 NOT_RUNNING = "Unable to connect to remote asterisk"
 NO_SUCH_COMMAND = "No such command"

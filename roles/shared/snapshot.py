@@ -21,9 +21,9 @@ from typing import Optional
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
-from roles import packed
-from roles.asterisk import cli
-from roles.files import FileDigest, FileDigests
+from roles.shared import packed
+from roles.shared import pbxcli
+from roles.shared.files import FileDigest, FileDigests
 
 SECTION = "@@snapshot "
 MISSING = "@@snapshot-missing"
@@ -42,7 +42,7 @@ class Snapshot:
 
     digests: dict[str, Optional[FileDigest]] = field(default_factory=dict)
     texts: dict[str, Optional[list[str]]] = field(default_factory=dict)
-    asterisk: cli.PbxState = field(default_factory=lambda: cli.PbxState(running=False))
+    asterisk: pbxcli.PbxState = field(default_factory=lambda: pbxcli.PbxState(running=False))
     import_lines: Optional[list[str]] = None
 
     def digest(self, path: str) -> Optional[FileDigest]:
@@ -94,7 +94,7 @@ class PbxSnapshot(FactBase[Snapshot]):
         parts.append(f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
                      f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi")
         parts.append(f"echo {q(SECTION + 'asterisk')}")
-        parts.append(cli.state_script(cli_command))
+        parts.append(pbxcli.state_script(cli_command))
         # One line back (roles/packed.py): printable ASCII only, compressed.
         return packed.command("; ".join(parts))
 
@@ -118,7 +118,7 @@ class PbxSnapshot(FactBase[Snapshot]):
                     texts[name[5:]] = lines[:-1] if lines and lines[-1] == "" else lines
         imported = sections.get("import", [])
         try:
-            asterisk = cli.parse_state(sections["asterisk"])
+            asterisk = pbxcli.parse_state(sections["asterisk"])
         except ValueError as e:
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
         return Snapshot(

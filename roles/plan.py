@@ -1,0 +1,136 @@
+"""The run's plan: everything a deploy puts on a PBX, rendered once, in one place.
+
+Each role renders its own artefacts from the event (roles.event's Directory): the asterisk
+role Asterisk's files and the passwords beside them, the snom role the phones' settings and
+its provisioning server. This module hands them to the nixos role, which renders the NixOS
+module around them: Asterisk's files in `services.asterisk`, the provisioning server as a
+service with its port open to the phone network, a fail2ban jail for each log that names
+sources to ban. No role imports another; deploy.py and teardown.py read the plan and give
+each role's steps their part.
+
+    plan = buildup(directory, Where(...))   # pure: no host, no I/O but reading the server's code
+    plan.asterisk, plan.provisioning, plan.module
+
+    plan = for_deploy(directory)             # in deploy.py: Where from the run's settings
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from roles import asterisk, nixos, snom
+from roles.event import Directory, Event
+from roles.event.routing import resolve
+from roles.shared.settings import check_given as _check_given, read
+
+# What the module says about each part it runs (NixOS's module comments).
+SIP_JAIL = "televoc-sip"
+SIP_JAIL_COMMENT = (
+    "Wrong SIP passwords, unknown accounts, addresses outside the phone network (Asterisk's",
+    "security events; a REGISTER for an unknown account counts three times).",
+)
+PROVISIONING_COMMENT = (
+    "Phone provisioning: televoc's own server ({script}, next to this file), as its",
+    "own user, bound to the PBX's address in the phone network.",
+)
+PROVISIONING_JAIL_COMMENT = (
+    "Requests for unknown MACs or other paths, and for settings another address fetched.",
+)
+PROVISIONING_DESCRIPTION = "televoc phone provisioning"
+PROVISIONING_CODE_LABEL = "The provisioning server's code"
+
+
+@dataclass(frozen=True)
+class Where:
+    """The run settings the renderers need: where the passwords and the phones' files go."""
+
+    secrets_path: str = asterisk.SECRETS_PATH
+    provisioning_dir: str = snom.PROVISIONING_DIR
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one run puts on one PBX.
+
+    + asterisk: Asterisk's files, the passwords, what the steps keep and check
+    + provisioning: the provisioning server and the files it serves
+    + module: the NixOS module around them, with the files shipped beside it
+    + serving: what NixOS serves once switched to the module, for the step's name
+    """
+
+    asterisk: asterisk.AsteriskConfig
+    provisioning: snom.Provisioning
+    module: nixos.Module = field(repr=False)
+    serving: str
+
+
+def buildup(directory: Directory, where: Where = Where(), control: Optional[dict] = None) -> Plan:
+    """The plan of a deploy: the event as `directory` describes it. `control`: what the run
+    tells the provisioning server (snom.control)."""
+    config = asterisk.render_asterisk(directory, resolve(directory), where.secrets_path)
+    provisioning = snom.provisioning(directory, where.provisioning_dir, control=control)
+    return Plan(asterisk=config, provisioning=provisioning,
+                module=module(directory.event, config, provisioning.server),
+                serving="the event's Asterisk config")
+
+
+def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -> Plan:
+    """The plan of a teardown: Asterisk without the event's phones (or, with `stop`, no
+    Asterisk at all), and the provisioning server offering every provisioned phone its wiped
+    profile (for phones that boot late)."""
+    empty = directory.without_phones()
+    config = asterisk.render_asterisk(empty, resolve(empty), where.secrets_path, enable=not stop)
+    provisioning = snom.provisioning(directory, where.provisioning_dir, wiped=True)
+    return Plan(asterisk=config, provisioning=provisioning,
+                module=module(directory.event, config, provisioning.server),
+                serving="no Asterisk" if stop else "an Asterisk config without the event's phones")
+
+
+def module(event: Event, config: asterisk.AsteriskConfig, server: Optional[snom.ProvisioningService]) -> nixos.Module:
+    """The NixOS module that serves `config` and runs `server` (None: no provisioning), with
+    a jail for each log that names sources to ban."""
+    sip = event.sip
+    service = nixos.AsteriskService(enable=config.enable, conf_files=config.conf_files,
+                                    secrets_path=config.secrets_path, sip_port=sip.port,
+                                    rtp_ports=(sip.rtp_start, sip.rtp_end))
+    script = snom.PROVISIOND.name
+    daemons, jails = [], []
+    if config.enable:
+        jails.append(nixos.Jail(name=SIP_JAIL, comment=SIP_JAIL_COMMENT, logpath=asterisk.SECURITY_LOG,
+                                after="asterisk.service", filter="asterisk"))
+    if server is not None:
+        daemons.append(nixos.Daemon(
+            name=server.service, description=PROVISIONING_DESCRIPTION,
+            comment=tuple(line.format(script=script) for line in PROVISIONING_COMMENT),
+            script=script, arguments=server.arguments, bind=server.bind, port=server.port,
+            network=server.network,
+        ))
+        jails.append(nixos.Jail(name=server.service, comment=PROVISIONING_JAIL_COMMENT, logpath=server.log_path,
+                                after=f"{server.service}.service", failregex=snom.REFUSED_LOG_REGEX,
+                                datepattern=snom.LOG_DATE_PATTERN))
+    # The server's code is always in place beside the module (a later event may provision).
+    embedded = (nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),)
+    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded)
+
+
+def check_given() -> None:
+    """Refuse `--data` names no role declares (a typo would silently change nothing). Every
+    role is imported here, so every name is known, whichever steps a deploy file runs."""
+    _check_given()
+
+
+def where() -> Where:
+    """Where, from the run's settings (`--data` > host data > defaults); in a deploy file."""
+    settings = read((*asterisk.SETTINGS, *snom.SETTINGS))
+    return Where(secrets_path=settings.asterisk__secrets_path, provisioning_dir=settings.snom__provisioning_dir)
+
+
+def for_deploy(directory: Directory) -> Plan:
+    """buildup() with the run's settings, and what the run tells the provisioning server."""
+    return buildup(directory, where(), snom.control(directory))
+
+
+def for_teardown(directory: Directory) -> Plan:
+    """teardown() with the run's settings (televoc_teardown=stop: no Asterisk)."""
+    return teardown(directory, where(), stop=read(asterisk.SETTINGS).televoc_teardown == "stop")
