@@ -14,7 +14,7 @@ to resync), in one run, so that sizes compare as ratios on a noisy machine:
 
 At the --registered sizes (10 and 2000) the phones are really registered during the rerun:
 one SIPp in the lab's phone network registers every account from a CSV file and answers
-Asterisk's qualify (tests/bench/sipp_phones.py, tests/lab/sipp/register-csv*.xml); the rerun
+Asterisk's qualify (tests/bench/sipp_phones.py, lab/sipp/register-csv*.xml); the rerun
 is strict (televoc_verify=strict) and must say that all N phones are registered. There the
 lab's own AsteriskState answer is also compared with the synthetic text, byte for byte.
 Elsewhere no phone registers and the runs are televoc_verify=report without waiting: the
@@ -38,8 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab.deploys import REPO, write_inventory
-from tests.lab.lab import Lab
+from lab.deploys import REPO, write_inventory
+from lab.lab import Lab
 
 DEFAULT_SIZES = [10, 100, 2000, 10000]
 DEFAULT_REGISTERED = [10, 2000]

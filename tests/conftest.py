@@ -1,5 +1,5 @@
 """pytest hooks: every test under tests/lab_tests/ is a lab test (marker `lab`). The lab's
-helpers live in tests/lab/ (Lab in lab.py, the pyinfra runner in deploys.py)."""
+helpers live in lab/ (Lab in lab.py, the pyinfra runner in deploys.py)."""
 
 import pytest
 
