@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Sequence
 
 from roles.asterisk.cli import parse_contacts
-from lab.lab import CHROOT_ENV, PBX_PHONE_IP, Lab
-from lab.sip import SIPP_DIR
+from ..lab import CHROOT_ENV, PBX_PHONE_IP, Lab
+from ..sip import SIPP_DIR
 
 SCENARIO = f"{SIPP_DIR}/register-csv.xml"
 OUT_OF_CALL = f"{SIPP_DIR}/register-csv-ooc.xml"

@@ -6,7 +6,7 @@ seconds, time.process_time; the best of a few repeats).
   with the provisioning service (render_module + provisioning_service), every phone's
   provisioning file (render_provisioning), the credential fingerprints;
 - verify: what the verification does with one AsteriskState answer for N registered phones:
-  parse_state on Asterisk 22's text (tests/bench/asterisk_text.py), registration_problems and
+  parse_state on Asterisk 22's text (asterisk_text.py), registration_problems and
   registration_table.
 """
 
