@@ -1,4 +1,4 @@
-"""The televoc test lab: a Debian sid chroot that stands in for the NixOS PBX.
+"""The televoc lab: a Debian sid chroot that stands in for the NixOS PBX.
 
     from lab.lab import Lab
     with Lab(tmp_path / "lab") as lab:
