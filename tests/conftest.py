@@ -1,5 +1,6 @@
-"""pytest hooks: every test under tests/lab_tests/ is a lab test (marker `lab`). The lab's
-helpers live in tests/lab/ (Lab in lab.py, the pyinfra runner in deploys.py)."""
+"""pytest hooks: every test under tests/lab_tests/ is a lab test (marker `lab`). The lab they
+drive is the top-level package lab/ (Lab in lab/lab.py, the pyinfra runner in lab/deploys.py),
+also the product's built-in server (./televoc deploy, ./televoc bench); tests/ holds tests only."""
 
 import pytest
 

@@ -7,7 +7,7 @@ would see it. No lab needed.
 import socket
 import threading
 
-from tests.lab.deploys import EXAMPLE_EVENT, run_pyinfra, write_inventory
+from lab.deploys import EXAMPLE_EVENT, run_pyinfra, write_inventory
 
 
 def _listener():
@@ -72,7 +72,7 @@ def test_debug_inventory_shows_the_event_directory_path_and_no_password(tmp_path
     import subprocess
 
     from roles.event import load_directory
-    from tests.lab.deploys import PYINFRA, REPO
+    from lab.deploys import PYINFRA, REPO
 
     secret = tmp_path / "event.secret"
     secret.write_text("y" * 48)

@@ -8,9 +8,9 @@ import secrets
 
 import pytest
 
-from tests.lab.deploys import Deployment, use_nftables
-from tests.lab.lab import Lab
-from tests.lab.wait import until, wait_for
+from lab.deploys import Deployment, use_nftables
+from lab.lab import Lab
+from lab.wait import until, wait_for
 
 PBX = "10.23.0.2"
 PHONE, GUESSER, SWEEPER = "10.23.0.67", "10.23.0.66", "10.23.0.68"

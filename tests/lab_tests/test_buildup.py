@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.deploys import Deployment, copy_example_event
-from tests.lab.lab import Lab
-from tests.lab.wait import wait_for
+from lab.deploys import Deployment, copy_example_event
+from lab.lab import Lab
+from lab.wait import wait_for
 
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
@@ -209,7 +209,7 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     """The cable to the PBX is pulled while nixos-rebuild runs; a rerun finishes the job."""
     import subprocess
 
-    from tests.lab.deploys import PYINFRA, REPO
+    from lab.deploys import PYINFRA, REPO
 
     rebuild = buildup.lab.root / "usr/local/sbin/nixos-rebuild"
     real = rebuild.with_name("nixos-rebuild.real")

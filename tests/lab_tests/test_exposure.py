@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests.lab.deploys import Deployment, use_nftables
-from tests.lab.lab import Lab
+from lab.deploys import Deployment, use_nftables
+from lab.lab import Lab
 
 PBX = "10.23.0.2"
 PHONE, STRANGER = "10.23.0.50", "10.24.0.50"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
-from tests.lab.lab import Lab
-from tests.lab.wait import wait_for
+from lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
+from lab.lab import Lab
+from lab.wait import wait_for
 
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
 STATE = "/var/lib/televoc"

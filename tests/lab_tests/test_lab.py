@@ -1,4 +1,4 @@
-"""The lab keeps its promises (this was tests/lab/selftest.py).
+"""The lab keeps its promises (this was the lab's selftest.py).
 
 A hand-written services.asterisk config is deployed the way a user would (ssh + nixos-rebuild
 switch); the tests check the NixOS-like store and links, SIP registration and calls, a baresip
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.lab import IP, Lab, _mounts_under, _proc_alive
-from tests.lab.sip import Phone
-from tests.lab.wait import until, wait_for
+from lab.lab import IP, Lab, _mounts_under, _proc_alive
+from lab.sip import Phone
+from lab.wait import until, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = """\
@@ -393,13 +393,13 @@ def test_down_removes_the_workdir(downed):
 # --- the command line ------------------------------------------------------------------------
 
 def lab_cli(command: str, workdir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tests.lab", command, "--workdir", str(workdir)],
+    return subprocess.run([sys.executable, "-m", "lab", command, "--workdir", str(workdir)],
                           cwd=REPO, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
 def cli_up(tmp_path_factory):
-    """`python -m tests.lab up`: (workdir, its result, lab.json); down at the end in any case."""
+    """`python -m lab up`: (workdir, its result, lab.json); down at the end in any case."""
     workdir = tmp_path_factory.mktemp("cli") / "lab"
     r = lab_cli("up", workdir)
     try:

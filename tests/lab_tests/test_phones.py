@@ -2,7 +2,7 @@
 adopt, resync of changed phones only, what the provisioning server gives to whom, and what
 the phones get besides their account: a ringer per alert class and the directory (the tbook
 in their settings, or directory.xml from the provisioning server beyond 100 entries).
-Simulated snom phones (tests/lab/snomsim.py: pyVoIP registering with exactly what they
+Simulated snom phones (lab/snomsim.py: pyVoIP registering with exactly what they
 fetched from the PBX) behave as the snom docs describe.
 
 The module's fixture does the buildup (deploy, phones plugged in, adopt, deploy); each test
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.deploys import Run, run_pyinfra, write_inventory
-from tests.lab.lab import Lab
-from tests.lab.snom import SnomFleet, SnomPhone
-from tests.lab.wait import wait_for
+from lab.deploys import Run, run_pyinfra, write_inventory
+from lab.lab import Lab
+from lab.snom import SnomFleet, SnomPhone
+from lab.wait import wait_for
 
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on port 80

@@ -1,7 +1,7 @@
 """Call routing in the lab, measured from the SIP messages the phones get: who got an INVITE,
 when, with which headers. Groups with delays, nested and paused members, forwards on no
 answer, busy and unavailable, pickup, Alert-Info classes. Each phone is a SIPp process
-(tests/lab/callee.py) that traces every message with its time.
+(lab/callee.py) that traces every message with its time.
 
 The tests share one lab and one deploy of tests/lab_tests/routing_event (module fixture); each
 test starts the phones it needs and stops them.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Callee, Dial, callees
-from tests.lab.deploys import Deployment, event_from
-from tests.lab.lab import Lab
-from tests.lab.wait import wait_for
+from lab.callee import Callee, Dial, callees
+from lab.deploys import Deployment, event_from
+from lab.lab import Lab
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.lab
 

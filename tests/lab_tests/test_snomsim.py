@@ -1,5 +1,5 @@
-"""The snom phone simulator (tests/lab/snomsim.py, driven by tests/lab/snom.py) against the lab's
-real Asterisk 22 (this was tests/lab/snom_selftest.py; its fake-registrar part, which needs no
+"""The snom phone simulator (lab/snomsim.py, driven by lab/snom.py) against the lab's
+real Asterisk 22 (this was the lab's snom_selftest.py; its fake-registrar part, which needs no
 lab, is tests/unit/test_snomsim.py).
 
 A hand-written Asterisk config (PJSIP, HTTP static files, the check-sync NOTIFY types) is
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.lab import Lab
-from tests.lab.snom import SnomFleet, SnomPhone
-from tests.lab.wait import until
+from lab.lab import Lab
+from lab.snom import SnomFleet, SnomPhone
+from lab.wait import until
 
 ENDPOINT = """\
         [{name}]

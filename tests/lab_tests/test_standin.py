@@ -1,7 +1,7 @@
 """The NixOS stand-in does what a real NixOS server would do, where televoc depends on it.
 
 The rule: a lab deviation may never hide a behaviour or an exposure that a real NixOS
-server would have. Each test is one claim about the stand-in (tests/lab/standin/) against
+server would have. Each test is one claim about the stand-in (lab/standin/) against
 the lab's phone network: a second network namespace joined to the PBX's `eth0` (10.23.0.2
 in the phone network 10.23.0.0/24, 10.24.0.2 outside it), so traffic from a "phone" goes
 through the PBX's firewall as it would on the server. 127.0.0.x inside the PBX's namespace
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.lab import PBX_OUTSIDE_IP, PBX_PHONE_IP, Lab
-from tests.lab.handwritten import SERVER_PY, pjsip_conf
-from tests.lab.wait import wait_for
+from lab.lab import PBX_OUTSIDE_IP, PBX_PHONE_IP, Lab
+from lab.handwritten import SERVER_PY, pjsip_conf
+from lab.wait import wait_for
 
 INSIDE, OUTSIDE = "10.23.0.21", "10.24.0.21"  # a phone in the phone network, one outside it
 PW = "standin-secret-1"

@@ -1,6 +1,6 @@
 """services.fail2ban in the lab is nixpkgs' module, and its bans act at the network level.
 
-Each test is one claim about the NixOS stand-in (tests/lab/standin/) and passes alone (-k):
+Each test is one claim about the NixOS stand-in (lab/standin/) and passes alone (-k):
 it starts from a server without fail2ban (no state, empty logs), switches to a hand-written
 configuration and looks from the phone network (10.23.0.0/24, the PBX 10.23.0.2), whose
 traffic crosses the PBX's firewall as a phone's would. The firewall backend is NixOS's
@@ -8,7 +8,7 @@ traffic crosses the PBX's firewall as a phone's would. The firewall backend is N
 (iptables-multiport or nftables-multiport, Debian's action.d files).
 
 What the lab does differently from NixOS (logtarget, the journal, the socket unit) is in
-the header of tests/lab/standin/nixos-rebuild.
+the header of lab/standin/nixos-rebuild.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.lab.lab import PBX_PHONE_IP, Lab
-from tests.lab.handwritten import SERVER_PY, pjsip_conf
-from tests.lab.wait import until, wait_for
+from lab.lab import PBX_PHONE_IP, Lab
+from lab.handwritten import SERVER_PY, pjsip_conf
+from lab.wait import until, wait_for
 
 BANNED, OTHER = "10.23.0.66", "10.23.0.67"  # the source that fails, a phone beside it
 THIRD, FOURTH = "10.23.0.68", "10.23.0.69"

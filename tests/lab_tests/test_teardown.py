@@ -2,7 +2,7 @@
 profile, it answered a factory reset, the crew states it reset it by hand), and teardown keeps
 failing, naming the others, from one run to the next.
 
-Every test sets up its own event (provisioned snom phones, simulated by tests/lab/snomsim.py)
+Every test sets up its own event (provisioned snom phones, simulated by lab/snomsim.py)
 through the `provisioned` fixture, so each passes alone: `pytest -m lab -k teardown`.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.deploys import run_pyinfra, write_inventory
-from tests.lab.lab import Lab
-from tests.lab.snom import SnomFleet, SnomPhone
+from lab.deploys import run_pyinfra, write_inventory
+from lab.lab import Lab
+from lab.snom import SnomFleet, SnomPhone
 
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on port 80

@@ -1,7 +1,7 @@
 """The trunk to an upstream network, in the lab: a second lab's Asterisk plays the upstream
-(tests/lab/upstream.py: account 6000, its own phones 5001 and 5002), linked to the event's
+(lab/upstream.py: account 6000, its own phones 5001 and 5002), linked to the event's
 lab by a veth pair (10.77.0.1 <-> 10.77.0.2). Measured from the SIP messages the phones on
-both sides get (SIPp traces, tests/lab/callee.py) and from what the deploy says.
+both sides get (SIPp traces, lab/callee.py) and from what the deploy says.
 
 The tests share both labs and the deploy of tests/lab_tests/trunk_event (module fixture).
 """
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Dial, callees
-from tests.lab.deploys import Deployment, event_from
-from tests.lab.lab import Lab
-from tests.lab.upstream import PHONE_PASSWORD, Upstream
-from tests.lab.wait import wait_for
+from lab.callee import Dial, callees
+from lab.deploys import Deployment, event_from
+from lab.lab import Lab
+from lab.upstream import PHONE_PASSWORD, Upstream
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.lab
 

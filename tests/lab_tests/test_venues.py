@@ -1,7 +1,7 @@
 """Two venues, one PBX each, in one run: two labs linked by a veth pair between their
 namespaces (hall 10.80.0.1 <-> camp 10.80.0.2), one inventory with both hosts, one
 `pyinfra inventory.py deploy.py`. Measured from the SIP messages the phones get (SIPp traces,
-tests/lab/callee.py) and from what the run says.
+lab/callee.py) and from what the run says.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Callee, Dial
-from tests.lab.deploys import contacts, event_from, passwords, run_pyinfra
-from tests.lab.lab import Lab
-from tests.lab.wait import wait_for
+from lab.callee import Callee, Dial
+from lab.deploys import contacts, event_from, passwords, run_pyinfra
+from lab.lab import Lab
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -29,7 +29,7 @@ PORTS = {"h1": 5101, "c1": 5201}
 @dataclass
 class Venues:
     """Two labs, hall and camp, linked between their namespaces, and one inventory with a host
-    per venue for the event of `folder` (tests.lab.deploys.event_from)."""
+    per venue for the event of `folder` (lab.deploys.event_from)."""
 
     labs: dict[str, Lab]
     event: Path

@@ -1,6 +1,6 @@
 """A trunk at one venue of two: a call that came in over the trunk never goes out over it
 again, even when it crosses to the other venue's PBX and is forwarded back. Three labs: the
-hall (with the trunk), the camp, and the upstream (tests/lab/upstream.py). Measured from the
+hall (with the trunk), the camp, and the upstream (lab/upstream.py). Measured from the
 SIP messages the phones get (SIPp traces).
 
 The hall's h1 forwards calls it does not answer in 2 s to the upstream's 5001 ("05001"); the
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.callee import Dial, callees
-from tests.lab.lab import Lab
-from tests.lab.upstream import PHONE_PASSWORD, Upstream
-from tests.lab.wait import wait_for
+from lab.callee import Dial, callees
+from lab.lab import Lab
+from lab.upstream import PHONE_PASSWORD, Upstream
+from lab.wait import wait_for
 
 from tests.lab_tests.test_venues import Venues
 

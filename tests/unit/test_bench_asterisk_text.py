@@ -1,4 +1,4 @@
-"""The benchmark's synthetic Asterisk CLI text (tests/bench/asterisk_text.py) is Asterisk 22's
+"""The benchmark's synthetic Asterisk CLI text (lab/bench/asterisk_text.py) is Asterisk 22's
 own: rendered from the values of the lab's real captures, it is those captures byte for byte,
 and parse_state reads N phones from it."""
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from roles.shared import pbxcli as cli
 from roles.asterisk.report import registration_problems
 from roles.event import Account
-from tests.bench import asterisk_text as text
+from lab.bench import asterisk_text as text
 
 CAPTURES = Path(__file__).parent / "captures"
 

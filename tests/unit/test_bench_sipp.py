@@ -1,9 +1,9 @@
-"""The benchmark's SIPp helpers (tests/bench/sipp_phones.py): the injection file it writes and
+"""The benchmark's SIPp helpers (lab/bench/sipp_phones.py): the injection file it writes and
 the totals it reads from SIPp's final screen."""
 
 import pytest
 
-from tests.bench.sipp_phones import screen_totals, users_csv
+from lab.bench.sipp_phones import screen_totals, users_csv
 
 # SIPp 3.8's final scenario screen after 2000 registrations (stopped with SIGTERM)
 SCREEN = """\

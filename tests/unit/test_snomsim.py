@@ -1,4 +1,4 @@
-"""The snom simulator's SIP user agent (tests/lab/snomsip.py, pyVoIP 1.6.8) against a scripted
+"""The snom simulator's SIP user agent (lab/snomsip.py, pyVoIP 1.6.8) against a scripted
 registrar on the host's loopback (no lab, no root).
 
 The registrar sends an OPTIONS and a NOTIFY in the middle of REGISTER transactions (what
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.lab.snomsip import Identity, SnomSIPClient
-from tests.lab.wait import until
+from lab.snomsip import Identity, SnomSIPClient
+from lab.wait import until
 
 HOST = "127.0.0.1"
 

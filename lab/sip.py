@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .lab import Lab
 
 LAB_DIR = Path(__file__).resolve().parent
-SIPP_DIR = "/usr/local/share/televoc-lab/sipp"  # inside the chroot (copied from tests/lab/sipp)
+SIPP_DIR = "/usr/local/share/televoc-lab/sipp"  # inside the chroot (copied from lab/sipp)
 PHONES_DIR = "/var/lib/televoc-lab/phones"  # inside the chroot (so under the lab's workdir)
 PBX = "127.0.0.1:5060"
 

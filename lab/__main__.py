@@ -1,14 +1,14 @@
 """Command line for the lab (run as root from the repository root).
 
-    python -m tests.lab up --workdir DIR      start an instance; writes DIR/lab.json and
-                                              returns, leaving the instance running
-    python -m tests.lab down --workdir DIR    stop it and remove DIR
-    python -m tests.lab ssh --workdir DIR [-- CMD...]
-                                              ssh into it (as root), or run CMD there
-    python -m tests.lab phones --workdir DIR --csv FILE
-                                              start one baresip phone per CSV row
-                                              (user,password,local_port) and keep them
-                                              running until Ctrl-C (or SIGTERM)
+    python -m lab up --workdir DIR      start an instance; writes DIR/lab.json and
+                                        returns, leaving the instance running
+    python -m lab down --workdir DIR    stop it and remove DIR
+    python -m lab ssh --workdir DIR [-- CMD...]
+                                        ssh into it (as root), or run CMD there
+    python -m lab phones --workdir DIR --csv FILE
+                                        start one baresip phone per CSV row
+                                        (user,password,local_port) and keep them
+                                        running until Ctrl-C (or SIGTERM)
 """
 
 import argparse
@@ -23,7 +23,7 @@ from .lab import Lab
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["up", "down", "ssh", "phones"])
     ap.add_argument("--workdir", type=Path, required=True)

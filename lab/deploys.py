@@ -1,6 +1,6 @@
 """Running televoc's deploy files against a lab: the real pyinfra CLI in a subprocess.
 
-    from tests.lab.deploys import Deployment, copy_example_event
+    from lab.deploys import Deployment, copy_example_event
     with Lab(tmp_path / "lab") as lab:
         pbx = Deployment.prepare(lab, tmp_path, copy_example_event(tmp_path / "event"))
         run = pbx.deploy("--data", "televoc_verify=report")
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_EVENT = REPO / "group_data" / "event"
 _VENV_PYINFRA = Path(sys.executable).parent / "pyinfra"
 PYINFRA = str(_VENV_PYINFRA) if _VENV_PYINFRA.exists() else shutil.which("pyinfra")
@@ -119,7 +119,7 @@ class Deployment:
     create_secret), an inventory for the lab, and the real pyinfra CLI run with them. Test
     modules subclass it with what they look at."""
 
-    lab: Any  # tests.lab.lab.Lab
+    lab: Any  # lab.lab.Lab
     event: Path
     secret: Path
     inventory: Path

@@ -1,6 +1,6 @@
 """snomsim: simulated snom desk phones for lab tests (one process, a thread set per phone).
 
-    ip netns exec <lab.netns> python -m tests.lab.snomsim --statedir DIR --phones PHONES.json
+    ip netns exec <lab.netns> python -m lab.snomsim --statedir DIR --phones PHONES.json
 
 Runs on the host's Python (with pyVoIP 1.6.8) inside the lab's network namespace; every
 phone listens on 127.0.0.1 there (or on its own "ip" from 127.0.0.0/8, so that it can have
@@ -8,7 +8,7 @@ the ports of a real phone, 5060 and 80). PHONES.json lists the phones:
     [{"mac": "000413ABCDEF", "sip_port": 5101, "web_port": 8101,
       "setting_server": "http://127.0.0.1:8088/static/televoc/{mac}.xml" or null,
       "http_pass": null or "...", "ip": "127.0.0.1" (optional)}]
-The test side is tests/lab/snom.py (SnomFleet). What a phone does, as snom documents it:
+The test side is lab/snom.py (SnomFleet). What a phone does, as snom documents it:
   - boot: GET setting_server ({mac} -> the MAC in upper case, no separators), merge the
     snom XML (<settings><phone-settings><NAME idx="1" perm="R">value</NAME>...), an empty
     value clears a setting; 404 or no answer keeps the settings and counts a failure.
@@ -436,7 +436,7 @@ class WebHandler(http.server.BaseHTTPRequestHandler):
 # --- the program ---------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.lab.snomsim", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lab.snomsim", description=__doc__.splitlines()[0])
     ap.add_argument("--statedir", type=Path, required=True)
     ap.add_argument("--phones", type=Path, required=True, help="JSON list of phones")
     ap.add_argument("--max-runtime", type=float, default=MAX_RUNTIME, help="seconds (then exit)")

@@ -1,6 +1,6 @@
-"""The televoc test lab: a Debian sid chroot that stands in for the NixOS PBX.
+"""The televoc lab: a Debian sid chroot that stands in for the NixOS PBX.
 
-    from tests.lab.lab import Lab
+    from lab.lab import Lab
     with Lab(tmp_path / "lab") as lab:
         lab.run("nixos-rebuild switch")          # or deploy with pyinfra: lab.pyinfra_host_data()
         assert lab.register("saal1", "secret", 5070)
@@ -36,7 +36,7 @@ from pathlib import Path
 from . import sip
 
 LAB_DIR = Path(__file__).resolve().parent
-REPO = LAB_DIR.parents[1]  # the repository root (cwd for host Python modules)
+REPO = LAB_DIR.parent  # the repository root (cwd for host Python modules)
 # The phone network (see the module docstring): the PBX's addresses on its eth0.
 PHONE_NET, PBX_PHONE_IP = "10.23.0.0/24", "10.23.0.2"
 OUTSIDE_NET, PBX_OUTSIDE_IP = "10.24.0.0/24", "10.24.0.2"
@@ -455,7 +455,7 @@ class Lab:
     def python_phone(self, args: list[str], check: bool = True, timeout: float = 30,
                      input: str | None = None) -> subprocess.CompletedProcess:
         """The host's Python in the phones' namespace (cwd: the repository root), e.g.
-        `lab.python_phone(["-m", "tests.lab.snomsim", ...])` or `["-c", code]`."""
+        `lab.python_phone(["-m", "lab.snomsim", ...])` or `["-c", code]`."""
         argv = self.phone_command([sys.executable, *args], chroot=False)
         r = subprocess.run(argv, cwd=REPO, input=input, capture_output=True, text=True,
                            timeout=timeout, check=False,

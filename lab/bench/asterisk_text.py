@@ -1,6 +1,6 @@
 """What Asterisk 22's CLI prints for the AsteriskState fact, for any number of phones. Pure.
 
-The benchmark times the verification (roles.asterisk.cli.parse_state and the judgements of
+The benchmark times the verification (roles.shared.pbxcli.parse_state and the judgements of
 roles.asterisk.report) on this text without a host. It is Asterisk's own format, byte for
 byte: tests/unit/test_bench_asterisk_text.py renders the lab's real captures
 (tests/unit/captures/) from their values and compares, and the benchmark compares it with

@@ -2,11 +2,11 @@
 seconds, time.process_time; the best of a few repeats).
 
 - validate: roles.event.load_directory (YAML, the models, every rule, passwords derived);
-- render: everything deploy.py renders (roles/*/deploy.py): render_asterisk, the NixOS module
-  with the provisioning service (render_module + provisioning_service), every phone's
-  provisioning file (render_provisioning), the credential fingerprints;
+- render: everything deploy.py renders, the run's plan (roles/plan.py buildup): the routes
+  resolved, Asterisk's files with the fingerprints and the summary (render_asterisk), every
+  phone's provisioning file (render_provisioning), the NixOS module around them;
 - verify: what the verification does with one AsteriskState answer for N registered phones:
-  parse_state on Asterisk 22's text (tests/bench/asterisk_text.py), registration_problems and
+  parse_state on Asterisk 22's text (asterisk_text.py), registration_problems and
   registration_table.
 """
 
@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roles.shared import pbxcli as cli
+from roles import plan
 from roles.asterisk import report
-from roles.asterisk.render import credential_fingerprints, render_asterisk
+from roles.asterisk.render import render_asterisk
 from roles.event import load_directory
 from roles.event.routing import resolve
-from roles.nixos.render import render_module
+from roles.shared import pbxcli as cli
 from roles.snom.render import provisioning_service, render_provisioning
 
 from . import asterisk_text
@@ -66,33 +66,17 @@ class ClientTimings:
     state_chars: int = 0  # the size of the AsteriskState answer verified
 
 
-def _uncached(render):
-    """`render` without the routes cached from an earlier call: each repeat resolves them."""
-    def run(directory):
-        resolve.cache_clear()
-        return render(directory)
-    return run
-
-
-def render_all(directory) -> dict:
-    resolve.cache_clear()
-    config = render_asterisk(directory)
-    module = render_module(directory, config, provisioning_service(directory))
-    return {"config": config, "module": module, "provisioning": render_provisioning(directory),
-            "fingerprints": credential_fingerprints(directory)}
-
-
 def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
     with secret_env(secret):
         validate, directory = _cpu(lambda: load_directory(event_dir), repeats)
     phones = directory.accounts
     parts = {}
-    parts["render_asterisk"], config = _cpu(lambda: _uncached(render_asterisk)(directory), repeats)
-    parts["render_module"], _ = _cpu(
-        lambda: render_module(directory, config, provisioning_service(directory)), repeats)
+    parts["resolve"], routing = _cpu(lambda: resolve(directory), repeats)
+    parts["render_asterisk"], config = _cpu(lambda: render_asterisk(directory, routing), repeats)
     parts["render_provisioning"], _ = _cpu(lambda: render_provisioning(directory), repeats)
-    parts["credential_fingerprints"], _ = _cpu(lambda: credential_fingerprints(directory), repeats)
-    render, _ = _cpu(lambda: render_all(directory), repeats)
+    parts["render_module"], _ = _cpu(
+        lambda: plan.module(directory.event, config, provisioning_service(directory)), repeats)
+    render, _ = _cpu(lambda: plan.buildup(directory), repeats)
 
     names = [a.name for a in phones]
     output = asterisk_text.state_output(names, asterisk_text.snom_contacts(names), config.generation,

@@ -1,6 +1,6 @@
 """Simulated snom desk phones in a lab, for tests: start them, read their state, use their web.
 
-    from tests.lab.snom import SnomFleet, SnomPhone
+    from lab.snom import SnomFleet, SnomPhone
     url = "http://127.0.0.1:8088/static/televoc/{mac}.xml"
     with SnomFleet(lab, tmp_path / "snom").start([SnomPhone("000413ABCDEF", 5101, 8101, url)]) as fleet:
         fleet.wait("000413ABCDEF", lambda s: s["registered"], what="registered")
@@ -8,7 +8,7 @@
         fleet.wait("000413ABCDEF", lambda s: s["notifies"] == 1 and s["fetches"] == 2)
         assert fleet.web("000413ABCDEF", "/advanced_update.htm?reboot=Reboot", ("admin", "pw")) == 200
 
-The phones are one process, tests/lab/snomsim.py (see its docstring for the behaviour and
+The phones are one process, lab/snomsim.py (see its docstring for the behaviour and
 the state keys), run with the host's Python inside the lab's network namespace. Each phone
 writes <workdir>/<MAC>.json after every change; the log is <workdir>/snomsim.log.
 State keys: mac, ip, sip_port, web_port, settings (flat: "setting_server", "user_name.1"),
@@ -34,7 +34,7 @@ from typing import Callable
 
 from .lab import IP, Lab
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 10.0  # seconds until every phone has written its first state
 STOP_TIMEOUT = 8.0  # seconds after SIGTERM before SIGKILL (the phones unregister in ~3 s)
 # GET a URL (argv 1) with optional Basic auth (argv 2, 3); print the status, 0 for no answer.
@@ -106,7 +106,7 @@ class SnomFleet:
         (self.workdir / "phones.json").write_text(json.dumps(spec, indent=1) + "\n")
         out = open(self.workdir / "snomsim.out", "ab")  # noqa: SIM115 (kept by the child)
         self.proc = subprocess.Popen(
-            [IP, "netns", "exec", self.lab.netns, sys.executable, "-m", "tests.lab.snomsim",
+            [IP, "netns", "exec", self.lab.netns, sys.executable, "-m", "lab.snomsim",
              "--statedir", str(self.workdir), "--phones", str(self.workdir / "phones.json")],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         out.close()

@@ -8,7 +8,7 @@ every account of a CSV file and stays up, answering Asterisk's qualify OPTIONS.
     phones.stop()                                # SIGTERM (then SIGKILL) to SIPp's PID
     print(phones.summary())
 
-Scenarios: tests/lab/sipp/register-csv.xml (REGISTER, 401, REGISTER with the digest, 200, then
+Scenarios: lab/sipp/register-csv.xml (REGISTER, 401, REGISTER with the digest, 200, then
 it holds the call until stopped) and register-csv-ooc.xml (SIPp's out-of-call scenario: a
 request that belongs to no call, i.e. Asterisk's qualify OPTIONS, gets 200 OK).
 SIPp starts `rate` registrations a second (-r); each takes three messages on the PBX (the
@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Sequence
 
 from roles.shared.pbxcli import parse_contacts
-from tests.lab.lab import CHROOT_ENV, PBX_PHONE_IP, Lab
-from tests.lab.sip import SIPP_DIR
+
+from ..lab import CHROOT_ENV, PBX_PHONE_IP, Lab
+from ..sip import SIPP_DIR
 
 SCENARIO = f"{SIPP_DIR}/register-csv.xml"
 OUT_OF_CALL = f"{SIPP_DIR}/register-csv-ooc.xml"

@@ -6,10 +6,10 @@
     bob.invites()[0].time, bob.invites()[0].header("Alert-Info")
     bob.stop()
 
-A Callee registers (tests/lab/sipp/register-csv.xml) and answers every request that is not
-part of that call with tests/lab/sipp/callee.xml: OPTIONS 200 (Asterisk's qualify sees it
+A Callee registers (lab/sipp/register-csv.xml) and answers every request that is not
+part of that call with lab/sipp/callee.xml: OPTIONS 200 (Asterisk's qualify sees it
 Avail), an INVITE 180 and then, by `mode`: "ring" (until CANCEL), "busy" (486), "answer" (200
-after `answer_after` seconds). A Dial calls a number with tests/lab/sipp/dial.xml. Both run
+after `answer_after` seconds). A Dial calls a number with lab/sipp/dial.xml. Both run
 with -trace_msg: every message sent or received, with the time SIPp stamped on it, is what
 the tests read (`messages()`); nothing here asks Asterisk what it did.
 """

@@ -1,6 +1,6 @@
 """Run the real pyinfra CLI in this process and count what it sends over SSH.
 
-    python -m tests.pyinfra_counted COUNT_FILE -- INVENTORY deploy.py -y ...
+    python -m lab.bench.pyinfra_counted COUNT_FILE -- INVENTORY deploy.py -y ...
 
 Counts every remote command (an SSH exec request: commands and facts alike) and every file
 upload (SFTP), and writes them as JSON to COUNT_FILE when pyinfra exits. Used by the benchmark.

@@ -1,20 +1,20 @@
 """Benchmark (not a test): what a deploy costs as the event grows, against the lab.
 
-    ./televoc bench            (or: python -m tests.benchmark [--phones 10 100 2000 10000])
+    ./televoc bench            (or: python -m lab.bench [--phones 10 100 2000 10000])
 
 For each size (every phone a provisioned snom: its settings file is published and it is told
 to resync), in one run, so that sizes compare as ratios on a noisy machine:
 - the first deploy and a no-change rerun (the real pyinfra CLI over SSH, a fresh lab per
-  size): remote commands and uploads (tests/pyinfra_counted.py), wall time, exit code;
+  size): remote commands and uploads (lab/bench/pyinfra_counted.py), wall time, exit code;
 - pyinfra's floor: `pyinfra INVENTORY exec -- true` against the same lab with the same
   group_data (it loads and validates the same directory), and the ratio rerun / floor;
-- the client side alone, in this process without a host (CPU seconds, tests/bench/client.py):
+- the client side alone, in this process without a host (CPU seconds, lab/bench/client.py):
   validate, render, and verify (parse Asterisk 22's answer for N registered phones, judge,
-  tabulate; the text from tests/bench/asterisk_text.py).
+  tabulate; the text from lab/bench/asterisk_text.py).
 
 At the --registered sizes (10 and 2000) the phones are really registered during the rerun:
 one SIPp in the lab's phone network registers every account from a CSV file and answers
-Asterisk's qualify (tests/bench/sipp_phones.py, tests/lab/sipp/register-csv*.xml); the rerun
+Asterisk's qualify (lab/bench/sipp_phones.py, lab/sipp/register-csv*.xml); the rerun
 is strict (televoc_verify=strict) and must say that all N phones are registered. There the
 lab's own AsteriskState answer is also compared with the synthetic text, byte for byte.
 Elsewhere no phone registers and the runs are televoc_verify=report without waiting: the
@@ -38,8 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab.deploys import REPO, write_inventory
-from tests.lab.lab import Lab
+from ..deploys import REPO, write_inventory
+from ..lab import Lab
 
 DEFAULT_SIZES = [10, 100, 2000, 10000]
 DEFAULT_REGISTERED = [10, 2000]
@@ -106,11 +106,11 @@ class Run:
 
 def counted_pyinfra(args: list[str], event: Path, secret: Path, counts: Path, log: Path,
                     timeout: float = 900) -> tuple[int, dict, float, str]:
-    """The real pyinfra CLI (tests.pyinfra_counted), from the repository root, with the event."""
+    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the event."""
     env = {**os.environ, "TELEVOC_EVENT_DIR": str(event), "TELEVOC_SECRET_FILE": str(secret)}
     counts.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "tests.pyinfra_counted", str(counts), "--", *args],
+    proc = subprocess.run([sys.executable, "-m", "lab.bench.pyinfra_counted", str(counts), "--", *args],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
@@ -146,9 +146,9 @@ class Size:
 
 
 def bench_size(phones: int, args, work: Path) -> Size:
-    from tests.bench import client
-    from tests.bench.asterisk_text import rendered_like
-    from tests.bench.sipp_phones import SippError, SippPhones
+    from . import client
+    from .asterisk_text import rendered_like
+    from .sipp_phones import SippError, SippPhones
 
     result = Size(phones)
     if work.exists():
@@ -231,7 +231,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
             result.checks.append((f"the synthetic Asterisk text is the lab's, byte for byte ({phones} phones, "
                                   f"{len(real)} chars)", same))
             _say(f"    the lab's AsteriskState answer ({len(real)} chars) rendered again: "
-                 + ("identical" if same else "DIFFERENT (see tests/bench/asterisk_text.py)"))
+                 + ("identical" if same else "DIFFERENT (see lab/bench/asterisk_text.py)"))
             # the remote side of that answer: each CLI command inside the lab (no SSH)
             from roles.shared.pbxcli import STATE_COMMANDS
 
@@ -290,7 +290,7 @@ def _fmt_ratio(run: Run) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, nargs="+", default=DEFAULT_SIZES)
     parser.add_argument("--registered", type=int, nargs="*", default=DEFAULT_REGISTERED,
                         help="sizes at which SIPp registers every phone for a strict rerun")
@@ -325,11 +325,13 @@ def main(argv=None) -> int:
              f"televoc_register_wait={args.register_wait:g}; ratio: wall / floor")
 
     _say("\nclient side, CPU seconds (best of %d), no host" % args.repeats)
-    _say("phones  validate    render    verify   (render: asterisk / module / provisioning; verify: parse / judge / table)")
+    _say("phones  validate    render    verify   (render: routes / asterisk / module / provisioning; "
+         "verify: parse / judge / table)")
     for s in sizes:
         c, p = s.client, s.client.parts
         _say(f"{s.phones:>6}  {c.validate:8.4f}  {c.render:8.4f}  {c.verify:8.4f}   "
-             f"({p['render_asterisk']:.4f} / {p['render_module']:.4f} / {p['render_provisioning']:.4f}; "
+             f"({p['resolve']:.4f} / {p['render_asterisk']:.4f} / {p['render_module']:.4f} / "
+             f"{p['render_provisioning']:.4f}; "
              f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})")
 
     _say("\nwhere the time goes (client CPU includes validation and rendering; remote: exec request to exit status)")

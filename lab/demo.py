@@ -2,10 +2,10 @@
 with the real pyinfra CLI, plug in simulated phones (baresip, one per phone of the event) while
 it runs, and show the verification.
 
-    ./televoc deploy            (or: python -m tests.demo [--keep] [--event DIR])
+    ./televoc deploy            (or: python -m lab.demo [--keep] [--event DIR])
 
 Everything of a demo lives in its workdir (.lab/demo: the lab, the event's copy with the lab's
-network, the inventory); `python -m tests.lab down --workdir .lab/demo/lab` removes it all.
+network, the inventory); `python -m lab down --workdir .lab/demo/lab` removes it all.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import yaml
 
 from roles.event import create_secret, load_directory, secret_path
 from roles.event.model import Event
-from tests.lab.deploys import EXAMPLE_EVENT, LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
-from tests.lab.lab import Lab
-from tests.lab.wait import until
+from .deploys import EXAMPLE_EVENT, LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
+from .lab import Lab
+from .wait import until
 
 PHONE_PORT_BASE = 5071
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.demo")
+    parser = argparse.ArgumentParser(prog="python -m lab.demo")
     parser.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     parser.add_argument("--event", type=Path, default=EXAMPLE_EVENT,
                         help="the event directory to deploy (default: the example event)")
@@ -74,9 +74,9 @@ def main(argv=None) -> int:
         if args.keep:
             print(f"televoc demo: the lab keeps running, with its {len(phones)} phones.\n"
                   f"  deploy again:  TELEVOC_EVENT_DIR={event_dir} .venv/bin/pyinfra {inventory} deploy.py -y\n"
-                  f"  a shell on the PBX:  .venv/bin/python -m tests.lab ssh --workdir {workdir}\n"
-                  f"  a command there:  .venv/bin/python -m tests.lab ssh --workdir {workdir} -- asterisk -rx 'pjsip show contacts'\n"
-                  f"  stop it (phones, lab, event copy, inventory):  .venv/bin/python -m tests.lab down --workdir {workdir}"
+                  f"  a shell on the PBX:  .venv/bin/python -m lab ssh --workdir {workdir}\n"
+                  f"  a command there:  .venv/bin/python -m lab ssh --workdir {workdir} -- asterisk -rx 'pjsip show contacts'\n"
+                  f"  stop it (phones, lab, event copy, inventory):  .venv/bin/python -m lab down --workdir {workdir}"
                   f" && rm -rf {base}")
         return code
     finally:
