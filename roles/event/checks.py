@@ -62,7 +62,7 @@ def check_routing(event: Optional[Event], ring_timeout: int, pickup_code: Option
     taken = _names_and_numbers(pickup_code, tests, entries)
     nodes = _graph(ring_timeout, taken, entries)
     bad = _members_and_forwards(trunk, taken, nodes, entries)
-    clean = {k: n for k, n in nodes.items() if k not in bad.nodes}
+    clean = _followable(nodes, bad.nodes)
     cycles = _cycles(clean, entries)
     if not cycles:
         _resolved_groups(clean, entries)
@@ -134,6 +134,23 @@ def _graph(ring_timeout: int, taken: _Names, entries: Entries) -> Graph:
             nodes[g.name.lower()] = Node("group", g.name, g.number, gv.index, g.forward, tuple(g.members),
                                          ring_seconds(ring_timeout, timeout=g.timeout))
     return nodes
+
+
+def _followable(nodes: Graph, bad: set[str]) -> Graph:
+    """The nodes whose members can all be followed: not bad themselves, and no member (through
+    nested groups) bad either; each bad one is reported already. Linear: each node is left
+    out once, and only its groups are looked at again."""
+    members_of: dict[str, list[str]] = {}  # member -> the groups it is a member of
+    for key, node in nodes.items():
+        for m in node.members:
+            members_of.setdefault(m.name.lower(), []).append(key)
+    clean = dict(nodes)
+    todo = [key for key in nodes if key in bad]
+    while todo:
+        key = todo.pop()
+        if clean.pop(key, None) is not None:
+            todo.extend(members_of.get(key, ()))
+    return clean
 
 
 def _where(node: Node, *inside: Union[str, int]) -> tuple:

@@ -152,3 +152,19 @@ def test_a_delay_reached_only_through_nesting_is_checked_against_the_outer_timeo
 def test_a_pickup_code_that_is_an_extension_is_refused(tmp_path):
     found = problems(tmp_path, event=EVENT + "pickup_code: '1002'\n")
     assert len(found) == 1 and "phone 2 (a2): extension: '1002' is the pickup code" in found[0]
+
+
+def test_a_group_whose_nested_group_has_an_unknown_member_is_named_not_a_crash(tmp_path):
+    """The nested group's problem is reported; the outer group, which rings through it, is
+    left out of the checks that follow members (it cannot be resolved), not crashed on."""
+    groups = ("groups:\n  - {name: desk, number: 1100, members: [a1, ghost]}\n"
+              "  - {name: outer, number: 1200, members: [desk, a3]}\n")
+    assert_named(problems(tmp_path, groups), ["groups.yml:2: group 1 (desk): members 2.name: 'ghost' is no phone or group"])
+
+
+def test_an_outside_forward_of_a_group_whose_member_cannot_be_resolved_is_named_not_a_crash(tmp_path):
+    event = EVENT + "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000, dial_out: [outer], secret_file: t}\n"
+    groups = ("groups:\n  - {name: desk, number: 1100, members: [ghost]}\n"
+              "  - {name: outer, number: 1200, members: [desk], forward: {no_answer: '0555'}}\n")
+    found = load_problems(write(tmp_path, event, PHONES, groups, files={"t": ("pw-trunk-1234\n", 0o600)}))
+    assert_named(found, ["groups.yml:2: group 1 (desk): members 1.name: 'ghost' is no phone or group"])
