@@ -14,12 +14,24 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .lab import Lab
+from .machine import CHROOT_ENV, IP, LAB_DIR, PBX_PHONE_IP
 
-LAB_DIR = Path(__file__).resolve().parent
+
+class Lab(Protocol):
+    """What a SIP client needs of a lab (lab.Lab is one)."""
+
+    root: Path
+    netns: str
+    phones: list
+
+    def exec(self, argv: list[str], check: bool = ..., timeout: float = ...) -> subprocess.CompletedProcess: ...
+
+    def exec_phone(self, argv: list[str], check: bool = ..., timeout: float = ...) -> subprocess.CompletedProcess: ...
+
+    def _inside(self, argv: list[str]) -> list[str]: ...
+
 SIPP_DIR = "/usr/local/share/televoc-lab/sipp"  # inside the chroot (copied from lab/sipp)
 PHONES_DIR = "/var/lib/televoc-lab/phones"  # inside the chroot (so under the lab's workdir)
 PBX = "127.0.0.1:5060"
@@ -35,7 +47,6 @@ def register(lab: Lab, user: str, password: str, local_port: int, expires: int =
     """
     from_phones = not local_ip.startswith("127.")
     if pbx is None:
-        from .lab import PBX_PHONE_IP
         pbx = f"{PBX_PHONE_IP}:5060" if from_phones else PBX
     argv = ["sipp", pbx, "-sf", f"{SIPP_DIR}/register.xml", "-i", local_ip,
             "-p", str(local_port), "-m", "1", "-s", user, "-au", user, "-ap", password,
@@ -70,7 +81,7 @@ def call(lab: Lab, user: str, password: str, extension: str, local_port: int,
     log_in = f"/tmp/televoc-lab/call-{token}.log"
     # The RTP counter runs on the host's Python, inside the namespace.
     counter = subprocess.Popen(
-        [lab_ip(), "netns", "exec", lab.netns, sys.executable, str(LAB_DIR / "rtpcount.py"),
+        [IP, "netns", "exec", lab.netns, sys.executable, str(LAB_DIR / "rtpcount.py"),
          str(timeout + 10)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([counter.stdout], [], [], 10)
@@ -99,11 +110,6 @@ def call(lab: Lab, user: str, password: str, extension: str, local_port: int,
                       remote_bye="televoc-lab: remote-bye" in log,
                       rtp_packets_received=rtp, returncode=r.returncode,
                       output=f"{r.stdout}\n{r.stderr}\n--- scenario log:\n{log}")
-
-
-def lab_ip() -> str:
-    from .lab import IP
-    return IP
 
 
 BARESIP_CONFIG = """\
@@ -162,7 +168,7 @@ class Phone:
         (confdir / "contacts").write_text("")
         log = open(confdir / "baresip.log", "ab")  # noqa: SIM115 (kept by the child)
         proc = subprocess.Popen(lab._inside(["baresip", "-f", inside]), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, env=_chroot_env(), start_new_session=True)
+                                stdout=log, stderr=log, env=CHROOT_ENV, start_new_session=True)
         log.close()
         phone = cls(lab, user, password, local_port, proc, confdir)
         phone.regint = regint
@@ -200,7 +206,3 @@ class Phone:
         if self in self.lab.phones:
             self.lab.phones.remove(self)
 
-
-def _chroot_env() -> dict:
-    from .lab import CHROOT_ENV
-    return CHROOT_ENV
