@@ -358,7 +358,7 @@ def main(argv=None) -> int:
     _say(f"command count flat across sizes: {'yes' if flat else 'NO'} "
          f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)})")
 
-    _say("\nfor the README (Cost):\n")
+    _say("\nfor docs/costs.md:\n")
     _say("    phones  run               remote commands  uploads   wall  rerun/floor")
     for r in runs:
         ratio = _fmt_ratio(r).strip() if r.name == "no-change rerun" else ""

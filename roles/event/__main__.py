@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         except EventError as e:
             return _refused(e)
         if event.trunk is None:
-            print("televoc: event.yml has no trunk: add trunk: first (README, 'Join an upstream network')", file=sys.stderr)
+            print("televoc: event.yml has no trunk: add trunk: first (docs/trunks-and-venues.md)", file=sys.stderr)
             return 2
         path = trunk_secret_path(event, directory)
         password = getpass.getpass(f"the password of {event.trunk.username} at {event.trunk.registrar}: ").strip()

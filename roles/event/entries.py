@@ -85,7 +85,7 @@ def validate_phones(phones: SourceFile) -> list[PhoneView]:
         if "phones" in data and entries is not yamlload.REFUSED:
             what = "an empty list" if entries == [] else shown(entries)
             phones.add(("phones",), f"is {what}, but it must list the phones, one '- name: ...' entry each "
-                       "(see README, 'Describe an event')")
+                       "(see docs/event.md)")
         elif "phones" not in data:
             phones.add_at(1, "'phones:' is missing: list the phones under it, one '- name: ...' entry each")
         return []

@@ -68,7 +68,7 @@ def load_directory(directory: Path | str) -> Directory:
     if not directory.is_dir():
         raise EventError(
             [f"{directory}: event directory not found: set TELEVOC_EVENT_DIR or create it "
-             "(see README, 'Describe an event')"],
+             "(see docs/event.md)"],
             str(directory),
         )
     with gc_paused():

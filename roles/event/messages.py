@@ -152,12 +152,12 @@ def explain(error: dict, model: type, source: Optional[str]) -> str:
     value = error.get("input")
     key = loc[-1] if loc else ""
     holder, field = _field(model, loc)
-    rule = (rule_of(field) if field is not None else None) or "see README, 'Describe an event'"
+    rule = (rule_of(field) if field is not None else None) or "see docs/reference.md"
     default = None
     if field is not None and not field.is_required():
         default = field.default
     example = EXAMPLES.get(str(key)) or (str(default) if default not in (None, "") else None)
-    example_fix = f"e.g. {key}: {example}" if example else "see README, 'Describe an event'"
+    example_fix = f"e.g. {key}: {example}" if example else "see docs/reference.md"
 
     if kind == "extra_forbidden":
         if key in RENAMED_KEYS:
@@ -183,7 +183,7 @@ def explain(error: dict, model: type, source: Optional[str]) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return (
             f"is {shown(value)}, but {key} is a mapping of keys: write them indented below "
-            f"'{key}:' (see README, 'Describe an event')"
+            f"'{key}:' (see docs/reference.md)"
         )
     if kind == "value_error":
         return str(error["ctx"]["error"])

@@ -118,6 +118,14 @@ def _ip_address(value: str, example: str) -> None:
         raise ValueError(f"{value!r} is not an IP address: write one like {example}") from None
 
 
+def doc(meaning: str, default: Optional[str] = None) -> dict:
+    """What a key of the event directory is for, for the reference generated from this model
+    (`python -m roles.reference`, docs/reference.md): `meaning`, and its default in words when
+    that is not a plain value (`the name`, `pbx_address`). A field's `description` is its rule,
+    quoted when a value breaks it (messages.py)."""
+    return {"doc": meaning, **({"default_doc": default} if default is not None else {})}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -125,21 +133,25 @@ class Strict(BaseModel):
 class Sip(Strict):
     """How Asterisk listens for the phones."""
 
-    # digest realm of the challenges (Asterisk's default: "asterisk")
     realm: Optional[str] = Field(
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
         description="a realm takes only letters a-z A-Z, digits, '_', '.', '-', at most 63 "
         "characters, starting with a letter or digit",
+        json_schema_extra=doc("the digest realm of Asterisk's challenges", "Asterisk's `asterisk`"),
     )
-    # the SIP domain phones register to (snom user_host); default: pbx_address
     domain: Optional[str] = Field(
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$",
         description="a domain is a DNS name or an IP address (letters a-z A-Z, digits, '.', '-')",
+        json_schema_extra=doc("the SIP domain provisioned phones register to (a DNS name, say)", "`pbx_address`"),
     )
-    bind: str = Field("0.0.0.0", description="bind is an IP address (0.0.0.0: every address)")
-    port: Number = Field(5060, ge=1, le=65535, description="the SIP port")
-    rtp_start: Number = Field(10000, ge=1024, le=65534, description="the first RTP port")
-    rtp_end: Number = Field(20000, ge=1025, le=65535, description="the last RTP port")
+    bind: str = Field("0.0.0.0", description="bind is an IP address (0.0.0.0: every address)",
+                      json_schema_extra=doc("the address Asterisk listens at for SIP (UDP)"))
+    port: Number = Field(5060, ge=1, le=65535, description="the SIP port",
+                         json_schema_extra=doc("the port Asterisk listens at for SIP (UDP)"))
+    rtp_start: Number = Field(10000, ge=1024, le=65534, description="the first RTP port",
+                              json_schema_extra=doc("the first port of the RTP range (opened in the NixOS firewall)"))
+    rtp_end: Number = Field(20000, ge=1025, le=65535, description="the last RTP port",
+                            json_schema_extra=doc("the last port of the RTP range"))
 
     @field_validator("bind")
     @classmethod
@@ -151,8 +163,8 @@ class Sip(Strict):
 class TestNumbers(Strict):
     """Numbers every phone can dial to check itself."""
 
-    hello_world: Extension = "100"
-    echo: Extension = "101"
+    hello_world: Extension = Field("100", json_schema_extra=doc("plays hello-world"))
+    echo: Extension = Field("101", json_schema_extra=doc("the echo test: you hear yourself"))
 
 
 class Provisioning(Strict):
@@ -161,9 +173,14 @@ class Provisioning(Strict):
     web_user: str = Field(
         "admin", pattern=r"^[A-Za-z0-9_.-]{1,32}$",
         description="a web user takes only letters a-z A-Z, digits, '_', '.', '-', 1 to 32 characters",
+        json_schema_extra=doc("the user of a provisioned phone's web interface (its password is derived "
+                              "from the event secret)"),
     )
-    http_port: Number = Field(8088, ge=1, le=65535, description="the provisioning HTTP port")
-    keepalive_interval: Number = Field(30, ge=0, le=3600, description="the NAT keepalive interval in seconds, 0 for none")
+    http_port: Number = Field(8088, ge=1, le=65535, description="the provisioning HTTP port",
+                              json_schema_extra=doc("the port of televoc's provisioning server, open to the "
+                                                    "phone network only"))
+    keepalive_interval: Number = Field(30, ge=0, le=3600, description="the NAT keepalive interval in seconds, 0 for none",
+                                       json_schema_extra=doc("seconds between a provisioned phone's NAT keepalives"))
 
 
 class Security(Strict):
@@ -171,13 +188,17 @@ class Security(Strict):
     accounts, requests for MACs the provisioning server does not know."""
 
     ban_after: Number = Field(
-        5, ge=1, le=100, description="ban_after is the number of failures (1 to 100) after which a source is banned"
+        5, ge=1, le=100, description="ban_after is the number of failures (1 to 100) after which a source is banned",
+        json_schema_extra=doc("failures (wrong SIP password, unknown account, guessed MAC) after which a source is "
+                              "banned from the PBX"),
     )
     find_seconds: Number = Field(
-        600, ge=10, le=86400, description="find_seconds is the window (10 to 86400 seconds) in which failures count"
+        600, ge=10, le=86400, description="find_seconds is the window (10 to 86400 seconds) in which failures count",
+        json_schema_extra=doc("the window in which those failures count, in seconds"),
     )
     ban_seconds: Number = Field(
-        3600, ge=5, le=604800, description="ban_seconds is how long (5 seconds to a week) a source stays banned"
+        3600, ge=5, le=604800, description="ban_seconds is how long (5 seconds to a week) a source stays banned",
+        json_schema_extra=doc("how long a banned source stays banned, in seconds"),
     )
 
 
@@ -186,29 +207,42 @@ HOST_RULE = "a registrar is a host name or IP address, optionally with :port (e.
 
 class Trunk(Strict):
     """`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is
-    not here: it lives in the trunk secret file (README, "Join an upstream network")."""
+    not here: it lives in the trunk secret file (docs/trunks-and-venues.md)."""
 
-    registrar: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$", description=HOST_RULE)
+    registrar: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$", description=HOST_RULE,
+                           json_schema_extra=doc("the upstream's registrar, `host` or `host:port`"))
     username: str = Field(
         pattern=r"^[A-Za-z0-9_.+-]{1,64}$",
         description="a trunk username is 1 to 64 letters, digits or '_ . + -' (what the upstream's operators gave you)",
+        json_schema_extra=doc("the event's account at the upstream"),
     )
     block: str = Field(
         pattern=r"^[0-9]{1,10}$", coerce_numbers_to_str=True,
         description="a number block is the digits the upstream puts before every extension of the event (e.g. 6000)",
+        json_schema_extra=doc("the number block: `block` + an extension reaches that phone or group from outside"),
     )
     dial_out_prefix: str = Field(
         "0", pattern=r"^[0-9]{1,3}$", coerce_numbers_to_str=True,
         description="the dial-out prefix is 1 to 3 digits a phone dials before an outside number (e.g. '0', in quotes)",
+        json_schema_extra=doc("what a phone dials before an outside number"),
     )
     dial_out: Union[Literal["all"], tuple[Target, ...]] = Field(
         (), description="dial_out is 'all' or a list of the phones and groups whose phones may call out",
+        json_schema_extra=doc("`all`, or the phones and groups (every phone in them) that may call out", "none may"),
     )
     sources: tuple[str, ...] = Field(
         (), description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
+        json_schema_extra=doc("the IP addresses or networks the upstream's calls come from", "the registrar's address"),
     )
-    secret_file: Optional[str] = Field(None, description="secret_file is the path of the trunk's password file")
-    venue: Optional[str] = Field(None, description="venue names the venue whose PBX registers the trunk")
+    secret_file: Optional[str] = Field(
+        None, description="secret_file is the path of the trunk's password file",
+        json_schema_extra=doc("the file with the trunk's password (its first line); `$TELEVOC_TRUNK_SECRET_FILE` "
+                              "overrides it", "`~/.config/televoc/<name>.trunk.secret`"),
+    )
+    venue: Optional[str] = Field(
+        None, description="venue names the venue whose PBX registers the trunk",
+        json_schema_extra=doc("with venues: the venue whose PBX registers the trunk", "required with venues"),
+    )
 
     @field_validator("sources")
     @classmethod
@@ -252,8 +286,11 @@ class Venue(Strict):
     numbers: Annotated[tuple[Annotated[str, Field(pattern=r"^[0-9]{1,5}$")], ...], BeforeValidator(_prefixes)] = Field(
         min_length=1,
         description="numbers are the prefixes (1 to 5 digits) of this venue's numbers, e.g. '2' or ['2', '3']",
+        json_schema_extra=doc("the prefixes of the venue's numbers: every extension and group number begins "
+                              "with one of them"),
     )
-    address: str = Field(description="address is the IP address the other venues' PBXes reach this one at")
+    address: str = Field(description="address is the IP address the other venues' PBXes reach this one at",
+                         json_schema_extra=doc("the address the other venues' PBXes reach this one's at"))
 
     @field_validator("address")
     @classmethod
@@ -265,24 +302,42 @@ class Venue(Strict):
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
-    name: str = Field(pattern=EVENT_NAME_PATTERN, description=EVENT_NAME_RULE)
-    network: str = Field(description="the phones' network is an IP network")
+    name: str = Field(pattern=EVENT_NAME_PATTERN, description=EVENT_NAME_RULE,
+                      json_schema_extra=doc("the event's name; names the secret file"))
+    network: str = Field(description="the phones' network is an IP network",
+                         json_schema_extra=doc("the phones' network, e.g. `10.23.0.0/24`: accounts work only from "
+                                               "there (endpoint `permit`), Asterisk's `local_net`, provisioning "
+                                               "served only there"))
     pbx_address: Optional[str] = Field(
-        None, description="pbx_address is the PBX's IP address in the phone network"
+        None, description="pbx_address is the PBX's IP address in the phone network",
+        json_schema_extra=doc("the PBX's address in the phone network, where provisioned phones reach it",
+                              "required when a phone has a `mac`"),
     )
-    sip: Sip = Sip()
-    provisioning: Provisioning = Provisioning()
-    security: Security = Security()
-    test_numbers: TestNumbers = TestNumbers()
-    ring_timeout: Number = Field(DEFAULT_RING_TIMEOUT, ge=5, le=300, description="the seconds a call rings")
+    sip: Sip = Field(Sip(), json_schema_extra=doc("how Asterisk listens for the phones"))
+    provisioning: Provisioning = Field(Provisioning(), json_schema_extra=doc(
+        "how snom phones (those with `mac` and `model`) get their settings from the PBX"))
+    security: Security = Field(Security(), json_schema_extra=doc(
+        "how the PBX bans sources that keep failing (fail2ban)"))
+    test_numbers: TestNumbers = Field(TestNumbers(), json_schema_extra=doc(
+        "numbers every phone can dial to check itself"))
+    ring_timeout: Number = Field(DEFAULT_RING_TIMEOUT, ge=5, le=300, description="the seconds a call rings",
+                                 json_schema_extra=doc("seconds a call rings before giving up (a group's default "
+                                                       "timeout too)"))
     pickup_code: str = Field(
         "*8", pattern=r"^\*?[0-9]{1,9}$",
         description="a pickup code is what a phone dials to answer a call ringing in its pickup "
         "group: '*' and digits (e.g. '*8', in quotes), or 2 to 10 digits",
+        json_schema_extra=doc("what a phone dials to answer a call ringing in its pickup group"),
     )
-    secret_file: Optional[str] = Field(None, description="secret_file is the path of the event secret")
-    trunk: Optional[Trunk] = None
-    venues: dict[Annotated[str, Field(pattern=EVENT_NAME_PATTERN)], Venue] = {}
+    secret_file: Optional[str] = Field(
+        None, description="secret_file is the path of the event secret",
+        json_schema_extra=doc("where the event secret is (`$TELEVOC_SECRET_FILE` overrides it); relative to the "
+                              "event directory", "`~/.config/televoc/<name>.secret`"),
+    )
+    trunk: Optional[Trunk] = Field(None, json_schema_extra=doc(
+        "the event's account at an upstream network (docs/trunks-and-venues.md)", "none"))
+    venues: dict[Annotated[str, Field(pattern=EVENT_NAME_PATTERN)], Venue] = Field(
+        {}, json_schema_extra=doc("several venues, one PBX each, by name (docs/trunks-and-venues.md)", "one PBX"))
 
     @field_validator("network")
     @classmethod
@@ -306,13 +361,18 @@ class Event(Strict):
 class Forward(Strict):
     """Where calls go that a phone or group does not take: each key names a phone or group."""
 
-    always: Optional[Target] = Field(None, description=TARGET_RULE)
-    no_answer: Optional[Target] = Field(None, description=TARGET_RULE)
+    always: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
+        "takes every call, at once (the phone does not ring; takes no other case)"))
+    no_answer: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
+        "takes the call when nobody answered within `no_answer_after` (phones) or the group's `timeout`"))
     no_answer_after: Optional[Number] = Field(
-        None, ge=1, le=300, description="no_answer_after is the seconds (1 to 300) a phone rings before its no_answer forward"
+        None, ge=1, le=300, description="no_answer_after is the seconds (1 to 300) a phone rings before its no_answer forward",
+        json_schema_extra=doc("phones: seconds the phone rings before its `no_answer` forward", "`ring_timeout`"),
     )
-    busy: Optional[Target] = Field(None, description=TARGET_RULE)
-    unavailable: Optional[Target] = Field(None, description=TARGET_RULE)
+    busy: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
+        "takes the call when the phone answers 486 Busy (snom: DND, or busy without call waiting)"))
+    unavailable: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
+        "takes the call when the phone is not registered or does not answer qualify: at once"))
 
     def targets(self) -> list[tuple[str, str]]:
         """(kind, target) for each forward set, in the order they can happen."""
@@ -339,58 +399,78 @@ def _member(value):
 class Member(Strict):
     """One member of a group: a phone or another group."""
 
-    name: Target
-    delay: Number = Field(0, ge=0, le=300, description="a delay is the seconds (0 to 300) before the member rings")
-    paused: StrictBool = False
+    name: Target = Field(json_schema_extra=doc("the phone or group, by name"))
+    delay: Number = Field(0, ge=0, le=300, description="a delay is the seconds (0 to 300) before the member rings",
+                          json_schema_extra=doc("seconds before the member rings"))
+    paused: StrictBool = Field(False, json_schema_extra=doc("a paused member does not ring"))
 
 
 class GroupEntry(Strict):
     """One entry of `groups.yml`, as written."""
 
-    name: str = Field(pattern=NAME_PATTERN, description=GROUP_NAME_RULE)
-    number: Extension
-    display_name: Optional[DisplayName] = None
-    short: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$", description=SHORT_RULE)
+    name: str = Field(pattern=NAME_PATTERN, description=GROUP_NAME_RULE, json_schema_extra=doc(
+        "the group's name (phones and groups share names and numbers)"))
+    number: Extension = Field(json_schema_extra=doc("the number that rings the group"))
+    display_name: Optional[DisplayName] = Field(None, json_schema_extra=doc("its name in the directory", "the name"))
+    short: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$", description=SHORT_RULE,
+                                 json_schema_extra=doc("shown before the caller's name on the phones it rings: "
+                                                       "`[Info] Alice`", "the display name, cut to 12"))
     timeout: Optional[Number] = Field(
-        None, ge=5, le=300, description="a group's timeout is the seconds (5 to 300) it rings before it gives up"
+        None, ge=5, le=300, description="a group's timeout is the seconds (5 to 300) it rings before it gives up",
+        json_schema_extra=doc("seconds the group rings before it gives up (or its `no_answer` forward takes "
+                              "the call)", "`ring_timeout`"),
     )
-    members: list[Annotated[Member, BeforeValidator(_member)]] = Field(min_length=1)
-    forward: Optional[Forward] = None
-    location: Optional[Location] = None
-    in_directory: StrictBool = True
+    members: list[Annotated[Member, BeforeValidator(_member)]] = Field(min_length=1, json_schema_extra=doc(
+        "phones and groups: `- saal1` rings at once, `- {name: saal2, delay: 10}` 10 s later (below)"))
+    forward: Optional[Forward] = Field(None, json_schema_extra=doc(
+        "where calls go that the group does not take (below; `no_answer_after` is the group's `timeout`)", "none"))
+    location: Optional[Location] = Field(None, json_schema_extra=doc("where the group answers, for the directory"))
+    in_directory: StrictBool = Field(True, json_schema_extra=doc("`false` leaves the group out of the directory"))
 
 
 class PhoneEntry(Strict):
     """One entry of `phones.yml`, as written."""
 
-    name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE)
-    extension: Extension
-    display_name: Optional[DisplayName] = None
-    password: Optional[str] = Field(None, description=PASSWORD_RULE)
+    name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE, json_schema_extra=doc(
+        "the SIP account (also the endpoint, auth and aor name)"))
+    extension: Extension = Field(json_schema_extra=doc("the phone's number; write it quoted if it starts with 0"))
+    display_name: Optional[DisplayName] = Field(None, json_schema_extra=doc("shown as caller ID", "the name"))
+    password: Optional[str] = Field(None, description=PASSWORD_RULE, json_schema_extra=doc(
+        "the SIP password (docs/event.md, 'Passwords')", "derived from the event secret, the same on every run"))
     contact: Optional[str] = Field(
         None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
         description="a contact is a SIP URI, sip:user@host or sip:user@host:port",
+        json_schema_extra=doc("a static contact, for a client that cannot register", "none: the phone registers"),
     )
-    mac: Optional[str] = Field(None, description="a MAC is 12 hex digits")
+    mac: Optional[str] = Field(None, description="a MAC is 12 hex digits", json_schema_extra=doc(
+        "with `model`: televoc provisions the phone (write it quoted, e.g. `\"00:04:13:2a:bc:de\"`)"))
     model: Optional[str] = Field(
-        None, pattern=r"^snom[A-Za-z0-9]+$", description="a model is 'snom' and its number"
+        None, pattern=r"^snom[A-Za-z0-9]+$", description="a model is 'snom' and its number",
+        json_schema_extra=doc("with `mac`: the phone's model, e.g. `snom320`"),
     )
-    ringer: Ringer = "Ringer1"
-    # how calls through a group ring (default: ringer); loud_from: callers whose calls ring
-    # with loud_ringer (a lecture hall with ringer: Silent still rings for the backoffice)
-    group_ringer: Optional[Ringer] = None
-    loud_from: tuple[Target, ...] = ()
-    loud_ringer: Ringer = "Ringer1"
-    pickup: Optional[str] = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", description=PICKUP_RULE)
-    forward: Optional[Forward] = None
-    location: Optional[Location] = None
-    in_directory: StrictBool = True
+    ringer: Ringer = Field("Ringer1", json_schema_extra=doc("how a provisioned phone rings for direct calls"))
+    group_ringer: Optional[Ringer] = Field(None, json_schema_extra=doc(
+        "how it rings for calls through a group (docs/routing.md, 'Quiet ring')", "`ringer`"))
+    loud_from: tuple[Target, ...] = Field((), json_schema_extra=doc(
+        "phones and groups whose calls ring with `loud_ringer` (a silent lecture hall still rings for the "
+        "backoffice)", "none"))
+    loud_ringer: Ringer = Field("Ringer1", json_schema_extra=doc("how it rings for calls from `loud_from`"))
+    pickup: Optional[str] = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", description=PICKUP_RULE,
+                                  json_schema_extra=doc("a pickup group: phones with the same one answer each other's "
+                                                        "ringing calls with `pickup_code`", "none"))
+    forward: Optional[Forward] = Field(None, json_schema_extra=doc(
+        "where calls go that the phone does not take (below)", "none"))
+    location: Optional[Location] = Field(None, json_schema_extra=doc(
+        "where the phone is, for the directory (e.g. `Hall A, lectern`)"))
+    in_directory: StrictBool = Field(True, json_schema_extra=doc("`false` leaves the phone out of the directory"))
     address: Optional[str] = Field(
         None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$",
         description="an address is the phone's IPv4 address, optionally with :port",
+        json_schema_extra=doc("the phone's address, for adopt.py and a factory reset at teardown"),
     )
-    # the phone's web password before the event (a second-hand phone), for adopt.py
-    web_password_before: Optional[str] = Field(None, description=PASSWORD_CHARS_RULE)
+    web_password_before: Optional[str] = Field(None, description=PASSWORD_CHARS_RULE, json_schema_extra=doc(
+        "the phone's web password from before the event (a second-hand phone), for adopt.py; not judged",
+        "none (factory fresh)"))
 
     @field_validator("password", "web_password_before")
     @classmethod

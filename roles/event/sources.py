@@ -65,7 +65,7 @@ class SourceFile:
     def read(self) -> Any:
         """The file's values (a mapping), or None with the problem reported."""
         if not self.path.is_file():
-            self.report.add(self.order, None, f"{self.name}: the file is missing: create it (see README, 'Describe an event')")
+            self.report.add(self.order, None, f"{self.name}: the file is missing: create it (see docs/event.md)")
             return None
         raw = self.path.read_bytes()
         try:
@@ -88,7 +88,7 @@ class SourceFile:
             self.add(problem.path, problem.text, line=problem.line)
         if not isinstance(self.doc.data, dict):
             what = "is empty" if self.doc.data is None else f"holds {shown(self.doc.data)}"
-            self.add_at(1, f"{what}, but it must be a mapping of keys (see README, 'Describe an event')")
+            self.add_at(1, f"{what}, but it must be a mapping of keys (see docs/event.md)")
             return None
         return self.doc.data
 

@@ -68,7 +68,7 @@ def unknown_given(given: Iterable[str]) -> list[str]:
     for name in given:
         if name.startswith(PREFIXES) and name not in REGISTRY:
             close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-            hint = f"did you mean {close[0]}?" if close else "see README, 'Settings'"
+            hint = f"did you mean {close[0]}?" if close else "see docs/reference.md, 'Run settings'"
             problems.append(f"--data {name}: no such setting: {hint}")
     return problems
 

@@ -24,7 +24,7 @@ PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
 REFUSED_LOG_REGEX = r"^\s*televoc-provisioning: refused (404|405|403 fetched already by) .* from <ADDR>$"
 LOG_DATE_PATTERN = "^%%Y-%%m-%%dT%%H:%%M:%%S%%z"
 # How long a fetched version stays on offer (a phone that reboots while applying it fetches
-# again), and how many unknown MACs lock the server (see provisiond.py and README).
+# again), and how many unknown MACs lock the server (see provisiond.py and docs/threat-model.md).
 FETCH_WINDOW = 600
 MAX_UNKNOWN_MACS = 32
 # The phones' directory: up to TBOOK_MAX entries travel in every phone's settings (the snom

@@ -52,13 +52,13 @@ def test_every_default_is_accepted_by_its_own_converter():
         setting.parse(setting.default)
 
 
-def test_every_setting_has_a_sentence_and_the_readme_names_it():
-    from pathlib import Path
+def test_every_setting_has_a_sentence_and_the_reference_names_it():
+    from roles.reference import DOC
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    reference = DOC.read_text()
     for name, setting in REGISTRY.items():
-        assert setting.doc and setting.doc[0].isalpha(), name
-        assert f"`{name}`" in readme, f"README does not document {name}"
+        assert setting.doc and setting.doc[0].isalpha() and setting.doc.endswith("."), name
+        assert f"`{name}`" in reference, f"docs/reference.md does not document {name}"
 
 
 def _directory():

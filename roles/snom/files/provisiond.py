@@ -4,7 +4,7 @@
         --state /var/lib/televoc-provisioning/state.json --log /var/log/televoc-provisioning/access.log
 
 Runs on the PBX as its own unprivileged user (a systemd service of televoc's NixOS module);
-Python's standard library only. What it does, and why (README, "Threat model"):
+Python's standard library only. What it does, and why (docs/threat-model.md):
 
 - GET <prefix>/<MAC>.xml (MAC: 12 upper-case hex digits, as a snom puts it into {mac})
   answers the file <MAC>.xml of --files, which the deploy writes ("armed"), root-owned and
