@@ -14,9 +14,12 @@ console (`cat /etc/ssh/ssh_host_ed25519_key.pub`), into pbx.known_hosts next to 
 from pathlib import Path
 
 pbx = [
-    ("pbx.example.org", {
-        "ssh_user": "root",
-        "ssh_known_hosts_file": str(Path(__file__).parent / "pbx.known_hosts"),
-        "ssh_strict_host_key_checking": "yes",
-    }),
+    (
+        "pbx.example.org",
+        {
+            "ssh_user": "root",
+            "ssh_known_hosts_file": str(Path(__file__).parent / "pbx.known_hosts"),
+            "ssh_strict_host_key_checking": "yes",
+        },
+    ),
 ]

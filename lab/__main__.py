@@ -1,14 +1,14 @@
 """Command line for the lab (run as root from the repository root).
 
-    python -m lab up --workdir DIR      start an instance; writes DIR/lab.json and
-                                        returns, leaving the instance running
-    python -m lab down --workdir DIR    stop it and remove DIR
-    python -m lab ssh --workdir DIR [-- CMD...]
-                                        ssh into it (as root), or run CMD there
-    python -m lab phones --workdir DIR --csv FILE
-                                        start one baresip phone per CSV row
-                                        (user,password,local_port) and keep them
-                                        running until Ctrl-C (or SIGTERM)
+python -m lab up --workdir DIR      start an instance; writes DIR/lab.json and
+                                    returns, leaving the instance running
+python -m lab down --workdir DIR    stop it and remove DIR
+python -m lab ssh --workdir DIR [-- CMD...]
+                                    ssh into it (as root), or run CMD there
+python -m lab phones --workdir DIR --csv FILE
+                                    start one baresip phone per CSV row
+                                    (user,password,local_port) and keep them
+                                    running until Ctrl-C (or SIGTERM)
 """
 
 import argparse
@@ -23,20 +23,23 @@ from .lab import Lab
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("command", choices=["up", "down", "ssh", "phones"])
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--csv", type=Path, help="phones: CSV of user,password,local_port")
     argv = sys.argv[1:] if argv is None else argv
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []  # ssh: the command to run
-    args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    rest = argv[argv.index("--") + 1 :] if "--" in argv else []  # ssh: the command to run
+    args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
 
     if args.command == "up":
         t = time.monotonic()
         lab = Lab(args.workdir).up()
-        print(f"lab up in {time.monotonic() - t:.1f} s: ssh -p {lab.ssh_port} root@127.0.0.1 "
-              f"(state: {lab.workdir / 'lab.json'})")
+        print(
+            f"lab up in {time.monotonic() - t:.1f} s: ssh -p {lab.ssh_port} root@127.0.0.1 "
+            f"(state: {lab.workdir / 'lab.json'})"
+        )
         return 0
     if args.command == "down":
         if not (args.workdir / "lab.json").exists():

@@ -21,9 +21,9 @@ import re
 import secrets
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
 
 from .lab import CHROOT_ENV, Lab
 from .sip import LAB_DIR, PBX, SIPP_DIR
@@ -45,17 +45,17 @@ class Message:
         return self.text.split("\n", 1)[0].strip()
 
     @property
-    def method(self) -> Optional[str]:
+    def method(self) -> str | None:
         """INVITE, CANCEL, ... for a request; None for a response."""
         word = self.first_line.split(" ", 1)[0]
         return None if word.startswith("SIP/") else word
 
     @property
-    def status(self) -> Optional[int]:
+    def status(self) -> int | None:
         parts = self.first_line.split(" ")
         return int(parts[1]) if parts[0].startswith("SIP/") and len(parts) > 1 and parts[1].isdigit() else None
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         match = re.search(rf"^{re.escape(name)}\s*:\s*(.*?)\s*$", self.text, re.M | re.I)
         return match[1] if match else None
 
@@ -69,7 +69,7 @@ def parse_trace(text: str) -> list[Message]:
     out = []
     starts = list(_ENTRY.finditer(text))
     for i, m in enumerate(starts):
-        body = text[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
+        body = text[m.end() : starts[i + 1].start() if i + 1 < len(starts) else len(text)]
         lines = body.strip("\n").split("\n")
         if not lines:
             continue
@@ -97,9 +97,14 @@ class _Sipp:
     def _popen(cls, lab: Lab, argv: list[str], token: str) -> tuple[subprocess.Popen, str]:
         trace = f"{INSIDE}/{token}.trace"
         log = open(lab.root / f"{INSIDE.lstrip('/')}/{token}.out", "ab")  # noqa: SIM115 (kept by the child)
-        proc = subprocess.Popen(lab._inside([*argv, "-nostdin", "-trace_msg", "-message_file", trace]),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=CHROOT_ENV,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            lab._inside([*argv, "-nostdin", "-trace_msg", "-message_file", trace]),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=CHROOT_ENV,
+            start_new_session=True,
+        )
         log.close()
         return proc, trace
 
@@ -119,21 +124,43 @@ class _Sipp:
 
 class Callee(_Sipp):
     @classmethod
-    def start(cls, lab: Lab, name: str, password: str, port: int, mode: str = "ring",
-              answer_after: float = 0) -> "Callee":
+    def start(
+        cls, lab: Lab, name: str, password: str, port: int, mode: str = "ring", answer_after: float = 0
+    ) -> Callee:
         token = f"{name}-{port}-{secrets.token_hex(3)}"
-        wait_ms, then = {"ring": (600_000, "answer"), "busy": (100, "busy"),
-                         "answer": (int(answer_after * 1000) or 1, "answer")}[mode]
+        wait_ms, then = {
+            "ring": (600_000, "answer"),
+            "busy": (100, "busy"),
+            "answer": (int(answer_after * 1000) or 1, "answer"),
+        }[mode]
         scenario = (LAB_DIR / "sipp/callee.xml").read_text().replace("@WAIT_MS@", str(wait_ms)).replace("@THEN@", then)
         ooc = cls._write(lab, f"{token}-callee.xml", scenario)
         users = cls._write(lab, f"{token}.csv", f"SEQUENTIAL\n{name};{password}\n")
-        argv = ["sipp", PBX, "-sf", f"{SIPP_DIR}/register-csv.xml", "-oocsf", ooc, "-inf", users,
-                "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-l", "1", "-mp", str(port + 1000)]
+        argv = [
+            "sipp",
+            PBX,
+            "-sf",
+            f"{SIPP_DIR}/register-csv.xml",
+            "-oocsf",
+            ooc,
+            "-inf",
+            users,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-mp",
+            str(port + 1000),
+        ]
         proc, trace = cls._popen(lab, argv, token)
         return cls(lab, proc, trace, [ooc, users])
 
     @classmethod
-    def started(cls, lab: Lab, name: str, password: str, port: int, how: str) -> "Callee":
+    def started(cls, lab: Lab, name: str, password: str, port: int, how: str) -> Callee:
         """`how`: "ring", "busy", or "answer:<seconds>"."""
         mode, _, after = how.partition(":")
         return cls.start(lab, name, password, port, mode=mode, answer_after=float(after or 0))
@@ -168,21 +195,46 @@ def callees(phones: dict[str, tuple[Lab, str, int, str]], ready: Callable[[dict]
 
 class Dial(_Sipp):
     @classmethod
-    def start(cls, lab: Lab, name: str, password: str, number: str, port: int, hold: float = 2,
-              timeout: float = 60) -> "Dial":
+    def start(
+        cls, lab: Lab, name: str, password: str, number: str, port: int, hold: float = 2, timeout: float = 60
+    ) -> Dial:
         token = f"dial-{name}-{port}-{secrets.token_hex(3)}"
         scenario = (LAB_DIR / "sipp/dial.xml").read_text().replace("@BYE_WAIT_MS@", str(int(hold * 1000)))
         path = cls._write(lab, f"{token}.xml", scenario)
-        argv = ["sipp", PBX, "-sf", path, "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-s", number,
-                "-au", name, "-ap", password, "-key", "caller", name, "-key", "rtp_port", str(port + 1000),
-                "-timeout", f"{int(timeout)}s", "-timeout_error"]
+        argv = [
+            "sipp",
+            PBX,
+            "-sf",
+            path,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "1",
+            "-s",
+            number,
+            "-au",
+            name,
+            "-ap",
+            password,
+            "-key",
+            "caller",
+            name,
+            "-key",
+            "rtp_port",
+            str(port + 1000),
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+        ]
         proc, trace = cls._popen(lab, argv, token)
         return cls(lab, proc, trace, [path])
 
     def wait(self, timeout: float = 60) -> int:
         return self.proc.wait(timeout=timeout)
 
-    def sent_invite(self) -> Optional[Message]:
+    def sent_invite(self) -> Message | None:
         """The INVITE with credentials (the one Asterisk acts on)."""
         invites = [m for m in self.messages() if not m.received and m.method == "INVITE"]
         return invites[-1] if invites else None
@@ -191,11 +243,10 @@ class Dial(_Sipp):
         """Responses to the INVITEs, without the first 401 (the challenge the scenario answers)."""
         out = [m for m in self.messages() if m.received and m.status and m.cseq_method == "INVITE"]
         first = next((i for i, m in enumerate(out) if m.status == 401), None)
-        return out if first is None else out[:first] + out[first + 1:]
+        return out if first is None else out[:first] + out[first + 1 :]
 
-    def first(self, status: int) -> Optional[Message]:
+    def first(self, status: int) -> Message | None:
         return next((m for m in self.responses() if m.status == status), None)
 
-    def final(self) -> Optional[Message]:
-        return next((m for m in reversed(self.responses()) if m.status >= 200), None)
-
+    def final(self) -> Message | None:
+        return next((m for m in reversed(self.responses()) if m.status is not None and m.status >= 200), None)

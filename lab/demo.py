@@ -22,6 +22,7 @@ import yaml
 
 from roles.event import create_secret, load_directory, secret_path
 from roles.event.model import Event
+
 from .deploys import EXAMPLE_EVENT, LAB_NETWORK, PYINFRA, REPO, copy_example_event, write_inventory
 from .lab import Lab
 from .wait import until
@@ -32,8 +33,9 @@ PHONE_PORT_BASE = 5071
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.demo")
     parser.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
-    parser.add_argument("--event", type=Path, default=EXAMPLE_EVENT,
-                        help="the event directory to deploy (default: the example event)")
+    parser.add_argument(
+        "--event", type=Path, default=EXAMPLE_EVENT, help="the event directory to deploy (default: the example event)"
+    )
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "demo"))
     args = parser.parse_args(argv)
 
@@ -46,8 +48,7 @@ def main(argv=None) -> int:
     base.mkdir(parents=True)
     event_dir = base / "event"
     copy_example_event(event_dir, args.event)
-    print(f"televoc demo: {args.event}, with the lab's phone network {LAB_NETWORK} and PBX 127.0.0.1 "
-          f"({event_dir})")
+    print(f"televoc demo: {args.event}, with the lab's phone network {LAB_NETWORK} and PBX 127.0.0.1 ({event_dir})")
     event = Event.model_validate(yaml.safe_load((event_dir / "event.yml").read_text()))
     secret = secret_path(event, event_dir)
     if create_secret(secret):
@@ -69,15 +70,20 @@ def main(argv=None) -> int:
         print(f"televoc demo: pyinfra {inventory.name} deploy.py", flush=True)
         code = subprocess.call(
             [PYINFRA, str(inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
-            cwd=REPO, stdin=subprocess.DEVNULL, env=dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir)),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir)),
         )
         if args.keep:
-            print(f"televoc demo: the lab keeps running, with its {len(phones)} phones.\n"
-                  f"  deploy again:  TELEVOC_EVENT_DIR={event_dir} .venv/bin/pyinfra {inventory} deploy.py -y\n"
-                  f"  a shell on the PBX:  .venv/bin/python -m lab ssh --workdir {workdir}\n"
-                  f"  a command there:  .venv/bin/python -m lab ssh --workdir {workdir} -- asterisk -rx 'pjsip show contacts'\n"
-                  f"  stop it (phones, lab, event copy, inventory):  .venv/bin/python -m lab down --workdir {workdir}"
-                  f" && rm -rf {base}")
+            print(
+                f"televoc demo: the lab keeps running, with its {len(phones)} phones.\n"
+                f"  deploy again:  TELEVOC_EVENT_DIR={event_dir} .venv/bin/pyinfra {inventory} deploy.py -y\n"
+                f"  a shell on the PBX:  .venv/bin/python -m lab ssh --workdir {workdir}\n"
+                f"  a command there:  .venv/bin/python -m lab ssh --workdir {workdir} -- "
+                "asterisk -rx 'pjsip show contacts'\n"
+                f"  stop it (phones, lab, event copy, inventory):  .venv/bin/python -m lab down --workdir {workdir}"
+                f" && rm -rf {base}"
+            )
         return code
     finally:
         if not args.keep:

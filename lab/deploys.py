@@ -1,10 +1,10 @@
 """Running televoc's deploy files against a lab: the real pyinfra CLI in a subprocess.
 
-    from lab.deploys import Deployment, copy_example_event
-    with Lab(tmp_path / "lab") as lab:
-        pbx = Deployment.prepare(lab, tmp_path, copy_example_event(tmp_path / "event"))
-        run = pbx.deploy("--data", "televoc_verify=report")
-        assert run.returncode == 0, run.output
+from lab.deploys import Deployment, copy_example_event
+with Lab(tmp_path / "lab") as lab:
+    pbx = Deployment.prepare(lab, tmp_path, copy_example_event(tmp_path / "event"))
+    run = pbx.deploy("--data", "televoc_verify=report")
+    assert run.returncode == 0, run.output
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from unittest import mock
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_EVENT = REPO / "group_data" / "event"
 _VENV_PYINFRA = Path(sys.executable).parent / "pyinfra"
-PYINFRA = str(_VENV_PYINFRA) if _VENV_PYINFRA.exists() else shutil.which("pyinfra")
+# not found at all: "pyinfra", and running it fails with FileNotFoundError
+PYINFRA = str(_VENV_PYINFRA) if _VENV_PYINFRA.exists() else shutil.which("pyinfra") or "pyinfra"
 LAB_NETWORK = "127.0.0.0/8"  # where the lab's simulated phones live (inside its namespace)
 
 
@@ -98,8 +99,9 @@ def write_inventory(path: Path, host_data: dict) -> Path:
     return path
 
 
-def run_pyinfra(inventory: Path, deploy: str, event_dir: Path, secret_file: Path, *args: str,
-                timeout: float = 240, yes: bool = True) -> Run:
+def run_pyinfra(
+    inventory: Path, deploy: str, event_dir: Path, secret_file: Path, *args: str, timeout: float = 240, yes: bool = True
+) -> Run:
     """The real pyinfra CLI, in a subprocess, from the repository root (with -y unless `yes`
     is false: pyinfra's change detection, e.g. for --dry). Its reports (CSV) go beside the
     event directory, not into the repository."""
@@ -108,7 +110,12 @@ def run_pyinfra(inventory: Path, deploy: str, event_dir: Path, secret_file: Path
         args = ("--data", f"televoc_report_dir={Path(event_dir).parent / 'reports'}", *args)
     proc = subprocess.run(
         [PYINFRA, str(inventory), deploy, *(["-y"] if yes else []), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -159,5 +166,8 @@ class Deployment:
 def use_nftables(lab) -> None:
     """The lab's configuration.nix with the nftables firewall (`networking.nftables.enable`)."""
     configuration = lab.root / "etc/nixos/configuration.nix"
-    configuration.write_text(configuration.read_text().replace(
-        'networking.hostName = "pbx";', 'networking.hostName = "pbx";\n  networking.nftables.enable = true;'))
+    configuration.write_text(
+        configuration.read_text().replace(
+            'networking.hostName = "pbx";', 'networking.hostName = "pbx";\n  networking.nftables.enable = true;'
+        )
+    )

@@ -48,6 +48,7 @@ from .machine import (  # noqa: F401  (the lab's tests take them from here)
     REPO,
     SOCAT,
 )
+
 CONFIGURATION_NIX = """\
 { config, lib, pkgs, ... }:
 {
@@ -78,8 +79,7 @@ class CommandError(subprocess.CalledProcessError):
     """A command inside the lab failed; str() includes its output."""
 
     def __str__(self) -> str:
-        return (f"{super().__str__()}\n--- stdout:\n{self.stdout or ''}"
-                f"\n--- stderr:\n{self.stderr or ''}")
+        return f"{super().__str__()}\n--- stdout:\n{self.stdout or ''}\n--- stderr:\n{self.stderr or ''}"
 
 
 def _free_tcp_port() -> int:
@@ -145,34 +145,47 @@ class Lab:
         self.known_hosts = self.workdir / "known_hosts"
         self.ssh_key = CACHE / "id_ed25519"
         self.ssh_port: int | None = None
-        self.netns: str | None = None
-        self.phones_netns: str | None = None  # the phone network's namespace
+        self._netns: str | None = None  # set by up() or attach()
+        self._phones_netns: str | None = None
         self.rootfs: Path | None = None
         self.phones: list[sip.Phone] = []
         self._sshd_pid: int | None = None
         self._socat_pid: int | None = None
         self._popens: list[subprocess.Popen] = []
 
+    @property
+    def netns(self) -> str:
+        """The PBX's network namespace."""
+        if self._netns is None:
+            raise LabError("the lab is not up")
+        return self._netns
+
+    @property
+    def phones_netns(self) -> str:
+        """The phone network's namespace."""
+        if self._phones_netns is None:
+            raise LabError("the lab is not up")
+        return self._phones_netns
+
     # --- life cycle -------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self.up()
 
     def __exit__(self, *exc) -> None:
         self.down()
 
-    def up(self) -> "Lab":
+    def up(self) -> Lab:
         """Build or reuse the rootfs and start a fresh instance; Asterisk is not running."""
         if os.geteuid() != 0:
             raise LabError("the lab needs root (mounts and network namespaces)")
         if _mounts_under(self.workdir) or (self.workdir / "lab.json").exists():
             raise LabError(f"{self.workdir} holds another lab instance: down() it first")
-        r = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True,
-                           timeout=1800, check=False)
+        r = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=1800, check=False)
         if r.returncode != 0:
             raise LabError(f"build-rootfs.sh failed:\n{r.stderr}")
         self.rootfs = Path(r.stdout.strip().splitlines()[-1])
-        self.netns = f"televoc-lab-{secrets.token_hex(4)}"
-        self.phones_netns = f"{self.netns}-phones"
+        self._netns = f"televoc-lab-{secrets.token_hex(4)}"
+        self._phones_netns = f"{self._netns}-phones"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._save_state()  # from here on, down() knows what to clean up
         try:
@@ -195,8 +208,13 @@ class Lab:
         for d in (upper, work, self.root):
             d.mkdir(exist_ok=True)
         opts = f"lowerdir={self.rootfs},upperdir={upper},workdir={work}"
-        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)],
-                           capture_output=True, text=True, timeout=30, check=False)
+        r = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if r.returncode != 0:  # no overlayfs here: a full copy (slower, same result)
             subprocess.run(["cp", "-a", f"{self.rootfs}/.", str(self.root)], check=True, timeout=600)
 
@@ -210,15 +228,16 @@ class Lab:
         prints "No ethernet interface found for seeding global EID" on stdout.
         """
         pbx, phones = self.netns, self.phones_netns
-        steps = [(pbx, ["link", "set", "lo", "up"]),
-                 (phones, ["link", "set", "lo", "up"]),
-                 (pbx, ["link", "add", "eth0", "type", "veth", "peer", "name", "phones0",
-                        "netns", phones]),
-                 (phones, ["link", "set", "phones0", "name", "eth0"]),
-                 (pbx, ["addr", "add", f"{PBX_PHONE_IP}/24", "dev", "eth0"]),
-                 (pbx, ["addr", "add", f"{PBX_OUTSIDE_IP}/24", "dev", "eth0"]),
-                 (pbx, ["link", "set", "eth0", "up"]),
-                 (phones, ["link", "set", "eth0", "up"])]
+        steps = [
+            (pbx, ["link", "set", "lo", "up"]),
+            (phones, ["link", "set", "lo", "up"]),
+            (pbx, ["link", "add", "eth0", "type", "veth", "peer", "name", "phones0", "netns", phones]),
+            (phones, ["link", "set", "phones0", "name", "eth0"]),
+            (pbx, ["addr", "add", f"{PBX_PHONE_IP}/24", "dev", "eth0"]),
+            (pbx, ["addr", "add", f"{PBX_OUTSIDE_IP}/24", "dev", "eth0"]),
+            (pbx, ["link", "set", "eth0", "up"]),
+            (phones, ["link", "set", "eth0", "up"]),
+        ]
         for ns, args in steps:
             subprocess.run([IP, "-n", ns, *args], check=True, timeout=10)
 
@@ -240,16 +259,19 @@ class Lab:
         lib.mkdir(parents=True, exist_ok=True)
         for name in ("labsys.py", "eval-config.nix"):
             shutil.copy(standin / name, lib / name)
-        for name, dest in (("nixos-rebuild", "usr/local/sbin"), ("systemctl", "usr/local/bin"),
-                           ("journalctl", "usr/local/bin")):
+        for name, dest in (
+            ("nixos-rebuild", "usr/local/sbin"),
+            ("systemctl", "usr/local/bin"),
+            ("journalctl", "usr/local/bin"),
+        ):
             shutil.copy(standin / name, root / dest / name)
             os.chmod(root / dest / name, 0o755)
         shutil.copytree(LAB_DIR / "sipp", root / sip.SIPP_DIR.lstrip("/"), dirs_exist_ok=True)
         # sshd: the stable host key and the client's key for root
         for suffix, mode in (("", 0o600), (".pub", 0o644)):
-            dest = root / f"etc/ssh/ssh_host_ed25519_key{suffix}"
-            shutil.copy(CACHE / f"ssh_host_ed25519_key{suffix}", dest)
-            os.chmod(dest, mode)
+            key = root / f"etc/ssh/ssh_host_ed25519_key{suffix}"
+            shutil.copy(CACHE / f"ssh_host_ed25519_key{suffix}", key)
+            os.chmod(key, mode)
         (root / "etc/ssh/sshd_config").write_text(SSHD_CONFIG)
         ssh_dir = root / "root/.ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
@@ -263,13 +285,21 @@ class Lab:
         # NixOS: the user's configuration (the deploy uploads televoc/asterisk.nix)
         (root / "etc/nixos").mkdir(exist_ok=True)
         (root / "etc/nixos/configuration.nix").write_text(CONFIGURATION_NIX)
-        self.run("mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
-                 " && install -d -o asterisk -g asterisk /run/asterisk")
+        self.run(
+            "mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
+            " && install -d -o asterisk -g asterisk /run/asterisk"
+        )
 
     def _start_sshd(self) -> None:
         log = open(self.workdir / "sshd.log", "ab")  # noqa: SIM115 (kept by the child)
-        p = subprocess.Popen(self._inside(["/usr/sbin/sshd", "-D", "-e"]), stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=log, env=CHROOT_ENV, start_new_session=True)
+        p = subprocess.Popen(
+            self._inside(["/usr/sbin/sshd", "-D", "-e"]),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=CHROOT_ENV,
+            start_new_session=True,
+        )
         log.close()
         self._popens.append(p)
         self._sshd_pid = p.pid
@@ -280,10 +310,13 @@ class Lab:
         for _attempt in range(5):  # the free port can be taken between probe and bind
             port = _free_tcp_port()
             inner = f"{IP} netns exec {self.netns} {SOCAT} STDIO TCP4:127.0.0.1:22"
-            p = subprocess.Popen([SOCAT, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
-                                  f"EXEC:'{inner}'"], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
+            p = subprocess.Popen(
+                [SOCAT, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", f"EXEC:'{inner}'"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self._popens.append(p)
             self._socat_pid, self.ssh_port = p.pid, port
             self.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -297,8 +330,13 @@ class Lab:
         for _ in range(100):  # bounded in count and time
             if forwarder.poll() is not None or time.monotonic() > deadline:
                 return False
-            r = subprocess.run(self.ssh_command("true", connect_timeout=2), capture_output=True,
-                               stdin=subprocess.DEVNULL, timeout=15, check=False)
+            r = subprocess.run(
+                self.ssh_command("true", connect_timeout=2),
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=15,
+                check=False,
+            )
             if r.returncode == 0:
                 return True
             time.sleep(0.2)
@@ -307,18 +345,17 @@ class Lab:
     def down(self) -> None:
         """Stop everything, unmount, delete the namespace and the workdir (idempotent)."""
         self.stop_all_phones()
-        if self._socat_pid and f"netns exec {self.netns} " in _cmdline(self._socat_pid):
+        if self._socat_pid and f"netns exec {self._netns} " in _cmdline(self._socat_pid):
             try:  # the forwarder and its per-connection children share its process group
                 os.killpg(self._socat_pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             _kill_and_wait([self._socat_pid], timeout=3)
-        for ns in (self.phones_netns, self.netns):
+        for ns in (self._phones_netns, self._netns):
             if not ns or not Path(f"/run/netns/{ns}").exists():
                 continue
             for _round in range(3):  # processes may fork while we kill: a few rounds
-                r = subprocess.run([IP, "netns", "pids", ns], capture_output=True,
-                                   text=True, timeout=10, check=False)
+                r = subprocess.run([IP, "netns", "pids", ns], capture_output=True, text=True, timeout=10, check=False)
                 pids = [int(p) for p in r.stdout.split() if p.isdigit()]
                 if not pids:
                     break
@@ -329,14 +366,13 @@ class Lab:
             p.wait(timeout=5)
         self._popens.clear()
         self._unmount_all()
-        for ns in (self.phones_netns, self.netns):  # deleting either removes the veth pair
+        for ns in (self._phones_netns, self._netns):  # deleting either removes the veth pair
             if ns and Path(f"/run/netns/{ns}").exists():
                 subprocess.run([IP, "netns", "delete", ns], check=False, timeout=10)
         if self.workdir.exists():
             if _mounts_under(self.workdir):
                 raise LabError(f"mounts remain under {self.workdir}; not deleting it")
-            subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)],
-                           check=True, timeout=300)
+            subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=True, timeout=300)
 
     def _unmount_all(self) -> None:
         for lazy in (False, False, True):  # retry, lazily as a last resort
@@ -349,44 +385,78 @@ class Lab:
 
     # --- state for the CLI ------------------------------------------------------------
     def _save_state(self) -> None:
-        state = {"ssh_host": self.ssh_host, "ssh_port": self.ssh_port, "ssh_key": str(self.ssh_key),
-                 "known_hosts": str(self.known_hosts), "netns": self.netns,
-                 "phones_netns": self.phones_netns, "root": str(self.root),
-                 "rootfs": str(self.rootfs), "sshd_pid": self._sshd_pid,
-                 "socat_pid": self._socat_pid}
+        state = {
+            "ssh_host": self.ssh_host,
+            "ssh_port": self.ssh_port,
+            "ssh_key": str(self.ssh_key),
+            "known_hosts": str(self.known_hosts),
+            "netns": self._netns,
+            "phones_netns": self._phones_netns,
+            "root": str(self.root),
+            "rootfs": str(self.rootfs),
+            "sshd_pid": self._sshd_pid,
+            "socat_pid": self._socat_pid,
+        }
         (self.workdir / "lab.json").write_text(json.dumps(state, indent=2) + "\n")
 
     @classmethod
-    def attach(cls, workdir: Path) -> "Lab":
+    def attach(cls, workdir: Path) -> Lab:
         """A Lab for an instance that another process started (reads workdir/lab.json)."""
         lab = cls(workdir)
         state = json.loads((lab.workdir / "lab.json").read_text())
-        lab.ssh_port, lab.netns = state["ssh_port"], state["netns"]
-        lab.phones_netns = state.get("phones_netns")
+        lab.ssh_port, lab._netns = state["ssh_port"], state["netns"]
+        lab._phones_netns = state.get("phones_netns")
         lab.rootfs = Path(state["rootfs"]) if state.get("rootfs") else None
         lab._sshd_pid, lab._socat_pid = state.get("sshd_pid"), state.get("socat_pid")
         return lab
 
     # --- access -----------------------------------------------------------------------
     def pyinfra_host_data(self) -> dict:
-        return {"ssh_hostname": self.ssh_host, "ssh_port": self.ssh_port, "ssh_user": "root",
-                "ssh_key": str(self.ssh_key), "ssh_known_hosts_file": str(self.known_hosts),
-                "ssh_strict_host_key_checking": "yes"}
+        return {
+            "ssh_hostname": self.ssh_host,
+            "ssh_port": self.ssh_port,
+            "ssh_user": "root",
+            "ssh_key": str(self.ssh_key),
+            "ssh_known_hosts_file": str(self.known_hosts),
+            "ssh_strict_host_key_checking": "yes",
+        }
 
     def ssh_command(self, command: str, connect_timeout: int = 5) -> list[str]:
         """argv of `ssh root@lab COMMAND` from the host, with the lab's key and known_hosts."""
-        return ["ssh", "-i", str(self.ssh_key), "-p", str(self.ssh_port),
-                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                "-o", f"ConnectTimeout={connect_timeout}", f"root@{self.ssh_host}", command]
+        return [
+            "ssh",
+            "-i",
+            str(self.ssh_key),
+            "-p",
+            str(self.ssh_port),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"ConnectTimeout={connect_timeout}",
+            f"root@{self.ssh_host}",
+            command,
+        ]
 
     def _inside(self, argv: list[str]) -> list[str]:
         return [IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
 
     def exec(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run argv inside the namespace and chroot as root (text, output captured)."""
-        r = subprocess.run(self._inside(argv), env=CHROOT_ENV, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=timeout, check=False)
+        r = subprocess.run(
+            self._inside(argv),
+            env=CHROOT_ENV,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and r.returncode != 0:
             raise CommandError(r.returncode, argv, r.stdout, r.stderr)
         return r
@@ -396,17 +466,18 @@ class Lab:
         return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
 
     # --- links between labs (an upstream network, another venue) -----------------------
-    def link(self, other: "Lab", address: str, other_address: str, prefix: int = 30) -> str:
+    def link(self, other: Lab, address: str, other_address: str, prefix: int = 30) -> str:
         """A veth pair from this lab's PBX namespace to `other`'s, with `address` here and
         `other_address` there (both /prefix); the name of this end. Deleting either namespace
         (down()) removes the pair. Nothing else is routed: the two PBXes reach each other only."""
         name = f"lnk{secrets.token_hex(3)}"
-        steps = [(self.netns, ["link", "add", name, "type", "veth", "peer", "name", f"{name}p",
-                               "netns", other.netns]),
-                 (self.netns, ["addr", "add", f"{address}/{prefix}", "dev", name]),
-                 (other.netns, ["addr", "add", f"{other_address}/{prefix}", "dev", f"{name}p"]),
-                 (self.netns, ["link", "set", name, "up"]),
-                 (other.netns, ["link", "set", f"{name}p", "up"])]
+        steps = [
+            (self.netns, ["link", "add", name, "type", "veth", "peer", "name", f"{name}p", "netns", other.netns]),
+            (self.netns, ["addr", "add", f"{address}/{prefix}", "dev", name]),
+            (other.netns, ["addr", "add", f"{other_address}/{prefix}", "dev", f"{name}p"]),
+            (self.netns, ["link", "set", name, "up"]),
+            (other.netns, ["link", "set", f"{name}p", "up"]),
+        ]
         for ns, args in steps:
             subprocess.run([IP, "-n", ns, *args], check=True, timeout=10)
         return name
@@ -418,11 +489,17 @@ class Lab:
         10.23.0.x is in the phone network (PHONE_NET), 10.24.0.x outside it (OUTSIDE_NET):
         both reach the PBX over its eth0, through its firewall.
         """
-        r = subprocess.run([IP, "-n", self.phones_netns, "-o", "addr", "show", "dev", "eth0"],
-                           capture_output=True, text=True, timeout=10, check=True)
+        r = subprocess.run(
+            [IP, "-n", self.phones_netns, "-o", "addr", "show", "dev", "eth0"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         if f" {ip}/" not in r.stdout:
-            subprocess.run([IP, "-n", self.phones_netns, "addr", "add", f"{ip}/{prefix}",
-                            "dev", "eth0"], check=True, timeout=10)
+            subprocess.run(
+                [IP, "-n", self.phones_netns, "addr", "add", f"{ip}/{prefix}", "dev", "eth0"], check=True, timeout=10
+            )
         return ip
 
     def phone_command(self, argv: list[str], chroot: bool = True) -> list[str]:
@@ -431,35 +508,51 @@ class Lab:
         inner = [CHROOT, str(self.root), *argv] if chroot else list(argv)
         return [IP, "netns", "exec", self.phones_netns, *inner]
 
-    def exec_phone(self, argv: list[str], check: bool = True,
-                   timeout: float = 30) -> subprocess.CompletedProcess:
+    def exec_phone(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Like exec(), in the phones' namespace: argv with the chroot's binaries (SIPp,
         curl, ...), as root, text, output captured."""
-        r = subprocess.run(self.phone_command(argv), env=CHROOT_ENV, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=timeout, check=False)
+        r = subprocess.run(
+            self.phone_command(argv),
+            env=CHROOT_ENV,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and r.returncode != 0:
             raise CommandError(r.returncode, argv, r.stdout, r.stderr)
         return r
 
-    def run_phone(self, cmd: str, check: bool = True,
-                  timeout: float = 30) -> subprocess.CompletedProcess:
+    def run_phone(self, cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Like run(), in the phones' namespace: a shell command with the chroot's binaries."""
         return self.exec_phone(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
 
     def http_status_phone(self, source: str, url: str) -> str:
         """HTTP status of a GET of `url` from `source` in the phones' namespace ("000": no
         answer within 3 s)."""
-        return self.run_phone(f"curl -s -o /dev/null --max-time 3 --interface {shlex.quote(source)} "
-                              f"-w '%{{http_code}}' {shlex.quote(url)}", check=False).stdout
+        return self.run_phone(
+            f"curl -s -o /dev/null --max-time 3 --interface {shlex.quote(source)} "
+            f"-w '%{{http_code}}' {shlex.quote(url)}",
+            check=False,
+        ).stdout
 
-    def python_phone(self, args: list[str], check: bool = True, timeout: float = 30,
-                     input: str | None = None) -> subprocess.CompletedProcess:
+    def python_phone(
+        self, args: list[str], check: bool = True, timeout: float = 30, input: str | None = None
+    ) -> subprocess.CompletedProcess:
         """The host's Python in the phones' namespace (cwd: the repository root), e.g.
         `lab.python_phone(["-m", "lab.snomsim", ...])` or `["-c", code]`."""
         argv = self.phone_command([sys.executable, *args], chroot=False)
-        r = subprocess.run(argv, cwd=REPO, input=input, capture_output=True, text=True,
-                           timeout=timeout, check=False,
-                           stdin=None if input is not None else subprocess.DEVNULL)
+        r = subprocess.run(
+            argv,
+            cwd=REPO,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
         if check and r.returncode != 0:
             raise CommandError(r.returncode, args, r.stdout, r.stderr)
         return r
@@ -475,8 +568,7 @@ class Lab:
 
     def asterisk(self, cmd: str) -> str:
         """stdout of `asterisk -rx CMD` (its exit code means little: see the field notes)."""
-        return self.run(f"asterisk -C /etc/asterisk/asterisk.conf -rx {shlex.quote(cmd)}",
-                        check=False).stdout
+        return self.run(f"asterisk -C /etc/asterisk/asterisk.conf -rx {shlex.quote(cmd)}", check=False).stdout
 
     def _tail(self, name: str, lines: int = 20) -> str:
         try:
@@ -485,13 +577,22 @@ class Lab:
             return ""
 
     # --- SIP (see sip.py) -------------------------------------------------------------
-    def register(self, user: str, password: str, local_port: int, expires: int = 3600,
-                 timeout: float = 10, local_ip: str = "127.0.0.1", pbx: str | None = None) -> bool:
+    def register(
+        self,
+        user: str,
+        password: str,
+        local_port: int,
+        expires: int = 3600,
+        timeout: float = 10,
+        local_ip: str = "127.0.0.1",
+        pbx: str | None = None,
+    ) -> bool:
         """SIPp REGISTER; from a non-127.x local_ip it runs in the phone network (see sip.py)."""
         return sip.register(self, user, password, local_port, expires, timeout, local_ip, pbx)
 
-    def unregister(self, user: str, password: str, local_port: int, local_ip: str = "127.0.0.1",
-                   pbx: str | None = None) -> bool:
+    def unregister(
+        self, user: str, password: str, local_port: int, local_ip: str = "127.0.0.1", pbx: str | None = None
+    ) -> bool:
         return sip.register(self, user, password, local_port, 0, local_ip=local_ip, pbx=pbx)
 
     def start_phone(self, user: str, password: str, local_port: int) -> sip.Phone:
@@ -499,8 +600,16 @@ class Lab:
         self.phones.append(phone)
         return phone
 
-    def call(self, user: str, password: str, extension: str, local_port: int,
-             hold_seconds: float = 2, expect_bye: bool = False, timeout: float = 20) -> sip.CallResult:
+    def call(
+        self,
+        user: str,
+        password: str,
+        extension: str,
+        local_port: int,
+        hold_seconds: float = 2,
+        expect_bye: bool = False,
+        timeout: float = 20,
+    ) -> sip.CallResult:
         return sip.call(self, user, password, extension, local_port, hold_seconds, expect_bye, timeout)
 
     def stop_all_phones(self) -> None:
@@ -523,8 +632,7 @@ class Lab:
 
     def pids_running(self, name: str) -> list[int]:
         """PIDs in the lab's namespace whose command line contains `name`."""
-        r = subprocess.run([IP, "netns", "pids", self.netns], capture_output=True, text=True,
-                           timeout=10, check=False)
+        r = subprocess.run([IP, "netns", "pids", self.netns], capture_output=True, text=True, timeout=10, check=False)
         return [int(p) for p in r.stdout.split() if p.isdigit() and name in _cmdline(int(p))]
 
 

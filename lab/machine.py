@@ -18,5 +18,9 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 SOCAT = shutil.which("socat") or "/usr/bin/socat"
 # The environment of every command run inside the chroot (the host's is not passed on).
-CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-              "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
+CHROOT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+}

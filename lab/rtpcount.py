@@ -21,7 +21,8 @@ def main() -> None:
     count = 0
     deadline = time.monotonic() + limit
     while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([s, 0], [], [], left)
+        watched: list[socket.socket | int] = [s, 0]
+        ready, _, _ = select.select(watched, [], [], left)
         if s in ready:
             s.recv(4096)
             count += 1

@@ -23,8 +23,10 @@ class Lab(Protocol):
     """What a SIP client needs of a lab (lab.Lab is one)."""
 
     root: Path
-    netns: str
     phones: list
+
+    @property
+    def netns(self) -> str: ...
 
     def exec(self, argv: list[str], check: bool = ..., timeout: float = ...) -> subprocess.CompletedProcess: ...
 
@@ -32,13 +34,22 @@ class Lab(Protocol):
 
     def _inside(self, argv: list[str]) -> list[str]: ...
 
+
 SIPP_DIR = "/usr/local/share/televoc-lab/sipp"  # inside the chroot (copied from lab/sipp)
 PHONES_DIR = "/var/lib/televoc-lab/phones"  # inside the chroot (so under the lab's workdir)
 PBX = "127.0.0.1:5060"
 
 
-def register(lab: Lab, user: str, password: str, local_port: int, expires: int = 3600,
-             timeout: float = 10, local_ip: str = "127.0.0.1", pbx: str | None = None) -> bool:
+def register(
+    lab: Lab,
+    user: str,
+    password: str,
+    local_port: int,
+    expires: int = 3600,
+    timeout: float = 10,
+    local_ip: str = "127.0.0.1",
+    pbx: str | None = None,
+) -> bool:
     """One REGISTER (expires 0: unregister) with digest auth; True if the PBX said 200.
 
     From a 127.x local_ip SIPp runs in the PBX's namespace (PBX 127.0.0.1:5060); from any
@@ -48,10 +59,31 @@ def register(lab: Lab, user: str, password: str, local_port: int, expires: int =
     from_phones = not local_ip.startswith("127.")
     if pbx is None:
         pbx = f"{PBX_PHONE_IP}:5060" if from_phones else PBX
-    argv = ["sipp", pbx, "-sf", f"{SIPP_DIR}/register.xml", "-i", local_ip,
-            "-p", str(local_port), "-m", "1", "-s", user, "-au", user, "-ap", password,
-            "-key", "expires", str(expires), "-nostdin",
-            "-timeout", f"{max(1, int(timeout))}s", "-timeout_error"]
+    argv = [
+        "sipp",
+        pbx,
+        "-sf",
+        f"{SIPP_DIR}/register.xml",
+        "-i",
+        local_ip,
+        "-p",
+        str(local_port),
+        "-m",
+        "1",
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-key",
+        "expires",
+        str(expires),
+        "-nostdin",
+        "-timeout",
+        f"{max(1, int(timeout))}s",
+        "-timeout_error",
+    ]
     run = lab.exec_phone if from_phones else lab.exec
     r = run(argv, check=False, timeout=timeout + 10)
     return r.returncode == 0
@@ -66,8 +98,16 @@ class CallResult:
     output: str  # SIPp's output and the scenario's log lines
 
 
-def call(lab: Lab, user: str, password: str, extension: str, local_port: int,
-         hold_seconds: float = 2, expect_bye: bool = False, timeout: float = 20) -> CallResult:
+def call(
+    lab: Lab,
+    user: str,
+    password: str,
+    extension: str,
+    local_port: int,
+    hold_seconds: float = 2,
+    expect_bye: bool = False,
+    timeout: float = 20,
+) -> CallResult:
     """Call `extension` as `user`; hang up after hold_seconds unless the far end does.
 
     With expect_bye the call waits (almost) `timeout` for the far end's BYE instead.
@@ -81,18 +121,48 @@ def call(lab: Lab, user: str, password: str, extension: str, local_port: int,
     log_in = f"/tmp/televoc-lab/call-{token}.log"
     # The RTP counter runs on the host's Python, inside the namespace.
     counter = subprocess.Popen(
-        [IP, "netns", "exec", lab.netns, sys.executable, str(LAB_DIR / "rtpcount.py"),
-         str(timeout + 10)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [IP, "netns", "exec", lab.netns, sys.executable, str(LAB_DIR / "rtpcount.py"), str(timeout + 10)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert counter.stdout is not None  # stdout=PIPE
     try:
         ready, _, _ = select.select([counter.stdout], [], [], 10)
         if not ready:
             raise RuntimeError("rtpcount.py did not start")
         rtp_port = int(counter.stdout.readline())
-        argv = ["sipp", PBX, "-sf", f"/tmp/televoc-lab/call-{token}.xml", "-i", "127.0.0.1",
-                "-p", str(local_port), "-m", "1", "-s", extension, "-au", user, "-ap", password,
-                "-key", "caller", user, "-key", "rtp_port", str(rtp_port), "-nostdin",
-                "-timeout", f"{max(1, int(timeout))}s", "-timeout_error",
-                "-trace_logs", "-log_file", log_in]
+        argv = [
+            "sipp",
+            PBX,
+            "-sf",
+            f"/tmp/televoc-lab/call-{token}.xml",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(local_port),
+            "-m",
+            "1",
+            "-s",
+            extension,
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-key",
+            "caller",
+            user,
+            "-key",
+            "rtp_port",
+            str(rtp_port),
+            "-nostdin",
+            "-timeout",
+            f"{max(1, int(timeout))}s",
+            "-timeout_error",
+            "-trace_logs",
+            "-log_file",
+            log_in,
+        ]
         r = lab.exec(argv, check=False, timeout=timeout + 15)
     finally:
         try:  # communicate() closes the counter's stdin: it prints its count and exits
@@ -106,10 +176,13 @@ def call(lab: Lab, user: str, password: str, extension: str, local_port: int,
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     for p in (log_path, tmp / f"call-{token}.xml"):
         p.unlink(missing_ok=True)
-    return CallResult(answered="televoc-lab: answered" in log,
-                      remote_bye="televoc-lab: remote-bye" in log,
-                      rtp_packets_received=rtp, returncode=r.returncode,
-                      output=f"{r.stdout}\n{r.stderr}\n--- scenario log:\n{log}")
+    return CallResult(
+        answered="televoc-lab: answered" in log,
+        remote_bye="televoc-lab: remote-bye" in log,
+        rtp_packets_received=rtp,
+        returncode=r.returncode,
+        output=f"{r.stdout}\n{r.stderr}\n--- scenario log:\n{log}",
+    )
 
 
 BARESIP_CONFIG = """\
@@ -141,8 +214,7 @@ module_app		menu.so
 class Phone:
     """A long-running baresip registered as `user`; auto-answers calls and OPTIONS."""
 
-    def __init__(self, lab: Lab, user: str, password: str, local_port: int,
-                 proc: subprocess.Popen, confdir: Path):
+    def __init__(self, lab: Lab, user: str, password: str, local_port: int, proc: subprocess.Popen, confdir: Path):
         self.lab, self.user, self.password, self.local_port = lab, user, password, local_port
         self.proc, self.confdir = proc, confdir
         self.log = confdir / "baresip.log"
@@ -153,22 +225,25 @@ class Phone:
         return self.proc.pid
 
     @classmethod
-    def start(cls, lab: Lab, user: str, password: str, local_port: int,
-              regint: int = 60) -> "Phone":
+    def start(cls, lab: Lab, user: str, password: str, local_port: int, regint: int = 60) -> Phone:
         inside = f"{PHONES_DIR}/{user}-{local_port}"
         confdir = lab.root / inside.lstrip("/")
         confdir.mkdir(parents=True, exist_ok=True)
         # 20 RTP ports per phone, derived from the SIP port (distinct for SIP ports that
         # lie within 2000 of each other).
         rtp_lo = 20000 + (local_port % 2000) * 20
-        (confdir / "config").write_text(
-            BARESIP_CONFIG.format(port=local_port, rtp_lo=rtp_lo, rtp_hi=rtp_lo + 19))
-        (confdir / "accounts").write_text(
-            f"<sip:{user}@{PBX}>;auth_pass={password};answermode=auto;regint={regint}\n")
+        (confdir / "config").write_text(BARESIP_CONFIG.format(port=local_port, rtp_lo=rtp_lo, rtp_hi=rtp_lo + 19))
+        (confdir / "accounts").write_text(f"<sip:{user}@{PBX}>;auth_pass={password};answermode=auto;regint={regint}\n")
         (confdir / "contacts").write_text("")
         log = open(confdir / "baresip.log", "ab")  # noqa: SIM115 (kept by the child)
-        proc = subprocess.Popen(lab._inside(["baresip", "-f", inside]), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, env=CHROOT_ENV, start_new_session=True)
+        proc = subprocess.Popen(
+            lab._inside(["baresip", "-f", inside]),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=CHROOT_ENV,
+            start_new_session=True,
+        )
         log.close()
         phone = cls(lab, user, password, local_port, proc, confdir)
         phone.regint = regint
@@ -205,4 +280,3 @@ class Phone:
                 pass
         if self in self.lab.phones:
             self.lab.phones.remove(self)
-

@@ -29,8 +29,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .lab import IP, Lab
 
@@ -88,13 +88,13 @@ class SnomFleet:
         self.phones: dict[str, SnomPhone] = {}
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "SnomFleet":
+    def __enter__(self) -> SnomFleet:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self, phones: list[SnomPhone]) -> "SnomFleet":
+    def start(self, phones: list[SnomPhone]) -> SnomFleet:
         """Start the phones; return once each has written its first state (10 s at most)."""
         if self.proc and self.proc.poll() is None:
             raise RuntimeError("this fleet is running: stop() it first")
@@ -106,9 +106,25 @@ class SnomFleet:
         (self.workdir / "phones.json").write_text(json.dumps(spec, indent=1) + "\n")
         out = open(self.workdir / "snomsim.out", "ab")  # noqa: SIM115 (kept by the child)
         self.proc = subprocess.Popen(
-            [IP, "netns", "exec", self.lab.netns, sys.executable, "-m", "lab.snomsim",
-             "--statedir", str(self.workdir), "--phones", str(self.workdir / "phones.json")],
-            cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+            [
+                IP,
+                "netns",
+                "exec",
+                self.lab.netns,
+                sys.executable,
+                "-m",
+                "lab.snomsim",
+                "--statedir",
+                str(self.workdir),
+                "--phones",
+                str(self.workdir / "phones.json"),
+            ],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
         out.close()
         deadline = time.monotonic() + START_TIMEOUT
         for _ in range(int(START_TIMEOUT / 0.05) + 1):
@@ -118,8 +134,10 @@ class SnomFleet:
                 break
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"snomsim did not start its phones within {START_TIMEOUT:.0f} s "
-                           f"(exit {self.proc.returncode}):\n{self.log_tail()}")
+        raise RuntimeError(
+            f"snomsim did not start its phones within {START_TIMEOUT:.0f} s "
+            f"(exit {self.proc.returncode}):\n{self.log_tail()}"
+        )
 
     @property
     def pid(self) -> int | None:
@@ -132,8 +150,7 @@ class SnomFleet:
         """The phone's last written state (see the module docstring for the keys)."""
         return json.loads((self.workdir / f"{normalize_mac(mac)}.json").read_text())
 
-    def wait(self, mac: str, predicate: Callable[[dict], bool], timeout: float = 30,
-             what: str = "") -> dict:
+    def wait(self, mac: str, predicate: Callable[[dict], bool], timeout: float = 30, what: str = "") -> dict:
         """Poll the phone's state until predicate(state) holds and return that state;
         AssertionError with the last state (and the log's tail) after `timeout` seconds."""
         deadline = time.monotonic() + timeout
@@ -145,19 +162,30 @@ class SnomFleet:
             if not self.running() or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        exited = "" if self.running() else f" (snomsim is not running: exit {self.proc.returncode})"
-        raise AssertionError(f"snom {normalize_mac(mac)}: not {what or 'as expected'} after "
-                             f"{timeout:g} s{exited}; last state:\n{json.dumps(state, indent=1)}"
-                             f"\n--- snomsim.log:\n{self.log_tail()}")
+        if self.running():
+            exited = ""
+        elif self.proc is None:
+            exited = " (snomsim was not started)"
+        else:
+            exited = f" (snomsim is not running: exit {self.proc.returncode})"
+        raise AssertionError(
+            f"snom {normalize_mac(mac)}: not {what or 'as expected'} after "
+            f"{timeout:g} s{exited}; last state:\n{json.dumps(state, indent=1)}"
+            f"\n--- snomsim.log:\n{self.log_tail()}"
+        )
 
     def web(self, mac: str, path: str, auth: tuple[str, str] | None = None) -> int:
         """GET http://<ip>:<web port><path> from inside the namespace; the status code
         (0: no HTTP answer). auth: (user, password) for HTTP Basic."""
         phone = self.phones[normalize_mac(mac)]
         url = f"http://{phone.ip}:{phone.web_port}{path}"
-        r = subprocess.run([IP, "netns", "exec", self.lab.netns, sys.executable, "-c", WEB_GET,
-                            url, *(auth or ())], capture_output=True, text=True, timeout=30,
-                           check=False)
+        r = subprocess.run(
+            [IP, "netns", "exec", self.lab.netns, sys.executable, "-c", WEB_GET, url, *(auth or ())],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         out = r.stdout.split()
         if r.returncode != 0 or not out or not out[-1].isdigit():
             raise RuntimeError(f"web GET {url} failed to run: {r.stderr}")

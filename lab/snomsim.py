@@ -68,8 +68,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .snom import normalize_mac
-from .snomsip import Identity, SIPMessage, SnomSIPClient  # imports pyVoIP in the right order
-from .snomsip import pyVoIP
+from .snomsip import Identity, SIPMessage, SnomSIPClient, pyVoIP  # imports pyVoIP in the right order
 
 log = logging.getLogger("snomsim")
 FETCH_TIMEOUT = 5.0  # seconds per GET of the settings
@@ -81,6 +80,7 @@ MAX_RUNTIME = 6 * 3600  # the process ends by itself after this (seconds)
 
 
 # --- settings (pure) ------------------------------------------------------------------
+
 
 def parse_settings_xml(text: str | bytes) -> dict[str, str]:
     """snom XML settings -> {"NAME": value, "NAME.IDX": value}; "" means clear the setting."""
@@ -113,20 +113,28 @@ def web_setting_name(name: str) -> str:
 
 def identity_of(settings: dict[str, str], idx: int = 1) -> Identity | None:
     """The identity a phone registers, or None (not active, or user, host or password unset)."""
+
     def get(name: str) -> str:
         return settings.get(f"{name}.{idx}", "")
+
     user, hostport, password = get("user_name"), get("user_host"), get("user_pass")
     if get("user_active") != "on" or not (user and hostport and password):
         return None
     host, _, port = hostport.partition(":")
     expiry = get("user_expiry")
-    return Identity(host=host, port=int(port) if port.isdigit() else 5060, user=user,
-                    auth_user=get("user_pname") or user, password=password,
-                    display_name=get("user_realname"),
-                    expires=int(expiry) if expiry.isdigit() and int(expiry) >= 60 else 3600)
+    return Identity(
+        host=host,
+        port=int(port) if port.isdigit() else 5060,
+        user=user,
+        auth_user=get("user_pname") or user,
+        password=password,
+        display_name=get("user_realname"),
+        expires=int(expiry) if expiry.isdigit() and int(expiry) >= 60 else 3600,
+    )
 
 
 # --- one phone ---------------------------------------------------------------------
+
 
 class Phone:
     """A simulated snom phone: settings, SIP user agent, web interface, state file.
@@ -147,12 +155,29 @@ class Phone:
                 self.settings[name] = str(spec[name])
         self.lock = threading.RLock()
         self.actions: queue.Queue = queue.Queue()
-        self.counts = dict.fromkeys(("fetches", "fetch_failures", "notifies", "other_notifies",
-                                     "options", "invites", "reboots", "resets", "registrations",
-                                     "register_failures", "web_requests"), 0)
-        self.info: dict = {"last_fetch_status": None, "last_fetch_url": None,
-                           "last_notify_event": None, "last_register_error": None,
-                           "last_invite_alert_info": None}
+        self.counts = dict.fromkeys(
+            (
+                "fetches",
+                "fetch_failures",
+                "notifies",
+                "other_notifies",
+                "options",
+                "invites",
+                "reboots",
+                "resets",
+                "registrations",
+                "register_failures",
+                "web_requests",
+            ),
+            0,
+        )
+        self.info: dict = {
+            "last_fetch_status": None,
+            "last_fetch_url": None,
+            "last_notify_event": None,
+            "last_register_error": None,
+            "last_invite_alert_info": None,
+        }
         self.registered = False
         self.registered_as: str | None = None
         self.current: Identity | None = None  # the identity in use (registered or trying)
@@ -161,7 +186,7 @@ class Phone:
         self.seq = 0
         self.sip = SnomSIPClient(self.sip_port, self._on_request, self.ip)
         self.opener = urllib.request.build_opener(_SourceHandler(self.ip))  # fetch from its own address
-        self.web: http.server.ThreadingHTTPServer | None = None
+        self.web: WebServer | None = None
         self.worker = threading.Thread(target=self._run, name=f"phone-{self.mac}", daemon=True)
 
     def log(self, msg: str, *args) -> None:
@@ -170,11 +195,11 @@ class Phone:
     # --- life cycle -----------------------------------------------------------------
     def start(self) -> None:
         self.sip.open()
-        self.web = http.server.ThreadingHTTPServer((self.ip, self.web_port), WebHandler)
+        self.web = WebServer(self)
         self.web.daemon_threads = True
-        self.web.phone = self
-        threading.Thread(target=self.web.serve_forever, kwargs={"poll_interval": 0.25},
-                         name=f"web-{self.mac}", daemon=True).start()
+        threading.Thread(
+            target=self.web.serve_forever, kwargs={"poll_interval": 0.25}, name=f"web-{self.mac}", daemon=True
+        ).start()
         self.write_state()
         self.log("started: SIP %s:%s, web %s:%s", self.ip, self.sip_port, self.ip, self.web_port)
         self.actions.put("boot")
@@ -287,6 +312,7 @@ class Phone:
 
     def _register(self) -> None:
         ident = self.current
+        assert ident is not None  # called only with an identity in use
         self.sip.use(ident)
         ok = self.sip.register()
         self.retries_left -= 1
@@ -368,12 +394,21 @@ class Phone:
     def snapshot(self) -> dict:
         with self.lock:
             self.seq += 1
-            return {"mac": self.mac, "ip": self.ip, "sip_port": self.sip_port, "web_port": self.web_port,
-                    "settings": dict(sorted(self.settings.items())),
-                    "identity": self.current.public() if self.current else None,
-                    "registered": self.registered, "registered_as": self.registered_as,
-                    **self.counts, **self.info, "seq": self.seq, "pid": os.getpid(),
-                    "time": time.time()}
+            return {
+                "mac": self.mac,
+                "ip": self.ip,
+                "sip_port": self.sip_port,
+                "web_port": self.web_port,
+                "settings": dict(sorted(self.settings.items())),
+                "identity": self.current.public() if self.current else None,
+                "registered": self.registered,
+                "registered_as": self.registered_as,
+                **self.counts,
+                **self.info,
+                "seq": self.seq,
+                "pid": os.getpid(),
+                "time": time.time(),
+            }
 
     def write_state(self) -> None:
         with self.lock:
@@ -391,11 +426,19 @@ class _SourceHandler(urllib.request.HTTPHandler):
         self.ip = ip
 
     def http_open(self, req):
-        return self.do_open(lambda host, **kw: http.client.HTTPConnection(
-            host, source_address=(self.ip, 0), **kw), req)
+        return self.do_open(lambda host, **kw: http.client.HTTPConnection(host, source_address=(self.ip, 0), **kw), req)
+
+
+class WebServer(http.server.ThreadingHTTPServer):
+    """A phone's web interface; its handlers find the phone as server.phone."""
+
+    def __init__(self, phone: Phone):
+        super().__init__((phone.ip, phone.web_port), WebHandler)
+        self.phone = phone
 
 
 class WebHandler(http.server.BaseHTTPRequestHandler):
+    server: WebServer
     server_version = "snom embedded"
     sys_version = ""
 
@@ -435,6 +478,7 @@ class WebHandler(http.server.BaseHTTPRequestHandler):
 
 # --- the program ---------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lab.snomsim", description=__doc__.splitlines()[0])
     ap.add_argument("--statedir", type=Path, required=True)
@@ -442,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-runtime", type=float, default=MAX_RUNTIME, help="seconds (then exit)")
     args = ap.parse_args(argv)
     args.statedir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=args.statedir / "snomsim.log", level=logging.INFO,
-                        format="%(asctime)s %(threadName)s %(message)s")
+    logging.basicConfig(
+        filename=args.statedir / "snomsim.log", level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s"
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

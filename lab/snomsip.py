@@ -14,6 +14,7 @@ import threading
 import time
 import types
 import uuid
+from typing import cast
 
 import pyVoIP
 import pyVoIP.VoIP  # noqa: F401  (must come before pyVoIP.SIP: circular import in 1.6.8)
@@ -45,12 +46,17 @@ class Identity:
         return self.host if self.port == 5060 else f"{self.host}:{self.port}"
 
     def public(self) -> dict:
-        return {"user": self.user, "auth_user": self.auth_user, "registrar": f"{self.host}:{self.port}",
-                "display_name": self.display_name, "expires": self.expires}
-
+        return {
+            "user": self.user,
+            "auth_user": self.auth_user,
+            "registrar": f"{self.host}:{self.port}",
+            "display_name": self.display_name,
+            "expires": self.expires,
+        }
 
 
 # --- SIP: pyVoIP's SIPClient, made into a desk phone's user agent ---------------------
+
 
 class SnomSIPClient(SIPClient):
     """pyVoIP's SIPClient on <ip>:<port>, for one identity at a time (see `use`).
@@ -60,9 +66,17 @@ class SnomSIPClient(SIPClient):
     """
 
     def __init__(self, port: int, on_request, ip: str = "127.0.0.1"):
-        super().__init__("127.0.0.1", 5060, "", "", types.SimpleNamespace(_status=None),
-                         myIP=ip, myPort=port, fatalCallback=lambda *a: None)
-        self.register_timeout = SIP_TIMEOUT
+        super().__init__(
+            "127.0.0.1",
+            5060,
+            "",
+            "",
+            cast(pyVoIP.VoIP.VoIPPhone, types.SimpleNamespace(_status=None)),  # stands in: only _status is set
+            myIP=ip,
+            myPort=port,
+            fatalCallback=lambda *a: None,
+        )
+        self.register_timeout = SIP_TIMEOUT  # type: ignore[assignment]  # pyVoIP infers int from its 30; a float works
         self.on_request = on_request
         self.identity: Identity | None = None
         self.reg_call_id = ""
@@ -75,7 +89,7 @@ class SnomSIPClient(SIPClient):
         """Bind the socket and start receiving (pyVoIP's start() without its REGISTER)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((self.myIP, self.myPort))
-        self.s = self.out = TransactionSocket(self, sock)
+        self.s = self.out = cast(socket.socket, TransactionSocket(self, sock))  # stands in (duck-typed)
         self.NSD = True
         self.thread = threading.Thread(target=self.recv_loop, name=f"sip-{self.myPort}", daemon=True)
         self.thread.start()
@@ -108,21 +122,24 @@ class SnomSIPClient(SIPClient):
             self.tagLibrary["register"] = self.gen_tag()
 
     # one bounded attempt each, instead of pyVoIP's retrying register()/deregister()
+    # (ignore: pyVoIP's private methods, name-mangled, which mypy does not resolve)
     def register(self) -> bool:
-        return self._transaction(self._SIPClient__register, "REGISTER")
+        return self._transaction(self._SIPClient__register, "REGISTER")  # type: ignore[attr-defined]
 
     def deregister(self) -> bool:
-        return self._transaction(self._SIPClient__deregister, "unREGISTER")
+        return self._transaction(self._SIPClient__deregister, "unREGISTER")  # type: ignore[attr-defined]
 
     def _transaction(self, run, what: str) -> bool:
         self.last_error = ""
         try:
             with self.recvLock:
-                self.s.in_transaction = True
+                sock = self.s
+                assert isinstance(sock, TransactionSocket), "open() first"
+                sock.in_transaction = True
                 try:
                     ok = bool(run())
                 finally:
-                    self.s.in_transaction = False
+                    sock.in_transaction = False
             if not ok:
                 self.last_error = f"{what}: no 200 OK"
             return ok
@@ -183,7 +200,7 @@ class SnomSIPClient(SIPClient):
             f'To: "{name}" <{aor}>',
             f"Call-ID: {self.reg_call_id}",
             f"CSeq: {self._next_cseq()} REGISTER",
-            f'Contact: <sip:{ident.user}@{self.myIP}:{self.myPort};transport=udp>'
+            f"Contact: <sip:{ident.user}@{self.myIP}:{self.myPort};transport=udp>"
             f';+sip.instance="<urn:uuid:{self.urnUUID}>"',
             f"Allow: {', '.join(pyVoIP.SIPCompatibleMethods)}",
             "Allow-Events: check-sync",
@@ -200,6 +217,7 @@ class SnomSIPClient(SIPClient):
 
     def _authorization(self, challenge: SIPMessage) -> str:
         ident, auth = self.identity, challenge.authentication
+        assert ident is not None, "use() an identity first"
         uri = f"sip:{ident.hostport}"
 
         def md5(text: str) -> str:
@@ -207,8 +225,13 @@ class SnomSIPClient(SIPClient):
 
         ha1 = md5(f"{ident.auth_user}:{auth['realm']}:{ident.password}")
         ha2 = md5(f"REGISTER:{uri}")
-        fields = [f'username="{ident.auth_user}"', f'realm="{auth["realm"]}"',
-                  f'nonce="{auth["nonce"]}"', f'uri="{uri}"', "algorithm=MD5"]
+        fields = [
+            f'username="{ident.auth_user}"',
+            f'realm="{auth["realm"]}"',
+            f'nonce="{auth["nonce"]}"',
+            f'uri="{uri}"',
+            "algorithm=MD5",
+        ]
         if "auth" in auth.get("qop", "").split(","):
             cnonce, nc = secrets.token_hex(8), "00000001"
             response = md5(f"{ha1}:{auth['nonce']}:{nc}:{cnonce}:auth:{ha2}")
@@ -227,7 +250,7 @@ class TransactionSocket:
     answers requests that come in between (qualify OPTIONS, NOTIFY) and skips stale
     responses, and returns only a response to the REGISTER just sent."""
 
-    def __init__(self, client: "SnomSIPClient", sock: socket.socket):
+    def __init__(self, client: SnomSIPClient, sock: socket.socket):
         self.client, self.sock, self.in_transaction = client, sock, False
 
     def __getattr__(self, name: str):  # sendto, setblocking, fileno (select), close
@@ -261,5 +284,3 @@ class TransactionSocket:
             log.info("port %s: stale response %s", self.client.myPort, message.heading)
             return False
         return True
-
-

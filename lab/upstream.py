@@ -116,10 +116,14 @@ class Upstream:
     event_lab: Lab
 
     @classmethod
-    def start(cls, lab: Lab, event_lab: Lab, password: str) -> "Upstream":
+    def start(cls, lab: Lab, event_lab: Lab, password: str) -> Upstream:
         event_lab.link(lab, EVENT_ADDRESS, UPSTREAM_ADDRESS)
-        text = (CONFIG.replace("@PASSWORD@", password).replace("@PHONE@", PHONE_PASSWORD)
-                .replace("@EVENT@", EVENT_ADDRESS).replace("@BLOCK@", BLOCK))
+        text = (
+            CONFIG.replace("@PASSWORD@", password)
+            .replace("@PHONE@", PHONE_PASSWORD)
+            .replace("@EVENT@", EVENT_ADDRESS)
+            .replace("@BLOCK@", BLOCK)
+        )
         module = lab.root / "etc/nixos/televoc/asterisk.nix"
         module.parent.mkdir(parents=True, exist_ok=True)
         module.write_text(text)

@@ -11,12 +11,13 @@ NixOS serves from it).
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import deploy
 
 from roles import asterisk, nixos, snom
 from roles.plan import Plan
 from roles.shared import runs
-from roles.shared.settings import defaults, read as read_settings
+from roles.shared.ops import deploy
+from roles.shared.settings import defaults
+from roles.shared.settings import read as read_settings
 from roles.shared.snapshot import PbxSnapshot, Snapshot
 
 ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.SETTINGS)

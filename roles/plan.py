@@ -17,12 +17,12 @@ each role's steps their part.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from roles import asterisk, nixos, snom
 from roles.event import Directory, Event
 from roles.event.routing import resolve
-from roles.shared.settings import check_given as _check_given, read
+from roles.shared.settings import check_given as _check_given
+from roles.shared.settings import read
 
 # What the module says about each part it runs (NixOS's module comments).
 SIP_JAIL = "televoc-sip"
@@ -34,9 +34,7 @@ PROVISIONING_COMMENT = (
     "Phone provisioning: televoc's own server ({script}, next to this file), as its",
     "own user, bound to the PBX's address in the phone network.",
 )
-PROVISIONING_JAIL_COMMENT = (
-    "Requests for unknown MACs or other paths, and for settings another address fetched.",
-)
+PROVISIONING_JAIL_COMMENT = ("Requests for unknown MACs or other paths, and for settings another address fetched.",)
 PROVISIONING_DESCRIPTION = "televoc phone provisioning"
 PROVISIONING_CODE_LABEL = "The provisioning server's code"
 
@@ -65,14 +63,17 @@ class Plan:
     serving: str
 
 
-def buildup(directory: Directory, where: Where = Where(), control: Optional[dict] = None) -> Plan:
+def buildup(directory: Directory, where: Where = Where(), control: dict | None = None) -> Plan:
     """The plan of a deploy: the event as `directory` describes it. `control`: what the run
     tells the provisioning server (snom.control)."""
     config = asterisk.render_asterisk(directory, resolve(directory), where.secrets_path)
     provisioning = snom.provisioning(directory, where.provisioning_dir, control=control)
-    return Plan(asterisk=config, provisioning=provisioning,
-                module=module(directory.event, config, provisioning.server),
-                serving="the event's Asterisk config")
+    return Plan(
+        asterisk=config,
+        provisioning=provisioning,
+        module=module(directory.event, config, provisioning.server),
+        serving="the event's Asterisk config",
+    )
 
 
 def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -> Plan:
@@ -82,33 +83,60 @@ def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -
     empty = directory.without_phones()
     config = asterisk.render_asterisk(empty, resolve(empty), where.secrets_path, enable=not stop)
     provisioning = snom.provisioning(directory, where.provisioning_dir, wiped=True)
-    return Plan(asterisk=config, provisioning=provisioning,
-                module=module(directory.event, config, provisioning.server),
-                serving="no Asterisk" if stop else "an Asterisk config without the event's phones")
+    return Plan(
+        asterisk=config,
+        provisioning=provisioning,
+        module=module(directory.event, config, provisioning.server),
+        serving="no Asterisk" if stop else "an Asterisk config without the event's phones",
+    )
 
 
-def module(event: Event, config: asterisk.AsteriskConfig, server: Optional[snom.ProvisioningService]) -> nixos.Module:
+def module(event: Event, config: asterisk.AsteriskConfig, server: snom.ProvisioningService | None) -> nixos.Module:
     """The NixOS module that serves `config` and runs `server` (None: no provisioning), with
     a jail for each log that names sources to ban."""
     sip = event.sip
-    service = nixos.AsteriskService(enable=config.enable, conf_files=config.conf_files,
-                                    secrets_path=config.secrets_path, sip_port=sip.port,
-                                    rtp_ports=(sip.rtp_start, sip.rtp_end))
+    service = nixos.AsteriskService(
+        enable=config.enable,
+        conf_files=config.conf_files,
+        secrets_path=config.secrets_path,
+        sip_port=sip.port,
+        rtp_ports=(sip.rtp_start, sip.rtp_end),
+    )
     script = snom.PROVISIOND.name
     daemons, jails = [], []
     if config.enable:
-        jails.append(nixos.Jail(name=SIP_JAIL, comment=SIP_JAIL_COMMENT, logpath=asterisk.SECURITY_LOG,
-                                after="asterisk.service", filter="asterisk"))
+        jails.append(
+            nixos.Jail(
+                name=SIP_JAIL,
+                comment=SIP_JAIL_COMMENT,
+                logpath=asterisk.SECURITY_LOG,
+                after="asterisk.service",
+                filter="asterisk",
+            )
+        )
     if server is not None:
-        daemons.append(nixos.Daemon(
-            name=server.service, description=PROVISIONING_DESCRIPTION,
-            comment=tuple(line.format(script=script) for line in PROVISIONING_COMMENT),
-            script=script, arguments=server.arguments, bind=server.bind, port=server.port,
-            network=server.network,
-        ))
-        jails.append(nixos.Jail(name=server.service, comment=PROVISIONING_JAIL_COMMENT, logpath=server.log_path,
-                                after=f"{server.service}.service", failregex=snom.REFUSED_LOG_REGEX,
-                                datepattern=snom.LOG_DATE_PATTERN))
+        daemons.append(
+            nixos.Daemon(
+                name=server.service,
+                description=PROVISIONING_DESCRIPTION,
+                comment=tuple(line.format(script=script) for line in PROVISIONING_COMMENT),
+                script=script,
+                arguments=server.arguments,
+                bind=server.bind,
+                port=server.port,
+                network=server.network,
+            )
+        )
+        jails.append(
+            nixos.Jail(
+                name=server.service,
+                comment=PROVISIONING_JAIL_COMMENT,
+                logpath=server.log_path,
+                after=f"{server.service}.service",
+                failregex=snom.REFUSED_LOG_REGEX,
+                datepattern=snom.LOG_DATE_PATTERN,
+            )
+        )
     # The server's code is always in place beside the module (a later event may provision).
     embedded = (nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),)
     return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 import typing
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from annotated_types import Ge, Le, MinLen
 from pydantic import BaseModel
@@ -43,7 +44,7 @@ def _extra(field: FieldInfo) -> dict:
     return extra if isinstance(extra, dict) else {}
 
 
-def _bounds(field: FieldInfo) -> tuple[Optional[Any], Optional[Any]]:
+def _bounds(field: FieldInfo) -> tuple[Any | None, Any | None]:
     metadata = list(field.metadata)
     todo = [field.annotation]
     while todo:  # an optional number keeps its bounds inside Optional[...]
@@ -63,7 +64,7 @@ def _base(annotation: Any) -> set:
     while todo:
         a = todo.pop()
         args = typing.get_args(a)
-        if typing.get_origin(a) in (typing.Union, typing.Annotated) or (args and typing.get_origin(a) is None):
+        if typing.get_origin(a) in (typing.Union, types.UnionType, typing.Annotated):
             todo.extend(x for x in args if not isinstance(x, FieldInfo))
         elif typing.get_origin(a) is not None:
             found.add(typing.get_origin(a))
@@ -129,8 +130,10 @@ def _rows(model: type[BaseModel], prefix: str = "", nested: tuple = ()) -> list[
 
 
 def _table(model: type[BaseModel], prefix: str = "", nested: tuple = ()) -> str:
-    return "\n".join(["| key | meaning | takes | default |", "| --- | --- | --- | --- |",
-                      *_rows(model, prefix, nested)]) + "\n"
+    return (
+        "\n".join(["| key | meaning | takes | default |", "| --- | --- | --- | --- |", *_rows(model, prefix, nested)])
+        + "\n"
+    )
 
 
 def _setting_default(s: Setting) -> str:
@@ -178,7 +181,7 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roles.reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when docs/reference.md is stale")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ def _listener():
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             seen.append(conn)
             conn.close()
@@ -71,16 +71,23 @@ def test_debug_inventory_shows_the_event_directory_path_and_no_password(tmp_path
     import os
     import subprocess
 
-    from roles.event import load_directory
     from lab.deploys import PYINFRA, REPO
+    from roles.event import load_directory
 
     secret = tmp_path / "event.secret"
     secret.write_text("y" * 48)
     secret.chmod(0o600)
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(secret))
     monkeypatch.setenv("TELEVOC_EVENT_DIR", str(EXAMPLE_EVENT))
-    run = subprocess.run([PYINFRA, "inventory.py", "debug-inventory"], cwd=REPO, env=dict(os.environ),
-                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    run = subprocess.run(
+        [PYINFRA, "inventory.py", "debug-inventory"],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert f'"televoc_event_dir": "{EXAMPLE_EVENT}"' in output

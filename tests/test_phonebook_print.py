@@ -36,11 +36,37 @@ COLUMNS = ((0, 298), (298, 297))
 HEADING = re.compile(r"[A-Z#]")
 
 WORDS = [
-    "Akkreditierung", "Bühne", "Catering", "Dolmetscher", "Einlass", "Foyer", "Garderobe",
-    "Hausmeister", "Infostand", "Jugendbereich", "Kasse", "Lager", "Medizinischer Dienst",
-    "Notausgang Nord", "Öffentlichkeitsarbeit", "Presse & Medien", "Quartier", "Regie",
-    "Sicherheit", "Technik", "Übersetzung", "Verpflegung", "Werkstatt", "Xylophon-Ensemble",
-    "Yoga-Raum", "Zentrale", "3D-Druck", "Kids' Corner", "Ärzte", "éclairage", "@Social Media",
+    "Akkreditierung",
+    "Bühne",
+    "Catering",
+    "Dolmetscher",
+    "Einlass",
+    "Foyer",
+    "Garderobe",
+    "Hausmeister",
+    "Infostand",
+    "Jugendbereich",
+    "Kasse",
+    "Lager",
+    "Medizinischer Dienst",
+    "Notausgang Nord",
+    "Öffentlichkeitsarbeit",
+    "Presse & Medien",
+    "Quartier",
+    "Regie",
+    "Sicherheit",
+    "Technik",
+    "Übersetzung",
+    "Verpflegung",
+    "Werkstatt",
+    "Xylophon-Ensemble",
+    "Yoga-Raum",
+    "Zentrale",
+    "3D-Druck",
+    "Kids' Corner",
+    "Ärzte",
+    "éclairage",
+    "@Social Media",
 ]
 LONG = " – Österreichische Delegation Hauptbühne"  # appended, cut to 40 characters
 
@@ -75,22 +101,37 @@ def mixed(count: int) -> tuple[list[dict], list[dict]]:
             name = (name + LONG)[:40].rstrip()
         entry = {"display_name": name}
         if i % 3:
-            entry["location"] = (f"Halle {i % 7}, Raum {i}" if i % 3 == 1
-                                 else f"Congress Center, Ebene {i % 4}, Raum {i}, neben dem Foyer")
+            entry["location"] = (
+                f"Halle {i % 7}, Raum {i}"
+                if i % 3 == 1
+                else f"Congress Center, Ebene {i % 4}, Raum {i}, neben dem Foyer"
+            )
         if i % 25 == 24:
             groups.append({"name": f"g{i}", "number": 30000 + i, **entry, "members": ["p0"]})
         else:
             phones.append({"name": f"p{i}", "extension": 20000 + i, **entry})
-    phones += [{"name": f"hidden{i}", "extension": 40000 + i, "display_name": "Hidden", "in_directory": False}
-               for i in range(2)]
+    phones += [
+        {"name": f"hidden{i}", "extension": 40000 + i, "display_name": "Hidden", "in_directory": False}
+        for i in range(2)
+    ]
     return phones, groups
 
 
 def print_pdf(html: Path, tmp_path: Path) -> Path:
     """Chromium's own print of the page (as Ctrl-P would, without header and footer)."""
     pdf = tmp_path / "directory.pdf"
-    _run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-          f"--user-data-dir={tmp_path / 'chromium'}", f"--print-to-pdf={pdf}", html.as_uri()])
+    _run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ]
+    )
     return pdf
 
 
@@ -122,8 +163,9 @@ def test_the_printed_directory_lists_every_entry_once_and_whole_on_a_fitting_num
 ):
     phones, groups = mixed(count)
     texts, columns = printed(tmp_path, monkeypatch, phones, groups)
-    listed = [(p["display_name"], str(p["extension"]), p.get("location", ""))
-              for p in phones if p.get("in_directory", True)]
+    listed = [
+        (p["display_name"], str(p["extension"]), p.get("location", "")) for p in phones if p.get("in_directory", True)
+    ]
     listed += [(g["display_name"], str(g["number"]), g.get("location", "")) for g in groups]
     assert len(listed) == count
 
@@ -156,13 +198,16 @@ def measure_bounds(tmp_path: Path) -> tuple[int, int]:
         texts, _ = printed(tmp_path / case, monkeypatch, phones)
         return [sum(1 for n in re.findall(r"\d+", t) if len(n) == 5) for t in texts]
 
-    short = per_page([{"name": f"p{i}", "extension": 20000 + i, "display_name": f"Aa {i}"} for i in range(600)],
-                     "short")
+    short = per_page(
+        [{"name": f"p{i}", "extension": 20000 + i, "display_name": f"Aa {i}"} for i in range(600)], "short"
+    )
     fewest = []
     for count in (27, 54, 81, 135, 270, 540):
         initials = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1"  # 1: the heading #
-        wide = [{"name": f"p{i}", "extension": 20000 + i, "display_name": initials[i % 27] + "W" * 39,
-                 "location": "W" * 60} for i in range(count)]
+        wide = [
+            {"name": f"p{i}", "extension": 20000 + i, "display_name": initials[i % 27] + "W" * 39, "location": "W" * 60}
+            for i in range(count)
+        ]
         fewest += per_page(wide, f"wide{count}")[:-1]
     monkeypatch.undo()
     return max(short), min(fewest)

@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -37,9 +37,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..deploys import REPO, write_inventory
 from ..lab import Lab
+
+if TYPE_CHECKING:
+    from .client import ClientTimings
 
 DEFAULT_SIZES = [10, 100, 2000, 10000]
 DEFAULT_REGISTERED = [10, 2000]
@@ -62,7 +66,11 @@ def make_event(directory: Path, phones: int) -> Path:
     lines = ["phones:"]  # every phone a provisioned snom: the heaviest path
     lines += [
         f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320"
-        + (f", forward: {{no_answer: group{i // 20:03d}, no_answer_after: 10}}" if i % 10 == 1 and i // 20 * 20 + 8 <= i else "")
+        + (
+            f", forward: {{no_answer: group{i // 20:03d}, no_answer_after: 10}}"
+            if i % 10 == 1 and i // 20 * 20 + 8 <= i
+            else ""
+        )
         + (f", forward: {{busy: phone{(i + 1) % phones:04d}}}" if i % 50 == 7 and phones > 1 else "")
         + (f", pickup: p{i // 4}" if phones - phones % 4 > i else "")
         + "}"
@@ -104,15 +112,22 @@ class Run:
         return self.counts.get("uploads", -1)
 
 
-def counted_pyinfra(args: list[str], event: Path, secret: Path, counts: Path, log: Path,
-                    timeout: float = 900) -> tuple[int, dict, float, str]:
+def counted_pyinfra(
+    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900
+) -> tuple[int, dict, float, str]:
     """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the event."""
     env = {**os.environ, "TELEVOC_EVENT_DIR": str(event), "TELEVOC_SECRET_FILE": str(secret)}
     counts.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "lab.bench.pyinfra_counted", str(counts), "--", *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab.bench.pyinfra_counted", str(counts), "--", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.monotonic() - started
     output = proc.stdout + proc.stderr
     log.write_text(output)
@@ -140,7 +155,7 @@ def _say(text: str) -> None:
 class Size:
     phones: int
     runs: list[Run] = field(default_factory=list)
-    client: object = None
+    client: ClientTimings | None = None
     checks: list[tuple[str, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -177,13 +192,19 @@ def bench_size(phones: int, args, work: Path) -> Size:
         def deploy(name: str, data: list[str], strict: bool = False) -> Run:
             log = work / f"{name.replace(' ', '-')}.log"
             code, counts, wall, output = counted_pyinfra(
-                [str(inventory), "deploy.py", "-y", *data, *extra], event, secret,
-                log.with_suffix(".counts.json"), log)
+                [str(inventory), "deploy.py", "-y", *data, *extra], event, secret, log.with_suffix(".counts.json"), log
+            )
             run = Run(phones, name, code, wall, counts, output, registered=strict)
-            _say(f"    {name:<16} {run.commands:>3} remote commands {run.uploads:>2} uploads "
-                 f"{wall:7.1f} s  exit {code}" + ("" if code == 0 else f"  (output: {log})"))
+            _say(
+                f"    {name:<16} {run.commands:>3} remote commands {run.uploads:>2} uploads "
+                f"{wall:7.1f} s  exit {code}" + ("" if code == 0 else f"  (output: {log})")
+            )
             if args.show_commands:
-                _say("\n".join(f"        {t.get('seconds') or 0:6.3f} s  {t['command']}" for t in counts.get("timings", [])))
+                _say(
+                    "\n".join(
+                        f"        {t.get('seconds') or 0:6.3f} s  {t['command']}" for t in counts.get("timings", [])
+                    )
+                )
             return run
 
         _say(f"[{phones} phones] first deploy")
@@ -197,16 +218,16 @@ def bench_size(phones: int, args, work: Path) -> Size:
             with client.secret_env(secret):
                 directory = load_directory(event)
             accounts = [(a.name, a.password) for a in directory.accounts]
-            _say(f"[{phones} phones] SIPp registers every phone from the phone network, "
-                 f"{args.register_rate:g}/s")
+            _say(f"[{phones} phones] SIPp registers every phone from the phone network, {args.register_rate:g}/s")
             phones_up = SippPhones(lab, accounts, rate=args.register_rate)
             phones_up.start()
             limit = max(60.0, 3 * phones / args.register_rate + 30)
             try:
                 took = phones_up.wait_registered(limit)
                 _say(f"    all {phones} contacts listed and Avail after {took:.1f} s")
-                result.notes.append(f"{phones} phones registered (all Avail) in {took:.1f} s at "
-                                    f"{args.register_rate:g}/s")
+                result.notes.append(
+                    f"{phones} phones registered (all Avail) in {took:.1f} s at {args.register_rate:g}/s"
+                )
                 result.checks.append((f"{phones} phones registered before the rerun", True))
             except SippError as e:
                 _say(f"    REGISTRATION FAILED: {e}")
@@ -215,23 +236,28 @@ def bench_size(phones: int, args, work: Path) -> Size:
 
         if registered:
             _say(f"[{phones} phones] no-change rerun, strict, {phones} phones registered")
-            rerun = deploy("no-change rerun", ["--data", "televoc_verify=strict",
-                                               "--data", f"televoc_register_wait={args.register_wait:g}"], strict=True)
+            rerun = deploy(
+                "no-change rerun",
+                ["--data", "televoc_verify=strict", "--data", f"televoc_register_wait={args.register_wait:g}"],
+                strict=True,
+            )
             said = f"all {phones} phones are registered" in rerun.output
             result.checks.append((f"strict rerun says 'all {phones} phones are registered'", said and rerun.code == 0))
             # the lab's own AsteriskState answer against the synthetic text
-            from roles.shared.pbxfacts import AsteriskState
-
             from roles.shared import packed
+            from roles.shared.pbxfacts import AsteriskState
 
             raw = lab.run(AsteriskState().command(ASTERISK_CLI), timeout=120).stdout
             real = "".join(line + "\n" for line in packed.lines(raw.splitlines()))
             squeezed = lambda text: re.sub(" +", " ", text)  # noqa: E731 (the fact squeezes spaces)
             same = squeezed(rendered_like(real)) == real
-            result.checks.append((f"the synthetic Asterisk text is the lab's, byte for byte ({phones} phones, "
-                                  f"{len(real)} chars)", same))
-            _say(f"    the lab's AsteriskState answer ({len(real)} chars) rendered again: "
-                 + ("identical" if same else "DIFFERENT (see lab/bench/asterisk_text.py)"))
+            result.checks.append(
+                (f"the synthetic Asterisk text is the lab's, byte for byte ({phones} phones, {len(real)} chars)", same)
+            )
+            _say(
+                f"    the lab's AsteriskState answer ({len(real)} chars) rendered again: "
+                + ("identical" if same else "DIFFERENT (see lab/bench/asterisk_text.py)")
+            )
             # the remote side of that answer: each CLI command inside the lab (no SSH)
             from roles.shared.pbxcli import STATE_COMMANDS
 
@@ -244,15 +270,17 @@ def bench_size(phones: int, args, work: Path) -> Size:
                 parts.append(f"{command} {time.monotonic() - started:.2f} s ({shown})")
             result.notes.append(f"Asterisk's CLI in the lab, {phones} registered: " + ", ".join(parts))
             if same:
-                from roles.shared import pbxcli as cli
                 from roles.asterisk import report as judge
+                from roles.shared import pbxcli as cli
 
                 started = time.process_time()
                 state = cli.parse_state(real.splitlines())
                 judge.registration_problems(state, directory.accounts)
                 judge.registration_table(state, directory.accounts)
-                result.notes.append(f"verify on the lab's own answer for {phones} phones: "
-                                    f"{time.process_time() - started:.4f} CPU s (synthetic: {c.verify:.4f})")
+                result.notes.append(
+                    f"verify on the lab's own answer for {phones} phones: "
+                    f"{time.process_time() - started:.4f} CPU s (synthetic: {c.verify:.4f})"
+                )
         else:
             _say(f"[{phones} phones] no-change rerun")
             rerun = deploy("no-change rerun", report)
@@ -262,18 +290,22 @@ def bench_size(phones: int, args, work: Path) -> Size:
             alive = phones_up.running()
             code = phones_up.stop()
             totals = phones_up.summary()
-            _say(f"    SIPp stopped (PID {phones_up.proc.pid}, exit {code}; it was "
-                 f"{'up' if alive else 'NOT up'} until then): {totals}")
+            _say(
+                f"    SIPp stopped (PID {phones_up.proc.pid if phones_up.proc else '-'}, exit {code}; it was "
+                f"{'up' if alive else 'NOT up'} until then): {totals}"
+            )
             result.checks.append(("SIPp answered qualify until the end", alive))
             if totals:
                 result.notes.append(
                     f"SIPp at {phones} phones: {totals.get('messages', 0)} scenario messages, "
-                    f"{totals.get('retransmissions', 0)} retransmissions, {totals.get('timeouts', 0)} timeouts")
+                    f"{totals.get('retransmissions', 0)} retransmissions, {totals.get('timeouts', 0)} timeouts"
+                )
             phones_up = None
 
         _say(f"[{phones} phones] pyinfra's floor: pyinfra INVENTORY exec -- true")
-        code, counts, wall, _ = counted_pyinfra([str(inventory), "exec", "-y", "--", "true"], event, secret,
-                                                work / "floor.counts.json", work / "floor.log")
+        code, counts, wall, _ = counted_pyinfra(
+            [str(inventory), "exec", "-y", "--", "true"], event, secret, work / "floor.counts.json", work / "floor.log"
+        )
         _say(f"    floor {counts.get('remote_commands', -1)} remote command(s) {wall:7.1f} s  exit {code}")
         result.checks.append(("pyinfra exec -- true", code == 0))
         for run in result.runs:
@@ -292,11 +324,17 @@ def _fmt_ratio(run: Run) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, nargs="+", default=DEFAULT_SIZES)
-    parser.add_argument("--registered", type=int, nargs="*", default=DEFAULT_REGISTERED,
-                        help="sizes at which SIPp registers every phone for a strict rerun")
+    parser.add_argument(
+        "--registered",
+        type=int,
+        nargs="*",
+        default=DEFAULT_REGISTERED,
+        help="sizes at which SIPp registers every phone for a strict rerun",
+    )
     parser.add_argument("--register-rate", type=float, default=REGISTER_RATE, help="SIPp registrations a second")
-    parser.add_argument("--register-wait", type=float, default=10,
-                        help="televoc_register_wait of the strict rerun (seconds)")
+    parser.add_argument(
+        "--register-wait", type=float, default=10, help="televoc_register_wait of the strict rerun (seconds)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="client-side timings: best of this many")
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "bench"))
     parser.add_argument("--show-commands", action="store_true")
@@ -318,21 +356,31 @@ def main(argv=None) -> int:
     for r in runs:
         mark = "*" if r.registered else " "
         floor = f"{r.floor:6.1f} s" if r.floor else "       -"
-        _say(f"{r.phones:>6}  {r.name + mark:<17}  {r.commands:>15}  {r.uploads:>7}  {r.wall:6.1f} s  {floor}  "
-             f"{_fmt_ratio(r)}  {r.code:>4}")
+        _say(
+            f"{r.phones:>6}  {r.name + mark:<17}  {r.commands:>15}  {r.uploads:>7}  {r.wall:6.1f} s  {floor}  "
+            f"{_fmt_ratio(r)}  {r.code:>4}"
+        )
     if any(r.registered for r in runs):
-        _say("  * every phone registered by SIPp (Avail), televoc_verify=strict, "
-             f"televoc_register_wait={args.register_wait:g}; ratio: wall / floor")
+        _say(
+            "  * every phone registered by SIPp (Avail), televoc_verify=strict, "
+            f"televoc_register_wait={args.register_wait:g}; ratio: wall / floor"
+        )
 
-    _say("\nclient side, CPU seconds (best of %d), no host" % args.repeats)
-    _say("phones  validate    render    verify   (render: routes / asterisk / module / provisioning; "
-         "verify: parse / judge / table)")
+    _say(f"\nclient side, CPU seconds (best of {args.repeats}), no host")
+    _say(
+        "phones  validate    render    verify   (render: routes / asterisk / module / provisioning; "
+        "verify: parse / judge / table)"
+    )
     for s in sizes:
-        c, p = s.client, s.client.parts
-        _say(f"{s.phones:>6}  {c.validate:8.4f}  {c.render:8.4f}  {c.verify:8.4f}   "
-             f"({p['resolve']:.4f} / {p['render_asterisk']:.4f} / {p['render_module']:.4f} / "
-             f"{p['render_provisioning']:.4f}; "
-             f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})")
+        c = s.client
+        assert c is not None  # measured first: a size that failed before is not in `sizes`
+        p = c.parts
+        _say(
+            f"{s.phones:>6}  {c.validate:8.4f}  {c.render:8.4f}  {c.verify:8.4f}   "
+            f"({p['resolve']:.4f} / {p['render_asterisk']:.4f} / {p['render_module']:.4f} / "
+            f"{p['render_provisioning']:.4f}; "
+            f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})"
+        )
 
     _say("\nwhere the time goes (client CPU includes validation and rendering; remote: exec request to exit status)")
     _say("phones  run                 wall   client CPU  remote cmds  uploads   slowest remote command")
@@ -340,10 +388,16 @@ def main(argv=None) -> int:
         timings = [t for t in r.counts.get("timings", []) if t.get("seconds") is not None]
         slow = max(timings, key=lambda t: t["seconds"], default=None)
         same = sum(1 for t in timings if slow and t["command"] == slow["command"])
-        slowest = (f"{slow['seconds']:.2f} s x{same}, {(slow.get('output_chars') or 0) / 1000:.0f} kB out: "
-                   f"{slow['command'][:48]}" if slow else "-")
-        _say(f"{r.phones:>6}  {r.name:<17} {r.wall:6.1f}  {r.counts.get('client_cpu_seconds', 0):9.1f}  "
-             f"{r.counts.get('remote_seconds', 0):10.1f}  {r.counts.get('upload_seconds', 0):6.1f}   {slowest}")
+        slowest = (
+            f"{slow['seconds']:.2f} s x{same}, {(slow.get('output_chars') or 0) / 1000:.0f} kB out: "
+            f"{slow['command'][:48]}"
+            if slow
+            else "-"
+        )
+        _say(
+            f"{r.phones:>6}  {r.name:<17} {r.wall:6.1f}  {r.counts.get('client_cpu_seconds', 0):9.1f}  "
+            f"{r.counts.get('remote_seconds', 0):10.1f}  {r.counts.get('upload_seconds', 0):6.1f}   {slowest}"
+        )
 
     checks = [(f"[{s.phones}] {name}", ok) for s in sizes for name, ok in s.checks]
     firsts = {r.commands for r in runs if r.name == "first deploy"}
@@ -355,33 +409,47 @@ def main(argv=None) -> int:
         _say(f"check: {'ok  ' if ok else 'FAIL'} {name}")
     for note in notes:
         _say(f"note: {note}")
-    _say(f"command count flat across sizes: {'yes' if flat else 'NO'} "
-         f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)})")
+    _say(
+        f"command count flat across sizes: {'yes' if flat else 'NO'} "
+        f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)})"
+    )
 
     _say("\nfor docs/costs.md:\n")
     _say("    phones  run               remote commands  uploads   wall  rerun/floor")
     for r in runs:
         ratio = _fmt_ratio(r).strip() if r.name == "no-change rerun" else ""
-        _say(f"    {r.phones:>6}  {r.name + ('*' if r.registered else ''):<17} {r.commands:>15}  {r.uploads:>7}  "
-             f"{r.wall:5.1f} s  {ratio:>6}")
+        _say(
+            f"    {r.phones:>6}  {r.name + ('*' if r.registered else ''):<17} {r.commands:>15}  {r.uploads:>7}  "
+            f"{r.wall:5.1f} s  {ratio:>6}"
+        )
     if any(r.registered for r in runs):
         registered = sorted({r.phones for r in runs if r.registered})
         _say(f"    * {' and '.join(map(str, registered))} phones registered (SIPp), strict verification")
     if sizes:
         big = max(sizes, key=lambda s: s.phones)
         c = big.client
-        _say(f"\n    Client side alone at {big.phones} phones (CPU s): validate {c.validate:.2f}, "
-             f"render {c.render:.2f}, verify {c.verify:.2f}.")
+        assert c is not None
+        _say(
+            f"\n    Client side alone at {big.phones} phones (CPU s): validate {c.validate:.2f}, "
+            f"render {c.render:.2f}, verify {c.verify:.2f}."
+        )
         rerun = next((r for r in big.runs if r.name == "no-change rerun"), None)
         if rerun is not None and rerun.counts:
             k = rerun.counts
-            _say(f"    The no-change rerun at {big.phones} phones takes {rerun.wall:.1f} s: "
-                 f"{k.get('remote_seconds', 0):.1f} s in its {rerun.commands} remote command(s), "
-                 f"{k.get('client_cpu_seconds', 0):.1f} CPU s on the client (pyinfra's floor: {rerun.floor:.1f} s).")
+            _say(
+                f"    The no-change rerun at {big.phones} phones takes {rerun.wall:.1f} s: "
+                f"{k.get('remote_seconds', 0):.1f} s in its {rerun.commands} remote command(s), "
+                f"{k.get('client_cpu_seconds', 0):.1f} CPU s on the client (pyinfra's floor: {rerun.floor:.1f} s)."
+            )
     _say(f"\nbenchmark took {time.monotonic() - began:.0f} s")
 
-    ok = (not failed and flat and all(r.code == 0 for r in runs) and all(ok for _, ok in checks)
-          and len(sizes) == len(args.phones))
+    ok = (
+        not failed
+        and flat
+        and all(r.code == 0 for r in runs)
+        and all(ok for _, ok in checks)
+        and len(sizes) == len(args.phones)
+    )
     for f in failed:
         _say(f"FAILED: {f}")
     return 0 if ok else 1

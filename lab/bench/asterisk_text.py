@@ -19,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Sequence
 
 from roles.shared import pbxcli as cli
-from roles.shared.pbxcli import SECTION_MARK, STATE_COMMANDS
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+from roles.shared.pbxcli import SECTION_MARK, STATE_COMMANDS
 
-VERSION = ("Asterisk 22.10.1+dfsg+~cs6.17.60671434-1 built by nobody @ buildd.debian.org on a "
-           "unknown running Linux on 2026-07-20 21:35:32 UTC")
+VERSION = (
+    "Asterisk 22.10.1+dfsg+~cs6.17.60671434-1 built by nobody @ buildd.debian.org on a "
+    "unknown running Linux on 2026-07-20 21:35:32 UTC"
+)
 CLI_LAST_TABSTOP = 62
 SEPARATOR = "=" * 90
 
@@ -39,7 +41,7 @@ class Registered:
     aor: str
     uri: str
     status: str = "Avail"  # Avail, Unavail, NonQual, Unknown
-    rtt_ms: Optional[float] = 0.4  # None: not qualified (-nan)
+    rtt_ms: float | None = 0.4  # None: not qualified (-nan)
     user_agent: str = ""
     via_addr: str = ""
     via_port: str = ""
@@ -84,10 +86,13 @@ def show_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> str:
     for contact in _by_id(contacts):
         by_aor.setdefault(contact.aor, []).append(contact)
     width = CLI_LAST_TABSTOP - 9 - 12
-    lines = ["",
-             "      Aor:  <Aor..............................................>  <MaxContact>",
-             "    Contact:  <Aor/ContactUri............................> <Hash....> <Status> <RTT(ms)..>",
-             SEPARATOR, ""]
+    lines = [
+        "",
+        "      Aor:  <Aor..............................................>  <MaxContact>",
+        "    Contact:  <Aor/ContactUri............................> <Hash....> <Status> <RTT(ms)..>",
+        SEPARATOR,
+        "",
+    ]
     for name in sorted(aors):
         lines.append(f"{'Aor':>9}:  {name[:width]:<{width}} {aors[name]:>12}")
         lines += [_contact_row(c, 11) for c in by_aor.get(name, [])]
@@ -122,11 +127,21 @@ def registrar(contacts: Sequence[Registered]) -> str:
     rows = []
     for c in sorted(contacts, key=lambda c: f"/registrar/contact/{c.id}"):
         data = {
-            "via_addr": c.via_addr, "qualify_timeout": "3.000000", "qualify_2xx_only": "false",
-            "call_id": c.call_id, "reg_server": "", "prune_on_boot": "no", "path": "",
-            "endpoint": c.aor, "via_port": c.via_port, "authenticate_qualify": "no", "uri": c.uri,
-            "qualify_frequency": "30", "user_agent": c.user_agent,
-            "expiration_time": str(c.expiration_time), "outbound_proxy": "",
+            "via_addr": c.via_addr,
+            "qualify_timeout": "3.000000",
+            "qualify_2xx_only": "false",
+            "call_id": c.call_id,
+            "reg_server": "",
+            "prune_on_boot": "no",
+            "path": "",
+            "endpoint": c.aor,
+            "via_port": c.via_port,
+            "authenticate_qualify": "no",
+            "uri": c.uri,
+            "qualify_frequency": "30",
+            "user_agent": c.user_agent,
+            "expiration_time": str(c.expiration_time),
+            "outbound_proxy": "",
         }
         rows.append(f"/registrar/contact/{c.id}: {json.dumps(data, separators=(',', ':'))}")
     return "\n".join([*rows, f"{len(rows)} results found.", ""])
@@ -141,15 +156,31 @@ def dialplan_globals(variables: dict[str, str]) -> str:
 def show_transports(transports: dict[str, str]) -> str:
     """`pjsip show transports`: UDP transports, name -> bind address."""
     rows = [f"Transport:  {name:<21}  {'udp':>6}  {0:>5}  {0:>5}  {bind}" for name, bind in transports.items()]
-    return "\n".join(["", "Transport:  <TransportId........>  <Type>  <cos>  <tos>  <BindAddress....................>",
-                      SEPARATOR, "", *rows, "", f"Objects found: {len(rows)}", "", ""])
+    return "\n".join(
+        [
+            "",
+            "Transport:  <TransportId........>  <Type>  <cos>  <tos>  <BindAddress....................>",
+            SEPARATOR,
+            "",
+            *rows,
+            "",
+            f"Objects found: {len(rows)}",
+            "",
+            "",
+        ]
+    )
 
 
-def state_output(phones: Sequence[str], contacts: Sequence[Registered], generation: str,
-                 dialplan_generation: str, bind: str = "0.0.0.0:5060") -> str:
+def state_output(
+    phones: Sequence[str],
+    contacts: Sequence[Registered],
+    generation: str,
+    dialplan_generation: str,
+    bind: str = "0.0.0.0:5060",
+) -> str:
     """The AsteriskState fact's whole output (each answer after its SECTION_MARK line) for an
     Asterisk that serves `phones` (max_contacts 1) and the generation marker aor."""
-    aors = {name: 1 for name in phones}
+    aors = dict.fromkeys(phones, 1)
     aors[f"{GENERATION_AOR_PREFIX}{generation}"] = 0
     answers = {
         "core show version": VERSION + "\n",
@@ -174,12 +205,19 @@ def snom_contacts(phones: Sequence[str], expires_at: int = 1795735612) -> list[R
         address = f"10.23.{1 + i // 250}.{2 + i % 250}"
         port = 1024 + (i * 7919) % 60000
         line = hashlib.sha256(name.encode()).hexdigest()[:8]
-        contacts.append(Registered(
-            aor=name, uri=f"sip:{name}@{address}:{port};line={line}", status="Avail",
-            rtt_ms=0.2 + (i * 37 % 1000) / 1000, user_agent="snom320/8.7.5.35",
-            via_addr=address, via_port=str(port), call_id=hashlib.sha1(name.encode()).hexdigest()[:24],
-            expiration_time=expires_at,
-        ))
+        contacts.append(
+            Registered(
+                aor=name,
+                uri=f"sip:{name}@{address}:{port};line={line}",
+                status="Avail",
+                rtt_ms=0.2 + (i * 37 % 1000) / 1000,
+                user_agent="snom320/8.7.5.35",
+                via_addr=address,
+                via_port=str(port),
+                call_id=hashlib.sha1(name.encode()).hexdigest()[:24],
+                expiration_time=expires_at,
+            )
+        )
     return contacts
 
 
@@ -198,13 +236,19 @@ def rendered_like(output: str) -> str:
         if not key.startswith("/registrar/contact/"):
             continue
         data = json.loads(data)
-        aor = key[len("/registrar/contact/"):].split(";@", 1)[0]
-        contact_id = key[len("/registrar/contact/"):]
-        registered.append(Registered(
-            aor=aor, uri=data["uri"], user_agent=data.get("user_agent", ""),
-            via_addr=data.get("via_addr", ""), via_port=data.get("via_port", ""),
-            call_id=data.get("call_id", contact_id), expiration_time=int(data.get("expiration_time", 0)),
-        ))
+        aor = key[len("/registrar/contact/") :].split(";@", 1)[0]
+        contact_id = key[len("/registrar/contact/") :]
+        registered.append(
+            Registered(
+                aor=aor,
+                uri=data["uri"],
+                user_agent=data.get("user_agent", ""),
+                via_addr=data.get("via_addr", ""),
+                via_port=data.get("via_port", ""),
+                call_id=data.get("call_id", contact_id),
+                expiration_time=int(data.get("expiration_time", 0)),
+            )
+        )
 
     def as_listed(section: str) -> list[Registered]:
         listed = {(c.aor, c.hash): c for c in cli.parse_contacts(sections[section])}
@@ -214,8 +258,8 @@ def rendered_like(output: str) -> str:
             result.append(replace(r, status=c.status, rtt_ms=c.rtt_ms) if c else replace(r, status="?"))
         return result
 
-    aors = {name: 1 for name in state.phone_aors()}
-    aors.update({name: 0 for name in state.aors - state.phone_aors()})
+    aors = dict.fromkeys(state.phone_aors(), 1)
+    aors.update(dict.fromkeys(state.aors - state.phone_aors(), 0))
     answers = {
         "core show version": VERSION + "\n",
         "pjsip list aors": list_aors(aors),

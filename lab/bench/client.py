@@ -75,12 +75,14 @@ def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
     parts["render_asterisk"], config = _cpu(lambda: render_asterisk(directory, routing), repeats)
     parts["render_provisioning"], _ = _cpu(lambda: render_provisioning(directory), repeats)
     parts["render_module"], _ = _cpu(
-        lambda: plan.module(directory.event, config, provisioning_service(directory)), repeats)
+        lambda: plan.module(directory.event, config, provisioning_service(directory)), repeats
+    )
     render, _ = _cpu(lambda: plan.buildup(directory), repeats)
 
     names = [a.name for a in phones]
-    output = asterisk_text.state_output(names, asterisk_text.snom_contacts(names), config.generation,
-                                        config.dialplan_generation)
+    output = asterisk_text.state_output(
+        names, asterisk_text.snom_contacts(names), config.generation, config.dialplan_generation
+    )
     lines = output.splitlines()
     parts["parse_state"], state = _cpu(lambda: cli.parse_state(lines), repeats)
     parts["registration_problems"], problems = _cpu(lambda: report.registration_problems(state, phones), repeats)
@@ -92,6 +94,5 @@ def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
 
     took, (problems, _table) = _cpu(verify, repeats)
     if problems or len(state.contacts) != len(phones):
-        raise AssertionError(f"the synthetic state of {len(phones)} registered phones is not all ready: "
-                             f"{problems[:3]}")
+        raise AssertionError(f"the synthetic state of {len(phones)} registered phones is not all ready: {problems[:3]}")
     return ClientTimings(len(phones), validate, render, took, parts, len(output))

@@ -19,10 +19,12 @@ import atexit
 import json
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import paramiko
 
-counts = {"remote_commands": 0, "uploads": 0, "commands": [], "timings": [], "upload_timings": []}
+counts: dict[str, Any] = {"remote_commands": 0, "uploads": 0, "commands": [], "timings": [], "upload_timings": []}
 _started: dict[int, tuple[float, dict]] = {}  # id(channel) -> (exec time, its timing record)
 _current: list[dict] = []  # the records of the command pyinfra's connector is running
 
@@ -85,16 +87,21 @@ def _putfo(original):
     return wrapper
 
 
+def _patch(cls: type, name: str, wrap: Callable) -> None:
+    """Replace cls.name by wrap(cls.name)."""
+    setattr(cls, name, wrap(getattr(cls, name)))
+
+
 def main() -> None:
     count_file, separator, *pyinfra_args = sys.argv[1:]
     assert separator == "--", __doc__
     began = time.monotonic()
-    paramiko.Channel.exec_command = _exec_command(paramiko.Channel.exec_command)
-    paramiko.Channel.recv_exit_status = _recv_exit_status(paramiko.Channel.recv_exit_status)
-    paramiko.SFTPClient.putfo = _putfo(paramiko.SFTPClient.putfo)
+    _patch(paramiko.Channel, "exec_command", _exec_command)
+    _patch(paramiko.Channel, "recv_exit_status", _recv_exit_status)
+    _patch(paramiko.SFTPClient, "putfo", _putfo)
     from pyinfra.connectors.ssh import SSHConnector
 
-    SSHConnector.run_shell_command = _run_shell_command(SSHConnector.run_shell_command)
+    _patch(SSHConnector, "run_shell_command", _run_shell_command)
 
     def write():
         counts["wall_seconds"] = round(time.monotonic() - began, 4)

@@ -23,8 +23,8 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from roles.shared.pbxcli import parse_contacts
 
@@ -61,7 +61,7 @@ def screen_totals(output: str) -> dict[str, int]:
     last = output.rsplit("Scenario Screen", 1)
     if len(last) < 2:
         return {}
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for line in last[1].splitlines():
         match = _SCREEN_ROW.match(line)
         if match:
@@ -72,8 +72,9 @@ def screen_totals(output: str) -> dict[str, int]:
 
 
 class SippPhones:
-    def __init__(self, lab: Lab, accounts: Sequence[tuple[str, str]], rate: float,
-                 local_ip: str = PHONE_IP, port: int = PORT):
+    def __init__(
+        self, lab: Lab, accounts: Sequence[tuple[str, str]], rate: float, local_ip: str = PHONE_IP, port: int = PORT
+    ):
         self.lab, self.accounts, self.rate = lab, list(accounts), rate
         self.local_ip, self.port = local_ip, port
         self.names = frozenset(name for name, _ in self.accounts)
@@ -94,9 +95,29 @@ class SippPhones:
         csv.touch(mode=0o600)
         csv.write_text(users_csv(self.accounts))
         n = len(self.accounts)
-        argv = ["sipp", self.pbx, "-sf", SCENARIO, "-oocsf", OUT_OF_CALL, "-inf", f"{INSIDE}/users.csv",
-                "-i", self.local_ip, "-p", str(self.port), "-m", str(n), "-l", str(n),
-                "-r", f"{self.rate:g}", "-rp", "1000", "-nostdin"]
+        argv = [
+            "sipp",
+            self.pbx,
+            "-sf",
+            SCENARIO,
+            "-oocsf",
+            OUT_OF_CALL,
+            "-inf",
+            f"{INSIDE}/users.csv",
+            "-i",
+            self.local_ip,
+            "-p",
+            str(self.port),
+            "-m",
+            str(n),
+            "-l",
+            str(n),
+            "-r",
+            f"{self.rate:g}",
+            "-rp",
+            "1000",
+            "-nostdin",
+        ]
         if self.local_ip.startswith("127."):
             command = self.lab._inside(argv)
         else:
@@ -104,8 +125,14 @@ class SippPhones:
             command = self.lab.phone_command(argv)
         with open(self.out, "wb") as log:
             # `ip netns exec` and `chroot` exec: the PID is SIPp's own.
-            self.proc = subprocess.Popen(command, env=CHROOT_ENV, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                command,
+                env=CHROOT_ENV,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.lab._popens.append(self.proc)  # down() stops it if we do not get to stop()
 
     def running(self) -> bool:
@@ -133,8 +160,10 @@ class SippPhones:
             elapsed = time.monotonic() - started
             listed = sum(statuses.values())
             if listed != shown and progress:
-                progress(f"    {elapsed:5.1f} s: {listed} of {n} contacts listed "
-                         f"({', '.join(f'{s} {c}' for s, c in sorted(statuses.items())) or 'none'})")
+                progress(
+                    f"    {elapsed:5.1f} s: {listed} of {n} contacts listed "
+                    f"({', '.join(f'{s} {c}' for s, c in sorted(statuses.items())) or 'none'})"
+                )
                 shown = listed
             if statuses.get("Avail", 0) == n:
                 return elapsed

@@ -93,7 +93,7 @@ def get(unit: dict, key: str, default=None, sect: str = "Service"):
 
 
 def get_all(unit: dict, key: str, sect: str = "Service") -> list[str]:
-    out = []
+    out: list[str] = []
     for k, v in unit.get(sect, []):
         if k == key:
             if v == "":
@@ -196,7 +196,7 @@ def _stat(pid: int) -> tuple[str, str] | None:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[0]
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()[0]
 
 
 def alive(pid: int | None) -> bool:
@@ -214,6 +214,8 @@ def _cmdline(pid: int) -> str:
 
 def supervisor_alive(unit: str, state: dict) -> bool:
     pid = state.get("supervisor_pid")
+    if not pid:
+        return False
     return alive(pid) and f"labsys.py supervise {unit}" in _cmdline(pid)
 
 
@@ -290,8 +292,11 @@ def _log_path(unit: str) -> str:
 
 
 def _environment(u: dict, unit: str) -> dict[str, str]:
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "LANG": "C.UTF-8", "INVOCATION_ID": os.urandom(16).hex()}
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "INVOCATION_ID": os.urandom(16).hex(),
+    }
     for line in get_all(u, "Environment"):
         for assignment in shlex.split(line):
             if "=" in assignment:
@@ -314,11 +319,17 @@ def _environment(u: dict, unit: str) -> dict[str, str]:
         try:
             pw = pwd.getpwnam(user)
         except KeyError:
-            raise ServiceError(f"{unit}: Failed to determine user credentials: No such process "
-                               f"(User={user} does not exist)") from None
+            raise ServiceError(
+                f"{unit}: Failed to determine user credentials: No such process (User={user} does not exist)"
+            ) from None
         env.update(USER=pw.pw_name, LOGNAME=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell)
-    for kind, base in (("State", "/var/lib"), ("Logs", "/var/log"), ("Cache", "/var/cache"),
-                       ("Runtime", "/run"), ("Configuration", "/etc")):
+    for kind, base in (
+        ("State", "/var/lib"),
+        ("Logs", "/var/log"),
+        ("Cache", "/var/cache"),
+        ("Runtime", "/run"),
+        ("Configuration", "/etc"),
+    ):
         dirs = " ".join(get_all(u, f"{kind}Directory")).split()
         if dirs:
             env[f"{kind.upper()}_DIRECTORY"] = ":".join(f"{base}/{d}" for d in dirs)
@@ -370,6 +381,7 @@ def _preexec(creds, umask: int | None):
             os.setgroups(groups)
             os.setgid(gid)
             os.setuid(uid)
+
     return fn
 
 
@@ -380,11 +392,17 @@ def _popen(u: dict, unit: str, line: str, env: dict, root: bool = False) -> subp
     os.makedirs(LOG_DIR, exist_ok=True)
     log = open(_log_path(unit), "ab")
     try:
-        return subprocess.Popen([argv0 or argv[0], *argv[1:]], executable=argv[0],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                cwd=get(u, "WorkingDirectory", "/").lstrip("-"),
-                                preexec_fn=_preexec(creds, int(umask, 8) if umask else None),
-                                start_new_session=True)
+        return subprocess.Popen(
+            [argv0 or argv[0], *argv[1:]],
+            executable=argv[0],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            cwd=get(u, "WorkingDirectory", "/").lstrip("-"),
+            preexec_fn=_preexec(creds, int(umask, 8) if umask else None),
+            start_new_session=True,
+        )
     except OSError as e:
         raise ServiceError(f"{unit}: Failed to execute {argv[0]}: {e.strerror}") from None
     finally:
@@ -410,8 +428,7 @@ def run_lines(u: dict, unit: str, key: str, env: dict, timeout: float = START_TI
             raise ServiceError(f"{unit}: {key} timed out after {timeout:.0f} s") from None
         if rc != 0 and not ignore:
             _log(unit, f"{key} exited with status {rc}")
-            raise ServiceError(f"Job for {unit} failed: {key} exited with status {rc}.\n"
-                               f"{log_tail(unit)}")
+            raise ServiceError(f"Job for {unit} failed: {key} exited with status {rc}.\n{log_tail(unit)}")
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -427,9 +444,13 @@ def _kill_group(pid: int, sig: int) -> None:
 def _prepare_unit_dirs(u: dict, unit: str) -> None:
     creds = _credentials(u, unit)
     uid, gid = (creds[0], creds[1]) if creds else (0, 0)
-    for kind, base, owned in (("State", "/var/lib", True), ("Logs", "/var/log", True),
-                              ("Cache", "/var/cache", True), ("Runtime", "/run", True),
-                              ("Configuration", "/etc", False)):
+    for kind, base, owned in (
+        ("State", "/var/lib", True),
+        ("Logs", "/var/log", True),
+        ("Cache", "/var/cache", True),
+        ("Runtime", "/run", True),
+        ("Configuration", "/etc", False),
+    ):
         mode = int(get(u, f"{kind}DirectoryMode", "0755"), 8)
         for d in " ".join(get_all(u, f"{kind}Directory")).split():
             path = f"{base}/{d}"
@@ -499,7 +520,7 @@ def start(unit: str = UNIT, _depth: int = 0) -> int | None:
         raise
 
 
-def _start_forking(u: dict, unit: str, path: str, env: dict) -> int:
+def _start_forking(u: dict, unit: str, path: str, env: dict) -> int | None:
     lines = get_all(u, "ExecStart")
     if not lines:
         raise ServiceError(f"{unit}: no ExecStart")
@@ -521,24 +542,27 @@ def _start_forking(u: dict, unit: str, path: str, env: dict) -> int:
             break
         except (FileNotFoundError, ValueError):
             time.sleep(0.05)
-    write_state(unit, type="forking", unit_file=path, main_pid=pid, result="running",
-                since=time.time())
+    write_state(unit, type="forking", unit_file=path, main_pid=pid, result="running", since=time.time())
     env = dict(env, MAINPID=str(pid or ""))
     run_lines(u, unit, "ExecStartPost", env)
     return pid
 
 
-def _start_simple(u: dict, unit: str, path: str, env: dict) -> int:
+def _start_simple(u: dict, unit: str, path: str, env: dict) -> int | None:
     if not get_all(u, "ExecStart"):
         raise ServiceError(f"{unit}: Service has no ExecStart=, refusing.")
     os.makedirs(LOG_DIR, exist_ok=True)
     # the state first: the supervisor adds its own PID and the main PID to it
-    write_state(unit, type=get(u, "Type", "simple"), unit_file=path, result="running",
-                since=time.time())
+    write_state(unit, type=get(u, "Type", "simple"), unit_file=path, result="running", since=time.time())
     log = open(_log_path(unit), "ab")
-    sup = subprocess.Popen([sys.executable, os.path.abspath(__file__), "supervise", unit, path],
-                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                           start_new_session=True, cwd="/")
+    sup = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "supervise", unit, path],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        cwd="/",
+    )
     log.close()
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:  # bounded: until the supervisor reports the main PID
@@ -598,14 +622,14 @@ def stop(unit: str = UNIT, _depth: int = 0) -> bool:
         elif kind == "forking":
             pid = state.get("main_pid")
             env["MAINPID"] = str(pid or "")
-            if alive(pid):
+            if pid and alive(pid):
                 if get_all(u, "ExecStop"):
                     run_lines(u, unit, "ExecStop", env)
                 _terminate(pid, u)
             run_lines(u, unit, "ExecStopPost", env)
         else:
             sup = state.get("supervisor_pid")
-            if supervisor_alive(unit, state):
+            if sup and supervisor_alive(unit, state):
                 os.kill(sup, signal.SIGTERM)  # the supervisor runs ExecStop and ExecStopPost
                 deadline = time.monotonic() + STOP_TIMEOUT + 5
                 while alive(sup) and time.monotonic() < deadline:
@@ -613,7 +637,7 @@ def stop(unit: str = UNIT, _depth: int = 0) -> bool:
                 if alive(sup):
                     _kill_group(sup, signal.SIGKILL)
             main = state.get("main_pid")
-            if alive(main):
+            if main and alive(main):
                 _kill_group(main, signal.SIGKILL)
     finally:
         _remove_runtime_dirs(u)
@@ -700,9 +724,13 @@ def supervise(unit: str, path: str) -> int:
             break
         clean = rc == 0 or (rc < 0 and -rc in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE))
         _log(unit, f"main process exited, status {rc}")
-        again = (policy == "always" or (policy == "on-failure" and not clean)
-                 or (policy == "on-success" and clean) or (policy == "on-abnormal" and rc < 0)
-                 or (policy == "on-abort" and rc < 0 and -rc not in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)))
+        again = (
+            policy == "always"
+            or (policy == "on-failure" and not clean)
+            or (policy == "on-success" and clean)
+            or (policy == "on-abnormal" and rc < 0)
+            or (policy == "on-abort" and rc < 0 and -rc not in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM))
+        )
         if again and _prevented(u, rc):
             again = False
             clean = rc == 0
@@ -725,7 +753,8 @@ def _prevented(u: dict, rc: int) -> bool:
     """RestartPreventExitStatus=: exit codes and signal names that are not restarted."""
     for word in " ".join(get_all(u, "RestartPreventExitStatus")).split():
         if (word.isdigit() and rc == int(word)) or (
-                rc < 0 and getattr(signal, word if word.startswith("SIG") else f"SIG{word}", None) == -rc):
+            rc < 0 and getattr(signal, word if word.startswith("SIG") else f"SIG{word}", None) == -rc
+        ):
             return True
     return False
 
@@ -772,9 +801,14 @@ def _prepare_dirs() -> None:
 
 
 def _cli(command: str, timeout: float = 5.0) -> subprocess.CompletedProcess:
-    return subprocess.run(["asterisk", "-C", ASTERISK_CONF, "-rx", command],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        ["asterisk", "-C", ASTERISK_CONF, "-rx", command],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def start_asterisk() -> int:
@@ -795,14 +829,15 @@ def start_asterisk() -> int:
         log.write(f"--- {time.strftime('%F %T')} starting: {shlex.join(argv)}\n".encode())
         log.flush()
         # -F forks: the launcher exits once the daemon runs (Type=forking).
-        launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, cwd="/")
+        launcher = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/"
+        )
     try:
         rc = launcher.wait(timeout=BOOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         launcher.kill()
         launcher.wait(timeout=5)
-        raise ServiceError(f"{UNIT}: start-up timed out (launcher did not fork)")
+        raise ServiceError(f"{UNIT}: start-up timed out (launcher did not fork)") from None
     if rc != 0:
         raise ServiceError(f"{UNIT}: asterisk exited with status {rc}\n{log_tail(UNIT)}")
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -817,8 +852,7 @@ def start_asterisk() -> int:
             if not _alive_asterisk(pid):
                 break
         time.sleep(0.1)
-    raise ServiceError(f"{UNIT}: Asterisk did not finish booting within {BOOT_TIMEOUT:.0f} s\n"
-                       f"{log_tail(UNIT)}")
+    raise ServiceError(f"{UNIT}: Asterisk did not finish booting within {BOOT_TIMEOUT:.0f} s\n{log_tail(UNIT)}")
 
 
 def stop_asterisk() -> bool:

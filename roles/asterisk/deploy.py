@@ -14,15 +14,14 @@ event_forgotten.
 from __future__ import annotations
 
 import posixpath
-from typing import Optional
 
 from pyinfra import host
-from pyinfra.api import HiddenValue, deploy
+from pyinfra.api import HiddenValue
 
 from roles.event import Account
 from roles.shared import pbxfacts, runs
 from roles.shared.files import managed_file, paths_absent
-from roles.shared.ops import as_needed
+from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 from roles.shared.snapshot import Snapshot
 
@@ -36,23 +35,45 @@ CREDENTIALS_FILE = "credentials"
 SUMMARY_FILE = "phones.json"
 
 SETTINGS = declare(
-    Setting("asterisk__secrets_path", SECRETS_PATH,
-            "The file with the SIP passwords, outside the world-readable Nix store "
-            "(root:asterisk 0640).", absolute_path),
-    Setting("asterisk__reload_wait", 15,
-            "How long to wait for Asterisk to start or to take a new config (seconds).", seconds),
-    Setting("televoc_register_wait", 30,
-            "How long a strict run waits for every phone to register and answer before judging "
-            "(seconds); a report run does not wait.", seconds),
-    Setting("televoc_table", "auto",
-            "The table of every phone: auto prints it up to 50 phones, true always, false never "
-            "(it is always written to televoc_report_dir).", choice("auto", "true", "false")),
-    Setting("televoc_report_dir", "reports",
-            "Where on this machine each run writes every phone's state as <host>-phones.csv "
-            "(relative to where pyinfra runs).", text),
-    Setting("televoc_teardown", "accounts",
-            "teardown: accounts removes the event's accounts and keeps the PBX running; stop "
-            "stops and disables Asterisk.", choice("accounts", "stop")),
+    Setting(
+        "asterisk__secrets_path",
+        SECRETS_PATH,
+        "The file with the SIP passwords, outside the world-readable Nix store (root:asterisk 0640).",
+        absolute_path,
+    ),
+    Setting(
+        "asterisk__reload_wait",
+        15,
+        "How long to wait for Asterisk to start or to take a new config (seconds).",
+        seconds,
+    ),
+    Setting(
+        "televoc_register_wait",
+        30,
+        "How long a strict run waits for every phone to register and answer before judging "
+        "(seconds); a report run does not wait.",
+        seconds,
+    ),
+    Setting(
+        "televoc_table",
+        "auto",
+        "The table of every phone: auto prints it up to 50 phones, true always, false never "
+        "(it is always written to televoc_report_dir).",
+        choice("auto", "true", "false"),
+    ),
+    Setting(
+        "televoc_report_dir",
+        "reports",
+        "Where on this machine each run writes every phone's state as <host>-phones.csv "
+        "(relative to where pyinfra runs).",
+        text,
+    ),
+    Setting(
+        "televoc_teardown",
+        "accounts",
+        "teardown: accounts removes the event's accounts and keeps the PBX running; stop stops and disables Asterisk.",
+        choice("accounts", "stop"),
+    ),
 )
 ALL_SETTINGS = (*pbxfacts.SETTINGS, *runs.SETTINGS, *SETTINGS)
 
@@ -65,12 +86,15 @@ def beside_secrets(settings, name: str) -> str:
 def snapshot_paths(settings) -> list[str]:
     """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
     role's steps: the passwords, the fingerprints and the summary beside them."""
-    return [settings.asterisk__secrets_path, beside_secrets(settings, CREDENTIALS_FILE),
-            beside_secrets(settings, SUMMARY_FILE)]
+    return [
+        settings.asterisk__secrets_path,
+        beside_secrets(settings, CREDENTIALS_FILE),
+        beside_secrets(settings, SUMMARY_FILE),
+    ]
 
 
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
-def event_served(config: AsteriskConfig, changes: Optional[RunChanges] = None, snapshot: Optional[Snapshot] = None):
+def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snapshot: Snapshot | None = None):
     """
     Make Asterisk serve `config`, whose files NixOS serves already: the SIP passwords outside
     the store, Asterisk running and proven to serve this config, no registration left that
@@ -90,8 +114,11 @@ def event_served(config: AsteriskConfig, changes: Optional[RunChanges] = None, s
     known = _known(snapshot)
     if not config.enable:
         paths = [secrets_path, credentials]
-        paths_absent(name="SIP passwords are removed", paths=paths,
-                     present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)])
+        paths_absent(
+            name="SIP passwords are removed",
+            paths=paths,
+            present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)],
+        )
         return
     op = as_needed(snapshot)
     op(
@@ -137,13 +164,16 @@ def event_served(config: AsteriskConfig, changes: Optional[RunChanges] = None, s
     op(
         managed_file,
         name="The PBX records what each phone is now (for the next run's account of changes)",
-        path=summary_path, content=config.summary_text, mode="600", group="asterisk",
+        path=summary_path,
+        content=config.summary_text,
+        mode="600",
+        group="asterisk",
         **known(summary_path),
     )
 
 
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
-def phones_accounted(config: AsteriskConfig, snapshot: Optional[Snapshot] = None, told=()):
+def phones_accounted(config: AsteriskConfig, snapshot: Snapshot | None = None, told=()):
     """Say per phone what this run adds, removes or changes, and who it tells to fetch their
     settings (`told`, from snom.publication): before applying (--dry, --diff) and while."""
     settings = read(ALL_SETTINGS)
@@ -151,22 +181,27 @@ def phones_accounted(config: AsteriskConfig, snapshot: Optional[Snapshot] = None
     as_needed(snapshot)(
         operations.phones_accounted,
         name=runs.check("What changes, phone by phone"),
-        path=path, summary=config.summary_text, new=config.summary, told=tuple(told),
+        path=path,
+        summary=config.summary_text,
+        new=config.summary,
+        told=tuple(told),
         **({} if snapshot is None else {"recorded": snapshot.digests.get(path)}),
     )
 
 
 def _known(snapshot):
     """`current=` for managed_file from the snapshot, when the snapshot read that path."""
+
     def current(path: str) -> dict:
         if snapshot is None or path not in snapshot.digests:
             return {}
         return {"current": snapshot.digests[path]}
+
     return current
 
 
 @deploy("Phones", data_defaults=defaults(ALL_SETTINGS))
-def phones_verified(config: AsteriskConfig, changes: Optional[RunChanges] = None, snapshot: Optional[Snapshot] = None):
+def phones_verified(config: AsteriskConfig, changes: RunChanges | None = None, snapshot: Snapshot | None = None):
     """Every phone of `config` has a contact that answers (strict), or is reported;
     `changes` (from event_served) gives the reason for phones whose password changed and
     says whether the snapshot's view of Asterisk is still current."""

@@ -6,26 +6,25 @@ import shlex
 
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
-
-from roles.shared.ops import probing
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.event import Account
 from roles.event.changes import account, parse_summary
-from roles.shared.names import TRUNK
 from roles.shared.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
-
+from roles.shared.names import TRUNK
+from roles.shared.ops import probing
 from roles.shared.pbxfacts import AsteriskState, poll
+
 from .render import changed_credentials
 from .report import (
     LiveConfig,
     RunChanges,
     config_mismatches,
+    peer_problems,
     registration_problems,
     registration_table,
     summary,
     table_csv,
-    peer_problems,
     trunk_problem,
     unanswerable_groups,
     wrapped,
@@ -73,8 +72,7 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
         # Killed or crashed after the reload: start it again at once (registrations come
         # back from its database) rather than leave the PBX down until someone notices.
         logger.warning(
-            f"{host.print_prefix}Asterisk stopped right after the reload (killed or crashed); "
-            "starting it again"
+            f"{host.print_prefix}Asterisk stopped right after the reload (killed or crashed); starting it again"
         )
         host.run_shell_command(StringCommand(start), print_output=False)
         current = poll(cli, wait, lambda s: s.running and not config_mismatches(s, expected))
@@ -104,8 +102,14 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
 
 
 @operation(is_idempotent=False)
-def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "systemctl start asterisk.service",
-                state=UNREAD, changes: RunChanges | None = None):
+def config_live(
+    cli: str,
+    expected: LiveConfig,
+    wait: float = 15,
+    start: str = "systemctl start asterisk.service",
+    state=UNREAD,
+    changes: RunChanges | None = None,
+):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
     the reload commands print success even for a rejected config, so televoc reads the
@@ -130,14 +134,26 @@ def config_live(cli: str, expected: LiveConfig, wait: float = 15, start: str = "
     yield FunctionCommand(_confirm, (cli, expected, wait, start, changes if changes is not None else RunChanges()), {})
 
 
-def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mode: str,
-            changes: RunChanges, table: str, csv_path: str, snapshot_state, groups=(), trunk=None,
-            peers=()) -> bool:
+def _verify(
+    state,
+    host,
+    cli: str,
+    phones: tuple[Account, ...],
+    wait: float,
+    mode: str,
+    changes: RunChanges,
+    table: str,
+    csv_path: str,
+    snapshot_state,
+    groups=(),
+    trunk=None,
+    peers=(),
+) -> bool:
     # Venues whose own host failed in this run (unreachable, say): their failure is named
     # there; here they are a warning, so that a venue that is down fails alone.
     down = {h.data.get("televoc_venue") for h in state.failed_hosts}
 
-    shown = {"line": None}
+    shown: dict[str, str | None] = {"line": None}
 
     def progress(current, left: float) -> None:
         if not current.running:
@@ -151,15 +167,20 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     def done(s) -> bool:
         if not s.running:
             return True
-        return (not registration_problems(s, phones) and (trunk is None or trunk_problem(s, *trunk) is None)
-                and all(venue in down for venue, _ in peer_problems(s, peers)))
+        return (
+            not registration_problems(s, phones)
+            and (trunk is None or trunk_problem(s, *trunk) is None)
+            and all(venue in down for venue, _ in peer_problems(s, peers))
+        )
 
     # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
     first = None if changes.asterisk else snapshot_state
     current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first)
     if current is None or not current.running:
-        logger.error(f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
-                     "can register. Run again: the run starts it.")
+        logger.error(
+            f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
+            "can register. Run again: the run starts it."
+        )
         return False
     problems = registration_problems(current, phones, changes.credentials)
     written = _write_csv(current, phones, csv_path)
@@ -175,12 +196,14 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     peer_trouble = []
     for venue, why in peer_problems(current, peers):
         if venue in down or mode == "report":
-            logger.warning(f"{host.print_prefix}venue {venue}'s PBX {why}"
-                           + (" (its own host failed in this run)" if venue in down else ""))
+            logger.warning(
+                f"{host.print_prefix}venue {venue}'s PBX {why}"
+                + (" (its own host failed in this run)" if venue in down else "")
+            )
         else:
             logger.error(f"{host.print_prefix}venue {venue}'s PBX {why}")
             peer_trouble.append(venue)
-    for aor, venue in peers:
+    for _aor, venue in peers:
         if venue not in {v for v, _ in peer_problems(current, peers)}:
             logger.info(f"{host.print_prefix}venue {venue}'s PBX answers")
     dead = unanswerable_groups(groups, problems)
@@ -189,8 +212,7 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
         for line in wrapped("groups", dead):
             logger.warning(line)
     if not problems:
-        logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer "
-                    f"(every phone: {written})")
+        logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer (every phone: {written})")
         return (trunk_trouble is None and not peer_trouble) or mode == "report"
     lines = summary(current, phones, problems, more=f" (all of them: {written})")
     if mode == "report":
@@ -201,8 +223,10 @@ def _verify(state, host, cli: str, phones: tuple[Account, ...], wait: float, mod
     logger.error(f"{host.print_prefix}{lines[0]} after {wait:.0f} s; not ready:")
     for line in lines[1:]:
         logger.error(line)
-    logger.error(f"{host.print_prefix}plug them in / check their settings and run again, or pass "
-                 "--data televoc_verify=report during buildup (every phone: " + written + ")")
+    logger.error(
+        f"{host.print_prefix}plug them in / check their settings and run again, or pass "
+        "--data televoc_verify=report during buildup (every phone: " + written + ")"
+    )
     return False
 
 
@@ -223,9 +247,19 @@ def _write_csv(state, phones, path: str) -> str:
 
 
 @operation(is_idempotent=False)
-def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", changes: RunChanges | None = None,
-                      table: str = "auto", csv_path: str = "reports/phones.csv", state=None, groups=(), trunk=None,
-                      peers=()):
+def phones_registered(
+    cli: str,
+    phones,
+    wait: float = 30,
+    mode: str = "strict",
+    changes: RunChanges | None = None,
+    table: str = "auto",
+    csv_path: str = "reports/phones.csv",
+    state=None,
+    groups=(),
+    trunk=None,
+    peers=(),
+):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
     (phone, extension, contact, status, RTT), and fail naming every phone that is not ready
@@ -245,8 +279,23 @@ def phones_registered(cli: str, phones, wait: float = 30, mode: str = "strict", 
     + peers: (aor, venue) of the other venues' PBXes, which must answer qualify (a venue whose
       own host failed in this run is only a warning: it fails alone)
     """
-    yield FunctionCommand(_verify, (cli, tuple(phones), float(wait), mode, changes or RunChanges(), table,
-                                    csv_path, state, tuple(groups), trunk, tuple(peers)), {})
+    yield FunctionCommand(
+        _verify,
+        (
+            cli,
+            tuple(phones),
+            float(wait),
+            mode,
+            changes or RunChanges(),
+            table,
+            csv_path,
+            state,
+            tuple(groups),
+            trunk,
+            tuple(peers),
+        ),
+        {},
+    )
 
 
 def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:
@@ -289,10 +338,7 @@ def _remove_contacts(state, host, cli: str, keys: tuple) -> bool:
     _, lines = run_per_line(host, list(keys), "/var/lib/televoc/.contacts-to-remove", script)
     removed = sum("Database entry removed" in line for line in lines)
     if removed != len(keys):
-        logger.error(
-            f"{host.print_prefix}removed {removed} of {len(keys)} contacts: "
-            + " ".join(lines)[:300]
-        )
+        logger.error(f"{host.print_prefix}removed {removed} of {len(keys)} contacts: " + " ".join(lines)[:300])
         return False
     logger.info(f"{host.print_prefix}removed {removed} contacts of the event")
     return True
@@ -329,8 +375,9 @@ def _register_again(host, cli: str) -> bool:
     ok, output = host.run_shell_command(StringCommand("sh", "-c", q(script)), print_output=False)
     lines = [line for line in output.stdout_lines if line.strip()]
     if not ok or lines:
-        logger.error(f"{host.print_prefix}the trunk's account changed, but registering it again failed: "
-                     + " ".join(lines)[:300])
+        logger.error(
+            f"{host.print_prefix}the trunk's account changed, but registering it again failed: " + " ".join(lines)[:300]
+        )
         return False
     logger.info(f"{host.print_prefix}the trunk's account changed: it registers again with the new one")
     return True
@@ -340,7 +387,7 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
     if changed:
         changes.asterisk = True
     current = host.get_fact(AsteriskState, cli_command=cli)
-    keys = ()
+    keys: tuple[str, ...] = ()
     if current is not None and current.running:
         keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in set(changed))
     if keys and not _remove_contacts(state, host, cli, keys):
@@ -349,10 +396,13 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
         return False
     changes.credentials[:] = [name for name in changed if name != TRUNK]
     for name in changes.credentials:
-        logger.info(f"{host.print_prefix}{name}: password changed: its registration made with the old one "
-                    "is dropped; it must register again with the new one")
-    return put_file_atomically(host, fingerprints.encode(), path, "600",
-                               unchanged="The next run drops these registrations again.")
+        logger.info(
+            f"{host.print_prefix}{name}: password changed: its registration made with the old one "
+            "is dropped; it must register again with the new one"
+        )
+    return put_file_atomically(
+        host, fingerprints.encode(), path, "600", unchanged="The next run drops these registrations again."
+    )
 
 
 @operation(is_idempotent=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
 
 from roles.event import Directory
 from roles.event.changes import summary, summary_text
@@ -68,22 +67,31 @@ def route_lines(r: Route) -> str:
     if r.always:
         return head + f"exten => {r.number},1,Goto({r.always},1)  ; forward always: {r.targets[0][1]}\n"
     targets = dict(r.targets)
-    lines = [head, f"exten => {r.number},1,Set(CALLERID(name)={r.prefix}${{TV_CALLER_NAME}})\n",
-             f" same => n,Set(__TV_GROUP={r.group})\n"]
+    lines = [
+        head,
+        f"exten => {r.number},1,Set(CALLERID(name)={r.prefix}${{TV_CALLER_NAME}})\n",
+        f" same => n,Set(__TV_GROUP={r.group})\n",
+    ]
     if r.legs:
         arg = f"({r.loud_arg})" if r.loud_arg else ""
-        lines.append(f" same => n,Dial({r.dial},{r.timeout},b({names.PREDIAL_CONTEXT}^s^1{arg})"
-                     f"{'r' if r.ring_at_once else ''})\n")
+        lines.append(
+            f" same => n,Dial({r.dial},{r.timeout},b({names.PREDIAL_CONTEXT}^s^1{arg})"
+            f"{'r' if r.ring_at_once else ''})\n"
+        )
     else:
         lines.append(" same => n,Set(DIALSTATUS=CHANUNAVAIL)  ; every member is paused\n")
     if r.no_answer:
-        lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "NOANSWER"]?{r.no_answer},1)  '
-                     f"; no answer in {r.timeout} s: {targets['no_answer']}\n")
+        lines.append(
+            f' same => n,GotoIf($["${{DIALSTATUS}}" = "NOANSWER"]?{r.no_answer},1)  '
+            f"; no answer in {r.timeout} s: {targets['no_answer']}\n"
+        )
     if r.busy:
         lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "BUSY"]?{r.busy},1)  ; busy: {targets["busy"]}\n')
     if r.unavailable:
-        lines.append(f' same => n,GotoIf($["${{DIALSTATUS}}" = "CHANUNAVAIL" | "${{DIALSTATUS}}" = "CONGESTION"]?'
-                     f"{r.unavailable},1)  ; unavailable: {targets['unavailable']}\n")
+        lines.append(
+            f' same => n,GotoIf($["${{DIALSTATUS}}" = "CHANUNAVAIL" | "${{DIALSTATUS}}" = "CONGESTION"]?'
+            f"{r.unavailable},1)  ; unavailable: {targets['unavailable']}\n"
+        )
     lines.append(" same => n,Hangup()\n")
     return "".join(lines)
 
@@ -91,18 +99,18 @@ def route_lines(r: Route) -> str:
 def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
-    context = dict(
-        names=names,
-        event=event,
-        routing=routing,
-        numbers="".join(route_lines(r) for r in routing.routes),
-        trunk=directory.trunk,
-        venue=directory.venue,
-        ring_context=RING_CONTEXT,
-        wait_context=WAIT_CONTEXT,
-        hello_world=event.test_numbers.hello_world,
-        echo=event.test_numbers.echo,
-    )
+    context = {
+        "names": names,
+        "event": event,
+        "routing": routing,
+        "numbers": "".join(route_lines(r) for r in routing.routes),
+        "trunk": directory.trunk,
+        "venue": directory.venue,
+        "ring_context": RING_CONTEXT,
+        "wait_context": WAIT_CONTEXT,
+        "hello_world": event.test_numbers.hello_world,
+        "echo": event.test_numbers.echo,
+    }
     # Rendered once with a marker where the generation goes; the generation is the digest of
     # the text without it (what a render with an empty generation gives).
     marker = "@@dialplan-generation@@"
@@ -172,29 +180,68 @@ def changed_credentials(old: list[str] | None, new: str) -> list[str]:
 # DUNDi, UNISTIM, SCCP, MGCP, H.323, XMPP; HEP, StatsD, SNMP): never loaded. A name Asterisk
 # does not have is harmless.
 NOLOAD = (
-    "res_ari.so", "res_ari_applications.so", "res_ari_asterisk.so", "res_ari_bridges.so",
-    "res_ari_channels.so", "res_ari_device_states.so", "res_ari_endpoints.so",
-    "res_ari_events.so", "res_ari_mailboxes.so", "res_ari_model.so", "res_ari_playbacks.so",
-    "res_ari_recordings.so", "res_ari_sounds.so", "res_http_websocket.so",
-    "res_pjsip_transport_websocket.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so",
-    "res_http_media_cache.so", "res_http_post.so", "res_prometheus.so", "chan_iax2.so",
-    "pbx_dundi.so", "chan_unistim.so", "chan_skinny.so", "chan_mgcp.so", "chan_ooh323.so",
-    "chan_motif.so", "res_xmpp.so", "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so",
-    "res_statsd.so", "res_snmp.so", "res_stun_monitor.so", "res_aeap.so", "res_speech_aeap.so",
-    "res_calendar.so", "res_pjsip_stir_shaken.so", "res_stir_shaken.so",
+    "res_ari.so",
+    "res_ari_applications.so",
+    "res_ari_asterisk.so",
+    "res_ari_bridges.so",
+    "res_ari_channels.so",
+    "res_ari_device_states.so",
+    "res_ari_endpoints.so",
+    "res_ari_events.so",
+    "res_ari_mailboxes.so",
+    "res_ari_model.so",
+    "res_ari_playbacks.so",
+    "res_ari_recordings.so",
+    "res_ari_sounds.so",
+    "res_http_websocket.so",
+    "res_pjsip_transport_websocket.so",
+    "res_phoneprov.so",
+    "res_pjsip_phoneprov_provider.so",
+    "res_http_media_cache.so",
+    "res_http_post.so",
+    "res_prometheus.so",
+    "chan_iax2.so",
+    "pbx_dundi.so",
+    "chan_unistim.so",
+    "chan_skinny.so",
+    "chan_mgcp.so",
+    "chan_ooh323.so",
+    "chan_motif.so",
+    "res_xmpp.so",
+    "res_hep.so",
+    "res_hep_pjsip.so",
+    "res_hep_rtcp.so",
+    "res_statsd.so",
+    "res_snmp.so",
+    "res_stun_monitor.so",
+    "res_aeap.so",
+    "res_speech_aeap.so",
+    "res_calendar.so",
+    "res_pjsip_stir_shaken.so",
+    "res_stir_shaken.so",
 )
 
 
-CONF_FILES = ("pjsip.conf", "extensions.conf", "rtp.conf", "pjsip_notify.conf", "http.conf",
-              "manager.conf", "modules.conf", "logger.conf", "features.conf")
+CONF_FILES = (
+    "pjsip.conf",
+    "extensions.conf",
+    "rtp.conf",
+    "pjsip_notify.conf",
+    "http.conf",
+    "manager.conf",
+    "modules.conf",
+    "logger.conf",
+    "features.conf",
+)
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
 SECURITY_LOG_NAME = "security"
 SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"
 
 
 @without_gc
-def render_asterisk(directory: Directory, routing: Optional[Routing] = None, secrets_path: str = SECRETS_PATH,
-                    enable: bool = True) -> AsteriskConfig:
+def render_asterisk(
+    directory: Directory, routing: Routing | None = None, secrets_path: str = SECRETS_PATH, enable: bool = True
+) -> AsteriskConfig:
     """All Asterisk artefacts for `directory` (`routing`: resolve(directory), if done already);
     same input, byte-identical output. These are the only config files Asterisk gets (the
     module turns NixOS's sample files off): what is not here does not run, and Asterisk's HTTP
@@ -206,9 +253,7 @@ def render_asterisk(directory: Directory, routing: Optional[Routing] = None, sec
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
-        "rtp.conf": render(
-            __file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end
-        ),
+        "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
         "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
         "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
         "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),

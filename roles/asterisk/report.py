@@ -6,12 +6,11 @@ per reason (tests/unit/test_report.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
 
 from roles.event import Account
 from roles.shared.names import TRANSPORT
-
 from roles.shared.pbxcli import PbxState
 
 # A phone is ready when a contact of its aor answers Asterisk's qualify (OPTIONS): status
@@ -55,7 +54,7 @@ class Verification:
 
     phones: tuple[Account, ...]
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    trunk: Optional[tuple[str, str]] = None
+    trunk: tuple[str, str] | None = None
     peers: tuple[tuple[str, str], ...] = ()
 
 
@@ -82,13 +81,11 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
     reasons = []
     if state.generation != expected.generation:
         reasons.append(
-            f"pjsip config: Asterisk serves generation {state.generation or 'none'}, "
-            f"not {expected.generation}"
+            f"pjsip config: Asterisk serves generation {state.generation or 'none'}, not {expected.generation}"
         )
     if state.dialplan_generation != expected.dialplan_generation:
         reasons.append(
-            f"dialplan: Asterisk serves {state.dialplan_generation or 'none'}, "
-            f"not {expected.dialplan_generation}"
+            f"dialplan: Asterisk serves {state.dialplan_generation or 'none'}, not {expected.dialplan_generation}"
         )
     have = state.phone_aors()
     lacking, extra = sorted(expected.phones - have), sorted(have - expected.phones)
@@ -102,8 +99,9 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
     return reasons
 
 
-def registration_problems(state: PbxState, phones: Iterable[Account],
-                          new_password: Iterable[str] = ()) -> list[tuple[str, str]]:
+def registration_problems(
+    state: PbxState, phones: Iterable[Account], new_password: Iterable[str] = ()
+) -> list[tuple[str, str]]:
     """(name, reason) for every phone that cannot be called now, in directory order.
     `new_password`: phones whose password changed in this run."""
     problems = []
@@ -148,8 +146,7 @@ def wrapped(label: str, names: Sequence[str], width: int = 100, limit: int = 60,
     return lines
 
 
-def summary(state: PbxState, phones: Sequence[Account], problems: list[tuple[str, str]],
-            more: str = "") -> list[str]:
+def summary(state: PbxState, phones: Sequence[Account], problems: list[tuple[str, str]], more: str = "") -> list[str]:
     """The run's result at any size: one line of counts, then the phones that are not ready,
     grouped by reason, wrapped."""
     counts = ", ".join(f"{status} {n}" for status, n in status_counts(state, phones).items())
@@ -176,8 +173,16 @@ def table_csv(state: PbxState, phones: Sequence[Account]) -> str:
         if not contacts:
             writer.writerow([phone.name, phone.extension, "", "MISSING", "", ""])
         for c in contacts:
-            writer.writerow([phone.name, phone.extension, c.uri, c.status,
-                             "" if c.rtt_ms is None else f"{c.rtt_ms:.1f}", c.user_agent or ""])
+            writer.writerow(
+                [
+                    phone.name,
+                    phone.extension,
+                    c.uri,
+                    c.status,
+                    "" if c.rtt_ms is None else f"{c.rtt_ms:.1f}",
+                    c.user_agent or "",
+                ]
+            )
     return out.getvalue()
 
 
@@ -191,7 +196,7 @@ def registration_table(state: PbxState, phones: Sequence[Account]) -> str:
             rtt = "-" if c.rtt_ms is None else f"{c.rtt_ms:.1f} ms"
             rows.append((phone.name, phone.extension, c.uri, c.status, rtt, c.user_agent or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -211,7 +216,7 @@ TRUNK_STATUS = {
 }
 
 
-def trunk_problem(state: PbxState, name: str, label: str) -> Optional[str]:
+def trunk_problem(state: PbxState, name: str, label: str) -> str | None:
     """Why the trunk `name` cannot carry calls now (as `pjsip show registrations` says), or
     None when it is registered. `label` names it for the crew ('6000 at 10.77.0.2')."""
     status = state.outbound.get(name)

@@ -94,8 +94,10 @@ def main(argv=None) -> int:
         return 0
     if args.command == "directory":
         return _write_directory(directory_model, Path(args.out))
-    print(f"{display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
-          f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}: OK")
+    print(
+        f"{display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
+        f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}: OK"
+    )
     return 0
 
 

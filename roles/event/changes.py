@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Optional
 
-from .model import Directory
+from .model import Directory, Forward
 
-FIELDS = ("extension", "display_name", "mac", "model", "ringer", "address", "contact", "forward", "pickup",
-          "loud_from", "members", "timeout", "password")
+FIELDS = (
+    "extension",
+    "display_name",
+    "mac",
+    "model",
+    "ringer",
+    "address",
+    "contact",
+    "forward",
+    "pickup",
+    "loud_from",
+    "members",
+    "timeout",
+    "password",
+)
 GROUP = "group "  # a group's key in the summary: "group infodesk" (no phone name has a space)
 
 
-def _forward(forward) -> Optional[str]:
+def _forward(forward: Forward | None) -> str | None:
     """'no_answer: backoffice after 15 s, busy: saal2' (None: no forward)."""
     if forward is None or not forward.targets():
         return None
@@ -30,21 +42,33 @@ def summary(directory: Directory) -> dict[str, dict]:
     """name -> the fields a crew sets, the password as a fingerprint (never the password);
     groups as "group <name>". A field that is not set is left out (a summary recorded before
     it existed reads the same)."""
-    phones = {}
+    phones: dict[str, dict[str, object]] = {}
     for a in directory.accounts:
         phones[a.name] = {
-            "extension": a.extension, "display_name": a.display_name, "mac": a.mac, "model": a.model,
-            "ringer": a.ringer if a.mac else None, "address": a.address, "contact": a.contact,
-            "password": hashlib.sha256(f"{a.name}\0{a.password}\0{a.event_web_password or ''}".encode()).hexdigest()[:16],
+            "extension": a.extension,
+            "display_name": a.display_name,
+            "mac": a.mac,
+            "model": a.model,
+            "ringer": a.ringer if a.mac else None,
+            "address": a.address,
+            "contact": a.contact,
+            "password": hashlib.sha256(f"{a.name}\0{a.password}\0{a.event_web_password or ''}".encode()).hexdigest()[
+                :16
+            ],
         }
-        routing = {"forward": _forward(a.forward), "pickup": a.pickup,
-                   "loud_from": ", ".join(a.loud_from) or None}
+        routing = {"forward": _forward(a.forward), "pickup": a.pickup, "loud_from": ", ".join(a.loud_from) or None}
         phones[a.name].update({k: v for k, v in routing.items() if v is not None})
     for g in directory.groups:
-        members = ", ".join(f"{m.name}{f' after {m.delay} s' if m.delay else ''}{' (paused)' if m.paused else ''}"
-                            for m in g.members)
-        group = {"extension": g.number, "display_name": g.display_name, "members": members,
-                 "timeout": g.timeout, "forward": _forward(g.forward)}
+        members = ", ".join(
+            f"{m.name}{f' after {m.delay} s' if m.delay else ''}{' (paused)' if m.paused else ''}" for m in g.members
+        )
+        group: dict[str, object] = {
+            "extension": g.number,
+            "display_name": g.display_name,
+            "members": members,
+            "timeout": g.timeout,
+            "forward": _forward(g.forward),
+        }
         phones[GROUP + g.name] = {k: v for k, v in group.items() if v is not None}
     return phones
 
@@ -56,7 +80,7 @@ def summary_text(phones: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_summary(lines: Optional[list[str]]) -> Optional[dict[str, dict]]:
+def parse_summary(lines: list[str] | None) -> dict[str, dict] | None:
     """The recorded summary, None when there is none (or it cannot be read: then every phone
     counts as new, which says too much rather than too little)."""
     if not lines:
@@ -73,7 +97,7 @@ def parse_summary(lines: Optional[list[str]]) -> Optional[dict[str, dict]]:
     return phones
 
 
-def account(old: Optional[dict[str, dict]], new: dict[str, dict], told: tuple[str, ...] = ()) -> list[str]:
+def account(old: dict[str, dict] | None, new: dict[str, dict], told: tuple[str, ...] = ()) -> list[str]:
     """One line per phone that is added, removed or changed (which fields: the new values,
     except the password), then the phones told to fetch their settings."""
     old = old or {}
@@ -90,8 +114,9 @@ def account(old: Optional[dict[str, dict]], new: dict[str, dict], told: tuple[st
             continue
         changed = [f for f in FIELDS if old[name].get(f) != fields.get(f)]
         if changed:
-            shown = [f"{f} {old[name].get(f)!r} -> {fields.get(f)!r}" if f != "password" else "password"
-                     for f in changed]
+            shown = [
+                f"{f} {old[name].get(f)!r} -> {fields.get(f)!r}" if f != "password" else "password" for f in changed
+            ]
             lines.append(f"~ {name} ({fields.get('extension')}): " + ", ".join(shown))
     if told:
         lines.append(f"told to fetch their settings: {', '.join(told)}")

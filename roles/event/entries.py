@@ -4,9 +4,9 @@ no other problem, and a view of every entry for the rules across entries."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import yamlload
 from .messages import shown
@@ -20,23 +20,24 @@ class PhoneView:
     own (None for the others), and the whole entry when it is valid."""
 
     index: int  # in phones.yml's list, from 0
-    name: Optional[str]
-    extension: Optional[str]
-    display_name: Optional[str]
-    password: Optional[str]
-    mac: Optional[str]
-    model: Optional[str]
-    entry: Optional[PhoneEntry]  # None when the entry has problems of its own
+    name: str | None
+    extension: str | None
+    display_name: str | None
+    password: str | None
+    mac: str | None
+    model: str | None
+    entry: PhoneEntry | None  # None when the entry has problems of its own
 
     @classmethod
-    def of(cls, index: int, phone: PhoneEntry) -> "PhoneView":
-        return cls(index, phone.name, phone.extension, phone.display_name, phone.password, phone.mac, phone.model,
-                   phone)
+    def of(cls, index: int, phone: PhoneEntry) -> PhoneView:
+        return cls(
+            index, phone.name, phone.extension, phone.display_name, phone.password, phone.mac, phone.model, phone
+        )
 
     @classmethod
-    def partial(cls, index: int, data: dict, bad: set) -> "PhoneView":
+    def partial(cls, index: int, data: dict, bad: set) -> PhoneView:
         """The fields of an entry with problems that are fine on their own."""
-        values: dict[str, Optional[str]] = {}
+        values: dict[str, str | None] = {}
         for key in ("name", "extension", "display_name", "password", "mac", "model"):
             value = data.get(key)
             if key in bad or value is yamlload.REFUSED:
@@ -54,13 +55,17 @@ class GroupView:
     """One group entry as the rules across entries see it (see PhoneView)."""
 
     index: int  # in groups.yml's list, from 0
-    name: Optional[str]
-    number: Optional[str]
-    entry: Optional[GroupEntry]  # None when the entry has problems of its own
+    name: str | None
+    number: str | None
+    entry: GroupEntry | None  # None when the entry has problems of its own
 
     @classmethod
-    def partial(cls, index: int, data: dict, bad: set) -> "GroupView":
-        def plain(key: str) -> Optional[str]:
+    def of(cls, index: int, group: GroupEntry) -> GroupView:
+        return cls(index, group.name, group.number, group)
+
+    @classmethod
+    def partial(cls, index: int, data: dict, bad: set) -> GroupView:
+        def plain(key: str) -> str | None:
             value = data.get(key)
             if key in bad or isinstance(value, bool) or not isinstance(value, (str, int)):
                 return None
@@ -69,8 +74,11 @@ class GroupView:
         return cls(index, plain("name"), plain("number"), None)
 
 
-_PHONE_ENTRIES = TypeAdapter(list[PhoneEntry])
-_GROUP_ENTRIES = TypeAdapter(list[GroupEntry])
+# Every entry of a list in one call (for 10,000 phones, faster than one call each).
+_ADAPTERS: dict[type[BaseModel], TypeAdapter] = {
+    PhoneEntry: TypeAdapter(list[PhoneEntry]),
+    GroupEntry: TypeAdapter(list[GroupEntry]),
+}
 
 
 def validate_phones(phones: SourceFile) -> list[PhoneView]:
@@ -84,28 +92,13 @@ def validate_phones(phones: SourceFile) -> list[PhoneView]:
     if not isinstance(entries, list) or not entries:
         if "phones" in data and entries is not yamlload.REFUSED:
             what = "an empty list" if entries == [] else shown(entries)
-            phones.add(("phones",), f"is {what}, but it must list the phones, one '- name: ...' entry each "
-                       "(see docs/event.md)")
+            phones.add(
+                ("phones",), f"is {what}, but it must list the phones, one '- name: ...' entry each (see docs/event.md)"
+            )
         elif "phones" not in data:
             phones.add_at(1, "'phones:' is missing: list the phones under it, one '- name: ...' entry each")
         return []
-    try:  # the common case, every entry valid: one call for all (faster than one each)
-        return [PhoneView.of(i, phone) for i, phone in enumerate(_PHONE_ENTRIES.validate_python(entries))]
-    except ValidationError:
-        pass
-    views = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            if entry is not yamlload.REFUSED:
-                phones.add(
-                    ("phones", i),
-                    f"is {shown(entry)}, but a phone is a mapping of keys: write '- name: ...' and "
-                    "its other keys (extension, ...) indented below",
-                )
-            continue
-        phone, bad = phones.validate(PhoneEntry, entry, prefix=("phones", i))
-        views.append(PhoneView.partial(i, entry, bad) if phone is None else PhoneView.of(i, phone))
-    return views
+    return _views(phones, "phones", entries, PhoneEntry, PhoneView, "a phone", "extension, ...")
 
 
 def validate_groups(groups: SourceFile) -> list[GroupView]:
@@ -123,23 +116,31 @@ def validate_groups(groups: SourceFile) -> list[GroupView]:
     if not isinstance(entries, list):
         groups.add(("groups",), f"is {shown(entries)}, but it must list the groups, one '- name: ...' entry each")
         return []
-    try:
-        return [GroupView(i, g.name, g.number, g) for i, g in enumerate(_GROUP_ENTRIES.validate_python(entries))]
+    return _views(groups, "groups", entries, GroupEntry, GroupView, "a group", "number, members, ...")
+
+
+def _views(file: SourceFile, key: str, entries: list, model: type[BaseModel], view: Any, what: str, keys: str) -> list:
+    """A view of each entry of the list under `key`; each entry's own problems reported."""
+    try:  # the common case, every entry valid: one call for all (faster than one each)
+        return [view.of(i, entry) for i, entry in enumerate(_ADAPTERS[model].validate_python(entries))]
     except ValidationError:
         pass
     views = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             if entry is not yamlload.REFUSED:
-                groups.add(("groups", i), f"is {shown(entry)}, but a group is a mapping of keys: write '- name: ...' "
-                           "and its other keys (number, members, ...) indented below")
+                file.add(
+                    (key, i),
+                    f"is {shown(entry)}, but {what} is a mapping of keys: write '- name: ...' and "
+                    f"its other keys ({keys}) indented below",
+                )
             continue
-        group, bad = groups.validate(GroupEntry, entry, prefix=("groups", i))
-        views.append(GroupView.partial(i, entry, bad) if group is None else GroupView(i, group.name, group.number, group))
+        valid, bad = file.validate(model, entry, prefix=(key, i))
+        views.append(view.partial(i, entry, bad) if valid is None else view.of(i, valid))
     return views
 
 
-def test_numbers_of(event_data: Any) -> Optional[TestNumbers]:
+def test_numbers_of(event_data: Any) -> TestNumbers | None:
     """The test numbers of an event.yml that has problems elsewhere (to check the phones'
     extensions against them all the same), or None if they have problems too."""
     if not isinstance(event_data, dict):

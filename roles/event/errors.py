@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class EventError(Exception):
     """The event directory cannot be deployed; `problems` lists every reason, one line each."""
 
-    def __init__(self, problems: list[str], directory: Optional[str] = None):
+    def __init__(self, problems: list[str], directory: str | None = None):
         self.problems = problems
         self.directory = directory
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"

@@ -10,7 +10,6 @@ each entry validated on its own (sources.py, entries.py), the rules across phone
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from roles.shared.templating import gc_paused
 
@@ -67,8 +66,7 @@ def load_directory(directory: Path | str) -> Directory:
     directory = Path(directory)
     if not directory.is_dir():
         raise EventError(
-            [f"{directory}: event directory not found: set TELEVOC_EVENT_DIR or create it "
-             "(see docs/event.md)"],
+            [f"{directory}: event directory not found: set TELEVOC_EVENT_DIR or create it (see docs/event.md)"],
             str(directory),
         )
     with gc_paused():
@@ -95,8 +93,11 @@ def _load(directory: Path) -> Directory:
     entries = Entries(phones_file, views, groups_file, group_views)
     tests = {numbers.hello_world: "hello_world", numbers.echo: "echo"} if numbers is not None else {}
     nodes = check_routing(
-        event, event.ring_timeout if event is not None else DEFAULT_RING_TIMEOUT,
-        event.pickup_code if event is not None else None, tests, entries,
+        event,
+        event.ring_timeout if event is not None else DEFAULT_RING_TIMEOUT,
+        event.pickup_code if event is not None else None,
+        tests,
+        entries,
     )
     trunk_password = None
     if event is not None:
@@ -129,12 +130,15 @@ def _pbx_address_needed(event: Event, event_file: SourceFile, phones_file: Sourc
         )
 
 
-def _why_secret(event: Event, phones_file: SourceFile, phones_data: dict, views: list[PhoneView]) -> Optional[str]:
+def _why_secret(event: Event, phones_file: SourceFile, phones_data: dict, views: list[PhoneView]) -> str | None:
     """Who needs the event secret, in words; None when nothing is derived from it."""
     # phones whose SIP password is derived: none given (a bad one given is reported already)
-    entries = phones_data.get("phones")
-    derived = [v.index for v in views
-               if v.password is None and (v.entry is not None or entries[v.index].get("password") is None)]
+    entries = phones_data.get("phones") or []
+    derived = [
+        v.index
+        for v in views
+        if v.password is None and (v.entry is not None or entries[v.index].get("password") is None)
+    ]
     provisioned = [v.index for v in views if v.mac is not None]
     if not (derived or provisioned or event.venues):
         return None

@@ -6,9 +6,11 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from annotated_types import Ge, Le
+from pydantic.fields import FieldInfo
 
 from .model import EVENT_NAME_RULE, NAME_RULE, RENAMED_KEYS, rule_of
 
@@ -35,8 +37,21 @@ EXAMPLES = {
 
 # Spelled out when a name has them (umlauts and their kin).
 _TRANSLITERATION = {
-    "ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss",
-    "æ": "ae", "Æ": "Ae", "ø": "oe", "Ø": "Oe", "å": "aa", "Å": "Aa", "œ": "oe", "Œ": "Oe",
+    "ä": "ae",
+    "ö": "oe",
+    "ü": "ue",
+    "Ä": "Ae",
+    "Ö": "Oe",
+    "Ü": "Ue",
+    "ß": "ss",
+    "æ": "ae",
+    "Æ": "Ae",
+    "ø": "oe",
+    "Ø": "Oe",
+    "å": "aa",
+    "Å": "Aa",
+    "œ": "oe",
+    "Œ": "Oe",
 }
 
 # Name-like fields: (characters allowed, the first character's, at most, lower case only, rule).
@@ -73,7 +88,7 @@ def _char(c: str) -> str:
     return repr(c)
 
 
-def suggest_name(value: str, allowed: str, first: str, limit: int, lower: bool) -> Optional[str]:
+def suggest_name(value: str, allowed: str, first: str, limit: int, lower: bool) -> str | None:
     """`value` spelled with the characters a name takes: umlauts spelled out (ü -> ue), accents
     dropped (é -> e), every other run of characters replaced by '-'."""
     text = "".join(_TRANSLITERATION.get(c, c) for c in value)
@@ -124,9 +139,9 @@ def _number_rule(key, field) -> str:
     return f"{what} is a whole number"
 
 
-def _field(model: type, loc: tuple):
+def _field(model: type, loc: tuple) -> tuple[Any, FieldInfo | None]:
     """(the model that holds the field at `loc`, its FieldInfo or None)."""
-    current = model
+    current: Any = model
     for key in loc[:-1]:
         if isinstance(key, int):
             continue
@@ -145,7 +160,7 @@ def _field(model: type, loc: tuple):
     return current, current.model_fields.get(loc[-1]) if loc else None
 
 
-def explain(error: dict, model: type, source: Optional[str]) -> str:
+def explain(error: Mapping[str, Any], model: type, source: str | None) -> str:
     """One pydantic error of `model` in words: '<what is wrong and the rule>: <the fix>'.
     `source` is the value's text as written in the YAML file, when it is a scalar."""
     kind, loc = error["type"], error["loc"]
@@ -190,7 +205,8 @@ def explain(error: dict, model: type, source: Optional[str]) -> str:
     if kind == "target_number":
         return error["msg"]
     if kind == "bool_type":
-        return f"is {shown(value)}, but {key} is true or false: write {key}: {str(default).lower() if isinstance(default, bool) else 'true'} or the other"
+        written = str(default).lower() if isinstance(default, bool) else "true"
+        return f"is {shown(value)}, but {key} is true or false: write {key}: {written} or the other"
     if kind == "too_short":
         return f"is an empty list, but a group rings one member at least: list them under '{key}:', one '- name' each"
     if kind == "list_type":

@@ -11,13 +11,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import typing
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
-
-from roles.shared.names import RESERVED_NAMES, RESERVED_PREFIX
 
 # A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -37,7 +35,7 @@ MIN_PASSWORD_LENGTH = 12
 RENAMED_KEYS = {"web_password": "web_password_before"}
 
 
-def rule_of(field: FieldInfo) -> Optional[str]:
+def rule_of(field: FieldInfo) -> str | None:
     """A field's rule in words: its description, or that of the type it takes (an optional
     `Location`, a tuple of `Target`s: the rule sits on the type, declared once)."""
     if field.description:
@@ -61,9 +59,7 @@ def _no_bool(value):
 
 # Extensions may be written as YAML numbers (1001) or strings ("0100"; a plain 0100 is refused
 # when the YAML is read).
-Extension = Annotated[
-    str, Field(pattern=r"^[0-9]{2,10}$", coerce_numbers_to_str=True, description=EXTENSION_RULE)
-]
+Extension = Annotated[str, Field(pattern=r"^[0-9]{2,10}$", coerce_numbers_to_str=True, description=EXTENSION_RULE)]
 Number = Annotated[int, BeforeValidator(_no_bool)]
 
 RINGER_RULE = "a ringer is one of Ringer1 to Ringer10, or Silent"
@@ -83,8 +79,7 @@ def _target(value):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise PydanticCustomError(
             "target_number",
-            "is the number {value}, but {rule}: write the name of the phone or group to forward to "
-            "(e.g. backoffice)",
+            "is the number {value}, but {rule}: write the name of the phone or group to forward to (e.g. backoffice)",
             {"value": value, "rule": TARGET_RULE},
         )
     return value
@@ -105,7 +100,7 @@ _MAC = re.compile(r"[0-9a-f]{12}")
 _MAC_SEPARATORS = str.maketrans("", "", ":.-")
 
 
-def normalize_mac(value: str) -> Optional[str]:
+def normalize_mac(value: str) -> str | None:
     """'00:04:13:2A:BC:DE' -> '0004132abcde'; None if it is no MAC."""
     digits = value.translate(_MAC_SEPARATORS).lower()
     return digits if _MAC.fullmatch(digits) else None
@@ -118,7 +113,7 @@ def _ip_address(value: str, example: str) -> None:
         raise ValueError(f"{value!r} is not an IP address: write one like {example}") from None
 
 
-def doc(meaning: str, default: Optional[str] = None) -> dict:
+def doc(meaning: str, default: str | None = None) -> dict:
     """What a key of the event directory is for, for the reference generated from this model
     (`python -m roles.reference`, docs/reference.md): `meaning`, and its default in words when
     that is not a plain value (`the name`, `pbx_address`). A field's `description` is its rule,
@@ -133,25 +128,45 @@ class Strict(BaseModel):
 class Sip(Strict):
     """How Asterisk listens for the phones."""
 
-    realm: Optional[str] = Field(
-        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+    realm: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
         description="a realm takes only letters a-z A-Z, digits, '_', '.', '-', at most 63 "
         "characters, starting with a letter or digit",
         json_schema_extra=doc("the digest realm of Asterisk's challenges", "Asterisk's `asterisk`"),
     )
-    domain: Optional[str] = Field(
-        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$",
+    domain: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$",
         description="a domain is a DNS name or an IP address (letters a-z A-Z, digits, '.', '-')",
         json_schema_extra=doc("the SIP domain provisioned phones register to (a DNS name, say)", "`pbx_address`"),
     )
-    bind: str = Field("0.0.0.0", description="bind is an IP address (0.0.0.0: every address)",
-                      json_schema_extra=doc("the address Asterisk listens at for SIP (UDP)"))
-    port: Number = Field(5060, ge=1, le=65535, description="the SIP port",
-                         json_schema_extra=doc("the port Asterisk listens at for SIP (UDP)"))
-    rtp_start: Number = Field(10000, ge=1024, le=65534, description="the first RTP port",
-                              json_schema_extra=doc("the first port of the RTP range (opened in the NixOS firewall)"))
-    rtp_end: Number = Field(20000, ge=1025, le=65535, description="the last RTP port",
-                            json_schema_extra=doc("the last port of the RTP range"))
+    bind: str = Field(
+        "0.0.0.0",
+        description="bind is an IP address (0.0.0.0: every address)",
+        json_schema_extra=doc("the address Asterisk listens at for SIP (UDP)"),
+    )
+    port: Number = Field(
+        5060,
+        ge=1,
+        le=65535,
+        description="the SIP port",
+        json_schema_extra=doc("the port Asterisk listens at for SIP (UDP)"),
+    )
+    rtp_start: Number = Field(
+        10000,
+        ge=1024,
+        le=65534,
+        description="the first RTP port",
+        json_schema_extra=doc("the first port of the RTP range (opened in the NixOS firewall)"),
+    )
+    rtp_end: Number = Field(
+        20000,
+        ge=1025,
+        le=65535,
+        description="the last RTP port",
+        json_schema_extra=doc("the last port of the RTP range"),
+    )
 
     @field_validator("bind")
     @classmethod
@@ -171,16 +186,27 @@ class Provisioning(Strict):
     """How snom phones (those with mac and model) get their settings from the PBX."""
 
     web_user: str = Field(
-        "admin", pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        "admin",
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
         description="a web user takes only letters a-z A-Z, digits, '_', '.', '-', 1 to 32 characters",
-        json_schema_extra=doc("the user of a provisioned phone's web interface (its password is derived "
-                              "from the event secret)"),
+        json_schema_extra=doc(
+            "the user of a provisioned phone's web interface (its password is derived from the event secret)"
+        ),
     )
-    http_port: Number = Field(8088, ge=1, le=65535, description="the provisioning HTTP port",
-                              json_schema_extra=doc("the port of televoc's provisioning server, open to the "
-                                                    "phone network only"))
-    keepalive_interval: Number = Field(30, ge=0, le=3600, description="the NAT keepalive interval in seconds, 0 for none",
-                                       json_schema_extra=doc("seconds between a provisioned phone's NAT keepalives"))
+    http_port: Number = Field(
+        8088,
+        ge=1,
+        le=65535,
+        description="the provisioning HTTP port",
+        json_schema_extra=doc("the port of televoc's provisioning server, open to the phone network only"),
+    )
+    keepalive_interval: Number = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="the NAT keepalive interval in seconds, 0 for none",
+        json_schema_extra=doc("seconds between a provisioned phone's NAT keepalives"),
+    )
 
 
 class Security(Strict):
@@ -188,16 +214,26 @@ class Security(Strict):
     accounts, requests for MACs the provisioning server does not know."""
 
     ban_after: Number = Field(
-        5, ge=1, le=100, description="ban_after is the number of failures (1 to 100) after which a source is banned",
-        json_schema_extra=doc("failures (wrong SIP password, unknown account, guessed MAC) after which a source is "
-                              "banned from the PBX"),
+        5,
+        ge=1,
+        le=100,
+        description="ban_after is the number of failures (1 to 100) after which a source is banned",
+        json_schema_extra=doc(
+            "failures (wrong SIP password, unknown account, guessed MAC) after which a source is banned from the PBX"
+        ),
     )
     find_seconds: Number = Field(
-        600, ge=10, le=86400, description="find_seconds is the window (10 to 86400 seconds) in which failures count",
+        600,
+        ge=10,
+        le=86400,
+        description="find_seconds is the window (10 to 86400 seconds) in which failures count",
         json_schema_extra=doc("the window in which those failures count, in seconds"),
     )
     ban_seconds: Number = Field(
-        3600, ge=5, le=604800, description="ban_seconds is how long (5 seconds to a week) a source stays banned",
+        3600,
+        ge=5,
+        le=604800,
+        description="ban_seconds is how long (5 seconds to a week) a source stays banned",
         json_schema_extra=doc("how long a banned source stays banned, in seconds"),
     )
 
@@ -209,38 +245,50 @@ class Trunk(Strict):
     """`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is
     not here: it lives in the trunk secret file (docs/trunks-and-venues.md)."""
 
-    registrar: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$", description=HOST_RULE,
-                           json_schema_extra=doc("the upstream's registrar, `host` or `host:port`"))
+    registrar: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$",
+        description=HOST_RULE,
+        json_schema_extra=doc("the upstream's registrar, `host` or `host:port`"),
+    )
     username: str = Field(
         pattern=r"^[A-Za-z0-9_.+-]{1,64}$",
         description="a trunk username is 1 to 64 letters, digits or '_ . + -' (what the upstream's operators gave you)",
         json_schema_extra=doc("the event's account at the upstream"),
     )
     block: str = Field(
-        pattern=r"^[0-9]{1,10}$", coerce_numbers_to_str=True,
+        pattern=r"^[0-9]{1,10}$",
+        coerce_numbers_to_str=True,
         description="a number block is the digits the upstream puts before every extension of the event (e.g. 6000)",
         json_schema_extra=doc("the number block: `block` + an extension reaches that phone or group from outside"),
     )
     dial_out_prefix: str = Field(
-        "0", pattern=r"^[0-9]{1,3}$", coerce_numbers_to_str=True,
+        "0",
+        pattern=r"^[0-9]{1,3}$",
+        coerce_numbers_to_str=True,
         description="the dial-out prefix is 1 to 3 digits a phone dials before an outside number (e.g. '0', in quotes)",
         json_schema_extra=doc("what a phone dials before an outside number"),
     )
-    dial_out: Union[Literal["all"], tuple[Target, ...]] = Field(
-        (), description="dial_out is 'all' or a list of the phones and groups whose phones may call out",
+    dial_out: Literal["all"] | tuple[Target, ...] = Field(
+        (),
+        description="dial_out is 'all' or a list of the phones and groups whose phones may call out",
         json_schema_extra=doc("`all`, or the phones and groups (every phone in them) that may call out", "none may"),
     )
     sources: tuple[str, ...] = Field(
-        (), description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
+        (),
+        description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
         json_schema_extra=doc("the IP addresses or networks the upstream's calls come from", "the registrar's address"),
     )
-    secret_file: Optional[str] = Field(
-        None, description="secret_file is the path of the trunk's password file",
-        json_schema_extra=doc("the file with the trunk's password (its first line); `$TELEVOC_TRUNK_SECRET_FILE` "
-                              "overrides it", "`~/.config/televoc/<name>.trunk.secret`"),
+    secret_file: str | None = Field(
+        None,
+        description="secret_file is the path of the trunk's password file",
+        json_schema_extra=doc(
+            "the file with the trunk's password (its first line); `$TELEVOC_TRUNK_SECRET_FILE` overrides it",
+            "`~/.config/televoc/<name>.trunk.secret`",
+        ),
     )
-    venue: Optional[str] = Field(
-        None, description="venue names the venue whose PBX registers the trunk",
+    venue: str | None = Field(
+        None,
+        description="venue names the venue whose PBX registers the trunk",
         json_schema_extra=doc("with venues: the venue whose PBX registers the trunk", "required with venues"),
     )
 
@@ -251,11 +299,13 @@ class Trunk(Strict):
             try:
                 ipaddress.ip_network(source, strict=False)
             except ValueError:
-                raise ValueError(f"{source!r} is not an IP address or network: write one like 192.0.2.10 or 192.0.2.0/28") from None
+                raise ValueError(
+                    f"{source!r} is not an IP address or network: write one like 192.0.2.10 or 192.0.2.0/28"
+                ) from None
         return value
 
     @model_validator(mode="after")
-    def _sources_needed(self) -> "Trunk":
+    def _sources_needed(self) -> Trunk:
         if not self.sources:
             try:
                 ipaddress.ip_address(self.host)
@@ -286,11 +336,14 @@ class Venue(Strict):
     numbers: Annotated[tuple[Annotated[str, Field(pattern=r"^[0-9]{1,5}$")], ...], BeforeValidator(_prefixes)] = Field(
         min_length=1,
         description="numbers are the prefixes (1 to 5 digits) of this venue's numbers, e.g. '2' or ['2', '3']",
-        json_schema_extra=doc("the prefixes of the venue's numbers: every extension and group number begins "
-                              "with one of them"),
+        json_schema_extra=doc(
+            "the prefixes of the venue's numbers: every extension and group number begins with one of them"
+        ),
     )
-    address: str = Field(description="address is the IP address the other venues' PBXes reach this one at",
-                         json_schema_extra=doc("the address the other venues' PBXes reach this one's at"))
+    address: str = Field(
+        description="address is the IP address the other venues' PBXes reach this one at",
+        json_schema_extra=doc("the address the other venues' PBXes reach this one's at"),
+    )
 
     @field_validator("address")
     @classmethod
@@ -302,42 +355,66 @@ class Venue(Strict):
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
-    name: str = Field(pattern=EVENT_NAME_PATTERN, description=EVENT_NAME_RULE,
-                      json_schema_extra=doc("the event's name; names the secret file"))
-    network: str = Field(description="the phones' network is an IP network",
-                         json_schema_extra=doc("the phones' network, e.g. `10.23.0.0/24`: accounts work only from "
-                                               "there (endpoint `permit`), Asterisk's `local_net`, provisioning "
-                                               "served only there"))
-    pbx_address: Optional[str] = Field(
-        None, description="pbx_address is the PBX's IP address in the phone network",
-        json_schema_extra=doc("the PBX's address in the phone network, where provisioned phones reach it",
-                              "required when a phone has a `mac`"),
+    name: str = Field(
+        pattern=EVENT_NAME_PATTERN,
+        description=EVENT_NAME_RULE,
+        json_schema_extra=doc("the event's name; names the secret file"),
+    )
+    network: str = Field(
+        description="the phones' network is an IP network",
+        json_schema_extra=doc(
+            "the phones' network, e.g. `10.23.0.0/24`: accounts work only from "
+            "there (endpoint `permit`), Asterisk's `local_net`, provisioning "
+            "served only there"
+        ),
+    )
+    pbx_address: str | None = Field(
+        None,
+        description="pbx_address is the PBX's IP address in the phone network",
+        json_schema_extra=doc(
+            "the PBX's address in the phone network, where provisioned phones reach it",
+            "required when a phone has a `mac`",
+        ),
     )
     sip: Sip = Field(Sip(), json_schema_extra=doc("how Asterisk listens for the phones"))
-    provisioning: Provisioning = Field(Provisioning(), json_schema_extra=doc(
-        "how snom phones (those with `mac` and `model`) get their settings from the PBX"))
-    security: Security = Field(Security(), json_schema_extra=doc(
-        "how the PBX bans sources that keep failing (fail2ban)"))
-    test_numbers: TestNumbers = Field(TestNumbers(), json_schema_extra=doc(
-        "numbers every phone can dial to check itself"))
-    ring_timeout: Number = Field(DEFAULT_RING_TIMEOUT, ge=5, le=300, description="the seconds a call rings",
-                                 json_schema_extra=doc("seconds a call rings before giving up (a group's default "
-                                                       "timeout too)"))
+    provisioning: Provisioning = Field(
+        Provisioning(),
+        json_schema_extra=doc("how snom phones (those with `mac` and `model`) get their settings from the PBX"),
+    )
+    security: Security = Field(
+        Security(), json_schema_extra=doc("how the PBX bans sources that keep failing (fail2ban)")
+    )
+    test_numbers: TestNumbers = Field(
+        TestNumbers(), json_schema_extra=doc("numbers every phone can dial to check itself")
+    )
+    ring_timeout: Number = Field(
+        DEFAULT_RING_TIMEOUT,
+        ge=5,
+        le=300,
+        description="the seconds a call rings",
+        json_schema_extra=doc("seconds a call rings before giving up (a group's default timeout too)"),
+    )
     pickup_code: str = Field(
-        "*8", pattern=r"^\*?[0-9]{1,9}$",
+        "*8",
+        pattern=r"^\*?[0-9]{1,9}$",
         description="a pickup code is what a phone dials to answer a call ringing in its pickup "
         "group: '*' and digits (e.g. '*8', in quotes), or 2 to 10 digits",
         json_schema_extra=doc("what a phone dials to answer a call ringing in its pickup group"),
     )
-    secret_file: Optional[str] = Field(
-        None, description="secret_file is the path of the event secret",
-        json_schema_extra=doc("where the event secret is (`$TELEVOC_SECRET_FILE` overrides it); relative to the "
-                              "event directory", "`~/.config/televoc/<name>.secret`"),
+    secret_file: str | None = Field(
+        None,
+        description="secret_file is the path of the event secret",
+        json_schema_extra=doc(
+            "where the event secret is (`$TELEVOC_SECRET_FILE` overrides it); relative to the event directory",
+            "`~/.config/televoc/<name>.secret`",
+        ),
     )
-    trunk: Optional[Trunk] = Field(None, json_schema_extra=doc(
-        "the event's account at an upstream network (docs/trunks-and-venues.md)", "none"))
+    trunk: Trunk | None = Field(
+        None, json_schema_extra=doc("the event's account at an upstream network (docs/trunks-and-venues.md)", "none")
+    )
     venues: dict[Annotated[str, Field(pattern=EVENT_NAME_PATTERN)], Venue] = Field(
-        {}, json_schema_extra=doc("several venues, one PBX each, by name (docs/trunks-and-venues.md)", "one PBX"))
+        {}, json_schema_extra=doc("several venues, one PBX each, by name (docs/trunks-and-venues.md)", "one PBX")
+    )
 
     @field_validator("network")
     @classmethod
@@ -346,13 +423,12 @@ class Event(Strict):
             return str(ipaddress.ip_network(value, strict=False))
         except ValueError:
             raise ValueError(
-                f"{value!r} is not an IP network: write the network address and prefix length, "
-                "e.g. 10.23.0.0/24"
+                f"{value!r} is not an IP network: write the network address and prefix length, e.g. 10.23.0.0/24"
             ) from None
 
     @field_validator("pbx_address")
     @classmethod
-    def _pbx_address(cls, value: Optional[str]) -> Optional[str]:
+    def _pbx_address(cls, value: str | None) -> str | None:
         if value is not None:
             _ip_address(value, "10.23.0.2")
         return value
@@ -361,25 +437,44 @@ class Event(Strict):
 class Forward(Strict):
     """Where calls go that a phone or group does not take: each key names a phone or group."""
 
-    always: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
-        "takes every call, at once (the phone does not ring; takes no other case)"))
-    no_answer: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
-        "takes the call when nobody answered within `no_answer_after` (phones) or the group's `timeout`"))
-    no_answer_after: Optional[Number] = Field(
-        None, ge=1, le=300, description="no_answer_after is the seconds (1 to 300) a phone rings before its no_answer forward",
+    always: Target | None = Field(
+        None,
+        description=TARGET_RULE,
+        json_schema_extra=doc("takes every call, at once (the phone does not ring; takes no other case)"),
+    )
+    no_answer: Target | None = Field(
+        None,
+        description=TARGET_RULE,
+        json_schema_extra=doc(
+            "takes the call when nobody answered within `no_answer_after` (phones) or the group's `timeout`"
+        ),
+    )
+    no_answer_after: Number | None = Field(
+        None,
+        ge=1,
+        le=300,
+        description="no_answer_after is the seconds (1 to 300) a phone rings before its no_answer forward",
         json_schema_extra=doc("phones: seconds the phone rings before its `no_answer` forward", "`ring_timeout`"),
     )
-    busy: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
-        "takes the call when the phone answers 486 Busy (snom: DND, or busy without call waiting)"))
-    unavailable: Optional[Target] = Field(None, description=TARGET_RULE, json_schema_extra=doc(
-        "takes the call when the phone is not registered or does not answer qualify: at once"))
+    busy: Target | None = Field(
+        None,
+        description=TARGET_RULE,
+        json_schema_extra=doc(
+            "takes the call when the phone answers 486 Busy (snom: DND, or busy without call waiting)"
+        ),
+    )
+    unavailable: Target | None = Field(
+        None,
+        description=TARGET_RULE,
+        json_schema_extra=doc("takes the call when the phone is not registered or does not answer qualify: at once"),
+    )
 
     def targets(self) -> list[tuple[str, str]]:
         """(kind, target) for each forward set, in the order they can happen."""
         return [(k, getattr(self, k)) for k in ("always", "busy", "unavailable", "no_answer") if getattr(self, k)]
 
 
-def ring_seconds(ring_timeout: int, timeout: Optional[int] = None, forward: Optional[Forward] = None) -> int:
+def ring_seconds(ring_timeout: int, timeout: int | None = None, forward: Forward | None = None) -> int:
     """How long a number rings before it gives up, or its no_answer forward takes the call: a
     group's own `timeout`; a phone's no_answer_after (with a no_answer forward); else the
     event's `ring_timeout`. (The one place that decides it: the checks, the groups of the
@@ -400,81 +495,142 @@ class Member(Strict):
     """One member of a group: a phone or another group."""
 
     name: Target = Field(json_schema_extra=doc("the phone or group, by name"))
-    delay: Number = Field(0, ge=0, le=300, description="a delay is the seconds (0 to 300) before the member rings",
-                          json_schema_extra=doc("seconds before the member rings"))
+    delay: Number = Field(
+        0,
+        ge=0,
+        le=300,
+        description="a delay is the seconds (0 to 300) before the member rings",
+        json_schema_extra=doc("seconds before the member rings"),
+    )
     paused: StrictBool = Field(False, json_schema_extra=doc("a paused member does not ring"))
 
 
 class GroupEntry(Strict):
     """One entry of `groups.yml`, as written."""
 
-    name: str = Field(pattern=NAME_PATTERN, description=GROUP_NAME_RULE, json_schema_extra=doc(
-        "the group's name (phones and groups share names and numbers)"))
-    number: Extension = Field(json_schema_extra=doc("the number that rings the group"))
-    display_name: Optional[DisplayName] = Field(None, json_schema_extra=doc("its name in the directory", "the name"))
-    short: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$", description=SHORT_RULE,
-                                 json_schema_extra=doc("shown before the caller's name on the phones it rings: "
-                                                       "`[Info] Alice`", "the display name, cut to 12"))
-    timeout: Optional[Number] = Field(
-        None, ge=5, le=300, description="a group's timeout is the seconds (5 to 300) it rings before it gives up",
-        json_schema_extra=doc("seconds the group rings before it gives up (or its `no_answer` forward takes "
-                              "the call)", "`ring_timeout`"),
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description=GROUP_NAME_RULE,
+        json_schema_extra=doc("the group's name (phones and groups share names and numbers)"),
     )
-    members: list[Annotated[Member, BeforeValidator(_member)]] = Field(min_length=1, json_schema_extra=doc(
-        "phones and groups: `- saal1` rings at once, `- {name: saal2, delay: 10}` 10 s later (below)"))
-    forward: Optional[Forward] = Field(None, json_schema_extra=doc(
-        "where calls go that the group does not take (below; `no_answer_after` is the group's `timeout`)", "none"))
-    location: Optional[Location] = Field(None, json_schema_extra=doc("where the group answers, for the directory"))
+    number: Extension = Field(json_schema_extra=doc("the number that rings the group"))
+    display_name: DisplayName | None = Field(None, json_schema_extra=doc("its name in the directory", "the name"))
+    short: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$",
+        description=SHORT_RULE,
+        json_schema_extra=doc(
+            "shown before the caller's name on the phones it rings: `[Info] Alice`", "the display name, cut to 12"
+        ),
+    )
+    timeout: Number | None = Field(
+        None,
+        ge=5,
+        le=300,
+        description="a group's timeout is the seconds (5 to 300) it rings before it gives up",
+        json_schema_extra=doc(
+            "seconds the group rings before it gives up (or its `no_answer` forward takes the call)", "`ring_timeout`"
+        ),
+    )
+    members: list[Annotated[Member, BeforeValidator(_member)]] = Field(
+        min_length=1,
+        json_schema_extra=doc(
+            "phones and groups: `- saal1` rings at once, `- {name: saal2, delay: 10}` 10 s later (below)"
+        ),
+    )
+    forward: Forward | None = Field(
+        None,
+        json_schema_extra=doc(
+            "where calls go that the group does not take (below; `no_answer_after` is the group's `timeout`)", "none"
+        ),
+    )
+    location: Location | None = Field(None, json_schema_extra=doc("where the group answers, for the directory"))
     in_directory: StrictBool = Field(True, json_schema_extra=doc("`false` leaves the group out of the directory"))
 
 
 class PhoneEntry(Strict):
     """One entry of `phones.yml`, as written."""
 
-    name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE, json_schema_extra=doc(
-        "the SIP account (also the endpoint, auth and aor name)"))
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description=NAME_RULE,
+        json_schema_extra=doc("the SIP account (also the endpoint, auth and aor name)"),
+    )
     extension: Extension = Field(json_schema_extra=doc("the phone's number; write it quoted if it starts with 0"))
-    display_name: Optional[DisplayName] = Field(None, json_schema_extra=doc("shown as caller ID", "the name"))
-    password: Optional[str] = Field(None, description=PASSWORD_RULE, json_schema_extra=doc(
-        "the SIP password (docs/event.md, 'Passwords')", "derived from the event secret, the same on every run"))
-    contact: Optional[str] = Field(
-        None, pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+    display_name: DisplayName | None = Field(None, json_schema_extra=doc("shown as caller ID", "the name"))
+    password: str | None = Field(
+        None,
+        description=PASSWORD_RULE,
+        json_schema_extra=doc(
+            "the SIP password (docs/event.md, 'Passwords')", "derived from the event secret, the same on every run"
+        ),
+    )
+    contact: str | None = Field(
+        None,
+        pattern=r"^sips?:[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
         description="a contact is a SIP URI, sip:user@host or sip:user@host:port",
         json_schema_extra=doc("a static contact, for a client that cannot register", "none: the phone registers"),
     )
-    mac: Optional[str] = Field(None, description="a MAC is 12 hex digits", json_schema_extra=doc(
-        "with `model`: televoc provisions the phone (write it quoted, e.g. `\"00:04:13:2a:bc:de\"`)"))
-    model: Optional[str] = Field(
-        None, pattern=r"^snom[A-Za-z0-9]+$", description="a model is 'snom' and its number",
+    mac: str | None = Field(
+        None,
+        description="a MAC is 12 hex digits",
+        json_schema_extra=doc(
+            'with `model`: televoc provisions the phone (write it quoted, e.g. `"00:04:13:2a:bc:de"`)'
+        ),
+    )
+    model: str | None = Field(
+        None,
+        pattern=r"^snom[A-Za-z0-9]+$",
+        description="a model is 'snom' and its number",
         json_schema_extra=doc("with `mac`: the phone's model, e.g. `snom320`"),
     )
     ringer: Ringer = Field("Ringer1", json_schema_extra=doc("how a provisioned phone rings for direct calls"))
-    group_ringer: Optional[Ringer] = Field(None, json_schema_extra=doc(
-        "how it rings for calls through a group (docs/routing.md, 'Quiet ring')", "`ringer`"))
-    loud_from: tuple[Target, ...] = Field((), json_schema_extra=doc(
-        "phones and groups whose calls ring with `loud_ringer` (a silent lecture hall still rings for the "
-        "backoffice)", "none"))
+    group_ringer: Ringer | None = Field(
+        None,
+        json_schema_extra=doc("how it rings for calls through a group (docs/routing.md, 'Quiet ring')", "`ringer`"),
+    )
+    loud_from: tuple[Target, ...] = Field(
+        (),
+        json_schema_extra=doc(
+            "phones and groups whose calls ring with `loud_ringer` (a silent lecture hall still rings for the "
+            "backoffice)",
+            "none",
+        ),
+    )
     loud_ringer: Ringer = Field("Ringer1", json_schema_extra=doc("how it rings for calls from `loud_from`"))
-    pickup: Optional[str] = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", description=PICKUP_RULE,
-                                  json_schema_extra=doc("a pickup group: phones with the same one answer each other's "
-                                                        "ringing calls with `pickup_code`", "none"))
-    forward: Optional[Forward] = Field(None, json_schema_extra=doc(
-        "where calls go that the phone does not take (below)", "none"))
-    location: Optional[Location] = Field(None, json_schema_extra=doc(
-        "where the phone is, for the directory (e.g. `Hall A, lectern`)"))
+    pickup: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$",
+        description=PICKUP_RULE,
+        json_schema_extra=doc(
+            "a pickup group: phones with the same one answer each other's ringing calls with `pickup_code`", "none"
+        ),
+    )
+    forward: Forward | None = Field(
+        None, json_schema_extra=doc("where calls go that the phone does not take (below)", "none")
+    )
+    location: Location | None = Field(
+        None, json_schema_extra=doc("where the phone is, for the directory (e.g. `Hall A, lectern`)")
+    )
     in_directory: StrictBool = Field(True, json_schema_extra=doc("`false` leaves the phone out of the directory"))
-    address: Optional[str] = Field(
-        None, pattern=r"^[0-9.]+(:[0-9]{1,5})?$",
+    address: str | None = Field(
+        None,
+        pattern=r"^[0-9.]+(:[0-9]{1,5})?$",
         description="an address is the phone's IPv4 address, optionally with :port",
         json_schema_extra=doc("the phone's address, for adopt.py and a factory reset at teardown"),
     )
-    web_password_before: Optional[str] = Field(None, description=PASSWORD_CHARS_RULE, json_schema_extra=doc(
-        "the phone's web password from before the event (a second-hand phone), for adopt.py; not judged",
-        "none (factory fresh)"))
+    web_password_before: str | None = Field(
+        None,
+        description=PASSWORD_CHARS_RULE,
+        json_schema_extra=doc(
+            "the phone's web password from before the event (a second-hand phone), for adopt.py; not judged",
+            "none (factory fresh)",
+        ),
+    )
 
     @field_validator("password", "web_password_before")
     @classmethod
-    def _password_chars(cls, value: Optional[str]) -> Optional[str]:
+    def _password_chars(cls, value: str | None) -> str | None:
         if value is None:
             return value
         bad = re.search(r"[;\\\s\x00-\x1f\"]", value)
@@ -494,8 +650,7 @@ class PhoneEntry(Strict):
             return digits
         if isinstance(value, int) and not isinstance(value, bool):
             raise ValueError(
-                f"YAML reads {value} as a number, but a MAC is text: write it in quotes, "
-                "e.g. '00:04:13:2a:bc:de'"
+                f"YAML reads {value} as a number, but a MAC is text: write it in quotes, e.g. '00:04:13:2a:bc:de'"
             )
         return value  # None, or a type the str check refuses
 
@@ -510,22 +665,22 @@ class Account(BaseModel):
     extension: str
     display_name: str
     password: str = Field(repr=False)
-    contact: Optional[str] = None
-    mac: Optional[str] = None
-    model: Optional[str] = None
+    contact: str | None = None
+    mac: str | None = None
+    model: str | None = None
     ringer: str = "Ringer1"
-    group_ringer: Optional[str] = None
+    group_ringer: str | None = None
     loud_from: tuple[str, ...] = ()
     loud_ringer: str = "Ringer1"
-    pickup: Optional[str] = None
-    forward: Optional[Forward] = None
-    location: Optional[str] = None
+    pickup: str | None = None
+    forward: Forward | None = None
+    location: str | None = None
     in_directory: bool = True
-    address: Optional[str] = None
+    address: str | None = None
     # the phone's web password before televoc manages it (second-hand phone), for adopt
-    web_password_before: Optional[str] = Field(None, repr=False)
+    web_password_before: str | None = Field(None, repr=False)
     # the web password televoc sets on provisioned phones for the event (derived)
-    event_web_password: Optional[str] = Field(None, repr=False)
+    event_web_password: str | None = Field(None, repr=False)
 
     @property
     def provisioned(self) -> bool:
@@ -543,8 +698,8 @@ class Group(BaseModel):
     short: str
     timeout: int
     members: tuple[Member, ...]
-    forward: Optional[Forward] = None
-    location: Optional[str] = None
+    forward: Forward | None = None
+    location: str | None = None
     in_directory: bool = True
 
 
@@ -592,8 +747,8 @@ class Directory(BaseModel):
     event: Event
     accounts: tuple[Account, ...]
     groups: tuple[Group, ...] = ()
-    trunk: Optional[TrunkAccount] = None
-    venue: Optional[VenueView] = None
+    trunk: TrunkAccount | None = None
+    venue: VenueView | None = None
     # (peer_key, password) for each pair of venues (roles/event/venues.py)
     peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 
@@ -601,7 +756,7 @@ class Directory(BaseModel):
     def provisioned(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.provisioned)
 
-    def without_phones(self) -> "Directory":
+    def without_phones(self) -> Directory:
         """The event with no phone at all (teardown applies it)."""
         return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=self.venue)
 

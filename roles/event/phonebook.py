@@ -10,7 +10,6 @@ import unicodedata
 from dataclasses import dataclass
 from html import escape
 from itertools import groupby
-from typing import Optional
 
 from .model import Directory
 
@@ -27,7 +26,7 @@ class Entry:
     name: str  # the display name
     number: str
     kind: str  # "phone" or "group"
-    location: Optional[str] = None
+    location: str | None = None
 
 
 def _base(text: str) -> str:
@@ -121,7 +120,7 @@ def render_html(directory: Directory) -> str:
     )
 
 
-def _cell(value: Optional[str]) -> str:
+def _cell(value: str | None) -> str:
     """A cell starting with = + - @ gets a leading apostrophe: a spreadsheet then shows it as
     text instead of running it as a formula (CSV injection)."""
     value = value or ""

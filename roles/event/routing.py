@@ -23,12 +23,12 @@ Choices (docs/routing.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from roles.shared.names import FORWARD_OUT_CONTEXT
 
-from .model import Account, Directory, ring_seconds
+from .model import DEFAULT_RING_TIMEOUT, Account, Directory, Forward, Member, ring_seconds
 
 # Dial()'s arguments are cut at Asterisk's 8 KB buffer (EXT_DATA_SIZE in pbx.c): a group whose
 # dial string would be longer is refused (a group that rings hundreds of phones at once is
@@ -67,10 +67,10 @@ class Route:
     label: str  # e.g. 'group infodesk "Info Desk"', for the dialplan's comments
     legs: tuple[Leg, ...]
     timeout: int
-    always: Optional[str] = None  # the number every call goes to instead
-    no_answer: Optional[str] = None
-    busy: Optional[str] = None
-    unavailable: Optional[str] = None
+    always: str | None = None  # the number every call goes to instead
+    no_answer: str | None = None
+    busy: str | None = None
+    unavailable: str | None = None
     prefix: str = ""  # put before the caller's name: '[Info] '
     group: str = ""  # the group name the callee's Alert-Info class tells (televoc-group)
     targets: tuple[tuple[str, str], ...] = ()  # (kind, target name), for the comments
@@ -99,21 +99,27 @@ class Routing:
 
 # ---------------------------------------------------------------- the graph of names
 
+
 @dataclass(slots=True)
 class Node:
     """A phone or group as the checks see it: enough to follow its edges."""
 
     kind: str  # "phone" or "group"
     name: str
-    number: Optional[str]
+    number: str
     index: int  # the entry's index in its file
-    forward: object = None  # Forward or None
-    members: tuple = ()  # Member, for groups
-    timeout: int = 20
+    forward: Forward | None = None
+    members: tuple[Member, ...] = ()  # for groups
+    timeout: int = DEFAULT_RING_TIMEOUT
     paused: bool = False
 
 
-def jumps(node: Node) -> list[tuple[str, str, object]]:
+Where = tuple[str | int, ...]  # where in the node's entry an edge is written: ("members", 2)
+Edge = tuple[str, str, Where]  # (label, target name, where)
+Step = tuple[str, str, Where]  # (from name, label, where) on a cycle
+
+
+def jumps(node: Node) -> list[Edge]:
     """The edges a call follows from one route to another: every forward. A cycle here would
     send a call round for ever. (label, target name, where), where is ("forward", kind)."""
     if node.forward is None:
@@ -121,16 +127,18 @@ def jumps(node: Node) -> list[tuple[str, str, object]]:
     return [(f"forward {kind}", target, ("forward", kind)) for kind, target in node.forward.targets()]
 
 
-def expansions(node: Node) -> list[tuple[str, str, object]]:
+def expansions(node: Node) -> list[Edge]:
     """The edges a group is expanded along into the phones it rings: its members, and a
     member's `always` forward. A cycle here would never end expanding."""
-    out = [(f"member{' (paused)' if m.paused else ''}", m.name, ("members", j)) for j, m in enumerate(node.members)]
+    out: list[Edge] = [
+        (f"member{' (paused)' if m.paused else ''}", m.name, ("members", j)) for j, m in enumerate(node.members)
+    ]
     if node.forward is not None and node.forward.always:
         out.append(("forward always", node.forward.always, ("forward", "always")))
     return out
 
 
-def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[list[tuple[str, str, object]]]:
+def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list[Edge]]) -> list[list[Step]]:
     """Each cycle along `edges` once (iterative DFS, linear in nodes and edges): a list of
     steps (from name, label, where) ending back at its first name."""
     WHITE, GREY, BLACK = 0, 1, 2
@@ -142,7 +150,7 @@ def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[l
         if color[start] != WHITE:
             continue
         stack = [(start, iter(out[start]))]
-        path: list[tuple[str, str, object]] = []
+        path: list[Step] = []
         color[start] = GREY
         while stack:
             name, it = stack[-1]
@@ -170,11 +178,11 @@ def find_cycles(nodes: dict[str, Node], edges: Callable[[Node], list]) -> list[l
     return cycles
 
 
-def cycle_text(cycle: list[tuple[str, str, object]], nodes: dict[str, Node]) -> str:
+def cycle_text(cycle: list[Step], nodes: dict[str, Node]) -> str:
     """'infodesk -> saal1 (member) -> infodesk (forward busy)'."""
     first = nodes[cycle[0][0]].name
     parts = [first]
-    for i, (_, label, where) in enumerate(cycle):
+    for i, (_, label, _where) in enumerate(cycle):
         nxt = cycle[i + 1][0] if i + 1 < len(cycle) else cycle[0][0]
         parts.append(f"{nodes[nxt].name} ({label})")
     return " -> ".join(parts)
@@ -208,18 +216,19 @@ def expand(nodes: dict[str, Node], group: str) -> dict[str, tuple[int, list[str]
     return result
 
 
-def outside_number(target: str, trunk) -> Optional[str]:
+def outside_number(target: str, trunk) -> str | None:
     """The outside number a forward target names (what a phone dials to call out: the trunk's
     dial-out prefix, then digits), without the prefix; None for a name (or without a trunk)."""
     if trunk is None or not target.isdigit():
         return None
     prefix = trunk.dial_out_prefix
-    return target[len(prefix):] if target.startswith(prefix) and len(target) > len(prefix) else None
+    return target[len(prefix) :] if target.startswith(prefix) and len(target) > len(prefix) else None
 
 
 # ---------------------------------------------------------------- resolve
 
-def _fallback(forward, kind: str, numbers: dict[str, str], trunk=None) -> Optional[str]:
+
+def _fallback(forward, kind: str, numbers: dict[str, str], trunk=None) -> str | None:
     """Where `kind` forwards to: a number of the event, or FORWARD_OUT_CONTEXT,<outside number>."""
     target = getattr(forward, kind, None) if forward is not None else None
     if not target:
@@ -244,13 +253,25 @@ def resolve(directory: Directory) -> Routing:
     delays: set[int] = set()
     delayed: dict[str, Account] = {}
     for a in directory.accounts:
-        route = Route(number=a.extension, name=a.name, kind="phone", label=f'phone {a.name} "{a.display_name}"',
-                      legs=(Leg(a.name, a.extension, 0),), timeout=ring_seconds(event.ring_timeout, forward=a.forward),
-                      loud_arg=a.extension if a.loud_from else "")
+        route = Route(
+            number=a.extension,
+            name=a.name,
+            kind="phone",
+            label=f'phone {a.name} "{a.display_name}"',
+            legs=(Leg(a.name, a.extension, 0),),
+            timeout=ring_seconds(event.ring_timeout, forward=a.forward),
+            loud_arg=a.extension if a.loud_from else "",
+        )
         f = a.forward
         if f is not None:
-            route.always, route.no_answer = _fallback(f, "always", numbers, trunk), _fallback(f, "no_answer", numbers, trunk)
-            route.busy, route.unavailable = _fallback(f, "busy", numbers, trunk), _fallback(f, "unavailable", numbers, trunk)
+            route.always, route.no_answer = (
+                _fallback(f, "always", numbers, trunk),
+                _fallback(f, "no_answer", numbers, trunk),
+            )
+            route.busy, route.unavailable = (
+                _fallback(f, "busy", numbers, trunk),
+                _fallback(f, "unavailable", numbers, trunk),
+            )
             route.targets = tuple(f.targets())
         routes.append(route)
     for g in directory.groups:
@@ -264,19 +285,32 @@ def resolve(directory: Directory) -> Routing:
                 delays.add(delay)
             if delay or leg.loud:
                 delayed[key] = a
-        routes.append(Route(
-            number=g.number, name=g.name, kind="group", label=f'group {g.name} "{g.display_name}"',
-            legs=tuple(legs), timeout=g.timeout, prefix=f"[{g.short}] ", group=g.name,
-            always=_fallback(f, "always", numbers, trunk), no_answer=_fallback(f, "no_answer", numbers, trunk),
-            busy=_fallback(f, "busy", numbers, trunk), unavailable=_fallback(f, "unavailable", numbers, trunk),
-            targets=tuple(f.targets()) if f is not None else (),
-        ))
+        routes.append(
+            Route(
+                number=g.number,
+                name=g.name,
+                kind="group",
+                label=f'group {g.name} "{g.display_name}"',
+                legs=tuple(legs),
+                timeout=g.timeout,
+                prefix=f"[{g.short}] ",
+                group=g.name,
+                always=_fallback(f, "always", numbers, trunk),
+                no_answer=_fallback(f, "no_answer", numbers, trunk),
+                busy=_fallback(f, "busy", numbers, trunk),
+                unavailable=_fallback(f, "unavailable", numbers, trunk),
+                targets=tuple(f.targets()) if f is not None else (),
+            )
+        )
     for a in directory.accounts:
         if a.loud_from:
             delayed.setdefault(a.name.lower(), a)
-    return Routing(routes=tuple(routes), delays=tuple(sorted(delays)),
-                   delayed=tuple(sorted(delayed.values(), key=lambda a: a.extension)),
-                   loud=_loud(directory, nodes, accounts))
+    return Routing(
+        routes=tuple(routes),
+        delays=tuple(sorted(delays)),
+        delayed=tuple(sorted(delayed.values(), key=lambda a: a.extension)),
+        loud=_loud(directory, nodes, accounts),
+    )
 
 
 def loud_callers(directory: Directory) -> dict[str, tuple[str, ...]]:
@@ -323,8 +357,7 @@ def _all_phones(nodes: dict[str, Node], group: str) -> set[str]:
 
 
 def graph(directory: Directory) -> dict[str, Node]:
-    nodes = {a.name.lower(): Node("phone", a.name, a.extension, i, a.forward)
-             for i, a in enumerate(directory.accounts)}
+    nodes = {a.name.lower(): Node("phone", a.name, a.extension, i, a.forward) for i, a in enumerate(directory.accounts)}
     for i, g in enumerate(directory.groups):
         nodes[g.name.lower()] = Node("group", g.name, g.number, i, g.forward, g.members, g.timeout)
     return nodes

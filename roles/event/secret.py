@@ -13,7 +13,6 @@ import secrets
 import shlex
 import stat
 from pathlib import Path
-from typing import Optional
 
 from .model import Event
 from .sources import SECRET_ORDER, Report, display
@@ -33,7 +32,6 @@ def secret_path(event: Event, directory: Path) -> Path:
     return Path.home() / ".config" / "televoc" / f"{event.name}.secret"
 
 
-
 def trunk_secret_path(event: Event, directory: Path) -> Path:
     """Where the trunk's password lives: $TELEVOC_TRUNK_SECRET_FILE, trunk.secret_file, or
     ~/.config/televoc/<event>.trunk.secret. Keep it out of git, like the event secret."""
@@ -44,22 +42,32 @@ def trunk_secret_path(event: Event, directory: Path) -> Path:
     return Path.home() / ".config" / "televoc" / f"{event.name}.trunk.secret"
 
 
-def read_trunk_password(path: Path, directory: Path, report: Report) -> Optional[str]:
+def read_trunk_password(path: Path, directory: Path, report: Report) -> str | None:
     """The trunk's password (the file's first line), or None with its problems reported."""
     create = f"write it: python -m roles.event trunk-password --event {shlex.quote(display(directory))}"
     if not path.is_file():
-        report.add(SECRET_ORDER, None, f"{path}: the trunk's password file is missing, but event.yml has a trunk: {create}")
+        report.add(
+            SECRET_ORDER, None, f"{path}: the trunk's password file is missing, but event.yml has a trunk: {create}"
+        )
         return None
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        report.add(SECRET_ORDER, None, f"{path}: the trunk's password file is open to others (mode {mode:04o}): "
-                   f"chmod 600 {shlex.quote(str(path))}")
+        report.add(
+            SECRET_ORDER,
+            None,
+            f"{path}: the trunk's password file is open to others (mode {mode:04o}): "
+            f"chmod 600 {shlex.quote(str(path))}",
+        )
         return None
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     password = lines[0].strip() if lines else ""
     if not password or re.search(r"[;\\\s\x00-\x1f\"']", password):
-        report.add(SECRET_ORDER, None, f"{path}: the trunk's password is empty or has a space, quote, ';' or '\\' "
-                   f"(Asterisk's config syntax): {create}")
+        report.add(
+            SECRET_ORDER,
+            None,
+            f"{path}: the trunk's password is empty or has a space, quote, ';' or '\\' "
+            f"(Asterisk's config syntax): {create}",
+        )
         return None
     return password
 
@@ -92,9 +100,18 @@ def derive_password(secret: str, event_name: str, phone_name: str) -> str:
     n = int.from_bytes(mac.digest()[:15], "big")
     p = _BASE32_PAIRS
     return (
-        p[n >> 110] + p[n >> 100 & 1023] + p[n >> 90 & 1023] + p[n >> 80 & 1023]
-        + p[n >> 70 & 1023] + p[n >> 60 & 1023] + p[n >> 50 & 1023] + p[n >> 40 & 1023]
-        + p[n >> 30 & 1023] + p[n >> 20 & 1023] + p[n >> 10 & 1023] + p[n & 1023]
+        p[n >> 110]
+        + p[n >> 100 & 1023]
+        + p[n >> 90 & 1023]
+        + p[n >> 80 & 1023]
+        + p[n >> 70 & 1023]
+        + p[n >> 60 & 1023]
+        + p[n >> 50 & 1023]
+        + p[n >> 40 & 1023]
+        + p[n >> 30 & 1023]
+        + p[n >> 20 & 1023]
+        + p[n >> 10 & 1023]
+        + p[n & 1023]
     )
 
 
@@ -108,7 +125,7 @@ def new_secret_command(directory: Path) -> str:
     return f"python -m roles.event new-secret --event {shlex.quote(display(directory))}"
 
 
-def read_secret(path: Path, directory: Path, why: str, report: Report) -> Optional[str]:
+def read_secret(path: Path, directory: Path, why: str, report: Report) -> str | None:
     """The event secret, or None with its problems reported (`why` says who needs it)."""
     shown_path = shlex.quote(str(path))
     create = f"create it: {new_secret_command(directory)}"
@@ -119,7 +136,11 @@ def read_secret(path: Path, directory: Path, why: str, report: Report) -> Option
         mode = stat.S_IMODE(path.stat().st_mode)
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
-        report.add(SECRET_ORDER, None, f"{path}: the event secret cannot be read ({e}): delete it (rm {shown_path}) and {create}")
+        report.add(
+            SECRET_ORDER,
+            None,
+            f"{path}: the event secret cannot be read ({e}): delete it (rm {shown_path}) and {create}",
+        )
         return None
     problems = False
     # Refused like ssh refuses a private key others can read: whoever reads it has every
@@ -127,14 +148,16 @@ def read_secret(path: Path, directory: Path, why: str, report: Report) -> Option
     if mode & 0o077:
         who = " and ".join(w for w, bits in (("its group", 0o070), ("others", 0o007)) if mode & bits)
         report.add(
-            SECRET_ORDER, None,
+            SECRET_ORDER,
+            None,
             f"{path}: the event secret is open to {who} (mode {mode:04o}), and like an ssh private "
             f"key it must be private to its owner: chmod 600 {shown_path}",
         )
         problems = True
     if len(value) < MIN_SECRET_LENGTH:
         report.add(
-            SECRET_ORDER, None,
+            SECRET_ORDER,
+            None,
             f"{path}: the event secret has {len(value)} characters, fewer than {MIN_SECRET_LENGTH}: "
             f"delete it (rm {shown_path}) and {create}",
         )

@@ -3,7 +3,8 @@
 Every problem is reported at once, in file order and line order, one line each:
 `<file>:<line>: <entry>: <field>: <the rule in words>: <the fix>`, e.g.
 
-    group_data/event/phones.yml:8: phone 2 (saal2): extension: '1001' is already used by phone 1 (saal1), line 4: give each phone its own extension
+    group_data/event/phones.yml:8: phone 2 (saal2): extension: '1001' is already used by
+        phone 1 (saal1), line 4: give each phone its own extension
 
 Entries are counted from 1 and named. The YAML is read strictly (yamlload.py): a value YAML 1.1
 would read as something else than its text is refused, with the hint to quote it.
@@ -12,9 +13,9 @@ would read as something else than its text is refused, with the hint to quote it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import yamlload
 from .messages import explain, shown
@@ -40,7 +41,7 @@ class Report:
     def __init__(self) -> None:
         self._items: list[tuple[int, int, int, str]] = []
 
-    def add(self, order: int, line: Optional[int], text: str) -> None:
+    def add(self, order: int, line: int | None, text: str) -> None:
         self._items.append((order, line or 0, len(self._items), text))
 
     def __bool__(self) -> bool:
@@ -56,7 +57,7 @@ class SourceFile:
     def __init__(self, path: Path, order: int, report: Report):
         self.path, self.order, self.report = path, order, report
         self.name = display(path)
-        self.doc: Optional[yamlload.Document] = None
+        self.doc: yamlload.Document | None = None
 
     @property
     def data(self) -> Any:
@@ -92,11 +93,11 @@ class SourceFile:
             return None
         return self.doc.data
 
-    def add_at(self, line: Optional[int], text: str) -> None:
+    def add_at(self, line: int | None, text: str) -> None:
         where = f"{self.name}:{line}" if line else self.name
         self.report.add(self.order, line, f"{where}: {text}")
 
-    def label(self, path: tuple) -> tuple[Optional[str], Optional[str]]:
+    def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
         if len(path) >= 2 and path[0] in ("phones", "groups") and isinstance(path[1], int):
@@ -129,7 +130,7 @@ class SourceFile:
         what = key[:-1]
         return f"{what} {index + 1} ({name})" if isinstance(name, str) and name else f"{what} {index + 1}"
 
-    def line(self, path: tuple, key: bool = False, exact: bool = False) -> Optional[int]:
+    def line(self, path: tuple, key: bool = False, exact: bool = False) -> int | None:
         """The line of the value at `path` (or of its key); if it is not in the file, the line
         of the nearest value that holds it, or None when `exact`."""
         if self.doc is None:
@@ -138,7 +139,7 @@ class SourceFile:
             return None
         return self.doc.key_line(path) if key else self.doc.line(path)
 
-    def add(self, path: tuple, text: str, line: Optional[int] = None, key: bool = False) -> None:
+    def add(self, path: tuple, text: str, line: int | None = None, key: bool = False) -> None:
         """Report `text` about the value at `path`: at `line`, or the line of the value (of its
         key when `key`); `line=0` for a value the file does not have."""
         if line is None:
@@ -148,7 +149,7 @@ class SourceFile:
         parts += [p for p in (entry, field) if p]
         self.report.add(self.order, line, ": ".join(parts + [text]))
 
-    def validate(self, model: type, data: Any, prefix: tuple = ()) -> tuple[Any, set]:
+    def validate(self, model: type[BaseModel], data: Any, prefix: tuple = ()) -> tuple[Any, set]:
         """(`model` from `data`, or None; the fields that had errors), every error reported in
         words. Errors about a value the YAML loader already refused are not repeated."""
         try:
@@ -161,8 +162,10 @@ class SourceFile:
                 path = prefix + loc
                 if loc:
                     bad.add(loc[0])
-                if error["type"] != "extra_forbidden" and refused and any(
-                    path[:n] in refused for n in range(1, len(path) + 1)
+                if (
+                    error["type"] != "extra_forbidden"
+                    and refused
+                    and any(path[:n] in refused for n in range(1, len(path) + 1))
                 ):
                     continue
                 source = self.doc.source(path) if self.doc is not None else None

@@ -14,7 +14,7 @@ through: hence a threshold in guesses, not the score.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 MIN_GUESSES_LOG10 = 12
 # zxcvbn refuses longer input (its matching grows fast with the length); a password is judged
@@ -32,12 +32,12 @@ _DICTIONARIES = {
 }
 
 
-def _part(match: dict) -> Optional[str]:
+def _part(match: dict) -> str | None:
     """One predictable part of the password, in words (None for a part guessed by brute force)."""
     token = match["token"]
     pattern = match["pattern"]
     if pattern == "dictionary":
-        what = _DICTIONARIES.get(match.get("dictionary_name"), "a common word")
+        what = _DICTIONARIES.get(str(match.get("dictionary_name")), "a common word")
         if match.get("reversed"):
             what += ", reversed"
         if match.get("l33t"):
@@ -66,7 +66,7 @@ def _words(log10: float) -> str:
     return f"about 10^{int(log10)}"
 
 
-def weakness(password: str, user_inputs: Iterable[str]) -> Optional[str]:
+def weakness(password: str, user_inputs: Iterable[str]) -> str | None:
     """None if zxcvbn estimates at least 10^MIN_GUESSES_LOG10 guesses for `password`; else why
     not, in words (what a guesser would try, and zxcvbn's warning)."""
     from zxcvbn import zxcvbn  # imported when a password is given (its dictionaries take a while)

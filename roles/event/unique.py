@@ -3,18 +3,23 @@ and the rules on one entry's fields together (reserved names, mac with model, pa
 
 from __future__ import annotations
 
-from typing import Optional
+from roles.shared.names import RESERVED_NAMES, RESERVED_PREFIX
 
 from .entries import PhoneView
-from .model import MIN_PASSWORD_LENGTH, RESERVED_NAMES, RESERVED_PREFIX, TestNumbers
+from .model import MIN_PASSWORD_LENGTH, TestNumbers
 from .sources import EVENT_FILE, SourceFile
 from .strength import weakness
 
 DERIVE_HINT = "delete the password line, and televoc derives a strong one from the event secret"
 
 
-def check_phones(event_file: SourceFile, phones: SourceFile, views: list[PhoneView],
-                 numbers: Optional[TestNumbers], event_name: Optional[str]) -> None:
+def check_phones(
+    event_file: SourceFile,
+    phones: SourceFile,
+    views: list[PhoneView],
+    numbers: TestNumbers | None,
+    event_name: str | None,
+) -> None:
     """Every rule across `views` and on one entry's fields together; `numbers`: the event's
     test numbers (None when they cannot be read), `event_name` (None: not known)."""
     names: dict[str, int] = {}
@@ -35,7 +40,9 @@ def check_phones(event_file: SourceFile, phones: SourceFile, views: list[PhoneVi
         if v.name is not None:
             lower = v.name.lower()
             if v.name in RESERVED_NAMES or lower.startswith(RESERVED_PREFIX):
-                phones.add(("phones", i, "name"), f"{v.name!r} is reserved for televoc's own config: choose another name")
+                phones.add(
+                    ("phones", i, "name"), f"{v.name!r} is reserved for televoc's own config: choose another name"
+                )
             if lower in names:
                 j = names[lower]
                 phones.add(
@@ -84,7 +91,7 @@ def check_phones(event_file: SourceFile, phones: SourceFile, views: list[PhoneVi
             check_password(phones, v, event_name)
 
 
-def check_password(phones: SourceFile, v: PhoneView, event_name: Optional[str]) -> None:
+def check_password(phones: SourceFile, v: PhoneView, event_name: str | None) -> None:
     """A password the crew wrote: long enough, not the phone's name or extension, hard to
     guess (strength.py)."""
     path = ("phones", v.index, "password")

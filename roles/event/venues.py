@@ -9,7 +9,7 @@ and groups of other venues (`VenueView.remote`). Without venues, the directory i
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from .errors import EventError
 from .model import Directory, Peer, Venue, VenueView
@@ -22,28 +22,37 @@ def peer_key(a: str, b: str) -> str:
     return f"venue/{first}/{second}"
 
 
-def venue_of(number: str, venues: Mapping[str, Venue]) -> Optional[str]:
+def venue_of(number: str, venues: Mapping[str, Venue]) -> str | None:
     """The venue whose prefixes `number` starts with (prefixes never overlap), or None."""
     return next((name for name, v in venues.items() if any(number.startswith(p) for p in v.numbers)), None)
 
 
-def venue_directory(directory: Directory, name: Optional[str]) -> Directory:
+def venue_directory(directory: Directory, name: str | None) -> Directory:
     """The Directory venue `name`'s PBX serves; EventError naming the fix when `name` is not
     a venue of the event (or missing while the event has venues)."""
     venues = directory.event.venues
     if not venues:
         if name is not None:
-            raise EventError([f"the host's televoc_venue is {name!r}, but event.yml declares no venues: "
-                              "delete televoc_venue from inventory.py, or declare venues"])
+            raise EventError(
+                [
+                    f"the host's televoc_venue is {name!r}, but event.yml declares no venues: "
+                    "delete televoc_venue from inventory.py, or declare venues"
+                ]
+            )
         return directory
     if name not in venues:
         what = f"televoc_venue {name!r} is no venue of the event" if name else "the host has no televoc_venue"
-        raise EventError([f"{what}: event.yml declares venues ({', '.join(venues)}), so each PBX host in "
-                          "inventory.py names its venue, e.g. 'televoc_venue': " + repr(next(iter(venues)))])
+        raise EventError(
+            [
+                f"{what}: event.yml declares venues ({', '.join(venues)}), so each PBX host in "
+                "inventory.py names its venue, e.g. 'televoc_venue': " + repr(next(iter(venues)))
+            ]
+        )
     passwords = dict(directory.peer_passwords)
     peers = tuple(
         Peer(name=other, address=v.address, numbers=v.numbers, password=passwords[peer_key(name, other)])
-        for other, v in venues.items() if other != name
+        for other, v in venues.items()
+        if other != name
     )
     mine = [a for a in directory.accounts if venue_of(a.extension, venues) == name]
     groups = [g for g in directory.groups if venue_of(g.number, venues) == name]
@@ -53,7 +62,11 @@ def venue_directory(directory: Directory, name: Optional[str]) -> Directory:
     # loud_from may name callers of other venues: resolved on the whole event
     extensions = {a.extension for a in mine}
     loud = tuple((ext, callers) for ext, callers in loud_callers(directory).items() if ext in extensions)
-    return directory.model_copy(update={
-        "accounts": tuple(mine), "groups": tuple(groups), "trunk": trunk,
-        "venue": VenueView(name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud),
-    })
+    return directory.model_copy(
+        update={
+            "accounts": tuple(mine),
+            "groups": tuple(groups),
+            "trunk": trunk,
+            "venue": VenueView(name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud),
+        }
+    )

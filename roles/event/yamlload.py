@@ -27,7 +27,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -76,7 +76,7 @@ class Problem:
 class YamlSyntaxError(Exception):
     """The text is not YAML: `line` (1-based, or None) and `problem` say where and why."""
 
-    def __init__(self, line: Optional[int], column: Optional[int], problem: str):
+    def __init__(self, line: int | None, column: int | None, problem: str):
         super().__init__(problem)
         self.line, self.column, self.problem = line, column, problem
 
@@ -101,12 +101,12 @@ class Document:
             node = child
         return node
 
-    def line(self, path: tuple) -> Optional[int]:
+    def line(self, path: tuple) -> int | None:
         """The line (1-based) of the value at `path`, or of its nearest enclosing value."""
         node = self.node(path)
         return None if node is None else node.start_mark.line + 1
 
-    def key_line(self, path: tuple) -> Optional[int]:
+    def key_line(self, path: tuple) -> int | None:
         """The line of the key that holds `path` (a mapping's value starts on a later line)."""
         if path:
             parent = self.node(path[:-1])
@@ -116,7 +116,7 @@ class Document:
                         return key_node.start_mark.line + 1
         return self.line(path)
 
-    def source(self, path: tuple) -> Optional[str]:
+    def source(self, path: tuple) -> str | None:
         """A scalar's text as written in the file (None for a mapping or a list)."""
         node = self.node(path, exact=True)
         return node.value if isinstance(node, ScalarNode) else None
@@ -200,7 +200,7 @@ def _quoted(text: str) -> str:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(TAG):] if tag.startswith(TAG) else tag
+    return "!!" + tag[len(TAG) :] if tag.startswith(TAG) else tag
 
 
 def _yaml11(node_value: str, tag: str):
@@ -240,10 +240,7 @@ def refusal(text: str, tag: str) -> str:
         return f"YAML 1.1 reads {text} as the number {value}{_why_number(text, tag)}: {quote}"
     if tag == BOOL:
         value = "true" if _yaml11(text, tag) else "false"
-        return (
-            f"YAML 1.1 reads {text} as the boolean {value}: {quote} "
-            "(a yes/no setting takes true or false)"
-        )
+        return f"YAML 1.1 reads {text} as the boolean {value}: {quote} (a yes/no setting takes true or false)"
     if tag == TIMESTAMP:
         return f"YAML 1.1 reads {text} as a date: {quote}"
     return f"YAML 1.1 reads {text} as a special value ({_short_tag(tag)}): {quote}"
@@ -302,8 +299,10 @@ class _Builder:
             return None
         if tag in (INT, FLOAT, BOOL, NULL):
             return self.refuse(
-                node, path, f"the tag {_short_tag(tag)} does not fit {text!r}: remove the tag and "
-                f"write the value plainly, or {_quoted(text)} for text"
+                node,
+                path,
+                f"the tag {_short_tag(tag)} does not fit {text!r}: remove the tag and "
+                f"write the value plainly, or {_quoted(text)} for text",
             )
         return self.refuse(node, path, self.tag_refusal(tag))
 
@@ -342,8 +341,9 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.__class__ is not ScalarNode:
                 self.refuse(
-                    key_node, path, "a key must be a single word, not a list or a mapping: "
-                    "check the indentation and the ':'"
+                    key_node,
+                    path,
+                    "a key must be a single word, not a list or a mapping: check the indentation and the ':'",
                 )
                 continue
             text = key_node.value
@@ -375,8 +375,11 @@ class _Builder:
             line,
         )
         where = f"on line {first} and line {line}" if first != line else f"both on line {line}"
-        self.problems.append(Problem(
-            path + (key,), line,
-            f"the key is written twice in one mapping, {where} (YAML would silently keep "
-            "the last one): keep one of them",
-        ))
+        self.problems.append(
+            Problem(
+                path + (key,),
+                line,
+                f"the key is written twice in one mapping, {where} (YAML would silently keep "
+                "the last one): keep one of them",
+            )
+        )

@@ -1,20 +1,17 @@
 """The nixos role's steps, as pyinfra deploys: check the import, put the module in place, switch.
 
-    from roles import nixos
-    nixos.module_imported(snapshot)
-    nixos.module_switched(plan.module, "the event's Asterisk config", snapshot)
+from roles import nixos
+nixos.module_imported(snapshot)
+nixos.module_switched(plan.module, "the event's Asterisk config", snapshot)
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Optional
-
-from pyinfra.api import deploy
 
 from roles.shared import runs
 from roles.shared.files import managed_file
-from roles.shared.ops import as_needed
+from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, absolute_path, boolean, declare, defaults, read, text
 from roles.shared.snapshot import Snapshot
 
@@ -27,17 +24,31 @@ from .render import Module
 APPLIED_MARKER = ".applied"
 
 SETTINGS = declare(
-    Setting("nixos__module_path", "/etc/nixos/televoc/asterisk.nix",
-            "Where televoc writes its NixOS module on the server.", absolute_path),
-    Setting("nixos__configuration", "/etc/nixos/configuration.nix",
-            "The NixOS configuration that must import the module (checked, never rewritten).",
-            absolute_path),
-    Setting("nixos__import_line", "imports = [ ./televoc/asterisk.nix ];",
-            "The line televoc tells the crew to add to that configuration.", text),
-    Setting("nixos__check_import", True,
-            "false when the module is imported from another file than configuration.nix: the "
-            "text check is skipped (the check of the live config after the switch still runs).",
-            boolean),
+    Setting(
+        "nixos__module_path",
+        "/etc/nixos/televoc/asterisk.nix",
+        "Where televoc writes its NixOS module on the server.",
+        absolute_path,
+    ),
+    Setting(
+        "nixos__configuration",
+        "/etc/nixos/configuration.nix",
+        "The NixOS configuration that must import the module (checked, never rewritten).",
+        absolute_path,
+    ),
+    Setting(
+        "nixos__import_line",
+        "imports = [ ./televoc/asterisk.nix ];",
+        "The line televoc tells the crew to add to that configuration.",
+        text,
+    ),
+    Setting(
+        "nixos__check_import",
+        True,
+        "false when the module is imported from another file than configuration.nix: the "
+        "text check is skipped (the check of the live config after the switch still runs).",
+        boolean,
+    ),
     Setting("nixos__rebuild", "nixos-rebuild switch", "The command that applies the configuration.", text),
 )
 
@@ -52,8 +63,12 @@ def snapshot_paths(settings, module: Module) -> list[str]:
     role's steps: the module, the files beside it, the mark of the last switch, and what
     NixOS serves from it."""
     here = module_dir(settings)
-    return [settings.nixos__module_path, *(posixpath.join(here, e.name) for e in module.embedded),
-            posixpath.join(here, APPLIED_MARKER), *module.etc]
+    return [
+        settings.nixos__module_path,
+        *(posixpath.join(here, e.name) for e in module.embedded),
+        posixpath.join(here, APPLIED_MARKER),
+        *module.etc,
+    ]
 
 
 def import_name(settings) -> str:
@@ -62,7 +77,7 @@ def import_name(settings) -> str:
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def module_imported(snapshot: Optional[Snapshot] = None):
+def module_imported(snapshot: Snapshot | None = None):
     """Stop the run, naming the line to add, unless configuration.nix imports televoc's module.
     `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken."""
     settings = read(SETTINGS)
@@ -78,7 +93,7 @@ def module_imported(snapshot: Optional[Snapshot] = None):
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def module_switched(module: Module, what: str, snapshot: Optional[Snapshot] = None):
+def module_switched(module: Module, what: str, snapshot: Snapshot | None = None):
     """
     Put televoc's module (and the files shipped beside it) in place and switch when what
     NixOS serves differs from `module.etc` or the module changed since the last switch.

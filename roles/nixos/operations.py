@@ -89,8 +89,9 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str | None], marker:
         return False
     stale = _live_mismatches(expected)
     if not stale:  # this module is what the system runs now: the next run need not switch
-        host.run_shell_command(StringCommand("printf", "%s", QuoteString(marker_text), ">", QuoteString(marker)),
-                               print_output=False)
+        host.run_shell_command(
+            StringCommand("printf", "%s", QuoteString(marker_text), ">", QuoteString(marker)), print_output=False
+        )
     if stale:
         logger.error(
             f"{host.print_prefix}`{rebuild}` succeeded but {', '.join(stale)} is not televoc's "

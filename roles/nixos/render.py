@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 from roles.event import Event
 from roles.shared.templating import render, without_gc
@@ -31,8 +31,7 @@ def nix_indented_string(text: str, indent: str = _INDENT) -> str:
     (Whole-text operations: a dialplan of 10,000 phones has 100,000 lines.)
     """
     if "\t" in text or "\r" in text or _TRAILING_BLANK.search(text):
-        line = next(line for line in text.split("\n")
-                    if "\t" in line or "\r" in line or line != line.rstrip())
+        line = next(line for line in text.split("\n") if "\t" in line or "\r" in line or line != line.rstrip())
         raise ValueError(f"config line {line!r}: no tabs, carriage returns or trailing blanks")
     if not _COLUMN_ONE.search(text):
         raise ValueError("config text needs a line that starts in column 1")
@@ -101,9 +100,9 @@ class Jail:
     comment: tuple[str, ...]
     logpath: str
     after: str
-    filter: Optional[str] = None
-    failregex: Optional[str] = None
-    datepattern: Optional[str] = None
+    filter: str | None = None
+    failregex: str | None = None
+    datepattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ class Module:
 
     text: str = field(repr=False)
     embedded: tuple[Embedded, ...]
-    etc: dict[str, Optional[str]]
+    etc: dict[str, str | None]
 
     @property
     def marker(self) -> str:
@@ -143,8 +142,13 @@ def _sha256(text: str) -> str:
 
 
 @without_gc
-def render_module(event: Event, asterisk: AsteriskService, daemons: tuple[Daemon, ...] = (),
-                  jails: tuple[Jail, ...] = (), embedded: tuple[Embedded, ...] = ()) -> Module:
+def render_module(
+    event: Event,
+    asterisk: AsteriskService,
+    daemons: tuple[Daemon, ...] = (),
+    jails: tuple[Jail, ...] = (),
+    embedded: tuple[Embedded, ...] = (),
+) -> Module:
     """The Nix module for `event`; deterministic (files in name order). Each daemon's port is
     opened to its network with the rule the firewall's backend takes (iptables or nftables);
     the jails ban with the event's security settings (event.yml `security`)."""
@@ -153,14 +157,13 @@ def render_module(event: Event, asterisk: AsteriskService, daemons: tuple[Daemon
         "etc/nixos/televoc/asterisk.nix.j2",
         event=event,
         asterisk=asterisk,
-        conf_files=[
-            (name, nix_indented_string(asterisk.conf_files[name]))
-            for name in sorted(asterisk.conf_files)
-        ],
+        conf_files=[(name, nix_indented_string(asterisk.conf_files[name])) for name in sorted(asterisk.conf_files)],
         daemons=daemons,
         jails=jails,
         security=event.security,
     )
-    etc = {f"{ASTERISK_ETC}/{name}": _sha256(body) if asterisk.enable else None
-           for name, body in asterisk.conf_files.items()}
+    etc = {
+        f"{ASTERISK_ETC}/{name}": _sha256(body) if asterisk.enable else None
+        for name, body in asterisk.conf_files.items()
+    }
     return Module(text=text, embedded=embedded, etc=etc)

@@ -8,7 +8,6 @@ import re
 import shlex
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Optional, Union
 
 from pyinfra import host, logger
 from pyinfra.api import (
@@ -58,7 +57,7 @@ class FileDigests(FactBase):
         return StringCommand(*bits)
 
     def process(self, output):
-        result: dict[str, Optional[FileDigest]] = {}
+        result: dict[str, FileDigest | None] = {}
         for line in output:
             match = self._ROW.match(line.strip())
             if not match:
@@ -81,11 +80,11 @@ def flag(value) -> bool:
     return bool(value)
 
 
-def _text(content: Union[str, HiddenValue]) -> str:
+def _text(content: str | HiddenValue) -> str:
     return content.unmask() if isinstance(content, HiddenValue) else content
 
 
-def sha256(content: Union[str, HiddenValue]) -> str:
+def sha256(content: str | HiddenValue) -> str:
     return hashlib.sha256(_text(content).encode()).hexdigest()
 
 
@@ -93,8 +92,10 @@ def write_failure_cause(host, directory: str) -> str:
     """Why a file cannot be written in `directory`, in the kernel's words (read-only file
     system, no space left, ...), with the free space there."""
     probe = shlex.quote(f"{directory}/.televoc-probe")
-    script = (f"dd if=/dev/zero of={probe} bs=64k count=1 2>&1 >/dev/null | grep -v records; rm -f {probe}; "
-              f"df -Pk {shlex.quote(directory)} 2>/dev/null | tail -n 1")
+    script = (
+        f"dd if=/dev/zero of={probe} bs=64k count=1 2>&1 >/dev/null | grep -v records; rm -f {probe}; "
+        f"df -Pk {shlex.quote(directory)} 2>/dev/null | tail -n 1"
+    )
     _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(script)), print_output=False)
     lines = [line.strip() for line in output.output_lines if line.strip()]
     reasons = [line.rsplit(": ", 1)[-1] for line in lines if line.startswith("dd:")]
@@ -103,8 +104,9 @@ def write_failure_cause(host, directory: str) -> str:
     return f"{reasons[0] if reasons else 'the upload failed'} ({directory}: {space})"
 
 
-def put_file_atomically(host, data: bytes, path: str, mode: str = "600", user: str = "root",
-                        group: str = "root", unchanged: str = "") -> bool:
+def put_file_atomically(
+    host, data: bytes, path: str, mode: str = "600", user: str = "root", group: str = "root", unchanged: str = ""
+) -> bool:
     """
     Upload `data` beside `path` and rename it into place (with owner and mode); on failure
     remove the partial upload, and log which file, why (read-only, disk full, ...) and
@@ -119,11 +121,23 @@ def put_file_atomically(host, data: bytes, path: str, mode: str = "600", user: s
     except Exception as e:  # noqa: BLE001 (SFTP errors come as OSError, IOError, SSHException)
         error = str(e) or type(e).__name__
     if error is None:
-        status, output = host.run_shell_command(StringCommand(
-            "chown", QuoteString(f"{user}:{group}"), QuoteString(temp),
-            "&&", "chmod", mode, QuoteString(temp),
-            "&&", "mv", "-f", QuoteString(temp), QuoteString(path),
-        ), print_output=False)
+        status, output = host.run_shell_command(
+            StringCommand(
+                "chown",
+                QuoteString(f"{user}:{group}"),
+                QuoteString(temp),
+                "&&",
+                "chmod",
+                mode,
+                QuoteString(temp),
+                "&&",
+                "mv",
+                "-f",
+                QuoteString(temp),
+                QuoteString(path),
+            ),
+            print_output=False,
+        )
         if status:
             return True
         error = " ".join(output.stderr_lines)[:200]
@@ -142,8 +156,9 @@ def _reviewing() -> bool:
 
     from roles.shared.ops import probing
 
-    return (bool(state.config.DIFF) and not probing()
-            and (not state.is_executing or not state.should_check_for_changes()))
+    return (
+        bool(state.config.DIFF) and not probing() and (not state.is_executing or not state.should_check_for_changes())
+    )
 
 
 def _log_diff(path: str, current, text: str) -> None:
@@ -165,7 +180,7 @@ UNREAD = object()  # "not read yet": managed_file reads the file's digest itself
 @operation()
 def managed_file(
     path: str,
-    content: Union[str, HiddenValue],
+    content: str | HiddenValue,
     mode: str = "644",
     user: str = "root",
     group: str = "root",
@@ -227,8 +242,20 @@ class TextFile(FactBase):
 
     def command(self, path) -> StringCommand:
         return StringCommand(
-            "if", "[", "-e", QuoteString(path), "];", "then", "cat", QuoteString(path), ";",
-            "else", "echo", self._MISSING, ";", "fi",
+            "if",
+            "[",
+            "-e",
+            QuoteString(path),
+            "];",
+            "then",
+            "cat",
+            QuoteString(path),
+            ";",
+            "else",
+            "echo",
+            self._MISSING,
+            ";",
+            "fi",
         )
 
     def process(self, output):
@@ -249,8 +276,14 @@ class ExistingPaths(FactBase):
 
     def command(self, paths) -> StringCommand:
         return StringCommand(
-            "for", "p", "in", *[QuoteString(p) for p in paths], ";", "do",
-            'if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi;', "done",
+            "for",
+            "p",
+            "in",
+            *[QuoteString(p) for p in paths],
+            ";",
+            "do",
+            'if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi;',
+            "done",
         )
 
     def process(self, output):

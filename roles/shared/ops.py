@@ -13,7 +13,13 @@ remains, as it would have been.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+from pyinfra.api import deploy as pyinfra_deploy
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _PROBING = [False]
 
@@ -58,3 +64,11 @@ def as_needed(snapshot):
     """How a step creates its operations: when_needed() when the run's snapshot was taken
     (the operation decides from it), else now() (the operation reads the host itself)."""
     return when_needed if snapshot is not None else now
+
+
+def deploy(name: str, data_defaults: dict | None = None) -> Callable[[F], F]:
+    """pyinfra's `@deploy`, typed as the function it wraps: pyinfra types a deploy like an
+    operation (its global arguments first, OperationMeta back); televoc's deploys take their
+    own arguments and return their own values (a Snapshot, a Publication, ...), as pyinfra
+    passes them through at run time."""
+    return cast(Callable[[F], F], pyinfra_deploy(name, data_defaults))

@@ -39,8 +39,9 @@ def lines(output: list[str]) -> list[str]:
     try:
         text = zlib.decompress(base64.b64decode(blob, validate=True), wbits=31).decode("ascii")
     except (binascii.Error, zlib.error, UnicodeDecodeError) as e:
-        raise FactProcessError(f"the PBX's answer is not gzip+base64 as expected ({e}); "
-                               f"its first characters: {blob[:60]!r}") from e
+        raise FactProcessError(
+            f"the PBX's answer is not gzip+base64 as expected ({e}); its first characters: {blob[:60]!r}"
+        ) from e
     result = text.split("\n")
     if result and result[-1] == "":
         result.pop()

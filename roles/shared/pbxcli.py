@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Optional
 
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, RESERVED_PREFIX
 
@@ -35,9 +35,9 @@ class Contact:
     aor: str
     uri: str  # as listed: cut at the column width for long URIs (see Registration)
     status: str  # Avail, Unavail, NonQual, Unknown, ...
-    rtt_ms: Optional[float]  # None when not qualified (-nan) or unparseable
+    rtt_ms: float | None  # None when not qualified (-nan) or unparseable
     hash: str = ""  # the listing's first 10 hex digits of the contact id
-    user_agent: Optional[str] = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class PbxState:
     """What a running Asterisk reports; `running=False` means its CLI could not connect."""
 
     running: bool
-    version: Optional[str] = None
+    version: str | None = None
     aors: frozenset[str] = frozenset()
     contacts: tuple[Contact, ...] = ()
     globals: dict[str, str] = field(default_factory=dict)
@@ -65,13 +65,13 @@ class PbxState:
     outbound: dict[str, str] = field(default_factory=dict)
 
     @property
-    def generation(self) -> Optional[str]:
+    def generation(self) -> str | None:
         """The config generation Asterisk has loaded (from the marker aor), if any."""
-        found = sorted(n[len(GENERATION_AOR_PREFIX):] for n in self.aors if n.startswith(GENERATION_AOR_PREFIX))
+        found = sorted(n[len(GENERATION_AOR_PREFIX) :] for n in self.aors if n.startswith(GENERATION_AOR_PREFIX))
         return found[0] if len(found) == 1 else None
 
     @property
-    def dialplan_generation(self) -> Optional[str]:
+    def dialplan_generation(self) -> str | None:
         return self.globals.get(DIALPLAN_GLOBAL)
 
     def phone_aors(self) -> set[str]:
@@ -105,7 +105,7 @@ def _check_known_command(lines: list[str]) -> None:
             raise ValueError(line.strip())
 
 
-def parse_rtt(text: str) -> Optional[float]:
+def parse_rtt(text: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
@@ -149,7 +149,8 @@ def parse_registrations(lines: Iterable[str]) -> list[Registration]:
                 objects.append(None)
     return [
         Registration(aor=m["aor"], hash=m["hash"], uri=data.get("uri", ""), user_agent=data.get("user_agent", ""))
-        for m, data in zip(rows, objects) if isinstance(data, dict)
+        for m, data in zip(rows, objects, strict=True)
+        if isinstance(data, dict)
     ]
 
 
@@ -165,8 +166,9 @@ def with_full_uris(contacts: Iterable[Contact], registrations: Iterable[Registra
             by_prefix[n] = {(r.aor, r.hash[:n]): r for r in registrations}
         found = by_prefix[n].get((contact.aor, contact.hash)) if n else None
         if found is not None:
-            contact = Contact(contact.aor, found.uri, contact.status, contact.rtt_ms, contact.hash,
-                              found.user_agent or None)
+            contact = Contact(
+                contact.aor, found.uri, contact.status, contact.rtt_ms, contact.hash, found.user_agent or None
+            )
         result.append(contact)
     return result
 
@@ -221,7 +223,7 @@ def parse_globals(lines: Iterable[str]) -> dict[str, str]:
     return result
 
 
-def parse_version(lines: Iterable[str]) -> Optional[str]:
+def parse_version(lines: Iterable[str]) -> str | None:
     for line in lines:
         match = re.match(r"^Asterisk (\S+)", line)
         if match:
@@ -244,10 +246,10 @@ SECTION_MARK = "@@televoc "
 # Of each registrar row, only the two fields televoc reads (the full URI, the user agent):
 # a fifth of the bytes at 2000 phones. A row it cannot shorten passes as it is.
 _REGISTRAR_FIELDS = (
-    "awk '{ u = \"\"; a = \"\"; "
-    "if (match($0, /\"uri\":\"[^\"]*\"/)) u = substr($0, RSTART, RLENGTH); "
-    "if (match($0, /\"user_agent\":\"[^\"]*\"/)) a = substr($0, RSTART, RLENGTH); "
-    "if (u != \"\" && index($0, \": {\")) print substr($0, 1, index($0, \": {\") - 1) \": {\" u (a != \"\" ? \",\" a : \"\") \"}\"; "
+    'awk \'{ u = ""; a = ""; '
+    'if (match($0, /"uri":"[^"]*"/)) u = substr($0, RSTART, RLENGTH); '
+    'if (match($0, /"user_agent":"[^"]*"/)) a = substr($0, RSTART, RLENGTH); '
+    'if (u != "" && index($0, ": {")) print substr($0, 1, index($0, ": {") - 1) ": {" u (a != "" ? "," a : "") "}"; '
     "else print }'"
 )
 
@@ -261,21 +263,22 @@ def state_script(cli_command: str) -> str:
     q = shlex.quote
     run, show = [], []
     for i, command in enumerate(STATE_COMMANDS):
-        line = f"{cli_command} -rx {q(command)} > \"$d/{i}\" 2>&1"
+        line = f'{cli_command} -rx {q(command)} > "$d/{i}" 2>&1'
         if command == "database show registrar/contact":
-            line = f"{cli_command} -rx {q(command)} 2>&1 | {_REGISTRAR_FIELDS} > \"$d/{i}\""
+            line = f'{cli_command} -rx {q(command)} 2>&1 | {_REGISTRAR_FIELDS} > "$d/{i}"'
         run.append(f"( {line} ) &")
-        show.append(f"echo {q(SECTION_MARK + command)}; cat \"$d/{i}\"")
-    return ("{ d=$(mktemp -d) || exit 1; " + " ".join(run) + " wait; " + "; ".join(show)
-            + "; rm -rf \"$d\"; } | tr -s ' '")
+        show.append(f'echo {q(SECTION_MARK + command)}; cat "$d/{i}"')
+    return (
+        "{ d=$(mktemp -d) || exit 1; " + " ".join(run) + " wait; " + "; ".join(show) + "; rm -rf \"$d\"; } | tr -s ' '"
+    )
 
 
 def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
-    current: Optional[str] = None
+    current: str | None = None
     for line in lines:
         if line.startswith(SECTION_MARK):
-            current = line[len(SECTION_MARK):].strip()
+            current = line[len(SECTION_MARK) :].strip()
             sections[current] = []
         elif current is not None:
             sections[current].append(line)

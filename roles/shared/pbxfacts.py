@@ -5,7 +5,7 @@ bounded poll of it."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from pyinfra import host
 from pyinfra.api import FactBase
@@ -15,16 +15,19 @@ from roles.shared import packed, pbxcli
 from roles.shared.settings import Setting, declare, text
 
 SETTINGS = declare(
-    Setting("asterisk__cli", "asterisk -C /etc/asterisk/asterisk.conf",
-            "The Asterisk CLI; -C keeps a NixOS build from looking for its control socket in "
-            "the Nix store.", text),
+    Setting(
+        "asterisk__cli",
+        "asterisk -C /etc/asterisk/asterisk.conf",
+        "The Asterisk CLI; -C keeps a NixOS build from looking for its control socket in the Nix store.",
+        text,
+    ),
 )
 
 # How often a waiting step reads Asterisk's state again (seconds).
 POLL_SECONDS = 2.0
 
 
-class AsteriskState(FactBase[Optional[pbxcli.PbxState]]):
+class AsteriskState(FactBase[pbxcli.PbxState | None]):
     """
     What Asterisk serves now: version, aors, contacts with status, RTT and full URI, dialplan
     globals, transports. One remote command, whatever the number of phones.
@@ -53,9 +56,13 @@ class AsteriskState(FactBase[Optional[pbxcli.PbxState]]):
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
 
 
-def poll(cli_command: str, wait: float, done: Callable[[pbxcli.PbxState], bool],
-         progress: Optional[Callable[[pbxcli.PbxState, float], None]] = None,
-         first: Optional[pbxcli.PbxState] = None) -> Optional[pbxcli.PbxState]:
+def poll(
+    cli_command: str,
+    wait: float,
+    done: Callable[[pbxcli.PbxState], bool],
+    progress: Callable[[pbxcli.PbxState, float], None] | None = None,
+    first: pbxcli.PbxState | None = None,
+) -> pbxcli.PbxState | None:
     """Read AsteriskState until done(state) or `wait` seconds passed (bounded in count and in
     time); return the last state read (None if the fact gave nothing). `progress(state,
     seconds left)` is called after each read that is not done; `first`: a state already read

@@ -18,22 +18,29 @@ do not count as changes.
 from __future__ import annotations
 
 import shlex
-import time
 from dataclasses import dataclass
 
 from pyinfra import logger
-from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
+from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from roles.shared.clock import utc_stamp
+from roles.shared.ops import deploy
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read
 
 SETTINGS = declare(
-    Setting("televoc_run_marker", "/var/lib/televoc-run/unfinished",
-            "Written by a run that changes something and removed by its last step: the next "
-            "run says when the previous one did not finish.", absolute_path),
-    Setting("televoc_verify", "strict",
-            "strict: the run fails naming every phone that is not ready; report: it only "
-            "prints them.", choice("strict", "report")),
+    Setting(
+        "televoc_run_marker",
+        "/var/lib/televoc-run/unfinished",
+        "Written by a run that changes something and removed by its last step: the next "
+        "run says when the previous one did not finish.",
+        absolute_path,
+    ),
+    Setting(
+        "televoc_verify",
+        "strict",
+        "strict: the run fails naming every phone that is not ready; report: it only prints them.",
+        choice("strict", "report"),
+    ),
 )
 # Names of the steps that only look at the PBX (their `name=`, without pyinfra's deploy prefix).
 CHECKS: set[str] = set()
@@ -82,14 +89,15 @@ def _start(state, host, run: Run) -> bool:
     if read_previous:
         script.append(f"if [ -e {q(run.path)} ]; then LC_ALL=C tr -cd '[:print:]' < {q(run.path)}; echo; fi")
     if changing:
-        script.append(f"mkdir -p {q(run.path.rsplit('/', 1)[0])} && "
-                      f"printf '%s\\n' {q(f'{run.what} started {stamp}')} > {q(run.path)}")
+        script.append(
+            f"mkdir -p {q(run.path.rsplit('/', 1)[0])} && "
+            f"printf '%s\\n' {q(f'{run.what} started {stamp}')} > {q(run.path)}"
+        )
     elif run.previous:  # nothing left to change: what the earlier run left is done now
         script.append(f"rm -f {q(run.path)}")
     status = True
     if script:
-        status, output = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))),
-                                                print_output=False)
+        status, output = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))), print_output=False)
         if read_previous:
             run.previous = " ".join(line.strip() for line in output.output_lines if line.strip())
     run.marked = bool(changing) and status

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pyinfra import host
 
@@ -101,6 +102,7 @@ def read(settings: Iterable[Setting]) -> SimpleNamespace:
 
 
 # --- converters: each takes what --data (text) or Python code (typed) gives ------------------
+
 
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):

@@ -16,13 +16,11 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass, field
-from typing import Optional
 
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
-from roles.shared import packed
-from roles.shared import pbxcli
+from roles.shared import packed, pbxcli
 from roles.shared.files import FileDigest, FileDigests
 
 SECTION = "@@snapshot "
@@ -40,22 +38,22 @@ class Snapshot:
     + import_lines: configuration.nix lines that name televoc's module; None: no such file
     """
 
-    digests: dict[str, Optional[FileDigest]] = field(default_factory=dict)
-    texts: dict[str, Optional[list[str]]] = field(default_factory=dict)
+    digests: dict[str, FileDigest | None] = field(default_factory=dict)
+    texts: dict[str, list[str] | None] = field(default_factory=dict)
     asterisk: pbxcli.PbxState = field(default_factory=lambda: pbxcli.PbxState(running=False))
-    import_lines: Optional[list[str]] = None
+    import_lines: list[str] | None = None
 
-    def digest(self, path: str) -> Optional[FileDigest]:
+    def digest(self, path: str) -> FileDigest | None:
         if path not in self.digests:
             raise KeyError(f"{path} is not in the snapshot (roles/pbx.py lists what it reads)")
         return self.digests[path]
 
-    def text(self, path: str) -> Optional[list[str]]:
+    def text(self, path: str) -> list[str] | None:
         if path not in self.texts:
             raise KeyError(f"{path} is not in the snapshot (roles/pbx.py lists what it reads)")
         return self.texts[path]
 
-    def text_json(self, path: str) -> Optional[dict]:
+    def text_json(self, path: str) -> dict | None:
         """A JSON object file; None when absent; ValueError when it is not a JSON object."""
         lines = self.text(path)
         if lines is None:
@@ -86,13 +84,17 @@ class PbxSnapshot(FactBase[Snapshot]):
         for path in texts:
             # names:PATH keeps only the lines that are phone names (the pending-NOTIFY list)
             names = path.startswith(NAMES)
-            real = path[len(NAMES):] if names else path
-            read = (f"LC_ALL=C grep -a -E {q('^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$')} {q(real)}" if names
-                    else f"cat {q(real)}")
-            parts.append(f"echo {q(SECTION + 'text ' + path)}; if [ -e {q(real)} ]; then {read}; "
-                         f"echo; else echo {MISSING}; fi")
-        parts.append(f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
-                     f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi")
+            real = path[len(NAMES) :] if names else path
+            read = (
+                f"LC_ALL=C grep -a -E {q('^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$')} {q(real)}" if names else f"cat {q(real)}"
+            )
+            parts.append(
+                f"echo {q(SECTION + 'text ' + path)}; if [ -e {q(real)} ]; then {read}; echo; else echo {MISSING}; fi"
+            )
+        parts.append(
+            f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
+            f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi"
+        )
         parts.append(f"echo {q(SECTION + 'asterisk')}")
         parts.append(pbxcli.state_script(cli_command))
         # One line back (roles/packed.py): printable ASCII only, compressed.
@@ -103,13 +105,13 @@ class PbxSnapshot(FactBase[Snapshot]):
         current = None
         for line in packed.lines(output):
             if line.startswith(SECTION):
-                current = line[len(SECTION):].rstrip("\n")
+                current = line[len(SECTION) :].rstrip("\n")
                 sections[current] = []
             elif current is not None:
                 sections[current].append(line)
         if "asterisk" not in sections or "digests" not in sections:
             raise FactProcessError("the PBX did not answer every part of the snapshot")
-        texts = {}
+        texts: dict[str, list[str] | None] = {}
         for name, lines in sections.items():
             if name.startswith("text "):
                 if [line.strip() for line in lines] == [MISSING]:

@@ -3,17 +3,16 @@ and `gc_paused`, for the pure functions that build many small objects."""
 
 import functools
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import jinja2
 
 HEADER = "managed by televoc, edits will be overwritten"
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _environment(templates: str) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -48,8 +47,10 @@ def gc_paused() -> Iterator[None]:
 
 def without_gc(function):
     """`function` run with the garbage collector paused (see gc_paused)."""
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with gc_paused():
             return function(*args, **kwargs)
+
     return wrapper

@@ -1,18 +1,18 @@
 """The snom role's steps, as pyinfra deploys: provisioning, resync, adopt, teardown.
 
-    from roles import snom
-    # `provisioning`: the run plan's snom.Provisioning (roles/plan.py): the server the NixOS
-    # module runs and the files it serves
-    published = snom.publication(directory, provisioning, snapshot)   # who is told, pure
-    snom.provisioning_published(directory, provisioning, snapshot, published)
-    snom.changed_phones_resynced(directory, snapshot, published)  # NOTIFY those whose settings changed
-    snom.provisioning_checked(directory, provisioning, snapshot)  # what the server saw
-    snom.phones_adopted(directory)                  # adopt.py: setting_server over the web
+from roles import snom
+# `provisioning`: the run plan's snom.Provisioning (roles/plan.py): the server the NixOS
+# module runs and the files it serves
+published = snom.publication(directory, provisioning, snapshot)   # who is told, pure
+snom.provisioning_published(directory, provisioning, snapshot, published)
+snom.changed_phones_resynced(directory, snapshot, published)  # NOTIFY those whose settings changed
+snom.provisioning_checked(directory, provisioning, snapshot)  # what the server saw
+snom.phones_adopted(directory)                  # adopt.py: setting_server over the web
 
-    record = snom.teardown_started(directory, snapshot)   # teardown: who still holds credentials
-    outcome = snom.Outcome()                        # ... what this run proves
-    snom.phones_wiped(directory, provisioning, record, outcome, snapshot)  # the wiped profiles
-    snom.teardown_judged(record, outcome)
+record = snom.teardown_started(directory, snapshot)   # teardown: who still holds credentials
+outcome = snom.Outcome()                        # ... what this run proves
+snom.phones_wiped(directory, provisioning, record, outcome, snapshot)  # the wiped profiles
+snom.teardown_judged(record, outcome)
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ import json
 import posixpath
 import secrets
 from dataclasses import dataclass, field
-from typing import Optional
 from urllib.parse import quote
 
 from pyinfra import host
-from pyinfra.api import HiddenValue, deploy
+from pyinfra.api import HiddenValue
 from pyinfra.api.exceptions import FactProcessError
 
 from roles.event import Directory
@@ -40,7 +39,7 @@ from roles.shared.names import (
     PROVISIONING_SERVICE,
     PROVISIONING_USER,
 )
-from roles.shared.ops import as_needed
+from roles.shared.ops import as_needed, deploy
 from roles.shared.pbxfacts import AsteriskState
 from roles.shared.settings import (
     Setting,
@@ -63,32 +62,60 @@ from .teardown import Outcome, TeardownRecord, merged, unknown_names
 from .web import WebRequest
 
 SETTINGS = declare(
-    Setting("snom__provisioning_dir", PROVISIONING_DIR,
-            "Where the deploy publishes the phones' settings for the provisioning server "
-            "(root:televoc-provisioning 0640).", absolute_path),
-    Setting("snom__pending_path", "/var/lib/televoc/notify-pending",
-            "The list of phones whose settings changed and that still have to be told to "
-            "fetch them (an interrupted run leaves it for the next one).", absolute_path),
-    Setting("snom__teardown_record", "/var/lib/televoc-teardown/record.json",
-            "Teardown's record of the phones it has not yet proven clean (kept on the PBX "
-            "from the first teardown on).", absolute_path),
-    Setting("snom__wipe_wait", 60,
-            "How long teardown waits for told phones to fetch the wiped profile (seconds).", seconds),
-    Setting("televoc_factory_reset", False,
-            "teardown: true also resets each phone that still holds credentials to factory "
-            "settings over its web interface, at its recorded address.", boolean),
-    Setting("televoc_reset_by_hand", "",
-            "teardown: the phones the crew reset by hand, comma-separated (or all): recorded "
-            "as clean, with the time.", names),
-    Setting("televoc_adopt", "all",
-            "adopt.py: the phones to adopt, comma-separated names, or all (every phone with "
-            "mac and address).", names),
-    Setting("televoc_rearm", "",
-            "deploy: phones whose settings the provisioning server offers again although they "
-            "fetched them already, comma-separated (or all).", names),
-    Setting("televoc_provisioning_unlock", False,
-            "deploy: true lifts the provisioning server's lock after too many unknown MACs "
-            "(find the guessing host first).", boolean),
+    Setting(
+        "snom__provisioning_dir",
+        PROVISIONING_DIR,
+        "Where the deploy publishes the phones' settings for the provisioning server (root:televoc-provisioning 0640).",
+        absolute_path,
+    ),
+    Setting(
+        "snom__pending_path",
+        "/var/lib/televoc/notify-pending",
+        "The list of phones whose settings changed and that still have to be told to "
+        "fetch them (an interrupted run leaves it for the next one).",
+        absolute_path,
+    ),
+    Setting(
+        "snom__teardown_record",
+        "/var/lib/televoc-teardown/record.json",
+        "Teardown's record of the phones it has not yet proven clean (kept on the PBX from the first teardown on).",
+        absolute_path,
+    ),
+    Setting(
+        "snom__wipe_wait", 60, "How long teardown waits for told phones to fetch the wiped profile (seconds).", seconds
+    ),
+    Setting(
+        "televoc_factory_reset",
+        False,
+        "teardown: true also resets each phone that still holds credentials to factory "
+        "settings over its web interface, at its recorded address.",
+        boolean,
+    ),
+    Setting(
+        "televoc_reset_by_hand",
+        "",
+        "teardown: the phones the crew reset by hand, comma-separated (or all): recorded as clean, with the time.",
+        names,
+    ),
+    Setting(
+        "televoc_adopt",
+        "all",
+        "adopt.py: the phones to adopt, comma-separated names, or all (every phone with mac and address).",
+        names,
+    ),
+    Setting(
+        "televoc_rearm",
+        "",
+        "deploy: phones whose settings the provisioning server offers again although they "
+        "fetched them already, comma-separated (or all).",
+        names,
+    ),
+    Setting(
+        "televoc_provisioning_unlock",
+        False,
+        "deploy: true lifts the provisioning server's lock after too many unknown MACs (find the guessing host first).",
+        boolean,
+    ),
 )
 ALL_SETTINGS = (*SETTINGS, *pbxfacts.SETTINGS, *runs.SETTINGS)
 DATA_DEFAULTS = defaults(ALL_SETTINGS)
@@ -113,8 +140,7 @@ def _chosen(directory: Directory, wanted: tuple[str, ...], setting: str, need_ad
     unknown = [n for n in wanted if n not in provisioned]
     if unknown:
         raise SettingError(
-            f"--data {setting}: not a provisioned phone (with mac and model) of the directory: "
-            f"{', '.join(unknown)}"
+            f"--data {setting}: not a provisioned phone (with mac and model) of the directory: {', '.join(unknown)}"
         )
     chosen = [provisioned[n] for n in wanted]
     missing = [a.name for a in chosen if need_address and not a.address]
@@ -144,7 +170,7 @@ class Publication:
 
     files: dict = field(default_factory=dict, repr=False)
     changed: list[str] = field(default_factory=list)
-    pending: Optional[list[str]] = None  # left by an earlier run (None: no pending file)
+    pending: list[str] | None = None  # left by an earlier run (None: no pending file)
     # The directory changed and with it every provisioned phone's file (its tbook): the run
     # says so once ("the directory changed: N provisioned phones resync"), not phone by phone.
     directory_resync: bool = False
@@ -161,8 +187,10 @@ class Publication:
 
 def _paths(settings):
     """(the manifest of what is published, the control file the server reads)."""
-    return (posixpath.join(posixpath.dirname(settings.snom__pending_path), "provisioning.manifest"),
-            f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}")
+    return (
+        posixpath.join(posixpath.dirname(settings.snom__pending_path), "provisioning.manifest"),
+        f"{settings.snom__provisioning_dir}/{PROVISIONING_CONTROL}",
+    )
 
 
 def snapshot_paths(settings) -> tuple[list[str], list[str]]:
@@ -170,9 +198,15 @@ def snapshot_paths(settings) -> tuple[list[str], list[str]]:
     digests of the control file and the teardown record; the texts of the manifest, the
     pending list (its phone names only), the server's state and the teardown record."""
     manifest, control_path = _paths(settings)
-    return ([control_path, settings.snom__teardown_record],
-            [manifest, NAMES + settings.snom__pending_path, f"/var/lib/{PROVISIONING_SERVICE}/state.json",
-             settings.snom__teardown_record])
+    return (
+        [control_path, settings.snom__teardown_record],
+        [
+            manifest,
+            NAMES + settings.snom__pending_path,
+            f"/var/lib/{PROVISIONING_SERVICE}/state.json",
+            settings.snom__teardown_record,
+        ],
+    )
 
 
 def _live_manifest(snapshot, path: str):
@@ -201,7 +235,7 @@ def _published(directory: Directory, publication: Publication, settings, snapsho
     return publication
 
 
-def publication(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None) -> Publication:
+def publication(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None) -> Publication:
     """Pure: the files `provisioning` publishes (every provisioned phone's settings, or its
     wiped profile) and, with the run's snapshot, the phones whose file differs from what is
     published and those still pending from an earlier run: the phones this run tells to
@@ -214,14 +248,21 @@ def publication(directory: Directory, provisioning: Provisioning, snapshot: Opti
         live = _live_manifest(snapshot, manifest_path)
         result.changed = changed_phones(live, files, directory.provisioned)
         result.pending = _pending(snapshot, settings.snom__pending_path)
-        result.directory_resync = (not provisioning.wiped and directory_changed(live, files)
-                                   and len(result.changed) == len(directory.provisioned))
+        result.directory_resync = (
+            not provisioning.wiped
+            and directory_changed(live, files)
+            and len(result.changed) == len(directory.provisioned)
+        )
     return result
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_published(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None,
-                           published: Optional[Publication] = None) -> Publication:
+def provisioning_published(
+    directory: Directory,
+    provisioning: Provisioning,
+    snapshot: Snapshot | None = None,
+    published: Publication | None = None,
+) -> Publication:
     """
     The provisioning server offers every provisioned phone its settings; the phones whose
     file changed are recorded for a resync. A teardown record from an earlier event is
@@ -232,39 +273,57 @@ def provisioning_published(directory: Directory, provisioning: Provisioning, sna
     """
     settings = read(ALL_SETTINGS)
     published = published if published is not None else publication(directory, provisioning, snapshot)
-    _published(directory, published, settings, snapshot,
-               f"Provisioning files of {len(directory.provisioned)} snom phones are published")
+    _published(
+        directory,
+        published,
+        settings,
+        snapshot,
+        f"Provisioning files of {len(directory.provisioned)} snom phones are published",
+    )
     _, control_path = _paths(settings)
     if provisioning.control:
         as_needed(snapshot)(
             managed_file,
             name="The provisioning server is told to unlock / to offer settings again",
             path=control_path,
-            content=json.dumps(provisioning.control, sort_keys=True) + "\n", mode="640", group=PROVISIONING_USER,
+            content=json.dumps(provisioning.control, sort_keys=True) + "\n",
+            mode="640",
+            group=PROVISIONING_USER,
             **({} if snapshot is None else {"current": snapshot.digests.get(control_path)}),
         )
     record = settings.snom__teardown_record
     as_needed(snapshot)(
-        paths_absent, name="No teardown record of an earlier event is left", paths=[record],
-                 present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)])
+        paths_absent,
+        name="No teardown record of an earlier event is left",
+        paths=[record],
+        present=None if snapshot is None else [p for p in [record] if snapshot.digests.get(p)],
+    )
     return published
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def changed_phones_resynced(directory: Directory, snapshot=None, publication: Optional[Publication] = None,
-                            reboot: bool = False, changes=None):
+def changed_phones_resynced(
+    directory: Directory, snapshot=None, publication: Publication | None = None, reboot: bool = False, changes=None
+):
     """The phones whose settings changed are told to fetch them (and, with `reboot`, to
     reboot): those left pending by an earlier run and those this run's `publication`
     changed. `changes`: the run's RunChanges (a NOTIFY touches the phones)."""
     settings = read(ALL_SETTINGS)
-    known = {} if snapshot is None else {"pending": _pending(snapshot, settings.snom__pending_path),
-                                         "also": tuple(publication.changed if publication else ())}
+    known = (
+        {}
+        if snapshot is None
+        else {
+            "pending": _pending(snapshot, settings.snom__pending_path),
+            "also": tuple(publication.changed if publication else ()),
+        }
+    )
     if publication is not None and publication.directory_resync:
         known["directory_resync"] = len(publication.changed)
     as_needed(snapshot)(
         operations.phones_told_to_resync,
-        name="Provisioned phones are told to fetch the wiped profile and reboot" if reboot else
-        "Phones whose settings changed are told to fetch them",
+        name="Provisioned phones are told to fetch the wiped profile and reboot"
+        if reboot
+        else "Phones whose settings changed are told to fetch them",
         cli=settings.asterisk__cli,
         pending_path=settings.snom__pending_path,
         phones=[a.name for a in directory.provisioned],
@@ -275,7 +334,7 @@ def changed_phones_resynced(directory: Directory, snapshot=None, publication: Op
 
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
-def provisioning_checked(directory: Directory, provisioning: Provisioning, snapshot: Optional[Snapshot] = None):
+def provisioning_checked(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None):
     """What the provisioning server saw: fetches from unexpected addresses, refused sources,
     its lock (which fails the run unless televoc_verify=report)."""
     server = provisioning.server
@@ -325,8 +384,7 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
         existing = TeardownRecord.from_json(found) if found is not None else None
     except (FactProcessError, ValueError) as e:
         raise SettingError(f"{path}: {e}; teardown keeps it and stops (move it away to start over)") from None
-    state = (host.get_fact(AsteriskState, cli_command=settings.asterisk__cli) if snapshot is None
-             else snapshot.asterisk)
+    state = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli) if snapshot is None else snapshot.asterisk
     now = utc_stamp()
     record = merged(existing, directory, state, now)
     by_hand = _here(directory, settings.televoc_reset_by_hand)
@@ -335,15 +393,23 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
         raise SettingError(f"--data televoc_reset_by_hand: not a phone of the event: {', '.join(unknown)}")
     managed_file(
         name="The teardown record holds every phone and where it was last seen (root 0600)",
-        path=path, content=record.to_json(), mode="600", dir_mode="700",
+        path=path,
+        content=record.to_json(),
+        mode="600",
+        dir_mode="700",
         **({} if snapshot is None else {"current": snapshot.digests.get(path)}),
     )
     return record
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def phones_wiped(directory: Directory, provisioning: Provisioning, record: TeardownRecord, outcome: Outcome,
-                 snapshot: Optional[Snapshot] = None):
+def phones_wiped(
+    directory: Directory,
+    provisioning: Provisioning,
+    record: TeardownRecord,
+    outcome: Outcome,
+    snapshot: Snapshot | None = None,
+):
     """
     Every phone that still holds the event's credentials is given a way to forget them: the
     provisioning server offers each provisioned phone a wiped profile (`provisioning`: the
@@ -366,9 +432,15 @@ def phones_wiped(directory: Directory, provisioning: Provisioning, record: Teard
             name="Phones that still hold credentials are reset to factory settings over their web interface",
             cli=settings.asterisk__cli,
             requests=[
-                WebRequest(name, record.phones[name].address, (FACTORY_RESET,), user,
-                           accounts[name].event_web_password if name in accounts else None)
-                for name in record.pending if record.phones[name].mac and name not in outcome.by_hand
+                WebRequest(
+                    name,
+                    record.phones[name].address,
+                    (FACTORY_RESET,),
+                    user,
+                    accounts[name].event_web_password if name in accounts else None,
+                )
+                for name in record.pending
+                if record.phones[name].mac and name not in outcome.by_hand
             ],
             requests_path="/var/lib/televoc/requests/teardown.curl",
             what="reset to factory settings",
@@ -394,6 +466,7 @@ def teardown_judged(record: TeardownRecord, outcome: Outcome):
     paths_absent(name="No phone is left to be told to resync", paths=[settings.snom__pending_path])
     operations.teardown_judged(
         name="Every phone of the event forgot it",
-        path=settings.snom__teardown_record, record=record, outcome=outcome,
+        path=settings.snom__teardown_record,
+        record=record,
+        outcome=outcome,
     )
-

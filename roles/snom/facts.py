@@ -9,6 +9,8 @@ import re
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from pyinfra.api.exceptions import FactProcessError
 
+from roles.shared.files import TextFile
+
 MISSING = "@@televoc-missing"
 _MANIFEST_ROW = re.compile(r"^(?P<sha>[0-9a-f]{64})  (?P<name>[A-Za-z0-9_.-]+)$")
 
@@ -51,9 +53,25 @@ class PendingNotifications(FactBase):
 
     def command(self, path: str) -> StringCommand:
         return StringCommand(
-            "if", "[", "-e", QuoteString(path), "];", "then", "echo", "@@televoc-exists", ";",
-            "LC_ALL=C", "grep", "-a", "-E", QuoteString("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
-            QuoteString(path), ";", "fi", ";", "true",
+            "if",
+            "[",
+            "-e",
+            QuoteString(path),
+            "];",
+            "then",
+            "echo",
+            "@@televoc-exists",
+            ";",
+            "LC_ALL=C",
+            "grep",
+            "-a",
+            "-E",
+            QuoteString("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"),
+            QuoteString(path),
+            ";",
+            "fi",
+            ";",
+            "true",
         )
 
     def process(self, output):
@@ -67,7 +85,7 @@ class PendingNotifications(FactBase):
         return names
 
 
-class JsonFile(FactBase):
+class JsonFile(TextFile):
     """
     A JSON document on the PBX: None when the file does not exist; FactProcessError when it
     exists but cannot be read as JSON (never taken for "missing": a lost teardown record or
@@ -80,22 +98,12 @@ class JsonFile(FactBase):
         host.get_fact(JsonFile, path="/var/lib/televoc-provisioning/state.json")
     """
 
-    @staticmethod
-    def default():
-        return None
-
-    def command(self, path: str) -> StringCommand:
-        return StringCommand(
-            "if", "[", "-e", QuoteString(path), "];", "then", "cat", QuoteString(path), ";",
-            "else", "echo", MISSING, ";", "fi",
-        )
-
     def process(self, output):
-        text = "\n".join(output)
-        if text.strip() == MISSING:
+        lines = super().process(output)
+        if lines is None:
             return None
         try:
-            value = json.loads(text)
+            value = json.loads("\n".join(lines))
         except ValueError as e:
             raise FactProcessError(f"not valid JSON ({e}); it is kept as it is, fix or remove it") from None
         if not isinstance(value, dict):

@@ -12,10 +12,9 @@ itself after too many unknown MACs. The deploy reports from it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
-from roles.shared.pbxcli import PbxState
 from roles.event import Directory
+from roles.shared.pbxcli import PbxState
 
 from .render import file_name
 from .teardown import contact_host
@@ -23,27 +22,27 @@ from .teardown import contact_host
 
 @dataclass(frozen=True)
 class Findings:
-    locked: Optional[str] = None  # the lock's reason
+    locked: str | None = None  # the lock's reason
     foreign: tuple[str, ...] = ()  # one sentence per phone fetched from an unexpected address
     refused: dict[str, int] = field(default_factory=dict)  # source -> refused requests
     unknown: tuple[str, ...] = ()  # unknown MACs asked for since the last unlock
 
 
-def findings(server: Optional[dict], directory: Directory, state: Optional[PbxState]) -> Findings:
+def findings(server: dict | None, directory: Directory, state: PbxState | None) -> Findings:
     if not server:
         return Findings()
     fetches = server.get("fetches") or {}
-    running = state is not None and state.running
+    live = state if state is not None and state.running else None
     foreign = []
     for account in directory.provisioned:
         fetch = fetches.get(file_name(account)[:-4])
         if not isinstance(fetch, dict):
             continue
-        expected = set()
+        expected: set[str | None] = set()
         if account.address:
             expected.add(account.address.split(":")[0])
-        if running:
-            expected |= {contact_host(c.uri) for c in state.contacts_of(account.name)}
+        if live is not None:
+            expected |= {contact_host(c.uri) for c in live.contacts_of(account.name)}
         source = fetch.get("source")
         if expected and source not in expected:
             foreign.append(

@@ -9,7 +9,7 @@ import re
 import shlex
 import tarfile
 import time
-from typing import Optional
+from typing import cast
 
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
@@ -21,12 +21,12 @@ from pyinfra.api import (
     operation,
 )
 
-from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
-from roles.shared.pbxfacts import POLL_SECONDS, AsteriskState
+from roles.shared.clock import utc_stamp
 from roles.shared.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
 from roles.shared.names import NOTIFY_CHECK_SYNC
-from roles.shared.clock import utc_stamp
 from roles.shared.ops import probing
+from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
+from roles.shared.pbxfacts import POLL_SECONDS, AsteriskState
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
 from .findings import findings
@@ -47,8 +47,17 @@ def _tar(files: dict[str, str], manifest: str) -> bytes:
     return buffer.getvalue()
 
 
-def _publish(state, host, files: HiddenValue, manifest: str, directory: str, manifest_path: str,
-             pending_path: str, changed: list, group: str) -> bool:
+def _publish(
+    state,
+    host,
+    files: HiddenValue,
+    manifest: str,
+    directory: str,
+    manifest_path: str,
+    pending_path: str,
+    changed: list,
+    group: str,
+) -> bool:
     """Upload the files as one tar and swap the served directory; whatever fails leaves
     nothing of this run's files behind (they hold passwords) and the old directory serving."""
     parent = os.path.dirname(pending_path)
@@ -58,7 +67,7 @@ def _publish(state, host, files: HiddenValue, manifest: str, directory: str, man
     # The phones to tell travel inside the archive, not on a command line (10,000 names would
     # pass the kernel's limit for one command).
     extra = {".pending-add": "".join(f"{name}\n" for name in changed)} if changed else {}
-    data = _tar({**files.unmask(), **extra}, manifest)
+    data = _tar({**_files(files), **extra}, manifest)
     try:
         host.put_file(io.BytesIO(data), upload, print_output=False)
         uploaded = True
@@ -96,7 +105,12 @@ def _publish(state, host, files: HiddenValue, manifest: str, directory: str, man
     return False
 
 
-def changed_phones(live: Optional[dict], files: dict, phones) -> list[str]:
+def _files(files: HiddenValue) -> dict[str, str]:
+    """The provisioning files a HiddenValue keeps from pyinfra's output (name -> text)."""
+    return cast(dict[str, str], files.unmask())
+
+
+def changed_phones(live: dict | None, files: dict, phones) -> list[str]:
     """The phones whose file differs from what is published (`live`: the manifest, None when
     nothing was ever published): they are to be told to fetch it."""
     wanted = {name: sha256(text) for name, text in files.items()}
@@ -104,7 +118,7 @@ def changed_phones(live: Optional[dict], files: dict, phones) -> list[str]:
     return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
 
 
-def directory_changed(live: Optional[dict], files: dict) -> bool:
+def directory_changed(live: dict | None, files: dict) -> bool:
     """The published directory (DIRECTORY_FILE, by its digest in the manifest `live`) differs
     from the one in `files`; False when nothing was ever published (every phone is new)."""
     if live is None:
@@ -118,8 +132,7 @@ def _directory_line(count: int) -> str:
 
 
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str,
-                           live=UNREAD):
+def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD):
     """
     Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
@@ -134,22 +147,23 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     + live: the published manifest (file name -> sha256, None: never published) as the run's
       snapshot read it; without it, the operation reads it
     """
-    wanted = {name: sha256(text) for name, text in files.unmask().items()}
+    wanted = {name: sha256(text) for name, text in _files(files).items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
     if live is UNREAD:
         live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(phones)} phones are already published")
         return
-    changed = changed_phones(live, files.unmask(), phones)
+    changed = changed_phones(live, _files(files), phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
     yield FunctionCommand(_publish, (files, manifest, directory, manifest_path, pending_path, changed, group), {})
 
 
-def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: str, changes,
-            directory_resync: int = 0) -> bool:
+def _notify(
+    state, host, cli: str, notify: str, names: list[str], pending_path: str, changes, directory_resync: int = 0
+) -> bool:
     if changes is not None:
         changes.asterisk = True  # told phones fetch and may register again
     # 100 endpoints per CLI command; the names go up as a file (10,000 of them do not fit on
@@ -161,14 +175,16 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
         return False
     # Asterisk prints "Sending NOTIFY ..." even for an endpoint without a contact (and then
     # sends nothing): a phone counts as told only if it is registered.
-    unknown = {m[1] for m in (re.match(rf"^{NO_SUCH_ENDPOINT} (\S+)", l) for l in lines) if m}
+    unknown = {m[1] for m in (re.match(rf"^{NO_SUCH_ENDPOINT} (\S+)", line) for line in lines) if m}
     current = host.get_fact(AsteriskState, cli_command=cli)
     registered = current.registered if current and current.running else frozenset()
     told = [n for n in names if n in registered and n not in unknown]
     missed = [n for n in names if n not in told]
     if directory_resync:  # every provisioned phone: one line, not one name each
-        logger.info(f"{host.print_prefix}{_directory_line(directory_resync)}: {len(told)} registered, "
-                    f"told to fetch their settings ({notify})")
+        logger.info(
+            f"{host.print_prefix}{_directory_line(directory_resync)}: {len(told)} registered, "
+            f"told to fetch their settings ({notify})"
+        )
     elif told:
         logger.info(f"{host.print_prefix}told to fetch their settings ({notify}): {', '.join(told)}")
     if missed and directory_resync and len(missed) > 10:
@@ -186,8 +202,16 @@ def _notify(state, host, cli: str, notify: str, names: list[str], pending_path: 
 
 
 @operation(is_idempotent=False)
-def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOTIFY_CHECK_SYNC,
-                          pending=UNREAD, also=(), changes=None, directory_resync: int = 0):
+def phones_told_to_resync(
+    cli: str,
+    pending_path: str,
+    phones,
+    notify: str = NOTIFY_CHECK_SYNC,
+    pending=UNREAD,
+    also=(),
+    changes=None,
+    directory_resync: int = 0,
+):
     """
     Send a check-sync NOTIFY to exactly the phones whose settings changed (pending), in one
     CLI command, then clear the pending list.
@@ -218,12 +242,10 @@ def phones_told_to_resync(cli: str, pending_path: str, phones, notify: str = NOT
 
 
 def _upload_requests(state, host, config: HiddenValue, path: str) -> bool:
-    return put_file_atomically(host, config.unmask().encode(), path, "600",
-                               unchanged="No phone was sent anything.")
+    return put_file_atomically(host, config.unmask().encode(), path, "600", unchanged="No phone was sent anything.")
 
 
-def _web(state, host, requests_path: str, addresses: dict, what: str, missed: bool,
-         outcome: Optional[Outcome]) -> bool:
+def _web(state, host, requests_path: str, addresses: dict, what: str, missed: bool, outcome: Outcome | None) -> bool:
     command = f"curl -s -K {shlex.quote(requests_path)}; rm -f {shlex.quote(requests_path)}"
     _, output = host.run_shell_command(StringCommand("sh", "-c", shlex.quote(command)), print_output=False)
     replies = parse_replies(output.output_lines, tuple(addresses))
@@ -240,7 +262,7 @@ def _web(state, host, requests_path: str, addresses: dict, what: str, missed: bo
 
 
 @operation(is_idempotent=False)
-def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcome: Optional[Outcome] = None):
+def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcome: Outcome | None = None):
     """
     Send HTTP GETs to phones' web interfaces from the PBX (which sits in the phone network),
     with curl, in one remote command; credentials go in a 0600 file that is removed after.
@@ -260,7 +282,8 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcom
     state = None
     if any(r.address is None for r in requests):
         state = host.get_fact(AsteriskState, cli_command=cli)
-    reachable, unknown = [], []
+    reachable: list[WebRequest] = []
+    unknown: list[WebRequest] = []
     for request in requests:
         if request.address is None and state is not None and state.running:
             contacts = state.contacts_of(request.phone)
@@ -283,8 +306,9 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcom
     yield FunctionCommand(_web, (requests_path, addresses, what, bool(unknown), outcome), {})
 
 
-def _wipe_fetched(state, host, state_path: str, record: TeardownRecord, outcome: Outcome,
-                  wiped_version: str, wait: float) -> bool:
+def _wipe_fetched(
+    state, host, state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float
+) -> bool:
     """Poll the provisioning server's state until every told phone fetched the wiped profile."""
     told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]
     deadline = time.monotonic() + wait
@@ -309,8 +333,9 @@ def _wipe_fetched(state, host, state_path: str, record: TeardownRecord, outcome:
 
 
 @operation(is_idempotent=False)
-def wiped_profiles_fetched(state_path: str, record: TeardownRecord, outcome: Outcome,
-                           wiped_version: str, wait: float = 60):
+def wiped_profiles_fetched(
+    state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float = 60
+):
     """
     Find the phones that fetched the wiped profile (the provisioning server's state names
     the version it served each MAC), waiting up to `wait` seconds for the phones that were
@@ -331,13 +356,20 @@ def wiped_profiles_fetched(state_path: str, record: TeardownRecord, outcome: Out
 def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool) -> bool:
     now = utc_stamp()
     judged(record, outcome, now)
-    if not put_file_atomically(host, record.to_json().encode(), path, "600",
-                               unchanged="The phones proven clean in this run are not recorded: run teardown again."):
+    if not put_file_atomically(
+        host,
+        record.to_json().encode(),
+        path,
+        "600",
+        unchanged="The phones proven clean in this run are not recorded: run teardown again.",
+    ):
         return False
     lines = report(record)
     if was_clean:
-        logger.info(f"{host.print_prefix}nothing left to do: every phone of the event was proven clean "
-                    f"(teardown started {record.started}):")
+        logger.info(
+            f"{host.print_prefix}nothing left to do: every phone of the event was proven clean "
+            f"(teardown started {record.started}):"
+        )
     for line in lines:
         logger.info(f"    {line}")
     pending = record.pending
@@ -388,8 +420,10 @@ def _check(state, host, state_path: str, cli: str, directory, mode: str, control
                 break
             time.sleep(0.5)
         else:
-            logger.error(f"{host.print_prefix}the provisioning server did not take the unlock / re-arm "
-                         f"within {CONTROL_WAIT:.0f} s: is it running? (journalctl -u televoc-provisioning)")
+            logger.error(
+                f"{host.print_prefix}the provisioning server did not take the unlock / re-arm "
+                f"within {CONTROL_WAIT:.0f} s: is it running? (journalctl -u televoc-provisioning)"
+            )
             return False
     pbx = snapshot.asterisk if snapshot is not None else host.get_fact(AsteriskState, cli_command=cli)
     found = findings(server, directory, pbx)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 from xml.sax.saxutils import escape
 
 from roles.event import Account, Directory
@@ -73,13 +72,17 @@ class ProvisioningService:
     @property
     def arguments(self) -> str:
         """provisiond.py's command line."""
-        return (f"--bind {self.bind} --port {self.port} --files {self.files} --state {self.state_path} "
-                f"--log {self.log_path} --window {self.window} --max-unknown {self.max_unknown} "
-                f"--prefix {self.prefix}")
+        return (
+            f"--bind {self.bind} --port {self.port} --files {self.files} --state {self.state_path} "
+            f"--log {self.log_path} --window {self.window} --max-unknown {self.max_unknown} "
+            f"--prefix {self.prefix}"
+        )
 
 
 def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) -> ProvisioningService:
     event = directory.event
+    if event.pbx_address is None:  # the load refuses provisioned phones without it
+        raise ValueError("provisioning needs pbx_address")
     return ProvisioningService(
         bind=event.pbx_address, port=event.provisioning.http_port, network=event.network, files=files
     )
@@ -96,14 +99,15 @@ class Provisioning:
     + control: what the run tells the server (control.json): an unlock, re-arms
     """
 
-    server: Optional[ProvisioningService]
+    server: ProvisioningService | None
     files: dict[str, str] = field(repr=False)
     wiped: bool = False
     control: dict = field(default_factory=dict)
 
 
-def provisioning(directory: Directory, files: str = PROVISIONING_DIR, wiped: bool = False,
-                 control: Optional[dict] = None) -> Provisioning:
+def provisioning(
+    directory: Directory, files: str = PROVISIONING_DIR, wiped: bool = False, control: dict | None = None
+) -> Provisioning:
     """What the provisioning server serves for `directory`: its server (`files`: the
     directory the deploy publishes into), the phones' files (wiped ones at teardown)."""
     return Provisioning(
@@ -117,28 +121,33 @@ def provisioning(directory: Directory, files: str = PROVISIONING_DIR, wiped: boo
 def directory_url(directory: Directory) -> str:
     """Where a phone's directory key fetches the directory beyond TBOOK_MAX entries."""
     event = directory.event
-    return (f"http://{event.pbx_address}:{event.provisioning.http_port}"
-            f"{names.PROVISIONING_URL_PATH}/{DIRECTORY_FILE}")
+    return f"http://{event.pbx_address}:{event.provisioning.http_port}{names.PROVISIONING_URL_PATH}/{DIRECTORY_FILE}"
 
 
 def file_name(account: Account) -> str:
     """snom phones put their MAC in upper case, without separators, into {mac}."""
+    if account.mac is None:
+        raise ValueError(f"{account.name} is not provisioned (no mac)")
     return f"{account.mac.upper()}.xml"
 
 
 def _other_identities_off() -> list[tuple[str, int, str]]:
     rows = []
     for idx in range(2, IDENTITIES + 1):
-        rows += [("user_active", idx, "off"), ("user_name", idx, ""), ("user_pname", idx, ""),
-                 ("user_pass", idx, ""), ("user_host", idx, "")]
+        rows += [
+            ("user_active", idx, "off"),
+            ("user_name", idx, ""),
+            ("user_pname", idx, ""),
+            ("user_pass", idx, ""),
+            ("user_host", idx, ""),
+        ]
     return rows
 
 
 # The values that differ between phones: the template is rendered once per event with these
 # placeholders and split there; each phone's file is the pieces joined with its own values
 # (10,000 phones in a fraction of a second; see Skeleton).
-_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer",
-              "ring_direct", "ring_group", "ring_loud")
+_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer", "ring_direct", "ring_group", "ring_loud")
 
 
 def _alert_classes() -> list[tuple[str, int, str]]:
@@ -162,8 +171,11 @@ _RINGERS = frozenset([*(f"Ringer{i}" for i in range(1, 11)), "Silent"])  # need 
 def ringers(account: Account) -> dict[str, str]:
     """The phone's sound per alert class: direct calls ring with `ringer`, calls through a group
     with `group_ringer` (default: ringer), calls from `loud_from` with `loud_ringer`."""
-    return {"ring_direct": account.ringer, "ring_group": account.group_ringer or account.ringer,
-            "ring_loud": account.loud_ringer}
+    return {
+        "ring_direct": account.ringer,
+        "ring_group": account.group_ringer or account.ringer,
+        "ring_loud": account.loud_ringer,
+    }
 
 
 def _settings(directory: Directory, url: str, listed: list[Entry]) -> list[tuple[str, int, str]]:
@@ -226,7 +238,7 @@ def _value(value: str) -> str:
     return escape(value) if "&" in value or "<" in value or ">" in value else value
 
 
-def tbook(listed: list[Entry]) -> Optional[list[tuple[int, str, str]]]:
+def tbook(listed: list[Entry]) -> list[tuple[int, str, str]] | None:
     """(index, name, number) of the tbook, XML-escaped. Beyond TBOOK_MAX entries an empty one
     (complete="true" empties the phone's own directory: no entries left from a smaller
     directory of an earlier run; the directory key fetches DIRECTORY_FILE instead)."""
@@ -235,14 +247,14 @@ def tbook(listed: list[Entry]) -> Optional[list[tuple[int, str, str]]]:
     return [(i, _text(e.name), _text(e.number)) for i, e in enumerate(listed)]
 
 
-def _xml(purpose: str, rows: list[tuple[str, int, str]],
-         book: Optional[list[tuple[int, str, str]]] = None) -> str:
-    settings = [(name, idx, value if re.fullmatch(r"@@[a-z_]+@@", value) else _text(value))
-                for name, idx, value in rows]
+def _xml(purpose: str, rows: list[tuple[str, int, str]], book: list[tuple[int, str, str]] | None = None) -> str:
+    settings = [
+        (name, idx, value if re.fullmatch(r"@@[a-z_]+@@", value) else _text(value)) for name, idx, value in rows
+    ]
     return render(__file__, "settings.xml.j2", purpose=purpose, settings=settings, tbook=book)
 
 
-def render_directory(directory: Directory, listed: Optional[list[Entry]] = None) -> str:
+def render_directory(directory: Directory, listed: list[Entry] | None = None) -> str:
     """DIRECTORY_FILE: every entry of the directory as a SnomIPPhoneDirectory (what the
     directory key shows beyond TBOOK_MAX entries)."""
     listed = entries(directory) if listed is None else listed
@@ -278,12 +290,16 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
     skeleton = Skeleton(_xml("@@purpose@@", rows, tbook(listed)))
     event = directory.event.name
     files = {
-        file_name(a): skeleton.fill({
-            "purpose": _comment(f"phone {a.name} ({a.model}), event {event}"),
-            "realname": _value(a.display_name), "name": _value(a.name), "pass": _value(a.password),
-            "webpass": _value(a.event_web_password),
-            **{k: v if v in _RINGERS else _value(v) for k, v in (("ringer", a.ringer), *ringers(a).items())},
-        })
+        file_name(a): skeleton.fill(
+            {
+                "purpose": _comment(f"phone {a.name} ({a.model}), event {event}"),
+                "realname": _value(a.display_name),
+                "name": _value(a.name),
+                "pass": _value(a.password),
+                "webpass": _value(a.event_web_password or ""),  # set for every provisioned phone
+                **{k: v if v in _RINGERS else _value(v) for k, v in (("ringer", a.ringer), *ringers(a).items())},
+            }
+        )
         for a in directory.provisioned
     }
     files[DIRECTORY_FILE] = render_directory(directory, listed)
@@ -295,7 +311,12 @@ def render_wipe(directory: Directory) -> dict[str, str]:
     """File name -> snom XML that wipes the event from the phone (teardown)."""
     return {
         file_name(a): text
-        for text in [_xml(_comment(f"teardown of event {directory.event.name}: identities off, passwords "
-                                   "and directory cleared"), _wiped(), book=[])]
+        for text in [
+            _xml(
+                _comment(f"teardown of event {directory.event.name}: identities off, passwords and directory cleared"),
+                _wiped(),
+                book=[],
+            )
+        ]
         for a in directory.provisioned
     }

@@ -16,11 +16,11 @@ event's SIP and web passwords still in it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Optional
 
-from roles.shared.pbxcli import PbxState
 from roles.event import Directory
+from roles.shared.pbxcli import PbxState
 
 VERSION = 1
 
@@ -36,12 +36,12 @@ class PhoneRecord:
     + last_attempt: what the last attempt to clean it gave, for the crew
     """
 
-    mac: Optional[str]
-    address: Optional[str] = None
+    mac: str | None
+    address: str | None = None
     registered: bool = False
-    clean_since: Optional[str] = None
-    proof: Optional[str] = None
-    last_attempt: Optional[str] = None
+    clean_since: str | None = None
+    proof: str | None = None
+    last_attempt: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -60,12 +60,15 @@ class TeardownRecord:
         return [name for name, phone in self.phones.items() if not phone.clean]
 
     def to_json(self) -> str:
-        data = {"version": VERSION, "started": self.started,
-                "phones": {name: asdict(phone) for name, phone in sorted(self.phones.items())}}
+        data = {
+            "version": VERSION,
+            "started": self.started,
+            "phones": {name: asdict(phone) for name, phone in sorted(self.phones.items())},
+        }
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, data: dict) -> "TeardownRecord":
+    def from_json(cls, data: dict) -> TeardownRecord:
         """ValueError when `data` is not a record this version wrote (never guessed at)."""
         if data.get("version") != VERSION or not isinstance(data.get("phones"), dict):
             raise ValueError("not a televoc teardown record (version 1)")
@@ -78,7 +81,7 @@ class TeardownRecord:
         return cls(started=str(data.get("started")), phones=phones)
 
 
-def contact_host(uri: str) -> Optional[str]:
+def contact_host(uri: str) -> str | None:
     """'sip:saal1@10.23.0.11:5060;ob' -> '10.23.0.11'."""
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     rest = rest.split("@", 1)[-1]
@@ -88,18 +91,17 @@ def contact_host(uri: str) -> Optional[str]:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host or None
 
 
-def merged(existing: Optional[TeardownRecord], directory: Directory, state: Optional[PbxState],
-           now: str) -> TeardownRecord:
+def merged(existing: TeardownRecord | None, directory: Directory, state: PbxState | None, now: str) -> TeardownRecord:
     """The record for this run: what earlier runs found, kept as it was (a phone once proven
     clean stays clean; a pending one stays pending), plus every phone of the directory not
     in it yet; addresses and registrations refreshed from Asterisk while it still knows them."""
     record = existing or TeardownRecord(started=now)
-    running = state is not None and state.running
+    live = state if state is not None and state.running else None
     for account in directory.accounts:
         phone = record.phones.get(account.name)
         if phone is None:
             phone = record.phones[account.name] = PhoneRecord(mac=account.mac, address=account.address)
-        contacts = state.contacts_of(account.name) if running else []
+        contacts = live.contacts_of(account.name) if live is not None else []
         phone.registered = bool(contacts)
         if contacts and not phone.clean:
             phone.address = account.address or contact_host(contacts[0].uri) or phone.address
@@ -158,7 +160,7 @@ def advice(phone: PhoneRecord) -> str:
         ways.append("boot it on the phone network (it fetches the wiped profile)")
         if phone.address:
             ways.append(f"--data televoc_factory_reset=true (reaches it at {phone.address})")
-    ways.append(f"reset it by hand, then --data televoc_reset_by_hand=<name>")
+    ways.append("reset it by hand, then --data televoc_reset_by_hand=<name>")
     return "; or ".join(ways)
 
 

@@ -8,8 +8,8 @@ line), and curl writes one line per request: "<HTTP status> <phone name>".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ class WebRequest:
     """
 
     phone: str
-    address: Optional[str]
+    address: str | None
     paths: tuple[str, ...]
     user: str = "admin"
-    password: Optional[str] = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
 
 
 def _quoted(text: str) -> str:

@@ -35,10 +35,12 @@ def pbx(request, tmp_path_factory):
         event.mkdir()
         (event / "event.yml").write_text(
             f"name: bans\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n"
-            f"security: {{ban_after: 3, find_seconds: 60, ban_seconds: {BAN_SECONDS}}}\n")
+            f"security: {{ban_after: 3, find_seconds: 60, ban_seconds: {BAN_SECONDS}}}\n"
+        )
         (event / "phones.yml").write_text(
             "phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n"
-            "  - {name: hall2, extension: 2002}\n")
+            "  - {name: hall2, extension: 2002}\n"
+        )
         pbx = Pbx.prepare(lab, tmp_path, event)
         run = pbx.deploy("--data", "televoc_verify=report")
         assert run.returncode == 0, run.output

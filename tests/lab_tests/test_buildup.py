@@ -104,8 +104,11 @@ def test_second_run_changes_nothing(buildup):
     assert buildup.lab.run("ls /nix/var/nix/profiles").stdout == generations
     assert buildup.lab.run("stat -c %Y /etc/nixos/televoc/asterisk.nix").stdout == module
     changed = {op for op, (success, error, unchanged) in results(run).items() if unchanged != "1"}
-    assert changed == {"Phones | Every phone is registered", "Run | The run is marked as changing the PBX",
-                       "Run | The run finished: its mark is removed"}, results(run)  # these two: no command
+    assert changed == {
+        "Phones | Every phone is registered",
+        "Run | The run is marked as changing the PBX",
+        "Run | The run finished: its mark is removed",
+    }, results(run)  # these two: no command
     assert "did not finish" not in run.output
 
 
@@ -214,7 +217,9 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     rebuild = buildup.lab.root / "usr/local/sbin/nixos-rebuild"
     real = rebuild.with_name("nixos-rebuild.real")
     rebuild.rename(real)
-    rebuild.write_text("#!/bin/sh\ntouch /run/televoc-lab/switch-started\nsleep 30\nexec /usr/local/sbin/nixos-rebuild.real \"$@\"\n")
+    rebuild.write_text(
+        '#!/bin/sh\ntouch /run/televoc-lab/switch-started\nsleep 30\nexec /usr/local/sbin/nixos-rebuild.real "$@"\n'
+    )
     rebuild.chmod(0o755)
     old = buildup.passwords()["backoffice"]
     new = "dropped-cable-password-01"
@@ -222,9 +227,15 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     try:
         buildup.edit_phones(lambda phones: phones[2].update(password=new, display_name="Back Office"))
         env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
-        proc = subprocess.Popen([PYINFRA, str(buildup.inventory), "deploy.py", "-y"], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [PYINFRA, str(buildup.inventory), "deploy.py", "-y"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             wait_for(started.exists, 60, "the switch to start")
             assert buildup.lab.drop_ssh_connections() >= 1

@@ -35,7 +35,9 @@ def pbx(request, tmp_path_factory):
         event = tmp_path / "event"
         event.mkdir()
         (event / "event.yml").write_text(f"name: exposure\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n")
-        (event / "phones.yml").write_text("phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n")
+        (event / "phones.yml").write_text(
+            "phones:\n  - {name: hall1, extension: 2001, mac: '000413A00001', model: snom320}\n"
+        )
         pbx = Pbx.prepare(lab, tmp_path, event)
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
@@ -60,12 +62,16 @@ def test_only_sip_and_the_provisioning_server_listen(pbx):
     assert ("udp", "0.0.0.0", 5060, "asterisk") in sockets
     assert ("tcp", PBX, 8088, "python3") in sockets  # the provisioning server, on the PBX's address only
     assert ("tcp", "127.0.0.1", 22, "sshd") in sockets  # the lab's own way in, not televoc's
-    others = sockets - {("udp", "0.0.0.0", 5060, "asterisk"), ("tcp", PBX, 8088, "python3"),
-                        ("tcp", "127.0.0.1", 22, "sshd")}
+    others = sockets - {
+        ("udp", "0.0.0.0", 5060, "asterisk"),
+        ("tcp", PBX, 8088, "python3"),
+        ("tcp", "127.0.0.1", 22, "sshd"),
+    }
     # What else Asterisk holds is pjsip's DNS resolver: UDP on an ephemeral port, never in the
     # RTP range the firewall opens. No TCP port of Asterisk's, no IAX2 (4569), no HTTP.
-    assert all(proto == "udp" and proc == "asterisk" and port >= 32768 and port not in RTP
-               for proto, _, port, proc in others), sockets
+    assert all(
+        proto == "udp" and proc == "asterisk" and port >= 32768 and port not in RTP for proto, _, port, proc in others
+    ), sockets
     assert "Server Disabled" in pbx.lab.asterisk("http show status")
 
 

@@ -43,17 +43,22 @@ def buildup(tmp_path):
 def test_asterisk_killed_right_after_the_reload_is_started_again(buildup):
     # An Asterisk CLI that kills Asterisk as soon as it has taken the reload.
     (buildup.lab.root / CRASHING_CLI.lstrip("/")).write_text(
-        "#!/bin/sh\n/usr/sbin/asterisk \"$@\"; rc=$?\n"
-        "case \"$*\" in *'core reload'*) kill -9 \"$(cat /run/asterisk/asterisk.pid)\" ;; esac\nexit $rc\n")
+        '#!/bin/sh\n/usr/sbin/asterisk "$@"; rc=$?\n'
+        'case "$*" in *\'core reload\'*) kill -9 "$(cat /run/asterisk/asterisk.pid)" ;; esac\nexit $rc\n'
+    )
     os.chmod(buildup.lab.root / CRASHING_CLI.lstrip("/"), 0o755)
     before = buildup.lab.run("cat /run/asterisk/asterisk.pid").stdout.strip()
     buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))
-    run = buildup.deploy("--data", f"asterisk__cli={CRASHING_CLI} -C /etc/asterisk/asterisk.conf",
-                         "--data", "televoc_register_wait=40")
+    run = buildup.deploy(
+        "--data", f"asterisk__cli={CRASHING_CLI} -C /etc/asterisk/asterisk.conf", "--data", "televoc_register_wait=40"
+    )
     assert run.returncode == 0, run.output
     assert "Asterisk stopped right after the reload (killed or crashed); starting it again" in run.output
-    assert re.search(r"Asterisk runs again and serves config generation [0-9a-f]{16}; the phones' "
-                     r"registrations come back from its database", run.output), run.output
+    assert re.search(
+        r"Asterisk runs again and serves config generation [0-9a-f]{16}; the phones' "
+        r"registrations come back from its database",
+        run.output,
+    ), run.output
     assert buildup.lab.run("cat /run/asterisk/asterisk.pid").stdout.strip() != before
     assert "all 3 phones are registered" in run.output
     assert re.search(r'callerid\s*:\s*"Saal Eins" <1001>', buildup.lab.asterisk("pjsip show endpoint saal1"))
@@ -68,11 +73,12 @@ def test_a_state_directory_that_cannot_be_written_is_named_with_its_cause(buildu
     state = buildup.lab.root / STATE.lstrip("/")
 
     def in_sshd_namespace(script: str) -> None:
-        subprocess.run(["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "sh", "-c", script],
-                       check=True, timeout=30)
+        subprocess.run(["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "sh", "-c", script], check=True, timeout=30)
 
-    in_sshd_namespace(f"cp -a {state} {state}.saved && mount -t tmpfs -o size=256k,mode=0750 tmpfs {state} "
-                      f"&& cp -a {state}.saved/. {state}/")
+    in_sshd_namespace(
+        f"cp -a {state} {state}.saved && mount -t tmpfs -o size=256k,mode=0750 tmpfs {state} "
+        f"&& cp -a {state}.saved/. {state}/"
+    )
     try:
         if fault == "full":
             in_sshd_namespace(f"dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null || true")
@@ -83,9 +89,16 @@ def test_a_state_directory_that_cannot_be_written_is_named_with_its_cause(buildu
         run = buildup.deploy()
         assert run.returncode != 0
         assert f"could not write {STATE}/pjsip-secrets.conf: {cause}" in run.output, run.output
-        assert "Asterisk was not reloaded: it keeps serving its current config and the phones stay registered" in run.output
-        listing = subprocess.run(["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "ls", "-A", str(state)],
-                                 capture_output=True, text=True, timeout=10).stdout
+        assert (
+            "Asterisk was not reloaded: it keeps serving its current config and the phones stay registered"
+            in run.output
+        )
+        listing = subprocess.run(
+            ["nsenter", "-t", str(buildup.lab._sshd_pid), "-m", "ls", "-A", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         assert "televoc-new" not in listing, listing  # no partial file with secrets
         assert buildup.lab.register("saal1", old, 5081), "the old config stopped serving"
     finally:
@@ -107,9 +120,15 @@ def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
     wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
     buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))  # a run that changes
     env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
-    proc = subprocess.Popen([PYINFRA, str(buildup.inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [PYINFRA, str(buildup.inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: (buildup.lab.root / "var/lib/televoc-run/unfinished").exists(), 60, "the run to start")
         time.sleep(5)  # by then the run waits for backoffice (up to 60 s)
@@ -121,7 +140,8 @@ def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
     # pyinfra itself exits 0 after Ctrl-C (a wrapper cannot tell): the next run says so.
     again = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
     assert again.returncode == 0, again.output
-    assert re.search(r"the previous run \(deploy\.py started \S+\) did not finish: it was interrupted", again.output), \
+    assert re.search(r"the previous run \(deploy\.py started \S+\) did not finish: it was interrupted", again.output), (
         f"exit {proc.returncode}\n{output}\n---\n{again.output}"
+    )
     third = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
     assert "did not finish" not in third.output

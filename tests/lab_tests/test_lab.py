@@ -98,8 +98,9 @@ class SelfTestLab:
     pids: dict[str, int] = field(default_factory=dict)
 
     def ssh(self, command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(self.lab.ssh_command(command), input=stdin, capture_output=True, text=True,
-                              timeout=60, check=False)
+        return subprocess.run(
+            self.lab.ssh_command(command), input=stdin, capture_output=True, text=True, timeout=60, check=False
+        )
 
     def deploy(self, text: str) -> subprocess.CompletedProcess:
         """Upload televoc/asterisk.nix and switch, over ssh, as the deploy will."""
@@ -183,6 +184,7 @@ def pbx(tmp_path_factory):
 
 # --- before the first deploy -------------------------------------------------------------
 
+
 def test_ssh_as_root_reaches_the_lab_on_its_loopback_port(pbx):
     r = pbx.ssh("true")
     assert r.returncode == 0, r.stderr
@@ -190,8 +192,14 @@ def test_ssh_as_root_reaches_the_lab_on_its_loopback_port(pbx):
 
 def test_pyinfra_host_data_names_the_ssh_port_key_and_known_hosts(pbx):
     data = pbx.lab.pyinfra_host_data()
-    assert set(data) == {"ssh_hostname", "ssh_port", "ssh_user", "ssh_key", "ssh_known_hosts_file",
-                         "ssh_strict_host_key_checking"}
+    assert set(data) == {
+        "ssh_hostname",
+        "ssh_port",
+        "ssh_user",
+        "ssh_key",
+        "ssh_known_hosts_file",
+        "ssh_strict_host_key_checking",
+    }
     assert isinstance(data["ssh_port"], int)
 
 
@@ -207,6 +215,7 @@ def test_switch_before_the_deploy_fails_on_the_missing_import_and_creates_no_etc
 
 # --- the first deploy ----------------------------------------------------------------------
 
+
 def test_first_switch_starts_asterisk_service(pbx):
     r = pbx.first_switch()
     assert r.returncode == 0, r.stderr
@@ -216,9 +225,11 @@ def test_first_switch_starts_asterisk_service(pbx):
 
 def test_config_files_link_through_etc_static_into_the_store_read_only_with_mtime_1(pbx):
     pbx.running()
-    chain = pbx.lab.run("readlink /etc/asterisk/pjsip.conf; readlink -f /etc/asterisk/pjsip.conf;"
-                        " stat -c '%a %Y' \"$(readlink -f /etc/asterisk/pjsip.conf)\";"
-                        " stat -c '%a %Y' \"$(readlink -f /etc/static)\"").stdout.split("\n")
+    chain = pbx.lab.run(
+        "readlink /etc/asterisk/pjsip.conf; readlink -f /etc/asterisk/pjsip.conf;"
+        " stat -c '%a %Y' \"$(readlink -f /etc/asterisk/pjsip.conf)\";"
+        " stat -c '%a %Y' \"$(readlink -f /etc/static)\""
+    ).stdout.split("\n")
     assert chain[0] == "/etc/static/asterisk/pjsip.conf", chain
     assert chain[1].startswith("/nix/store/"), chain
     assert chain[2] == "444 1", chain  # the file
@@ -240,11 +251,13 @@ def test_register_succeeds_with_the_right_password_only_and_unregisters(pbx):
 
 # --- calls ---------------------------------------------------------------------------------
 
+
 def test_call_to_100_is_answered_with_rtp_and_the_pbx_hangs_up(pbx):
     pbx.serving(PW1)
     c = pbx.lab.call("saal1", PW1, "100", 5072, expect_bye=True)
     assert c.answered and c.remote_bye and c.rtp_packets_received > 20, (
-        f"answered {c.answered} remote BYE {c.remote_bye} RTP {c.rtp_packets_received}\n{c.output[-1500:]}")
+        f"answered {c.answered} remote BYE {c.remote_bye} RTP {c.rtp_packets_received}\n{c.output[-1500:]}"
+    )
 
 
 def test_call_to_200_rings_the_phone_which_answers_until_we_hang_up(pbx):
@@ -253,7 +266,8 @@ def test_call_to_200_rings_the_phone_which_answers_until_we_hang_up(pbx):
     c = pbx.lab.call("saal1", PW1, "200", 5073, hold_seconds=2)
     assert c.answered and not c.remote_bye and c.returncode == 0 and c.rtp_packets_received > 0, (
         f"answered {c.answered} remote BYE {c.remote_bye} rc {c.returncode} RTP {c.rtp_packets_received}"
-        f"\n{c.output[-1500:]}")
+        f"\n{c.output[-1500:]}"
+    )
 
 
 def test_asterisk_cli_output_has_no_eid_warning(pbx):
@@ -263,6 +277,7 @@ def test_asterisk_cli_output_has_no_eid_warning(pbx):
 
 
 # --- switches that change nothing ----------------------------------------------------------
+
 
 def test_switch_with_nix_syntax_error_changes_nothing(pbx):
     pbx.running()
@@ -294,6 +309,7 @@ def test_same_config_again_keeps_store_path_generation_and_asterisk_pid(pbx):
 
 # --- the reload bug televoc works around ---------------------------------------------------
 
+
 def test_same_length_password_is_ignored_by_core_reload(pbx):
     """A same-size pjsip.conf is not re-read by `core reload` (mtime 1 in the store)."""
     pbx.serving(PW1)
@@ -317,6 +333,7 @@ def test_password_of_another_length_is_applied_by_core_reload(pbx):
 
 
 # --- phones, enable ------------------------------------------------------------------------
+
 
 def test_stop_all_phones_ends_the_baresip_process(pbx):
     phone = pbx.phone if pbx.phone is not None and pbx.phone.running() else pbx.phone_available()
@@ -344,6 +361,7 @@ def test_enable_true_again_starts_asterisk(pbx):
 
 
 # --- down() --------------------------------------------------------------------------------
+
 
 @dataclass
 class Downed:
@@ -392,9 +410,16 @@ def test_down_removes_the_workdir(downed):
 
 # --- the command line ------------------------------------------------------------------------
 
+
 def lab_cli(command: str, workdir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", command, "--workdir", str(workdir)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "lab", command, "--workdir", str(workdir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -414,9 +439,24 @@ def test_cli_up_leaves_a_lab_that_ssh_reaches_after_the_cli_exited(cli_up):
     workdir, r, state = cli_up
     assert r.returncode == 0, r.stderr
     ssh = subprocess.run(
-        ["ssh", "-i", state["ssh_key"], "-p", str(state["ssh_port"]), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={state['known_hosts']}", "root@127.0.0.1", "true"],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        [
+            "ssh",
+            "-i",
+            state["ssh_key"],
+            "-p",
+            str(state["ssh_port"]),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={state['known_hosts']}",
+            "root@127.0.0.1",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert ssh.returncode == 0, ssh.stderr
 
 

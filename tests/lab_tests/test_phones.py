@@ -56,30 +56,33 @@ class Event:
 
     def get(self, path: str, source: str = "127.0.0.1") -> str:
         """HTTP status of a GET of the provisioning server, from `source` (in the lab)."""
-        return self.lab.run(f"curl -s -o /dev/null --interface {source} -w '%{{http_code}}' "
-                            f"http://127.0.0.1:8088{path}").stdout
+        return self.lab.run(
+            f"curl -s -o /dev/null --interface {source} -w '%{{http_code}}' http://127.0.0.1:8088{path}"
+        ).stdout
 
     def log(self) -> str:
         return self.lab.run(f"cat {ACCESS_LOG}").stdout
 
 
-def write_directory(directory: Path, hall2_name: str = "Hall 2", hall2_ringer: str = "Ringer1",
-                    extra: int = 0) -> None:
+def write_directory(directory: Path, hall2_name: str = "Hall 2", hall2_ringer: str = "Ringer1", extra: int = 0) -> None:
     """The event: three provisioned phones, and `extra` phones set up by hand (x001, ...: more
     directory entries)."""
     directory.mkdir(exist_ok=True)
     (directory / "event.yml").write_text("name: phones-test\nnetwork: 127.0.0.0/27\npbx_address: 127.0.0.1\n")
-    (directory / "phones.yml").write_text(textwrap.dedent(f"""\
+    (directory / "phones.yml").write_text(
+        textwrap.dedent(f"""\
         phones:
-          - {{name: hall1, extension: 2001, display_name: Hall 1, mac: "{PHONES['hall1'][0]}", model: snom320}}
-          - {{name: hall2, extension: 2002, display_name: {hall2_name}, mac: "{PHONES['hall2'][0]}", model: snom300,
+          - {{name: hall1, extension: 2001, display_name: Hall 1, mac: "{PHONES["hall1"][0]}", model: snom320}}
+          - {{name: hall2, extension: 2002, display_name: {hall2_name}, mac: "{PHONES["hall2"][0]}", model: snom300,
               ringer: {hall2_ringer}}}
-          - {{name: desk, extension: 2003, display_name: Desk, mac: "{PHONES['desk'][0]}", model: snom320,
-              address: "{PHONES['desk'][1]}", ringer: Silent, group_ringer: Ringer4, loud_ringer: Ringer9}}
-        """) + "".join(f"  - {{name: x{i:03d}, extension: {3000 + i}}}\n" for i in range(1, extra + 1)))
+          - {{name: desk, extension: 2003, display_name: Desk, mac: "{PHONES["desk"][0]}", model: snom320,
+              address: "{PHONES["desk"][1]}", ringer: Silent, group_ringer: Ringer4, loud_ringer: Ringer9}}
+        """)
+        + "".join(f"  - {{name: x{i:03d}, extension: {3000 + i}}}\n" for i in range(1, extra + 1))
+    )
 
 
-def restored(event: "Event") -> None:
+def restored(event: Event) -> None:
     """The buildup's directory, deployed again, phones told (the next test starts from it)."""
     write_directory(event.directory)
     run = event.run("deploy.py", "--data", "televoc_register_wait=30")
@@ -103,10 +106,12 @@ def event(tmp_path_factory):
         event = Event(lab, fleet, work / "event", secret, inventory)
         first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert first.returncode == 0, first.output
-        fleet.start([
-            SnomPhone(mac, port, 80, URL if name != "desk" else None, ip=ip)
-            for name, (mac, ip, port) in PHONES.items()
-        ])
+        fleet.start(
+            [
+                SnomPhone(mac, port, 80, URL if name != "desk" else None, ip=ip)
+                for name, (mac, ip, port) in PHONES.items()
+            ]
+        )
         event.adopt = event.run("adopt.py")
         event.buildup = event.run("deploy.py", "--data", "televoc_register_wait=30")
         yield event
@@ -123,7 +128,9 @@ def test_phones_provision_themselves_and_register_with_no_credential_typed(event
     for name, (mac, ip, port) in PHONES.items():
         state = event.fleet.wait(mac, lambda s: s["registered"], what=f"{name} registered")
         assert state["registered_as"] == name
-        assert re.search(rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", event.buildup.output, re.M)
+        assert re.search(
+            rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", event.buildup.output, re.M
+        )
     assert event.state("desk")["settings"]["user_ringer.1"] == "Silent"
 
 
@@ -141,12 +148,21 @@ def test_a_phone_rings_per_alert_class_with_its_own_ringers(event):
     hall1, desk = event.state("hall1")["settings"], event.state("desk")["settings"]
     for settings in (hall1, desk):
         assert settings["alert_info_playback"] == "off"  # never fetches the Alert-Info URL
-        assert (settings["alert_internal_ring_text"], settings["alert_external_ring_text"],
-                settings["alert_group_ring_text"]) == ("televoc-direct", "televoc-group", "televoc-loud")
-    assert (hall1["alert_internal_ring_sound"], hall1["alert_external_ring_sound"],
-            hall1["alert_group_ring_sound"]) == ("Ringer1", "Ringer1", "Ringer1")
-    assert (desk["alert_internal_ring_sound"], desk["alert_external_ring_sound"],
-            desk["alert_group_ring_sound"]) == ("Silent", "Ringer4", "Ringer9")
+        assert (
+            settings["alert_internal_ring_text"],
+            settings["alert_external_ring_text"],
+            settings["alert_group_ring_text"],
+        ) == ("televoc-direct", "televoc-group", "televoc-loud")
+    assert (
+        hall1["alert_internal_ring_sound"],
+        hall1["alert_external_ring_sound"],
+        hall1["alert_group_ring_sound"],
+    ) == ("Ringer1", "Ringer1", "Ringer1")
+    assert (desk["alert_internal_ring_sound"], desk["alert_external_ring_sound"], desk["alert_group_ring_sound"]) == (
+        "Silent",
+        "Ringer4",
+        "Ringer9",
+    )
 
 
 def test_a_phones_fetched_settings_hold_the_directory_as_its_tbook(event):
@@ -155,7 +171,10 @@ def test_a_phones_fetched_settings_hold_the_directory_as_its_tbook(event):
         book = root.find("tbook")
         assert book is not None and book.get("complete") == "true"
         assert [(i.get("index"), i.findtext("name"), i.findtext("number")) for i in book.findall("item")] == [
-            ("0", "Desk", "2003"), ("1", "Hall 1", "2001"), ("2", "Hall 2", "2002")]
+            ("0", "Desk", "2003"),
+            ("1", "Hall 1", "2001"),
+            ("2", "Hall 2", "2002"),
+        ]
         assert event.state(name)["settings"]["dkey_directory"] == "keyevent F_ADR_BOOK"
 
 
@@ -164,7 +183,8 @@ def test_provisioning_files_are_readable_by_the_provisioning_server_only(event):
     assert listing[0].split()[:3] == ["750", "root", "televoc-provisioning"]
     assert all(line.split()[:3] == ["640", "root", "televoc-provisioning"] for line in listing[1:]), listing
     assert sorted(line.split("/")[-1] for line in listing[1:]) == sorted(
-        [*(f"{mac}.xml" for mac, _, _ in PHONES.values()), "directory.xml"])
+        [*(f"{mac}.xml" for mac, _, _ in PHONES.values()), "directory.xml"]
+    )
     for name in PHONES:
         password = event.state(name)["settings"]["user_pass.1"]
         assert len(password) == 24
@@ -176,7 +196,7 @@ def test_every_fetch_and_every_refusal_is_logged_with_its_source(event):
     assert event.get("/televoc/000413FFFFFE.xml", source="127.0.0.20") == "404"
     assert event.get("/static/televoc/000413A00001.xml", source="127.0.0.20") == "404"
     log = event.log()
-    for name, (mac, ip, _) in PHONES.items():
+    for mac, ip, _ in PHONES.values():
         assert re.search(rf"served {mac} version [0-9a-f]{{16}} to {re.escape(ip)}$", log, re.M), log
     assert "refused 404 unknown MAC 000413FFFFFE from 127.0.0.20" in log
     assert "refused 404 path '/static/televoc/000413A00001.xml' from 127.0.0.20" in log
@@ -196,8 +216,9 @@ def test_a_fetch_from_another_address_than_the_phones_is_reported(event):
     assert event.get(f"/televoc/{PHONES['hall2'][0]}.xml", source="127.0.0.25") == "200"  # before the phone
     run = event.run("deploy.py", "--data", "televoc_register_wait=5")
     assert run.returncode == 0, run.output
-    assert ("hall2: its settings (passwords included) were fetched by 127.0.0.25, but the phone is at "
-            "127.0.0.12") in run.output
+    assert (
+        "hall2: its settings (passwords included) were fetched by 127.0.0.25, but the phone is at 127.0.0.12"
+    ) in run.output
 
 
 def test_guessing_macs_locks_the_provisioning_server_until_the_crew_unlocks_it(event):
@@ -225,8 +246,11 @@ def test_an_account_works_only_from_the_phone_network(event):
     mac = PHONES["hall1"][0]  # the phone takes its registration back after a reboot
     assert event.fleet.web(mac, "/advanced_update.htm?reboot=Reboot", ("admin", settings["http_pass"])) == 200
     event.fleet.wait(mac, lambda s: s["reboots"] >= 1 and s["registered"], what="hall1 rebooted")
-    wait_for(lambda: "hall1/sip:hall1@127.0.0.11" in event.lab.asterisk("pjsip show contacts"), 15,
-             "hall1 to register again after its reboot")
+    wait_for(
+        lambda: "hall1/sip:hall1@127.0.0.11" in event.lab.asterisk("pjsip show contacts"),
+        15,
+        "hall1 to register again after its reboot",
+    )
 
 
 def test_changing_a_phone_only_setting_resyncs_that_phone_only(event):
@@ -240,8 +264,10 @@ def test_changing_a_phone_only_setting_resyncs_that_phone_only(event):
         assert "the directory changed" not in run.output
         hall2 = event.fleet.wait(
             PHONES["hall2"][0],
-            lambda s: s["notifies"] == before["hall2"]["notifies"] + 1
-            and s["settings"].get("alert_internal_ring_sound") == "Ringer5",
+            lambda s: (
+                s["notifies"] == before["hall2"]["notifies"] + 1
+                and s["settings"].get("alert_internal_ring_sound") == "Ringer5"
+            ),
             what="hall2 re-provisioned",
         )
         assert hall2["fetches"] > before["hall2"]["fetches"]
@@ -274,8 +300,11 @@ def test_a_directory_change_resyncs_every_provisioned_phone_and_says_so_once(eve
         assert "told to fetch their settings: " not in run.output  # no list of names
         assert not re.search(r"told to fetch their settings \(televoc-check-sync\): \w", run.output)
         for name, (mac, _, _) in PHONES.items():
-            state = event.fleet.wait(mac, lambda s, n=name: s["notifies"] == before[n]["notifies"] + 1
-                                     and s["fetches"] > before[n]["fetches"], what=f"{name} re-provisioned")
+            state = event.fleet.wait(
+                mac,
+                lambda s, n=name: s["notifies"] == before[n]["notifies"] + 1 and s["fetches"] > before[n]["fetches"],
+                what=f"{name} re-provisioned",
+            )
             assert state["registered"]
         assert event.state("hall2")["settings"]["user_realname.1"] == "Hall Two"
         book = ET.fromstring(fetched_xml(event, "hall1")).find("tbook")
@@ -296,10 +325,13 @@ def test_beyond_100_entries_the_phones_fetch_directory_xml_from_the_provisioning
         url = "url http://127.0.0.1:8088/televoc/directory.xml"
         for name, (mac, _, _) in PHONES.items():
             event.fleet.wait(mac, lambda s: s["settings"].get("dkey_directory") == url, what=f"{name}'s directory key")
-            book = ET.fromstring(fetched_xml(event, name)).find("tbook")  # emptied: nothing left from a smaller directory
+            book = ET.fromstring(fetched_xml(event, name)).find(
+                "tbook"
+            )  # emptied: nothing left from a smaller directory
             assert book is not None and book.get("complete") == "true" and list(book) == []
-        fetch = event.lab.run("curl -s --interface 127.0.0.22 -w '\n%{http_code}' "
-                              "http://127.0.0.1:8088/televoc/directory.xml").stdout
+        fetch = event.lab.run(
+            "curl -s --interface 127.0.0.22 -w '\n%{http_code}' http://127.0.0.1:8088/televoc/directory.xml"
+        ).stdout
         body, status = fetch.rsplit("\n", 1)
         assert status == "200", fetch
         root = ET.fromstring(body)

@@ -22,8 +22,19 @@ from lab.wait import wait_for
 pytestmark = pytest.mark.lab
 
 EVENT = Path(__file__).resolve().parent / "routing_event"
-PORTS = {"a1": 5101, "a2": 5102, "a3": 5103, "boss": 5104, "na": 5110, "bz": 5111, "un": 5112,
-         "p1": 5120, "p2": 5121, "q": 5130, "caller": 5140}
+PORTS = {
+    "a1": 5101,
+    "a2": 5102,
+    "a3": 5103,
+    "boss": 5104,
+    "na": 5110,
+    "bz": 5111,
+    "un": 5112,
+    "p1": 5120,
+    "p2": 5121,
+    "q": 5130,
+    "caller": 5140,
+}
 TOLERANCE = 0.5
 
 
@@ -31,9 +42,11 @@ class Routing(Deployment):
     def phones(self, **how: str):
         """Start these phones (name="ring", "busy" or "answer:<s>"), each registered and Avail."""
         passwords = self.passwords()
-        return callees({n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
-                       lambda started: all(self.contacts().get(n) == "Avail" for n in started),
-                       f"{', '.join(how)} registered and Avail")
+        return callees(
+            {n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
+            lambda started: all(self.contacts().get(n) == "Avail" for n in started),
+            f"{', '.join(how)} registered and Avail",
+        )
 
     def dial(self, caller: str, number: str, port: int, **kwargs) -> Dial:
         return Dial.start(self.lab, caller, self.passwords()[caller], number, port, **kwargs)
@@ -133,11 +146,14 @@ def test_pickup_answers_a_call_ringing_at_another_phone_of_the_pickup_group(pbx)
         assert phones["p2"].invites() == [], "the pickup phone was rung instead of picking up"
 
 
-@pytest.mark.parametrize("caller,number,expected", [
-    ("caller", "1030", "televoc-direct"),
-    ("boss", "1030", "televoc-loud"),
-    ("caller", "1100", "televoc-group"),
-])
+@pytest.mark.parametrize(
+    "caller,number,expected",
+    [
+        ("caller", "1030", "televoc-direct"),
+        ("boss", "1030", "televoc-loud"),
+        ("caller", "1100", "televoc-group"),
+    ],
+)
 def test_alert_info_carries_the_class_the_callee_rings_with(pbx, caller, number, expected):
     callee = "q" if number == "1030" else "a1"
     with pbx.phones(**{callee: "answer:0.5"}) as phones:

@@ -95,16 +95,20 @@ REBOOT, RESET = "/advanced_update.htm?reboot=Reboot", "/advanced_update.htm?rese
 
 def snom_xml(user: str | None, realname: str = "", active: str = "on", **globals_: str) -> str:
     """A provisioning file as televoc writes it: identity 1 for `user` (None: wiped)."""
-    rows = [(name, None, value) for name, value in
-            {"setting_server": URL, "http_user": "admin", **globals_}.items()]
-    rows += [("user_active", 1, active), ("user_realname", 1, realname),
-             ("user_name", 1, user or ""), ("user_pname", 1, user or ""),
-             ("user_pass", 1, PASSWORDS.get(user, "") if active == "on" else ""),
-             ("user_host", 1, "127.0.0.1:5060")]
-    body = "".join(f'    <{n}{f" idx={chr(34)}{i}{chr(34)}" if i else ""} perm="R">{v}</{n}>\n'
-                   for n, i, v in rows)
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<settings>\n  <phone-settings e="2">\n'
-            f"{body}  </phone-settings>\n</settings>\n")
+    rows = [(name, None, value) for name, value in {"setting_server": URL, "http_user": "admin", **globals_}.items()]
+    rows += [
+        ("user_active", 1, active),
+        ("user_realname", 1, realname),
+        ("user_name", 1, user or ""),
+        ("user_pname", 1, user or ""),
+        ("user_pass", 1, PASSWORDS.get(user, "") if active == "on" else ""),
+        ("user_host", 1, "127.0.0.1:5060"),
+    ]
+    body = "".join(f'    <{n}{f" idx={chr(34)}{i}{chr(34)}" if i else ""} perm="R">{v}</{n}>\n' for n, i, v in rows)
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<settings>\n  <phone-settings e="2">\n'
+        f"{body}  </phone-settings>\n</settings>\n"
+    )
 
 
 @dataclass
@@ -114,8 +118,10 @@ class Pbx:
     switch: subprocess.CompletedProcess  # of the nixos-rebuild switch
 
     def publish(self, mac: str, xml: str) -> None:
-        self.lab.run(f"printf %s {shlex.quote(xml)} > /tmp/{mac}.xml && "
-                     f"install -m 0640 -o root -g asterisk /tmp/{mac}.xml {PROV_DIR}/{mac}.xml && rm /tmp/{mac}.xml")
+        self.lab.run(
+            f"printf %s {shlex.quote(xml)} > /tmp/{mac}.xml && "
+            f"install -m 0640 -o root -g asterisk /tmp/{mac}.xml {PROV_DIR}/{mac}.xml && rm /tmp/{mac}.xml"
+        )
 
     def notify(self, args: str) -> str:
         """`pjsip send notify ARGS`; Asterisk's CLI output."""
@@ -143,8 +149,11 @@ def pbx(tmp_path_factory):
     lab.up()
     try:
         endpoints = "".join(ENDPOINT.format(name=n, password=p) for n, p in PASSWORDS.items())
-        lab.run("mkdir -p /etc/nixos/televoc && cat > /etc/nixos/televoc/asterisk.nix <<'EOF'\n"
-                + CONFIG.replace("@ENDPOINTS@", endpoints) + "EOF")
+        lab.run(
+            "mkdir -p /etc/nixos/televoc && cat > /etc/nixos/televoc/asterisk.nix <<'EOF'\n"
+            + CONFIG.replace("@ENDPOINTS@", endpoints)
+            + "EOF"
+        )
         pbx = Pbx(lab, work, lab.run("nixos-rebuild switch", check=False, timeout=120))
         assert pbx.switch.returncode == 0, f"nixos-rebuild switch failed:\n{pbx.switch.stderr}"
         lab.run(f"install -d -m 0750 -o root -g asterisk {PROV_DIR}")
@@ -160,9 +169,15 @@ def pbx(tmp_path_factory):
 def fleet(pbx):
     """The five phones, plugged in (started) once."""
     fleet = SnomFleet(pbx.lab, pbx.work / "snom")
-    fleet.start([SnomPhone(A, 5101, 8101, URL), SnomPhone(B, 5102, 8102, None, "secondhand"),
-                 SnomPhone(C, 5103, 8103, URL), SnomPhone(D, 5104, 8104, "http://127.0.0.1:9/{mac}.xml"),
-                 SnomPhone(E, 5060, 80, URL, ip="127.0.0.5")])
+    fleet.start(
+        [
+            SnomPhone(A, 5101, 8101, URL),
+            SnomPhone(B, 5102, 8102, None, "secondhand"),
+            SnomPhone(C, 5103, 8103, URL),
+            SnomPhone(D, 5104, 8104, "http://127.0.0.1:9/{mac}.xml"),
+            SnomPhone(E, 5060, 80, URL, ip="127.0.0.5"),
+        ]
+    )
     try:
         yield fleet
     finally:
@@ -177,8 +192,9 @@ A_ACCOUNTS = {"saal1": "Saal Eins", "saal3": "Saal Drei"}
 def a_registered_as(pbx: Pbx, fleet: SnomFleet, user: str | None = None) -> dict:
     """Phone A registered (as `user`: saal1 or saal3), re-provisioned if it is not: by a
     check-sync NOTIFY to the account it has, or by a web reboot once it was deactivated."""
-    state = fleet.wait(A, lambda s: s["registered"] or s["settings"].get("user_active.1") == "off", 10,
-                       "registered (or deactivated)")
+    state = fleet.wait(
+        A, lambda s: s["registered"] or s["settings"].get("user_active.1") == "off", 10, "registered (or deactivated)"
+    )
     if state["registered"] and state["registered_as"] == (user or state["registered_as"]):
         return state
     user = user or "saal1"
@@ -208,6 +224,7 @@ def b_registered(fleet: SnomFleet) -> dict:
 
 # --- the PBX side --------------------------------------------------------------------------
 
+
 def test_switch_starts_asterisk_and_its_http_server_serves_static(pbx):
     assert pbx.switch.returncode == 0, pbx.switch.stderr
     assert "starting the following units: asterisk.service" in pbx.switch.stderr, pbx.switch.stderr
@@ -225,6 +242,7 @@ def test_provisioning_files_are_private_and_served_only_under_the_upper_case_mac
 
 
 # --- boot ----------------------------------------------------------------------------------
+
 
 def test_phone_fetches_its_xml_at_boot_and_registers_with_it(pbx, fleet):
     s = fleet.wait(A, lambda s: s["registered"], 10, "registered")
@@ -259,6 +277,7 @@ def test_unreachable_setting_server_gives_a_failed_fetch(fleet):
 
 # --- adopting a second-hand phone over the web ----------------------------------------------
 
+
 def test_secondhand_phone_saves_the_setting_server_only_with_its_web_password(fleet):
     assert fleet.web(B, ADOPT) == 401, "no credentials"
     assert fleet.web(B, ADOPT, ("admin", "wrong")) == 401, "wrong password"
@@ -280,12 +299,21 @@ def test_web_reboot_fetches_registers_and_replaces_the_web_password(fleet):
 
 # --- check-sync NOTIFY ---------------------------------------------------------------------
 
+
 def test_check_sync_notify_refetches_and_reregisters_with_the_new_display_name(pbx, fleet):
     before = a_registered_as(pbx, fleet, "saal1")
     pbx.publish(A, snom_xml("saal1", "Saal Eins neu"))
     out = pbx.notify("televoc-check-sync endpoint saal1")
-    s = fleet.wait(A, lambda s: s["notifies"] == before["notifies"] + 1 and s["fetches"] == before["fetches"] + 1
-                   and s["registrations"] == before["registrations"] + 1, 10, "re-fetched")
+    s = fleet.wait(
+        A,
+        lambda s: (
+            s["notifies"] == before["notifies"] + 1
+            and s["fetches"] == before["fetches"] + 1
+            and s["registrations"] == before["registrations"] + 1
+        ),
+        10,
+        "re-fetched",
+    )
     assert "Sending NOTIFY" in out, out
     assert s["identity"]["display_name"] == "Saal Eins neu" and s["registered"], json.dumps(s)
     assert s["last_notify_event"] == "check-sync", json.dumps(s)
@@ -296,8 +324,12 @@ def test_one_notify_command_reaches_two_endpoints(pbx, fleet):
     b = b_registered(fleet)
     out = pbx.notify("televoc-check-sync endpoint saal1 saal2")
     fleet.wait(A, lambda s: s["notifies"] == a["notifies"] + 1, 10, f"notified ({out})")
-    fleet.wait(B, lambda s: s["notifies"] == b["notifies"] + 1 and s["fetches"] == b["fetches"] + 1, 10,
-               f"notified and re-fetched ({out})")
+    fleet.wait(
+        B,
+        lambda s: s["notifies"] == b["notifies"] + 1 and s["fetches"] == b["fetches"] + 1,
+        10,
+        f"notified and re-fetched ({out})",
+    )
 
 
 def test_endpoint_without_contact_does_not_stop_the_notify_to_the_next(pbx, fleet):
@@ -353,6 +385,7 @@ def test_deactivated_identity_unregisters_and_stays_unregistered(pbx, fleet):
 
 # --- factory reset, reboot, SIGTERM --------------------------------------------------------
 
+
 def test_web_factory_reset_unregisters_and_clears_every_setting(pbx, fleet):
     before = b_registered(fleet)
     assert fleet.web(B, RESET, ("admin", "b-web-pass")) == 200
@@ -367,10 +400,12 @@ def test_web_reboot_fetches_the_republished_account(pbx, fleet):
     before = fleet.wait(A, lambda s: s["fetches"] >= 1, 10, "booted")
     pbx.publish(A, snom_xml("saal1", "Saal Eins", http_pass="a-web-pass"))
     assert fleet.web(A, REBOOT, ("admin", "a-web-pass")) == 200
-    fleet.wait(A, lambda s: s["registered_as"] == "saal1" and s["reboots"] == before["reboots"] + 1, 10,
-               "registered again")
-    assert until(lambda: pbx.contacts().get("saal1") == "Avail", 10) is not None, \
-        pbx.lab.asterisk("pjsip show contacts")
+    fleet.wait(
+        A, lambda s: s["registered_as"] == "saal1" and s["reboots"] == before["reboots"] + 1, 10, "registered again"
+    )
+    assert until(lambda: pbx.contacts().get("saal1") == "Avail", 10) is not None, pbx.lab.asterisk(
+        "pjsip show contacts"
+    )
 
 
 def test_sigterm_unregisters_every_phone_and_exits_0(pbx, fleet):

@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from lab.lab import PBX_OUTSIDE_IP, PBX_PHONE_IP, Lab
 from lab.handwritten import SERVER_PY, pjsip_conf
+from lab.lab import PBX_OUTSIDE_IP, PBX_PHONE_IP, Lab
 from lab.wait import wait_for
 
 INSIDE, OUTSIDE = "10.23.0.21", "10.24.0.21"  # a phone in the phone network, one outside it
@@ -33,21 +32,31 @@ def nix_string(text: str) -> str:
     return "''\n" + textwrap.indent(text.replace("''", "'''").replace("${", "''${"), "    ") + "  ''"
 
 
-def module(*, asterisk: bool = False, nftables: bool = False, service: str | None = None,
-           extra: str = "", asterisk_extra: str = "") -> str:
+def module(
+    *,
+    asterisk: bool = False,
+    nftables: bool = False,
+    service: str | None = None,
+    extra: str = "",
+    asterisk_extra: str = "",
+) -> str:
     """/etc/nixos/televoc/asterisk.nix: optionally Asterisk (pjsip on UDP 5060, opened),
     the firewall backend, `service` (a systemd.services.web body), and `extra` lines."""
     parts = ["{ config, lib, pkgs, ... }:", "{"]
     parts.append(f"  networking.nftables.enable = {'true' if nftables else 'false'};")
     if asterisk:
-        parts += ["  services.asterisk.enable = true;",
-                  f'  services.asterisk.confFiles."pjsip.conf" = {nix_string(PJSIP_CONF)};',
-                  "  networking.firewall.allowedUDPPorts = [ 5060 ];",
-                  asterisk_extra]
+        parts += [
+            "  services.asterisk.enable = true;",
+            f'  services.asterisk.confFiles."pjsip.conf" = {nix_string(PJSIP_CONF)};',
+            "  networking.firewall.allowedUDPPorts = [ 5060 ];",
+            asterisk_extra,
+        ]
     if service is not None:
-        parts += ["  users.users.web = { isSystemUser = true; group = \"web\"; description = \"lab web\"; };",
-                  "  users.groups.web = { };",
-                  f"  systemd.services.web = {{\n{service}\n  }};"]
+        parts += [
+            '  users.users.web = { isSystemUser = true; group = "web"; description = "lab web"; };',
+            "  users.groups.web = { };",
+            f"  systemd.services.web = {{\n{service}\n  }};",
+        ]
     parts += [extra, "}", ""]
     return "\n".join(parts)
 
@@ -103,8 +112,9 @@ class Pbx:
 
     def http(self, source: str, port: int = 8088, dest: str = PBX_PHONE_IP) -> str:
         """The answer of the lab web server to a phone at `source`, or "" (no connection)."""
-        r = self.lab.run_phone(f"curl -sS --connect-timeout 1 -m 3 --interface {source} "
-                               f"http://{dest}:{port}/", check=False, timeout=15)
+        r = self.lab.run_phone(
+            f"curl -sS --connect-timeout 1 -m 3 --interface {source} http://{dest}:{port}/", check=False, timeout=15
+        )
         return r.stdout.strip()
 
     def main_pid(self, unit: str) -> int:
@@ -159,25 +169,26 @@ def test_port_not_opened_is_refused_from_the_phone_network_while_sip_is_reachabl
 def test_rejectpackets_answers_a_closed_port_instead_of_dropping(pbx):
     pbx.switch(module(service=web_service(), extra="  networking.firewall.rejectPackets = true;"))
     wait_for(lambda: pbx.listening(8088), 10, "the web server")
-    r = pbx.lab.run_phone(f"curl -sS --connect-timeout 3 --interface {INSIDE} "
-                          f"http://{PBX_PHONE_IP}:8088/", check=False, timeout=15)
+    r = pbx.lab.run_phone(
+        f"curl -sS --connect-timeout 3 --interface {INSIDE} http://{PBX_PHONE_IP}:8088/", check=False, timeout=15
+    )
     assert r.returncode == 7 and "timed out" not in r.stderr, r.stderr  # refused at once
     assert "-A nixos-fw-refuse -j REJECT" in pbx.lab.run("iptables -S nixos-fw-refuse").stdout
 
 
 def test_extracommands_with_nftables_fails_the_switch_with_nixos_assertion_and_changes_nothing(pbx):
     pbx.switch(module(service=web_service(), extra=OPEN_8088_IPTABLES))
-    before = pbx.lab.run("readlink /etc/static /nix/var/nix/profiles/system; iptables -S; "
-                         "nft list tables").stdout
+    before = pbx.lab.run("readlink /etc/static /nix/var/nix/profiles/system; iptables -S; nft list tables").stdout
     pid = pbx.main_pid("web")
-    r = pbx.switch(module(nftables=True, service=web_service(port=8089), extra=OPEN_8088_IPTABLES),
-                   ok=False)
+    r = pbx.switch(module(nftables=True, service=web_service(port=8089), extra=OPEN_8088_IPTABLES), ok=False)
     assert r.returncode == 1, r.stderr
     assert "Failed assertions:" in r.stderr, r.stderr
-    assert "- extraCommands is incompatible with the nftables based firewall: iptables -A nixos-fw" \
-        in r.stderr, r.stderr
-    assert pbx.lab.run("readlink /etc/static /nix/var/nix/profiles/system; iptables -S; "
-                       "nft list tables").stdout == before
+    assert "- extraCommands is incompatible with the nftables based firewall: iptables -A nixos-fw" in r.stderr, (
+        r.stderr
+    )
+    assert (
+        pbx.lab.run("readlink /etc/static /nix/var/nix/profiles/system; iptables -S; nft list tables").stdout == before
+    )
     assert pbx.main_pid("web") == pid
     assert pbx.http(INSIDE).endswith(INSIDE)
 
@@ -188,9 +199,12 @@ def test_failing_extracommands_on_reload_leaves_the_firewall_stopped_as_on_nixos
     pbx.switch(module(service=web_service()))
     wait_for(lambda: pbx.listening(8088), 10, "the web server")
     assert pbx.http(INSIDE) == ""
-    r = pbx.switch(module(service=web_service(),
-                          extra="  networking.firewall.extraCommands = \"iptables -A no-such-chain -j ACCEPT\";"),
-                   ok=False)
+    r = pbx.switch(
+        module(
+            service=web_service(), extra='  networking.firewall.extraCommands = "iptables -A no-such-chain -j ACCEPT";'
+        ),
+        ok=False,
+    )
     assert r.returncode == 4, r.stderr
     assert "reloading the following units: firewall.service" in r.stderr, r.stderr
     assert "warning: the following units failed: firewall.service" in r.stderr, r.stderr
@@ -209,15 +223,18 @@ def test_declared_service_runs_as_its_system_user_with_its_directories(pbx):
     assert pbx.lab.run("getent group web").stdout.startswith("web:")
     uid = int(pw[2])
     assert pbx.lab.run("curl -sS -m 3 http://127.0.0.1:8088/").stdout.startswith(f"uid={uid} ")
-    status = pbx.lab.run(f"stat -c '%U:%G %a' /var/lib/web /var/log/web /run/web").stdout.split("\n")
+    status = pbx.lab.run("stat -c '%U:%G %a' /var/lib/web /var/log/web /run/web").stdout.split("\n")
     assert status[:3] == ["web:web 755"] * 3, status
     assert pbx.lab.run(f"ps -o user= -p {pbx.main_pid('web')}").stdout.strip() == "web"
-    unit = pbx.lab.run("cat /etc/systemd/system/web.service 2>/dev/null || "
-                       "cat /etc/static/systemd/system/web.service").stdout
+    unit = pbx.lab.run(
+        "cat /etc/systemd/system/web.service 2>/dev/null || cat /etc/static/systemd/system/web.service"
+    ).stdout
     # sandboxing keys are written into the unit (not enforced by the lab)
     assert "ProtectSystem=strict" in unit and "NoNewPrivileges=true" in unit, unit
-    assert pbx.lab.run("readlink /etc/static/systemd/system/multi-user.target.wants/web.service"
-                       ).stdout.strip() == "../web.service"
+    assert (
+        pbx.lab.run("readlink /etc/static/systemd/system/multi-user.target.wants/web.service").stdout.strip()
+        == "../web.service"
+    )
 
 
 def test_service_restarted_when_its_exec_start_changes_and_not_when_unchanged(pbx):
@@ -271,7 +288,7 @@ def test_unknown_option_under_networking_firewall_is_refused(pbx):
     r = pbx.switch(module(extra="  networking.firewall.allowedTcpPorts = [ 80 ];"), ok=False)
     assert r.returncode == 1
     assert "The option `networking.firewall.allowedTcpPorts' does not exist." in r.stderr, r.stderr
-    r = pbx.switch(module(extra="  systemd.services.x.serviceConfig.Type = \"daemon\";"), ok=False)
+    r = pbx.switch(module(extra='  systemd.services.x.serviceConfig.Type = "daemon";'), ok=False)
     assert "A definition for option `systemd.services.x.serviceConfig' is not of type" in r.stderr
     r = pbx.switch(module(extra="  networking.firewall.allowedUDPPorts = [ 70000 ];"), ok=False)
     assert "16 bit unsigned integer" in r.stderr, r.stderr
@@ -283,8 +300,9 @@ def test_switch_never_restarts_asterisk_and_starts_or_stops_it_with_enable(pbx):
     pid = pbx.main_pid("asterisk")
     assert pid and pbx.lab.run("cat /run/televoc-lab/asterisk.pid").stdout.strip() == str(pid)
     # a changed unit (extraArguments) and changed files: restartIfChanged = false
-    r = pbx.switch(module(asterisk=True, service=web_service(),
-                          asterisk_extra='  services.asterisk.extraArguments = [ "-v" ];'))
+    r = pbx.switch(
+        module(asterisk=True, service=web_service(), asterisk_extra='  services.asterisk.extraArguments = [ "-v" ];')
+    )
     assert "asterisk.service" not in r.stderr, r.stderr
     assert pbx.main_pid("asterisk") == pid
     assert " -v -F" in pbx.lab.run("cat /etc/static/systemd/system/asterisk.service").stdout
@@ -308,7 +326,9 @@ def test_asterisk_loads_every_module_as_on_nixos_so_iax2_listens_behind_the_fire
 
 def test_modules_conf_in_conffiles_replaces_nixos_default(pbx):
     own = "[modules]\nautoload=yes\nnoload => chan_iax2.so\n"
-    pbx.switch(module(asterisk=True, asterisk_extra=f'  services.asterisk.confFiles."modules.conf" = {nix_string(own)};'))
+    pbx.switch(
+        module(asterisk=True, asterisk_extra=f'  services.asterisk.confFiles."modules.conf" = {nix_string(own)};')
+    )
     assert pbx.lab.run("cat /etc/asterisk/modules.conf").stdout == own
     pbx.lab.run("systemctl restart asterisk")  # modules.conf is read at start-up
     assert "0.0.0.0:4569" not in pbx.lab.run("ss -Hlnu sport = :4569").stdout

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.lab import PBX_PHONE_IP, Lab
 from lab.handwritten import SERVER_PY, pjsip_conf
+from lab.lab import PBX_PHONE_IP, Lab
 from lab.wait import until, wait_for
 
 BANNED, OTHER = "10.23.0.66", "10.23.0.67"  # the source that fails, a phone beside it
@@ -67,24 +67,26 @@ def nix_string(text: str) -> str:
     return "''\n" + textwrap.indent(text.replace("''", "'''").replace("${", "''${"), "    ") + "  ''"
 
 
-def module(*, nftables: bool = False, web: bool = False, asterisk: bool = False,
-           extra: str = "") -> str:
+def module(*, nftables: bool = False, web: bool = False, asterisk: bool = False, extra: str = "") -> str:
     """/etc/nixos/televoc/asterisk.nix: the firewall backend, optionally the lab web server
     on TCP 8088 (opened) and Asterisk (pjsip on UDP 5060, opened, with a security log)."""
-    parts = ["{ config, lib, pkgs, ... }:", "{",
-             f"  networking.nftables.enable = {'true' if nftables else 'false'};"]
+    parts = ["{ config, lib, pkgs, ... }:", "{", f"  networking.nftables.enable = {'true' if nftables else 'false'};"]
     if web:
-        parts += ["  networking.firewall.allowedTCPPorts = [ 8088 ];",
-                  "  systemd.services.web = {",
-                  '    wantedBy = [ "multi-user.target" ];',
-                  '    serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 ${./server.py} 8088 hello";',
-                  "  };"]
+        parts += [
+            "  networking.firewall.allowedTCPPorts = [ 8088 ];",
+            "  systemd.services.web = {",
+            '    wantedBy = [ "multi-user.target" ];',
+            '    serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 ${./server.py} 8088 hello";',
+            "  };",
+        ]
     if asterisk:
-        parts += ["  services.asterisk.enable = true;",
-                  "  services.asterisk.useTheseDefaultConfFiles = [ ];",
-                  f'  services.asterisk.confFiles."pjsip.conf" = {nix_string(PJSIP_CONF)};',
-                  f'  services.asterisk.confFiles."logger.conf" = {nix_string(LOGGER_CONF)};',
-                  "  networking.firewall.allowedUDPPorts = [ 5060 ];"]
+        parts += [
+            "  services.asterisk.enable = true;",
+            "  services.asterisk.useTheseDefaultConfFiles = [ ];",
+            f'  services.asterisk.confFiles."pjsip.conf" = {nix_string(PJSIP_CONF)};',
+            f'  services.asterisk.confFiles."logger.conf" = {nix_string(LOGGER_CONF)};',
+            "  networking.firewall.allowedUDPPorts = [ 5060 ];",
+        ]
     parts += [extra, "}", ""]
     return "\n".join(parts)
 
@@ -106,12 +108,16 @@ class Pbx:
     def fresh(self) -> None:
         """A server without fail2ban: no unit, no bans, no database, empty logs."""
         self.switch(module())
-        self.lab.run(f"rm -rf /var/lib/fail2ban {LOG} /var/log/televoc-provisioning "
-                     f"/var/log/asterisk/security && touch {LOG}")
+        self.lab.run(
+            f"rm -rf /var/lib/fail2ban {LOG} /var/log/televoc-provisioning /var/log/asterisk/security && touch {LOG}"
+        )
 
     def ready(self, jail: str, seconds: float = 20) -> None:
-        wait_for(lambda: self.lab.run(f"fail2ban-client status {jail}", check=False).returncode == 0,
-                 seconds, f"fail2ban's jail {jail}")
+        wait_for(
+            lambda: self.lab.run(f"fail2ban-client status {jail}", check=False).returncode == 0,
+            seconds,
+            f"fail2ban's jail {jail}",
+        )
 
     def banned(self, jail: str) -> list[str]:
         out = self.lab.run(f"fail2ban-client status {jail}", check=False).stdout
@@ -125,8 +131,11 @@ class Pbx:
         self.lab.run(f"mkdir -p $(dirname {path}) && cat >> {path} <<'EOF'\n{text}EOF")
 
     def http(self, source: str) -> str:
-        r = self.lab.run_phone(f"curl -sS --connect-timeout 1 -m 3 --interface {source} "
-                               f"http://{PBX_PHONE_IP}:8088/", check=False, timeout=15)
+        r = self.lab.run_phone(
+            f"curl -sS --connect-timeout 1 -m 3 --interface {source} http://{PBX_PHONE_IP}:8088/",
+            check=False,
+            timeout=15,
+        )
         return r.stdout.strip()
 
     def main_pid(self, unit: str) -> int:
@@ -193,8 +202,13 @@ def test_an_allports_ban_refuses_every_port(fresh, backend):
     9999, the ban refuses the web server on 8088 too."""
     pbx = fresh
     nft = backend == "nftables"
-    pbx.switch(module(nftables=nft, web=True, extra=LAB_JAIL.replace(
-        "port = 8088;", 'port = 9999; banaction = "%(banaction_allports)s";')))
+    pbx.switch(
+        module(
+            nftables=nft,
+            web=True,
+            extra=LAB_JAIL.replace("port = 8088;", 'port = 9999; banaction = "%(banaction_allports)s";'),
+        )
+    )
     pbx.ready("lab")
     wait_for(lambda: pbx.http(OTHER), 10, "the web server")
     assert f"banaction_allports = {backend}-allports\n" in pbx.lab.run("cat /etc/fail2ban/jail.local").stdout
@@ -214,8 +228,12 @@ def test_loopback_and_ignoreip_are_never_banned(fresh):
     pbx.switch(module(web=True, extra=LAB_JAIL + f'\n  services.fail2ban.ignoreIP = [ "{FOURTH}" ];'))
     pbx.ready("lab")
     assert f"ignoreip = 127.0.0.1/8 ::1 {FOURTH}\n" in pbx.lab.run("cat /etc/fail2ban/jail.local").stdout
-    pbx.log(LOG, ["{now} lab: FAIL from 127.0.0.1"] * 4 + [f"{{now}} lab: FAIL from {FOURTH}"] * 4
-            + [f"{{now}} lab: FAIL from {THIRD}"] * 3)
+    pbx.log(
+        LOG,
+        ["{now} lab: FAIL from 127.0.0.1"] * 4
+        + [f"{{now}} lab: FAIL from {FOURTH}"] * 4
+        + [f"{{now}} lab: FAIL from {THIRD}"] * 3,
+    )
     wait_for(lambda: THIRD in pbx.banned("lab"), 15, f"the ban of {THIRD}")
     assert pbx.banned("lab") == [THIRD]
     ignored = pbx.lab.run("fail2ban-client get lab ignoreip").stdout
@@ -230,20 +248,24 @@ def test_unknown_mistyped_and_read_only_fail2ban_options_are_refused_as_on_nixos
     pbx = fresh
     before = pbx.lab.run("readlink /nix/var/nix/profiles/system").stdout
     for extra, message in (
-            ("  services.fail2ban.maxRetry = 3;",
-             "The option `services.fail2ban.maxRetry' does not exist."),
-            ("  services.fail2ban.jails.lab.setting.port = 80;",
-             "The option `services.fail2ban.jails.lab.setting' does not exist."),
-            ("  services.fail2ban.maxretry = -1;",
-             "is not of type `unsigned integer, meaning >=0'"),
-            ("  services.fail2ban.jails.DEFAULT.enabled = false;",
-             "The option `services.fail2ban.jails.DEFAULT.enabled' is read-only"),
-            ('  services.fail2ban.daemonConfig = "";',
-             "The option definition `services.fail2ban.daemonConfig' in"),
-            ("  services.fail2ban = { enable = true; bantime-increment = "
-             '{ enable = true; formula = "ban.Time"; multipliers = "1 2"; }; };',
-             "Options `services.fail2ban.bantime-increment.formula` and "
-             "`services.fail2ban.bantime-increment.multipliers` cannot be both specified.")):
+        ("  services.fail2ban.maxRetry = 3;", "The option `services.fail2ban.maxRetry' does not exist."),
+        (
+            "  services.fail2ban.jails.lab.setting.port = 80;",
+            "The option `services.fail2ban.jails.lab.setting' does not exist.",
+        ),
+        ("  services.fail2ban.maxretry = -1;", "is not of type `unsigned integer, meaning >=0'"),
+        (
+            "  services.fail2ban.jails.DEFAULT.enabled = false;",
+            "The option `services.fail2ban.jails.DEFAULT.enabled' is read-only",
+        ),
+        ('  services.fail2ban.daemonConfig = "";', "The option definition `services.fail2ban.daemonConfig' in"),
+        (
+            "  services.fail2ban = { enable = true; bantime-increment = "
+            '{ enable = true; formula = "ban.Time"; multipliers = "1 2"; }; };',
+            "Options `services.fail2ban.bantime-increment.formula` and "
+            "`services.fail2ban.bantime-increment.multipliers` cannot be both specified.",
+        ),
+    ):
         r = pbx.switch(module(extra=extra), ok=False)
         assert r.returncode == 1, (extra, r.stderr)
         assert message in r.stderr, (extra, r.stderr)
@@ -262,24 +284,31 @@ def test_default_jail_settings_need_mkforce_as_on_nixos(fresh):
     """The module defines jails.DEFAULT.settings (backend = "systemd", ...) at normal
     priority: a second plain definition conflicts, lib.mkForce replaces it."""
     pbx = fresh
-    r = pbx.switch(module(extra=LAB_JAIL + '\n  services.fail2ban.jails.DEFAULT.settings.backend = "polling";'),
-                   ok=False)
-    assert "The option `services.fail2ban.jails.DEFAULT.settings.backend' has conflicting definition values" \
-        in r.stderr, r.stderr
+    r = pbx.switch(
+        module(extra=LAB_JAIL + '\n  services.fail2ban.jails.DEFAULT.settings.backend = "polling";'), ok=False
+    )
+    assert (
+        "The option `services.fail2ban.jails.DEFAULT.settings.backend' has conflicting definition values" in r.stderr
+    ), r.stderr
     pbx.switch(module(extra=LAB_JAIL + '\n  services.fail2ban.jails.DEFAULT.settings.backend = lib.mkForce "polling";'))
     assert "[DEFAULT]\nbackend = polling\n" in pbx.lab.run("cat /etc/fail2ban/jail.local").stdout
 
 
 def test_generated_files_are_nixpkgs_and_the_unit_is_the_packages_with_nixos_overrides(fresh):
     pbx = fresh
-    pbx.switch(module(extra=LAB_JAIL + """
+    pbx.switch(
+        module(
+            extra=LAB_JAIL
+            + """
   services.fail2ban.jails.plain = ''
     enabled = false
     filter = sshd
   '';
   services.fail2ban.filters.lab-extra.Definition.failregex = "EXTRA from <HOST>";
   services.fail2ban.actions.lab-action.Definition.actionban = "true";
-  services.openssh.enable = true;"""))
+  services.openssh.enable = true;"""
+        )
+    )
     pbx.ready("lab")
     run = pbx.lab.run
     assert run("cat /etc/fail2ban/jail.local").stdout == (
@@ -307,14 +336,14 @@ def test_generated_files_are_nixpkgs_and_the_unit_is_the_packages_with_nixos_ove
         "[plain]\n"
         "enabled = false\n"
         "filter = sshd\n"
-        "\n")
-    assert run("cat /etc/fail2ban/filter.d/nixos-lab.local").stdout == \
-        "[Definition]\nfailregex = FAIL from <HOST>\n"
-    assert run("cat /etc/fail2ban/filter.d/lab-extra.local").stdout == \
-        "[Definition]\nfailregex = EXTRA from <HOST>\n"
+        "\n"
+    )
+    assert run("cat /etc/fail2ban/filter.d/nixos-lab.local").stdout == "[Definition]\nfailregex = FAIL from <HOST>\n"
+    assert run("cat /etc/fail2ban/filter.d/lab-extra.local").stdout == "[Definition]\nfailregex = EXTRA from <HOST>\n"
     assert run("cat /etc/fail2ban/action.d/lab-action.local").stdout == "[Definition]\nactionban = true\n"
     assert run("cat /etc/fail2ban/paths-nixos.conf").stdout == (
-        "# NixOS\n\n[INCLUDES]\n\nbefore = paths-common.conf\n\nafter  = paths-overrides.local\n\n[DEFAULT]\n")
+        "# NixOS\n\n[INCLUDES]\n\nbefore = paths-common.conf\n\nafter  = paths-overrides.local\n\n[DEFAULT]\n"
+    )
     # lab deviation: SYSLOG is written as STDOUT, said in the file
     assert run("cat /etc/fail2ban/fail2ban.local").stdout == (
         "# televoc lab: logtarget = SYSLOG on NixOS; no syslog daemon here\n"
@@ -322,17 +351,26 @@ def test_generated_files_are_nixpkgs_and_the_unit_is_the_packages_with_nixos_ove
         "dbfile = /var/lib/fail2ban/fail2ban.sqlite3\n"
         "logtarget = STDOUT\n"
         "pidfile = /run/fail2ban/fail2ban.pid\n"
-        "socket = /run/fail2ban/fail2ban.sock\n")
+        "socket = /run/fail2ban/fail2ban.sock\n"
+    )
     # /etc/fail2ban: links into /etc/static; the package's files, its action.d/filter.d
     # *.conf only; nothing of Debian's own (jail.d, paths-debian.conf)
     assert run("readlink /etc/fail2ban/jail.conf").stdout.strip() == "/etc/static/fail2ban/jail.conf"
-    assert run("readlink -f /etc/fail2ban/jail.conf").stdout.strip() == \
-        "/usr/share/televoc-lab/fail2ban/etc/fail2ban/jail.conf"
-    assert re.fullmatch(r"/nix/store/[0-9a-z]{32}-jail\.local\n",
-                        run("readlink -f /etc/fail2ban/jail.local").stdout)
+    assert (
+        run("readlink -f /etc/fail2ban/jail.conf").stdout.strip()
+        == "/usr/share/televoc-lab/fail2ban/etc/fail2ban/jail.conf"
+    )
+    assert re.fullmatch(r"/nix/store/[0-9a-z]{32}-jail\.local\n", run("readlink -f /etc/fail2ban/jail.local").stdout)
     assert sorted(run("ls /etc/fail2ban").stdout.split()) == [
-        "action.d", "fail2ban.conf", "fail2ban.local", "filter.d", "jail.conf", "jail.local",
-        "paths-common.conf", "paths-nixos.conf"]
+        "action.d",
+        "fail2ban.conf",
+        "fail2ban.local",
+        "filter.d",
+        "jail.conf",
+        "jail.local",
+        "paths-common.conf",
+        "paths-nixos.conf",
+    ]
     actions = run("ls /etc/fail2ban/action.d").stdout.split()
     assert "iptables-multiport.conf" in actions and "nftables-multiport.conf" in actions
     assert all(a.endswith((".conf", ".local")) for a in actions), actions
@@ -341,8 +379,10 @@ def test_generated_files_are_nixpkgs_and_the_unit_is_the_packages_with_nixos_ove
     assert "ExecStart=/usr/bin/fail2ban-server -xf start" in unit
     assert "PartOf=firewall.service" in unit and "X-Restart-Triggers=" in unit, unit
     assert "ProtectSystem=strict" in unit and "CapabilityBoundingSet=CAP_NET_ADMIN" in unit
-    assert "/usr/share/televoc-lab/fail2ban/bin" in run("tr '\\0' '\\n' < /proc/%d/environ | grep ^PATH="
-                                                        % pbx.main_pid("fail2ban")).stdout
+    assert (
+        "/usr/share/televoc-lab/fail2ban/bin"
+        in run(f"tr '\\0' '\\n' < /proc/{pbx.main_pid('fail2ban')}/environ | grep ^PATH=").stdout
+    )
     assert run("getent group fail2ban", check=False).returncode == 0
     # the sshd jail (services.openssh.enable) is on NixOS's backend, the journal: the lab
     # has none, so it reads nothing here (see nixos-rebuild's header)
@@ -384,8 +424,11 @@ def test_a_jail_whose_log_file_is_missing_keeps_fail2ban_from_starting(fresh):
     pbx = fresh
     pbx.lab.run(f"rm -f {LOG}")
     pbx.switch(module(extra=LAB_JAIL))
-    wait_for(lambda: pbx.lab.run("systemctl is-active fail2ban", check=False).stdout.strip() == "failed",
-             15, "fail2ban to fail")
+    wait_for(
+        lambda: pbx.lab.run("systemctl is-active fail2ban", check=False).stdout.strip() == "failed",
+        15,
+        "fail2ban to fail",
+    )
     assert "Have not found any log file for 'lab' jail" in pbx.lab.run("journalctl -u fail2ban -n 100000").stdout
     pbx.lab.run(f"touch {LOG} && systemctl restart fail2ban")
     pbx.ready("lab")
@@ -402,20 +445,25 @@ def test_a_jail_reads_televoc_provisioning_log_lines(fresh):
     # what fail2ban finds when it starts: it reads the file from its beginning and skips
     # lines older than findtime (10 min), by their time stamps
     old = pbx.lab.run("date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ").stdout.strip()
-    pbx.log(PROVISIONING_LOG, [line + f"refused 404 unknown MAC 000413FFFFFF from {BANNED}"] * 3 + [
-        f"{old} televoc-provisioning: refused 404 unknown MAC 000413FFFFFE from {FOURTH}"] * 3)
-    pbx.switch(module(web=True, extra=PROVISIONING_JAIL
-                      + '\n  systemd.services.fail2ban.environment.TZ = "Europe/Berlin";'))
+    pbx.log(
+        PROVISIONING_LOG,
+        [line + f"refused 404 unknown MAC 000413FFFFFF from {BANNED}"] * 3
+        + [f"{old} televoc-provisioning: refused 404 unknown MAC 000413FFFFFE from {FOURTH}"] * 3,
+    )
+    pbx.switch(
+        module(web=True, extra=PROVISIONING_JAIL + '\n  systemd.services.fail2ban.environment.TZ = "Europe/Berlin";')
+    )
     pbx.ready(jail)
     wait_for(lambda: BANNED in pbx.banned(jail), 15, f"the ban of {BANNED}")
     assert pbx.banned(jail) == [BANNED], "an hour-old line counted (or the time zone is wrong)"
     assert pbx.http(BANNED) == "" and pbx.http(OTHER) == f"hello {OTHER}"
     # lines that come while it runs: only `refused` ones count, and only their source
-    pbx.log(PROVISIONING_LOG, [
-        line + f"served 000413AABBCC version 0123456789abcdef to {OTHER}"] * 3 + [
-        line + f"refused 404 path '/televoc/x from {OTHER}' from {THIRD}"] * 2 + [
-        line + f"refused 403 fetched already by {OTHER}: 000413AABBCC version 0123456789abcdef "
-               f"from {THIRD}"])
+    pbx.log(
+        PROVISIONING_LOG,
+        [line + f"served 000413AABBCC version 0123456789abcdef to {OTHER}"] * 3
+        + [line + f"refused 404 path '/televoc/x from {OTHER}' from {THIRD}"] * 2
+        + [line + f"refused 403 fetched already by {OTHER}: 000413AABBCC version 0123456789abcdef from {THIRD}"],
+    )
     wait_for(lambda: THIRD in pbx.banned(jail), 15, f"the ban of {THIRD}")
     assert sorted(pbx.banned(jail)) == [BANNED, THIRD]
     assert "timezone problem" not in pbx.lab.run("journalctl -u fail2ban -n 100000").stdout
@@ -428,7 +476,11 @@ def test_debian_asterisk_filter_bans_wrong_sip_passwords_from_asterisk_22_securi
     ChallengeResponseFailed events) ban the source from SIP (UDP 5060); a phone beside it
     still registers."""
     pbx = fresh
-    pbx.switch(module(nftables=backend == "nftables", asterisk=True, extra="""\
+    pbx.switch(
+        module(
+            nftables=backend == "nftables",
+            asterisk=True,
+            extra="""\
   services.fail2ban = {
     enable = true;
     jails.asterisk.settings = {
@@ -438,15 +490,20 @@ def test_debian_asterisk_filter_bans_wrong_sip_passwords_from_asterisk_22_securi
     };
   };
   # the log must exist when fail2ban starts: Asterisk makes it
-  systemd.services.fail2ban.after = [ "asterisk.service" ];"""))
+  systemd.services.fail2ban.after = [ "asterisk.service" ];""",
+        )
+    )
     pbx.ready("asterisk")
     assert pbx.lab.register("phone1", PW, 5070, local_ip=OTHER)
     for port in (5071, 5072, 5073):
         assert not pbx.lab.register("phone1", "wrong-password", port, local_ip=BANNED, timeout=3)
     security = pbx.lab.run("cat /var/log/asterisk/security").stdout
-    assert re.search(r'^\[[^]]+\] SECURITY\[\d+\] res_security_log\.c: SecurityEvent="ChallengeResponseFailed",'
-                     rf'.*,RemoteAddress="IPV4/UDP/{re.escape(BANNED)}/5071"', security, re.M), security
+    assert re.search(
+        r'^\[[^]]+\] SECURITY\[\d+\] res_security_log\.c: SecurityEvent="ChallengeResponseFailed",'
+        rf'.*,RemoteAddress="IPV4/UDP/{re.escape(BANNED)}/5071"',
+        security,
+        re.M,
+    ), security
     wait_for(lambda: BANNED in pbx.banned("asterisk"), 15, f"the ban of {BANNED}")
-    assert not pbx.lab.register("phone1", PW, 5074, local_ip=BANNED, timeout=3), \
-        "the banned source still registers"
+    assert not pbx.lab.register("phone1", PW, 5074, local_ip=BANNED, timeout=3), "the banned source still registers"
     assert pbx.lab.register("phone1", PW, 5075, local_ip=OTHER), "a phone beside it is refused"

@@ -49,8 +49,10 @@ def write_directory(directory: Path, by_hand: bool) -> None:
     directory.mkdir(exist_ok=True)
     (directory / "event.yml").write_text("name: teardown\nnetwork: 127.0.0.0/8\npbx_address: 127.0.0.1\n")
     lines = ["phones:"]
-    lines += [f'  - {{name: {n}, extension: {3001 + i}, mac: "{mac}", model: snom320}}'
-              for i, (n, (mac, _, _)) in enumerate(PHONES.items())]
+    lines += [
+        f'  - {{name: {n}, extension: {3001 + i}, mac: "{mac}", model: snom320}}'
+        for i, (n, (mac, _, _)) in enumerate(PHONES.items())
+    ]
     if by_hand:  # a phone the crew set up by hand (no mac): televoc cannot wipe it
         lines.append("  - {name: lobby, extension: 3009}")
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
@@ -92,8 +94,9 @@ def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_h
     run = event.teardown()
     assert run.returncode == 0, run.output
     for name, (mac, ip, _) in PHONES.items():
-        assert re.match(rf"{name}: clean since \S+: fetched the wiped profile from {re.escape(ip)}$",
-                        record_line(run.output, name)), run.output
+        assert re.match(
+            rf"{name}: clean since \S+: fetched the wiped profile from {re.escape(ip)}$", record_line(run.output, name)
+        ), run.output
         state = event.fleet.wait(mac, lambda s: not s["registered"], what=f"{name} unregistered")
         assert state["settings"].get("user_pass.1", "") == "" and state["settings"].get("user_active.1") == "off"
     assert "every phone of the event is proven clean" in run.output
@@ -110,8 +113,9 @@ def test_phones_that_cannot_fetch_the_wipe_fail_every_teardown_until_a_factory_r
     event = provisioned
     for name, (mac, _, _) in PHONES.items():  # cut off from provisioning, but still registered
         broken = "http%3A%2F%2F127.0.0.9%3A9%2F%7Bmac%7D.xml"
-        status = event.fleet.web(mac, f"/dummy.htm?settings=save&setting_server={broken}",
-                                 ("admin", event.web_password(name)))
+        status = event.fleet.web(
+            mac, f"/dummy.htm?settings=save&setting_server={broken}", ("admin", event.web_password(name))
+        )
         assert status == 200
     run = event.teardown("--data", "snom__wipe_wait=6")
     assert run.returncode != 0
@@ -128,8 +132,9 @@ def test_phones_that_cannot_fetch_the_wipe_fail_every_teardown_until_a_factory_r
     assert reset.returncode == 0, reset.output
     for name, (mac, ip, _) in PHONES.items():  # no longer registered: reached at the recorded address
         assert f"{name}: reset to factory settings: answered at {ip}" in reset.output
-        assert re.match(rf"{name}: clean since \S+: answered the factory reset at {re.escape(ip)}$",
-                        record_line(reset.output, name))
+        assert re.match(
+            rf"{name}: clean since \S+: answered the factory reset at {re.escape(ip)}$", record_line(reset.output, name)
+        )
         assert event.fleet.wait(mac, lambda s: s["resets"] == 1, what="factory reset")["settings"] == {}
     final = event.teardown()
     assert final.returncode == 0 and "nothing left to do" in final.output, final.output
@@ -165,6 +170,5 @@ def test_teardown_can_stop_the_pbx(provisioned):
         assert not event.fleet.state(mac)["registered"]
     again = event.teardown("--data", "televoc_teardown=stop", "-v")
     assert again.returncode == 0, again.output
-    for noop in ("no NOTIFY sent", "NixOS already serves this Asterisk config", "already absent",
-                 "nothing left to do"):
+    for noop in ("no NOTIFY sent", "NixOS already serves this Asterisk config", "already absent", "nothing left to do"):
         assert noop in again.output, again.output

@@ -33,14 +33,20 @@ class Trunked(Deployment):
     def local(self, **how: str):
         """The event's phones (name="ring", "busy" or "answer:<s>"), each registered and Avail."""
         passwords = self.passwords()
-        return callees({n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
-                       lambda started: all(self.contacts().get(n) == "Avail" for n in started), "local phones Avail")
+        return callees(
+            {n: (self.lab, passwords[n], PORTS[n], h) for n, h in how.items()},
+            lambda started: all(self.contacts().get(n) == "Avail" for n in started),
+            "local phones Avail",
+        )
 
     def remote(self, **how: str):
         """The upstream's phones 5001, 5002 (SIPp callees in the upstream's lab)."""
         lab = self.upstream.lab
-        return callees({n: (lab, PHONE_PASSWORD, 5200 + int(n[-1]), h) for n, h in how.items()},
-                       lambda started: all(c.registered() for c in started.values()), "upstream phones registered")
+        return callees(
+            {n: (lab, PHONE_PASSWORD, 5200 + int(n[-1]), h) for n, h in how.items()},
+            lambda started: all(c.registered() for c in started.values()),
+            "upstream phones registered",
+        )
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ class Venues:
     work: Path
 
     @classmethod
-    def prepare(cls, work: Path, folder: Path, hall: Lab, camp: Lab) -> "Venues":
+    def prepare(cls, work: Path, folder: Path, hall: Lab, camp: Lab) -> Venues:
         from roles.event import create_secret
 
         event = event_from(work / "event", folder)
@@ -104,8 +104,10 @@ def test_a_phone_in_one_venue_calls_a_phone_in_the_other_with_its_caller_id(venu
 
 def test_strict_verification_covers_both_venues_and_their_peering(venues):
     pw = venues.passwords()
-    phones = [Callee.start(venues.labs[v], n, pw[n], port, mode="ring")
-              for v, n, port in (("hall", "h1", 5111), ("hall", "h2", 5112), ("camp", "c1", 5211), ("camp", "c2", 5212))]
+    phones = [
+        Callee.start(venues.labs[v], n, pw[n], port, mode="ring")
+        for v, n, port in (("hall", "h1", 5111), ("hall", "h2", 5112), ("camp", "c1", 5211), ("camp", "c2", 5212))
+    ]
     try:
         run = venues.deploy("--data", "televoc_register_wait=40")
         assert run.returncode == 0, run.output
@@ -128,26 +130,38 @@ def test_a_venue_whose_pbx_is_unreachable_fails_alone_named(venues):
     with open(ghost_event / "event.yml", "a") as f:
         f.write(textwrap.indent("ghost: {numbers: '3', address: 10.80.0.3}\n", "  "))
     pw = venues.passwords()
-    phones = [Callee.start(venues.labs[v], n, pw[n], port, mode="ring")
-              for v, n, port in (("hall", "h1", 5121), ("hall", "h2", 5122), ("camp", "c1", 5221), ("camp", "c2", 5222))]
+    phones = [
+        Callee.start(venues.labs[v], n, pw[n], port, mode="ring")
+        for v, n, port in (("hall", "h1", 5121), ("hall", "h2", 5122), ("camp", "c1", 5221), ("camp", "c2", 5222))
+    ]
     try:
-        run = run_pyinfra(inventory(venues.work / "ghost-inventory.py", hosts), "deploy.py", ghost_event,
-                          venues.secret, "--data", "televoc_register_wait=40")
+        run = run_pyinfra(
+            inventory(venues.work / "ghost-inventory.py", hosts),
+            "deploy.py",
+            ghost_event,
+            venues.secret,
+            "--data",
+            "televoc_register_wait=40",
+        )
     finally:
         for p in phones:
             p.stop()
     assert run.returncode != 0, run.output
     assert re.search(r"\[ghost\].*(could not connect|connection refused)", run.output, re.I), run.output
     for venue in ("hall", "camp"):
-        assert re.search(rf"\[{venue}\]\s+venue ghost's PBX does not answer qualify .*\(its own host failed in "
-                         r"this run\)", run.output), run.output
+        assert re.search(
+            rf"\[{venue}\]\s+venue ghost's PBX does not answer qualify .*\(its own host failed in "
+            r"this run\)",
+            run.output,
+        ), run.output
         assert not re.search(rf"\[{venue}\]\s+Error", run.output), run.output
     assert run.output.count("all 2 phones are registered") == 2, run.output
 
 
 def test_teardown_handles_every_venue(venues):
-    run = run_pyinfra(venues.inventory, "teardown.py", venues.event, venues.secret,
-                      "--data", "televoc_reset_by_hand=h1,h2,c1,c2")
+    run = run_pyinfra(
+        venues.inventory, "teardown.py", venues.event, venues.secret, "--data", "televoc_reset_by_hand=h1,h2,c1,c2"
+    )
     assert run.returncode == 0, run.output
     for venue, phones in (("hall", ("h1", "h2")), ("camp", ("c1", "c2"))):
         aors = venues.labs[venue].asterisk("pjsip list aors")

@@ -17,7 +17,6 @@ from lab.callee import Dial, callees
 from lab.lab import Lab
 from lab.upstream import PHONE_PASSWORD, Upstream
 from lab.wait import wait_for
-
 from tests.lab_tests.test_venues import Venues
 
 pytestmark = pytest.mark.lab
@@ -37,8 +36,14 @@ def event(tmp_path_factory):
         run = v.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         wait_for(lambda: "Registered" in hall.asterisk("pjsip show registrations"), 20, "the trunk to register")
-        wait_for(lambda: v.contacts("camp").get("televoc-venue-hall") == "Avail"
-                 and v.contacts("hall").get("televoc-venue-camp") == "Avail", 40, "the peering")
+        wait_for(
+            lambda: (
+                v.contacts("camp").get("televoc-venue-hall") == "Avail"
+                and v.contacts("hall").get("televoc-venue-camp") == "Avail"
+            ),
+            40,
+            "the peering",
+        )
         yield v
 
 
@@ -47,9 +52,13 @@ def phones(event, **where: str):
     pw = event.passwords()
     wanted = {n: (event.labs[v], pw[n], 5100 + i, "ring") for i, (n, v) in enumerate(where.items())}
     wanted["5001"] = (event.upstream.lab, PHONE_PASSWORD, 5201, "answer:0.5")
-    return callees(wanted, lambda started: started["5001"].registered()
-                   and all(event.contacts(v).get(n) == "Avail" for n, v in where.items()),
-                   "the phones registered")
+    return callees(
+        wanted,
+        lambda started: (
+            started["5001"].registered() and all(event.contacts(v).get(n) == "Avail" for n, v in where.items())
+        ),
+        "the phones registered",
+    )
 
 
 def test_a_call_from_the_camp_forwarded_to_the_hall_goes_out_over_the_trunk(event):

@@ -4,7 +4,6 @@ problems a load reports. Shared by the routing, trunk and venue tests."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -13,8 +12,9 @@ from roles.event import EventError, load_directory
 SECRET = "s" * 40
 
 
-def write(tmp_path: Path, event: str, phones: str, groups: Optional[str] = None,
-          files: Optional[dict[str, tuple[str, int]]] = None) -> Path:
+def write(
+    tmp_path: Path, event: str, phones: str, groups: str | None = None, files: dict[str, tuple[str, int]] | None = None
+) -> Path:
     """event.yml, phones.yml (and groups.yml), event.secret (mode 0600, named by event.yml's
     `secret_file: event.secret`), and `files`: name -> (text, mode)."""
     (tmp_path / "event.yml").write_text(event)

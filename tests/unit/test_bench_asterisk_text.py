@@ -4,10 +4,10 @@ and parse_state reads N phones from it."""
 
 from pathlib import Path
 
-from roles.shared import pbxcli as cli
+from lab.bench import asterisk_text as text
 from roles.asterisk.report import registration_problems
 from roles.event import Account
-from lab.bench import asterisk_text as text
+from roles.shared import pbxcli as cli
 
 CAPTURES = Path(__file__).parent / "captures"
 
@@ -15,12 +15,21 @@ CAPTURES = Path(__file__).parent / "captures"
 def capture(name: str) -> str:
     """A capture's output, without its '$ command' and '[exit code]' lines."""
     lines = (CAPTURES / name).read_text().split("\n")
-    return "\n".join(l for l in lines if not l.startswith("$ ") and not l.startswith("[exit code"))
+    return "\n".join(line for line in lines if not line.startswith("$ ") and not line.startswith("[exit code"))
 
 
 def baresip(aor: str, uri: str, rtt: float, call_id: str, port: str) -> text.Registered:
-    return text.Registered(aor=aor, uri=uri, status="Avail", rtt_ms=rtt, user_agent="baresip v1.1.0 (x86_64/linux)",
-                           via_addr="127.0.0.1", via_port=port, call_id=call_id, expiration_time=1795682922)
+    return text.Registered(
+        aor=aor,
+        uri=uri,
+        status="Avail",
+        rtt_ms=rtt,
+        user_agent="baresip v1.1.0 (x86_64/linux)",
+        via_addr="127.0.0.1",
+        via_port=port,
+        call_id=call_id,
+        expiration_time=1795682922,
+    )
 
 
 THREE = [
@@ -78,8 +87,7 @@ def test_parse_state_reads_every_phone_of_the_synthetic_state():
     # the listing cuts the URIs; the registrar gives them whole
     assert [c.uri for c in state.contacts_of("phone0042")] == [contacts[42].uri]
     assert state.contacts_of("phone0042")[0].user_agent == "snom320/8.7.5.35"
-    phones = [Account(name=n, extension=str(2000 + i), display_name=n, password="x" * 24)
-              for i, n in enumerate(names)]
+    phones = [Account(name=n, extension=str(2000 + i), display_name=n, password="x" * 24) for i, n in enumerate(names)]
     assert registration_problems(state, phones) == []
 
 

@@ -35,7 +35,10 @@ def test_users_csv_refuses_a_separator_in_a_password():
 
 def test_screen_totals_add_up_messages_retransmissions_and_timeouts():
     assert screen_totals("Resolving remote host...\n" + SCREEN) == {
-        "messages": 7998, "retransmissions": 4, "timeouts": 2}
+        "messages": 7998,
+        "retransmissions": 4,
+        "timeouts": 2,
+    }
 
 
 def test_screen_totals_without_a_screen_are_empty():

@@ -12,7 +12,7 @@ CAPTURES = Path(__file__).parent / "captures"
 def capture(name: str) -> list[str]:
     """The output lines of a capture, without the '$ command' and '[exit code]' lines."""
     lines = (CAPTURES / name).read_text().splitlines()
-    return [l for l in lines if not l.startswith("$ ") and not l.startswith("[exit code")]
+    return [line for line in lines if not line.startswith("$ ") and not line.startswith("[exit code")]
 
 
 def test_aors_before_register_lists_every_aor():
@@ -70,7 +70,12 @@ def test_state_reads_generation_marker_and_dialplan_global():
     lines += [cli.SECTION_MARK + "pjsip list aors", *capture("pjsip-show-aors.1-registered.txt")]
     lines[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
     lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
-    lines += [cli.SECTION_MARK + "dialplan show globals", "   TELEVOC_DIALPLAN=feedbeef00112233", "", "    -- 1 variable(s)"]
+    lines += [
+        cli.SECTION_MARK + "dialplan show globals",
+        "   TELEVOC_DIALPLAN=feedbeef00112233",
+        "",
+        "    -- 1 variable(s)",
+    ]
     lines += [cli.SECTION_MARK + "database show registrar/contact", "0 results found."]
     lines += [cli.SECTION_MARK + "pjsip show transports", *capture("pjsip-show-transports.txt")]
     lines += [cli.SECTION_MARK + "pjsip show registrations", *capture("pjsip-show-registrations.registered.txt")]
@@ -126,11 +131,14 @@ def test_state_without_an_asterisk_command_is_not_running():
     assert cli.parse_state(lines) == cli.PbxState(running=False)
 
 
-@pytest.mark.parametrize("capture_name,expected", [
-    ("pjsip-show-registrations.registered.txt", {"televoc-trunk": "Registered"}),
-    ("pjsip-show-registrations.rejected.txt", {"televoc-trunk": "Rejected"}),
-    ("pjsip-show-registrations.unregistered.txt", {"televoc-trunk": "Unregistered"}),
-    ("pjsip-show-registrations.none.txt", {}),
-])
+@pytest.mark.parametrize(
+    "capture_name,expected",
+    [
+        ("pjsip-show-registrations.registered.txt", {"televoc-trunk": "Registered"}),
+        ("pjsip-show-registrations.rejected.txt", {"televoc-trunk": "Rejected"}),
+        ("pjsip-show-registrations.unregistered.txt", {"televoc-trunk": "Unregistered"}),
+        ("pjsip-show-registrations.none.txt", {}),
+    ],
+)
 def test_outbound_registrations_give_each_status_as_asterisk_prints_it(capture_name, expected):
     assert cli.parse_outbound_registrations(capture(capture_name)) == expected

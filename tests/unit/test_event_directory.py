@@ -33,7 +33,9 @@ def test_example_event_still_loads_and_mirrors_the_seed(tmp_path, monkeypatch):
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(make(tmp_path, "phones: []") / "event.secret"))
     directory = load_directory(EXAMPLE)
     assert [(a.name, a.extension) for a in directory.accounts] == [
-        ("saal1", "1001"), ("saal2", "1002"), ("backoffice", "1600"),
+        ("saal1", "1001"),
+        ("saal2", "1002"),
+        ("backoffice", "1600"),
     ]
     assert directory.event.sip.port == 5060 and directory.event.test_numbers.echo == "101"
 
@@ -62,15 +64,21 @@ def test_the_file_is_named_relative_to_the_working_directory(tmp_path, monkeypat
 
 def test_typo_in_a_key_says_did_you_mean(tmp_path):
     found = problems(tmp_path, "phones:\n  - name: saal1\n    extention: 1001\n")
-    assert any(p.endswith("phones.yml:3: phone 1 (saal1): extention: unknown key: did you mean 'extension'?") for p in found)
-    assert any(p.endswith("phones.yml:2: phone 1 (saal1): extension: is required: add it, e.g. extension: 1001") for p in found), found
+    assert any(
+        p.endswith("phones.yml:3: phone 1 (saal1): extention: unknown key: did you mean 'extension'?") for p in found
+    )
+    assert any(
+        p.endswith("phones.yml:2: phone 1 (saal1): extension: is required: add it, e.g. extension: 1001") for p in found
+    ), found
 
 
 def test_entries_are_counted_from_one_and_named_and_lines_are_the_files(tmp_path):
     phones = "phones:\n" + "".join(f"  - name: p{i}\n    extension: {1000 + i}\n" for i in range(1, 21))
     phones += "  - name: saal2\n    extension: 1003\n"
     [p] = problems(tmp_path, phones)
-    assert p.endswith("phones.yml:43: phone 21 (saal2): extension: '1003' is already used by phone 3 (p3), line 7: give each phone its own extension")
+    assert p.endswith(
+        "phones.yml:43: phone 21 (saal2): extension: '1003' is already used by phone 3 (p3), line 7: give each phone its own extension"
+    )
 
 
 def test_every_problem_is_listed_at_once_in_file_order(tmp_path):
@@ -85,8 +93,15 @@ def test_every_problem_is_listed_at_once_in_file_order(tmp_path):
         event=EVENT + "sip:\n  port: 0x13c4\n",
     )
     assert [p.split(": ", 1)[0].rsplit("/", 1)[1] for p in found] == [
-        "event.yml:5", "phones.yml:3", "phones.yml:4", "phones.yml:4", "phones.yml:5",
-        "phones.yml:5", "phones.yml:6", "phones.yml:6", "phones.yml:6",
+        "event.yml:5",
+        "phones.yml:3",
+        "phones.yml:4",
+        "phones.yml:4",
+        "phones.yml:5",
+        "phones.yml:5",
+        "phones.yml:6",
+        "phones.yml:6",
+        "phones.yml:6",
     ]
     text = "\n".join(found)
     assert "event.yml:5: sip: port: YAML 1.1 reads 0x13c4 as the number 5060 (hexadecimal)" in text
@@ -131,7 +146,9 @@ def test_a_name_with_a_space_gets_a_spelling_without(tmp_path):
 
 
 def test_an_event_name_in_capitals_gets_the_lower_case_spelling(tmp_path):
-    [p] = problems(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n", event="name: Winter Fest\nnetwork: 10.0.0.0/8\n")
+    [p] = problems(
+        tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n", event="name: Winter Fest\nnetwork: 10.0.0.0/8\n"
+    )
     assert "event.yml:1: name: 'Winter Fest' has 'W', a space, 'F', but an event name takes only" in p
     assert p.endswith("write 'winter-fest'")
 
@@ -242,8 +259,11 @@ def test_repr_of_the_directory_hides_passwords(tmp_path):
 
 
 def test_unquoted_numeric_mac_says_to_quote_it(tmp_path):
-    found = problems(tmp_path, "phones:\n  - {name: a1, extension: 11, mac: 000413000001, model: snom300}\n",
-                     event=EVENT + "pbx_address: 10.23.0.2\n")
+    found = problems(
+        tmp_path,
+        "phones:\n  - {name: a1, extension: 11, mac: 000413000001, model: snom300}\n",
+        event=EVENT + "pbx_address: 10.23.0.2\n",
+    )
     assert found == [
         f"{tmp_path}/phones.yml:2: phone 1 (a1): mac: YAML 1.1 reads 000413000001 as the number 69992449 "
         '(octal, because it starts with 0): write it in quotes, "000413000001"'
@@ -251,8 +271,11 @@ def test_unquoted_numeric_mac_says_to_quote_it(tmp_path):
 
 
 def test_a_mac_yaml_reads_as_a_decimal_number_says_to_quote_it(tmp_path):
-    [p] = problems(tmp_path, "phones:\n  - {name: a1, extension: 11, mac: 123456789012, model: snom300}\n",
-                   event=EVENT + "pbx_address: 10.23.0.2\n")
+    [p] = problems(
+        tmp_path,
+        "phones:\n  - {name: a1, extension: 11, mac: 123456789012, model: snom300}\n",
+        event=EVENT + "pbx_address: 10.23.0.2\n",
+    )
     assert "mac: YAML reads 123456789012 as a number, but a MAC is text: write it in quotes" in p
 
 
@@ -296,7 +319,12 @@ def test_new_secret_reads_event_yml_strictly(tmp_path, capsys, monkeypatch):
     from roles.event.__main__ import main
 
     monkeypatch.delenv("TELEVOC_SECRET_FILE", raising=False)
-    make(tmp_path, "phones: []\n", event="name: test-event\nname: other\nnetwork: 10.0.0.0/8\nsecret_file: s\n", secret=False)
+    make(
+        tmp_path,
+        "phones: []\n",
+        event="name: test-event\nname: other\nnetwork: 10.0.0.0/8\nsecret_file: s\n",
+        secret=False,
+    )
     assert main(["new-secret", "--event", str(tmp_path)]) == 2
     assert "event.yml:2: name: the key is written twice" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
@@ -322,7 +350,9 @@ def test_passwords_command_shows_one_phone(tmp_path, capsys):
 
 def test_the_pyinfra_message_lists_every_problem_on_its_own_line(tmp_path):
     with pytest.raises(EventError) as info:
-        load_directory(make(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n  - {name: saal1, extension: 1001}\n"))
+        load_directory(
+            make(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n  - {name: saal1, extension: 1001}\n")
+        )
     lines = str(info.value).splitlines()
     assert lines[0] == f"the event directory {tmp_path} has 2 problems; nothing was deployed:"
     assert lines[1:] == [f"  - {p}" for p in info.value.problems]
@@ -352,7 +382,10 @@ def test_an_empty_password_field_means_derive_one(tmp_path):
 
 
 def test_a_provisioned_phone_without_pbx_address_names_the_phone_and_its_line(tmp_path):
-    [p] = problems(tmp_path, "phones:\n  - {name: saal1, extension: 1001}\n  - {name: a1, extension: 11, mac: '000413000001', model: snom300}\n")
+    [p] = problems(
+        tmp_path,
+        "phones:\n  - {name: saal1, extension: 1001}\n  - {name: a1, extension: 11, mac: '000413000001', model: snom300}\n",
+    )
     assert p == (
         f"{tmp_path}/event.yml: pbx_address: phone 2 (a1) has a mac (phones.yml line 3), so pbx_address is "
         "required, the address provisioned phones reach the PBX at: add it, e.g. pbx_address: 10.23.0.2"

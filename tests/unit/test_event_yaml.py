@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from roles.event import EventError, load_directory
-from roles.event import yamlload
+from roles.event import EventError, load_directory, yamlload
 
 EVENT = "name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
 PHONES = "phones:\n  - name: saal1\n    extension: 1001\n"
@@ -39,27 +38,31 @@ def phone(**fields) -> str:
 
 def test_a_leading_zero_makes_an_octal_number_and_is_refused(tmp_path):
     assert refused(tmp_path, phones=PHONES + "  - name: saal2\n    extension: 0100\n") == [
-        'phones.yml:5: phone 2 (saal2): extension: YAML 1.1 reads 0100 as the number 64 (octal, '
+        "phones.yml:5: phone 2 (saal2): extension: YAML 1.1 reads 0100 as the number 64 (octal, "
         'because it starts with 0): write it in quotes, "0100"'
     ]
 
 
 def test_a_quoted_leading_zero_arrives_as_written(tmp_path):
-    directory = load_directory(make(tmp_path, phones=PHONES + "  - name: saal2\n    extension: \"0100\"\n"))
+    directory = load_directory(make(tmp_path, phones=PHONES + '  - name: saal2\n    extension: "0100"\n'))
     assert directory.accounts[1].extension == "0100"
 
 
 def test_digit_groups_are_refused(tmp_path):
     assert refused(tmp_path, phones=phone(display_name="1_000")) == [
-        'phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads 1_000 as the number 1000 '
+        "phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads 1_000 as the number 1000 "
         "(YAML 1.1 drops the '_'): write it in quotes, \"1_000\""
     ]
 
 
-@pytest.mark.parametrize("text, value, base", [("0x10", 16, "hexadecimal"), ("0b101", 5, "binary"), ("017", 15, "octal")])
+@pytest.mark.parametrize(
+    "text, value, base", [("0x10", 16, "hexadecimal"), ("0b101", 5, "binary"), ("017", 15, "octal")]
+)
 def test_hex_binary_and_octal_numbers_are_refused(tmp_path, text, value, base):
     [p] = refused(tmp_path, phones=phone(display_name=text))
-    assert p.startswith(f"phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads {text} as the number {value} ({base}")
+    assert p.startswith(
+        f"phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads {text} as the number {value} ({base}"
+    )
     assert p.endswith(f'write it in quotes, "{text}"')
 
 
@@ -69,22 +72,39 @@ def test_a_time_with_a_colon_is_a_base_60_number_and_is_refused(tmp_path):
 
 
 def test_an_unquoted_mac_of_digit_pairs_below_60_is_refused(tmp_path):
-    [p] = refused(tmp_path, phones=phone(mac="10:20:30:40:50:59", model="snom320"), event=EVENT + "pbx_address: 10.23.0.2\n")
+    [p] = refused(
+        tmp_path, phones=phone(mac="10:20:30:40:50:59", model="snom320"), event=EVENT + "pbx_address: 10.23.0.2\n"
+    )
     assert p.startswith("phones.yml:6: phone 2 (saal2): mac: YAML 1.1 reads 10:20:30:40:50:59 as the number 8041827059")
 
 
 def test_an_unquoted_mac_yaml_keeps_as_text_is_taken(tmp_path):
-    directory = load_directory(make(tmp_path, phones=phone(mac="00:04:13:2a:bc:de", model="snom320"), event=EVENT + "pbx_address: 10.23.0.2\n"))
+    directory = load_directory(
+        make(tmp_path, phones=phone(mac="00:04:13:2a:bc:de", model="snom320"), event=EVENT + "pbx_address: 10.23.0.2\n")
+    )
     assert directory.accounts[1].mac == "0004132abcde"
 
 
-@pytest.mark.parametrize("word, value", [
-    ("yes", "true"), ("Yes", "true"), ("YES", "true"), ("no", "false"), ("No", "false"), ("NO", "false"),
-    ("on", "true"), ("On", "true"), ("ON", "true"), ("off", "false"), ("Off", "false"), ("OFF", "false"),
-])
+@pytest.mark.parametrize(
+    "word, value",
+    [
+        ("yes", "true"),
+        ("Yes", "true"),
+        ("YES", "true"),
+        ("no", "false"),
+        ("No", "false"),
+        ("NO", "false"),
+        ("on", "true"),
+        ("On", "true"),
+        ("ON", "true"),
+        ("off", "false"),
+        ("Off", "false"),
+        ("OFF", "false"),
+    ],
+)
 def test_yes_no_on_off_lower_capitalised_or_upper_case_are_booleans_and_are_refused(tmp_path, word, value):
     assert refused(tmp_path, phones=phone(display_name=word)) == [
-        f'phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads {word} as the boolean {value}: '
+        f"phones.yml:6: phone 2 (saal2): display_name: YAML 1.1 reads {word} as the boolean {value}: "
         f'write it in quotes, "{word}" (a yes/no setting takes true or false)'
     ]
 
@@ -151,18 +171,35 @@ def test_values_yaml_reads_as_written_are_taken(tmp_path):
         "  port: 5061\n"
         "  realm: 'yes'\n"
         "  domain:\n"
-        "test_numbers: {hello_world: \"0100\", echo: 101}\n"
+        'test_numbers: {hello_world: "0100", echo: 101}\n'
     )
     directory = load_directory(make(tmp_path, event=event))
     event = directory.event
-    assert (event.pbx_address, event.ring_timeout, event.sip.port, event.sip.realm, event.sip.domain) == (None, 25, 5061, "yes", None)
+    assert (event.pbx_address, event.ring_timeout, event.sip.port, event.sip.realm, event.sip.domain) == (
+        None,
+        25,
+        5061,
+        "yes",
+        None,
+    )
     assert (event.test_numbers.hello_world, event.test_numbers.echo) == ("0100", "101")
 
 
 def test_plain_decimal_numbers_true_false_and_null_arrive_as_written():
     doc = yamlload.load("a: 12\nb: -3\nc: 1.5\nd: true\ne: False\nf: ~\ng: null\nh:\ni: 0\nj: text 0100\n")
     assert doc.problems == []
-    assert doc.data == {"a": 12, "b": -3, "c": 1.5, "d": True, "e": False, "f": None, "g": None, "h": None, "i": 0, "j": "text 0100"}
+    assert doc.data == {
+        "a": 12,
+        "b": -3,
+        "c": 1.5,
+        "d": True,
+        "e": False,
+        "f": None,
+        "g": None,
+        "h": None,
+        "i": 0,
+        "j": "text 0100",
+    }
 
 
 # --- duplicate keys -----------------------------------------------------------------------------
@@ -201,21 +238,21 @@ def test_a_key_written_twice_on_one_line_is_refused(tmp_path):
 
 
 def test_a_merge_key_is_refused(tmp_path):
-    phones = (
-        "defaults: &snom {model: snom320}\n"
-        "phones:\n"
-        "  - name: saal1\n"
-        "    extension: 1001\n"
-        "    <<: *snom\n"
-    )
+    phones = "defaults: &snom {model: snom320}\nphones:\n  - name: saal1\n    extension: 1001\n    <<: *snom\n"
     found = refused(tmp_path, phones=phones)
-    assert "phones.yml:5: phone 1 (saal1): <<: '<<' is a YAML merge key, which televoc does not take: write the keys out in full" in found
+    assert (
+        "phones.yml:5: phone 1 (saal1): <<: '<<' is a YAML merge key, which televoc does not take: write the keys out in full"
+        in found
+    )
 
 
 @pytest.mark.parametrize("tag", ["!!binary", "!!python/object:os.system", "!local", "!!timestamp"])
 def test_a_non_standard_tag_is_refused(tmp_path, tag):
     [p] = refused(tmp_path, phones=phone(display_name=f"{tag} aGVsbG8="))
-    assert p == f"phones.yml:6: phone 2 (saal2): display_name: the tag {tag} is not taken here (only plain values, quoted text, lists and mappings): remove it"
+    assert (
+        p
+        == f"phones.yml:6: phone 2 (saal2): display_name: the tag {tag} is not taken here (only plain values, quoted text, lists and mappings): remove it"
+    )
 
 
 def test_a_set_is_refused(tmp_path):
@@ -224,7 +261,9 @@ def test_a_set_is_refused(tmp_path):
 
 
 def test_standard_tags_are_taken_when_they_fit():
-    doc = yamlload.load("a: !!str 0100\nb: !!int 12\nc: !!float 1.5\nd: !!bool true\ne: !!null ~\nf: !!map {x: 1}\ng: !!seq [1]\n")
+    doc = yamlload.load(
+        "a: !!str 0100\nb: !!int 12\nc: !!float 1.5\nd: !!bool true\ne: !!null ~\nf: !!map {x: 1}\ng: !!seq [1]\n"
+    )
     assert doc.problems == []
     assert doc.data == {"a": "0100", "b": 12, "c": 1.5, "d": True, "e": None, "f": {"x": 1}, "g": [1]}
 

@@ -6,10 +6,12 @@ SHA = "0" * 63 + "1"
 
 
 def test_digests_keep_a_missing_file_apart_from_a_present_one():
-    digests = FileDigests().process([
-        f"{SHA} 640 root asterisk /var/lib/televoc/pjsip-secrets.conf",
-        "- - - - /etc/asterisk/http.conf",
-    ])
+    digests = FileDigests().process(
+        [
+            f"{SHA} 640 root asterisk /var/lib/televoc/pjsip-secrets.conf",
+            "- - - - /etc/asterisk/http.conf",
+        ]
+    )
     assert digests == {
         "/var/lib/televoc/pjsip-secrets.conf": FileDigest(SHA, "640", "root", "asterisk"),
         "/etc/asterisk/http.conf": None,

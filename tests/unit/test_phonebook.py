@@ -14,13 +14,27 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "group_data" / "event"
 
 
 def phone(display_name, extension, location=None, in_directory=True):
-    return Account(name=f"p{extension}", extension=extension, display_name=display_name, password="x" * 24,
-                   location=location, in_directory=in_directory)
+    return Account(
+        name=f"p{extension}",
+        extension=extension,
+        display_name=display_name,
+        password="x" * 24,
+        location=location,
+        in_directory=in_directory,
+    )
 
 
 def group(display_name, number, location=None, in_directory=True):
-    return Group(name=f"g{number}", number=number, display_name=display_name, short="G", timeout=20,
-                 members=(Member(name="p1001"),), location=location, in_directory=in_directory)
+    return Group(
+        name=f"g{number}",
+        number=number,
+        display_name=display_name,
+        short="G",
+        timeout=20,
+        members=(Member(name="p1001"),),
+        location=location,
+        in_directory=in_directory,
+    )
 
 
 def book(*accounts, groups=()):
@@ -32,16 +46,45 @@ def names(directory):
 
 
 def test_entries_left_out_of_the_directory_are_not_listed():
-    directory = book(phone("Saal 1", "1001"), phone("Secret", "1002", in_directory=False),
-                     groups=(group("Hidden group", "1100", in_directory=False), group("Info", "1101")))
+    directory = book(
+        phone("Saal 1", "1001"),
+        phone("Secret", "1002", in_directory=False),
+        groups=(group("Hidden group", "1100", in_directory=False), group("Info", "1101")),
+    )
     assert names(directory) == ["Info", "Saal 1"]
 
 
 def test_names_sort_ignoring_case_and_accents_with_umlauts_as_their_base_letter():
-    directory = book(*(phone(n, str(1000 + i)) for i, n in enumerate(
-        ["Zentrale", "Öffentlichkeit", "ober", "Ärzte", "alpha", "Ørsted", "Éclairage", "Ebene", "Bühne", "Buch"])))
+    directory = book(
+        *(
+            phone(n, str(1000 + i))
+            for i, n in enumerate(
+                [
+                    "Zentrale",
+                    "Öffentlichkeit",
+                    "ober",
+                    "Ärzte",
+                    "alpha",
+                    "Ørsted",
+                    "Éclairage",
+                    "Ebene",
+                    "Bühne",
+                    "Buch",
+                ]
+            )
+        )
+    )
     assert names(directory) == [
-        "alpha", "Ärzte", "Buch", "Bühne", "Ebene", "Éclairage", "ober", "Öffentlichkeit", "Ørsted", "Zentrale",
+        "alpha",
+        "Ärzte",
+        "Buch",
+        "Bühne",
+        "Ebene",
+        "Éclairage",
+        "ober",
+        "Öffentlichkeit",
+        "Ørsted",
+        "Zentrale",
     ]
 
 
@@ -57,10 +100,19 @@ def test_equal_names_sort_by_number():
 
 def test_each_initial_gets_a_heading_and_names_without_a_letter_come_last_under_hash():
     # Äpfel and apfel are the same name to the sort: the lower number first
-    directory = book(phone("3D-Druck", "1001"), phone("Äpfel", "1002"), phone("@Social", "1003"),
-                     phone("apfel", "1004"), phone("Zelt", "1005"), phone("Übersetzung", "1006"))
+    directory = book(
+        phone("3D-Druck", "1001"),
+        phone("Äpfel", "1002"),
+        phone("@Social", "1003"),
+        phone("apfel", "1004"),
+        phone("Zelt", "1005"),
+        phone("Übersetzung", "1006"),
+    )
     assert [(letter, [e.name for e in group]) for letter, group in sections(entries(directory))] == [
-        ("A", ["Äpfel", "apfel"]), ("U", ["Übersetzung"]), ("Z", ["Zelt"]), ("#", ["3D-Druck", "@Social"]),
+        ("A", ["Äpfel", "apfel"]),
+        ("U", ["Übersetzung"]),
+        ("Z", ["Zelt"]),
+        ("#", ["3D-Druck", "@Social"]),
     ]
 
 
@@ -92,16 +144,20 @@ def test_the_same_directory_gives_byte_identical_files():
 
 
 def test_the_csv_has_a_header_and_the_printed_order():
-    directory = book(phone("Saal 10", "1010", location="Halle 1, oben"), phone("Saal 2", "1002"),
-                     groups=(group("Bühne", "1100"),))
+    directory = book(
+        phone("Saal 10", "1010", location="Halle 1, oben"), phone("Saal 2", "1002"), groups=(group("Bühne", "1100"),)
+    )
     assert render_csv(directory) == (
-        "name,number,type,location\nBühne,1100,group,\nSaal 2,1002,phone,\nSaal 10,1010,phone,\"Halle 1, oben\"\n"
+        'name,number,type,location\nBühne,1100,group,\nSaal 2,1002,phone,\nSaal 10,1010,phone,"Halle 1, oben"\n'
     )
 
 
 def test_the_csv_guards_cells_that_a_spreadsheet_would_run_as_a_formula():
-    directory = book(phone("=HYPERLINK(1)", "1001", location="+49 30"), phone("-Kasse", "1002", location="@home"),
-                     phone("Kasse = Geld", "1003"))
+    directory = book(
+        phone("=HYPERLINK(1)", "1001", location="+49 30"),
+        phone("-Kasse", "1002", location="@home"),
+        phone("Kasse = Geld", "1003"),
+    )
     rows = list(csv.reader(io.StringIO(render_csv(directory))))
     assert rows[1:] == [
         ["Kasse = Geld", "1003", "phone", ""],
@@ -129,6 +185,6 @@ def test_the_directory_command_writes_both_files_into_reports_and_says_so(tmp_pa
     assert main(["directory", "--event", "event"]) == 0
     assert capsys.readouterr().out == "wrote reports/directory.html and reports/directory.csv: 3 entries\n"
     assert (tmp_path / "reports" / "directory.csv").read_text() == (
-        "name,number,type,location\nInfo Desk,1100,group,Foyer\nSaal 1,1001,phone,\nSaal 2,1002,phone,\"Halle B, Pult\"\n"
+        'name,number,type,location\nInfo Desk,1100,group,Foyer\nSaal 1,1001,phone,\nSaal 2,1002,phone,"Halle B, Pult"\n'
     )
     assert "Info Desk" in (tmp_path / "reports" / "directory.html").read_text(encoding="utf-8")

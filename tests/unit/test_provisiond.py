@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
-    "provisiond", Path(__file__).resolve().parents[2] / "roles/snom/files/provisiond.py")
+    "provisiond", Path(__file__).resolve().parents[2] / "roles/snom/files/provisiond.py"
+)
 provisiond = sys.modules["provisiond"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(provisiond)
 
@@ -116,15 +117,18 @@ def test_the_lock_survives_a_restart(files):
     assert again.request("GET", f"/televoc/{MAC}.xml", "10.23.0.11", now=2).status == 403
 
 
-@pytest.mark.parametrize("method,path,status", [
-    ("HEAD", f"/televoc/{MAC}.xml", 405),
-    ("POST", f"/televoc/{MAC}.xml", 405),
-    ("GET", "/televoc/000413a00001.xml", 404),  # snom sends its MAC in upper case
-    ("GET", f"/televoc/../{MAC}.xml", 404),
-    ("GET", "/", 404),
-    ("GET", "/ari/api-docs", 404),
-    ("GET", "/ws", 404),
-])
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("HEAD", f"/televoc/{MAC}.xml", 405),
+        ("POST", f"/televoc/{MAC}.xml", 405),
+        ("GET", "/televoc/000413a00001.xml", 404),  # snom sends its MAC in upper case
+        ("GET", f"/televoc/../{MAC}.xml", 404),
+        ("GET", "/", 404),
+        ("GET", "/ari/api-docs", 404),
+        ("GET", "/ws", 404),
+    ],
+)
 def test_anything_but_a_get_of_a_mac_file_is_refused_and_logged(files, method, path, status):
     p = server(files)
     answer = p.request(method, path, "10.23.0.66", now=1)
@@ -160,8 +164,16 @@ def test_an_unpublished_directory_is_refused_but_not_counted_as_an_unknown_mac(f
     assert answer.status == 404 and answer.log == "refused 404 directory.xml is not published from 10.23.0.11"
 
 
-@pytest.mark.parametrize("path", ["/televoc/Directory.xml", "/televoc/directory.xml?x=1", "/directory.xml",
-                                  "/televoc/../televoc/directory.xml", "/televoc/control.json"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/televoc/Directory.xml",
+        "/televoc/directory.xml?x=1",
+        "/directory.xml",
+        "/televoc/../televoc/directory.xml",
+        "/televoc/control.json",
+    ],
+)
 def test_other_paths_near_the_directory_are_still_refused(files, path):
     files["directory.xml"] = DIRECTORY
     files["control.json"] = b"{}"

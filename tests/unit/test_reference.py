@@ -7,13 +7,21 @@ from roles.event.model import Event, Forward, GroupEntry, Member, PhoneEntry, Tr
 
 def test_the_reference_in_docs_is_current():
     assert reference.DOC.read_text(encoding="utf-8") == reference.render(), (
-        "docs/reference.md is stale: run python -m roles.reference and commit it")
+        "docs/reference.md is stale: run python -m roles.reference and commit it"
+    )
 
 
 def test_every_key_of_the_model_has_a_row_with_its_meaning():
     text = reference.render()
-    for model, prefix in ((Event, ""), (Trunk, "trunk."), (Venue, "venues.<name>."), (PhoneEntry, ""),
-                          (GroupEntry, ""), (Member, ""), (Forward, "forward.")):
+    for model, prefix in (
+        (Event, ""),
+        (Trunk, "trunk."),
+        (Venue, "venues.<name>."),
+        (PhoneEntry, ""),
+        (GroupEntry, ""),
+        (Member, ""),
+        (Forward, "forward."),
+    ):
         for name, field in model.model_fields.items():
             assert f"| `{prefix}{name}` | {field.json_schema_extra['doc']}" in text.replace("\\\\|", "|"), (model, name)
 

@@ -1,6 +1,5 @@
 """Pure renderers: deterministic, no secrets where they must not be."""
 
-
 import pytest
 
 from roles.asterisk import render_asterisk
@@ -42,15 +41,25 @@ def test_rendering_is_byte_identical_across_processes(tmp_path):
     from pathlib import Path
 
     (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\n")
-    (tmp_path / "phones.yml").write_text("phones:\n" + "".join(
-        f"  - {{name: p{i}, extension: {1000 + i}, mac: '000413{i:06X}', model: snom320}}\n" for i in range(20)))
+    (tmp_path / "phones.yml").write_text(
+        "phones:\n"
+        + "".join(
+            f"  - {{name: p{i}, extension: {1000 + i}, mac: '000413{i:06X}', model: snom320}}\n" for i in range(20)
+        )
+    )
     (tmp_path / "secret").write_text("k" * 40)
     (tmp_path / "secret").chmod(0o600)  # televoc refuses a secret others can read
     digests = set()
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed, TELEVOC_SECRET_FILE=str(tmp_path / "secret"))
-        out = subprocess.run([sys.executable, "-c", RENDER_ALL, str(tmp_path)], env=env, check=True,
-                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+        out = subprocess.run(
+            [sys.executable, "-c", RENDER_ALL, str(tmp_path)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(digests.pop()) == 64
 
@@ -68,11 +77,14 @@ def test_passwords_only_in_the_secrets_file(directory):
 def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     config = render_asterisk(directory)
     pjsip, dialplan = config.conf_files["pjsip.conf"], config.conf_files["extensions.conf"]
-    assert "[saal1](televoc-phone)\ncallerid=\"Saal 1\" <1001>\nauth=saal1\naors=saal1\n" in pjsip
+    assert '[saal1](televoc-phone)\ncallerid="Saal 1" <1001>\nauth=saal1\naors=saal1\n' in pjsip
     assert "max_contacts=1\nremove_existing=yes\nqualify_frequency=30" in pjsip
     assert "deny=0.0.0.0/0.0.0.0\npermit=10.23.0.0/24\n" in pjsip
     assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in pjsip
-    assert "exten => 1001,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Set(__TV_GROUP=)\n same => n,Dial(PJSIP/saal1,20,b(televoc-predial^s^1))\n" in dialplan
+    assert (
+        "exten => 1001,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Set(__TV_GROUP=)\n same => n,Dial(PJSIP/saal1,20,b(televoc-predial^s^1))\n"
+        in dialplan
+    )
     assert "exten => 100,1,Answer()" in dialplan and "Playback(hello-world)" in dialplan
     assert "[saal1]\ntype=auth\nauth_type=userpass\nusername=saal1\npassword=pw-saal1-Kq8vR2xZ7m\n" in config.secrets
 
@@ -128,7 +140,9 @@ def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisio
 
 def _provisioned(tmp_path, monkeypatch, network="10.23.0.0/24"):
     (tmp_path / "event.yml").write_text(f"name: e\nnetwork: {network}\npbx_address: 10.23.0.2\n")
-    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom320}\n")
+    (tmp_path / "phones.yml").write_text(
+        "phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom320}\n"
+    )
     (tmp_path / "s").write_text("k" * 40)
     (tmp_path / "s").chmod(0o600)  # televoc refuses a secret others can read
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
@@ -140,7 +154,10 @@ def test_the_provisioning_port_is_open_to_the_phone_network_only_on_either_firew
     directory = _provisioned(tmp_path, monkeypatch)
     module = buildup(directory).module.text
     iptables = "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept"
-    assert f"networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) ''\n    {iptables}\n" in module
+    assert (
+        f"networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) ''\n    {iptables}\n"
+        in module
+    )
     assert "networking.firewall.extraStopCommands = lib.mkIf (!config.networking.nftables.enable)" in module
     nft = "ip saddr 10.23.0.0/24 tcp dport 8088 accept"
     assert f"networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable ''\n    {nft}\n" in module
@@ -158,8 +175,10 @@ def test_the_provisioning_server_runs_as_its_own_user_on_the_pbx_address(tmp_pat
     directory = _provisioned(tmp_path, monkeypatch)
     module = buildup(directory).module.text
     assert "users.users.televoc-provisioning = {\n    isSystemUser = true;" in module
-    assert ('ExecStart = "${pkgs.python3}/bin/python3 ${./provisiond.py} --bind 10.23.0.2 --port 8088 '
-            "--files /var/lib/televoc-phones ") in module
+    assert (
+        'ExecStart = "${pkgs.python3}/bin/python3 ${./provisiond.py} --bind 10.23.0.2 --port 8088 '
+        "--files /var/lib/televoc-phones "
+    ) in module
     assert 'User = "televoc-provisioning";' in module and 'StateDirectory = "televoc-provisioning";' in module
 
 
@@ -171,8 +190,15 @@ def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
     assert config.conf_files["manager.conf"].endswith("[general]\nenabled=no\n")
     modules = config.conf_files["modules.conf"]
     assert "autoload=yes\n" in modules
-    for exposed in ("res_ari.so", "res_http_websocket.so", "res_pjsip_transport_websocket.so",
-                    "res_phoneprov.so", "chan_iax2.so", "pbx_dundi.so", "chan_unistim.so"):
+    for exposed in (
+        "res_ari.so",
+        "res_http_websocket.so",
+        "res_pjsip_transport_websocket.so",
+        "res_phoneprov.so",
+        "chan_iax2.so",
+        "pbx_dundi.so",
+        "chan_unistim.so",
+    ):
         assert f"noload => {exposed}\n" in modules
     assert "televoc-provisioning" not in module  # no provisioned phone: no server
 

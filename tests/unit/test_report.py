@@ -2,7 +2,6 @@
 
 import pytest
 
-from roles.shared.pbxcli import Contact, PbxState
 from roles.asterisk.report import (
     NO_AOR,
     NOT_READY,
@@ -14,6 +13,7 @@ from roles.asterisk.report import (
 )
 from roles.event import Account
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+from roles.shared.pbxcli import Contact, PbxState
 
 EXPECTED = LiveConfig("gen1", "dial1", frozenset({"saal1", "saal2"}), "0.0.0.0:5060")
 
@@ -112,7 +112,9 @@ def test_the_summary_counts_by_state_and_groups_the_phones_not_ready_by_reason()
     from roles.asterisk.report import summary
 
     phones = [phone(f"p{i:04d}") for i in range(500)]
-    contacts = [contact(p.name, "Avail") for p in phones[:400]] + [contact(p.name, "Unavail", None) for p in phones[400:450]]
+    contacts = [contact(p.name, "Avail") for p in phones[:400]] + [
+        contact(p.name, "Unavail", None) for p in phones[400:450]
+    ]
     state = serving(phones=[p.name for p in phones], contacts=contacts)
     lines = summary(state, phones, registration_problems(state, phones), more=" (all: report.csv)")
     assert lines[0] == "400 of 500 phones ready (Avail 400, MISSING 50, Unavail 50)"
@@ -138,9 +140,11 @@ def test_the_csv_has_every_phone():
 
     state = serving(contacts=[contact("saal1", "Avail", 0.25)])
     rows = list(csv.reader(io.StringIO(table_csv(state, [phone("saal1"), phone("saal2", "1002")]))))
-    assert rows == [["phone", "extension", "contact", "status", "rtt_ms", "user_agent"],
-                    ["saal1", "1001", "sip:saal1@10.0.0.1:5060", "Avail", "0.2", ""],
-                    ["saal2", "1002", "", "MISSING", "", ""]]
+    assert rows == [
+        ["phone", "extension", "contact", "status", "rtt_ms", "user_agent"],
+        ["saal1", "1001", "sip:saal1@10.0.0.1:5060", "Avail", "0.2", ""],
+        ["saal2", "1002", "", "MISSING", "", ""],
+    ]
 
 
 def test_problems_come_in_directory_order():
@@ -167,8 +171,10 @@ def test_a_changed_password_changes_only_that_phones_fingerprint():
     from roles.event import Directory, Event
 
     def directory(password):
-        accounts = (Account(name="a", extension="11", display_name="a", password=password),
-                    Account(name="b", extension="12", display_name="b", password="y" * 24))
+        accounts = (
+            Account(name="a", extension="11", display_name="a", password=password),
+            Account(name="b", extension="12", display_name="b", password="y" * 24),
+        )
         return Directory(event=Event(name="e", network="10.0.0.0/8"), accounts=accounts)
 
     before, after = credential_fingerprints(directory("x" * 24)), credential_fingerprints(directory("z" * 24))

@@ -36,18 +36,24 @@ def routes(tmp_path, groups=None, **kwargs):
 
 
 def test_a_group_rings_its_members_after_their_delays_and_skips_paused_ones(tmp_path):
-    r = routes(tmp_path, "groups:\n  - name: desk\n    number: 1100\n    short: Desk\n    timeout: 30\n"
-                         "    members: [a1, {name: a2, delay: 4}, {name: a3, paused: true}]\n").route("1100")
+    r = routes(
+        tmp_path,
+        "groups:\n  - name: desk\n    number: 1100\n    short: Desk\n    timeout: 30\n"
+        "    members: [a1, {name: a2, delay: 4}, {name: a3, paused: true}]\n",
+    ).route("1100")
     assert [(leg.name, leg.delay) for leg in r.legs] == [("a1", 0), ("a2", 4)]
     assert r.dial == "PJSIP/a1&Local/1002@televoc-wait-4" and r.timeout == 30 and r.prefix == "[Desk] "
     assert not r.ring_at_once
 
 
 def test_nested_delays_add_up_and_a_phone_reached_twice_rings_once_after_the_smaller_delay(tmp_path):
-    r = routes(tmp_path, "groups:\n"
-                         "  - {name: inner, number: 1100, members: [a1, {name: a2, delay: 2}]}\n"
-                         "  - name: outer\n    number: 1200\n    timeout: 30\n"
-                         "    members: [{name: inner, delay: 5}, {name: a2, delay: 3}]\n").route("1200")
+    r = routes(
+        tmp_path,
+        "groups:\n"
+        "  - {name: inner, number: 1100, members: [a1, {name: a2, delay: 2}]}\n"
+        "  - name: outer\n    number: 1200\n    timeout: 30\n"
+        "    members: [{name: inner, delay: 5}, {name: a2, delay: 3}]\n",
+    ).route("1200")
     assert [(leg.name, leg.delay) for leg in r.legs] == [("a2", 3), ("a1", 5)]
     assert r.ring_at_once  # every leg starts later: the caller hears ringing meanwhile
 
@@ -60,16 +66,25 @@ def test_a_member_that_forwards_always_is_replaced_by_its_target(tmp_path):
 
 
 def test_forwards_become_the_numbers_a_route_falls_back_to(tmp_path):
-    phones = PHONES.replace("{name: a1, extension: 1001}",
-                            "{name: a1, extension: 1001, forward: {no_answer: desk, no_answer_after: 7, busy: boss, unavailable: a3}}")
+    phones = PHONES.replace(
+        "{name: a1, extension: 1001}",
+        "{name: a1, extension: 1001, forward: {no_answer: desk, no_answer_after: 7, busy: boss, unavailable: a3}}",
+    )
     r = routes(tmp_path, "groups:\n  - {name: desk, number: 1100, members: [a1, a2]}\n", phones=phones).route("1001")
     assert (r.timeout, r.no_answer, r.busy, r.unavailable) == (7, "1100", "1600", "1003")
 
 
 def test_the_dialplan_is_flat_and_jumps_only_to_the_forward_targets(tmp_path):
     phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {busy: boss}}")
-    dialplan = render_asterisk(load_directory(make(tmp_path, "groups:\n  - {name: desk, number: 1100, members: [a1, {name: a2, delay: 4}]}\n",
-                                                   phones=phones))).conf_files["extensions.conf"]
+    dialplan = render_asterisk(
+        load_directory(
+            make(
+                tmp_path,
+                "groups:\n  - {name: desk, number: 1100, members: [a1, {name: a2, delay: 4}]}\n",
+                phones=phones,
+            )
+        )
+    ).conf_files["extensions.conf"]
     assert ' same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?1600,1)  ; busy: boss\n' in dialplan
     assert "exten => 1100,1,Set(CALLERID(name)=[desk] ${TV_CALLER_NAME})\n" in dialplan
     assert " same => n,Dial(PJSIP/a1&Local/1002@televoc-wait-4,20,b(televoc-predial^s^1))\n" in dialplan
@@ -78,14 +93,20 @@ def test_the_dialplan_is_flat_and_jumps_only_to_the_forward_targets(tmp_path):
 
 
 def test_loud_callers_are_resolved_to_extensions_through_groups(tmp_path):
-    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, ringer: Silent, loud_from: [orga, a3]}")
-    r = routes(tmp_path, "groups:\n  - {name: orga, number: 1900, members: [boss, {name: a2, paused: true}]}\n", phones=phones)
+    phones = PHONES.replace(
+        "{name: a1, extension: 1001}", "{name: a1, extension: 1001, ringer: Silent, loud_from: [orga, a3]}"
+    )
+    r = routes(
+        tmp_path, "groups:\n  - {name: orga, number: 1900, members: [boss, {name: a2, paused: true}]}\n", phones=phones
+    )
     assert r.loud == {"1001": ("1002", "1003", "1600")}  # a paused member still calls as orga
     assert r.route("1001").loud_arg == "1001"
 
 
 def test_pickup_groups_go_on_the_endpoints_and_the_code_into_features_conf(tmp_path):
-    phones = PHONES.replace("extension: 1001}", "extension: 1001, pickup: hall}").replace("extension: 1002}", "extension: 1002, pickup: hall}")
+    phones = PHONES.replace("extension: 1001}", "extension: 1001, pickup: hall}").replace(
+        "extension: 1002}", "extension: 1002, pickup: hall}"
+    )
     config = render_asterisk(load_directory(make(tmp_path, phones=phones, event=EVENT + "pickup_code: '*9'\n")))
     assert config.conf_files["pjsip.conf"].count("named_call_group=hall\nnamed_pickup_group=hall\n") == 2
     assert "pickupexten=*9\n" in config.conf_files["features.conf"]
@@ -99,11 +120,13 @@ def test_every_routing_problem_is_named_at_once_with_file_line_and_fix(tmp_path)
         "  - {name: both, extension: 1013, forward: {always: a1, busy: a2}}\n"
         "  - {name: num, extension: 1014, forward: {busy: 1600}}\n"
     )
-    groups = ("groups:\n"
-              "  - {name: desk, number: 1100, timeout: 10, members: [a1, {name: a2, delay: 10}, a1]}\n"
-              "  - {name: a3, number: 1101, members: [a1]}\n"
-              "  - {name: clash, number: 1002, members: [a1]}\n"
-              "  - {name: echoes, number: 101, members: [a1]}\n")
+    groups = (
+        "groups:\n"
+        "  - {name: desk, number: 1100, timeout: 10, members: [a1, {name: a2, delay: 10}, a1]}\n"
+        "  - {name: a3, number: 1101, members: [a1]}\n"
+        "  - {name: clash, number: 1002, members: [a1]}\n"
+        "  - {name: echoes, number: 101, members: [a1]}\n"
+    )
     found = problems(tmp_path, groups, phones=phones)
     expected = [
         "phones.yml:6: phone 5 (na): forward.no_answer: 'nobody' is no phone or group of the event",
@@ -120,15 +143,20 @@ def test_every_routing_problem_is_named_at_once_with_file_line_and_fix(tmp_path)
     assert_named(found, expected)
 
 
-@pytest.mark.parametrize("phones_forward,groups,path", [
-    ("{busy: a2}", "", "a1 -> a2 (forward busy) -> a1 (forward no_answer)"),
-    ("", "  - {name: g2, number: 1201, members: [g1]}\n", "g1 -> g2 (member) -> g1 (member)"),
-    ("{always: g1}", "", "a1 -> g1 (forward always) -> a1 (member)"),
-])
+@pytest.mark.parametrize(
+    "phones_forward,groups,path",
+    [
+        ("{busy: a2}", "", "a1 -> a2 (forward busy) -> a1 (forward no_answer)"),
+        ("", "  - {name: g2, number: 1201, members: [g1]}\n", "g1 -> g2 (member) -> g1 (member)"),
+        ("{always: g1}", "", "a1 -> g1 (forward always) -> a1 (member)"),
+    ],
+)
 def test_a_cycle_is_refused_naming_its_path(tmp_path, phones_forward, groups, path):
     phones = PHONES.replace("{name: a2, extension: 1002}", "{name: a2, extension: 1002, forward: {no_answer: a1}}")
     if phones_forward:
-        phones = phones.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: " + phones_forward + "}")
+        phones = phones.replace(
+            "{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: " + phones_forward + "}"
+        )
     members = "[g2]" if groups else "[a1]"
     found = problems(tmp_path, f"groups:\n  - {{name: g1, number: 1200, members: {members}}}\n" + groups, phones=phones)
     cycles = [p for p in found if "a cycle" in p]
@@ -143,10 +171,16 @@ def test_a_forward_to_a_group_that_has_the_phone_as_member_is_no_cycle(tmp_path)
 
 
 def test_a_delay_reached_only_through_nesting_is_checked_against_the_outer_timeout(tmp_path):
-    found = problems(tmp_path, "groups:\n"
-                               "  - {name: inner, number: 1100, timeout: 30, members: [{name: a1, delay: 8}]}\n"
-                               "  - {name: outer, number: 1200, timeout: 10, members: [{name: inner, delay: 5}]}\n")
-    assert len(found) == 1 and "group 2 (outer): timeout: 10 s is not above the 13 s after which outer -> inner -> a1" in found[0]
+    found = problems(
+        tmp_path,
+        "groups:\n"
+        "  - {name: inner, number: 1100, timeout: 30, members: [{name: a1, delay: 8}]}\n"
+        "  - {name: outer, number: 1200, timeout: 10, members: [{name: inner, delay: 5}]}\n",
+    )
+    assert (
+        len(found) == 1
+        and "group 2 (outer): timeout: 10 s is not above the 13 s after which outer -> inner -> a1" in found[0]
+    )
 
 
 def test_a_pickup_code_that_is_an_extension_is_refused(tmp_path):
@@ -157,14 +191,20 @@ def test_a_pickup_code_that_is_an_extension_is_refused(tmp_path):
 def test_a_group_whose_nested_group_has_an_unknown_member_is_named_not_a_crash(tmp_path):
     """The nested group's problem is reported; the outer group, which rings through it, is
     left out of the checks that follow members (it cannot be resolved), not crashed on."""
-    groups = ("groups:\n  - {name: desk, number: 1100, members: [a1, ghost]}\n"
-              "  - {name: outer, number: 1200, members: [desk, a3]}\n")
-    assert_named(problems(tmp_path, groups), ["groups.yml:2: group 1 (desk): members 2.name: 'ghost' is no phone or group"])
+    groups = (
+        "groups:\n  - {name: desk, number: 1100, members: [a1, ghost]}\n"
+        "  - {name: outer, number: 1200, members: [desk, a3]}\n"
+    )
+    assert_named(
+        problems(tmp_path, groups), ["groups.yml:2: group 1 (desk): members 2.name: 'ghost' is no phone or group"]
+    )
 
 
 def test_an_outside_forward_of_a_group_whose_member_cannot_be_resolved_is_named_not_a_crash(tmp_path):
     event = EVENT + "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000, dial_out: [outer], secret_file: t}\n"
-    groups = ("groups:\n  - {name: desk, number: 1100, members: [ghost]}\n"
-              "  - {name: outer, number: 1200, members: [desk], forward: {no_answer: '0555'}}\n")
+    groups = (
+        "groups:\n  - {name: desk, number: 1100, members: [ghost]}\n"
+        "  - {name: outer, number: 1200, members: [desk], forward: {no_answer: '0555'}}\n"
+    )
     found = load_problems(write(tmp_path, event, PHONES, groups, files={"t": ("pw-trunk-1234\n", 0o600)}))
     assert_named(found, ["groups.yml:2: group 1 (desk): members 1.name: 'ghost' is no phone or group"])

@@ -65,10 +65,20 @@ def _directory():
     from roles.event import Account, Directory, Event
 
     def phone(name, mac=None, address=None):
-        return Account(name=name, extension="1001", display_name=name, password="x" * 24, mac=mac,
-                       model="snom320" if mac else None, address=address)
-    return Directory(event=Event(name="e", network="10.23.0.0/24", pbx_address="10.23.0.2"),
-                     accounts=(phone("a", "000413000001", "10.23.0.11"), phone("b", "000413000002"), phone("lobby")))
+        return Account(
+            name=name,
+            extension="1001",
+            display_name=name,
+            password="x" * 24,
+            mac=mac,
+            model="snom320" if mac else None,
+            address=address,
+        )
+
+    return Directory(
+        event=Event(name="e", network="10.23.0.0/24", pbx_address="10.23.0.2"),
+        accounts=(phone("a", "000413000001", "10.23.0.11"), phone("b", "000413000002"), phone("lobby")),
+    )
 
 
 def test_adopt_all_takes_every_provisioned_phone_with_an_address():

@@ -4,14 +4,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from roles.shared import names
 from roles.event import load_directory
+from roles.shared import names
+from roles.shared.files import sha256
 from roles.snom import provisioning_url, render_provisioning, render_wipe
 from roles.snom.deploy import Publication
 from roles.snom.facts import MISSING, PendingNotifications, ProvisioningManifest
 from roles.snom.operations import _tar, changed_phones, directory_changed
 from roles.snom.render import TBOOK_MAX
-from roles.shared.files import sha256
 
 
 @pytest.fixture
@@ -71,7 +71,9 @@ def test_a_provisioned_phone_needs_the_pbx_address(tmp_path, monkeypatch):
     from roles.event import EventError
 
     (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\n")
-    (tmp_path / "phones.yml").write_text("phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom300}\n")
+    (tmp_path / "phones.yml").write_text(
+        "phones:\n  - {name: a1, extension: 11, mac: '000413000001', model: snom300}\n"
+    )
     (tmp_path / "s").write_text("k" * 40)
     (tmp_path / "s").chmod(0o600)
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
@@ -105,7 +107,8 @@ def test_pending_fact_keeps_no_file_apart_from_a_file_without_names():
 def test_a_display_name_that_looks_like_a_placeholder_stays_text(tmp_path, monkeypatch):
     (tmp_path / "event.yml").write_text("name: e\nnetwork: 10.0.0.0/8\npbx_address: 10.0.0.2\n")
     (tmp_path / "phones.yml").write_text(
-        "phones:\n  - {name: a--b, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n")
+        "phones:\n  - {name: a--b, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n"
+    )
     (tmp_path / "s").write_text("k" * 40)
     (tmp_path / "s").chmod(0o600)
     monkeypatch.setenv("TELEVOC_SECRET_FILE", str(tmp_path / "s"))
@@ -130,32 +133,45 @@ def load(tmp_path, monkeypatch, phones: str, groups: str = "") -> object:
 def many(count: int, **fields) -> str:
     """`count` provisioned phones p000.. (extension 2000..)."""
     extra = "".join(f", {k}: {v}" for k, v in fields.items())
-    return "".join(f"  - {{name: p{i:03d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320{extra}}}\n"
-                   for i in range(count))
+    return "".join(
+        f"  - {{name: p{i:03d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320{extra}}}\n"
+        for i in range(count)
+    )
 
 
 def tbook(xml: str) -> list[tuple[str, str, str, str, str]]:
     book = ET.fromstring(xml).find("tbook")
     assert book is not None and book.get("complete") == "true"
-    return [(i.get("index"), i.get("context"), i.get("type"), i.findtext("name"), i.findtext("number"))
-            for i in book.findall("item")]
+    return [
+        (i.get("index"), i.get("context"), i.get("type"), i.findtext("name"), i.findtext("number"))
+        for i in book.findall("item")
+    ]
 
 
 def test_each_alert_class_rings_with_the_phones_ringer_for_it(tmp_path, monkeypatch):
-    directory = load(tmp_path, monkeypatch,
-                     "  - {name: hall, extension: 11, mac: '000413000001', model: snom300, ringer: Silent,\n"
-                     "     group_ringer: Ringer3, loud_from: [desk], loud_ringer: Ringer7}\n"
-                     "  - {name: desk, extension: 12, mac: '000413000002', model: snom320, ringer: Ringer2}\n")
+    directory = load(
+        tmp_path,
+        monkeypatch,
+        "  - {name: hall, extension: 11, mac: '000413000001', model: snom300, ringer: Silent,\n"
+        "     group_ringer: Ringer3, loud_from: [desk], loud_ringer: Ringer7}\n"
+        "  - {name: desk, extension: 12, mac: '000413000002', model: snom320, ringer: Ringer2}\n",
+    )
     files = render_provisioning(directory)
     hall, desk = settings(files["000413000001.xml"]), settings(files["000413000002.xml"])
     assert hall[("alert_internal_ring_text", None)] == names.ALERT_DIRECT == "televoc-direct"
     assert hall[("alert_external_ring_text", None)] == names.ALERT_GROUP == "televoc-group"
     assert hall[("alert_group_ring_text", None)] == names.ALERT_LOUD == "televoc-loud"
-    assert (hall[("alert_internal_ring_sound", None)], hall[("alert_external_ring_sound", None)],
-            hall[("alert_group_ring_sound", None)]) == ("Silent", "Ringer3", "Ringer7")
+    assert (
+        hall[("alert_internal_ring_sound", None)],
+        hall[("alert_external_ring_sound", None)],
+        hall[("alert_group_ring_sound", None)],
+    ) == ("Silent", "Ringer3", "Ringer7")
     # no group_ringer: a call through a group rings as a direct one; loud_ringer's default
-    assert (desk[("alert_internal_ring_sound", None)], desk[("alert_external_ring_sound", None)],
-            desk[("alert_group_ring_sound", None)]) == ("Ringer2", "Ringer2", "Ringer1")
+    assert (
+        desk[("alert_internal_ring_sound", None)],
+        desk[("alert_external_ring_sound", None)],
+        desk[("alert_group_ring_sound", None)],
+    ) == ("Ringer2", "Ringer2", "Ringer1")
     assert hall[("user_ringer", "1")] == "Silent"  # a call without Alert-Info rings as a direct one
 
 
@@ -166,12 +182,14 @@ def test_the_phone_never_fetches_the_alert_info_url(directory):
 
 def test_the_tbook_lists_the_directory_in_order_escaped_inside_settings(tmp_path, monkeypatch):
     directory = load(
-        tmp_path, monkeypatch,
+        tmp_path,
+        monkeypatch,
         "  - {name: saal2, extension: 1002, display_name: 'Saal 2', mac: '000413000002', model: snom320}\n"
         "  - {name: rd, extension: 1010, display_name: 'R&D Labor', mac: '000413000003', model: snom320}\n"
         "  - {name: saal10, extension: 1003, display_name: 'Saal 10'}\n"
         "  - {name: hidden, extension: 1004, in_directory: false}\n",
-        "  - {name: info, number: 1600, display_name: Info, members: [saal2]}\n")
+        "  - {name: info, number: 1600, display_name: Info, members: [saal2]}\n",
+    )
     files = render_provisioning(directory)
     xml = files["000413000002.xml"]
     assert tbook(xml) == [
@@ -186,9 +204,12 @@ def test_the_tbook_lists_the_directory_in_order_escaped_inside_settings(tmp_path
 
 
 def test_a_directory_name_that_looks_like_a_placeholder_stays_text(tmp_path, monkeypatch):
-    directory = load(tmp_path, monkeypatch,
-                     "  - {name: a1, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n"
-                     "  - {name: a2, extension: 12, display_name: '@@webpass@@'}\n")
+    directory = load(
+        tmp_path,
+        monkeypatch,
+        "  - {name: a1, extension: 11, display_name: '@@pass@@', mac: '000413000001', model: snom300}\n"
+        "  - {name: a2, extension: 12, display_name: '@@webpass@@'}\n",
+    )
     xml = render_provisioning(directory)["000413000001.xml"]
     assert [row[3] for row in tbook(xml)] == ["@@pass@@", "@@webpass@@"]
     assert xml.count(directory.accounts[0].password) == 1  # in user_pass only
@@ -215,11 +236,15 @@ def test_beyond_100_entries_the_directory_key_fetches_directory_xml_and_the_tboo
 
 
 def test_directory_xml_is_escaped(tmp_path, monkeypatch):
-    directory = load(tmp_path, monkeypatch,
-                     "  - {name: rd, extension: 11, display_name: \"R&D's Labor\", mac: '000413000001', model: snom300}\n")
+    directory = load(
+        tmp_path,
+        monkeypatch,
+        "  - {name: rd, extension: 11, display_name: \"R&D's Labor\", mac: '000413000001', model: snom300}\n",
+    )
     text = render_provisioning(directory)["directory.xml"]
-    assert [(e.findtext("Name"), e.findtext("Telephone")) for e in ET.fromstring(text).findall("DirectoryEntry")] \
-        == [("R&D's Labor", "11")]
+    assert [(e.findtext("Name"), e.findtext("Telephone")) for e in ET.fromstring(text).findall("DirectoryEntry")] == [
+        ("R&D's Labor", "11")
+    ]
 
 
 def test_the_wiped_profile_empties_the_phones_directory(directory):
@@ -234,7 +259,9 @@ def published(files: dict) -> dict:
 
 def test_a_change_of_one_phones_ringer_changes_that_phones_file_only(tmp_path, monkeypatch):
     before = render_provisioning(load(tmp_path, monkeypatch, many(3)))
-    directory = load(tmp_path, monkeypatch, many(2) + many(3).splitlines(keepends=True)[2].replace("}", ", ringer: Ringer4}"))
+    directory = load(
+        tmp_path, monkeypatch, many(2) + many(3).splitlines(keepends=True)[2].replace("}", ", ringer: Ringer4}")
+    )
     files = render_provisioning(directory)
     assert changed_phones(published(before), files, directory.provisioned) == ["p002"]
     assert not directory_changed(published(before), files)

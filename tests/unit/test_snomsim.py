@@ -55,17 +55,21 @@ class FakeRegistrar:
         self.phone = (HOST, phone_port)
 
     def request(self, method: str, cseq: int, extra: str = "") -> bytes:
-        return (f"{method} sip:saal9@{HOST}:{self.phone[1]} SIP/2.0\r\nVia: SIP/2.0/UDP {HOST}:{self.port};rport;"
-                f"branch=z9hG4bK{method}{cseq}\r\nFrom: <sip:saal9@{HOST}>;tag=r{cseq}\r\n"
-                f"To: <sip:saal9@{HOST}>\r\nCall-ID: fake-{method}-{cseq}\r\nCSeq: {cseq} {method}\r\n"
-                f"{extra}Content-Length: 0\r\n\r\n").encode()
+        return (
+            f"{method} sip:saal9@{HOST}:{self.phone[1]} SIP/2.0\r\nVia: SIP/2.0/UDP {HOST}:{self.port};rport;"
+            f"branch=z9hG4bK{method}{cseq}\r\nFrom: <sip:saal9@{HOST}>;tag=r{cseq}\r\n"
+            f"To: <sip:saal9@{HOST}>\r\nCall-ID: fake-{method}-{cseq}\r\nCSeq: {cseq} {method}\r\n"
+            f"{extra}Content-Length: 0\r\n\r\n"
+        ).encode()
 
     @staticmethod
     def response(reg: str, code: str, cseq_shift: int = 0, extra: str = "") -> bytes:
         head = dict(re.findall(r"^(Via|From|To|Call-ID|CSeq): (.*?)\r$", reg, re.M))
         number = int(head["CSeq"].split()[0]) + cseq_shift
-        return (f"SIP/2.0 {code}\r\nVia: {head['Via']}\r\nFrom: {head['From']}\r\nTo: {head['To']};tag=x\r\n"
-                f"Call-ID: {head['Call-ID']}\r\nCSeq: {number} REGISTER\r\n{extra}Content-Length: 0\r\n\r\n").encode()
+        return (
+            f"SIP/2.0 {code}\r\nVia: {head['Via']}\r\nFrom: {head['From']}\r\nTo: {head['To']};tag=x\r\n"
+            f"Call-ID: {head['Call-ID']}\r\nCSeq: {number} REGISTER\r\n{extra}Content-Length: 0\r\n\r\n"
+        ).encode()
 
     def next_register(self) -> str:
         """The next REGISTER (skipping the phone's answers to OPTIONS and NOTIFY)."""
@@ -84,10 +88,16 @@ class FakeRegistrar:
             self.sock.sendto(self.response(reg, "401 Unauthorized", extra=challenge), self.phone)
             reg = self.next_register()
             auth = dict(re.findall(r'(\w+)="?([^",\r]*)"?', reg.split("Authorization: Digest ", 1)[1].split("\r\n")[0]))
-            expected = md5(f"{md5('auth9:asterisk:pw9')}:n1:{auth.get('nc')}:{auth.get('cnonce')}:auth:"
-                           f"{md5('REGISTER:' + auth.get('uri', ''))}")
-            self.x.digest_ok.append(auth.get("username") == "auth9" and auth.get("response") == expected
-                                    and auth.get("opaque") == "o1" and auth.get("uri") == f"sip:{HOST}:{self.port}")
+            expected = md5(
+                f"{md5('auth9:asterisk:pw9')}:n1:{auth.get('nc')}:{auth.get('cnonce')}:auth:"
+                f"{md5('REGISTER:' + auth.get('uri', ''))}"
+            )
+            self.x.digest_ok.append(
+                auth.get("username") == "auth9"
+                and auth.get("response") == expected
+                and auth.get("opaque") == "o1"
+                and auth.get("uri") == f"sip:{HOST}:{self.port}"
+            )
             self.x.displayed.append(f'From: "Saal \\"9\\"" <sip:saal9@{HOST}:{self.port}>' in reg)
             self.x.expires.append(re.search(r"^Expires: (\d+)", reg, re.M)[1])
             self.sock.sendto(self.request("NOTIFY", tag + 1, "Event: check-sync;reboot=true\r\n"), self.phone)
@@ -108,8 +118,9 @@ def exchange() -> Exchange:
     try:
         phone.use(Identity(HOST, registrar.port, "saal9", "auth9", "pw9", 'Saal "9"', 120))
         for what, call in (("register", phone.register), ("deregister", phone.deregister)):
-            server = threading.Thread(target=registrar.serve_one_transaction, args=(len(x.results) * 10 + 1,),
-                                      daemon=True)
+            server = threading.Thread(
+                target=registrar.serve_one_transaction, args=(len(x.results) * 10 + 1,), daemon=True
+            )
             server.start()
             x.results[what] = call()
             server.join(5)
@@ -125,7 +136,8 @@ def exchange() -> Exchange:
 
 def test_register_and_deregister_succeed_around_options_notify_and_a_stale_200(exchange):
     assert exchange.results == {"register": True, "deregister": True}, (
-        f"{exchange.last_error or 'no error'}; registrar: {exchange.errors}")
+        f"{exchange.last_error or 'no error'}; registrar: {exchange.errors}"
+    )
 
 
 def test_digest_has_the_auth_user_qop_auth_and_the_opaque(exchange):

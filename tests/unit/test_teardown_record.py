@@ -2,8 +2,8 @@
 
 import pytest
 
-from roles.shared.pbxcli import Contact, PbxState
 from roles.event import Account, Directory, Event
+from roles.shared.pbxcli import Contact, PbxState
 from roles.snom.teardown import (
     Outcome,
     PhoneRecord,
@@ -23,8 +23,15 @@ def directory(*accounts):
 
 
 def phone(name, mac=None, address=None):
-    return Account(name=name, extension="1001", display_name=name, password="x" * 24, mac=mac,
-                   model="snom320" if mac else None, address=address)
+    return Account(
+        name=name,
+        extension="1001",
+        display_name=name,
+        password="x" * 24,
+        mac=mac,
+        model="snom320" if mac else None,
+        address=address,
+    )
 
 
 def registered(*pairs):
@@ -48,40 +55,58 @@ def test_the_directory_address_wins_over_the_registration():
 def test_a_later_run_keeps_the_recorded_address_when_the_phone_is_no_longer_registered():
     d = directory(phone("hall1", "000413a00001"))
     first = merged(None, d, registered(("hall1", "10.23.0.11")), "T0")
-    again = merged(TeardownRecord.from_json(__import__("json").loads(first.to_json())), d,
-                   PbxState(running=False), "T1")
+    again = merged(
+        TeardownRecord.from_json(__import__("json").loads(first.to_json())), d, PbxState(running=False), "T1"
+    )
     assert again.phones["hall1"].address == "10.23.0.11" and not again.phones["hall1"].registered
     assert again.started == "T0"
 
 
 def test_a_phone_proven_clean_stays_clean_and_a_phone_gone_from_the_directory_stays_pending():
-    record = TeardownRecord("T0", {"hall1": PhoneRecord("m1", clean_since="T0", proof="p"),
-                                   "old": PhoneRecord("m2")})
+    record = TeardownRecord("T0", {"hall1": PhoneRecord("m1", clean_since="T0", proof="p"), "old": PhoneRecord("m2")})
     again = merged(record, directory(phone("hall1", "m1")), registered(), "T1")
     assert again.pending == ["old"] and again.phones["hall1"].proof == "p"
 
 
 def test_only_a_fetch_of_the_wiped_version_proves_a_phone_clean():
-    record = TeardownRecord("T0", {"a": PhoneRecord("000413a00001"), "b": PhoneRecord("000413a00002"),
-                                   "c": PhoneRecord(None)})
-    fetches = {"000413A00001": {"version": WIPED, "source": "10.23.0.11"},
-               "000413A00002": {"version": "another", "source": "10.23.0.12"}}
+    record = TeardownRecord(
+        "T0", {"a": PhoneRecord("000413a00001"), "b": PhoneRecord("000413a00002"), "c": PhoneRecord(None)}
+    )
+    fetches = {
+        "000413A00001": {"version": WIPED, "source": "10.23.0.11"},
+        "000413A00002": {"version": "another", "source": "10.23.0.12"},
+    }
     assert fetched_wipe(record, fetches, WIPED) == {"a": "fetched the wiped profile from 10.23.0.11"}
 
 
 def test_judging_writes_proofs_with_the_time_and_keeps_the_rest_pending():
     record = TeardownRecord("T0", {n: PhoneRecord(f"m{n}") for n in ("a", "b", "c", "d")})
-    outcome = Outcome(fetched={"a": "fetched"}, reset={"b": "answered the factory reset at 10.23.0.12"},
-                      attempts={"d": "factory reset at 10.23.0.14: no answer"}, by_hand=("c",))
+    outcome = Outcome(
+        fetched={"a": "fetched"},
+        reset={"b": "answered the factory reset at 10.23.0.12"},
+        attempts={"d": "factory reset at 10.23.0.14: no answer"},
+        by_hand=("c",),
+    )
     judged(record, outcome, "T1")
-    assert [(n, p.clean_since) for n, p in record.phones.items()] == [("a", "T1"), ("b", "T1"), ("c", "T1"), ("d", None)]
+    assert [(n, p.clean_since) for n, p in record.phones.items()] == [
+        ("a", "T1"),
+        ("b", "T1"),
+        ("c", "T1"),
+        ("d", None),
+    ]
     assert record.phones["c"].proof.startswith("reset by hand")
     assert record.pending == ["d"] and record.phones["d"].last_attempt == "T1: factory reset at 10.23.0.14: no answer"
 
 
 def test_the_report_says_what_to_do_for_each_phone_still_holding_credentials():
-    record = TeardownRecord("T0", {"hall1": PhoneRecord("m1", address="10.23.0.11"), "lobby": PhoneRecord(None),
-                                   "desk": PhoneRecord("m3", clean_since="T1", proof="fetched")})
+    record = TeardownRecord(
+        "T0",
+        {
+            "hall1": PhoneRecord("m1", address="10.23.0.11"),
+            "lobby": PhoneRecord(None),
+            "desk": PhoneRecord("m3", clean_since="T1", proof="fetched"),
+        },
+    )
     lines = report(record)
     assert lines[0] == "desk: clean since T1: fetched"
     assert "hall1: STILL HOLDS" in lines[1] and "televoc_factory_reset=true (reaches it at 10.23.0.11)" in lines[1]
@@ -89,14 +114,28 @@ def test_the_report_says_what_to_do_for_each_phone_still_holding_credentials():
     assert "televoc_factory_reset" not in lines[2] and "televoc_reset_by_hand" in lines[2]
 
 
-@pytest.mark.parametrize("data", [{}, {"version": 2, "phones": {}}, {"version": 1, "phones": []},
-                                  {"version": 1, "phones": {"a": {"mac": None, "bogus": 1}}}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"version": 2, "phones": {}},
+        {"version": 1, "phones": []},
+        {"version": 1, "phones": {"a": {"mac": None, "bogus": 1}}},
+    ],
+)
 def test_a_record_televoc_did_not_write_is_refused_not_guessed_at(data):
     with pytest.raises(ValueError):
         TeardownRecord.from_json(data)
 
 
-@pytest.mark.parametrize("uri,host", [("sip:a@10.23.0.11:5060;ob", "10.23.0.11"), ("sip:a@10.23.0.11", "10.23.0.11"),
-                                      ("sip:a@[fd00::5]:5060", "fd00::5"), ("sip:pbx.example.org", "pbx.example.org")])
+@pytest.mark.parametrize(
+    "uri,host",
+    [
+        ("sip:a@10.23.0.11:5060;ob", "10.23.0.11"),
+        ("sip:a@10.23.0.11", "10.23.0.11"),
+        ("sip:a@[fd00::5]:5060", "fd00::5"),
+        ("sip:pbx.example.org", "pbx.example.org"),
+    ],
+)
 def test_the_host_of_a_contact(uri, host):
     assert contact_host(uri) == host

@@ -17,8 +17,9 @@ GROUPS = "groups:\n  - {name: orga, number: 1900, members: [a2]}\n"
 PASSWORD = "trunk-pw-Qx7-Lm2"
 
 
-def make(tmp_path: Path, trunk: str = TRUNK, phones: str = PHONES, password: str | None = PASSWORD,
-         mode: int = 0o600) -> Path:
+def make(
+    tmp_path: Path, trunk: str = TRUNK, phones: str = PHONES, password: str | None = PASSWORD, mode: int = 0o600
+) -> Path:
     files = {"trunk.secret": (password + "\n", mode)} if password is not None else {}
     return write(tmp_path, EVENT + trunk, phones, GROUPS, files)
 
@@ -42,7 +43,9 @@ def test_only_the_upstreams_sources_can_use_the_trunk(tmp_path):
 
 
 def test_dial_out_is_for_the_phones_named_and_calls_from_the_trunk_only_reach_the_events_numbers(tmp_path):
-    dialplan = render_asterisk(load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [orga]\n"))).conf_files["extensions.conf"]
+    dialplan = render_asterisk(load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [orga]\n"))).conf_files[
+        "extensions.conf"
+    ]
     callers = dialplan.split("[televoc-may-dial-out]\n")[1].split("\n\n")[0]
     assert "exten => 1002,1,NoOp()" in callers and "1001" not in callers  # a2 through orga
     from_trunk = dialplan.split("[televoc-from-trunk]\n")[1]
@@ -56,8 +59,11 @@ def test_by_default_no_phone_may_call_out(tmp_path):
 
 
 def test_every_trunk_problem_is_named_at_once(tmp_path):
-    found = problems(tmp_path, trunk=TRUNK.replace("block: 6000", "block: 6000\n  dial_out_prefix: '1'")
-                     + "  dial_out: [nobody]\n", password=None)
+    found = problems(
+        tmp_path,
+        trunk=TRUNK.replace("block: 6000", "block: 6000\n  dial_out_prefix: '1'") + "  dial_out: [nobody]\n",
+        password=None,
+    )
     expected = [
         "phones.yml:2: phone 1 (a1): extension: '1001' starts with the dial-out prefix '1'",
         "phones.yml:3: phone 2 (a2): extension: '1002' starts with the dial-out prefix '1'",
@@ -81,13 +87,15 @@ def test_a_registrar_by_name_needs_the_upstreams_addresses(tmp_path):
 
 
 def test_a_forward_to_an_outside_number_goes_out_for_calls_that_did_not_come_in_over_the_trunk(tmp_path):
-    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301234'}}")
+    phones = PHONES.replace(
+        "{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301234'}}"
+    )
     directory = load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [a1]\n", phones=phones))
     from roles.event.routing import resolve
 
     assert resolve(directory).route("1001").no_answer == "televoc-forward-out,301234"
     dialplan = render_asterisk(directory).conf_files["extensions.conf"]
-    assert '?televoc-forward-out,301234,1)  ; no answer in 20 s: 0301234' in dialplan
+    assert "?televoc-forward-out,301234,1)  ; no answer in 20 s: 0301234" in dialplan
     out = dialplan.split("[televoc-forward-out]\n")[1].split("\n\n")[0]
     assert 'exten => _X.,1,GotoIf($["${TV_FROM_TRUNK}" = "1"]?refused)' in out and "n(refused),Hangup(21)" in out
     assert " same => n,Set(__TV_FROM_TRUNK=1)" in dialplan.split("[televoc-from-trunk]\n")[1]
@@ -97,8 +105,11 @@ def test_a_forward_out_needs_dial_out_and_rings_no_group(tmp_path):
     phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301'}}")
     phones = phones.replace("{name: a2, extension: 1002}", "{name: a2, extension: 1002, forward: {always: '0302'}}")
     found = problems(tmp_path, trunk=TRUNK + "  dial_out: [orga]\n", phones=phones)
-    assert_named(found, [
-        "phone 1 (a1): forward.no_answer: '0301' is an outside number, and a forward out is a call out at the "
-        "phone's cost, but trunk.dial_out does not name a1",
-        "phone 2 (a2): forward.always: '0302' is an outside number, and a2 is a group's member",
-    ])
+    assert_named(
+        found,
+        [
+            "phone 1 (a1): forward.no_answer: '0301' is an outside number, and a forward out is a call out at the "
+            "phone's cost, but trunk.dial_out does not name a1",
+            "phone 2 (a2): forward.always: '0302' is an outside number, and a2 is a group's member",
+        ],
+    )

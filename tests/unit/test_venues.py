@@ -12,10 +12,14 @@ from roles.event import EventError, load_directory, venue_directory
 from .eventdirs import assert_named, write
 from .eventdirs import problems as load_problems
 
-EVENT = ("name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
-         "venues:\n  hall: {numbers: '1', address: 10.80.0.1}\n  camp: {numbers: ['2', '3'], address: 10.80.0.2}\n")
-PHONES = ("phones:\n  - {name: h1, extension: 1001, display_name: Hall One}\n  - {name: c1, extension: 2001}\n"
-          "  - {name: c2, extension: 3001, forward: {no_answer: h1}}\n")
+EVENT = (
+    "name: test-event\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
+    "venues:\n  hall: {numbers: '1', address: 10.80.0.1}\n  camp: {numbers: ['2', '3'], address: 10.80.0.2}\n"
+)
+PHONES = (
+    "phones:\n  - {name: h1, extension: 1001, display_name: Hall One}\n  - {name: c1, extension: 2001}\n"
+    "  - {name: c2, extension: 3001, forward: {no_answer: h1}}\n"
+)
 
 
 def make(tmp_path: Path, event: str = EVENT, phones: str = PHONES, groups: str | None = None) -> Path:
@@ -52,17 +56,27 @@ def test_a_venue_pbx_peers_with_the_others_and_sends_their_numbers_there(tmp_pat
     assert "identify_by=ip\ndeny=0.0.0.0/0.0.0.0\npermit=10.80.0.1\n" in pjsip
     assert camp.venue.peers[0].password in config.secrets
     assert all(camp.venue.peers[0].password not in text for text in config.conf_files.values())
-    assert "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall,,b(televoc-to-venue^s^1))" in dialplan
+    assert (
+        "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall,,b(televoc-to-venue^s^1))"
+        in dialplan
+    )
     assert '${REGEX("^(2|3)" ${EXTEN})}' in dialplan  # calls from peers: only this venue's numbers
-    assert " same => n,GotoIf($[\"${DIALSTATUS}\" = \"NOANSWER\"]?1001,1)" in dialplan  # a forward to the hall
+    assert ' same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?1001,1)' in dialplan  # a forward to the hall
 
 
 def test_venue_problems_are_named_at_once(tmp_path):
     event = EVENT.replace("numbers: ['2', '3']", "numbers: ['2', '10']")
-    phones = PHONES + "  - {name: x, extension: 5001}\n  - {name: p1, extension: 1002, pickup: mix}\n  - {name: p2, extension: 2002, pickup: mix}\n"
+    phones = (
+        PHONES
+        + "  - {name: x, extension: 5001}\n  - {name: p1, extension: 1002, pickup: mix}\n  - {name: p2, extension: 2002, pickup: mix}\n"
+    )
     groups = "groups:\n  - {name: desk, number: 1100, members: [h1, c1]}\n"
-    found = problems(tmp_path, event=event + "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000}\n",
-                     phones=phones, groups=groups)
+    found = problems(
+        tmp_path,
+        event=event + "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000}\n",
+        phones=phones,
+        groups=groups,
+    )
     expected = [
         "venues.camp: numbers 2: '10' overlaps '1' of venue hall",
         "trunk.venue is missing: with venues, name the venue whose PBX registers the trunk (hall, camp)",

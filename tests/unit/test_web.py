@@ -4,10 +4,12 @@ from roles.snom.web import WebRequest, curl_config, parse_replies
 
 
 def test_curl_config_has_one_block_per_path_and_auth_only_with_a_password():
-    config = curl_config([
-        WebRequest("a", "10.0.0.5", ("/x", "/y"), "admin", 'pw"1'),
-        WebRequest("b", "10.0.0.6:8080", ("/z",)),
-    ])
+    config = curl_config(
+        [
+            WebRequest("a", "10.0.0.5", ("/x", "/y"), "admin", 'pw"1'),
+            WebRequest("b", "10.0.0.6:8080", ("/z",)),
+        ]
+    )
     blocks = config.split("\nnext\n")
     assert len(blocks) == 3
     assert 'url = "http://10.0.0.5/x"' in blocks[0] and 'user = "admin:pw\\"1"' in blocks[0]

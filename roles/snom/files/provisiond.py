@@ -49,8 +49,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 CONTROL_FILE = "control.json"
 DIRECTORY_FILE = "directory.xml"
@@ -71,8 +71,14 @@ class Provisioning:
     + state: the persisted state (dict), changed in place; `dirty` says it changed
     """
 
-    def __init__(self, read_file: Callable[[str], Optional[bytes]], state: dict,
-                 window: float = 600, max_unknown: int = 32, prefix: str = "/televoc"):
+    def __init__(
+        self,
+        read_file: Callable[[str], bytes | None],
+        state: dict,
+        window: float = 600,
+        max_unknown: int = 32,
+        prefix: str = "/televoc",
+    ):
         self.read_file = read_file
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
         self.directory = f"{prefix}/{DIRECTORY_FILE}"
@@ -104,7 +110,7 @@ class Provisioning:
             self.state.update(unlock_token=token, locked=None, unknown={})
             logs.append(f"unlocked by the deploy{'' if was_locked else ' (was not locked)'}")
         rearm = control.get("rearm")
-        for mac, token in (rearm.items() if isinstance(rearm, dict) else ()):
+        for mac, token in rearm.items() if isinstance(rearm, dict) else ():
             if isinstance(token, str) and self.state["rearm_tokens"].get(mac) != token:
                 self.state["rearm_tokens"][mac] = token
                 self.state["fetches"].pop(mac, None)
@@ -137,7 +143,7 @@ class Provisioning:
                 return self._refuse(410, source, f"fetched already, window over: {mac} version {version}")
             fetch.update(last=now, count=fetch["count"] + 1)
         else:
-            self.state["fetches"][mac] = dict(version=version, first=now, last=now, source=source, count=1)
+            self.state["fetches"][mac] = {"version": version, "first": now, "last": now, "source": source, "count": 1}
         self.dirty = self.urgent = True
         return Answer(200, data, f"served {mac} version {version} to {source}")
 
@@ -151,13 +157,13 @@ class Provisioning:
 
     def _unknown(self, mac: str, source: str, now: float) -> Answer:
         unknown = self.state["unknown"]
-        entry = unknown.setdefault(mac, dict(first=now, source=source, count=0))
+        entry = unknown.setdefault(mac, {"first": now, "source": source, "count": 0})
         entry.update(last=now, count=entry["count"] + 1)
         if len(unknown) >= self.max_unknown:
             sources = sorted({u["source"] for u in unknown.values()})
             shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
             reason = f"{len(unknown)} unknown MACs asked for by {shown}"
-            self.state["locked"] = dict(since=now, reason=reason)
+            self.state["locked"] = {"since": now, "reason": reason}
             self.urgent = True
             return self._refuse(404, source, f"unknown MAC {mac}; LOCKED: {reason}")
         return self._refuse(404, source, f"unknown MAC {mac}")
@@ -167,8 +173,17 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address, files: str, state_path: str, log_path: str, window: float,
-                 max_unknown: int, max_connections: int, prefix: str):
+    def __init__(
+        self,
+        address,
+        files: str,
+        state_path: str,
+        log_path: str,
+        window: float,
+        max_unknown: int,
+        max_connections: int,
+        prefix: str,
+    ):
         self.files, self.state_path, self.log_path = files, state_path, log_path
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max_connections)
@@ -179,7 +194,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.address_family = family
         super().__init__(address, Handler)
 
-    def read_file(self, name: str) -> Optional[bytes]:
+    def read_file(self, name: str) -> bytes | None:
         try:
             with open(os.path.join(self.files, name), "rb") as f:  # a directory of 10,000 entries: ~1 MB
                 return f.read(16_000_000 if name == DIRECTORY_FILE else 1_000_000)
@@ -213,7 +228,7 @@ class Server(http.server.ThreadingHTTPServer):
             return answer
 
     def service_actions(self):  # serve_forever calls this every poll: the deploy's control
-        with self.lock:          # file (it waits for the state to show it), what is left to save
+        with self.lock:  # file (it waits for the state to show it), what is left to save
             for text in self.core.control(self.control(), time.time()):
                 self.log(text)
             if self.core.dirty:
@@ -300,8 +315,16 @@ def main(argv=None) -> int:
     parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--prefix", default="/televoc")
     args = parser.parse_args(argv)
-    server = Server((args.bind, args.port), args.files, args.state, args.log, args.window,
-                    args.max_unknown, args.max_connections, args.prefix)
+    server = Server(
+        (args.bind, args.port),
+        args.files,
+        args.state,
+        args.log,
+        args.window,
+        args.max_unknown,
+        args.max_connections,
+        args.prefix,
+    )
     server.log(f"listening on {args.bind}:{args.port}, serving {args.files}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd's stop: save, then exit
     try:
