@@ -25,7 +25,8 @@ run = runs.started("deploy.py", snapshot)  # the next run says if this one does 
 
 asterisk.phones_accounted(plan.asterisk, snapshot, publication.told)
 nixos.module_imported(snapshot)
-nixos.module_switched(plan.module, plan.serving, snapshot)
+switched = nixos.module_switched(plan.module, plan.serving, snapshot)
+nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_served(plan.asterisk, changes, snapshot)
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)

@@ -27,7 +27,8 @@ record = snom.teardown_started(directory, snapshot)  # who holds credentials, wh
 outcome = snom.Outcome()  # what this run proves, filled in by the steps below
 snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)
 asterisk.contacts_removed_before_stop(plan.asterisk, directory.accounts)  # only when stopping it
-nixos.module_switched(plan.module, plan.serving, snapshot)
+switched = nixos.module_switched(plan.module, plan.serving, snapshot)
+nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_served(plan.asterisk, asterisk.RunChanges(), snapshot)
 asterisk.event_forgotten(plan.asterisk, directory.accounts)  # nothing of the event left in it
 snom.teardown_judged(record, outcome)

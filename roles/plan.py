@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from roles import asterisk, nixos, snom
-from roles.event import Directory, Event
+from roles.event import Directory
 from roles.event.routing import resolve
 from roles.shared.settings import check_given as _check_given
 from roles.shared.settings import read
@@ -71,7 +71,7 @@ def buildup(directory: Directory, where: Where = Where(), control: dict | None =
     return Plan(
         asterisk=config,
         provisioning=provisioning,
-        module=module(directory.event, config, provisioning.server),
+        module=module(directory, config, provisioning.server),
         serving="the event's Asterisk config",
     )
 
@@ -86,25 +86,30 @@ def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -
     return Plan(
         asterisk=config,
         provisioning=provisioning,
-        module=module(directory.event, config, provisioning.server),
+        module=module(directory, config, provisioning.server),
         serving="no Asterisk" if stop else "an Asterisk config without the event's phones",
     )
 
 
-def module(event: Event, config: asterisk.AsteriskConfig, server: snom.ProvisioningService | None) -> nixos.Module:
+def module(
+    directory: Directory, config: asterisk.AsteriskConfig, server: snom.ProvisioningService | None
+) -> nixos.Module:
     """The NixOS module that serves `config` and runs `server` (None: no provisioning), with
-    a jail for each log that names sources to ban."""
-    sip = event.sip
+    each port open only to the sources that need it and a jail for each log that names
+    sources to ban."""
+    event = directory.event
     service = nixos.AsteriskService(
-        enable=config.enable,
-        conf_files=config.conf_files,
-        secrets_path=config.secrets_path,
-        sip_port=sip.port,
-        rtp_ports=(sip.rtp_start, sip.rtp_end),
+        enable=config.enable, conf_files=config.conf_files, secrets_path=config.secrets_path
     )
     script = snom.PROVISIOND.name
-    daemons, jails = [], []
+    daemons, jails, openings = [], [], []
     if config.enable:
+        sip = event.sip
+        peers = sip_peers(directory)
+        openings += [
+            nixos.Opening("SIP", "udp", (sip.port, sip.port), peers),
+            nixos.Opening("RTP", "udp", (sip.rtp_start, sip.rtp_end), peers),
+        ]
         jails.append(
             nixos.Jail(
                 name=SIP_JAIL,
@@ -124,9 +129,9 @@ def module(event: Event, config: asterisk.AsteriskConfig, server: snom.Provision
                 arguments=server.arguments,
                 bind=server.bind,
                 port=server.port,
-                network=server.network,
             )
         )
+        openings.append(nixos.Opening("provisioning", "tcp", (server.port, server.port), (server.network,)))
         jails.append(
             nixos.Jail(
                 name=server.service,
@@ -139,7 +144,19 @@ def module(event: Event, config: asterisk.AsteriskConfig, server: snom.Provision
         )
     # The server's code is always in place beside the module (a later event may provision).
     embedded = (nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),)
-    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded)
+    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings))
+
+
+def sip_peers(directory: Directory) -> tuple[str, ...]:
+    """Who may reach SIP and RTP: the phone network, the upstream's addresses (the trunk at
+    this venue: its `sources`, else its registrar's address) and the other venues' PBXes."""
+    sources = [directory.event.network]
+    if directory.trunk is not None:
+        trunk = directory.trunk.trunk
+        sources += trunk.sources or (trunk.host,)
+    if directory.venue is not None:
+        sources += [peer.address for peer in directory.venue.peers]
+    return tuple(dict.fromkeys(sources))
 
 
 def check_given() -> None:

@@ -74,9 +74,7 @@ def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
     parts["resolve"], routing = _cpu(lambda: resolve(directory), repeats)
     parts["render_asterisk"], config = _cpu(lambda: render_asterisk(directory, routing), repeats)
     parts["render_provisioning"], _ = _cpu(lambda: render_provisioning(directory), repeats)
-    parts["render_module"], _ = _cpu(
-        lambda: plan.module(directory.event, config, provisioning_service(directory)), repeats
-    )
+    parts["render_module"], _ = _cpu(lambda: plan.module(directory, config, provisioning_service(directory)), repeats)
     render, _ = _cpu(lambda: plan.buildup(directory), repeats)
 
     names = [a.name for a in phones]

@@ -276,7 +276,11 @@ class Trunk(Strict):
     sources: tuple[str, ...] = Field(
         (),
         description="sources are the IP addresses or networks the upstream sends calls from (default: the registrar)",
-        json_schema_extra=doc("the IP addresses or networks the upstream's calls come from", "the registrar's address"),
+        json_schema_extra=doc(
+            "the IP addresses or networks the upstream's calls and their media come from: the only ones, "
+            "with the phone network and the other venues, that reach SIP and RTP",
+            "the registrar's address",
+        ),
     )
     secret_file: str | None = Field(
         None,

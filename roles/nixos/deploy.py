@@ -10,12 +10,12 @@ from __future__ import annotations
 import posixpath
 
 from roles.shared import runs
-from roles.shared.files import managed_file
+from roles.shared.files import UNREAD, managed_file
 from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, absolute_path, boolean, declare, defaults, read, text
 from roles.shared.snapshot import Snapshot
 
-from . import operations
+from . import firewall, operations
 from .render import Module
 
 # Next to the module: names the module (and the code it runs) of the last successful switch,
@@ -71,6 +71,16 @@ def snapshot_paths(settings, module: Module) -> list[str]:
     ]
 
 
+# The snapshot's reading of the live firewall (Snapshot.outputs).
+FIREWALL = "firewall"
+
+
+def snapshot_commands() -> tuple[tuple[str, str], ...]:
+    """What the run's one read of the PBX runs for this role besides reading files: the live
+    firewall (roles/nixos/firewall.py)."""
+    return ((FIREWALL, firewall.command()),)
+
+
 def import_name(settings) -> str:
     """The module as configuration.nix names it (`televoc/asterisk.nix`)."""
     return settings.nixos__module_path.replace("/etc/nixos/", "", 1)
@@ -93,7 +103,7 @@ def module_imported(snapshot: Snapshot | None = None):
 
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
-def module_switched(module: Module, what: str, snapshot: Snapshot | None = None):
+def module_switched(module: Module, what: str, snapshot: Snapshot | None = None) -> bool:
     """
     Put televoc's module (and the files shipped beside it) in place and switch when what
     NixOS serves differs from `module.etc` or the module changed since the last switch.
@@ -101,6 +111,8 @@ def module_switched(module: Module, what: str, snapshot: Snapshot | None = None)
     + module: the rendered module (roles.nixos.render_module); no secrets in it
     + what: what NixOS serves afterwards, for the step's name
     + snapshot: the run's one read of the PBX (roles/pbx.py), if taken
+
+    Returns whether this run switches (what the snapshot read of the PBX is then out of date).
     """
     settings = read(SETTINGS)
     here = module_dir(settings)
@@ -124,7 +136,7 @@ def module_switched(module: Module, what: str, snapshot: Snapshot | None = None)
         show_diff=True,
         **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
-    op(
+    switch = op(
         operations.switched,
         name=f"NixOS serves {what}",
         rebuild=settings.nixos__rebuild,
@@ -132,4 +144,23 @@ def module_switched(module: Module, what: str, snapshot: Snapshot | None = None)
         marker=posixpath.join(here, APPLIED_MARKER),
         marker_text=module.marker,
         live=known or None,
+        module=(module.text, settings.nixos__module_path),
+    )
+    return switch is not None
+
+
+@deploy("NixOS", data_defaults=defaults(SETTINGS))
+def firewall_checked(module: Module, snapshot: Snapshot | None = None, switched: bool = True):
+    """The PBX's live firewall opens each port of `module` to its sources and to no other, and
+    fail2ban runs the module's jails; the run fails naming each difference. From the
+    snapshot when this run did not switch (`switched`), else read after the switch."""
+    live = UNREAD
+    if snapshot is not None and not switched and FIREWALL in snapshot.outputs:
+        live = firewall.parse(firewall.split(snapshot.outputs[FIREWALL]))
+    as_needed(snapshot)(
+        operations.firewall_as_opened,
+        name=runs.check("The firewall opens televoc's ports to the sources that need them only"),
+        openings=module.openings,
+        jails=module.jails,
+        **({} if live is UNREAD else {"live": live}),
     )

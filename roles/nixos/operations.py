@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from paramiko import SSHException
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
@@ -10,6 +12,9 @@ from pyinfra.facts.files import FindInFile
 
 from roles.shared.files import UNREAD, FileDigests, sha256
 from roles.shared.ops import probing
+
+from . import firewall, refusal
+from .facts import FirewallState
 
 
 @operation()
@@ -66,21 +71,47 @@ def _connection_lost(host) -> bool:
     return transport is not None and not transport.is_active()
 
 
-def _rebuild(state, host, rebuild: str, expected: dict[str, str | None], marker: str, marker_text: str) -> bool:
+_EXIT = "@@televoc-exit "
+
+
+def _rebuild(
+    state, host, rebuild: str, expected: dict[str, str | None], marker: str, marker_text: str, module: tuple[str, str]
+) -> bool:
+    # The exit status travels in the output: NixOS's "switched, but units failed" (4) is not
+    # its "refused, nothing changed" (1).
+    command = f"{{ {rebuild} ; }} 2>&1; echo {_EXIT}$?"
     try:
-        status, output = host.run_shell_command(StringCommand(rebuild), print_output=False)
+        _, output = host.run_shell_command(StringCommand("sh", "-c", QuoteString(command)), print_output=False)
     except (OSError, EOFError, SSHException, TimeoutError):
-        status, output = False, None
-    if not status and (output is None or _connection_lost(host)):
+        output = None
+    lines = [] if output is None else output.output_lines
+    codes = [line[len(_EXIT) :].strip() for line in lines if line.startswith(_EXIT)]
+    if output is None or _connection_lost(host) or not codes:
         logger.error(
             f"{host.print_prefix}lost the connection during `{rebuild}`: the switch may or may "
             "not have happened, but Asterisk was not reloaded, so it keeps serving the previous "
             "config and the phones stay registered. Run again to finish."
         )
         return False
-    for line in output.output_lines:
+    said = [line for line in lines if not line.startswith(_EXIT)]
+    for line in said:
         logger.info(f"{host.print_prefix}{line}")
-    if not status:
+    code = int(codes[-1]) if codes[-1].isdigit() else 1
+    if code == refusal.UNITS_FAILED:
+        units = refusal.failed_units(said)
+        logger.error(
+            f"{host.print_prefix}NixOS switched to the new generation, but units failed to start: "
+            f"{', '.join(units) or 'see above'} (journalctl -u <unit>). Asterisk was not reloaded: it keeps "
+            "serving its current config. Fix the unit and run again."
+        )
+        return False
+    if code != 0:
+        text, path = module
+        pointed = refusal.pointed_lines(said, text, path)
+        if pointed:
+            logger.error(f"{host.print_prefix}NixOS's message points at televoc's module ({path}):")
+            for number, line in pointed:
+                logger.error(f"    {number:>4}  {line}")
         logger.error(
             f"{host.print_prefix}`{rebuild}` failed: the system was not switched, the previous "
             "generation keeps serving, Asterisk was neither reloaded nor restarted and the phones "
@@ -103,7 +134,14 @@ def _rebuild(state, host, rebuild: str, expected: dict[str, str | None], marker:
 
 
 @operation(is_idempotent=False)
-def switched(rebuild: str, expected: dict[str, str | None], marker: str, marker_text: str, live=None):
+def switched(
+    rebuild: str,
+    expected: dict[str, str | None],
+    marker: str,
+    marker_text: str,
+    live=None,
+    module: tuple[str, str] = ("", ""),
+):
     """
     Run `rebuild` (nixos-rebuild switch) when /etc does not hold the expected files or the
     module changed since the last successful switch (the marker), then check that /etc holds
@@ -114,6 +152,7 @@ def switched(rebuild: str, expected: dict[str, str | None], marker: str, marker_
     + marker: a file that holds `marker_text` once a switch to this module succeeded
     + marker_text: names the module (and what it runs): sha256 of their texts
     + live: path -> FileDigest of those files as the run's snapshot read them (None: read now)
+    + module: (its text, its path): when NixOS refuses, the lines of it NixOS points at are shown
     """
     differ = _live_mismatches(expected, marker, marker_text, live)
     if not differ:
@@ -121,4 +160,55 @@ def switched(rebuild: str, expected: dict[str, str | None], marker: str, marker_
         return
     if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
         logger.info(f"{host.print_prefix}will switch NixOS ({', '.join(differ)} differ)")
-    yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text), {})
+    yield FunctionCommand(_rebuild, (rebuild, expected, marker, marker_text, module), {})
+
+
+def _firewall_checked(state, host, openings: tuple, jails: tuple, wait: float) -> bool:
+    """Read the live firewall (fail2ban may take a moment to list its jails after a switch)."""
+    deadline = time.monotonic() + wait
+    for _ in range(int(wait / 0.5) + 2):  # bounded in count and in time
+        found = firewall.problems(host.get_fact(FirewallState), openings, jails)
+        if not found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    for problem in found:
+        logger.error(f"{host.print_prefix}{problem}")
+    if found:
+        logger.error(
+            f"{host.print_prefix}the PBX's firewall is not as televoc's module opens it (see above); "
+            "Asterisk and the phones were left as they are."
+        )
+        return False
+    logger.info(f"{host.print_prefix}{_opened(openings)}")
+    return True
+
+
+def _opened(openings: tuple) -> str:
+    return (
+        "the firewall opens "
+        + "; ".join(f"{o.port_text} ({o.what}) to {', '.join(o.sources)}" for o in openings)
+        + " only"
+    )
+
+
+@operation(is_idempotent=False)
+def firewall_as_opened(openings: tuple, jails: tuple, live=UNREAD, wait: float = 10):
+    """
+    Check that the PBX's live firewall opens each port of `openings` to its sources, to no
+    other source, and that fail2ban runs `jails`; fail naming each difference.
+
+    + openings: the module's Openings
+    + jails: the module's fail2ban jails
+    + live: the firewall as the run's snapshot read it (LiveFirewall), when no switch came
+      after it; without it, the operation reads it (and waits up to `wait` seconds for
+      fail2ban's jails, which start with the switch)
+    """
+    if not openings and not jails:
+        host.noop("televoc's module opens no port")
+        return
+    if live is not UNREAD:
+        found = firewall.problems(live, tuple(openings), tuple(jails))
+        if not found:
+            host.noop(_opened(tuple(openings)))
+            return
+    yield FunctionCommand(_firewall_checked, (tuple(openings), tuple(jails), float(wait)), {})

@@ -1,15 +1,17 @@
 """Pure renderer of televoc's NixOS module. No host, no I/O.
 
 The module is NixOS's side of the event: `services.asterisk` with the config files it is
-given, the ports they need, televoc's own services (a Python script shipped next to the
-module, its port open to one network only), and fail2ban jails. It knows NixOS's options;
-what goes into Asterisk's files or into a service's script is decided elsewhere (the
-composition, roles/plan.py, hands it the texts and the descriptions below).
+given, televoc's own services (a Python script shipped next to the module), the ports they
+need (each open to the sources that need it only, with the rule the firewall's backend
+takes), and fail2ban jails. It knows NixOS's options; what goes into Asterisk's files or into
+a service's script is decided elsewhere (the composition, roles/plan.py, hands it the texts
+and the descriptions below).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,27 +55,46 @@ class AsteriskService:
     + enable: false stops and disables Asterisk (teardown)
     + conf_files: file name in /etc/asterisk -> text (world-readable in the Nix store: no secrets)
     + secrets_path: where the secrets are instead (the module's header names it)
-    + sip_port, rtp_ports: opened in the firewall while Asterisk is enabled
     """
 
     enable: bool
     conf_files: Mapping[str, str] = field(repr=False)
     secrets_path: str
-    sip_port: int
-    rtp_ports: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A port or a range of ports of the PBX, open to some sources only (never to all).
+
+    + what: what listens there, for the module's comments and the crew's messages ("SIP")
+    + protocol: "udp" or "tcp"
+    + ports: (first, last); the same twice for one port
+    + sources: IP networks or addresses (IPv4 and IPv6 may mix)
+    """
+
+    what: str
+    protocol: str
+    ports: tuple[int, int]
+    sources: tuple[str, ...]
+
+    @property
+    def port_text(self) -> str:
+        """'UDP 5060', 'UDP 10000-20000'."""
+        first, last = self.ports
+        return f"{self.protocol.upper()} {first}" + ("" if first == last else f"-{last}")
 
 
 @dataclass(frozen=True)
 class Daemon:
     """One of televoc's own services: a Python script shipped next to the module, run by
-    systemd as its own system user, its TCP port open to one network only.
+    systemd as its own system user.
 
     + name: the unit, its user and group, its state and logs directories
     + description: the user's description; the unit's adds where it listens
     + comment: what the module says about it (lines of text)
     + script: the script's file name next to the module (an Embedded file)
     + arguments: its command line
-    + bind, port, network: where it listens, and the only network the firewall lets reach it
+    + bind, port: where it listens (an Opening opens the port)
     """
 
     name: str
@@ -83,7 +104,6 @@ class Daemon:
     arguments: str
     bind: str
     port: int
-    network: str
 
 
 @dataclass(frozen=True)
@@ -125,11 +145,15 @@ class Module:
     + embedded: the files shipped next to it
     + etc: path -> sha256 of what NixOS puts there once it switched to this module (None: no
       such file)
+    + openings: the ports it opens, each to its sources only (the firewall check reads them)
+    + jails: the names of the fail2ban jails it runs
     """
 
     text: str = field(repr=False)
     embedded: tuple[Embedded, ...]
     etc: dict[str, str | None]
+    openings: tuple[Opening, ...] = ()
+    jails: tuple[str, ...] = ()
 
     @property
     def marker(self) -> str:
@@ -141,6 +165,44 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _listed(names: list[str]) -> str:
+    """'SIP, RTP and provisioning'."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def family(source: str) -> int:
+    """4 or 6: the IP version of an address or network."""
+    return ipaddress.ip_network(source, strict=False).version
+
+
+def iptables_rules(openings: tuple[Opening, ...], action: str = "-A") -> list[str]:
+    """The iptables backend's rules (networking.firewall.extraCommands): one per opening and
+    source, in NixOS's nixos-fw chain; `action` "-D" gives the rules that remove them."""
+    rules = []
+    for o in openings:
+        first, last = o.ports
+        ports = str(first) if first == last else f"{first}:{last}"
+        for source in o.sources:
+            command = "ip6tables" if family(source) == 6 else "iptables"
+            rules.append(f"{command} {action} nixos-fw -p {o.protocol} -s {source} --dport {ports} -j nixos-fw-accept")
+    return rules
+
+
+def nftables_rules(openings: tuple[Opening, ...]) -> list[str]:
+    """The nftables backend's rules (networking.firewall.extraInputRules): one per opening and
+    address family."""
+    rules = []
+    for o in openings:
+        first, last = o.ports
+        ports = str(first) if first == last else f"{first}-{last}"
+        for version, name in ((4, "ip"), (6, "ip6")):
+            sources = [s for s in o.sources if family(s) == version]
+            if sources:
+                match = sources[0] if len(sources) == 1 else "{ " + ", ".join(sources) + " }"
+                rules.append(f"{name} saddr {match} {o.protocol} dport {ports} accept")
+    return rules
+
+
 @without_gc
 def render_module(
     event: Event,
@@ -148,10 +210,13 @@ def render_module(
     daemons: tuple[Daemon, ...] = (),
     jails: tuple[Jail, ...] = (),
     embedded: tuple[Embedded, ...] = (),
+    openings: tuple[Opening, ...] = (),
 ) -> Module:
-    """The Nix module for `event`; deterministic (files in name order). Each daemon's port is
-    opened to its network with the rule the firewall's backend takes (iptables or nftables);
-    the jails ban with the event's security settings (event.yml `security`)."""
+    """The Nix module for `event`; deterministic (files in name order). Each opening is made
+    with the rule the firewall's backend takes (iptables or nftables), for its sources only;
+    a firewall that is off, or a backend for which televoc writes no rules (firewalld), is
+    refused by an assertion before NixOS changes anything. The jails ban with the event's
+    security settings (event.yml `security`)."""
     text = render(
         __file__,
         "etc/nixos/televoc/asterisk.nix.j2",
@@ -161,9 +226,14 @@ def render_module(
         daemons=daemons,
         jails=jails,
         security=event.security,
+        openings=openings,
+        opened=_listed([o.what for o in openings]),
+        iptables=iptables_rules(openings),
+        iptables_stop=[f"{rule} || true" for rule in iptables_rules(openings, "-D")],
+        nftables=nftables_rules(openings),
     )
     etc = {
         f"{ASTERISK_ETC}/{name}": _sha256(body) if asterisk.enable else None
         for name, body in asterisk.conf_files.items()
     }
-    return Module(text=text, embedded=embedded, etc=etc)
+    return Module(text=text, embedded=embedded, etc=etc, openings=openings, jails=tuple(j.name for j in jails))

@@ -36,12 +36,14 @@ class Snapshot:
     + texts: path -> lines, None when absent
     + asterisk: what Asterisk serves (running=False when its CLI cannot connect)
     + import_lines: configuration.nix lines that name televoc's module; None: no such file
+    + outputs: name -> what a role's own command printed (the live firewall, say)
     """
 
     digests: dict[str, FileDigest | None] = field(default_factory=dict)
     texts: dict[str, list[str] | None] = field(default_factory=dict)
     asterisk: pbxcli.PbxState = field(default_factory=lambda: pbxcli.PbxState(running=False))
     import_lines: list[str] | None = None
+    outputs: dict[str, list[str]] = field(default_factory=dict)
 
     def digest(self, path: str) -> FileDigest | None:
         if path not in self.digests:
@@ -67,20 +69,25 @@ class Snapshot:
 class PbxSnapshot(FactBase[Snapshot]):
     """
     Digests of `digests`, the contents of `texts`, the lines of `configuration` that name
-    `module`, and Asterisk's state, in one remote command.
+    `module`, Asterisk's state and what each of `commands` prints, in one remote command.
 
     + digests, texts: paths
     + cli_command: the Asterisk CLI (with -C)
     + configuration, module: configuration.nix and the module's name to look for
+    + commands: (name, shell command) of the roles' own readings; they run side by side with
+      the rest (their answers in Snapshot.outputs)
     """
 
     @staticmethod
     def default():
         return None
 
-    def command(self, digests, texts, cli_command: str, configuration: str, module: str) -> str:
+    def command(self, digests, texts, cli_command: str, configuration: str, module: str, commands=()) -> str:
         q = shlex.quote
-        parts = [f"echo {q(SECTION + 'digests')}", FileDigests().command(tuple(digests)).get_raw_value()]
+        # The roles' commands run in the background while the rest is read; printed at the end.
+        background = [f'( {shell} ) > "$o/{i}" 2>&1 & true' for i, (_, shell) in enumerate(commands)]
+        parts = ["o=$(mktemp -d) || exit 1", *background] if commands else []
+        parts += [f"echo {q(SECTION + 'digests')}", FileDigests().command(tuple(digests)).get_raw_value()]
         for path in texts:
             # names:PATH keeps only the lines that are phone names (the pending-NOTIFY list)
             names = path.startswith(NAMES)
@@ -97,6 +104,10 @@ class PbxSnapshot(FactBase[Snapshot]):
         )
         parts.append(f"echo {q(SECTION + 'asterisk')}")
         parts.append(pbxcli.state_script(cli_command))
+        if commands:
+            parts.append("wait")
+            parts += [f'echo {q(SECTION + "output " + name)}; cat "$o/{i}"' for i, (name, _) in enumerate(commands)]
+            parts.append('rm -rf "$o"')
         # One line back (roles/packed.py): printable ASCII only, compressed.
         return packed.command("; ".join(parts))
 
@@ -112,6 +123,7 @@ class PbxSnapshot(FactBase[Snapshot]):
         if "asterisk" not in sections or "digests" not in sections:
             raise FactProcessError("the PBX did not answer every part of the snapshot")
         texts: dict[str, list[str] | None] = {}
+        outputs = {name[7:]: lines for name, lines in sections.items() if name.startswith("output ")}
         for name, lines in sections.items():
             if name.startswith("text "):
                 if [line.strip() for line in lines] == [MISSING]:
@@ -128,4 +140,5 @@ class PbxSnapshot(FactBase[Snapshot]):
             texts=texts,
             asterisk=asterisk,
             import_lines=None if [line.strip() for line in imported] == [MISSING] else imported,
+            outputs=outputs,
         )

@@ -15,6 +15,7 @@ from lab.lab import Lab
 
 PBX = "10.23.0.2"
 PHONE, STRANGER = "10.23.0.50", "10.24.0.50"
+QUIET = "10.23.0.51"  # a phone that never asks for anything refused (PHONE may be banned for it)
 RTP = range(10000, 20001)
 
 
@@ -41,7 +42,7 @@ def pbx(request, tmp_path_factory):
         pbx = Pbx.prepare(lab, tmp_path, event)
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
-        for address in (PHONE, STRANGER):
+        for address in (PHONE, QUIET, STRANGER):
             lab.phone_address(address)
         yield pbx
 
@@ -91,3 +92,21 @@ def test_an_account_registers_from_the_phone_network_and_not_from_beside_it(pbx)
     password = pbx.passwords()["hall1"]
     assert pbx.lab.register("hall1", password, 5090, local_ip=PHONE)
     assert not pbx.lab.register("hall1", password, 5091, local_ip=STRANGER, timeout=5)
+
+
+def probe(pbx, source: str, port: int, sip: bool = False) -> str:
+    """What the PBX answers a UDP datagram from `source` (lab/probe.py): a SIP status line,
+    "refused" (reached, nobody listens) or "silent" (dropped)."""
+    args = ["-m", "lab.probe", source, PBX, str(port), *(["--sip"] if sip else [])]
+    return pbx.lab.python_phone(args).stdout.strip()
+
+
+def test_sip_answers_the_phone_network_and_nothing_beside_it(pbx):
+    assert probe(pbx, QUIET, 5060, sip=True).startswith("SIP/2.0 ")
+    assert probe(pbx, STRANGER, 5060, sip=True) == "silent"  # dropped by the firewall
+
+
+def test_the_rtp_range_is_reachable_from_the_phone_network_only(pbx):
+    assert probe(pbx, QUIET, 14000) == "refused"  # through the firewall; nobody listens there now
+    assert probe(pbx, STRANGER, 14000) == "silent"
+    assert probe(pbx, QUIET, 9999) == "silent"  # below the range: closed to the phones too

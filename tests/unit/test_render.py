@@ -130,12 +130,60 @@ def _firewall(module: str) -> list[str]:
     return [line.strip() for line in module.splitlines() if "networking.firewall" in line or "iptables" in line]
 
 
-def test_the_firewall_opens_sip_and_rtp_to_all_and_nothing_else_without_provisioning(directory):
+def _rules(module: str, option: str) -> list[str]:
+    """The lines of `networking.firewall.<option>` in the module text."""
+    lines = module.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"networking.firewall.{option} ="))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "'';")
+    return [line.strip() for line in lines[start + 1 : end]]
+
+
+def test_sip_and_rtp_are_open_to_the_phone_network_only_on_the_firewalls_backend(directory):
     module = buildup(directory).module.text
-    assert _firewall(module) == [
-        "networking.firewall.allowedUDPPorts = [ 5060 ];",
-        "networking.firewall.allowedUDPPortRanges = [ { from = 10000; to = 20000; } ];",
+    assert "allowedUDPPorts" not in module and "allowedUDPPortRanges" not in module  # those open to all
+    assert _rules(module, "extraCommands") == [
+        "iptables -A nixos-fw -p udp -s 10.23.0.0/24 --dport 5060 -j nixos-fw-accept",
+        "iptables -A nixos-fw -p udp -s 10.23.0.0/24 --dport 10000:20000 -j nixos-fw-accept",
     ]
+    assert _rules(module, "extraInputRules") == [
+        "ip saddr 10.23.0.0/24 udp dport 5060 accept",
+        "ip saddr 10.23.0.0/24 udp dport 10000-20000 accept",
+    ]
+    assert 'networking.firewall.extraCommands = lib.mkIf (backend == "iptables")' in module
+    assert 'networking.firewall.extraInputRules = lib.mkIf (backend == "nftables")' in module
+    assert "backend = config.networking.firewall.backend or (if config.networking.nftables.enable" in module
+
+
+def test_a_firewall_that_is_off_or_firewalld_is_refused_by_an_assertion(directory):
+    module = buildup(directory).module.text
+    assert "assertion = config.networking.firewall.enable;" in module
+    assert 'builtins.elem backend [ "iptables" "nftables" ]' in module
+    assert "set networking.firewall.enable = true" in module and "services.firewalld.enable = false" in module
+
+
+def test_the_trunk_and_the_other_venues_reach_sip_and_rtp_too(tmp_path):
+    from .eventdirs import write
+
+    event = (
+        "name: e\nnetwork: 10.23.0.0/24\nsecret_file: event.secret\n"
+        "venues: {hall: {numbers: '1', address: 10.80.0.1}, camp: {numbers: '2', address: 10.80.0.2}}\n"
+        "trunk: {registrar: 10.77.0.2, username: '6000', block: 6000, venue: hall, secret_file: t,"
+        " sources: [10.77.0.0/28, 'fd77::/64']}\n"
+    )
+    phones = "phones:\n  - {name: a1, extension: 1001}\n  - {name: b1, extension: 2001}\n"
+    path = write(tmp_path, event, phones, files={"t": ("pw-trunk-Zq8vR2x\n", 0o600)})
+    from roles.event import venue_directory
+
+    module = buildup(venue_directory(load_directory(path), "hall")).module.text
+    assert _rules(module, "extraInputRules") == [
+        "ip saddr { 10.23.0.0/24, 10.77.0.0/28, 10.80.0.2 } udp dport 5060 accept",
+        "ip6 saddr fd77::/64 udp dport 5060 accept",
+        "ip saddr { 10.23.0.0/24, 10.77.0.0/28, 10.80.0.2 } udp dport 10000-20000 accept",
+        "ip6 saddr fd77::/64 udp dport 10000-20000 accept",
+    ]
+    assert "ip6tables -A nixos-fw -p udp -s fd77::/64 --dport 5060 -j nixos-fw-accept" in _rules(
+        module, "extraCommands"
+    )
 
 
 def _provisioned(tmp_path, monkeypatch, network="10.23.0.0/24"):
@@ -154,13 +202,9 @@ def test_the_provisioning_port_is_open_to_the_phone_network_only_on_either_firew
     directory = _provisioned(tmp_path, monkeypatch)
     module = buildup(directory).module.text
     iptables = "iptables -A nixos-fw -p tcp -s 10.23.0.0/24 --dport 8088 -j nixos-fw-accept"
-    assert (
-        f"networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) ''\n    {iptables}\n"
-        in module
-    )
-    assert "networking.firewall.extraStopCommands = lib.mkIf (!config.networking.nftables.enable)" in module
-    nft = "ip saddr 10.23.0.0/24 tcp dport 8088 accept"
-    assert f"networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable ''\n    {nft}\n" in module
+    assert iptables in _rules(module, "extraCommands")
+    assert f"{iptables.replace(' -A ', ' -D ')} || true" in _rules(module, "extraStopCommands")
+    assert "ip saddr 10.23.0.0/24 tcp dport 8088 accept" in _rules(module, "extraInputRules")
     assert "allowedTCPPorts" not in module
 
 
@@ -205,4 +249,4 @@ def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
 
 def test_teardown_disables_asterisk_and_opens_no_port(directory):
     module = teardown(directory, stop=True).module.text
-    assert "enable = false;" in module and _firewall(module) == []
+    assert "enable = false;" in module and _firewall(module) == [] and "assertions" not in module
