@@ -353,6 +353,10 @@ let
     # services.fail2ban's package: Debian's fail2ban, laid out as nixpkgs' is (build-rootfs.sh):
     # etc/fail2ban (Debian's /etc/fail2ban as shipped), bin/ (links to /usr/bin/fail2ban-*),
     # lib/systemd/system/fail2ban.service (Debian's unit).
+    # services.asterisk's package: Debian's Asterisk, laid out as nixpkgs' output
+    # (build-rootfs.sh): bin/ and sbin/asterisk, lib/asterisk/modules, etc/asterisk (the
+    # samples) and the var/{lib,spool,log}/asterisk skeleton that the unit's preStart copies.
+    asterisk = debianPackage "asterisk" // { outPath = "/usr/share/televoc-lab/asterisk"; };
     fail2ban = debianPackage "fail2ban" // { outPath = "/usr/share/televoc-lab/fail2ban"; version = "1.1.1"; };
     # pkgs.formats.ini / keyValue (pkgs/pkgs-lib/formats.nix): types and generators;
     # listsAsDuplicateKeys and listToValue are not simulated.
@@ -854,6 +858,19 @@ let
       (let cfg = config.services.asterisk; in mkIf cfg.enable {
         systemd.services.asterisk = {
           description = "Asterisk PBX server\n";
+          # nixpkgs' preStart (runs as root before ExecStart), in the stand-in's words: a state
+          # directory that does not exist yet gets the package's skeleton (sounds, moh, ... for
+          # /var/lib/asterisk), owned by asterisk, directories 0755; one that exists, even
+          # empty, is left as it is.
+          preStart = ''
+            for state in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk; do
+              if [ -e "$state" ]; then continue; fi
+              mkdir -p "$state"
+              cp -R ${cfg.package}"$state"/* "$state"/
+              chown -R asterisk:asterisk "$state"
+              find "$state" -type d -exec chmod 0755 {} +
+            done
+          '';
           # Do not restart, to avoid disruption of running calls. Restart unit by yourself!
           restartIfChanged = false;
           serviceConfig = {
@@ -865,15 +882,14 @@ let
           };
           wantedBy = [ "multi-user.target" ];
         };
-        users.groups.asterisk.name = "asterisk";
-        # nixpkgs: uid = config.ids.uids.asterisk (11); the lab keeps Debian's uid, and a
-        # uid below 1000 is what makes it a system user in NixOS's assertion.
+        # misc/ids.nix: ids.uids.asterisk = ids.gids.asterisk = 192
+        users.groups.asterisk = { gid = 192; name = "asterisk"; };
         users.users.asterisk = {
           description = "Asterisk daemon user";
           group = "asterisk";
           home = "/var/lib/asterisk";
           name = "asterisk";
-          isSystemUser = true;
+          uid = 192;
         };
       }))
     # services/networking/firewall.nix, firewall-iptables.nix, firewall-nftables.nix
