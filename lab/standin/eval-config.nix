@@ -104,6 +104,7 @@ let
           check = v: isInt v && v > 0; merge = equal; };
         between = lo: hi: intBetween lo hi "integer between ${toString lo} and ${toString hi} (both inclusive)";
         u16 = port; u8 = intBetween 0 255 "8 bit unsigned integer; between 0 and 255 (both inclusive)";
+        s16 = intBetween (-32768) 32767 "16 bit signed integer; between -32768 and 32767 (both inclusive)";
       };
       port = intBetween 0 65535 "16 bit unsigned integer; between 0 and 65535 (both inclusive)";
       float = mkOptionType { name = "float"; description = "floating point number"; check = b.isFloat; merge = equal; };
@@ -186,6 +187,12 @@ let
         check = v: isAttrs v && !(isDerivation v);
         merge = loc: defs: mergeNode loc (declsFor (last loc)) defs; };
       submodule = _: submoduleDecls (_: { _open = true; });
+      # attrTag: an attribute set with exactly one of the tags, its value of that tag's type
+      attrTag = tags: mkOptionType { name = "attrTag"; composite = false;
+        description = "attribute-tagged union with choices: ${concatStringsSep ", " (b.attrNames tags)}";
+        check = v: isAttrs v && length (b.attrNames v) == 1 && tags ? ${head (b.attrNames v)}
+          && (tags.${head (b.attrNames v)}.type.check v.${head (b.attrNames v)});
+        merge = equal; };
       submoduleWith = _: submoduleDecls (_: { _open = true; });
       functionTo = _: mkOptionType { name = "functionTo"; description = "function"; check = isFunction; };
       coercedTo = from: f: to: to;
@@ -357,6 +364,8 @@ let
     # (build-rootfs.sh): bin/ and sbin/asterisk, lib/asterisk/modules, etc/asterisk (the
     # samples) and the var/{lib,spool,log}/asterisk skeleton that the unit's preStart copies.
     asterisk = debianPackage "asterisk" // { outPath = "/usr/share/televoc-lab/asterisk"; };
+    # services.firewalld's package: not in the lab (firewalld is evaluated, never run)
+    firewalld = debianPackage "firewalld" // { outPath = "/televoc-lab-has-no-firewalld"; };
     fail2ban = debianPackage "fail2ban" // { outPath = "/usr/share/televoc-lab/fail2ban"; version = "1.1.1"; };
     # pkgs.formats.ini / keyValue (pkgs/pkgs-lib/formats.nix): types and generators;
     # listsAsDuplicateKeys and listToValue are not simulated.
@@ -579,15 +588,17 @@ let
       pushed = concatMap unalias (pushedDefs nonEmpty);
       # an option without a default that nothing defines is absent (forcing it would be
       # "used but not defined", as in NixOS)
-      declNames = filter (n: n != "_open" && n != "_aliases"
+      declNames = filter (n: n != "_open" && n != "_aliases" && n != "_freeform"
         && (!(isOptionDecl decl.${n}) || decl.${n} ? default || defsOf n != [ ])) (attrNames decl);
       defNames = unique (concatMap attrNames pushed);
-      unknown = if decl._open or false then [ ] else filter (n: !(decl ? ${n})) defNames;
+      # `_freeform = type`: unknown attributes are options of that type (freeformType)
+      unknown = if decl._open or false || decl ? _freeform then [ ] else filter (n: !(decl ? ${n})) defNames;
       defsOf = n: map (p: p.${n}) (filter (p: p ? ${n}) pushed);
     in
       if notAttrs != [ ] then badType loc "submodule" (concatMap (d: discharge loc d.file d.value) notAttrs)
       else if unknown != [ ] then doesNotExist (loc ++ [ (head unknown) ]) (defsOf (head unknown))
-      else genAttrs (unique (declNames ++ defNames)) (n: mergeNode (loc ++ [ n ]) (decl.${n} or null) (defsOf n));
+      else genAttrs (unique (declNames ++ defNames)) (n: mergeNode (loc ++ [ n ])
+        (decl.${n} or (if decl ? _freeform then mkOption { type = decl._freeform; } else null)) (defsOf n));
 
   # --- declarations: NixOS's options, as in nixpkgs --------------------------------------
   opt = type: default: mkOption { inherit type default; };
@@ -609,7 +620,8 @@ let
     # firewall.nix
     enable = bool true;
     backend = opt (types.enum [ "iptables" "nftables" "firewalld" ])
-      (if nft.enable then "nftables" else "iptables");
+      (if config.services.firewalld.enable then "firewalld"
+       else if nft.enable then "nftables" else "iptables");
     package = opt types.package (if nft.enable then pkgs.nftables else pkgs.iptables);
     logRefusedConnections = bool false;
     logRefusedPackets = bool false;
@@ -661,6 +673,90 @@ let
       family = mkOption { type = types.enum [ "ip" "ip6" "inet" "arp" "bridge" "netdev" ]; };
       name = opt types.str name;
     }))) { };
+  };
+
+  # services/networking/firewalld/{default,settings,zone,service,lib}.nix: the options with
+  # nixpkgs' types and defaults. The lab does not run firewalld: a configuration that enables
+  # it is evaluated (assertions included) and then refused by nixos-rebuild.
+  fwd = config.services.firewalld;
+  nonEmptyStrList = opt (types.listOf types.nonEmptyStr) [ ];
+  nullNonEmptyStr = opt (types.nullOr types.nonEmptyStr) null;
+  fwdPortOption = optional: mkOption {
+    type = let t = types.either types.port (types.submoduleDecls (_: {
+      from = mkOption { type = types.port; }; to = mkOption { type = types.port; }; }));
+      in if optional then types.nullOr t else t;
+    apply = v: if b.isAttrs v then "${toString v.from}-${toString v.to}" else v;
+  };
+  fwdProtocol = mkOption { type = types.enum [ "tcp" "udp" "sctp" "dccp" ]; };
+  fwdPortProtocol = types.submoduleDecls (_: { port = fwdPortOption false; protocol = fwdProtocol; });
+  fwdZoneDecls = _: {
+    version = nullNonEmptyStr;
+    target = opt (types.enum [ "ACCEPT" "%%REJECT%%" "DROP" ]) "%%REJECT%%";
+    ingressPriority = opt (types.nullOr types.ints.s16) null;
+    egressPriority = opt (types.nullOr types.ints.s16) null;
+    interfaces = nonEmptyStrList;
+    sources = opt (types.listOf (types.attrTag {
+      address = mkOption { type = types.nonEmptyStr; };
+      mac = mkOption { type = types.strMatching "([[:xdigit:]]{2}:){5}[[:xdigit:]]{2}"; };
+      ipset = mkOption { type = types.nonEmptyStr; };
+    })) [ ];
+    icmpBlockInversion = bool false;
+    forward = bool false;
+    short = nullNonEmptyStr;
+    description = nullNonEmptyStr;
+    services = nonEmptyStrList;
+    ports = opt (types.listOf fwdPortProtocol) [ ];
+    protocols = nonEmptyStrList;
+    icmpBlocks = nonEmptyStrList;
+    masquerade = bool false;
+    forwardPorts = opt (types.listOf (types.submoduleDecls (_: {
+      port = fwdPortOption false;
+      protocol = fwdProtocol;
+      to-port = fwdPortOption true // { default = null; };
+      to-addr = nullNonEmptyStr;
+    }))) [ ];
+    sourcePorts = opt (types.listOf fwdPortProtocol) [ ];
+    rules = opt (types.listOf types.attrs) [ ];   # pkgs.formats.xml's type: not checked here
+  };
+  fwdServiceDecls = _: {
+    version = nullNonEmptyStr;
+    short = nullNonEmptyStr;
+    description = nullNonEmptyStr;
+    ports = opt (types.listOf fwdPortProtocol) [ ];
+    protocols = nonEmptyStrList;
+    sourcePorts = opt (types.listOf fwdPortProtocol) [ ];
+    destination = opt (types.submoduleDecls (_: {
+      ipv4 = opt (types.nullOr (types.strMatching "([0-9]{1,3}\\.){3}[0-9]{1,3}(/[0-9]{1,2})?")) null;
+      ipv6 = opt (types.nullOr (types.strMatching "[0-9A-Fa-f:]{3,39}(/[0-9]{1,3})?")) null;
+    })) { };
+    includes = nonEmptyStrList;
+    helpers = nonEmptyStrList;
+  };
+  firewalldDecls = {
+    enable = bool false;
+    package = opt types.package pkgs.firewalld;
+    packages = opt (types.listOf types.package) [ ];
+    extraArgs = strList;
+    settings = opt (types.submoduleDecls (_: {
+      _freeform = keyValueAtom;   # pkgs.formats.keyValue { }
+      DefaultZone = opt types.nonEmptyStr "public";
+      CleanupOnExit = bool true;
+      CleanupModulesOnExit = bool false;
+      IPv6_rpfilter = opt (types.enum [ "strict" "loose" "strict-forward" "loose-forward" "no" ]) "strict";
+      IndividualCalls = bool false;
+      LogDenied = opt (types.enum [ "all" "unicast" "broadcast" "multicast" "off" ]) "off";
+      FirewallBackend = opt (types.enum [ "nftables" "iptables" ]) "nftables";
+      FlushAllOnReload = bool true;
+      ReloadPolicy = opt (types.either (types.enum [ "DROP" "REJECT" "ACCEPT" ]) types.commas)
+        "INPUT:DROP,FORWARD:DROP,OUTPUT:DROP";
+      RFC3964_IPv4 = bool true;
+      StrictForwardPorts = bool false;
+      NftablesFlowtable = opt (types.separatedString " ") "off";
+      NftablesCounters = bool false;
+      NftablesTableOwner = bool true;
+    })) { };
+    zones = opt (types.attrsOf (types.submoduleDecls fwdZoneDecls)) { };
+    services = opt (types.attrsOf (types.submoduleDecls fwdServiceDecls)) { };
   };
 
   unitName = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
@@ -821,7 +917,8 @@ let
 
   decls = {
     _open = true;
-    services = { _open = true; asterisk = asteriskDecls; fail2ban = fail2banDecls; };
+    services = { _open = true; asterisk = asteriskDecls; fail2ban = fail2banDecls;
+                 firewalld = firewalldDecls; };
     environment = {
       _open = true;
       etc = opt (types.attrsOf (types.submoduleDecls etcDecls)) { };
@@ -912,6 +1009,54 @@ let
           message = "nftables syntax like \"2/second\" should be used in networking.firewall.pingLimit"; }
         { assertion = nft.rulesetFile == null;
           message = "networking.nftables.rulesetFile conflicts with the firewall"; }
+      ];
+    }))
+    # services/networking/firewall-firewalld.nix: the firewall's options as firewalld settings
+    # and zones (nixos-rebuild refuses to build a configuration that enables firewalld)
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/firewall-firewalld.nix"
+      (mkIf (fw.enable && fw.backend == "firewalld") {
+        assertions = [
+          { assertion = fw.interfaces == { };
+            message = ''
+              Per interface configurations is not supported with the firewalld based firewall.
+              Create zones with `services.firewalld.zones` instead.
+            ''; }
+        ];
+        services.firewalld = {
+          settings = {
+            DefaultZone = mkDefault "nixos-fw-default";
+            LogDenied = if fw.logRefusedConnections
+              then (if fw.logRefusedUnicastsOnly then "unicast" else "all") else "off";
+            IPv6_rpfilter = if fw.checkReversePath == false then "no"
+              else (if fw.checkReversePath == true then "strict" else fw.checkReversePath)
+                + (if fw.filterForward then "" else "-forward");
+          };
+          zones = {
+            nixos-fw-default = {
+              target = if fw.rejectPackets then "%%REJECT%%" else "DROP";
+              icmpBlockInversion = true;
+              icmpBlocks = mkIf fw.allowPing [ "echo-request" ];
+              ports = map (port: { protocol = "tcp"; inherit port; }) (fw.allowedTCPPorts ++ fw.allowedTCPPortRanges)
+                ++ map (port: { protocol = "udp"; inherit port; }) (fw.allowedUDPPorts ++ fw.allowedUDPPortRanges);
+            };
+            trusted.interfaces = fw.trustedInterfaces;
+          };
+        };
+      }))
+    # services/networking/firewalld/zone.nix and settings.nix (config = mkIf cfg.enable)
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/firewalld/default.nix" (mkIf fwd.enable {
+      services.firewalld.zones = {
+        drop = { target = "DROP"; forward = true; };
+        block = { forward = true; };
+        trusted = { target = "ACCEPT"; forward = true; };
+      };
+      assertions = [
+        { assertion = fwd.settings.FirewallBackend == "nftables" -> nft.enable;
+          message = ''
+            FirewallD uses nftables as the firewall backend (by default), but nftables support isn't enabled.
+            Please read the description of networking.nftables.enable for possible problems.
+            If using nftables is not desired, set services.firewalld.settings.FirewallBackend to "iptables", but be aware that FirewallD has deprecated support for it, and will override firewall rule set by other services, if any.
+          ''; }
       ];
     }))
     # services/networking/nftables.nix
@@ -1152,6 +1297,7 @@ let
     enableIPv6 = config.networking.enableIPv6;
     firewall = fw;
     nftables = nft;
+    firewalld = fwd;
     services = config.systemd.services;
     users = b.mapAttrs (_: normalUser) (filterAttrs (_: u: u.enable) usersCfg.users);
     groups = usersCfg.groups;

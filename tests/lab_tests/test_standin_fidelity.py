@@ -132,3 +132,105 @@ def test_asterisk_user_and_group_have_nixos_static_ids(fresh):
     assert fresh.lab.run("getent passwd asterisk", check=False).returncode == 2  # none before
     fresh.switch(module("services.asterisk.enable = true;"))
     assert fresh.lab.run("id -u asterisk; id -g asterisk").stdout.split() == ["192", "192"]
+
+
+# --- services/networking/firewall.nix: the backend ------------------------------------------
+@pytest.mark.parametrize(
+    ("options", "backend"),
+    [
+        ("services.firewalld.enable = true; networking.nftables.enable = true;", "firewalld"),
+        ("networking.nftables.enable = true;", "nftables"),
+        ("", "iptables"),
+    ],
+)
+def test_firewall_backend_default_follows_firewalld_then_nftables(pbx, options, backend):
+    assert pbx.evaluate(module(options), "firewall.backend") == backend
+
+
+def test_firewalld_backend_takes_the_firewall_ports_into_its_default_zone(pbx):
+    """firewall-firewalld.nix: allowed ports become zone nixos-fw-default, the DefaultZone."""
+    zones = pbx.evaluate(
+        module(
+            "services.firewalld.enable = true;",
+            "networking.nftables.enable = true;",
+            "networking.firewall.allowedUDPPorts = [ 5060 ];",
+            "networking.firewall.allowedUDPPortRanges = [ { from = 10000; to = 10099; } ];",
+        ),
+        "firewalld",
+    )
+    assert zones["settings"]["DefaultZone"] == "nixos-fw-default"
+    assert zones["zones"]["nixos-fw-default"]["ports"] == [
+        {"port": 5060, "protocol": "udp"},
+        {"port": "10000-10099", "protocol": "udp"},
+    ]
+    assert zones["zones"]["nixos-fw-default"]["target"] == "DROP"
+
+
+def test_firewalld_is_evaluated_then_refused_and_changes_nothing(pbx):
+    pbx.switch(module(*WEB))
+    before = pbx.generation()
+    r = pbx.switch(module(*WEB, "services.firewalld.enable = true;", "networking.nftables.enable = true;"), ok=False)
+    assert r.returncode == 1, r.stderr
+    assert "firewalld is not simulated by the lab" in r.stderr, r.stderr
+    assert pbx.generation() == before
+
+
+def test_firewalld_without_nftables_fails_its_assertion(pbx):
+    """firewalld/settings.nix: FirewallBackend "nftables" (the default) needs nftables."""
+    r = pbx.switch(module("services.firewalld.enable = true;"), ok=False)
+    assert r.returncode == 1, r.stderr
+    assert "FirewallD uses nftables as the firewall backend (by default), but nftables support isn't enabled" in (
+        r.stderr
+    ), r.stderr
+    assert "firewalld is not simulated" not in r.stderr
+
+
+def test_firewalld_options_are_typed(pbx):
+    r = pbx.switch(
+        module('services.firewalld.zones.phones.target = "REJECT";', "networking.nftables.enable = true;"), ok=False
+    )
+    assert "A definition for option `services.firewalld.zones.phones.target' is not of type" in r.stderr, r.stderr
+
+
+# --- firewall-iptables.nix, firewall-nftables.nix, firewall.nix: assertions -----------------
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            'networking.nftables.enable = true; networking.firewall.extraStopCommands = "true";',
+            "- extraStopCommands is incompatible with the nftables based firewall: true",
+        ),
+        (
+            'networking.nftables.enable = true; networking.firewall.pingLimit = "--limit 1/minute";',
+            '- nftables syntax like "2/second" should be used in networking.firewall.pingLimit',
+        ),
+        (
+            "networking.nftables.enable = true; networking.nftables.rulesetFile = ./server.py;",
+            "- networking.nftables.rulesetFile conflicts with the firewall",
+        ),
+        ("networking.firewall.filterForward = true;", "- filterForward only works with the nftables based firewall"),
+        (
+            "networking.firewall.filterOutput.enabled = true;",
+            "- filterOutput.enabled only works with the nftables based firewall",
+        ),
+    ],
+)
+def test_firewall_module_assertions_fire_as_in_nixpkgs(pbx, options, message):
+    before = pbx.generation()
+    r = pbx.switch(module(options), ok=False)
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert pbx.generation() == before
+
+
+def test_backend_nftables_without_nftables_enable_leaves_the_server_unfiltered(pbx):
+    """No nixpkgs assertion catches it: firewall-nftables.nix only defines a table, which
+    nftables.nix never loads, and firewall-iptables.nix is off. A real server is then open
+    on every port; so is the lab."""
+    pbx.switch(module(*WEB))
+    wait_for(lambda: "8088" in pbx.lab.run("ss -Hlnt").stdout, 10, "the web server")
+    closed = pbx.lab.run_phone(f"curl -sS -m 3 --interface {INSIDE} http://{PBX_PHONE_IP}:8088/", check=False)
+    assert closed.returncode != 0
+    pbx.switch(module(*WEB, 'networking.firewall.backend = "nftables";'))
+    assert "nixos-fw" not in pbx.lab.run("iptables -S INPUT; nft list tables").stdout  # firewall stopped
+    r = pbx.lab.run_phone(f"curl -sS -m 3 --interface {INSIDE} http://{PBX_PHONE_IP}:8088/", check=False)
+    assert r.stdout.strip().endswith(INSIDE), r.stderr
