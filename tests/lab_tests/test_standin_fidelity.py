@@ -234,3 +234,21 @@ def test_backend_nftables_without_nftables_enable_leaves_the_server_unfiltered(p
     assert "nixos-fw" not in pbx.lab.run("iptables -S INPUT; nft list tables").stdout  # firewall stopped
     r = pbx.lab.run_phone(f"curl -sS -m 3 --interface {INSIDE} http://{PBX_PHONE_IP}:8088/", check=False)
     assert r.stdout.strip().endswith(INSIDE), r.stderr
+
+
+def test_nftables_output_chain_logs_refused_packets_as_nixpkgs(pbx):
+    """firewall-nftables.nix: with filterOutput, logRefusedPackets adds the outgoing log rules."""
+    pbx.write(
+        module(
+            "networking.nftables.enable = true;",
+            "networking.firewall.filterOutput.enabled = true;",
+            "networking.firewall.logRefusedPackets = true;",
+            "networking.firewall.logRefusedUnicastsOnly = false;",
+        )
+    )
+    r = pbx.lab.run("nixos-rebuild build", check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rules = pbx.lab.run("cat $(ls -t /nix/store/*-nftables-rules/bin/nftables-rules | head -n 1)").stdout
+    output = rules[rules.index("chain output {") : rules.index("chain output-allow {")]
+    for prefix in ("refused outgoing broadcast: ", "refused outgoing multicast: ", "refused outgoing packet: "):
+        assert f'prefix "{prefix}"' in output, output
