@@ -1216,9 +1216,12 @@ let
     ]))
     # config/users-groups.nix
     (standinItem "<nixpkgs>/nixos/modules/config/users-groups.nix" {
-      users.groups = genAttrs [ "adm" "audio" "cdrom" "clock" "dialout" "disk" "floppy" "input"
-        "kmem" "kvm" "lp" "nixbld" "nogroup" "render" "root" "sgx" "shadow" "tape" "tty" "users"
-        "utmp" "uucp" "video" "wheel" ] (_: { });
+      # with their static gids from misc/ids.nix (clock: none there, so allocated)
+      users.groups = mapAttrs (_: gid: { inherit gid; }) {
+        root = 0; wheel = 1; kmem = 2; tty = 3; disk = 6; audio = 17; floppy = 18; uucp = 19;
+        lp = 20; cdrom = 24; tape = 25; video = 26; dialout = 27; utmp = 29; adm = 55;
+        users = 100; input = 174; kvm = 302; render = 303; sgx = 304; shadow = 318;
+        nixbld = 30000; nogroup = 65534; clock = null; };
       users.users = {
         nobody = { description = "Unprivileged account (don't use!)"; group = "nogroup";
                    isSystemUser = true; uid = 65534; };
@@ -1229,7 +1232,12 @@ let
         cfg = config.users;
         groupNames = libBase.mapAttrsToList (n: g: g.name) cfg.groups;
         without = filterAttrs (n: u: u.group != "" && !(b.elem u.group groupNames)) cfg.users;
+        # idsAreUnique: no two declared users (groups) with the same uid (gid)
+        unique' = idAttr: set: let ids = map (x: x.${idAttr}) (filter (x: x.${idAttr} != null) (b.attrValues set));
+          in b.length ids == b.length (unique ids);
       in [
+        { assertion = !cfg.enforceIdUniqueness || (unique' "uid" cfg.users && unique' "gid" cfg.groups);
+          message = "UIDs and GIDs must be unique!"; }
         { assertion = without == { };
           message = ''
             The following users have a primary group that is undefined: ${concatStringsSep " " (attrNames without)}
@@ -1239,6 +1247,12 @@ let
       ] ++ concatMap (user: [
         { assertion = b.match "[a-zA-Z0-9_.][a-zA-Z0-9_.-]*" user.name != null;
           message = "The username \"${user.name}\" is not valid, it does not match the regex \"[a-zA-Z0-9_.][a-zA-Z0-9_.-]*\"."; }
+        { assertion = user.hashedPassword != null -> b.match ".*:.*" user.hashedPassword == null;
+          message = ''
+            The password hash of user "${user.name}" contains a ":" character.
+            This is invalid and would break the login system because the fields
+            of /etc/shadow (file where hashes are stored) are colon-separated.
+            Please check the value of option `users.users."${user.name}".hashedPassword`.''; }
         { assertion = user.isNormalUser && user.uid != null -> user.uid >= 1000;
           message = ''
             A user cannot have a users.users.${user.name}.uid set below 1000 and set users.users.${user.name}.isNormalUser.
@@ -1300,7 +1314,10 @@ let
     firewalld = fwd;
     services = config.systemd.services;
     users = b.mapAttrs (_: normalUser) (filterAttrs (_: u: u.enable) usersCfg.users);
-    groups = usersCfg.groups;
+    # users-groups.nix's groupOpts: a group's members are also the enabled users that name
+    # it in extraGroups
+    groups = mapAttrs (_: g: g // { members = unique (g.members ++ libBase.mapAttrsToList (_: u: u.name)
+      (filterAttrs (_: u: u.enable && b.elem g.name u.extraGroups) usersCfg.users)); }) usersCfg.groups;
     mutableUsers = usersCfg.mutableUsers;
     # environment.etc (etc.nix): the enabled entries; `text` becomes a store file as
     # pkgs.writeText "etc-<name>" would make it

@@ -252,3 +252,51 @@ def test_nftables_output_chain_logs_refused_packets_as_nixpkgs(pbx):
     output = rules[rules.index("chain output {") : rules.index("chain output-allow {")]
     for prefix in ("refused outgoing broadcast: ", "refused outgoing multicast: ", "refused outgoing packet: "):
         assert f'prefix "{prefix}"' in output, output
+
+
+# --- config/users-groups.nix, update-users-groups.pl ----------------------------------------
+def test_default_groups_have_nixos_static_gids_in_the_configuration(pbx):
+    groups = pbx.evaluate(module(), "groups")
+    assert {n: groups[n]["gid"] for n in ("wheel", "users", "nogroup", "kvm")} == {
+        "wheel": 1,
+        "users": 100,
+        "nogroup": 65534,
+        "kvm": 302,
+    }
+
+
+def test_a_gid_once_used_is_not_given_to_another_group(pbx):
+    """allocGid skips the gids of the gid map (groups that existed before)."""
+    pbx.switch(module("users.groups.gone1 = { };"))
+    gid = pbx.lab.run("getent group gone1 | cut -d: -f3").stdout.strip()
+    pbx.switch(module("users.groups.new1 = { };"))
+    assert pbx.lab.run("getent group gone1", check=False).returncode == 2
+    new = int(pbx.lab.run("getent group new1 | cut -d: -f3").stdout)
+    assert new != int(gid) and 400 <= new <= 999
+
+
+def test_declared_users_extra_groups_are_the_group_members(pbx):
+    """update-users-groups.pl: a declared group's members are the declared users naming it."""
+    pbx.switch(module(*WEB[:2], 'users.users.web.extraGroups = [ "dialout" ];'))
+    assert "web" in pbx.lab.run("getent group dialout").stdout.strip().split(":")[3].split(",")
+    pbx.switch(module(*WEB[:2]))
+    assert "web" not in pbx.lab.run("getent group dialout").stdout.strip().split(":")[3].split(",")
+
+
+def test_existing_user_keeps_its_uid_when_the_declared_one_changes(pbx):
+    pbx.switch(module(*WEB[:2]))
+    uid = pbx.lab.run("id -u web").stdout.strip()
+    r = pbx.switch(module(*WEB[:2], "users.users.web.uid = 4242;"))
+    assert f"warning: not applying UID change of user ‘web’ ({uid} -> 4242) in /etc/passwd" in r.stderr, r.stderr
+    assert pbx.lab.run("id -u web").stdout.strip() == uid
+
+
+def test_two_users_with_one_uid_fail_the_uniqueness_assertion(pbx):
+    r = pbx.switch(
+        module(
+            'users.users.a = { uid = 4001; isSystemUser = true; group = "a"; }; users.groups.a = { };',
+            'users.users.b = { uid = 4001; isSystemUser = true; group = "a"; };',
+        ),
+        ok=False,
+    )
+    assert "- UIDs and GIDs must be unique!" in r.stderr, r.stderr
