@@ -300,3 +300,26 @@ def test_two_users_with_one_uid_fail_the_uniqueness_assertion(pbx):
         ok=False,
     )
     assert "- UIDs and GIDs must be unique!" in r.stderr, r.stderr
+
+
+# --- system/etc/etc.nix, setup-etc.pl -------------------------------------------------------
+def test_direct_symlink_entry_points_at_the_store_not_at_etc_static(pbx):
+    pbx.switch(
+        module(
+            'environment.etc."lab-direct".source = ./server.py;',
+            'environment.etc."lab-direct".mode = "direct-symlink";',
+        )
+    )
+    target = pbx.lab.run("readlink /etc/lab-direct").stdout.strip()
+    assert target.startswith("/nix/store/") and target.endswith("-server.py"), target
+    assert pbx.lab.run("test -e /etc/NIXOS", check=False).returncode == 0  # setup-etc.pl's tag
+
+
+def test_copied_etc_file_takes_its_mode_and_named_owner(pbx):
+    pbx.switch(
+        module(
+            *WEB[:2],
+            'environment.etc."lab-copied" = { text = "x\\n"; mode = "0640"; user = "web"; group = "web"; };',
+        )
+    )
+    assert pbx.lab.run("stat -c '%a %U %G %h' /etc/lab-copied").stdout.split() == ["640", "web", "web", "1"]
