@@ -25,6 +25,7 @@
 #      systemd.packages
 #      networking.firewall.*          (firewall.nix, firewall-iptables.nix, firewall-nftables.nix)
 #      networking.nftables.*          (nftables.nix), networking.enableIPv6
+#      services.firewalld.*           (firewalld/*.nix, firewall-firewalld.nix: evaluated only)
 #      systemd.services.<name>.*      (lib/systemd-unit-options.nix, systemd.nix)
 #      users.users.<name>.*, users.groups.<name>.*, users.mutableUsers (users-groups.nix);
 #      users.extraUsers / users.extraGroups are aliases, as in NixOS
@@ -41,7 +42,7 @@
 # pkgs.writeText is builtins.toFile (a real store file); pkgs.formats.ini/keyValue and
 # lib.generators.toINI/toKeyValue are nixpkgs'; pkgs.fail2ban is the lab's package
 # directory. Not implemented either: types of user-declared options (declared defaults are
-# honoured, types are not checked), freeformType, disabledModules, _module.args,
+# honoured, types are not checked), freeformType (a declared set with `_freeform` has one), disabledModules, _module.args,
 # specialArgs, submodules given as functions. Every other top-level option (boot.*,
 # services.openssh.*, environment.* but etc, ...) is accepted and ignored: only the
 # declared option sets above are checked, so an error hidden in an ignored option goes
