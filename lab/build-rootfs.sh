@@ -124,21 +124,44 @@ find "$R/etc/fail2ban" -mindepth 1 -delete
 for b in "$R"/usr/bin/fail2ban-*; do ln -s "/usr/bin/${b##*/}" "$F2B/bin/${b##*/}"; done
 cp "$R/usr/lib/systemd/system/fail2ban.service" "$F2B/lib/systemd/system/fail2ban.service"
 rm -rf "$R/var/lib/fail2ban" "$R/run/fail2ban" "$R/var/log/fail2ban.log"
-# NixOS sets astdatadir => /var/lib/asterisk and its unit's preStart copies the package's
-# var/lib/asterisk skeleton (sounds, documentation, ...) there; Debian keeps that data in
-# /usr/share/asterisk. Link each Debian data entry into /var/lib/asterisk (and each
-# language into /var/lib/asterisk/sounds) so Playback(hello-world) finds
-# /var/lib/asterisk/sounds/en/hello-world.gsm.
-for d in "$R"/usr/share/asterisk/*; do
-    n=${d##*/}
-    [ -e "$R/var/lib/asterisk/$n" ] || [ -L "$R/var/lib/asterisk/$n" ] ||
-        ln -s "/usr/share/asterisk/$n" "$R/var/lib/asterisk/$n"
-done
-for d in "$R"/usr/share/asterisk/sounds/*; do
-    n=${d##*/}
-    [ -e "$R/var/lib/asterisk/sounds/$n" ] || [ -L "$R/var/lib/asterisk/sounds/$n" ] ||
-        ln -s "/usr/share/asterisk/sounds/$n" "$R/var/lib/asterisk/sounds/$n"
-done
+# services.asterisk's package (pkgs.asterisk in eval-config.nix), laid out as nixpkgs'
+# output: bin/ and sbin/asterisk, lib/asterisk/modules, etc/asterisk (the samples above) and
+# var/{lib,spool,log}/asterisk, the skeleton that NixOS's unit copies into /var when a state
+# directory does not exist yet (its preStart). nixpkgs' var/lib/asterisk holds the data
+# (sounds, moh, documentation, keys, static-http, ...); Debian keeps that in
+# /usr/share/asterisk: it is copied in (hard links, symlinks resolved), so the preStart copies
+# real files as on NixOS.
+A=$R/usr/share/televoc-lab/asterisk
+mkdir -p "$A/bin" "$A/sbin" "$A/lib/asterisk" "$A/etc" "$A/var/lib" "$A/var/spool" "$A/var/log"
+ln -s /usr/sbin/asterisk "$A/bin/asterisk"
+ln -s /usr/sbin/asterisk "$A/sbin/asterisk"
+MODDIR=$(cd "$R" && ls -d usr/lib/*/asterisk/modules | head -n 1)
+ln -s "/$MODDIR" "$A/lib/asterisk/modules"
+ln -s ../../asterisk-samples "$A/etc/asterisk"
+mv "$R/var/lib/asterisk" "$A/var/lib/asterisk"
+mv "$R/var/spool/asterisk" "$A/var/spool/asterisk"
+mv "$R/var/log/asterisk" "$A/var/log/asterisk"
+# (inside the chroot: Debian's links are absolute, /etc/alternatives/asterisk-prompt-en, ...)
+chroot "$R" /bin/bash -euc '
+copy_data() {  # copy_data SRC DST: hard links to SRC'"'"'s files, symlinks resolved, dangling ones skipped
+    local e
+    mkdir -p "$2"
+    for e in "$1"/*; do
+        [ -e "$e" ] || continue
+        if [ -d "$e" ]; then
+            copy_data "$e" "$2/${e##*/}"
+        elif [ ! -e "$2/${e##*/}" ]; then
+            ln "$(readlink -f "$e")" "$2/${e##*/}"
+        fi
+    done
+}
+copy_data /usr/share/asterisk /usr/share/televoc-lab/asterisk/var/lib/asterisk'
+# A fresh NixOS host has no asterisk user before services.asterisk.enable (NixOS then makes it
+# with its static uid/gid 192) and no /var/{lib,spool,log}/asterisk before Asterisk's first
+# start: Debian's user, group and directories go; what Debian's user owned becomes root's.
+chroot "$R" userdel asterisk
+if chroot "$R" getent group asterisk >/dev/null; then chroot "$R" groupdel asterisk; fi
+chown -R -h root:root "$A" "$R/usr/share/televoc-lab/asterisk-samples" "$R/etc/asterisk"
 # Host keys come from the cache at lab start-up; the ones the postinst made are dropped.
 rm -f "$R"/etc/ssh/ssh_host_*
 # The store and profiles that the nixos-rebuild stand-in fills.

@@ -285,10 +285,8 @@ class Lab:
         # NixOS: the user's configuration (the deploy uploads televoc/asterisk.nix)
         (root / "etc/nixos").mkdir(exist_ok=True)
         (root / "etc/nixos/configuration.nix").write_text(CONFIGURATION_NIX)
-        self.run(
-            "mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
-            " && install -d -o asterisk -g asterisk /run/asterisk"
-        )
+        # /run/asterisk is not made here: on NixOS Asterisk makes its astrundir at its start
+        self.run("mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab")
 
     def _start_sshd(self) -> None:
         log = open(self.workdir / "sshd.log", "ab")  # noqa: SIM115 (kept by the child)

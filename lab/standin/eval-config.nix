@@ -25,6 +25,7 @@
 #      systemd.packages
 #      networking.firewall.*          (firewall.nix, firewall-iptables.nix, firewall-nftables.nix)
 #      networking.nftables.*          (nftables.nix), networking.enableIPv6
+#      services.firewalld.*           (firewalld/*.nix, firewall-firewalld.nix: evaluated only)
 #      systemd.services.<name>.*      (lib/systemd-unit-options.nix, systemd.nix)
 #      users.users.<name>.*, users.groups.<name>.*, users.mutableUsers (users-groups.nix);
 #      users.extraUsers / users.extraGroups are aliases, as in NixOS
@@ -41,7 +42,7 @@
 # pkgs.writeText is builtins.toFile (a real store file); pkgs.formats.ini/keyValue and
 # lib.generators.toINI/toKeyValue are nixpkgs'; pkgs.fail2ban is the lab's package
 # directory. Not implemented either: types of user-declared options (declared defaults are
-# honoured, types are not checked), freeformType, disabledModules, _module.args,
+# honoured, types are not checked), freeformType (a declared set with `_freeform` has one), disabledModules, _module.args,
 # specialArgs, submodules given as functions. Every other top-level option (boot.*,
 # services.openssh.*, environment.* but etc, ...) is accepted and ignored: only the
 # declared option sets above are checked, so an error hidden in an ignored option goes
@@ -104,6 +105,7 @@ let
           check = v: isInt v && v > 0; merge = equal; };
         between = lo: hi: intBetween lo hi "integer between ${toString lo} and ${toString hi} (both inclusive)";
         u16 = port; u8 = intBetween 0 255 "8 bit unsigned integer; between 0 and 255 (both inclusive)";
+        s16 = intBetween (-32768) 32767 "16 bit signed integer; between -32768 and 32767 (both inclusive)";
       };
       port = intBetween 0 65535 "16 bit unsigned integer; between 0 and 65535 (both inclusive)";
       float = mkOptionType { name = "float"; description = "floating point number"; check = b.isFloat; merge = equal; };
@@ -186,6 +188,12 @@ let
         check = v: isAttrs v && !(isDerivation v);
         merge = loc: defs: mergeNode loc (declsFor (last loc)) defs; };
       submodule = _: submoduleDecls (_: { _open = true; });
+      # attrTag: an attribute set with exactly one of the tags, its value of that tag's type
+      attrTag = tags: mkOptionType { name = "attrTag"; composite = false;
+        description = "attribute-tagged union with choices: ${concatStringsSep ", " (b.attrNames tags)}";
+        check = v: isAttrs v && length (b.attrNames v) == 1 && tags ? ${head (b.attrNames v)}
+          && (tags.${head (b.attrNames v)}.type.check v.${head (b.attrNames v)});
+        merge = equal; };
       submoduleWith = _: submoduleDecls (_: { _open = true; });
       functionTo = _: mkOptionType { name = "functionTo"; description = "function"; check = isFunction; };
       coercedTo = from: f: to: to;
@@ -353,6 +361,12 @@ let
     # services.fail2ban's package: Debian's fail2ban, laid out as nixpkgs' is (build-rootfs.sh):
     # etc/fail2ban (Debian's /etc/fail2ban as shipped), bin/ (links to /usr/bin/fail2ban-*),
     # lib/systemd/system/fail2ban.service (Debian's unit).
+    # services.asterisk's package: Debian's Asterisk, laid out as nixpkgs' output
+    # (build-rootfs.sh): bin/ and sbin/asterisk, lib/asterisk/modules, etc/asterisk (the
+    # samples) and the var/{lib,spool,log}/asterisk skeleton that the unit's preStart copies.
+    asterisk = debianPackage "asterisk" // { outPath = "/usr/share/televoc-lab/asterisk"; };
+    # services.firewalld's package: not in the lab (firewalld is evaluated, never run)
+    firewalld = debianPackage "firewalld" // { outPath = "/televoc-lab-has-no-firewalld"; };
     fail2ban = debianPackage "fail2ban" // { outPath = "/usr/share/televoc-lab/fail2ban"; version = "1.1.1"; };
     # pkgs.formats.ini / keyValue (pkgs/pkgs-lib/formats.nix): types and generators;
     # listsAsDuplicateKeys and listToValue are not simulated.
@@ -575,15 +589,17 @@ let
       pushed = concatMap unalias (pushedDefs nonEmpty);
       # an option without a default that nothing defines is absent (forcing it would be
       # "used but not defined", as in NixOS)
-      declNames = filter (n: n != "_open" && n != "_aliases"
+      declNames = filter (n: n != "_open" && n != "_aliases" && n != "_freeform"
         && (!(isOptionDecl decl.${n}) || decl.${n} ? default || defsOf n != [ ])) (attrNames decl);
       defNames = unique (concatMap attrNames pushed);
-      unknown = if decl._open or false then [ ] else filter (n: !(decl ? ${n})) defNames;
+      # `_freeform = type`: unknown attributes are options of that type (freeformType)
+      unknown = if decl._open or false || decl ? _freeform then [ ] else filter (n: !(decl ? ${n})) defNames;
       defsOf = n: map (p: p.${n}) (filter (p: p ? ${n}) pushed);
     in
       if notAttrs != [ ] then badType loc "submodule" (concatMap (d: discharge loc d.file d.value) notAttrs)
       else if unknown != [ ] then doesNotExist (loc ++ [ (head unknown) ]) (defsOf (head unknown))
-      else genAttrs (unique (declNames ++ defNames)) (n: mergeNode (loc ++ [ n ]) (decl.${n} or null) (defsOf n));
+      else genAttrs (unique (declNames ++ defNames)) (n: mergeNode (loc ++ [ n ])
+        (decl.${n} or (if decl ? _freeform then mkOption { type = decl._freeform; } else null)) (defsOf n));
 
   # --- declarations: NixOS's options, as in nixpkgs --------------------------------------
   opt = type: default: mkOption { inherit type default; };
@@ -605,7 +621,8 @@ let
     # firewall.nix
     enable = bool true;
     backend = opt (types.enum [ "iptables" "nftables" "firewalld" ])
-      (if nft.enable then "nftables" else "iptables");
+      (if config.services.firewalld.enable then "firewalld"
+       else if nft.enable then "nftables" else "iptables");
     package = opt types.package (if nft.enable then pkgs.nftables else pkgs.iptables);
     logRefusedConnections = bool false;
     logRefusedPackets = bool false;
@@ -657,6 +674,90 @@ let
       family = mkOption { type = types.enum [ "ip" "ip6" "inet" "arp" "bridge" "netdev" ]; };
       name = opt types.str name;
     }))) { };
+  };
+
+  # services/networking/firewalld/{default,settings,zone,service,lib}.nix: the options with
+  # nixpkgs' types and defaults. The lab does not run firewalld: a configuration that enables
+  # it is evaluated (assertions included) and then refused by nixos-rebuild.
+  fwd = config.services.firewalld;
+  nonEmptyStrList = opt (types.listOf types.nonEmptyStr) [ ];
+  nullNonEmptyStr = opt (types.nullOr types.nonEmptyStr) null;
+  fwdPortOption = optional: mkOption {
+    type = let t = types.either types.port (types.submoduleDecls (_: {
+      from = mkOption { type = types.port; }; to = mkOption { type = types.port; }; }));
+      in if optional then types.nullOr t else t;
+    apply = v: if b.isAttrs v then "${toString v.from}-${toString v.to}" else v;
+  };
+  fwdProtocol = mkOption { type = types.enum [ "tcp" "udp" "sctp" "dccp" ]; };
+  fwdPortProtocol = types.submoduleDecls (_: { port = fwdPortOption false; protocol = fwdProtocol; });
+  fwdZoneDecls = _: {
+    version = nullNonEmptyStr;
+    target = opt (types.enum [ "ACCEPT" "%%REJECT%%" "DROP" ]) "%%REJECT%%";
+    ingressPriority = opt (types.nullOr types.ints.s16) null;
+    egressPriority = opt (types.nullOr types.ints.s16) null;
+    interfaces = nonEmptyStrList;
+    sources = opt (types.listOf (types.attrTag {
+      address = mkOption { type = types.nonEmptyStr; };
+      mac = mkOption { type = types.strMatching "([[:xdigit:]]{2}:){5}[[:xdigit:]]{2}"; };
+      ipset = mkOption { type = types.nonEmptyStr; };
+    })) [ ];
+    icmpBlockInversion = bool false;
+    forward = bool false;
+    short = nullNonEmptyStr;
+    description = nullNonEmptyStr;
+    services = nonEmptyStrList;
+    ports = opt (types.listOf fwdPortProtocol) [ ];
+    protocols = nonEmptyStrList;
+    icmpBlocks = nonEmptyStrList;
+    masquerade = bool false;
+    forwardPorts = opt (types.listOf (types.submoduleDecls (_: {
+      port = fwdPortOption false;
+      protocol = fwdProtocol;
+      to-port = fwdPortOption true // { default = null; };
+      to-addr = nullNonEmptyStr;
+    }))) [ ];
+    sourcePorts = opt (types.listOf fwdPortProtocol) [ ];
+    rules = opt (types.listOf types.attrs) [ ];   # pkgs.formats.xml's type: not checked here
+  };
+  fwdServiceDecls = _: {
+    version = nullNonEmptyStr;
+    short = nullNonEmptyStr;
+    description = nullNonEmptyStr;
+    ports = opt (types.listOf fwdPortProtocol) [ ];
+    protocols = nonEmptyStrList;
+    sourcePorts = opt (types.listOf fwdPortProtocol) [ ];
+    destination = opt (types.submoduleDecls (_: {
+      ipv4 = opt (types.nullOr (types.strMatching "([0-9]{1,3}\\.){3}[0-9]{1,3}(/[0-9]{1,2})?")) null;
+      ipv6 = opt (types.nullOr (types.strMatching "[0-9A-Fa-f:]{3,39}(/[0-9]{1,3})?")) null;
+    })) { };
+    includes = nonEmptyStrList;
+    helpers = nonEmptyStrList;
+  };
+  firewalldDecls = {
+    enable = bool false;
+    package = opt types.package pkgs.firewalld;
+    packages = opt (types.listOf types.package) [ ];
+    extraArgs = strList;
+    settings = opt (types.submoduleDecls (_: {
+      _freeform = keyValueAtom;   # pkgs.formats.keyValue { }
+      DefaultZone = opt types.nonEmptyStr "public";
+      CleanupOnExit = bool true;
+      CleanupModulesOnExit = bool false;
+      IPv6_rpfilter = opt (types.enum [ "strict" "loose" "strict-forward" "loose-forward" "no" ]) "strict";
+      IndividualCalls = bool false;
+      LogDenied = opt (types.enum [ "all" "unicast" "broadcast" "multicast" "off" ]) "off";
+      FirewallBackend = opt (types.enum [ "nftables" "iptables" ]) "nftables";
+      FlushAllOnReload = bool true;
+      ReloadPolicy = opt (types.either (types.enum [ "DROP" "REJECT" "ACCEPT" ]) types.commas)
+        "INPUT:DROP,FORWARD:DROP,OUTPUT:DROP";
+      RFC3964_IPv4 = bool true;
+      StrictForwardPorts = bool false;
+      NftablesFlowtable = opt (types.separatedString " ") "off";
+      NftablesCounters = bool false;
+      NftablesTableOwner = bool true;
+    })) { };
+    zones = opt (types.attrsOf (types.submoduleDecls fwdZoneDecls)) { };
+    services = opt (types.attrsOf (types.submoduleDecls fwdServiceDecls)) { };
   };
 
   unitName = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
@@ -817,7 +918,8 @@ let
 
   decls = {
     _open = true;
-    services = { _open = true; asterisk = asteriskDecls; fail2ban = fail2banDecls; };
+    services = { _open = true; asterisk = asteriskDecls; fail2ban = fail2banDecls;
+                 firewalld = firewalldDecls; };
     environment = {
       _open = true;
       etc = opt (types.attrsOf (types.submoduleDecls etcDecls)) { };
@@ -854,6 +956,19 @@ let
       (let cfg = config.services.asterisk; in mkIf cfg.enable {
         systemd.services.asterisk = {
           description = "Asterisk PBX server\n";
+          # nixpkgs' preStart (runs as root before ExecStart), in the stand-in's words: a state
+          # directory that does not exist yet gets the package's skeleton (sounds, moh, ... for
+          # /var/lib/asterisk), owned by asterisk, directories 0755; one that exists, even
+          # empty, is left as it is.
+          preStart = ''
+            for state in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk; do
+              if [ -e "$state" ]; then continue; fi
+              mkdir -p "$state"
+              cp -R ${cfg.package}"$state"/* "$state"/
+              chown -R asterisk:asterisk "$state"
+              find "$state" -type d -exec chmod 0755 {} +
+            done
+          '';
           # Do not restart, to avoid disruption of running calls. Restart unit by yourself!
           restartIfChanged = false;
           serviceConfig = {
@@ -865,15 +980,14 @@ let
           };
           wantedBy = [ "multi-user.target" ];
         };
-        users.groups.asterisk.name = "asterisk";
-        # nixpkgs: uid = config.ids.uids.asterisk (11); the lab keeps Debian's uid, and a
-        # uid below 1000 is what makes it a system user in NixOS's assertion.
+        # misc/ids.nix: ids.uids.asterisk = ids.gids.asterisk = 192
+        users.groups.asterisk = { gid = 192; name = "asterisk"; };
         users.users.asterisk = {
           description = "Asterisk daemon user";
           group = "asterisk";
           home = "/var/lib/asterisk";
           name = "asterisk";
-          isSystemUser = true;
+          uid = 192;
         };
       }))
     # services/networking/firewall.nix, firewall-iptables.nix, firewall-nftables.nix
@@ -896,6 +1010,54 @@ let
           message = "nftables syntax like \"2/second\" should be used in networking.firewall.pingLimit"; }
         { assertion = nft.rulesetFile == null;
           message = "networking.nftables.rulesetFile conflicts with the firewall"; }
+      ];
+    }))
+    # services/networking/firewall-firewalld.nix: the firewall's options as firewalld settings
+    # and zones (nixos-rebuild refuses to build a configuration that enables firewalld)
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/firewall-firewalld.nix"
+      (mkIf (fw.enable && fw.backend == "firewalld") {
+        assertions = [
+          { assertion = fw.interfaces == { };
+            message = ''
+              Per interface configurations is not supported with the firewalld based firewall.
+              Create zones with `services.firewalld.zones` instead.
+            ''; }
+        ];
+        services.firewalld = {
+          settings = {
+            DefaultZone = mkDefault "nixos-fw-default";
+            LogDenied = if fw.logRefusedConnections
+              then (if fw.logRefusedUnicastsOnly then "unicast" else "all") else "off";
+            IPv6_rpfilter = if fw.checkReversePath == false then "no"
+              else (if fw.checkReversePath == true then "strict" else fw.checkReversePath)
+                + (if fw.filterForward then "" else "-forward");
+          };
+          zones = {
+            nixos-fw-default = {
+              target = if fw.rejectPackets then "%%REJECT%%" else "DROP";
+              icmpBlockInversion = true;
+              icmpBlocks = mkIf fw.allowPing [ "echo-request" ];
+              ports = map (port: { protocol = "tcp"; inherit port; }) (fw.allowedTCPPorts ++ fw.allowedTCPPortRanges)
+                ++ map (port: { protocol = "udp"; inherit port; }) (fw.allowedUDPPorts ++ fw.allowedUDPPortRanges);
+            };
+            trusted.interfaces = fw.trustedInterfaces;
+          };
+        };
+      }))
+    # services/networking/firewalld/zone.nix and settings.nix (config = mkIf cfg.enable)
+    (standinItem "<nixpkgs>/nixos/modules/services/networking/firewalld/default.nix" (mkIf fwd.enable {
+      services.firewalld.zones = {
+        drop = { target = "DROP"; forward = true; };
+        block = { forward = true; };
+        trusted = { target = "ACCEPT"; forward = true; };
+      };
+      assertions = [
+        { assertion = fwd.settings.FirewallBackend == "nftables" -> nft.enable;
+          message = ''
+            FirewallD uses nftables as the firewall backend (by default), but nftables support isn't enabled.
+            Please read the description of networking.nftables.enable for possible problems.
+            If using nftables is not desired, set services.firewalld.settings.FirewallBackend to "iptables", but be aware that FirewallD has deprecated support for it, and will override firewall rule set by other services, if any.
+          ''; }
       ];
     }))
     # services/networking/nftables.nix
@@ -1055,9 +1217,12 @@ let
     ]))
     # config/users-groups.nix
     (standinItem "<nixpkgs>/nixos/modules/config/users-groups.nix" {
-      users.groups = genAttrs [ "adm" "audio" "cdrom" "clock" "dialout" "disk" "floppy" "input"
-        "kmem" "kvm" "lp" "nixbld" "nogroup" "render" "root" "sgx" "shadow" "tape" "tty" "users"
-        "utmp" "uucp" "video" "wheel" ] (_: { });
+      # with their static gids from misc/ids.nix (clock: none there, so allocated)
+      users.groups = mapAttrs (_: gid: { inherit gid; }) {
+        root = 0; wheel = 1; kmem = 2; tty = 3; disk = 6; audio = 17; floppy = 18; uucp = 19;
+        lp = 20; cdrom = 24; tape = 25; video = 26; dialout = 27; utmp = 29; adm = 55;
+        users = 100; input = 174; kvm = 302; render = 303; sgx = 304; shadow = 318;
+        nixbld = 30000; nogroup = 65534; clock = null; };
       users.users = {
         nobody = { description = "Unprivileged account (don't use!)"; group = "nogroup";
                    isSystemUser = true; uid = 65534; };
@@ -1068,7 +1233,12 @@ let
         cfg = config.users;
         groupNames = libBase.mapAttrsToList (n: g: g.name) cfg.groups;
         without = filterAttrs (n: u: u.group != "" && !(b.elem u.group groupNames)) cfg.users;
+        # idsAreUnique: no two declared users (groups) with the same uid (gid)
+        unique' = idAttr: set: let ids = map (x: x.${idAttr}) (filter (x: x.${idAttr} != null) (b.attrValues set));
+          in b.length ids == b.length (unique ids);
       in [
+        { assertion = !cfg.enforceIdUniqueness || (unique' "uid" cfg.users && unique' "gid" cfg.groups);
+          message = "UIDs and GIDs must be unique!"; }
         { assertion = without == { };
           message = ''
             The following users have a primary group that is undefined: ${concatStringsSep " " (attrNames without)}
@@ -1078,6 +1248,12 @@ let
       ] ++ concatMap (user: [
         { assertion = b.match "[a-zA-Z0-9_.][a-zA-Z0-9_.-]*" user.name != null;
           message = "The username \"${user.name}\" is not valid, it does not match the regex \"[a-zA-Z0-9_.][a-zA-Z0-9_.-]*\"."; }
+        { assertion = user.hashedPassword != null -> b.match ".*:.*" user.hashedPassword == null;
+          message = ''
+            The password hash of user "${user.name}" contains a ":" character.
+            This is invalid and would break the login system because the fields
+            of /etc/shadow (file where hashes are stored) are colon-separated.
+            Please check the value of option `users.users."${user.name}".hashedPassword`.''; }
         { assertion = user.isNormalUser && user.uid != null -> user.uid >= 1000;
           message = ''
             A user cannot have a users.users.${user.name}.uid set below 1000 and set users.users.${user.name}.isNormalUser.
@@ -1136,9 +1312,13 @@ let
     enableIPv6 = config.networking.enableIPv6;
     firewall = fw;
     nftables = nft;
+    firewalld = fwd;
     services = config.systemd.services;
     users = b.mapAttrs (_: normalUser) (filterAttrs (_: u: u.enable) usersCfg.users);
-    groups = usersCfg.groups;
+    # users-groups.nix's groupOpts: a group's members are also the enabled users that name
+    # it in extraGroups
+    groups = mapAttrs (_: g: g // { members = unique (g.members ++ libBase.mapAttrsToList (_: u: u.name)
+      (filterAttrs (_: u: u.enable && b.elem g.name u.extraGroups) usersCfg.users)); }) usersCfg.groups;
     mutableUsers = usersCfg.mutableUsers;
     # environment.etc (etc.nix): the enabled entries; `text` becomes a store file as
     # pkgs.writeText "etc-<name>" would make it

@@ -30,9 +30,10 @@ systemd.services; a unit that is not there does not exist, as on NixOS):
     see nixos-rebuild): sections repeat, and the last value of a key wins, as with a
     drop-in.
 
-asterisk.service keeps the lab's own start: Type=forking as NixOS's services.asterisk
-defines it, and start() waits until `core waitfullybooted` answers, so that a switch returns
-with a usable PBX; its main PID is in /run/televoc-lab/asterisk.pid.
+asterisk.service keeps the lab's own start: its ExecStartPre (NixOS's preStart) as root,
+then Type=forking as NixOS's services.asterisk defines it, and start() waits until `core
+waitfullybooted` answers, so that a switch returns with a usable PBX; its main PID is in
+/run/televoc-lab/asterisk.pid. The lab makes none of Asterisk's directories itself.
 """
 
 import grp
@@ -61,9 +62,6 @@ ASTERISK_CONF = "/etc/asterisk/asterisk.conf"
 PID_FILE = "/run/televoc-lab/asterisk.pid"  # the main PID, as systemd would track it
 DAEMON_PID_FILE = "/run/asterisk/asterisk.pid"  # written by Asterisk itself (PIDFile=)
 LOG_FILE = f"{LOG_DIR}/asterisk.out"
-USER = GROUP = "asterisk"
-# NixOS's preStart makes these; systemd's RuntimeDirectory-like /run/asterisk too.
-STATE_DIRS = ("/run/asterisk", "/var/lib/asterisk", "/var/log/asterisk", "/var/spool/asterisk")
 
 
 class ServiceError(Exception):
@@ -288,7 +286,7 @@ def stop_order(units: list[str]) -> list[str]:
 
 # --- running commands ------------------------------------------------------------------------
 def _log_path(unit: str) -> str:
-    return f"{LOG_DIR}/{unit}.log"
+    return LOG_FILE if unit == UNIT else f"{LOG_DIR}/{unit}.log"
 
 
 def _environment(u: dict, unit: str) -> dict[str, str]:
@@ -791,11 +789,9 @@ def main_pid() -> int | None:
 
 
 def _prepare_dirs() -> None:
-    uid = pwd.getpwnam(USER).pw_uid
-    gid = grp.getgrnam(GROUP).gr_gid
-    for d in STATE_DIRS:
-        os.makedirs(d, mode=0o755, exist_ok=True)
-        os.chown(d, uid, gid)
+    """The lab's own directories only: /var/lib, /var/spool and /var/log/asterisk are the
+    unit's preStart's (ExecStartPre, run by start_asterisk), /run/asterisk is Asterisk's own
+    (it makes astrundir and gives it to its -U user), as on NixOS."""
     for d in (os.path.dirname(PID_FILE), os.path.dirname(LOG_FILE)):
         os.makedirs(d, mode=0o755, exist_ok=True)
 
@@ -822,6 +818,10 @@ def start_asterisk() -> int:
     if argv is None:
         raise ServiceError(f"Failed to start {UNIT}: Unit {UNIT} not found.")
     _prepare_dirs()
+    # ExecStartPre (NixOS's preStart: the state directories' skeleton), as root, with the
+    # unit's environment
+    u = load(UNIT)
+    run_lines(u, UNIT, "ExecStartPre", _environment(u, UNIT))
     for stale in (PID_FILE, DAEMON_PID_FILE):
         if os.path.exists(stale):
             os.unlink(stale)
