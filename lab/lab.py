@@ -56,6 +56,11 @@ CONFIGURATION_NIX = """\
   networking.hostName = "pbx";
 }
 """
+# The stand-in nixpkgs flake in the chroot (a git repository, see standin/nixpkgs/flake.nix):
+# an older revision (NIXPKGS_OLDER_RELEASE in .version) and the current one.
+NIXPKGS_DIR = "/usr/local/lib/televoc-lab/nixpkgs"
+NIXPKGS_URL = f"git+file://{NIXPKGS_DIR}"
+NIXPKGS_OLDER_RELEASE = "25.05"
 SSHD_CONFIG = """\
 # televoc lab: key login as root on the namespace's loopback only
 Port 22
@@ -259,6 +264,13 @@ class Lab:
         lib.mkdir(parents=True, exist_ok=True)
         for name in ("labsys.py", "eval-config.nix"):
             shutil.copy(standin / name, lib / name)
+        # The stand-in nixpkgs flake: its flake.nix, .version and its own copy of eval-config.nix
+        # (a flake reads nothing outside its directory), committed below.
+        nixpkgs = root / NIXPKGS_DIR.lstrip("/")
+        nixpkgs.mkdir(parents=True, exist_ok=True)
+        for name in ("flake.nix", ".version"):
+            shutil.copy(standin / "nixpkgs" / name, nixpkgs / name)
+        shutil.copy(standin / "eval-config.nix", nixpkgs / "eval-config.nix")
         for name, dest in (
             ("nixos-rebuild", "usr/local/sbin"),
             ("systemctl", "usr/local/bin"),
@@ -288,6 +300,26 @@ class Lab:
         self.run(
             "mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
             " && install -d -o asterisk -g asterisk /run/asterisk"
+        )
+        self._commit_nixpkgs()
+
+    def _commit_nixpkgs(self) -> None:
+        """The stand-in nixpkgs as a git repository with two revisions, the older one differing
+        in .version only (fixed identity and dates: the same revisions in every lab). The
+        identity is given to these commands only: root has none in the chroot."""
+        ident = (
+            "GIT_AUTHOR_NAME=televoc-lab GIT_AUTHOR_EMAIL=lab@televoc.invalid"
+            " GIT_COMMITTER_NAME=televoc-lab GIT_COMMITTER_EMAIL=lab@televoc.invalid"
+        )
+        current = (LAB_DIR / "standin/nixpkgs/.version").read_text()
+        self.run(
+            f"cd {NIXPKGS_DIR} && git init -q -b main"
+            f" && printf '%s\\n' {NIXPKGS_OLDER_RELEASE} > .version && git add -A"
+            f" && env {ident} GIT_AUTHOR_DATE=2025-05-23T00:00:00Z GIT_COMMITTER_DATE=2025-05-23T00:00:00Z"
+            f" git commit -q -m 'stand-in nixpkgs {NIXPKGS_OLDER_RELEASE}'"
+            f" && printf %s {shlex.quote(current)} > .version"
+            f" && env {ident} GIT_AUTHOR_DATE=2025-11-30T00:00:00Z GIT_COMMITTER_DATE=2025-11-30T00:00:00Z"
+            f" git commit -q -a -m 'stand-in nixpkgs {current.strip()}'"
         )
 
     def _start_sshd(self) -> None:
