@@ -16,6 +16,10 @@ and PBX_OUTSIDE_IP (10.24.0.2/24, a network "outside the phone network" on the s
 the phones' end gets addresses on demand (`phone_address`). Traffic from there reaches the
 PBX through its firewall, as a real phone's would; 127.0.0.x inside the PBX's namespace is
 loopback, which a NixOS firewall always accepts. Nothing leaves the two namespaces.
+The PBX has a host name of its own, "pbx" (PBX_HOSTNAME, CONFIGURATION_NIX's
+networking.hostName): every command inside (sshd and what it starts, run(), exec()) runs in
+a UTS namespace of the lab's, kept by a bind mount at workdir/uts; a switch sets it from
+networking.hostName as NixOS's activation script does. The phones' namespace keeps the host's.
 See standin/nixos-rebuild for what the NixOS stand-in does and does not simulate.
 """
 
@@ -41,12 +45,15 @@ from .machine import (  # noqa: F401  (the lab's tests take them from here)
     CHROOT_ENV,
     IP,
     LAB_DIR,
+    NSENTER,
     OUTSIDE_NET,
+    PBX_HOSTNAME,
     PBX_OUTSIDE_IP,
     PBX_PHONE_IP,
     PHONE_NET,
     REPO,
     SOCAT,
+    UNSHARE,
 )
 
 CONFIGURATION_NIX = """\
@@ -152,6 +159,7 @@ class Lab:
         self.ssh_port: int | None = None
         self._netns: str | None = None  # set by up() or attach()
         self._phones_netns: str | None = None
+        self._uts: Path | None = None  # the PBX's UTS namespace (bind mount), set by up()
         self.rootfs: Path | None = None
         self.phones: list[sip.Phone] = []
         self._sshd_pid: int | None = None
@@ -197,6 +205,7 @@ class Lab:
             self._mount_root()
             subprocess.run([IP, "netns", "add", self.netns], check=True, timeout=10)
             subprocess.run([IP, "netns", "add", self.phones_netns], check=True, timeout=10)
+            self._make_uts()
             self._setup_links()
             self._mount_inside()
             self._install_files()
@@ -222,6 +231,18 @@ class Lab:
         )
         if r.returncode != 0:  # no overlayfs here: a full copy (slower, same result)
             subprocess.run(["cp", "-a", f"{self.rootfs}/.", str(self.root)], check=True, timeout=600)
+
+    def _make_uts(self) -> None:
+        """The PBX's own UTS namespace (its host name, PBX_HOSTNAME), kept by a bind mount
+        at workdir/uts that _inside() enters; down() unmounts it with the rest."""
+        uts = self.workdir / "uts"
+        uts.touch()
+        subprocess.run(
+            [UNSHARE, f"--uts={uts}", sys.executable, "-c", f"import socket; socket.sethostname({PBX_HOSTNAME!r})"],
+            check=True,
+            timeout=10,
+        )
+        self._uts = uts
 
     def _setup_links(self) -> None:
         """lo up in both namespaces, and the phone network: a veth pair whose PBX end is the
@@ -292,8 +313,8 @@ class Lab:
         # No name service in the namespace: queries go to its loopback and fail at once.
         (root / "etc/resolv.conf").unlink(missing_ok=True)
         (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
-        (root / "etc/hostname").write_text("pbx\n")
-        (root / "etc/hosts").write_text("127.0.0.1\tlocalhost pbx\n::1\tlocalhost ip6-localhost\n")
+        (root / "etc/hostname").write_text(f"{PBX_HOSTNAME}\n")
+        (root / "etc/hosts").write_text(f"127.0.0.1\tlocalhost {PBX_HOSTNAME}\n::1\tlocalhost ip6-localhost\n")
         # NixOS: the user's configuration (the deploy uploads televoc/asterisk.nix)
         (root / "etc/nixos").mkdir(exist_ok=True)
         (root / "etc/nixos/configuration.nix").write_text(CONFIGURATION_NIX)
@@ -301,6 +322,10 @@ class Lab:
             "mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab"
             " && install -d -o asterisk -g asterisk /run/asterisk"
         )
+        # The PBX's UTS namespace, as /proc/self/ns/uts names it: the nixos-rebuild stand-in
+        # sets the host name only there (it cannot read PID 1's namespace from the chroot).
+        if self._uts:
+            (root / "run/televoc-lab/uts").write_text(f"uts:[{os.stat(self._uts).st_ino}]\n")
         self._commit_nixpkgs()
 
     def _commit_nixpkgs(self) -> None:
@@ -424,6 +449,7 @@ class Lab:
             "known_hosts": str(self.known_hosts),
             "netns": self._netns,
             "phones_netns": self._phones_netns,
+            "uts": str(self._uts) if self._uts else None,
             "root": str(self.root),
             "rootfs": str(self.rootfs),
             "sshd_pid": self._sshd_pid,
@@ -438,6 +464,7 @@ class Lab:
         state = json.loads((lab.workdir / "lab.json").read_text())
         lab.ssh_port, lab._netns = state["ssh_port"], state["netns"]
         lab._phones_netns = state.get("phones_netns")
+        lab._uts = Path(state["uts"]) if state.get("uts") else None
         lab.rootfs = Path(state["rootfs"]) if state.get("rootfs") else None
         lab._sshd_pid, lab._socat_pid = state.get("sshd_pid"), state.get("socat_pid")
         return lab
@@ -476,7 +503,8 @@ class Lab:
         ]
 
     def _inside(self, argv: list[str]) -> list[str]:
-        return [IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
+        uts = [NSENTER, f"--uts={self._uts}"] if self._uts else []
+        return [*uts, IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
 
     def exec(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run argv inside the namespace and chroot as root (text, output captured)."""
