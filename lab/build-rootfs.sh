@@ -7,7 +7,9 @@
 # of this script: editing the script builds a new rootfs, an unchanged script reuses the
 # cached one in milliseconds. The build goes to a temporary directory that is renamed into
 # place only when complete, so an interrupted build never leaves a half-made cache entry.
-# Old rootfs-<key> directories are not deleted (a running lab may use one as its lowerdir).
+# Old rootfs-<key> directories go when a new one is built, but only once no lab mounts one
+# as its lowerdir and no checkout has used it for 3 days ($CACHE/used-<key>, touched on every
+# use): parallel checkouts whose scripts differ share the cache and keep their own builds.
 #
 # Also created once, and kept across rebuilds (pyinfra must see a stable host key):
 #   /var/cache/televoc-lab/ssh_host_ed25519_key{,.pub}   the lab sshd's host key
@@ -39,6 +41,7 @@ make_key "$CACHE/ssh_host_ed25519_key" televoc-lab-host
 make_key "$CACHE/id_ed25519" televoc-lab-client
 
 if [ -d "$ROOTFS" ]; then
+    touch "$CACHE/used-$KEY"
     echo "$ROOTFS"
     exit 0
 fi
@@ -88,6 +91,9 @@ PACKAGES=$PACKAGES,iptables,nftables
 # services.fail2ban: Debian's fail2ban stands in for nixpkgs' (its /etc/fail2ban is the
 # package's etc/fail2ban); nixpkgs' package has systemd-python and pyinotify on its path.
 PACKAGES=$PACKAGES,fail2ban,python3-systemd,python3-pyinotify
+# Flakes: a flake in a git repository sees only the files git tracks (real Nix reads the
+# index with libgit2); git itself is what an admin, televoc and the lab's tests use there.
+PACKAGES=$PACKAGES,git
 
 # The sid Release file's Valid-Until can lie in this machine's past: do not check it.
 if ! mmdebstrap --variant=apt --include="$PACKAGES" \
@@ -169,21 +175,30 @@ mkdir -p "$R/nix/store" "$R/nix/var/nix/profiles" "$R/etc/nixos"
 {
     echo "built: $(date -u +%FT%TZ) from $SELF (key $KEY)"
     chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server iptables nftables \
-        fail2ban python3-systemd python3-pyinotify
+        fail2ban python3-systemd python3-pyinotify git
 } >"$R/usr/share/televoc-lab/build-info"
 
 mv -T "$R" "$ROOTFS"
+touch "$CACHE/used-$KEY"
 END=$(date +%s)
 echo "build-rootfs: built in $((END - START)) s, $(du -sh "$ROOTFS" | cut -f1)" >&2
 echo "build-rootfs: built in $((END - START)) s" >>"$LOG"
 
-# Older builds (another script version) go, unless a running lab still mounts one.
+# Older builds (another script version) go, unless a running lab still mounts one or a
+# checkout with that version of the script used it in the last 3 days (another worktree's
+# lab would otherwise rebuild it, and its older script would then delete this one).
+# A build from before used-<key> existed counts as used when it was made.
+NOW=$(date +%s)
 for old in "$CACHE"/rootfs-*; do
     [ "$old" != "$ROOTFS" ] && [ -d "$old" ] || continue
+    k=${old##*/rootfs-}
+    used=$(stat -c %Y "$CACHE/used-$k" 2>/dev/null || stat -c %Y "$old")
     if grep -qF "$old" /proc/mounts; then
         echo "build-rootfs: keeping $old (in use)" >&2
+    elif [ $((NOW - used)) -lt $((3 * 24 * 3600)) ]; then
+        echo "build-rootfs: keeping $old (used in the last 3 days)" >&2
     else
-        rm -rf --one-file-system "$old" "$CACHE/build-${old##*/rootfs-}.log"
+        rm -rf --one-file-system "$old" "$CACHE/build-$k.log" "$CACHE/used-$k"
     fi
 done
 echo "$ROOTFS"

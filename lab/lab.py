@@ -16,6 +16,10 @@ and PBX_OUTSIDE_IP (10.24.0.2/24, a network "outside the phone network" on the s
 the phones' end gets addresses on demand (`phone_address`). Traffic from there reaches the
 PBX through its firewall, as a real phone's would; 127.0.0.x inside the PBX's namespace is
 loopback, which a NixOS firewall always accepts. Nothing leaves the two namespaces.
+The PBX has a host name of its own, "pbx" (PBX_HOSTNAME, CONFIGURATION_NIX's
+networking.hostName): every command inside (sshd and what it starts, run(), exec()) runs in
+a UTS namespace of the lab's, kept by a bind mount at workdir/uts; a switch sets it from
+networking.hostName as NixOS's activation script does. The phones' namespace keeps the host's.
 See standin/nixos-rebuild for what the NixOS stand-in does and does not simulate.
 """
 
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import sip
 from .machine import (  # noqa: F401  (the lab's tests take them from here)
@@ -41,13 +46,19 @@ from .machine import (  # noqa: F401  (the lab's tests take them from here)
     CHROOT_ENV,
     IP,
     LAB_DIR,
+    NSENTER,
     OUTSIDE_NET,
+    PBX_HOSTNAME,
     PBX_OUTSIDE_IP,
     PBX_PHONE_IP,
     PHONE_NET,
     REPO,
     SOCAT,
+    UNSHARE,
 )
+
+if TYPE_CHECKING:
+    from .flakehost import FlakeHost
 
 CONFIGURATION_NIX = """\
 { config, lib, pkgs, ... }:
@@ -56,6 +67,11 @@ CONFIGURATION_NIX = """\
   networking.hostName = "pbx";
 }
 """
+# The stand-in nixpkgs flake in the chroot (a git repository, see standin/nixpkgs/flake.nix):
+# an older revision (NIXPKGS_OLDER_RELEASE in .version) and the current one.
+NIXPKGS_DIR = "/usr/local/lib/televoc-lab/nixpkgs"
+NIXPKGS_URL = f"git+file://{NIXPKGS_DIR}"
+NIXPKGS_OLDER_RELEASE = "25.05"
 SSHD_CONFIG = """\
 # televoc lab: key login as root on the namespace's loopback only
 Port 22
@@ -147,6 +163,7 @@ class Lab:
         self.ssh_port: int | None = None
         self._netns: str | None = None  # set by up() or attach()
         self._phones_netns: str | None = None
+        self._uts: Path | None = None  # the PBX's UTS namespace (bind mount), set by up()
         self.rootfs: Path | None = None
         self.phones: list[sip.Phone] = []
         self._sshd_pid: int | None = None
@@ -192,6 +209,7 @@ class Lab:
             self._mount_root()
             subprocess.run([IP, "netns", "add", self.netns], check=True, timeout=10)
             subprocess.run([IP, "netns", "add", self.phones_netns], check=True, timeout=10)
+            self._make_uts()
             self._setup_links()
             self._mount_inside()
             self._install_files()
@@ -217,6 +235,18 @@ class Lab:
         )
         if r.returncode != 0:  # no overlayfs here: a full copy (slower, same result)
             subprocess.run(["cp", "-a", f"{self.rootfs}/.", str(self.root)], check=True, timeout=600)
+
+    def _make_uts(self) -> None:
+        """The PBX's own UTS namespace (its host name, PBX_HOSTNAME), kept by a bind mount
+        at workdir/uts that _inside() enters; down() unmounts it with the rest."""
+        uts = self.workdir / "uts"
+        uts.touch()
+        subprocess.run(
+            [UNSHARE, f"--uts={uts}", sys.executable, "-c", f"import socket; socket.sethostname({PBX_HOSTNAME!r})"],
+            check=True,
+            timeout=10,
+        )
+        self._uts = uts
 
     def _setup_links(self) -> None:
         """lo up in both namespaces, and the phone network: a veth pair whose PBX end is the
@@ -259,6 +289,13 @@ class Lab:
         lib.mkdir(parents=True, exist_ok=True)
         for name in ("labsys.py", "eval-config.nix"):
             shutil.copy(standin / name, lib / name)
+        # The stand-in nixpkgs flake: its flake.nix, .version and its own copy of eval-config.nix
+        # (a flake reads nothing outside its directory), committed below.
+        nixpkgs = root / NIXPKGS_DIR.lstrip("/")
+        nixpkgs.mkdir(parents=True, exist_ok=True)
+        for name in ("flake.nix", ".version"):
+            shutil.copy(standin / "nixpkgs" / name, nixpkgs / name)
+        shutil.copy(standin / "eval-config.nix", nixpkgs / "eval-config.nix")
         for name, dest in (
             ("nixos-rebuild", "usr/local/sbin"),
             ("systemctl", "usr/local/bin"),
@@ -280,13 +317,37 @@ class Lab:
         # No name service in the namespace: queries go to its loopback and fail at once.
         (root / "etc/resolv.conf").unlink(missing_ok=True)
         (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
-        (root / "etc/hostname").write_text("pbx\n")
-        (root / "etc/hosts").write_text("127.0.0.1\tlocalhost pbx\n::1\tlocalhost ip6-localhost\n")
+        (root / "etc/hostname").write_text(f"{PBX_HOSTNAME}\n")
+        (root / "etc/hosts").write_text(f"127.0.0.1\tlocalhost {PBX_HOSTNAME}\n::1\tlocalhost ip6-localhost\n")
         # NixOS: the user's configuration (the deploy uploads televoc/asterisk.nix)
         (root / "etc/nixos").mkdir(exist_ok=True)
         (root / "etc/nixos/configuration.nix").write_text(CONFIGURATION_NIX)
         # /run/asterisk is not made here: on NixOS Asterisk makes its astrundir at its start
         self.run("mkdir -p /run/sshd /run/televoc-lab /var/log/televoc-lab")
+        # The PBX's UTS namespace, as /proc/self/ns/uts names it: the nixos-rebuild stand-in
+        # sets the host name only there (it cannot read PID 1's namespace from the chroot).
+        if self._uts:
+            (root / "run/televoc-lab/uts").write_text(f"uts:[{os.stat(self._uts).st_ino}]\n")
+        self._commit_nixpkgs()
+
+    def _commit_nixpkgs(self) -> None:
+        """The stand-in nixpkgs as a git repository with two revisions, the older one differing
+        in .version only (fixed identity and dates: the same revisions in every lab). The
+        identity is given to these commands only: root has none in the chroot."""
+        ident = (
+            "GIT_AUTHOR_NAME=televoc-lab GIT_AUTHOR_EMAIL=lab@televoc.invalid"
+            " GIT_COMMITTER_NAME=televoc-lab GIT_COMMITTER_EMAIL=lab@televoc.invalid"
+        )
+        current = (LAB_DIR / "standin/nixpkgs/.version").read_text()
+        self.run(
+            f"cd {NIXPKGS_DIR} && git init -q -b main"
+            f" && printf '%s\\n' {NIXPKGS_OLDER_RELEASE} > .version && git add -A"
+            f" && env {ident} GIT_AUTHOR_DATE=2025-05-23T00:00:00Z GIT_COMMITTER_DATE=2025-05-23T00:00:00Z"
+            f" git commit -q -m 'stand-in nixpkgs {NIXPKGS_OLDER_RELEASE}'"
+            f" && printf %s {shlex.quote(current)} > .version"
+            f" && env {ident} GIT_AUTHOR_DATE=2025-11-30T00:00:00Z GIT_COMMITTER_DATE=2025-11-30T00:00:00Z"
+            f" git commit -q -a -m 'stand-in nixpkgs {current.strip()}'"
+        )
 
     def _start_sshd(self) -> None:
         log = open(self.workdir / "sshd.log", "ab")  # noqa: SIM115 (kept by the child)
@@ -390,6 +451,7 @@ class Lab:
             "known_hosts": str(self.known_hosts),
             "netns": self._netns,
             "phones_netns": self._phones_netns,
+            "uts": str(self._uts) if self._uts else None,
             "root": str(self.root),
             "rootfs": str(self.rootfs),
             "sshd_pid": self._sshd_pid,
@@ -404,6 +466,7 @@ class Lab:
         state = json.loads((lab.workdir / "lab.json").read_text())
         lab.ssh_port, lab._netns = state["ssh_port"], state["netns"]
         lab._phones_netns = state.get("phones_netns")
+        lab._uts = Path(state["uts"]) if state.get("uts") else None
         lab.rootfs = Path(state["rootfs"]) if state.get("rootfs") else None
         lab._sshd_pid, lab._socat_pid = state.get("sshd_pid"), state.get("socat_pid")
         return lab
@@ -442,7 +505,8 @@ class Lab:
         ]
 
     def _inside(self, argv: list[str]) -> list[str]:
-        return [IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
+        uts = [NSENTER, f"--uts={self._uts}"] if self._uts else []
+        return [*uts, IP, "netns", "exec", self.netns, CHROOT, str(self.root), *argv]
 
     def exec(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run argv inside the namespace and chroot as root (text, output captured)."""
@@ -462,6 +526,13 @@ class Lab:
     def run(self, cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a shell command inside the namespace and chroot as root."""
         return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
+
+    def make_flake_host(self, name: str = "pbx", **kwargs) -> FlakeHost:
+        """/etc/nixos as a flake host (a git repository with flake.nix, configuration.nix and
+        flake.lock): see lab/flakehost.py for the keywords."""
+        from .flakehost import make_flake_host
+
+        return make_flake_host(self, name, **kwargs)
 
     # --- links between labs (an upstream network, another venue) -----------------------
     def link(self, other: Lab, address: str, other_address: str, prefix: int = 30) -> str:

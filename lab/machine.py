@@ -17,6 +17,10 @@ BUILD_SCRIPT = LAB_DIR / "build-rootfs.sh"
 IP = shutil.which("ip") or "/usr/sbin/ip"
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 SOCAT = shutil.which("socat") or "/usr/bin/socat"
+NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+# The PBX's host name (its own UTS namespace), as CONFIGURATION_NIX's networking.hostName.
+PBX_HOSTNAME = "pbx"
 # The environment of every command run inside the chroot (the host's is not passed on).
 CHROOT_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

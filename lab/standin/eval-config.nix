@@ -5,6 +5,11 @@
 #
 # prints the parts of the configuration the nixos-rebuild stand-in acts on, as JSON:
 # { asterisk, firewall, nftables, services, users, groups, hostName, ... }.
+# The stand-in nixpkgs flake (nixpkgs/flake.nix beside this file; a copy of this file is in
+# its directory) calls it with `configuration = { imports = modules; }`, its `specialArgs`
+# and `forFlake = true`, and gets { config; toplevel; }: the merged configuration and the
+# same attribute set as above. It reads no absolute path and uses no impure builtin, so it
+# evaluates in pure mode (flakes): only the crew's own files decide what it can read.
 # --read-write-mode: a path interpolated into a string (`"${./provisiond.py}"`) is copied
 # into the lab's Nix store (/nix/store/<hash>-provisiond.py, 0444, mtime 1) as on NixOS.
 #
@@ -43,11 +48,12 @@
 # lib.generators.toINI/toKeyValue are nixpkgs'; pkgs.fail2ban is the lab's package
 # directory. Not implemented either: types of user-declared options (declared defaults are
 # honoured, types are not checked), freeformType (a declared set with `_freeform` has one), disabledModules, _module.args,
-# specialArgs, submodules given as functions. Every other top-level option (boot.*,
+# submodules given as functions. specialArgs are module arguments, as in NixOS (they win
+# over config, lib, pkgs, options and modulesPath). Every other top-level option (boot.*,
 # services.openssh.*, environment.* but etc, ...) is accepted and ignored: only the
 # declared option sets above are checked, so an error hidden in an ignored option goes
 # unnoticed here (nixos-rebuild's header says which declared options the lab simulates).
-{ configuration ? /etc/nixos/configuration.nix }:
+{ configuration ? /etc/nixos/configuration.nix, specialArgs ? { }, forFlake ? false }:
 let
   b = builtins;
 
@@ -402,7 +408,7 @@ let
     inherit config lib pkgs;
     options = { };
     modulesPath = "/televoc-lab-has-no-nixpkgs/nixos/modules";
-  };
+  } // specialArgs;
 
   inherit (libBase) concatMapStringsSep concatStringsSep filter concatMap attrNames head
     mkOption mkIf mkDefault mkMerge optional optionals types genAttrs unique mapAttrs
@@ -458,15 +464,16 @@ let
         config = if explicit then v.config or { } else b.removeAttrs v meta;
       };
 
-  # Each module once, found through `imports` (inline modules are keyed by their parent).
-  item = parent: idx: m:
-    let key = if isPathLike m then toString m else "${parent}:anon-${toString idx}";
-    in { inherit key; mod = loadModule (if isPathLike m then key else parent) m; };
+  # Each module once, found through `imports`: an inline module is keyed by its parent's key
+  # and its place there, and its file is its parent's file (lib/modules.nix does the same).
+  item = parentKey: parentFile: idx: m:
+    let key = if isPathLike m then toString m else "${parentKey}:anon-${toString idx}";
+    in { inherit key; mod = loadModule (if isPathLike m then key else parentFile) m; };
   # The stand-in's own modules (NixOS's, below) come first, as nixpkgs' modules do.
   standinItem = file: cfg: { key = file; mod = { inherit file; imports = [ ]; options = { }; config = cfg; }; };
   modules = map (i: i.mod) (b.genericClosure {
-    startSet = standinModules ++ [ (item "<root>" 0 configuration) ];
-    operator = i: libBase.imap0 (item i.mod.file) i.mod.imports;
+    startSet = standinModules ++ [ (item "<root>" "<root>" 0 configuration) ];
+    operator = i: libBase.imap0 (item i.key i.mod.file) i.mod.imports;
   });
 
   # User-declared options contribute their defaults (priority 1500, as mkOptionDefault);
@@ -1339,6 +1346,8 @@ let
     fail2banChecked = b.deepSeq (b.removeAttrs f2b [ "daemonSettings" "daemonConfig" "extraSettings" ])
       (b.deepSeq (if f2b.enable then f2b.daemonSettings else null) true);
   };
+  checked =
+    if failed != [ ] then b.throw "\nFailed assertions:\n${concatMapStringsSep "\n" (m: "- ${m}") failed}"
+    else b.foldl' (r: w: b.trace "evaluation warning: ${w}" r) result warnings;
 in
-  if failed != [ ] then b.throw "\nFailed assertions:\n${concatMapStringsSep "\n" (m: "- ${m}") failed}"
-  else b.foldl' (r: w: b.trace "evaluation warning: ${w}" r) result warnings
+  if forFlake then { inherit config; toplevel = checked; } else checked
