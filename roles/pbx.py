@@ -35,5 +35,5 @@ def read(plan: Plan) -> Snapshot:
         cli_command=settings.asterisk__cli,
         configuration=settings.nixos__configuration,
         module=nixos.import_name(settings),
-        commands=nixos.snapshot_commands(),
+        commands=nixos.snapshot_commands(settings, plan.module),
     )

@@ -4,6 +4,7 @@ put it on the server, switch."""
 from .deploy import (
     SETTINGS,
     firewall_checked,
+    host_of,
     import_name,
     module_dir,
     module_imported,
@@ -27,6 +28,7 @@ __all__ = [
     "ASTERISK_ETC",
     "SETTINGS",
     "firewall_checked",
+    "host_of",
     "AsteriskService",
     "Daemon",
     "Embedded",

@@ -8,6 +8,7 @@ nixos.module_switched(plan.module, "the event's Asterisk config", snapshot)
 from __future__ import annotations
 
 import posixpath
+import shlex
 
 from roles.shared import runs
 from roles.shared.files import UNREAD, managed_file
@@ -16,12 +17,13 @@ from roles.shared.settings import Setting, absolute_path, boolean, declare, defa
 from roles.shared.snapshot import Snapshot
 
 from . import firewall, operations
+from . import host as nixos_host
 from .render import Module
 
-# Next to the module: names the module (and the code it runs) of the last successful switch,
-# so that a change that does not touch /etc/asterisk (the provisioning server, the firewall)
-# still switches.
-APPLIED_MARKER = ".applied"
+# Names the module (and the code it runs) of the last successful switch, so that a change
+# that does not touch /etc/asterisk (the provisioning server, the firewall) still switches.
+# In televoc's state directory, not beside the module: a flake's git repository would show it.
+APPLIED_MARKER = "/var/lib/televoc/nixos-module.applied"
 
 SETTINGS = declare(
     Setting(
@@ -50,6 +52,13 @@ SETTINGS = declare(
         boolean,
     ),
     Setting("nixos__rebuild", "nixos-rebuild switch", "The command that applies the configuration.", text),
+    Setting(
+        "nixos__flake_output",
+        "",
+        "On a host configured by a flake: the configuration televoc switches to "
+        "(nixosConfigurations.<name>); empty: the host's name, as nixos-rebuild takes it.",
+        str,
+    ),
 )
 
 
@@ -66,19 +75,42 @@ def snapshot_paths(settings, module: Module) -> list[str]:
     return [
         settings.nixos__module_path,
         *(posixpath.join(here, e.name) for e in module.embedded),
-        posixpath.join(here, APPLIED_MARKER),
+        APPLIED_MARKER,
         *module.etc,
     ]
 
 
-# The snapshot's reading of the live firewall (Snapshot.outputs).
+# The snapshot's readings of the live firewall and of the host's kind (Snapshot.outputs).
 FIREWALL = "firewall"
+HOST = "host"
 
 
-def snapshot_commands() -> tuple[tuple[str, str], ...]:
+def _files(settings, module: Module) -> tuple[str, ...]:
+    """televoc's files in the NixOS configuration: the module and the files beside it."""
+    here = module_dir(settings)
+    return (settings.nixos__module_path, *(posixpath.join(here, e.name) for e in module.embedded))
+
+
+def snapshot_commands(settings, module: Module) -> tuple[tuple[str, str], ...]:
     """What the run's one read of the PBX runs for this role besides reading files: the live
-    firewall (roles/nixos/firewall.py)."""
-    return ((FIREWALL, firewall.command()),)
+    firewall (roles/nixos/firewall.py) and the host's kind (roles/nixos/host.py)."""
+    return ((FIREWALL, firewall.command()), (HOST, nixos_host.command(_files(settings, module), import_name(settings))))
+
+
+def host_of(snapshot: Snapshot | None) -> nixos_host.NixosHost | None:
+    """The host's kind as the snapshot read it (None: not read)."""
+    if snapshot is None or HOST not in snapshot.outputs:
+        return None
+    return nixos_host.parse(snapshot.outputs[HOST])
+
+
+def rebuild_command(settings, kind: nixos_host.NixosHost | None) -> str:
+    """nixos-rebuild for this host: on a flake host with the flake and its configuration named
+    (the host's name unless nixos__flake_output names another), never changing flake.lock."""
+    if kind is None or kind.flake is None:
+        return settings.nixos__rebuild
+    output = settings.nixos__flake_output or kind.name
+    return f"{settings.nixos__rebuild} --flake {shlex.quote(f'{kind.flake}#{output}')} --no-update-lock-file"
 
 
 def import_name(settings) -> str:
@@ -88,10 +120,24 @@ def import_name(settings) -> str:
 
 @deploy("NixOS", data_defaults=defaults(SETTINGS))
 def module_imported(snapshot: Snapshot | None = None):
-    """Stop the run, naming the line to add, unless configuration.nix imports televoc's module.
+    """Stop the run, naming the line to add, unless the host's configuration imports televoc's
+    module: configuration.nix on a host without a flake; on a flake host, a file of the flake,
+    which must also hold the module and its flake.lock.
     `snapshot`: the run's one read of the PBX (roles/pbx.py), if taken."""
     settings = read(SETTINGS)
-    if settings.nixos__check_import:
+    kind = host_of(snapshot)
+    if kind is not None and kind.flake is not None:
+        as_needed(snapshot)(
+            operations.flake_ready,
+            name=runs.check("The host's flake imports televoc's module and has its flake.lock"),
+            flake=kind.flake,
+            module_path=settings.nixos__module_path,
+            output=settings.nixos__flake_output or kind.name,
+            locked=kind.locked,
+            import_lines=kind.import_lines,
+            check_import=settings.nixos__check_import,
+        )
+    elif settings.nixos__check_import:
         as_needed(snapshot)(
             operations.module_imported,
             name=runs.check("NixOS configuration imports televoc's module"),
@@ -118,6 +164,7 @@ def module_switched(module: Module, what: str, snapshot: Snapshot | None = None)
     here = module_dir(settings)
     known = {} if snapshot is None else snapshot.digests
     op = as_needed(snapshot)
+    kind = host_of(snapshot)
     for embedded in module.embedded:
         path = posixpath.join(here, embedded.name)
         op(
@@ -136,12 +183,20 @@ def module_switched(module: Module, what: str, snapshot: Snapshot | None = None)
         show_diff=True,
         **({"current": known[settings.nixos__module_path]} if settings.nixos__module_path in known else {}),
     )
+    if kind is not None and kind.flake is not None and kind.git:
+        op(
+            operations.visible_to_flake,
+            name="The flake sees televoc's files (git add --intent-to-add; nothing is committed)",
+            flake=kind.flake,
+            paths=_files(settings, module),
+            indexed=kind.indexed,
+        )
     switch = op(
         operations.switched,
         name=f"NixOS serves {what}",
-        rebuild=settings.nixos__rebuild,
+        rebuild=rebuild_command(settings, kind),
         expected=module.etc,
-        marker=posixpath.join(here, APPLIED_MARKER),
+        marker=APPLIED_MARKER,
         marker_text=module.marker,
         live=known or None,
         module=(module.text, settings.nixos__module_path),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import time
 
 from paramiko import SSHException
@@ -14,6 +15,7 @@ from roles.shared.files import UNREAD, FileDigests, sha256
 from roles.shared.ops import probing
 
 from . import firewall, refusal
+from . import host as nixos_host
 from .facts import FirewallState
 
 
@@ -42,6 +44,73 @@ def module_imported(configuration: str, module_path: str, import_line: str, line
         )
     host.noop(f"{configuration} imports {relative}")
     yield from ()  # an operation is a generator, even one that only checks
+
+
+@operation()
+def flake_ready(
+    flake: str, module_path: str, output: str, locked: bool, import_lines: tuple, check_import: bool = True
+):
+    """
+    Stop the run, before anything changes, unless the host's flake can take televoc's module:
+    the module lies inside the flake's directory, the flake has its flake.lock (televoc never
+    writes or changes it), and a file of the flake imports the module.
+
+    + flake: the flake's directory
+    + module_path: televoc's module
+    + output: the configuration switched to (nixosConfigurations.<output>)
+    + locked: flake.lock exists
+    + import_lines: the flake's lines that name the module
+    + check_import: false when the import is checked elsewhere (nixos__check_import=false)
+    """
+    relative = "./" + posixpath.relpath(module_path, flake)
+    if not nixos_host.inside(module_path, flake):
+        raise OperationError(
+            f"this host is configured by the flake in {flake}, and televoc's module {module_path} lies "
+            f"outside it, where the flake cannot import it: give --data "
+            f"nixos__module_path={posixpath.join(flake, 'televoc/asterisk.nix')} (in inventory.py's host data)"
+        )
+    if not locked:
+        raise OperationError(
+            f"the flake in {flake} has no flake.lock, and televoc never writes or changes it (it would "
+            f"pin your inputs behind your back): run `nix flake lock` in {flake}, commit it, then run again"
+        )
+    if check_import and not nixos_host.imported(import_lines):
+        raise OperationError(
+            f"the flake in {flake} does not import televoc's module {module_path}. Add it to the modules "
+            f"of nixosConfigurations.{output} in {flake}/flake.nix:\n    modules = [ ./configuration.nix "
+            f"{relative} ];\nor import it from configuration.nix:\n    imports = [ {relative} ];\nthen run "
+            "again. (If another file imports it, set --data nixos__check_import=false.)"
+        )
+    host.noop(f"the flake in {flake} imports {relative} and has its flake.lock")
+    yield from ()
+
+
+@operation()
+def visible_to_flake(flake: str, paths: tuple, indexed: frozenset = frozenset()):
+    """
+    televoc's files in the flake's git repository are in git's index, so that the flake sees
+    them (a flake in git sees only what git knows): `git add --intent-to-add` for each one git
+    does not know yet. Nothing is committed; `git status` shows them as new files.
+
+    + flake: the flake's directory (a git repository)
+    + paths: televoc's files in it
+    + indexed: those git knows already, as the run's snapshot read it
+    """
+    unknown = [p for p in paths if p not in indexed]
+    if not unknown:
+        host.noop(f"git in {flake} knows televoc's files")
+        return
+    yield StringCommand(
+        "git",
+        "-c",
+        "safe.directory=*",
+        "-C",
+        QuoteString(flake),
+        "add",
+        "--intent-to-add",
+        "--",
+        *[QuoteString(p) for p in unknown],
+    )
 
 
 def _live_mismatches(expected: dict, marker: str | None = None, marker_text: str = "", live=None) -> list[str]:
@@ -121,7 +190,18 @@ def _rebuild(
     stale = _live_mismatches(expected)
     if not stale:  # this module is what the system runs now: the next run need not switch
         host.run_shell_command(
-            StringCommand("printf", "%s", QuoteString(marker_text), ">", QuoteString(marker)), print_output=False
+            StringCommand(
+                "mkdir",
+                "-p",
+                QuoteString(posixpath.dirname(marker)),
+                "&&",
+                "printf",
+                "%s",
+                QuoteString(marker_text),
+                ">",
+                QuoteString(marker),
+            ),
+            print_output=False,
         )
     if stale:
         logger.error(
