@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from roles import plan  # noqa: F401  (imports every role: each declares its settings)
+from roles import plan, preflight  # noqa: F401  (imports every role: each declares its settings)
 from roles.event.model import Event, Forward, GroupEntry, Member, PhoneEntry, Trunk, Venue, rule_of
 from roles.shared.settings import REGISTRY, Setting
 
