@@ -326,6 +326,7 @@ class Lab:
         (nixpkgs / "debian-versions.json").write_text(json.dumps({"asterisk": upstream_version(asterisk)}) + "\n")
         for name, dest in (
             ("nixos-rebuild", "usr/local/sbin"),
+            ("nixos-version", "usr/local/bin"),
             ("systemctl", "usr/local/bin"),
             ("journalctl", "usr/local/bin"),
         ):
