@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 NIXOS = "/etc/nixos"
 # What the lab's Nix needs for flakes (no nix.conf: the features on the command line, as
-# nixos-rebuild passes them; no nixbld group: no build users).
+# nixos-rebuild passes them; no nixbld1..32: no build users).
 NIX = "NIX_CONFIG='build-users-group =' nix --extra-experimental-features 'nix-command flakes'"
 IDENTITY = "-c user.name='PBX admin' -c user.email=admin@pbx.invalid"
 IMPORT_LINE = "  imports = [ ./televoc/asterisk.nix ];\n"

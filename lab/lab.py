@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -42,6 +43,8 @@ from . import sip
 from .machine import (  # noqa: F401  (the lab's tests take them from here)
     BUILD_SCRIPT,
     CACHE,
+    CHANNEL_NIX_PATH,
+    CHANNELS,
     CHROOT,
     CHROOT_ENV,
     IP,
@@ -72,6 +75,8 @@ CONFIGURATION_NIX = """\
 NIXPKGS_DIR = "/usr/local/lib/televoc-lab/nixpkgs"
 NIXPKGS_URL = f"git+file://{NIXPKGS_DIR}"
 NIXPKGS_OLDER_RELEASE = "25.05"
+# The stand-in nixpkgs' files (standin/nixpkgs/), installed into NIXPKGS_DIR
+NIXPKGS_FILES = ("flake.nix", ".version", "default.nix", "nixos/default.nix")
 SSHD_CONFIG = """\
 # televoc lab: key login as root on the namespace's loopback only
 Port 22
@@ -79,12 +84,32 @@ ListenAddress 127.0.0.1
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 UsePAM no
+# NixOS gives every session NIX_PATH through PAM (pam_env, environment.sessionVariables);
+# without PAM, root's ~/.ssh/environment does (nixos-rebuild writes the generation's).
+PermitUserEnvironment NIX_PATH
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile .ssh/authorized_keys
 PrintMotd no
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
+
+
+# /usr/local/lib/televoc-lab/eval-config.nix: the module system of the lab's channel (the
+# one <nixpkgs/nixos> and nixos-rebuild use), called as eval-config.nix was before the
+# channel: `nix-instantiate --eval --strict --json eval-config.nix --arg configuration FILE`
+# gives the attribute set the nixos-rebuild stand-in acts on.
+EVAL_CONFIG_NIX = f"""\
+# televoc lab: the stand-in module system of root's channel "nixos" (lab.py)
+{{ configuration ? /etc/nixos/configuration.nix, specialArgs ? {{ }}, withConfig ? false }}:
+import {CHANNELS}/nixos/eval-config.nix {{ inherit configuration specialArgs withConfig; }}
+"""
+
+
+def upstream_version(debian: str) -> str:
+    """A Debian package's version -> the upstream version, as nixpkgs' `version` has it
+    ("1:22.10.1+dfsg+~cs6.17.60671434-1" -> "22.10.1")."""
+    return re.split(r"[+~-]", debian.strip().split(":", 1)[-1], maxsplit=1)[0]
 
 
 class LabError(RuntimeError):
@@ -287,17 +312,21 @@ class Lab:
         standin = LAB_DIR / "standin"
         lib = root / "usr/local/lib/televoc-lab"
         lib.mkdir(parents=True, exist_ok=True)
-        for name in ("labsys.py", "eval-config.nix"):
-            shutil.copy(standin / name, lib / name)
-        # The stand-in nixpkgs flake: its flake.nix, .version and its own copy of eval-config.nix
-        # (a flake reads nothing outside its directory), committed below.
+        shutil.copy(standin / "labsys.py", lib / "labsys.py")
+        (lib / "eval-config.nix").write_text(EVAL_CONFIG_NIX)
+        # The stand-in nixpkgs: NIXPKGS_FILES, its own copy of eval-config.nix (a flake reads
+        # nothing outside its directory) and the versions of the Debian packages its `pkgs`
+        # stands for, committed below; root's channel is its current revision.
         nixpkgs = root / NIXPKGS_DIR.lstrip("/")
-        nixpkgs.mkdir(parents=True, exist_ok=True)
-        for name in ("flake.nix", ".version"):
+        for name in NIXPKGS_FILES:
+            (nixpkgs / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(standin / "nixpkgs" / name, nixpkgs / name)
         shutil.copy(standin / "eval-config.nix", nixpkgs / "eval-config.nix")
+        asterisk = self.run("dpkg-query -W -f '${Version}' asterisk").stdout
+        (nixpkgs / "debian-versions.json").write_text(json.dumps({"asterisk": upstream_version(asterisk)}) + "\n")
         for name, dest in (
             ("nixos-rebuild", "usr/local/sbin"),
+            ("nixos-version", "usr/local/bin"),
             ("systemctl", "usr/local/bin"),
             ("journalctl", "usr/local/bin"),
         ):
@@ -314,6 +343,12 @@ class Lab:
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         shutil.copy(CACHE / "id_ed25519.pub", ssh_dir / "authorized_keys")
         os.chmod(ssh_dir / "authorized_keys", 0o600)
+        # NixOS's nixbld group (misc/ids.nix), which Nix's build-users-group names: without
+        # it every Nix command would warn that it does not exist
+        self.run("groupadd -g 30000 nixbld")
+        # The sessions' NIX_PATH until the first switch: a fresh channel host's
+        (ssh_dir / "environment").write_text(f"NIX_PATH={CHANNEL_NIX_PATH}\n")
+        os.chmod(ssh_dir / "environment", 0o600)
         # No name service in the namespace: queries go to its loopback and fail at once.
         (root / "etc/resolv.conf").unlink(missing_ok=True)
         (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
@@ -329,6 +364,7 @@ class Lab:
         if self._uts:
             (root / "run/televoc-lab/uts").write_text(f"uts:[{os.stat(self._uts).st_ino}]\n")
         self._commit_nixpkgs()
+        self._install_channel()
 
     def _commit_nixpkgs(self) -> None:
         """The stand-in nixpkgs as a git repository with two revisions, the older one differing
@@ -347,6 +383,28 @@ class Lab:
             f" && printf %s {shlex.quote(current)} > .version"
             f" && env {ident} GIT_AUTHOR_DATE=2025-11-30T00:00:00Z GIT_COMMITTER_DATE=2025-11-30T00:00:00Z"
             f" git commit -q -a -m 'stand-in nixpkgs {current.strip()}'"
+        )
+
+    def _install_channel(self) -> None:
+        """Root's channel "nixos", as nix-channel leaves it on a NixOS host: the channels
+        profile (CHANNELS -> channels-1-link -> a user environment in the store) whose `nixos`
+        is a channel in the store, here the stand-in nixpkgs' current revision with the files
+        nixpkgs' make-channel.nix adds (.version-suffix ".<revCount>.<12 hex>", .git-revision,
+        the `nixpkgs` link to itself); /root/.nix-channels names it."""
+        profiles = CHANNELS.rsplit("/", 1)[0]
+        self.run(
+            "set -e; export NIX_CONFIG='build-users-group ='; d=$(mktemp -d)"
+            f"; cd {NIXPKGS_DIR}; rev=$(git rev-parse HEAD); release=$(cat .version)"
+            '; suffix=".$(git rev-list --count HEAD).$(printf %.12s "$rev")"'
+            '; tree="$d/nixos-$release$suffix"; mkdir -p "$tree/nixos"'
+            '; git archive HEAD | tar -x -C "$tree/nixos"'
+            '; printf %s "$suffix" > "$tree/nixos/.version-suffix"; printf %s "$rev" > "$tree/nixos/.git-revision"'
+            '; ln -s . "$tree/nixos/nixpkgs"; channel=$(nix-store --add "$tree")'
+            '; mkdir "$d/user-environment"; ln -s "$channel/nixos" "$d/user-environment/nixos"'
+            f'; env=$(nix-store --add "$d/user-environment"); mkdir -p {profiles}'
+            f'; ln -s "$env" {profiles}/channels-1-link; ln -s channels-1-link {CHANNELS}'
+            '; echo "https://nixos.org/channels/nixos-$release nixos" > /root/.nix-channels; rm -rf "$d"',
+            timeout=60,
         )
 
     def _start_sshd(self) -> None:

@@ -21,10 +21,17 @@ NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 # The PBX's host name (its own UTS namespace), as CONFIGURATION_NIX's networking.hostName.
 PBX_HOSTNAME = "pbx"
-# The environment of every command run inside the chroot (the host's is not passed on).
+# NIX_PATH as a NixOS channel host's sessions have it (nix-channel.nix's nix.nixPath, through
+# pam_env): nixpkgs is root's channel "nixos" (the lab's: the stand-in nixpkgs, see lab.py).
+CHANNELS = "/nix/var/nix/profiles/per-user/root/channels"
+CHANNEL_NIX_PATH = f"nixpkgs={CHANNELS}/nixos:nixos-config=/etc/nixos/configuration.nix:{CHANNELS}"
+# The environment of every command run inside the chroot (the host's is not passed on). Not a
+# session: NIX_PATH is always the fresh channel host's, where SSH sessions get the current
+# generation's (a flake host's after its first switch: "nixpkgs=flake:nixpkgs:...", see lab.py).
 CHROOT_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/root",
     "LANG": "C.UTF-8",
     "TERM": "dumb",
+    "NIX_PATH": CHANNEL_NIX_PATH,
 }

@@ -4,12 +4,24 @@
 #       --arg configuration /etc/nixos/configuration.nix
 #
 # prints the parts of the configuration the nixos-rebuild stand-in acts on, as JSON:
-# { asterisk, firewall, nftables, services, users, groups, hostName, ... }.
-# The stand-in nixpkgs flake (nixpkgs/flake.nix beside this file; a copy of this file is in
-# its directory) calls it with `configuration = { imports = modules; }`, its `specialArgs`
-# and `forFlake = true`, and gets { config; toplevel; }: the merged configuration and the
-# same attribute set as above. It reads no absolute path and uses no impure builtin, so it
-# evaluates in pure mode (flakes): only the crew's own files decide what it can read.
+# { asterisk, firewall, nftables, services, users, groups, hostName, nixos, nixPath, ... }.
+# The stand-in nixpkgs (nixpkgs/ beside this file; a copy of this file is at the root of the
+# installed stand-in, and so of the channel lab.py makes from it) calls it in the two ways
+# NixOS evaluates a system, with `withConfig = true`, and gets { config; pkgs; }: the merged
+# configuration (lazily, each option's value), whose config.system.build.toplevel is the
+# attribute set above:
+#   - nixos/default.nix (`<nixpkgs/nixos>`, channel mode and nixos-rebuild's evaluation):
+#     `configuration` is $NIXOS_CONFIG or <nixos-config>;
+#   - flake.nix's lib.nixosSystem: `configuration = { imports = modules; }`, `specialArgs`,
+#     and `trivial` (the flake's versionSuffix and revision).
+# One module system for both, and for every query of config.* (nix-instantiate '<nixpkgs/
+# nixos>' -A config..., nix eval '/etc/nixos#nixosConfigurations."pbx".config...'): what a
+# query reads is what nixos-rebuild acts on. It reads no absolute path and uses no impure
+# builtin, so it evaluates in pure mode (flakes): only the crew's own files decide what it
+# can read. The files it reads beside itself are the stand-in nixpkgs' own: .version (the
+# release), .version-suffix and .git-revision (a channel's, as nixpkgs' make-channel.nix
+# writes them) and debian-versions.json (the versions of the lab's Debian packages that
+# `pkgs` stands for, written by lab.py).
 # --read-write-mode: a path interpolated into a string (`"${./provisiond.py}"`) is copied
 # into the lab's Nix store (/nix/store/<hash>-provisiond.py, 0444, mtime 1) as on NixOS.
 #
@@ -34,12 +46,26 @@
 #      systemd.services.<name>.*      (lib/systemd-unit-options.nix, systemd.nix)
 #      users.users.<name>.*, users.groups.<name>.*, users.mutableUsers (users-groups.nix);
 #      users.extraUsers / users.extraGroups are aliases, as in NixOS
+#      system.nixos.{release,codeName,versionSuffix,revision,version,label,tags},
+#      system.configurationRevision (misc/version.nix, label.nix; release and codeName
+#      read-only, from lib.trivial as below)
+#      nix.enable, nix.channel.enable, nix.nixPath, nix.registry.<name>.* (config/nix.nix,
+#      nix-channel.nix, nix-flakes.nix), nixpkgs.flake.{source,setNixPath,setFlakeRegistry}
+#      (misc/nixpkgs-flake.nix)
 #    and the assertions of those modules (e.g. extraCommands with nftables, users' groups);
 #  - the config those modules contribute: services.asterisk's systemd.services.asterisk and
 #    asterisk user/group, services.fail2ban's implementation (its environment.etc files,
 #    systemd.services.fail2ban, users.groups.fail2ban, ...: nixpkgs' code, the lab's
 #    deviations marked "Lab:"), the firewall's trustedInterfaces = [ "lo" ], the default users
-#    (root, nobody) and groups (wheel, users, nogroup, ...);
+#    (root, nobody) and groups (wheel, users, nogroup, ...), NIX_PATH in
+#    environment.sessionVariables from nix.nixPath (nix-channel.nix; nixpkgs-flake.nix's
+#    "nixpkgs=flake:nixpkgs" for a system from lib.nixosSystem), /etc/nix/registry.json
+#    (nix-flakes.nix; the flake's nixpkgs pinned by nixpkgs-flake.nix);
+#  - lib.trivial's release, codeName, versionSuffix, version (also lib.version, ...) as
+#    nixpkgs' lib/trivial.nix gives them: .version, the code name of that release (25.05
+#    "Warbler", 25.11 "Xantusia"), .version-suffix or "pre-git", .git-revision or null; a
+#    flake's are overridden by the flake (lib/flake-version-info.nix: ".<date>.<short rev>",
+#    the input's revision); nixpkgs' fallback to a .git directory beside it is not simulated;
 #  - `assertions` / `warnings` as in NixOS.
 # Not implemented: nixpkgs itself. `pkgs` is a stub whose packages are Debian's /usr in the
 # chroot (pkgs.python3 -> "/usr", so "${pkgs.python3}/bin/python3" is /usr/bin/python3);
@@ -53,9 +79,29 @@
 # services.openssh.*, environment.* but etc, ...) is accepted and ignored: only the
 # declared option sets above are checked, so an error hidden in an ignored option goes
 # unnoticed here (nixos-rebuild's header says which declared options the lab simulates).
-{ configuration ? /etc/nixos/configuration.nix, specialArgs ? { }, forFlake ? false }:
+{ configuration ? /etc/nixos/configuration.nix, specialArgs ? { }, withConfig ? false, trivial ? { } }:
 let
   b = builtins;
+
+  # --- lib.trivial: the stand-in nixpkgs' version (nixpkgs' lib/trivial.nix) -------------
+  readLine = file: b.head (b.match "([^\n]*)\n*" (b.readFile file));
+  codeNames = { "25.05" = "Warbler"; "25.11" = "Xantusia"; };
+  versionInfo = rec {
+    release = if b.pathExists ./.version then readLine ./.version
+      else b.throw "televoc lab: eval-config.nix has no .version beside it (not the stand-in nixpkgs')";
+    codeName = codeNames.${release} or (b.throw "televoc lab: no code name for release ${release}");
+    versionSuffix = if b.pathExists ./.version-suffix then readLine ./.version-suffix else "pre-git";
+    revision = if b.pathExists ./.git-revision then readLine ./.git-revision else null;
+  } // trivial;
+  trivialAttrs = {
+    inherit (versionInfo) release codeName versionSuffix;
+    version = versionInfo.release + versionInfo.versionSuffix;
+    revisionWithDefault = default: if versionInfo.revision == null then default else versionInfo.revision;
+  };
+  # The Debian packages `pkgs` stands for: their versions, as lab.py recorded them
+  debianVersions = if b.pathExists ./debian-versions.json then b.fromJSON (b.readFile ./debian-versions.json) else { };
+  debianVersion = name: debianVersions.${name}
+    or (b.throw "televoc lab: the version of Debian's ${name} is not recorded in the stand-in nixpkgs");
 
   libBase = rec {
     # --- properties --------------------------------------------------------------------
@@ -335,8 +381,8 @@ let
           + toKeyValue { inherit mkKeyValue listsAsDuplicateKeys; } sectValues) attrsOfAttrs);
     };
   };
-  lib = libBase // {
-    strings = libBase; lists = libBase; attrsets = libBase; trivial = libBase;
+  lib = libBase // trivialAttrs // {
+    strings = libBase; lists = libBase; attrsets = libBase; trivial = libBase // trivialAttrs;
     modules = libBase; options = libBase; inherit (libBase) types;
   };
 
@@ -370,7 +416,9 @@ let
     # services.asterisk's package: Debian's Asterisk, laid out as nixpkgs' output
     # (build-rootfs.sh): bin/ and sbin/asterisk, lib/asterisk/modules, etc/asterisk (the
     # samples) and the var/{lib,spool,log}/asterisk skeleton that the unit's preStart copies.
-    asterisk = debianPackage "asterisk" // { outPath = "/usr/share/televoc-lab/asterisk"; };
+    # Its version is Debian's upstream version (lab.py: "22.10.1" of "1:22.10.1+dfsg+~cs6...-1").
+    asterisk = let version = debianVersion "asterisk"; in debianPackage "asterisk" // {
+      outPath = "/usr/share/televoc-lab/asterisk"; inherit version; name = "asterisk-${version}"; };
     # services.firewalld's package: not in the lab (firewalld is evaluated, never run)
     firewalld = debianPackage "firewalld" // { outPath = "/televoc-lab-has-no-firewalld"; };
     fail2ban = debianPackage "fail2ban" // { outPath = "/usr/share/televoc-lab/fail2ban"; version = "1.1.1"; };
@@ -910,6 +958,9 @@ let
     extraSettings = removedOption;
   };
 
+  # nix-flakes.nix: a flake reference (attributes of strings, integers, Booleans, paths)
+  flakeReference = types.attrsOf (types.oneOf [ types.str types.int types.bool types.path types.package ]);
+
   # nixos/modules/system/etc/etc.nix: environment.etc.<name>
   etcDecls = name: {
     enable = bool true;
@@ -942,6 +993,48 @@ let
       services = opt (types.attrsOf (types.submoduleDecls serviceDecls)) { };
       packages = opt (types.listOf types.package) [ ];
     };
+    # misc/version.nix and label.nix (system.nixos.* has more options, accepted and ignored)
+    system = {
+      _open = true;
+      nixos = {
+        _open = true;
+        release = opt types.str versionInfo.release // { readOnly = true; };
+        codeName = opt types.str versionInfo.codeName // { readOnly = true; };
+        versionSuffix = opt types.str versionInfo.versionSuffix;
+        revision = opt (types.nullOr types.str) versionInfo.revision;
+        version = opt types.str (config.system.nixos.release + config.system.nixos.versionSuffix);
+        tags = strList;
+        label = opt (types.strMatching "[a-zA-Z0-9:_\\.-]*") (concatStringsSep "-"
+          (b.sort b.lessThan config.system.nixos.tags ++ [ config.system.nixos.version ]));
+      };
+      configurationRevision = opt (types.nullOr types.str) null;
+    };
+    # config/nix.nix, nix-channel.nix, nix-flakes.nix (nix.* has more options, accepted and
+    # ignored) and misc/nixpkgs-flake.nix
+    nix = {
+      _open = true;
+      enable = bool true;
+      channel.enable = bool true;
+      nixPath = opt (types.listOf types.str) (if config.nix.channel.enable then [
+        "nixpkgs=/nix/var/nix/profiles/per-user/root/channels/nixos"
+        "nixos-config=/etc/nixos/configuration.nix"
+        "/nix/var/nix/profiles/per-user/root/channels"
+      ] else [ ]);
+      registry = opt (types.attrsOf (types.submoduleDecls (name: {
+        from = opt flakeReference { type = "indirect"; id = name; };
+        to = mkOption { type = flakeReference; };  # default: from `flake`, below
+        flake = opt (types.nullOr types.attrs) null;
+        exact = bool true;
+      }))) { };
+    };
+    nixpkgs = {
+      _open = true;
+      flake = {
+        source = opt (types.nullOr (types.either types.str types.path)) null;
+        setNixPath = bool (config.nixpkgs.flake.source != null);
+        setFlakeRegistry = bool (config.nixpkgs.flake.source != null);
+      };
+    };
     users = {
       _open = true;
       _aliases = { extraUsers = "users"; extraGroups = "groups"; };
@@ -958,6 +1051,40 @@ let
 
   # --- the config NixOS's own modules contribute ------------------------------------------
   standinModules = [
+    # config/nix-channel.nix: NIX_PATH for every session (pam_env), from nix.nixPath
+    (standinItem "<nixpkgs>/nixos/modules/config/nix-channel.nix" (mkIf config.nix.enable {
+      environment.sessionVariables.NIX_PATH = config.nix.nixPath;
+    }))
+    # config/nix-flakes.nix: the system-wide flake registry
+    (standinItem "<nixpkgs>/nixos/modules/config/nix-flakes.nix" (mkIf config.nix.enable {
+      environment.etc."nix/registry.json".text = b.toJSON {
+        version = 2;
+        flakes = libBase.mapAttrsToList (n: v: {
+          inherit (v) from exact;
+          to = v.to or (if v.flake != null
+            then { type = "path"; path = v.flake.outPath; } // filterAttrs
+              (k: _: b.elem k [ "lastModified" "rev" "revCount" "narHash" ]) v.flake
+            else b.throw "The option `nix.registry.${showPart n}.to' is used but not defined.");
+        }) config.nix.registry;
+      };
+    }))
+    # misc/nixpkgs-flake.nix: a system from lib.nixosSystem (nixpkgs.flake.source set) gets
+    # NIX_PATH "nixpkgs=flake:nixpkgs" (no nixos-config) and nixpkgs pinned in the registry
+    (standinItem "<nixpkgs>/nixos/modules/misc/nixpkgs-flake.nix"
+      (let cfg = config.nixpkgs.flake; in mkIf (cfg.source != null) (mkMerge [
+        { assertions = [ { assertion = cfg.setNixPath -> cfg.setFlakeRegistry;
+            message = ''
+              Setting `nixpkgs.flake.setNixPath` requires that `nixpkgs.flake.setFlakeRegistry` also
+              be set, since it is implemented in terms of indirection through the flake registry.
+            ''; } ]; }
+        (mkIf cfg.setFlakeRegistry {
+          nix.registry.nixpkgs.to = mkDefault { type = "path"; path = cfg.source; };
+        })
+        (mkIf cfg.setNixPath {
+          nix.nixPath = mkDefault ([ "nixpkgs=flake:nixpkgs" ]
+            ++ optional config.nix.channel.enable "/nix/var/nix/profiles/per-user/root/channels");
+        })
+      ])))
     # services/networking/asterisk.nix (config = mkIf cfg.enable { ... })
     (standinItem "<nixpkgs>/nixos/modules/services/networking/asterisk.nix"
       (let cfg = config.services.asterisk; in mkIf cfg.enable {
@@ -1340,6 +1467,14 @@ let
         else e.source or (b.throw "The option `environment.etc.${showPart n}.source' is used but not defined.");
     }) (filterAttrs (_: e: e.enable) config.environment.etc);
     systemdPackages = map toString config.systemd.packages;
+    # misc/version.nix, tools.nix's nixos-version: what the generation records of itself
+    nixos = {
+      inherit (config.system.nixos) release codeName versionSuffix revision version label;
+      inherit (config.system) configurationRevision;
+    };
+    # NIX_PATH as pam_env gives it to every session (a list joined by ":"), null: not set
+    nixPath = let v = config.environment.sessionVariables.NIX_PATH or null; in
+      if v == null then null else if b.isList v then concatStringsSep ":" (map toString v) else toString v;
     # services.fail2ban's definitions are checked (types, unknown options) even when
     # nothing reads them, as NixOS checks every definition; daemonSettings has a value
     # only when enabled
@@ -1349,5 +1484,9 @@ let
   checked =
     if failed != [ ] then b.throw "\nFailed assertions:\n${concatMapStringsSep "\n" (m: "- ${m}") failed}"
     else b.foldl' (r: w: b.trace "evaluation warning: ${w}" r) result warnings;
+  # config, with system.build.toplevel: what `<nixpkgs/nixos>` and lib.nixosSystem give
+  systemConfig = config // {
+    system = config.system // { build = (config.system.build or { }) // { toplevel = checked; }; };
+  };
 in
-  if forFlake then { inherit config; toplevel = checked; } else checked
+  if withConfig then { config = systemConfig; inherit pkgs; } else checked
