@@ -89,9 +89,10 @@ def _judged(
         logger.info(f"    {line}")
     blocking = [f for f in found if not f.ok]
     if blocking:
+        many = len(blocking) != 1
         logger.error(
-            f"{host.print_prefix}{len(blocking)} finding{'s' if len(blocking) != 1 else ''} "
-            "would make a deploy fail: fix them (each line says how) and run the preflight again"
+            f"{host.print_prefix}{len(blocking)} finding{'s' if many else ''} would make a deploy fail: fix "
+            f"{'them' if many else 'it'} (the line after each says how) and run the preflight again"
         )
         return False
     logger.info(f"{host.print_prefix}this box is fit for the event: a deploy can succeed")

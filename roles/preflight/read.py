@@ -50,9 +50,10 @@ def command(module_path: str, configuration: str, flake_output: str, import_name
         f'"$t#nixosConfigurations.\\"$name\\".config" --apply {q("c: " + EXPRESSION)}; '
         'rm -rf "$t"'
     )
+    televoc_dir = "./" + posixpath.relpath(posixpath.dirname(module_path), conf_dir) + "/"
     by_hand = (
-        f"grep -rn --include='*.nix' -e 'services.asterisk' -e 'asterisk = {{' {q(conf_dir)} 2>/dev/null "
-        f"| grep -v -F {q(posixpath.dirname(module_path) + '/')} || true"
+        f"( cd {q(conf_dir)} && grep -rn --include='*.nix' -e 'services.asterisk' -e 'asterisk = {{' . 2>/dev/null "
+        f"| grep -v -F -e {q(televoc_dir)} | sed 's|^\\./||' ) || true"
     )
     parts = [
         f"echo '{MARK}version'; nixos-version 2>/dev/null",
@@ -63,7 +64,7 @@ def command(module_path: str, configuration: str, flake_output: str, import_name
         f'name={q(flake_output)}; [ -n "$name" ] || name=$(hostname)',
         f"echo '{MARK}eval'; if [ -n \"$d\" ]; then {flake_eval}; else {channel_eval}; fi 2>&1",
         f"echo '{MARK}byhand'; {by_hand}",
-        f"echo '{MARK}listening'; ss -H -lnup 2>/dev/null; ss -H -lntp 2>/dev/null",
+        f"echo '{MARK}listening'; ss -H -lntup 2>/dev/null",
         f"echo '{MARK}pids'; for u in asterisk televoc-provisioning; do echo \"$u $(systemctl show -p MainPID "
         f'--value "$u".service 2>/dev/null)"; done; '
         "if grep -q 'managed by televoc' /etc/asterisk/pjsip.conf 2>/dev/null; then echo televoc-asterisk; fi",

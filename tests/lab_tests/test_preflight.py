@@ -11,6 +11,7 @@ import pytest
 
 from lab.deploys import Deployment, write_inventory
 from lab.lab import Lab
+from lab.wait import wait_for
 
 PBX = "10.23.0.2"
 
@@ -103,6 +104,7 @@ def test_a_port_held_by_another_program_is_named_with_its_pid(box):
         box.lab._inside(["python3", "-c", code]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
+        wait_for(lambda: ":5060 " in box.lab.run("ss -H -lnup").stdout, 10, "the other program to hold UDP 5060")
         run = preflight(box)
         assert run.returncode != 0
         assert re.search(r"UDP 5060 \(SIP\) is held by python3 \(pid \d+\)", run.output), run.output
