@@ -1,8 +1,9 @@
 """Whether the previous run finished: a marker on the PBX while a run changes something.
 
-pyinfra exits 0 when a run is interrupted with Ctrl-C, so a wrapper cannot tell. Every step
-of televoc is state-based (it changes only what differs), so the next run finishes the work;
-it also says that the previous one did not finish. The first step of a run writes the marker
+A run can stop halfway: Ctrl-C (pyinfra's own handler would exit 0; televoc's, installed by
+started(), exits 130 and says what holds), a failed step, a dropped connection. Every step of
+televoc is state-based (it changes only what differs), so the next run finishes the work; it
+also says that the previous one did not finish. The first step of a run writes the marker
 when any later step is going to change something, and the last step removes it; a run that
 stops in between (Ctrl-C, a failed step, a dropped connection) leaves it. A run that changes
 nothing writes nothing (and costs no remote command here).
@@ -18,6 +19,8 @@ do not count as changes.
 from __future__ import annotations
 
 import shlex
+import signal
+import sys
 from dataclasses import dataclass
 
 from pyinfra import logger
@@ -138,9 +141,26 @@ def run_unmarked(run: Run):
     yield FunctionCommand(_finish, (run,), {})
 
 
+INTERRUPTED = 130  # a shell's exit status for a command interrupted by SIGINT (128 + 2)
+
+
+def _interrupted(signum, frame) -> None:
+    """Ctrl-C. pyinfra's own handler exits 0 ("Exiting upon user request!"), which a wrapper
+    reads as success; this one exits INTERRUPTED and says what holds."""
+    print(
+        "\ntelevoc: interrupted (Ctrl-C): the run stopped. What it had done is in place on the PBX, what it "
+        "had not reached was not done (a switch NixOS had begun finishes there by itself). The PBX keeps "
+        "serving; the next run says this one did not finish and finishes what is left.",
+        file=sys.stderr,
+    )
+    sys.exit(INTERRUPTED)
+
+
 @deploy("Run", data_defaults=defaults(SETTINGS))
 def started(what: str, snapshot=None) -> Run:
-    """First step of a deploy file; `snapshot` (the run's one read) gives the marker's text."""
+    """First step of a deploy file; `snapshot` (the run's one read) gives the marker's text.
+    From here on, Ctrl-C ends the run with exit status INTERRUPTED, never 0."""
+    signal.signal(signal.SIGINT, _interrupted)
     path = read(SETTINGS).televoc_run_marker
     previous = None
     if snapshot is not None and path in snapshot.texts:

@@ -115,7 +115,7 @@ def test_garbage_in_the_pending_file_is_cleared_without_breaking_the_run(buildup
     assert not (buildup.lab.root / STATE.lstrip("/") / "notify-pending").exists()
 
 
-def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
+def test_a_run_interrupted_with_ctrl_c_exits_130_and_is_named_by_the_next_run(buildup):
     buildup.phones.pop("backoffice").stop()  # one phone missing: the run waits for it
     wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
     buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))  # a run that changes
@@ -137,7 +137,10 @@ def test_a_run_interrupted_with_ctrl_c_is_named_by_the_next_run(buildup):
     finally:
         if proc.poll() is None:
             proc.kill()
-    # pyinfra itself exits 0 after Ctrl-C (a wrapper cannot tell): the next run says so.
+    # pyinfra's own handler would exit 0; televoc's exits 130 and says what holds.
+    assert proc.returncode == 130, output
+    assert "televoc: interrupted (Ctrl-C): the run stopped." in output
+    assert "The PBX keeps serving; the next run says this one did not finish" in output
     again = buildup.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
     assert again.returncode == 0, again.output
     assert re.search(r"the previous run \(deploy\.py started \S+\) did not finish: it was interrupted", again.output), (
