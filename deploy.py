@@ -25,6 +25,7 @@ run = runs.started("deploy.py", snapshot)  # the next run says if this one does 
 
 asterisk.phones_accounted(plan.asterisk, snapshot, publication.told)
 nixos.module_imported(snapshot)
+asterisk.passwords_bridged(plan.asterisk, snapshot)  # no restart may load an account without its password
 switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_served(plan.asterisk, changes, snapshot)

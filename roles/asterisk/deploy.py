@@ -20,7 +20,7 @@ from pyinfra.api import HiddenValue
 
 from roles.event import Account
 from roles.shared import pbxfacts, runs
-from roles.shared.files import managed_file, paths_absent
+from roles.shared.files import managed_file, paths_absent, sha256
 from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 from roles.shared.snapshot import Snapshot
@@ -169,6 +169,24 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         mode="600",
         group="asterisk",
         **known(summary_path),
+    )
+
+
+@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
+def passwords_bridged(config: AsteriskConfig, snapshot: Snapshot | None = None):
+    """Before NixOS switches: the passwords file holds every account of the config Asterisk
+    runs and of `config` (the new phones' passwords added, the running ones kept), so that no
+    restart in between, nor after a run that fails halfway, loads an account without its
+    password. event_served writes `config`'s own file once the switch is done."""
+    if not config.enable:
+        return
+    as_needed(snapshot)(
+        operations.passwords_bridged,
+        name="Every account of the running and of the new config has its password (before the switch)",
+        path=config.secrets_path,
+        secrets=HiddenValue(config.secrets),
+        final_sha=sha256(config.secrets),
+        **_known(snapshot)(config.secrets_path),
     )
 
 

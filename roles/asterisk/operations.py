@@ -6,7 +6,7 @@ import shlex
 
 from pyinfra import host, logger
 from pyinfra import state as pyinfra_state
-from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api import FunctionCommand, HiddenValue, QuoteString, StringCommand, operation
 
 from roles.event import Account
 from roles.event.changes import account, parse_summary
@@ -15,7 +15,7 @@ from roles.shared.names import TRUNK
 from roles.shared.ops import probing
 from roles.shared.pbxfacts import AsteriskState, poll
 
-from .render import changed_credentials
+from .render import bridged, changed_credentials
 from .report import (
     LiveConfig,
     RunChanges,
@@ -461,3 +461,41 @@ def phones_accounted(path: str, summary: str, new: dict, told=(), recorded=UNREA
         for line in lines:
             logger.info(f"{host.print_prefix}will change: {line}")
     yield FunctionCommand(_accounted, (lines,), {})
+
+
+def _bridge(state, host, path: str, secrets: HiddenValue) -> bool:
+    ok, output = host.run_shell_command(StringCommand("cat", QuoteString(path)), print_output=False)
+    if not ok:  # gone since the snapshot: nothing runs that could lose a password
+        return True
+    old = "".join(f"{line}\n" for line in output.stdout_lines)
+    merged = bridged(old, secrets.unmask())
+    if merged == old:
+        return True
+    return put_file_atomically(
+        host, merged.encode(), path, "640", group="asterisk",
+        unchanged="NixOS was not switched: Asterisk keeps serving its current config and the phones stay registered.",
+    )  # fmt: skip
+
+
+@operation(is_idempotent=False)
+def passwords_bridged(path: str, secrets: HiddenValue, final_sha: str, current=UNREAD):
+    """
+    Before NixOS switches to a new config: the passwords file holds every account of the
+    config Asterisk runs and of the new one (roles.asterisk.render.bridged), so that an
+    Asterisk that (re)starts at any moment of the run, or after a run that failed halfway,
+    loads no account without its password. event_served writes this run's file afterwards.
+
+    + path: the passwords file (root:asterisk 0640)
+    + secrets: HiddenValue of this run's passwords file
+    + final_sha: its sha256 (the file already is this run's: nothing to bridge)
+    + current: the file's FileDigest as the run's snapshot read it (None: no file yet)
+    """
+    if current is UNREAD:
+        current = host.get_fact(FileDigests, paths=(path,)).get(path)
+    if current is None:
+        host.noop("no passwords file yet: no config runs that could lose an account's password")
+        return
+    if current.sha256 == final_sha:
+        host.noop(f"{path} is already this run's")
+        return
+    yield FunctionCommand(_bridge, (path, secrets), {})

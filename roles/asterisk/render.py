@@ -294,3 +294,47 @@ def verification(directory: Directory, routing: Routing) -> Verification:
         trunk=(names.TRUNK, f"{trunk.trunk.username} at {trunk.trunk.registrar}") if trunk is not None else None,
         peers=tuple((names.VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers) if directory.venue else (),
     )
+
+
+def _sections(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the text before the first section, [(section name, its text with the comments and
+    blank lines before it)]) of a secrets file in televoc's format."""
+    head: list[str] = []
+    blocks: list[tuple[str, str]] = []
+    name: str | None = None
+    lines: list[str] = []
+    pending: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("[") and "]" in line:
+            if name is not None:
+                blocks.append((name, "".join(lines)))
+            elif not blocks:
+                head = lines
+            name, lines = line[1 : line.index("]")], [*pending, line]
+            pending = []
+        elif name is not None and (line.startswith(";") or not line.strip()):
+            pending.append(line)
+        elif name is None:
+            lines.append(line)
+        else:
+            lines.extend([*pending, line])
+            pending = []
+    if name is not None:
+        blocks.append((name, "".join(lines)))
+    else:
+        head = lines
+    return "".join(head), blocks
+
+
+def bridged(old: str, new: str) -> str:
+    """The secrets file to write before NixOS switches to a new config: every section of the
+    file Asterisk has now (`old`: the running config's accounts keep their passwords, its
+    generation marker stays), and the sections of `new` whose accounts `old` lacks (the new
+    config's new phones). Whichever config Asterisk loads next, the one it runs or the new one,
+    every account it names has its password: a switch or a write that fails in between can
+    leave no account without one."""
+    head, old_blocks = _sections(old)
+    _, new_blocks = _sections(new)
+    have = {name for name, _ in old_blocks}
+    added = [text for name, text in new_blocks if name not in have and not name.startswith(names.GENERATION_AOR_PREFIX)]
+    return head + "".join(text for _, text in old_blocks) + "".join(added)

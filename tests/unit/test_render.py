@@ -250,3 +250,23 @@ def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
 def test_teardown_disables_asterisk_and_opens_no_port(directory):
     module = teardown(directory, stop=True).module.text
     assert "enable = false;" in module and _firewall(module) == [] and "assertions" not in module
+
+
+def test_the_bridge_keeps_the_running_accounts_and_adds_the_new_ones_only(directory):
+    before = render_asterisk(directory)
+    accounts = [
+        *directory.accounts[1:],
+        directory.accounts[0].model_copy(update={"name": "saal9", "extension": "1009"}),
+    ]
+    changed = [accounts[0].model_copy(update={"password": "pw-back-CHANGED-9q2"}), accounts[1]]
+    after = render_asterisk(directory.model_copy(update={"accounts": tuple(changed)}))
+    from roles.asterisk.render import bridged
+
+    text = bridged(before.secrets, after.secrets)
+    assert f"[televoc-generation-{before.generation}]" in text  # the running config's marker
+    assert f"televoc-generation-{after.generation}" not in text
+    assert "[saal1]\ntype=auth" in text  # gone from the new config: kept for the running one
+    assert "[saal9]\ntype=auth" in text and "password=pw-saal1-Kq8vR2xZ7m" in text  # the new phone
+    assert "password=pw-back-Hd5sJ9pQ2v" in text and "pw-back-CHANGED" not in text  # running password kept
+    assert bridged(text, after.secrets) == text  # a second bridge changes nothing
+    assert bridged(before.secrets, before.secrets) == before.secrets
