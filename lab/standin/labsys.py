@@ -11,7 +11,12 @@ systemd.services; a unit that is not there does not exist, as on NixOS):
     limit: StartLimitBurst in StartLimitIntervalSec, 5 in 10 s by default), and on stop
     runs ExecStop, sends KillSignal (SIGTERM) to the process group, SIGKILL after
     TimeoutStopSec (at most 10 s here), then ExecStopPost.
-  - Type=forking: ExecStart must exit 0; the main PID is read from PIDFile=.
+  - Type=forking: ExecStart must exit 0; the main PID is read from PIDFile=. Restart= as
+    for a simple service (systemd watches a forking unit's main PID too): a watcher process
+    (`python3 labsys.py watch UNIT`) notices the main PID gone and starts the unit again
+    after RestartSec=, within the start limit; the exit status of a process the lab did
+    not start is unknown here, so every policy but `no` restarts it (systemd: `on-failure`
+    would not restart a clean exit).
   - Type=oneshot: the ExecStart lines run in order; RemainAfterExit=yes keeps it "active
     (exited)".
   - ExecStartPre/ExecStartPost/ExecReload/ExecStop/ExecStopPost; the prefixes @ - + !;
@@ -36,6 +41,7 @@ waitfullybooted` answers, so that a switch returns with a usable PBX; its main P
 /run/televoc-lab/asterisk.pid. The lab makes none of Asterisk's directories itself.
 """
 
+import fcntl
 import grp
 import json
 import os
@@ -475,10 +481,92 @@ def log_tail(unit: str, lines: int = 15) -> str:
 
 
 # --- generic start / stop / reload ------------------------------------------------------------
-def start(unit: str = UNIT, _depth: int = 0) -> int | None:
+WATCH_POLL = 0.2  # how often a watcher looks at a forking unit's main PID (seconds)
+
+
+def _watcher_file(unit: str) -> str:
+    return os.path.join(STATE_DIR, f"{unit}.watcher")
+
+
+def _stop_watcher(unit: str) -> None:
+    """The watcher of a forking unit goes first when the unit is stopped (a stop is no crash)."""
+    try:
+        with open(_watcher_file(unit), encoding="ascii") as f:
+            pid = int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return
+    if pid != os.getpid() and alive(pid) and "labsys.py" in _proc_cmdline(pid) and " watch " in _proc_cmdline(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):  # at most 5 s
+            if not alive(pid):
+                break
+            time.sleep(0.05)
+    try:
+        os.unlink(_watcher_file(unit))
+    except FileNotFoundError:
+        pass
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _watch_forking(unit: str) -> None:
+    """Start the watcher that applies Restart= to a forking unit (none for Restart=no)."""
+    if get(load(unit), "Restart", "no") == "no":
+        return
+    _stop_watcher(unit)
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(_log_path(unit), "ab") as log:
+        w = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "watch", unit],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd="/",
+        )
+    with open(_watcher_file(unit), "w", encoding="ascii") as f:
+        f.write(f"{w.pid}\n")
+
+
+def watch(unit: str) -> int:
+    """Restart= for a forking unit whose main PID the lab did not start itself (see above)."""
+    u = load(unit)
+    restart_sec = float(get(u, "RestartSec", "0.1").rstrip("s") or 0.1)
+    burst = int(get(u, "StartLimitBurst", "5", "Unit"))
+    interval = float(get(u, "StartLimitIntervalSec", "10", "Unit").rstrip("s") or 10)
+    starts: list[float] = []
+    for _ in range(MAX_RESTARTS):
+        pid = unit_main_pid(unit)
+        while pid and alive(pid):  # as long as the service runs
+            time.sleep(WATCH_POLL)
+        _log(unit, f"main process {pid} is gone; restarting in {restart_sec:g} s (Restart=)")
+        time.sleep(restart_sec)
+        now = time.monotonic()
+        starts = [s for s in starts if now - s < interval] + [now]
+        if len(starts) > burst:
+            _log(unit, f"{unit}: Start request repeated too quickly.")
+            return 1
+        try:
+            if unit == UNIT:
+                start_asterisk(watched=True)
+            else:
+                start(unit, _watched=True)
+        except ServiceError as e:
+            _log(unit, str(e))
+            return 1
+    return 0
+
+
+def start(unit: str = UNIT, _depth: int = 0, _watched: bool = False) -> int | None:
     """Start `unit` unless it is active; return its main PID (None for oneshot)."""
     if unit == UNIT:
-        return start_asterisk()
+        return start_asterisk(watched=_watched)
     if masked(unit):
         raise ServiceError(f"Failed to start {unit}: Unit {unit} is masked.")
     if is_active(unit):
@@ -510,7 +598,10 @@ def start(unit: str = UNIT, _depth: int = 0) -> int | None:
                 clear_state(unit)
             return None
         if kind == "forking":
-            return _start_forking(u, unit, path, env)
+            pid = _start_forking(u, unit, path, env)
+            if not _watched:
+                _watch_forking(unit)
+            return pid
         return _start_simple(u, unit, path, env)
     except ServiceError:
         write_state(unit, type=kind, unit_file=path, result="failed", since=time.time())
@@ -602,6 +693,7 @@ def stop(unit: str = UNIT, _depth: int = 0) -> bool:
                 stop(other, _depth + 1)
             except ServiceError as e:
                 _log(other, str(e))
+    _stop_watcher(unit)
     if unit == UNIT:
         return stop_asterisk()
     state = read_state(unit)
@@ -807,8 +899,18 @@ def _cli(command: str, timeout: float = 5.0) -> subprocess.CompletedProcess:
     )
 
 
-def start_asterisk() -> int:
-    """Start asterisk.service unless it is running; return its main PID."""
+def start_asterisk(watched: bool = False) -> int:
+    """Start asterisk.service unless it is running; return its main PID. Its Restart= is
+    applied by a watcher (`watched`: the watcher is the caller). One start at a time (systemd
+    merges a start job into one that runs: a `systemctl start` while the watcher restarts
+    Asterisk starts no second one)."""
+    os.makedirs(os.path.dirname(PID_FILE), exist_ok=True)
+    with open(os.path.join(os.path.dirname(PID_FILE), "asterisk.start.lock"), "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start_asterisk(watched)
+
+
+def _start_asterisk(watched: bool) -> int:
     pid = main_pid()
     if pid:
         return pid
@@ -848,6 +950,8 @@ def start_asterisk() -> int:
             if _cli("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic())).returncode == 0:
                 with open(PID_FILE, "w", encoding="ascii") as f:
                     f.write(f"{pid}\n")
+                if not watched:
+                    _watch_forking(UNIT)
                 return pid
             if not _alive_asterisk(pid):
                 break
@@ -889,5 +993,7 @@ def reload_asterisk() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "supervise":
         sys.exit(supervise(sys.argv[2], sys.argv[3]))
-    print("usage: labsys.py supervise UNIT UNIT_FILE", file=sys.stderr)
+    if len(sys.argv) == 3 and sys.argv[1] == "watch":
+        sys.exit(watch(sys.argv[2]))
+    print("usage: labsys.py supervise UNIT UNIT_FILE | watch UNIT", file=sys.stderr)
     sys.exit(2)
