@@ -190,36 +190,42 @@ def _verify(
     trunk_trouble = trunk_problem(current, *trunk) if trunk is not None else None
     if trunk is not None and trunk_trouble is None:
         logger.info(f"{host.print_prefix}the trunk {trunk[1]} is registered")
-    elif trunk_trouble is not None:
-        say = logger.warning if mode == "report" else logger.error
-        say(f"{host.print_prefix}{trunk_trouble}")
+    troubled = dict(peer_problems(current, peers))
+    for _aor, venue in peers:
+        if venue not in troubled:
+            logger.info(f"{host.print_prefix}venue {venue}'s PBX answers")
     peer_trouble = []
-    for venue, why in peer_problems(current, peers):
+    for venue, why in troubled.items():
         if venue in down or mode == "report":
             logger.warning(
                 f"{host.print_prefix}venue {venue}'s PBX {why}"
                 + (" (its own host failed in this run)" if venue in down else "")
             )
         else:
-            logger.error(f"{host.print_prefix}venue {venue}'s PBX {why}")
-            peer_trouble.append(venue)
-    for _aor, venue in peers:
-        if venue not in {v for v, _ in peer_problems(current, peers)}:
-            logger.info(f"{host.print_prefix}venue {venue}'s PBX answers")
+            peer_trouble.append(f"venue {venue}'s PBX {why}: calls to and from it fail until it answers")
     dead = unanswerable_groups(groups, problems)
     if dead:  # a group nobody can answer is a problem on buildup day, even in report mode
         logger.warning(f"{host.print_prefix}{len(dead)} of {len(groups)} groups have no phone that can answer now:")
         for line in wrapped("groups", dead):
             logger.warning(line)
+    if trunk_trouble is not None and mode == "report":
+        logger.warning(f"{host.print_prefix}{trunk_trouble}")
+    elif trunk_trouble is not None:
+        peer_trouble.append(f"{trunk_trouble}; calls to and from outside fail until it is registered")
+    # What fails the run comes last: the crew reads the end of the output first.
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer (every phone: {written})")
-        return (trunk_trouble is None and not peer_trouble) or mode == "report"
+        for line in peer_trouble:
+            logger.error(f"{host.print_prefix}{line}; the phones call each other meanwhile")
+        return not peer_trouble or mode == "report"
     lines = summary(current, phones, problems, more=f" (all of them: {written})")
     if mode == "report":
         logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
         for line in lines[1:]:
             logger.warning(line)
         return True
+    for line in peer_trouble:
+        logger.error(f"{host.print_prefix}{line}")
     logger.error(f"{host.print_prefix}{lines[0]} after {wait:.0f} s; not ready:")
     for line in lines[1:]:
         logger.error(line)

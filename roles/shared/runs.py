@@ -18,13 +18,18 @@ do not count as changes.
 
 from __future__ import annotations
 
+import atexit
+import logging
+import re
 import shlex
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyinfra import logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.context import ctx_host, ctx_state
 
 from roles.shared.clock import utc_stamp
 from roles.shared.ops import deploy
@@ -107,7 +112,7 @@ def _start(state, host, run: Run) -> bool:
     if run.previous:
         logger.warning(
             f"{host.print_prefix}the previous run ({run.previous}) did not finish: it was interrupted "
-            "(Ctrl-C: pyinfra then exits 0), a step failed, or the connection dropped. This run "
+            "(Ctrl-C), a step failed, or the connection dropped. This run "
             "finishes what it left: every step changes only what still differs."
         )
     return status
@@ -144,9 +149,84 @@ def run_unmarked(run: Run):
 INTERRUPTED = 130  # a shell's exit status for a command interrupted by SIGINT (128 + 2)
 
 
+ROLES = str(Path(__file__).resolve().parents[1]) + "/"  # televoc's own steps live below here
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class _Closing:
+    """What the last lines of a failed run say: televoc's own error lines per host, kept as
+    the steps log them, printed again after pyinfra's last lines ("Error: executed 0
+    commands", "No hosts remaining!"), which otherwise read as if nothing ran."""
+
+    what: str = ""
+    said: dict[str, list[str]] = field(default_factory=dict)
+    interrupted: bool = False
+    installed: bool = False
+
+
+CLOSING = _Closing()
+SHOWN_PER_HOST = 5  # headlines repeated per host; the rest stays above
+
+
+class _Keeper(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.pathname.startswith(ROLES) or not ctx_host.isset():
+            return
+        name = ctx_host.get().name
+        line = _ANSI.sub("", record.getMessage()).strip()
+        if line.startswith(f"[{name}] "):  # a headline, not a continuation (a list of names)
+            CLOSING.said.setdefault(name, []).append(line.removeprefix(f"[{name}] "))
+
+
+def closing_lines(what: str, failed: list[str], hosts: int, said: dict[str, list[str]]) -> list[str]:
+    """The block a failed run ends with: which hosts did not finish, what televoc said about
+    each (its first SHOWN_PER_HOST error lines), and what pyinfra's own last lines mean."""
+    lines = [f"--> televoc: {what} did not finish on {', '.join(failed)} ({len(failed)} of {hosts} hosts):"]
+    for name in failed:
+        told = said.get(name, [])
+        if not told:
+            lines.append(
+                f"    [{name}] no televoc step reported a problem there: pyinfra's error above says "
+                "why (the host could not be reached, or a command failed)"
+            )
+        for line in told[:SHOWN_PER_HOST]:
+            lines.append(f"    [{name}] {line}")
+        if len(told) > SHOWN_PER_HOST:
+            lines.append(f"    [{name}] ... and {len(told) - SHOWN_PER_HOST} more lines above")
+    lines.append(
+        '    pyinfra\'s "Error: executed 0 commands" and "No hosts remaining!" above mean only that '
+        "this step failed and the run stopped there: what the steps before it did is in place, "
+        "and the PBX serves as said above. Run again after the fix: every step changes only what still differs."
+    )
+    return lines
+
+
+def _closing() -> None:
+    if CLOSING.interrupted or not ctx_state.isset():
+        return
+    state = ctx_state.get()
+    failed = sorted(h.name for h in state.failed_hosts)
+    if failed:
+        hosts = len(list(state.inventory.iter_activated_hosts())) or len(failed)
+        print("\n" + "\n".join(closing_lines(CLOSING.what, failed, hosts, CLOSING.said)), file=sys.stderr)
+
+
+def _install_closing(what: str) -> None:
+    CLOSING.what = what
+    if not CLOSING.installed:
+        CLOSING.installed = True
+        logger.addHandler(_Keeper())
+        atexit.register(_closing)
+
+
 def _interrupted(signum, frame) -> None:
     """Ctrl-C. pyinfra's own handler exits 0 ("Exiting upon user request!"), which a wrapper
     reads as success; this one exits INTERRUPTED and says what holds."""
+    CLOSING.interrupted = True
     print(
         "\ntelevoc: interrupted (Ctrl-C): the run stopped. What it had done is in place on the PBX, what it "
         "had not reached was not done (a switch NixOS had begun finishes there by itself). The PBX keeps "
@@ -161,6 +241,7 @@ def started(what: str, snapshot=None) -> Run:
     """First step of a deploy file; `snapshot` (the run's one read) gives the marker's text.
     From here on, Ctrl-C ends the run with exit status INTERRUPTED, never 0."""
     signal.signal(signal.SIGINT, _interrupted)
+    _install_closing(what)
     path = read(SETTINGS).televoc_run_marker
     previous = None
     if snapshot is not None and path in snapshot.texts:
