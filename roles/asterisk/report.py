@@ -211,20 +211,47 @@ def unanswerable_groups(groups: Sequence[tuple[str, tuple[str, ...]]], problems:
 TRUNK_READY = "Registered"
 TRUNK_STATUS = {
     "Unregistered": "not registered (yet): the upstream has not answered, or the registration expired",
-    "Rejected": "rejected by the upstream: check the trunk's username and password (the password file)",
+    "Rejected": (
+        "rejected by the upstream, or it did not answer in time: check the trunk's username and "
+        "password (the password file) and that the upstream answers"
+    ),
     "Stopped": "stopped: Asterisk gave up registering",
 }
+# Asterisk shows both a refused password and an upstream that never answers as "Rejected"
+# (res_pjsip_outbound_registration: a timeout is a temporary rejection). The trunk's aor has a
+# qualified contact (the registrar): whether it answers Asterisk's OPTIONS tells them apart.
+TRUNK_SILENT = (
+    "the upstream does not answer (neither REGISTER nor OPTIONS): check its address and the network path to it"
+)
+TRUNK_REFUSED = (
+    "rejected by the upstream, which answers otherwise: check the trunk's username and password (the password file)"
+)
 
 
 def trunk_problem(state: PbxState, name: str, label: str) -> str | None:
-    """Why the trunk `name` cannot carry calls now (as `pjsip show registrations` says), or
-    None when it is registered. `label` names it for the crew ('6000 at 10.77.0.2')."""
+    """Why the trunk `name` cannot carry calls now (as `pjsip show registrations` says, and
+    whether the registrar answers the qualify of the trunk's aor: Asterisk sends no call to a
+    contact that does not answer), or None when it can. `label` names it for the crew
+    ('6000 at 10.77.0.2')."""
     status = state.outbound.get(name)
+    answers = {contact.status for contact in state.contacts_of(name)}
+    silent = "Unavail" in answers and "Avail" not in answers
     if status == TRUNK_READY:
-        return None
+        if not silent:
+            return None
+        return (
+            f"the trunk {label} is {status}, but the upstream does not answer Asterisk's OPTIONS: "
+            "calls over it fail; check its address and the network path to it"
+        )
     if status is None:
         return f"the trunk {label}: Asterisk has no registration {name}"
-    return f"the trunk {label} is {status}: {TRUNK_STATUS.get(status, 'not registered')}"
+    if silent and status != "Stopped":
+        why = TRUNK_SILENT
+    elif status == "Rejected" and "Avail" in answers:
+        why = TRUNK_REFUSED
+    else:
+        why = TRUNK_STATUS.get(status, "not registered")
+    return f"the trunk {label} is {status}: {why}"
 
 
 def peer_problems(state: PbxState, peers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ The tests share both labs and the deploy of tests/lab_tests/trunk_event (module 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,19 @@ class Trunked(Deployment):
         lab = self.upstream.lab
         return callees(
             {n: (lab, PHONE_PASSWORD, 5200 + int(n[-1]), h) for n, h in how.items()},
-            lambda started: all(c.registered() for c in started.values()),
-            "upstream phones registered",
+            lambda started: all(c.registered() for c in started.values()) and self.upstream_avail(started),
+            "upstream phones registered and Avail at the upstream",
         )
+
+    def upstream_avail(self, names) -> bool:
+        """The upstream's Asterisk sends calls only to a contact that answered its qualify; a
+        callee registering again where an earlier one had stopped stays Unavail until the next
+        qualify (30 s): ask for it now."""
+        listing = self.upstream.lab.asterisk("pjsip show contacts")
+        waiting = [n for n in names if not re.search(rf"Contact:\s+{n}/\S+\s+\S+\s+Avail\b", listing)]
+        for name in waiting:
+            self.upstream.lab.asterisk(f"pjsip qualify {name}")
+        return not waiting
 
 
 @pytest.fixture(scope="module")
@@ -130,11 +141,39 @@ def test_the_upstream_refusing_the_password_fails_strict_verification_naming_the
             assert run.returncode != 0, run.output
             assert f"{TRUNK_LINE} is Rejected" in run.output, run.output
             assert "all 2 phones are registered" in run.output  # the trunk alone fails the run
+            # televoc's words are the last the crew reads, after pyinfra's own last lines.
+            end = run.output[run.output.index("No hosts remaining!") :]
+            assert re.search(r"--> televoc: deploy.py did not finish on lab \(1 of 1 hosts\):", end), end
+            assert f"[lab] {TRUNK_LINE} is Rejected: rejected by the upstream" in end, end
+            assert "the upstream does not answer" not in run.output, run.output
+            assert "calls to and from outside fail until it is registered" in end, end
         finally:
             pbx.trunk_secret.write_text(TRUNK_PASSWORD + "\n")
         fixed = pbx.deploy("--data", "televoc_register_wait=30")
         assert fixed.returncode == 0, fixed.output
         assert f"{TRUNK_LINE} is registered" in fixed.output
+
+
+def test_an_upstream_that_does_not_answer_is_named_as_such_last(pbx):
+    # The upstream drops everything from the event's PBX: no answer to REGISTER nor OPTIONS.
+    # Its registration still reads Registered until it is due; the run tells that apart.
+    drop = "INPUT -s 10.77.0.1 -j DROP"
+    with pbx.local(l1="ring", l2="ring"):
+        pbx.upstream.lab.run(f"iptables -I {drop}")
+        try:
+            pbx.lab.asterisk("pjsip qualify televoc-trunk")  # the OPTIONS now, not within 60 s
+            wait_for(lambda: "Unavail" in pbx.lab.asterisk("pjsip show contacts"), 15, "the upstream silent")
+            run = pbx.deploy("--data", "televoc_register_wait=5")
+            assert run.returncode != 0, run.output
+            end = run.output[run.output.index("No hosts remaining!") :]
+            assert f"[lab] {TRUNK_LINE} is " in end, end
+            assert "the upstream does not answer Asterisk's OPTIONS: calls over it fail; check its address" in end
+            assert "check the trunk's username and password" not in run.output, run.output
+        finally:
+            pbx.upstream.lab.run(f"iptables -D {drop}")
+        pbx.lab.asterisk("pjsip qualify televoc-trunk")
+        fixed = pbx.deploy("--data", "televoc_register_wait=40")
+        assert fixed.returncode == 0, fixed.output
 
 
 def test_a_forward_to_an_outside_number_goes_out_shown_as_the_callers_block_number(pbx):

@@ -183,3 +183,34 @@ def test_a_changed_password_changes_only_that_phones_fingerprint():
     assert changed_credentials(before.splitlines(), before) == []
     assert changed_credentials(None, after) == []  # nothing recorded: nobody registered with televoc's
     assert changed_credentials(["a 0123"], after) == ["a"]  # b is new to the record, not changed
+
+
+@pytest.mark.parametrize(
+    ("status", "qualify", "why"),
+    [
+        ("Registered", "Avail", None),
+        ("Rejected", "Avail", "rejected by the upstream, which answers otherwise: check the trunk's username"),
+        ("Registered", "NonQual", None),
+        ("Registered", "Unavail", "the upstream does not answer Asterisk's OPTIONS: calls over it fail"),
+        ("Rejected", "Unavail", "the upstream does not answer (neither REGISTER nor OPTIONS)"),
+        ("Unregistered", "Unavail", "the upstream does not answer (neither REGISTER nor OPTIONS)"),
+        ("Rejected", "NonQual", "rejected by the upstream, or it did not answer in time"),
+        ("Unregistered", "NonQual", "not registered (yet)"),
+        ("Stopped", "Unavail", "stopped: Asterisk gave up registering"),
+    ],
+)
+def test_a_trunk_problem_says_whether_the_upstream_answers_at_all(status, qualify, why):
+    from roles.asterisk.report import trunk_problem
+    from roles.shared.pbxcli import Contact, PbxState
+
+    state = PbxState(
+        running=True,
+        outbound={"televoc-trunk": status},
+        contacts=(Contact("televoc-trunk", "sip:10.0.0.1", qualify, None),),
+    )
+    said = trunk_problem(state, "televoc-trunk", "6000 at 10.0.0.1")
+    if why is None:
+        assert said is None
+    else:
+        sep = ", but " if status == "Registered" else ": "
+        assert said.startswith(f"the trunk 6000 at 10.0.0.1 is {status}{sep}{why}"), said
