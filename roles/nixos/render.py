@@ -114,6 +114,8 @@ class Jail:
     + comment: what the module says about it (lines of text)
     + after: the unit that writes `logpath` (fail2ban starts after it: a missing log file
       would stop it)
+    + maxretry: the failures that ban, when not the event's `security.ban_after` (1: a line
+      that is a verdict already)
     """
 
     name: str
@@ -123,6 +125,7 @@ class Jail:
     filter: str | None = None
     failregex: str | None = None
     datepattern: str | None = None
+    maxretry: int | None = None
 
 
 @dataclass(frozen=True)

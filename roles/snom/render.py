@@ -20,8 +20,10 @@ IDENTITIES = 12
 PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
 # What the server logs about a source to be banned (fail2ban reads its log): requests for
 # unknown MACs or other paths, and for settings another address fetched (security.ban_after
-# of them ban).
+# of them ban) ...
 REFUSED_LOG_REGEX = r"^\s*televoc-provisioning: refused (404|405|403 fetched already by) .* from <ADDR>$"
+# ... and every request of a source it refuses for sweeping MACs (one of them bans).
+SWEEP_LOG_REGEX = r"^\s*televoc-provisioning: refused 403 sweeping .* from <ADDR>$"
 LOG_DATE_PATTERN = "^%%Y-%%m-%%dT%%H:%%M:%%S%%z"
 # How long a fetched version stays on offer (a phone that reboots while applying it fetches
 # again). A source that asks for MAX_UNKNOWN_PER_SOURCE different unknown MACs within

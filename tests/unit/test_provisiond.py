@@ -3,10 +3,13 @@
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+
+from roles.snom.render import REFUSED_LOG_REGEX, SWEEP_LOG_REGEX
 
 _spec = importlib.util.spec_from_file_location(
     "provisiond", Path(__file__).resolve().parents[2] / "roles/snom/files/provisiond.py"
@@ -254,6 +257,36 @@ def test_at_most_max_sources_sources_are_followed(files, monkeypatch):
     for i in range(10):
         p.request("GET", unknown(i), f"10.23.0.{100 + i}", now=i)
     assert sorted(p.state["asked"]) == ["10.23.0.107", "10.23.0.108", "10.23.0.109"]  # the quiet ones forgotten
+
+
+def _jail(regex: str):
+    """A fail2ban failregex as Python's re: <ADDR> as the address it captures."""
+    return re.compile(regex.replace("<ADDR>", r"(?P<addr>[0-9a-fA-F.:]+)"))
+
+
+def test_fail2ban_bans_a_sweeper_at_its_first_sweep_line_and_counts_only_refusals_otherwise(files):
+    sweep, refused = _jail(SWEEP_LOG_REGEX), _jail(REFUSED_LOG_REGEX)
+    p = server(files, max_unknown=9)
+    lines = []
+    for i in range(8):
+        answer = p.request("GET", unknown(i), SWEEPER, now=i)
+        lines.append((answer.log, answer.notice))
+    lines.append((p.request("GET", unknown(20), "10.23.0.70", now=9).notice, ""))  # the lock's notice
+    lines.append((p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=10).log, ""))  # refused: locked
+    lines.append((p.request("GET", f"/televoc/{MAC}.xml", SWEEPER, now=11).log, ""))
+
+    def matched(jail, text):  # as fail2ban sees a line once it has cut the time stamp off
+        found = jail.search(f" televoc-provisioning: {text}")
+        return found["addr"] if found else None
+
+    logs = [log for log, _ in lines]
+    assert [matched(refused, log) for log in logs[:7]] == [SWEEPER] * 7  # unknown MACs: ban_after of them
+    assert [matched(sweep, log) for log in logs[:7]] == [None] * 7
+    assert (matched(sweep, logs[7]), matched(refused, logs[7])) == (SWEEPER, None)  # the 8th: banned at once
+    assert "LOCKED" in logs[8] and (matched(sweep, logs[8]), matched(refused, logs[8])) == (None, None)
+    assert "locked" in logs[9] and (matched(sweep, logs[9]), matched(refused, logs[9])) == (None, None)  # phones
+    assert matched(sweep, logs[10]) == SWEEPER
+    assert all(notice == "" for _, notice in lines[:8])
 
 
 @pytest.mark.parametrize(
