@@ -36,7 +36,7 @@ PROVISIONING_COMMENT = (
     "own user, bound to the PBX's address in the phone network.",
 )
 PROVISIONING_JAIL_COMMENT = ("Requests for unknown MACs or other paths, and for settings another address fetched.",)
-PROVISIONING_SWEEP_JAIL = "televoc-provisioning-sweep"
+PROVISIONING_SWEEP_JAIL = "televoc-mac-sweep"
 PROVISIONING_SWEEP_JAIL_COMMENT = (
     "A source the provisioning server refuses for sweeping MACs (too many unknown MACs from",
     "one address): banned at its first such line.",
