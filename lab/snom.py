@@ -9,7 +9,10 @@
         assert fleet.web("000413ABCDEF", "/advanced_update.htm?reboot=Reboot", ("admin", "pw")) == 200
 
 The phones are one process, lab/snomsim.py (see its docstring for the behaviour and
-the state keys), run with the host's Python inside the lab's network namespace. Each phone
+the state keys), run with the host's Python inside the lab's network namespace, or in the
+phone network (`SnomFleet(lab, workdir, netns=lab.phones_netns)`: each phone's `ip` given
+with `lab.phone_address(ip)` first, its setting_server at the PBX's 10.23.0.2; it reaches
+the PBX through its firewall, as a real phone does, and can be banned like one). Each phone
 writes <workdir>/<MAC>.json after every change; the log is <workdir>/snomsim.log.
 State keys: mac, ip, sip_port, web_port, settings (flat: "setting_server", "user_name.1"),
 identity (user, auth_user, registrar, display_name, expires, or None), registered,
@@ -80,13 +83,19 @@ class SnomPhone:
 
 
 class SnomFleet:
-    """The snomsim process for a set of phones in `lab`; its files live in `workdir`."""
+    """The snomsim process for a set of phones in `lab`; its files live in `workdir`; `netns`:
+    the network namespace the phones live in (the PBX's, unless lab.phones_netns)."""
 
-    def __init__(self, lab: Lab, workdir: Path):
+    def __init__(self, lab: Lab, workdir: Path, netns: str | None = None):
         self.lab = lab
+        self._netns = netns
         self.workdir = Path(workdir).resolve()
         self.phones: dict[str, SnomPhone] = {}
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def netns(self) -> str:
+        return self._netns or self.lab.netns
 
     def __enter__(self) -> SnomFleet:
         return self
@@ -110,7 +119,7 @@ class SnomFleet:
                 IP,
                 "netns",
                 "exec",
-                self.lab.netns,
+                self.netns,
                 sys.executable,
                 "-m",
                 "lab.snomsim",
@@ -180,7 +189,7 @@ class SnomFleet:
         phone = self.phones[normalize_mac(mac)]
         url = f"http://{phone.ip}:{phone.web_port}{path}"
         r = subprocess.run(
-            [IP, "netns", "exec", self.lab.netns, sys.executable, "-c", WEB_GET, url, *(auth or ())],
+            [IP, "netns", "exec", self.netns, sys.executable, "-c", WEB_GET, url, *(auth or ())],
             capture_output=True,
             text=True,
             timeout=30,

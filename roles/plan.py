@@ -4,9 +4,10 @@ Each role renders its own artefacts from the event (roles.event's Directory): th
 role Asterisk's files and the passwords beside them, the snom role the phones' settings and
 its provisioning server. This module hands them to the nixos role, which renders the NixOS
 module around them: Asterisk's files in `services.asterisk`, the provisioning server as a
-service with its port open to the phone network, a fail2ban jail for each log that names
-sources to ban. No role imports another; deploy.py and teardown.py read the plan and give
-each role's steps their part.
+service with its port open to the phone network, fail2ban jails on each log that names
+sources to ban (the provisioning server's: one for its refusals, one for its sweepers). No
+role imports another; deploy.py and teardown.py read the plan and give each role's steps
+their part.
 
     plan = buildup(directory, Where(...))   # pure: no host, no I/O but reading the server's code
     plan.asterisk, plan.provisioning, plan.module
@@ -35,6 +36,11 @@ PROVISIONING_COMMENT = (
     "own user, bound to the PBX's address in the phone network.",
 )
 PROVISIONING_JAIL_COMMENT = ("Requests for unknown MACs or other paths, and for settings another address fetched.",)
+PROVISIONING_SWEEP_JAIL = "televoc-mac-sweep"
+PROVISIONING_SWEEP_JAIL_COMMENT = (
+    "A source the provisioning server refuses for sweeping MACs (too many unknown MACs from",
+    "one address): banned at its first such line.",
+)
 PROVISIONING_DESCRIPTION = "televoc phone provisioning"
 PROVISIONING_CODE_LABEL = "The provisioning server's code"
 
@@ -95,7 +101,7 @@ def module(
     directory: Directory, config: asterisk.AsteriskConfig, server: snom.ProvisioningService | None
 ) -> nixos.Module:
     """The NixOS module that serves `config` and runs `server` (None: no provisioning), with
-    each port open only to the sources that need it and a jail for each log that names
+    each port open only to the sources that need it and jails on each log that names
     sources to ban."""
     event = directory.event
     service = nixos.AsteriskService(
@@ -140,6 +146,17 @@ def module(
                 after=f"{server.service}.service",
                 failregex=snom.REFUSED_LOG_REGEX,
                 datepattern=snom.LOG_DATE_PATTERN,
+            )
+        )
+        jails.append(
+            nixos.Jail(
+                name=PROVISIONING_SWEEP_JAIL,
+                comment=PROVISIONING_SWEEP_JAIL_COMMENT,
+                logpath=server.log_path,
+                after=f"{server.service}.service",
+                failregex=snom.SWEEP_LOG_REGEX,
+                datepattern=snom.LOG_DATE_PATTERN,
+                maxretry=1,
             )
         )
     # The server's code is always in place beside the module (a later event may provision).

@@ -219,7 +219,8 @@ class Security(Strict):
         le=100,
         description="ban_after is the number of failures (1 to 100) after which a source is banned",
         json_schema_extra=doc(
-            "failures (wrong SIP password, unknown account, guessed MAC) after which a source is banned from the PBX"
+            "failures (wrong SIP password, unknown account, guessed MAC) after which a source is banned from the "
+            "PBX (a source the provisioning server refuses for sweeping MACs is banned at once)"
         ),
     )
     find_seconds: Number = Field(

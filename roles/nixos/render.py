@@ -106,6 +106,10 @@ class Daemon:
     port: int
 
 
+# fail2ban's iptables actions make a chain f2b-<jail name>; iptables takes 28 characters.
+JAIL_NAME_MAX = 24
+
+
 @dataclass(frozen=True)
 class Jail:
     """A fail2ban jail: sources that fail `Bans.after` times within the window are banned
@@ -114,6 +118,11 @@ class Jail:
     + comment: what the module says about it (lines of text)
     + after: the unit that writes `logpath` (fail2ban starts after it: a missing log file
       would stop it)
+    + maxretry: the failures that ban, when not the event's `security.ban_after` (1: a line
+      that is a verdict already)
+    + name: at most JAIL_NAME_MAX characters: fail2ban's iptables actions name a chain
+      `f2b-<name>`, and iptables refuses a chain name over 28 (the jail would run, list its
+      bans and block nobody)
     """
 
     name: str
@@ -123,6 +132,14 @@ class Jail:
     filter: str | None = None
     failregex: str | None = None
     datepattern: str | None = None
+    maxretry: int | None = None
+
+    def __post_init__(self):
+        if len(self.name) > JAIL_NAME_MAX:
+            raise ValueError(
+                f"fail2ban jail {self.name!r}: over {JAIL_NAME_MAX} characters, iptables would refuse its chain "
+                f"f2b-{self.name} and the jail would ban nobody"
+            )
 
 
 @dataclass(frozen=True)

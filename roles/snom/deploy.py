@@ -113,7 +113,9 @@ SETTINGS = declare(
     Setting(
         "televoc_provisioning_unlock",
         False,
-        "deploy: true lifts the provisioning server's lock after too many unknown MACs (find the guessing host first).",
+        "deploy: true lifts the provisioning server's lock after too many unknown MACs and forgives the "
+        "addresses it refuses for sweeping (find the guessing hosts first; the lock alone: touch "
+        "/var/lib/televoc-provisioning/unlock on the PBX).",
         boolean,
     ),
 )
@@ -335,8 +337,9 @@ def changed_phones_resynced(
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
 def provisioning_checked(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None):
-    """What the provisioning server saw: fetches from unexpected addresses, refused sources,
-    its lock (which fails the run unless televoc_verify=report)."""
+    """What the provisioning server saw: fetches from unexpected addresses, sources refused
+    for sweeping, other refused sources, its lock (which fails the run unless
+    televoc_verify=report)."""
     server = provisioning.server
     if server is None:
         return
@@ -349,6 +352,7 @@ def provisioning_checked(directory: Directory, provisioning: Provisioning, snaps
         mode=settings.televoc_verify,
         control=provisioning.control,
         snapshot=snapshot,
+        unlock_path=server.unlock_path,
     )
 
 

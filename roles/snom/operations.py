@@ -29,7 +29,7 @@ from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.shared.pbxfacts import POLL_SECONDS, AsteriskState
 
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
-from .findings import findings
+from .findings import findings, lock_sentence, sweepers_sentence
 from .render import DIRECTORY_FILE, file_name
 from .teardown import Outcome, TeardownRecord, contact_host, fetched_wipe, judged, report
 from .web import WebRequest, curl_config, parse_replies
@@ -409,7 +409,9 @@ def _acknowledged(server: dict | None, control: dict) -> bool:
     return all(tokens.get(mac) == token for mac, token in (control.get("rearm") or {}).items())
 
 
-def _check(state, host, state_path: str, cli: str, directory, mode: str, control: dict, snapshot) -> bool:
+def _check(
+    state, host, state_path: str, cli: str, directory, mode: str, control: dict, snapshot, unlock_path: str
+) -> bool:
     server = None
     if snapshot is not None and not control:  # nothing told to the server in this run
         server = snapshot.text_json(state_path)
@@ -429,6 +431,8 @@ def _check(state, host, state_path: str, cli: str, directory, mode: str, control
     found = findings(server, directory, pbx)
     for sentence in found.foreign:
         logger.warning(f"{host.print_prefix}{sentence}")
+    if found.sweepers:
+        logger.warning(f"{host.print_prefix}{sweepers_sentence(found.sweepers)}")
     if found.refused:
         top = sorted(found.refused.items(), key=lambda kv: -kv[1])[:5]
         logger.warning(
@@ -439,11 +443,7 @@ def _check(state, host, state_path: str, cli: str, directory, mode: str, control
         )
     if found.locked is None:
         return True
-    message = (
-        f"{host.print_prefix}the provisioning server is LOCKED ({found.locked}): no phone can fetch "
-        "its settings. Someone guessed MACs; find that host, then unlock with --data "
-        "televoc_provisioning_unlock=true."
-    )
+    message = f"{host.print_prefix}{lock_sentence(found.locked, unlock_path)}"
     if mode == "report":
         logger.warning(message)
         return True
@@ -455,10 +455,19 @@ CONTROL_WAIT = 10.0
 
 
 @operation(is_idempotent=False)
-def provisioning_checked(state_path: str, cli: str, directory, mode: str = "strict", control=None, snapshot=None):
+def provisioning_checked(
+    state_path: str,
+    cli: str,
+    directory,
+    mode: str = "strict",
+    control=None,
+    snapshot=None,
+    unlock_path: str = "/var/lib/televoc-provisioning/unlock",
+):
     """
     Report what the provisioning server saw: phones whose settings were fetched from an
-    address other than the phone's, refused sources; fail while it is locked (strict).
+    address other than the phone's, sources refused for sweeping, other refused sources;
+    fail while it is locked for everyone (strict), saying how the crew lifts the lock.
 
     + state_path: the provisioning server's state file
     + cli: the Asterisk CLI command (phones' registered addresses)
@@ -466,5 +475,6 @@ def provisioning_checked(state_path: str, cli: str, directory, mode: str = "stri
     + mode: "strict" fails while the server is locked; "report" only warns
     + control: what this run wrote into control.json: waits until the server's state shows it
     + snapshot: the run's one read of the PBX: enough when nothing was told to the server
+    + unlock_path: the crew's unlock file (named in the lock's message)
     """
-    yield FunctionCommand(_check, (state_path, cli, directory, mode, dict(control or {}), snapshot), {})
+    yield FunctionCommand(_check, (state_path, cli, directory, mode, dict(control or {}), snapshot, unlock_path), {})

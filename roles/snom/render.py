@@ -19,13 +19,24 @@ IDENTITIES = 12
 # The provisioning server's code, shipped next to televoc's NixOS module.
 PROVISIOND = Path(__file__).resolve().parent / "files" / "provisiond.py"
 # What the server logs about a source to be banned (fail2ban reads its log): requests for
-# unknown MACs or other paths, and for settings another address fetched.
+# unknown MACs or other paths, and for settings another address fetched (security.ban_after
+# of them ban) ...
 REFUSED_LOG_REGEX = r"^\s*televoc-provisioning: refused (404|405|403 fetched already by) .* from <ADDR>$"
+# ... and every request of a source it refuses for sweeping MACs (one of them bans).
+SWEEP_LOG_REGEX = r"^\s*televoc-provisioning: refused 403 sweeping .* from <ADDR>$"
 LOG_DATE_PATTERN = "^%%Y-%%m-%%dT%%H:%%M:%%S%%z"
 # How long a fetched version stays on offer (a phone that reboots while applying it fetches
-# again), and how many unknown MACs lock the server (see provisiond.py and docs/threat-model.md).
+# again). A source that asks for MAX_UNKNOWN_PER_SOURCE different unknown MACs within
+# SOURCE_WINDOW seconds is refused as a sweeper: a phone asks for one MAC, its own, however
+# often it retries; a crew typing URLs by hand makes a typo or two; finding one of 1000
+# waiting phones among the 2^24 MACs of snom's OUI takes about 16,800 guesses. The server
+# locks for everyone after MAX_UNKNOWN_MACS different unknown MACs since the last unlock,
+# whoever asked: 16 sources at their limit, never one (see provisiond.py and
+# docs/threat-model.md).
 FETCH_WINDOW = 600
-MAX_UNKNOWN_MACS = 32
+MAX_UNKNOWN_PER_SOURCE = 8
+SOURCE_WINDOW = 86400
+MAX_UNKNOWN_MACS = 128
 # The phones' directory: up to TBOOK_MAX entries travel in every phone's settings (the snom
 # tbook, the phone's own directory); beyond, the directory key fetches DIRECTORY_FILE from
 # the provisioning server (a SnomIPPhoneDirectory; no secret in it, see provisiond.py).
@@ -48,7 +59,7 @@ class ProvisioningService:
     + bind, port: where it listens (the PBX's address in the phone network)
     + network: the only network the firewall lets reach it
     + files: the directory the deploy publishes into
-    + window, max_unknown, prefix: see provisiond.py
+    + window, max_unknown, per_source, source_window, prefix: see provisiond.py
     """
 
     bind: str
@@ -57,6 +68,8 @@ class ProvisioningService:
     files: str
     window: int = FETCH_WINDOW
     max_unknown: int = MAX_UNKNOWN_MACS
+    per_source: int = MAX_UNKNOWN_PER_SOURCE
+    source_window: int = SOURCE_WINDOW
     prefix: str = names.PROVISIONING_URL_PATH
     service: str = names.PROVISIONING_SERVICE
     user: str = names.PROVISIONING_USER
@@ -70,12 +83,18 @@ class ProvisioningService:
         return f"/var/log/{self.service}/access.log"
 
     @property
+    def unlock_path(self) -> str:
+        """The crew's unlock file: `touch` it (root, on the PBX) to lift the server's lock."""
+        return f"/var/lib/{self.service}/unlock"
+
+    @property
     def arguments(self) -> str:
         """provisiond.py's command line."""
         return (
             f"--bind {self.bind} --port {self.port} --files {self.files} --state {self.state_path} "
             f"--log {self.log_path} --window {self.window} --max-unknown {self.max_unknown} "
-            f"--prefix {self.prefix}"
+            f"--max-unknown-per-source {self.per_source} --source-window {self.source_window} "
+            f"--unlock-file {self.unlock_path} --prefix {self.prefix}"
         )
 
 

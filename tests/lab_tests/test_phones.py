@@ -221,20 +221,61 @@ def test_a_fetch_from_another_address_than_the_phones_is_reported(event):
     ) in run.output
 
 
-def test_guessing_macs_locks_the_provisioning_server_until_the_crew_unlocks_it(event):
-    for i in range(32):  # a sweep: every guess from another address
-        event.get(f"/televoc/000413EE{i:04X}.xml", source=f"127.0.0.{100 + i}")
-    assert "LOCKED: 32 unknown MACs asked for by 127.0.0.100" in event.log()
-    rearm = event.run("deploy.py", "--data", "televoc_rearm=hall1")
-    assert rearm.returncode != 0
-    assert "the provisioning server is LOCKED (32 unknown MACs asked for by 127.0.0.100" in rearm.output
-    assert "televoc_provisioning_unlock=true" in rearm.output
-    assert event.get(f"/televoc/{PHONES['hall1'][0]}.xml", source="127.0.0.11") == "403"  # even the phone
+def sweep_from_many_addresses(event: Event, block: int) -> None:
+    """128 unknown MACs (the global ceiling) from 16 addresses 127.0.<block>.100-115, 8 each:
+    every address a sweeper at its 8th, the last MAC locks. One shell loop in the lab."""
+    event.lab.run(
+        f"for i in $(seq 0 127); do curl -s -o /dev/null --interface 127.0.{block}.$((100 + i / 8)) "
+        f"http://127.0.0.1:8088/televoc/$(printf '000413E{block}%04X' $i).xml; done"
+    )
 
-    unlock = event.run("deploy.py", "--data", "televoc_provisioning_unlock=true", "--data", "televoc_register_wait=5")
-    assert unlock.returncode == 0, unlock.output
-    assert event.get(f"/televoc/{PHONES['hall1'][0]}.xml", source="127.0.0.11") == "200"
-    assert "unlocked by the deploy" in event.log()
+
+def test_guessing_macs_from_many_addresses_locks_the_provisioning_server_until_the_crew_lifts_it(event):
+    """The global ceiling (128 unknown MACs; the earlier tests' count too) from 16 addresses,
+    each refused as a sweeper at its 8th: the lock says how the crew lifts it on the PBX."""
+    hall1 = f"/televoc/{PHONES['hall1'][0]}.xml"
+    try:
+        sweep_from_many_addresses(event, 0)
+        log = event.log()
+        assert "LOCKED: 128 unknown MACs asked for by 127.0.0.100, 127.0.0.101" in log
+        assert "until the crew lifts the lock on the PBX: touch /var/lib/televoc-provisioning/unlock" in log
+        rearm = event.run("deploy.py", "--data", "televoc_rearm=hall1")
+        assert rearm.returncode != 0
+        assert "the provisioning server is LOCKED (128 unknown MACs asked for by 127.0.0.100" in rearm.output
+        assert "as root: touch /var/lib/televoc-provisioning/unlock (within a second, no deploy" in rearm.output
+        assert "televoc_provisioning_unlock=true" in rearm.output
+        assert re.search(
+            r"the provisioning server refuses 1[56] addresses for sweeping MACs: 127\.0\.0\.100 \(8 unknown MACs",
+            rearm.output,
+        ), rearm.output
+        assert event.get(hall1, source="127.0.0.11") == "403"  # even the phone
+
+        # The crew, on the PBX: one command, no deploy. The sweepers stay refused.
+        event.lab.run("touch /var/lib/televoc-provisioning/unlock")
+        wait_for(lambda: event.get(hall1, source="127.0.0.11") == "200", 10, "the crew's unlock")
+        assert not (event.lab.root / "var/lib/televoc-provisioning/unlock").exists()
+        log = event.log()
+        assert "unlocked by the crew on the PBX (the unlock file); still refused for sweeping: 127.0.0.100" in log
+        assert event.get(hall1, source="127.0.0.100") == "403"
+        assert "refused 403 sweeping (8 unknown MACs within 24 h, refused until unlocked): " in event.log()
+
+        # Locked again; the deploy's unlock lifts it and forgives the sweepers.
+        sweep_from_many_addresses(event, 1)
+        assert event.get(hall1, source="127.0.0.11") == "403"
+        unlock = event.run(
+            "deploy.py", "--data", "televoc_provisioning_unlock=true", "--data", "televoc_register_wait=5"
+        )
+        assert unlock.returncode == 0, unlock.output
+        assert event.get(hall1, source="127.0.0.11") == "200"  # its window, from its own address
+        assert "unlocked by the deploy; no longer refused for sweeping: 127.0.0.100" in event.log()
+        assert event.get(hall1, source="127.0.0.100") == "403"  # fetched already by the phone, not a sweeper
+        assert re.search(
+            r"refused 403 fetched already by 127\.0\.0\.11: \w+ version \w+ from 127\.0\.0\.100$",
+            event.log(),
+            re.M,
+        )
+    finally:  # the next tests need a server that serves
+        event.lab.run("touch /var/lib/televoc-provisioning/unlock")
 
 
 def test_an_account_works_only_from_the_phone_network(event):

@@ -1,10 +1,15 @@
 """The provisioning server's decisions (roles/snom/files/provisiond.py), without sockets."""
 
 import importlib.util
+import json
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+
+from roles.snom.render import REFUSED_LOG_REGEX, SWEEP_LOG_REGEX
 
 _spec = importlib.util.spec_from_file_location(
     "provisiond", Path(__file__).resolve().parents[2] / "roles/snom/files/provisiond.py"
@@ -117,6 +122,173 @@ def test_the_lock_survives_a_restart(files):
     assert again.request("GET", f"/televoc/{MAC}.xml", "10.23.0.11", now=2).status == 403
 
 
+SWEEPER, PHONE = "10.23.0.68", "10.23.0.21"
+
+
+def unknown(i: int) -> str:
+    return f"/televoc/000413EE{i:04X}.xml"
+
+
+def test_a_source_that_sweeps_is_refused_from_then_on_and_every_other_source_is_served(files):
+    p = server(files)  # the defaults: the 8th different unknown MAC within 24 h
+    for i in range(7):
+        answer = p.request("GET", unknown(i), SWEEPER, now=i)
+        assert answer.status == 404 and answer.log == f"refused 404 unknown MAC 000413EE{i:04X} from {SWEEPER}"
+    eighth = p.request("GET", unknown(7), SWEEPER, now=7)
+    assert eighth.status == 403 and eighth.body == b""
+    assert eighth.log == (
+        f"refused 403 sweeping (8 unknown MACs within 24 h, refused until unlocked): 000413EE0007 from {SWEEPER}"
+    )
+    assert p.state["sweepers"] == {SWEEPER: {"since": 7, "macs": 8}} and p.urgent
+    # From then on the sweeper gets nothing, an armed phone's settings neither ...
+    armed = p.request("GET", f"/televoc/{MAC}.xml", SWEEPER, now=8)
+    assert armed.status == 403 and armed.log.startswith("refused 403 sweeping (8 unknown MACs") and armed.body == b""
+    assert MAC not in p.state["fetches"]
+    assert p.request("GET", unknown(8), SWEEPER, now=9).status == 403  # no 404 tells it a MAC is not armed
+    assert len(p.state["asked"][SWEEPER]) == 8  # ... and is no longer counted: 8 guesses in all
+    # ... while every other source is served, and the server is not locked.
+    assert p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=10).status == 200
+    assert p.state["locked"] is None
+
+
+def test_a_phone_asking_for_its_own_unknown_mac_again_and_again_is_no_sweeper(files):
+    p = server(files)
+    for now in range(500):  # a phone missing from phones.yml retries its own MAC
+        assert p.request("GET", "/televoc/000413FFFFFF.xml", PHONE, now=now).status == 404
+    assert p.state["sweepers"] == {} and p.state["asked"] == {PHONE: {"000413FFFFFF": 0}}
+
+
+def test_seven_unknown_macs_a_day_from_one_source_are_tolerated_the_eighth_within_a_day_is_not(files):
+    p = server(files, source_window=86400)
+    for day in range(3):  # a crew member's typos, day after day
+        for i in range(7):
+            assert p.request("GET", unknown(day * 10 + i), PHONE, now=day * 86400 + i).status == 404
+    assert p.state["sweepers"] == {}
+    assert p.request("GET", unknown(99), PHONE, now=2 * 86400 + 100).status == 403  # the 8th within 24 h
+    assert p.state["sweepers"][PHONE]["macs"] == 8
+
+
+def test_one_source_alone_never_reaches_the_global_ceiling(files):
+    p = server(files)  # 128 different unknown MACs lock the server; one source stops at 8
+    for i in range(1000):
+        p.request("GET", unknown(i), SWEEPER, now=i / 1000)
+    assert p.state["locked"] is None and len(p.state["unknown"]) == 8
+    assert p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=2).status == 200
+
+
+def test_many_sources_each_below_their_limit_lock_the_server_at_the_global_ceiling(files):
+    p = server(files)  # 19 sources, 7 unknown MACs each (none of them a sweeper): the 128th locks
+    answers = [p.request("GET", unknown(i), f"10.23.1.{i // 7}", now=i) for i in range(128)]
+    assert all(a.status == 404 for a in answers) and p.state["sweepers"] == {}
+    locking = answers[-1]
+    assert locking.log == (
+        "refused 404 unknown MAC 000413EE007F; LOCKED: 128 unknown MACs asked for by 10.23.1.0, 10.23.1.1, "
+        "10.23.1.10, 10.23.1.11, 10.23.1.12 and 14 more from 10.23.1.18"
+    )
+    assert locking.notice == (
+        "LOCKED: 128 unknown MACs asked for by 10.23.1.0, 10.23.1.1, 10.23.1.10, 10.23.1.11, 10.23.1.12 and "
+        "14 more: every phone is refused its settings until the crew lifts the lock on the PBX: touch "
+        "/var/lib/televoc-provisioning/unlock (or deploys with --data televoc_provisioning_unlock=true)"
+    )
+    assert all(a.notice == "" for a in answers[:-1])
+    refused = p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=200)
+    assert refused.status == 403 and refused.log == (
+        f"refused 403 locked ({p.state['locked']['reason']}): {MAC} from {PHONE}"
+    )
+
+
+def test_the_crews_unlock_lifts_the_lock_but_keeps_the_sweepers_refused_and_the_counts(files):
+    p = server(files, max_unknown=12)
+    for i in range(8):
+        p.request("GET", unknown(i), SWEEPER, now=i)  # a sweeper, 8 unknown MACs
+    for i in range(4):
+        p.request("GET", unknown(100 + i), "10.23.0.70", now=10 + i)  # 4 more: 12, locked
+    assert p.state["locked"] and "10.23.0.70" not in p.state["sweepers"]
+    assert p.crew_unlock("1733-42", now=20) == [
+        f"unlocked by the crew on the PBX (the unlock file); still refused for sweeping: {SWEEPER}"
+    ]
+    assert p.crew_unlock("1733-42", now=21) == []  # the same file again changes nothing
+    assert p.state["locked"] is None and p.state["unknown"] == {}
+    assert p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=22).status == 200
+    assert p.request("GET", unknown(200), SWEEPER, now=23).log.startswith("refused 403 sweeping")
+    for i in range(3):  # 10.23.0.70 keeps its count of the day: 4 + 3 is 7 ...
+        assert p.request("GET", unknown(300 + i), "10.23.0.70", now=24 + i).status == 404
+    assert p.request("GET", unknown(303), "10.23.0.70", now=30).status == 403  # ... and the 8th
+    assert p.crew_unlock("1800-42", now=40)[0].startswith("unlocked by the crew on the PBX (the unlock file) (was not")
+
+
+def test_the_deploys_unlock_lifts_the_lock_and_forgives_the_sweepers(files):
+    p = server(files, max_unknown=8)
+    for i in range(8):
+        p.request("GET", unknown(i), SWEEPER, now=i)
+    assert p.state["locked"] and SWEEPER in p.state["sweepers"]
+    assert p.request("GET", f"/televoc/{MAC}.xml", SWEEPER, now=9).log.startswith("refused 403 sweeping")
+    assert p.control({"unlock": "token-1"}, now=10) == [
+        f"unlocked by the deploy; no longer refused for sweeping: {SWEEPER}"
+    ]
+    assert p.state["sweepers"] == {} and p.state["asked"] == {} and p.state["locked"] is None
+    assert p.request("GET", f"/televoc/{MAC}.xml", SWEEPER, now=11).status == 200
+
+
+def test_a_sweep_that_reaches_the_global_ceiling_locks_and_refuses_the_sweeper_at_once(files):
+    p = server(files, max_unknown=8)
+    for i in range(7):
+        p.request("GET", unknown(i), "10.23.0.70", now=i)
+    answer = p.request("GET", unknown(7), SWEEPER, now=7)  # the 8th MAC: the ceiling, not the sweeper's 8th
+    assert answer.status == 404 and "LOCKED: 8 unknown MACs" in answer.notice
+    for i in range(8, 15):
+        p.request("GET", unknown(i), SWEEPER, now=i)  # locked: not counted, refused as locked
+    assert p.state["sweepers"] == {}
+
+
+def test_a_state_of_before_the_per_source_guard_keeps_counting_its_unknown_macs(files):
+    state = {
+        "version": 1,
+        "unknown": {f"000413EE{i:04X}": {"first": i, "source": SWEEPER, "count": 1} for i in range(7)},
+    }
+    p = server(files, state=state)
+    assert len(p.state["asked"][SWEEPER]) == 7
+    assert p.request("GET", unknown(7), SWEEPER, now=8).status == 403
+
+
+def test_at_most_max_sources_sources_are_followed(files, monkeypatch):
+    monkeypatch.setattr(provisiond, "MAX_SOURCES", 3)
+    p = server(files)
+    for i in range(10):
+        p.request("GET", unknown(i), f"10.23.0.{100 + i}", now=i)
+    assert sorted(p.state["asked"]) == ["10.23.0.107", "10.23.0.108", "10.23.0.109"]  # the quiet ones forgotten
+
+
+def _jail(regex: str):
+    """A fail2ban failregex as Python's re: <ADDR> as the address it captures."""
+    return re.compile(regex.replace("<ADDR>", r"(?P<addr>[0-9a-fA-F.:]+)"))
+
+
+def test_fail2ban_bans_a_sweeper_at_its_first_sweep_line_and_counts_only_refusals_otherwise(files):
+    sweep, refused = _jail(SWEEP_LOG_REGEX), _jail(REFUSED_LOG_REGEX)
+    p = server(files, max_unknown=9)
+    lines = []
+    for i in range(8):
+        answer = p.request("GET", unknown(i), SWEEPER, now=i)
+        lines.append((answer.log, answer.notice))
+    lines.append((p.request("GET", unknown(20), "10.23.0.70", now=9).notice, ""))  # the lock's notice
+    lines.append((p.request("GET", f"/televoc/{MAC}.xml", PHONE, now=10).log, ""))  # refused: locked
+    lines.append((p.request("GET", f"/televoc/{MAC}.xml", SWEEPER, now=11).log, ""))
+
+    def matched(jail, text):  # as fail2ban sees a line once it has cut the time stamp off
+        found = jail.search(f" televoc-provisioning: {text}")
+        return found["addr"] if found else None
+
+    logs = [log for log, _ in lines]
+    assert [matched(refused, log) for log in logs[:7]] == [SWEEPER] * 7  # unknown MACs: ban_after of them
+    assert [matched(sweep, log) for log in logs[:7]] == [None] * 7
+    assert (matched(sweep, logs[7]), matched(refused, logs[7])) == (SWEEPER, None)  # the 8th: banned at once
+    assert "LOCKED" in logs[8] and (matched(sweep, logs[8]), matched(refused, logs[8])) == (None, None)
+    assert "locked" in logs[9] and (matched(sweep, logs[9]), matched(refused, logs[9])) == (None, None)  # phones
+    assert matched(sweep, logs[10]) == SWEEPER
+    assert all(notice == "" for _, notice in lines[:8])
+
+
 @pytest.mark.parametrize(
     "method,path,status",
     [
@@ -197,7 +369,6 @@ def test_the_path_prefix_is_configurable(files):
 def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
     """The HTTP server itself, on loopback: a GET of an armed file, of the directory, an
     unknown MAC, a POST."""
-    import json
     import threading
     import urllib.error
     import urllib.request
@@ -234,3 +405,38 @@ def test_the_real_server_serves_logs_and_saves_its_state(tmp_path):
     assert any("served directory.xml version" in line and "to 127.0.0.1" in line for line in lines)
     saved = json.loads(state.read_text())
     assert saved["fetches"][MAC]["source"] == "127.0.0.1" and "000413FFFFFF" in saved["unknown"]
+
+
+def test_the_real_server_locks_says_how_to_lift_it_and_the_crews_unlock_file_lifts_it(tmp_path):
+    """The crew's unlock file, as the running server reads it (every poll): read, removed,
+    logged; the same file touched again unlocks again."""
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / f"{MAC}.xml").write_bytes(b"<settings/>")
+    state, log = tmp_path / "state.json", tmp_path / "access.log"
+    srv = provisiond.Server(("127.0.0.1", 0), str(files), str(state), str(log), 600, 2, 8, "/televoc")
+    unlock = tmp_path / "unlock"  # beside the state file unless --unlock-file says otherwise
+    try:
+        assert srv.unlock_file == str(unlock)
+        for source in ("10.23.0.66", "10.23.0.67"):
+            srv.handle("GET", "/televoc/000413FFFF0" + source[-1] + ".xml", source)
+        assert srv.handle("GET", f"/televoc/{MAC}.xml", PHONE).status == 403
+        assert f"every phone is refused its settings until the crew lifts the lock on the PBX: touch {unlock}" in (
+            log.read_text()
+        )
+        unlock.touch()
+        srv.service_actions()
+        assert not unlock.exists()
+        assert srv.handle("GET", f"/televoc/{MAC}.xml", PHONE).status == 200
+        unlock.touch()
+        os.utime(unlock, ns=(1, 1))
+        srv.service_actions()
+    finally:
+        srv.server_close()
+    lines = log.read_text().splitlines()
+    assert [line.split(": ", 1)[1] for line in lines if "unlocked" in line] == [
+        "unlocked by the crew on the PBX (the unlock file)",
+        "unlocked by the crew on the PBX (the unlock file) (was not locked)",
+    ]
+    saved = json.loads(state.read_text())
+    assert saved["locked"] is None and saved["crew_unlock"].startswith("1-")  # the second file's token

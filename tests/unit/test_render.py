@@ -226,6 +226,36 @@ def test_the_provisioning_server_runs_as_its_own_user_on_the_pbx_address(tmp_pat
     assert 'User = "televoc-provisioning";' in module and 'StateDirectory = "televoc-provisioning";' in module
 
 
+def test_a_source_refused_for_sweeping_is_banned_at_its_first_sweep_line(tmp_path, monkeypatch):
+    """Two jails on the provisioning server's log: its refusals ban after security.ban_after,
+    a sweeper's line bans at once; both from every port. The server runs with the sweep
+    guard's numbers and the crew's unlock file."""
+    directory = _provisioned(tmp_path, monkeypatch)
+    plan = buildup(directory)
+    module = plan.module.text
+    jail = module[module.index("jails.televoc-mac-sweep = {") :]
+    jail = jail[: jail.index("\n    };\n")]
+    assert "failregex = ''^\\s*televoc-provisioning: refused 403 sweeping .* from <ADDR>$'';" in jail
+    assert 'logpath = "/var/log/televoc-provisioning/access.log";' in jail
+    assert "maxretry = 1;" in jail and 'banaction = "%(banaction_allports)s";' in jail
+    assert 'protocol = "tcp,udp";' in jail and "bantime = 3600;" in jail
+    assert "maxretry = 5;" in module[module.index("jails.televoc-provisioning = {") :]
+    assert plan.module.jails == ("televoc-sip", "televoc-provisioning", "televoc-mac-sweep")
+    assert all(len(f"f2b-{name}") <= 28 for name in plan.module.jails)  # iptables' longest chain name
+    assert module.count('"televoc-provisioning.service"') == 1  # fail2ban starts after it, said once
+    assert (
+        "--max-unknown 128 --max-unknown-per-source 8 --source-window 86400 "
+        "--unlock-file /var/lib/televoc-provisioning/unlock --prefix /televoc"
+    ) in module
+
+
+def test_a_jail_whose_iptables_chain_would_be_refused_is_refused_when_rendered():
+    from roles.nixos import Jail
+
+    with pytest.raises(ValueError, match="f2b-televoc-provisioning-sweep and the jail would ban nobody"):
+        Jail(name="televoc-provisioning-sweep", comment=(), logpath="/x", after="x.service", filter="x")
+
+
 def test_asterisk_gets_only_televocs_files_with_http_and_manager_off(directory):
     config = render_asterisk(directory)
     module = buildup(directory).module.text

@@ -14,12 +14,18 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   fetches again), then refused ("fetched already") until the deploy publishes a new version
   (a changed setting) or re-arms the phone. A phone's credentials are on offer from the deploy that arms them
   until the phone has fetched them, not for the whole event.
-- Sweep guard: every request for a MAC that has no file is counted; once --max-unknown
-  different MACs were asked for since the last unlock, the server is locked: it refuses
-  every request, armed ones too, until the deploy unlocks it. Guessing MACs yields at most
-  --max-unknown guesses per unlock, whatever the number of addresses the guesser uses; the
-  lock and its sources are reported by every deploy. fail2ban bans single sources earlier,
-  from the log.
+- Sweep guard, per source: every request for a MAC that has no file is counted for its
+  source; a source that asked for --max-unknown-per-source different unknown MACs within
+  --source-window seconds is a sweeper: that request and every later one of that source for
+  a MAC file is refused ("refused 403 sweeping ...", which fail2ban's sweep jail bans from
+  every port at once) until the deploy unlocks; every other source keeps being served.
+- Sweep guard, global (many addresses): once --max-unknown different unknown MACs were asked
+  for since the last unlock, whoever asked, the server is locked: it refuses every request
+  for a MAC file, armed ones too. Guessing MACs yields at most --max-unknown guesses per
+  unlock, whatever the number of addresses the guesser uses. The crew lifts the lock on the
+  PBX with one command, `touch <--unlock-file>` (root only: the file lies in this service's
+  state directory), or with a deploy (televoc_provisioning_unlock); the lock's log line says
+  so. The lock, the sweepers and their sources are reported by every deploy.
 - GET <prefix>/directory.xml answers the file directory.xml of --files: the event's phone
   directory (a SnomIPPhoneDirectory, names and numbers; what a phone's directory key shows
   when the directory is too long for the phones' own). It holds no secret, so it is served to
@@ -28,10 +34,13 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   the directory, and the phones keep their directory key). Its fetches are logged with their
   source like every request; they are never counted as unknown MACs and change no state.
 - The deploy steers it through control.json in --files: {"unlock": TOKEN, "rearm": {MAC:
-  TOKEN}}; a token it has not seen before lifts the lock, or opens a new window for a MAC.
+  TOKEN}}; a token it has not seen before lifts the lock and forgives every source refused
+  for sweeping (the crew's deliberate reset), or opens a new window for a MAC. The unlock
+  file (--unlock-file, read and removed within a second) lifts the global lock only: the
+  sweepers stay refused and each source's count goes on.
 - Every request is logged, one line, with its source address: what was served and which
   version, or why it was refused. The state file (what was fetched, when, from where; the
-  unknown MACs; the lock) is what the deploy reads.
+  unknown MACs, also per source; the sweepers; the lock) is what the deploy reads.
 - Only GET; no listing of --files, no other path; 5 s per connection; at most
   --max-connections at once.
 """
@@ -55,6 +64,7 @@ from dataclasses import dataclass
 CONTROL_FILE = "control.json"
 DIRECTORY_FILE = "directory.xml"
 STATE_VERSION = 1
+MAX_SOURCES = 4096  # sources whose unknown MACs are followed at once (see Provisioning._asked)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,16 @@ class Answer:
     status: int
     body: bytes
     log: str  # the log line's text after the time stamp
+    notice: str = ""  # a line logged before it (the lock: what happened, how the crew lifts it)
+
+
+def span(seconds: float) -> str:
+    """A window for the log: '24 h', '10 min', '90 s'."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
 
 class Provisioning:
@@ -69,6 +89,10 @@ class Provisioning:
 
     + read_file: name -> bytes or None (the armed files)
     + state: the persisted state (dict), changed in place; `dirty` says it changed
+    + max_unknown: the global ceiling (different unknown MACs since the last unlock)
+    + per_source, source_window: a source that asked for `per_source` different unknown MACs
+      within `source_window` seconds is refused as a sweeper
+    + unlock_hint: how the crew lifts the global lock on the PBX (for the lock's log line)
     """
 
     def __init__(
@@ -76,8 +100,11 @@ class Provisioning:
         read_file: Callable[[str], bytes | None],
         state: dict,
         window: float = 600,
-        max_unknown: int = 32,
+        max_unknown: int = 128,
         prefix: str = "/televoc",
+        per_source: int = 8,
+        source_window: float = 86400,
+        unlock_hint: str = "touch /var/lib/televoc-provisioning/unlock",
     ):
         self.read_file = read_file
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
@@ -85,21 +112,34 @@ class Provisioning:
         self.state = state
         self.window = window
         self.max_unknown = max_unknown
+        self.per_source = per_source
+        self.source_window = source_window
+        self.unlock_hint = unlock_hint
         self.dirty = False  # the state changed since it was saved
         self.urgent = False  # ... in a way that must be saved at once (a fetch, the lock)
         state.setdefault("version", STATE_VERSION)
         state.setdefault("fetches", {})  # MAC -> {"version", "first", "last", "source", "count"}
         state.setdefault("unknown", {})  # MAC -> {"first", "last", "source", "count"} since unlock
+        if "asked" not in state:  # a state of before the per-source guard: its unknown MACs count
+            asked: dict = {}
+            for mac, entry in state["unknown"].items():
+                if isinstance(entry, dict) and isinstance(entry.get("source"), str):
+                    asked.setdefault(entry["source"], {})[mac] = entry.get("first", 0)
+            state["asked"] = asked
+        # source -> {MAC: when first asked}: the unknown MACs each source asked for within
+        # source_window (older ones are dropped; kept across the crew's unlock)
+        state.setdefault("sweepers", {})  # source -> {"since", "macs"}: refused until the deploy unlocks
         state.setdefault("refused", {})  # source -> count of refused requests (all kinds)
         state.setdefault("locked", None)  # {"since", "reason"} or None
         state.setdefault("unlock_token", None)
+        state.setdefault("crew_unlock", None)  # the last unlock file seen (its token)
         state.setdefault("rearm_tokens", {})  # MAC -> the last re-arm token seen
 
-    def _refuse(self, status: int, source: str, why: str) -> Answer:
+    def _refuse(self, status: int, source: str, why: str, notice: str = "") -> Answer:
         refused = self.state["refused"]
         refused[source] = refused.get(source, 0) + 1
         self.dirty = True
-        return Answer(status, b"", f"refused {status} {why} from {source}")
+        return Answer(status, b"", f"refused {status} {why} from {source}", notice)
 
     def control(self, control: dict, now: float) -> list[str]:
         """Apply what the deploy asks for in control.json; the log texts of what changed."""
@@ -107,8 +147,10 @@ class Provisioning:
         token = control.get("unlock")
         if isinstance(token, str) and token != self.state["unlock_token"]:
             was_locked = self.state["locked"] is not None
-            self.state.update(unlock_token=token, locked=None, unknown={})
-            logs.append(f"unlocked by the deploy{'' if was_locked else ' (was not locked)'}")
+            sweepers = sorted(self.state["sweepers"])
+            self.state.update(unlock_token=token, locked=None, unknown={}, asked={}, sweepers={})
+            forgiven = f"; no longer refused for sweeping: {_shown(sweepers)}" if sweepers else ""
+            logs.append(f"unlocked by the deploy{'' if was_locked else ' (was not locked)'}{forgiven}")
         rearm = control.get("rearm")
         for mac, token in rearm.items() if isinstance(rearm, dict) else ():
             if isinstance(token, str) and self.state["rearm_tokens"].get(mac) != token:
@@ -119,6 +161,19 @@ class Provisioning:
             self.dirty = self.urgent = True
         return logs
 
+    def crew_unlock(self, token: str | None, now: float) -> list[str]:
+        """The crew's unlock file on the PBX (`token`: what tells one file from the next, None:
+        no file): lifts the global lock and forgets the unknown MACs it counted; the sources
+        refused for sweeping stay refused, and each source's count goes on."""
+        if token is None or token == self.state["crew_unlock"]:
+            return []
+        was_locked = self.state["locked"] is not None
+        self.state.update(crew_unlock=token, locked=None, unknown={})
+        sweepers = sorted(self.state["sweepers"])
+        still = f"; still refused for sweeping: {_shown(sweepers)}" if sweepers else ""
+        self.dirty = self.urgent = True
+        return [f"unlocked by the crew on the PBX (the unlock file){'' if was_locked else ' (was not locked)'}{still}"]
+
     def request(self, method: str, path: str, source: str, now: float) -> Answer:
         if method != "GET":
             return self._refuse(405, source, f"method {method[:16]!r}")
@@ -128,6 +183,9 @@ class Provisioning:
         if not match:
             return self._refuse(404, source, f"path {path[:80]!r}")
         mac = match["mac"]
+        sweeper = self.state["sweepers"].get(source)
+        if sweeper is not None:  # before the lock: fail2ban's sweep jail bans these lines
+            return self._sweeping(source, mac, sweeper)
         locked = self.state["locked"]
         if locked is not None:
             return self._refuse(403, source, f"locked ({locked['reason']}): {mac}")
@@ -155,18 +213,55 @@ class Provisioning:
         version = hashlib.sha256(data).hexdigest()[:16]
         return Answer(200, data, f"served {DIRECTORY_FILE} version {version} to {source}")
 
+    def _sweeping(self, source: str, mac: str, sweeper: dict) -> Answer:
+        why = f"{sweeper['macs']} unknown MACs within {span(self.source_window)}, refused until unlocked"
+        return self._refuse(403, source, f"sweeping ({why}): {mac}")
+
+    def _asked(self, source: str, mac: str, now: float) -> int:
+        """Record that `source` asked for the unknown `mac`; how many different unknown MACs it
+        asked for within source_window. At most MAX_SOURCES sources are followed (the firewall
+        lets only the phone network in; beyond, the one quiet for longest is forgotten)."""
+        asked = self.state["asked"]
+        if source not in asked and len(asked) >= MAX_SOURCES:
+            for gone in [
+                s for s, macs in asked.items() if not any(now - t < self.source_window for t in macs.values())
+            ]:
+                del asked[gone]
+            if len(asked) >= MAX_SOURCES:
+                del asked[min(asked, key=lambda s: max(asked[s].values(), default=0))]
+        mine = asked.setdefault(source, {})
+        for old in [m for m, t in mine.items() if now - t >= self.source_window]:
+            del mine[old]
+        mine.setdefault(mac, now)
+        return len(mine)
+
     def _unknown(self, mac: str, source: str, now: float) -> Answer:
         unknown = self.state["unknown"]
         entry = unknown.setdefault(mac, {"first": now, "source": source, "count": 0})
         entry.update(last=now, count=entry["count"] + 1)
+        mine = self._asked(source, mac, now)
+        notice = ""
         if len(unknown) >= self.max_unknown:
             sources = sorted({u["source"] for u in unknown.values()})
-            shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
-            reason = f"{len(unknown)} unknown MACs asked for by {shown}"
+            reason = f"{len(unknown)} unknown MACs asked for by {_shown(sources)}"
             self.state["locked"] = {"since": now, "reason": reason}
             self.urgent = True
-            return self._refuse(404, source, f"unknown MAC {mac}; LOCKED: {reason}")
+            notice = (
+                f"LOCKED: {reason}: every phone is refused its settings until the crew lifts the lock "
+                f"on the PBX: {self.unlock_hint} (or deploys with --data televoc_provisioning_unlock=true)"
+            )
+        if mine >= self.per_source:
+            sweeper = self.state["sweepers"][source] = {"since": now, "macs": mine}
+            self.urgent = True
+            answer = self._sweeping(source, mac, sweeper)
+            return Answer(answer.status, answer.body, answer.log, notice)
+        if notice:
+            return self._refuse(404, source, f"unknown MAC {mac}; LOCKED: {self.state['locked']['reason']}", notice)
         return self._refuse(404, source, f"unknown MAC {mac}")
+
+
+def _shown(sources: list[str]) -> str:
+    return ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -183,13 +278,28 @@ class Server(http.server.ThreadingHTTPServer):
         max_unknown: int,
         max_connections: int,
         prefix: str,
+        per_source: int = 8,
+        source_window: float = 86400,
+        unlock_file: str | None = None,
     ):
         self.files, self.state_path, self.log_path = files, state_path, log_path
+        # The crew's unlock file: in this service's state directory, which only root and this
+        # service may write (never anything the phone network reaches).
+        self.unlock_file = unlock_file or os.path.join(os.path.dirname(os.path.abspath(state_path)), "unlock")
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max_connections)
         self.last_write = 0.0
         self.log_file = open(log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        self.core = Provisioning(self.read_file, load_state(state_path), window, max_unknown, prefix)
+        self.core = Provisioning(
+            self.read_file,
+            load_state(state_path),
+            window,
+            max_unknown,
+            prefix,
+            per_source=per_source,
+            source_window=source_window,
+            unlock_hint=f"touch {self.unlock_file}",
+        )
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, Handler)
@@ -209,6 +319,25 @@ class Server(http.server.ThreadingHTTPServer):
             return {}
         return control if isinstance(control, dict) else {}
 
+    def crew_unlock(self) -> str | None:
+        """The unlock file's token (its modification time and inode: each `touch` makes a new one),
+        None without a file. The file is removed once read; one that cannot be removed unlocks
+        once per `touch`."""
+        try:
+            found = os.stat(self.unlock_file)
+        except OSError:
+            return None
+        try:
+            os.remove(self.unlock_file)
+        except OSError:
+            pass
+        return f"{found.st_mtime_ns}-{found.st_ino}"
+
+    def steered(self, now: float) -> None:
+        """What the deploy (control.json) and the crew (the unlock file) ask for, logged."""
+        for text in [*self.core.control(self.control(), now), *self.core.crew_unlock(self.crew_unlock(), now)]:
+            self.log(text)
+
     def log(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         line = f"{stamp} televoc-provisioning: {text}\n"
@@ -217,9 +346,10 @@ class Server(http.server.ThreadingHTTPServer):
     def handle(self, method: str, path: str, source: str) -> Answer:
         with self.lock:
             now = time.time()
-            for text in self.core.control(self.control(), now):
-                self.log(text)
+            self.steered(now)
             answer = self.core.request(method, path, source, now)
+            if answer.notice:
+                self.log(answer.notice)
             self.log(answer.log)
             if self.core.urgent or (self.core.dirty and now - self.last_write >= 1.0):
                 save_state(self.state_path, self.core.state)
@@ -228,9 +358,8 @@ class Server(http.server.ThreadingHTTPServer):
             return answer
 
     def service_actions(self):  # serve_forever calls this every poll: the deploy's control
-        with self.lock:  # file (it waits for the state to show it), what is left to save
-            for text in self.core.control(self.control(), time.time()):
-                self.log(text)
+        with self.lock:  # file (it waits for the state to show it), the crew's unlock file,
+            self.steered(time.time())  # what is left to save
             if self.core.dirty:
                 save_state(self.state_path, self.core.state)
                 self.core.dirty = self.core.urgent = False
@@ -311,7 +440,10 @@ def main(argv=None) -> int:
     parser.add_argument("--state", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--window", type=float, default=600)
-    parser.add_argument("--max-unknown", type=int, default=32)
+    parser.add_argument("--max-unknown", type=int, default=128)
+    parser.add_argument("--max-unknown-per-source", type=int, default=8)
+    parser.add_argument("--source-window", type=float, default=86400)
+    parser.add_argument("--unlock-file", default=None, help="default: unlock beside --state")
     parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--prefix", default="/televoc")
     args = parser.parse_args(argv)
@@ -324,6 +456,9 @@ def main(argv=None) -> int:
         args.max_unknown,
         args.max_connections,
         args.prefix,
+        per_source=args.max_unknown_per_source,
+        source_window=args.source_window,
+        unlock_file=args.unlock_file,
     )
     server.log(f"listening on {args.bind}:{args.port}, serving {args.files}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd's stop: save, then exit
