@@ -58,11 +58,37 @@ def _digest(*texts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+@dataclass(frozen=True)
+class Causes:
+    """The hangup causes the dialplan ends a call with (Asterisk's include/asterisk/causes.h),
+    each for the final response the caller gets: chan_pjsip turns a cause into it
+    (hangup_cause2sip() in channels/chan_pjsip.c, Asterisk 22; a cause it does not list
+    becomes 603 Decline, which is why no call may end with a bare Hangup() after a failed
+    Dial(): nobody answering leaves the channel with cause 16, "normal clearing", hence 603).
+    docs/routing.md has the table of what a caller hears."""
+
+    unallocated: int = 1  # 404 Not Found: no such number
+    busy: int = 17  # 486 Busy Here
+    no_answer: int = 19  # 480 Temporarily Unavailable: nobody answered, or nobody could
+    rejected: int = 21  # 403 Forbidden: not allowed (dial-out)
+
+
+CAUSES = Causes()
+# The end of a number's lines when no forward took the call: 486 if the phone (every phone of
+# the group) was busy, else 480 (nobody answered, the phone is not registered, every member is
+# paused or unreachable).
+ROUTE_END = (
+    f' same => n,Hangup(${{IF($["${{DIALSTATUS}}" = "BUSY"]?{CAUSES.busy}:{CAUSES.no_answer})}})'
+    "  ; busy: 486, else 480 (nobody answered, or nobody could)\n"
+)
+
+
 def route_lines(r: Route) -> str:
     """One number's lines in the numbers context: a forward `always` jumps at once; else the
     caller's name gets the group's prefix, Dial() rings the route's legs (each phone's leg
-    runs the predial handler: its Alert-Info class), and each forward is a jump on Dial's
-    status. (Written in Python, not in the template: 10,000 phones take a fifth of the time.)"""
+    runs the predial handler: its Alert-Info class), each forward is a jump on Dial's
+    status, and the call ends with the cause the caller hears as 486 or 480 (ROUTE_END).
+    (Written in Python, not in the template: 10,000 phones take a fifth of the time.)"""
     head = f"; {r.number}: {r.label}\n"
     if r.always:
         return head + f"exten => {r.number},1,Goto({r.always},1)  ; forward always: {r.targets[0][1]}\n"
@@ -92,7 +118,7 @@ def route_lines(r: Route) -> str:
             f' same => n,GotoIf($["${{DIALSTATUS}}" = "CHANUNAVAIL" | "${{DIALSTATUS}}" = "CONGESTION"]?'
             f"{r.unavailable},1)  ; unavailable: {targets['unavailable']}\n"
         )
-    lines.append(" same => n,Hangup()\n")
+    lines.append(ROUTE_END)
     return "".join(lines)
 
 
@@ -106,6 +132,8 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "numbers": "".join(route_lines(r) for r in routing.routes),
         "trunk": directory.trunk,
         "venue": directory.venue,
+        "causes": CAUSES,
+        "route_end": ROUTE_END.rstrip("\n"),
         "ring_context": RING_CONTEXT,
         "wait_context": WAIT_CONTEXT,
         "hello_world": event.test_numbers.hello_world,
