@@ -71,6 +71,14 @@ class Causes:
     busy: int = 17  # 486 Busy Here
     no_answer: int = 19  # 480 Temporarily Unavailable: nobody answered, or nobody could
     rejected: int = 21  # 403 Forbidden: not allowed (dial-out)
+    congestion: int = 34  # 503 Service Unavailable: the trunk or another venue's PBX not reached
+    # What Dial() to the trunk or another venue's PBX leaves when the way there failed: no
+    # reachable contact (qualify found it down: 3, NO_ROUTE_DESTINATION), no answer to the
+    # INVITE within pjsip's Timer B, 32 s (its own 408, or the other side's: 18,
+    # NO_USER_RESPONSE), or a temporary failure behind it that chan_pjsip has no response
+    # for and would send as 603 (409: 41, NORMAL_TEMPORARY_FAILURE; 504: 102,
+    # RECOVERY_ON_TIMER_EXPIRE). The caller hears 503 for each.
+    not_reached: tuple[int, ...] = (3, 18, 41, 102)
 
 
 CAUSES = Causes()
@@ -81,6 +89,18 @@ ROUTE_END = (
     f' same => n,Hangup(${{IF($["${{DIALSTATUS}}" = "BUSY"]?{CAUSES.busy}:{CAUSES.no_answer})}})'
     "  ; busy: 486, else 480 (nobody answered, or nobody could)\n"
 )
+
+
+def crossing_end(what: str) -> str:
+    """The end of a call sent to the trunk or another venue's PBX (`what`), after its Dial():
+    503 when the way there failed (CAUSES.not_reached); else what it answered, passed on
+    (chan_pjsip turns its final response into a cause and the cause back into ours: 480,
+    486, 404, 403 and 503 come out as they went in). Two lines, the last without its newline."""
+    failed = " | ".join(f"${{HANGUPCAUSE}} = {cause}" for cause in CAUSES.not_reached)
+    return (
+        f" same => n,ExecIf($[{failed}]?Hangup({CAUSES.congestion}))  ; {what} not reached: 503\n"
+        f" same => n,Hangup()  ; else what {what} answered, passed on"
+    )
 
 
 def route_lines(r: Route) -> str:
@@ -134,6 +154,7 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "venue": directory.venue,
         "causes": CAUSES,
         "route_end": ROUTE_END.rstrip("\n"),
+        "crossed": crossing_end,
         "ring_context": RING_CONTEXT,
         "wait_context": WAIT_CONTEXT,
         "hello_world": event.test_numbers.hello_world,

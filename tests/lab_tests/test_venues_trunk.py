@@ -47,6 +47,12 @@ def event(tmp_path_factory):
         yield v
 
 
+def final_status(call: Dial) -> int | None:
+    """The final response the caller got to its call."""
+    final = call.final()
+    return final.status if final is not None else None
+
+
 def phones(event, **where: str):
     """Callees that ring (never answer): name -> venue; and the upstream's 5001, answering."""
     pw = event.passwords()
@@ -77,4 +83,13 @@ def test_a_call_in_over_the_trunk_forwarded_across_venues_never_goes_out_again(e
         call.wait(timeout=40)
         assert p["c1"].invites() and p["h1"].invites(), "the call did not cross to the camp and back"
         assert p["5001"].invites() == [], "a call from the trunk went out over it again"
-        assert call.first(200) is None and call.final() is not None and call.final().status >= 400
+        # h1's forward does not apply to it: 480, passed on by the camp, the hall and the upstream
+        assert call.first(200) is None and final_status(call) == 480, call.final()
+
+
+def test_the_upstreams_caller_hears_what_the_other_venue_answers(event):
+    """60002002: c2 at the camp, not registered: the camp says 480, the hall passes it on to
+    the upstream, which passes it on to its caller."""
+    call = Dial.start(event.upstream.lab, "5002", PHONE_PASSWORD, "60002002", 5305)
+    call.wait(timeout=40)
+    assert final_status(call) == 480, call.final()

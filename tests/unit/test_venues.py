@@ -60,6 +60,10 @@ def test_a_venue_pbx_peers_with_the_others_and_sends_their_numbers_there(tmp_pat
         "exten => _1.,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Dial(PJSIP/${EXTEN}@televoc-venue-hall,,b(televoc-to-venue^s^1))"
         in dialplan
     )
+    assert (
+        " same => n,ExecIf($[${HANGUPCAUSE} = 3 | ${HANGUPCAUSE} = 18 | ${HANGUPCAUSE} = 41 | ${HANGUPCAUSE} = 102]?Hangup(34))  ; venue hall's PBX not reached: 503\n"
+        " same => n,Hangup()  ; else what venue hall's PBX answered, passed on\n"
+    ) in dialplan
     assert '${REGEX("^(2|3)" ${EXTEN})}' in dialplan  # calls from peers: only this venue's numbers
     assert ' same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?1001,1)' in dialplan  # a forward to the hall
 
