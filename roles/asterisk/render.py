@@ -152,6 +152,13 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "numbers": "".join(route_lines(r) for r in routing.routes),
         "trunk": directory.trunk,
         "venue": directory.venue,
+        "dial_out_prefix": (
+            directory.trunk.trunk.dial_out_prefix
+            if directory.trunk is not None
+            else directory.venue.dial_out.prefix
+            if directory.venue is not None and directory.venue.dial_out is not None
+            else None
+        ),
         "causes": CAUSES,
         "route_end": ROUTE_END.rstrip("\n"),
         "crossed": crossing_end,
