@@ -133,15 +133,22 @@ def test_a_caller_hears_what_the_other_venues_pbx_answers(venues, number, c1, ex
 
 
 def test_a_caller_hears_503_when_the_other_venues_pbx_is_down(venues):
-    """camp's Asterisk stopped: hall's INVITE gets no answer (pjsip gives up after 32 s), or
-    hall's qualify already found camp unreachable (no contact to call)."""
+    """camp's Asterisk stopped: hall's INVITE gets no answer (pjsip gives up after 32 s:
+    cause 18); once hall's qualify has found camp unreachable, there is no contact to call
+    (cause 3) and the caller hears 503 at once."""
     camp, hall = venues.labs["camp"], venues.labs["hall"]
+    password = venues.passwords()["h1"]
     camp.run("systemctl stop asterisk")
     try:
-        call = Dial.start(hall, "h1", venues.passwords()["h1"], "2001", 5332, timeout=60)
+        call = Dial.start(hall, "h1", password, "2001", 5332, timeout=60)
         call.wait(timeout=70)
         assert final_status(call) == 503, call.final()
         assert call.final().time - call.sent_invite().time < 40
+        wait_for(lambda: venues.contacts("hall").get("televoc-venue-camp") != "Avail", 40, "hall to find camp down")
+        again = Dial.start(hall, "h1", password, "2001", 5333)
+        again.wait(timeout=30)
+        assert final_status(again) == 503, again.final()
+        assert again.final().time - again.sent_invite().time < 5, "the caller waited for a contact known to be down"
     finally:
         camp.run("systemctl start asterisk")
         wait_for(lambda: camp.asterisk("core show version").lstrip().startswith("Asterisk "), 30, "camp's Asterisk")
