@@ -58,11 +58,57 @@ def _digest(*texts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+@dataclass(frozen=True)
+class Causes:
+    """The hangup causes the dialplan ends a call with (Asterisk's include/asterisk/causes.h),
+    each for the final response the caller gets: chan_pjsip turns a cause into it
+    (hangup_cause2sip() in channels/chan_pjsip.c, Asterisk 22; a cause it does not list
+    becomes 603 Decline, which is why no call may end with a bare Hangup() after a failed
+    Dial(): nobody answering leaves the channel with cause 16, "normal clearing", hence 603).
+    docs/routing.md has the table of what a caller hears."""
+
+    unallocated: int = 1  # 404 Not Found: no such number
+    busy: int = 17  # 486 Busy Here
+    no_answer: int = 19  # 480 Temporarily Unavailable: nobody answered, or nobody could
+    rejected: int = 21  # 403 Forbidden: not allowed (dial-out)
+    congestion: int = 34  # 503 Service Unavailable: the trunk or another venue's PBX not reached
+    # What Dial() to the trunk or another venue's PBX leaves when the way there failed: no
+    # reachable contact (qualify found it down: 3, NO_ROUTE_DESTINATION), no answer to the
+    # INVITE within pjsip's Timer B, 32 s (its own 408, or the other side's: 18,
+    # NO_USER_RESPONSE), or a temporary failure behind it that chan_pjsip has no response
+    # for and would send as 603 (409: 41, NORMAL_TEMPORARY_FAILURE; 504: 102,
+    # RECOVERY_ON_TIMER_EXPIRE). The caller hears 503 for each.
+    not_reached: tuple[int, ...] = (3, 18, 41, 102)
+
+
+CAUSES = Causes()
+# The end of a number's lines when no forward took the call: 486 if the phone (every phone of
+# the group) was busy, else 480 (nobody answered, the phone is not registered, every member is
+# paused or unreachable).
+ROUTE_END = (
+    f' same => n,Hangup(${{IF($["${{DIALSTATUS}}" = "BUSY"]?{CAUSES.busy}:{CAUSES.no_answer})}})'
+    "  ; busy: 486, else 480 (nobody answered, or nobody could)\n"
+)
+
+
+def crossing_end(what: str) -> str:
+    """The end of a call sent to the trunk or another venue's PBX (`what`), after its Dial():
+    503 when the way there failed (CAUSES.not_reached); else what it answered, passed on
+    (chan_pjsip turns its final response into a cause and the cause back into ours: 480,
+    486, 404, 403 and 503 come out as they went in). Two lines, the last without its newline."""
+    failed = " | ".join(f"${{HANGUPCAUSE}} = {cause}" for cause in CAUSES.not_reached)
+    return (
+        f" same => n,ExecIf($[{failed}]?Hangup({CAUSES.congestion}))  ; {what} not reached: 503\n"
+        f" same => n,Hangup()  ; else what {what} answered, passed on"
+    )
+
+
 def route_lines(r: Route) -> str:
     """One number's lines in the numbers context: a forward `always` jumps at once; else the
     caller's name gets the group's prefix, Dial() rings the route's legs (each phone's leg
-    runs the predial handler: its Alert-Info class), and each forward is a jump on Dial's
-    status. (Written in Python, not in the template: 10,000 phones take a fifth of the time.)"""
+    runs the predial handler: its Alert-Info class), each forward is a jump on Dial's
+    status, and the call ends with the cause the caller hears as 486 or 480 (ROUTE_END).
+    (Written in Python, not in the template: 10,000 phones take a fifth of the time.)"""
     head = f"; {r.number}: {r.label}\n"
     if r.always:
         return head + f"exten => {r.number},1,Goto({r.always},1)  ; forward always: {r.targets[0][1]}\n"
@@ -92,7 +138,7 @@ def route_lines(r: Route) -> str:
             f' same => n,GotoIf($["${{DIALSTATUS}}" = "CHANUNAVAIL" | "${{DIALSTATUS}}" = "CONGESTION"]?'
             f"{r.unavailable},1)  ; unavailable: {targets['unavailable']}\n"
         )
-    lines.append(" same => n,Hangup()\n")
+    lines.append(ROUTE_END)
     return "".join(lines)
 
 
@@ -106,6 +152,16 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "numbers": "".join(route_lines(r) for r in routing.routes),
         "trunk": directory.trunk,
         "venue": directory.venue,
+        "dial_out_prefix": (
+            directory.trunk.trunk.dial_out_prefix
+            if directory.trunk is not None
+            else directory.venue.dial_out.prefix
+            if directory.venue is not None and directory.venue.dial_out is not None
+            else None
+        ),
+        "causes": CAUSES,
+        "route_end": ROUTE_END.rstrip("\n"),
+        "crossed": crossing_end,
         "ring_context": RING_CONTEXT,
         "wait_context": WAIT_CONTEXT,
         "hello_world": event.test_numbers.hello_world,

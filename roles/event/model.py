@@ -730,6 +730,17 @@ class Peer(BaseModel):
     password: str = Field(repr=False)  # shared by the two PBXes, derived from the event secret
 
 
+class DialOutVia(BaseModel):
+    """A venue without the trunk: its phones call out over the peering to the PBX of the
+    trunk's venue, which sends the call out (and checks again who may)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    venue: str  # the venue whose PBX registers the trunk
+    prefix: str  # trunk.dial_out_prefix
+    callers: tuple[str, ...]  # the extensions of this venue's phones that may call out
+
+
 class VenueView(BaseModel):
     """The venue a Directory is cut for (venue_directory): its name and numbers, its peers,
     and the other venues' phones and groups (name -> number, for forwards to them)."""
@@ -741,6 +752,7 @@ class VenueView(BaseModel):
     peers: tuple[Peer, ...]
     remote: tuple[tuple[str, str], ...] = ()
     loud: tuple[tuple[str, tuple[str, ...]], ...] = ()  # extension -> loud callers (whole event)
+    dial_out: DialOutVia | None = None  # the trunk is at another venue
 
 
 class Directory(BaseModel):

@@ -1,10 +1,12 @@
 """Several venues, one PBX each: the Directory a venue's PBX serves.
 
 `venue_directory(directory, name)` keeps the phones and groups whose numbers begin with one of
-the venue's prefixes, the trunk when it is registered there, and for every other venue a
-`Peer` (its address, its prefixes, the password the two PBXes share, derived from the event
-secret). The dialplan sends a number of another venue to its PBX; forwards may name phones
-and groups of other venues (`VenueView.remote`). Without venues, the directory is the PBX's.
+the venue's prefixes, the trunk when it is registered there (else, with a trunk at another
+venue, `DialOutVia`: this venue's phones call out over the peering to that venue's PBX), and
+for every other venue a `Peer` (its address, its prefixes, the password the two PBXes share,
+derived from the event secret). The dialplan sends a number of another venue to its PBX;
+forwards may name phones and groups of other venues (`VenueView.remote`). Without venues, the
+directory is the PBX's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .errors import EventError
-from .model import Directory, Peer, Venue, VenueView
+from .model import DialOutVia, Directory, Peer, Venue, VenueView
 from .routing import loud_callers
 
 
@@ -59,14 +61,24 @@ def venue_directory(directory: Directory, name: str | None) -> Directory:
     remote = tuple((a.name, a.extension) for a in directory.accounts if venue_of(a.extension, venues) != name)
     remote += tuple((g.name, g.number) for g in directory.groups if venue_of(g.number, venues) != name)
     trunk = directory.trunk if directory.trunk is not None and directory.trunk.trunk.venue == name else None
-    # loud_from may name callers of other venues: resolved on the whole event
     extensions = {a.extension for a in mine}
+    dial_out = None
+    if directory.trunk is not None and trunk is None:  # out over the peering to the trunk's venue
+        t = directory.trunk
+        dial_out = DialOutVia(
+            venue=t.trunk.venue or "",
+            prefix=t.trunk.dial_out_prefix,
+            callers=tuple(c for c in t.callers if c in extensions),
+        )
+    # loud_from may name callers of other venues: resolved on the whole event
     loud = tuple((ext, callers) for ext, callers in loud_callers(directory).items() if ext in extensions)
     return directory.model_copy(
         update={
             "accounts": tuple(mine),
             "groups": tuple(groups),
             "trunk": trunk,
-            "venue": VenueView(name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud),
+            "venue": VenueView(
+                name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud, dial_out=dial_out
+            ),
         }
     )

@@ -24,8 +24,9 @@ ALERT_GROUP = "televoc-group"
 ALERT_LOUD = "televoc-loud"
 ALERT_URL = "http://127.0.0.1/"
 # The upstream trunk: its registration, auth, aor, endpoint and identify share this name.
-# Calls from it start in TRUNK_CONTEXT; DIAL_OUT_CONTEXT sends an outside number out, for the
-# callers DIAL_OUT_CALLERS lists (extensions).
+# Calls from it start in TRUNK_CONTEXT; DIAL_OUT_CONTEXT sends an outside number out (at a
+# venue without the trunk: to the trunk's venue), for the callers DIAL_OUT_CALLERS lists
+# (extensions).
 TRUNK = "televoc-trunk"
 TRUNK_CONTEXT = "televoc-from-trunk"
 DIAL_OUT_CONTEXT = "televoc-dial-out"

@@ -1,6 +1,7 @@
 """Call routing in the lab, measured from the SIP messages the phones get: who got an INVITE,
 when, with which headers. Groups with delays, nested and paused members, forwards on no
-answer, busy and unavailable, pickup, Alert-Info classes. Each phone is a SIPp process
+answer, busy and unavailable, pickup, Alert-Info classes, and the final response a caller
+gets when nobody takes the call (docs/routing.md, "What the caller hears"). Each phone is a SIPp process
 (lab/callee.py) that traces every message with its time.
 
 The tests share one lab and one deploy of tests/lab_tests/routing_event (module fixture); each
@@ -163,6 +164,69 @@ def test_alert_info_carries_the_class_the_callee_rings_with(pbx, caller, number,
         assert alert == f"<http://127.0.0.1/>;info={expected}", alert
 
 
+def final_status(call: Dial) -> int | None:
+    """The final response the caller got to its call (what its phone shows or plays)."""
+    final = call.final()
+    return final.status if final is not None else None
+
+
+def cause(call: Dial) -> str | None:
+    """The hangup cause Asterisk ended the call with, as its final response says it
+    (`Reason: Q.850;cause=19`)."""
+    final = call.final()
+    return final.header("Reason") if final is not None else None
+
+
+def test_the_caller_hears_480_when_nobody_answers_a_phone(pbx):
+    with pbx.phones(a1="ring") as phones:
+        call = pbx.dial("caller", "1001", 5210, timeout=40)  # rings the event's ring_timeout: 20 s
+        call.wait(timeout=50)
+        assert phones["a1"].invites() and phones["a1"].cancels(), "a1 did not ring, or kept ringing"
+        assert final_status(call) == 480, call.final()
+        assert cause(call) == "Q.850;cause=19", call.final()  # no answer (was 16, normal clearing: 603)
+
+
+def test_the_caller_hears_480_when_nobody_answers_a_group(pbx):
+    with pbx.phones(a1="ring") as phones:
+        call = pbx.dial("caller", "1300", 5211, timeout=30)  # late: a1 after 3 s, for 8 s
+        call.wait(timeout=40)
+        assert phones["a1"].invites() and phones["a1"].cancels(), "a1 did not ring, or kept ringing"
+        assert final_status(call) == 480, call.final()
+
+
+def test_the_caller_hears_486_when_the_phone_is_busy(pbx):
+    with pbx.phones(a1="busy") as phones:
+        call = pbx.dial("caller", "1001", 5212)
+        call.wait(timeout=30)
+        assert phones["a1"].invites(), "a1 was not called"
+        assert final_status(call) == 486, call.final()
+        assert cause(call) == "Q.850;cause=17", call.final()
+
+
+def test_the_caller_hears_404_for_a_number_nobody_has(pbx):
+    call = pbx.dial("caller", "1999", 5213)
+    call.wait(timeout=30)
+    assert final_status(call) == 404, call.final()
+    assert cause(call) == "Q.850;cause=1", call.final()
+
+
+@pytest.mark.parametrize(
+    "number,what",
+    [
+        ("1040", "a phone that is not registered"),
+        ("1410", "a group whose every phone is not registered"),
+        ("1400", "a group whose every member is paused"),
+    ],
+)
+def test_the_caller_hears_480_when_no_phone_can_take_the_call(pbx, number, what):
+    assert "gone" not in pbx.contacts()
+    call = pbx.dial("caller", number, 5214)
+    call.wait(timeout=30)
+    start = call.sent_invite().time
+    assert final_status(call) == 480, f"{what}: {call.final()}"
+    assert call.final().time - start < 5, f"{what}: the caller waited {call.final().time - start:.1f} s"
+
+
 def dead_groups(output: str) -> list[str]:
     """The groups the run listed as having no phone that can answer now."""
     match = re.search(r"groups have no phone that can answer now:\n\s*groups: ([^\n]+(?:\n\s{5,}[^\n]+)*)", output)
@@ -170,8 +234,10 @@ def dead_groups(output: str) -> list[str]:
 
 
 def test_the_deploy_lists_the_groups_nobody_can_answer(pbx):
-    assert dead_groups(pbx.first_run.output) == ["desk", "late", "orga", "outer"], pbx.first_run.output
+    assert dead_groups(pbx.first_run.output) == ["away", "closed", "desk", "late", "orga", "outer"], (
+        pbx.first_run.output
+    )
     with pbx.phones(a1="ring"):
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
     assert run.returncode == 0, run.output
-    assert dead_groups(run.output) == ["orga"], run.output
+    assert dead_groups(run.output) == ["away", "closed", "orga"], run.output

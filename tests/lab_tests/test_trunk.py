@@ -111,8 +111,14 @@ def test_an_unknown_number_from_the_upstream_is_refused(pbx):
     with pbx.local(l1="answer:0.5") as local:
         call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, "60009999", 5305)
         call.wait(timeout=30)
-        assert call.final() is not None and call.final().status >= 400 and call.first(200) is None
+        assert final_status(call) == 404, call.final()
         assert local["l1"].invites() == []
+
+
+def final_status(call: Dial) -> int | None:
+    """The final response the caller got to its call."""
+    final = call.final()
+    return final.status if final is not None else None
 
 
 def test_a_call_in_over_the_trunk_can_never_go_out_again(pbx):
@@ -193,4 +199,49 @@ def test_a_call_in_over_the_trunk_is_never_forwarded_out_again(pbx):
         call.wait(timeout=40)
         assert local["l1"].invites(), "the call did not reach l1"
         assert remote["5001"].invites() == [], "a call from the trunk was forwarded out over it again"
-        assert call.first(200) is None and call.final() is not None and call.final().status >= 400
+        # the forward does not apply to it: its caller hears what it would without one
+        assert call.first(200) is None and final_status(call) == 480, call.final()
+
+
+@pytest.mark.parametrize(
+    "number,how,expected",
+    [
+        ("60001002", {"l2": "busy"}, 486),
+        ("60001100", {"l1": "ring", "l2": "ring"}, 480),  # desk: nobody answers in its 5 s
+    ],
+)
+def test_the_upstreams_caller_hears_what_the_event_answers(pbx, number, how, expected):
+    with pbx.local(**how) as local:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, number, 5310, timeout=40)
+        call.wait(timeout=50)
+        assert all(phone.invites() for phone in local.values()), "a phone did not ring"
+        assert final_status(call) == expected, call.final()
+
+
+@pytest.mark.parametrize("number,how,expected", [("05001", "busy", 486), ("0999", None, 404)])
+def test_what_the_upstream_answers_a_call_out_reaches_the_caller(pbx, number, how, expected):
+    with pbx.remote(**({"5001": how} if how else {})):
+        call = Dial.start(pbx.lab, "l1", pbx.passwords()["l1"], number, 5311)
+        call.wait(timeout=40)
+        assert final_status(call) == expected, call.final()
+
+
+def test_the_caller_hears_503_when_the_trunk_is_down(pbx):
+    """The upstream's Asterisk stopped: the INVITE out gets no answer (pjsip gives up after
+    32 s) or the trunk's qualify already found it unreachable. Last in this module: it brings
+    the upstream back, but the others need not wait for that."""
+    pbx.upstream.lab.run("systemctl stop asterisk")
+    try:
+        call = Dial.start(pbx.lab, "l1", pbx.passwords()["l1"], "05001", 5312, timeout=60)
+        call.wait(timeout=70)
+        assert final_status(call) == 503, call.final()
+        assert call.final().time - call.sent_invite().time < 40
+    finally:
+        pbx.upstream.lab.run("systemctl start asterisk")
+        wait_for(
+            lambda: pbx.upstream.lab.asterisk("core show version").lstrip().startswith("Asterisk "),
+            30,
+            "the upstream's Asterisk",
+        )
+        pbx.lab.asterisk("pjsip send register televoc-trunk")
+        wait_for(lambda: "Registered" in pbx.lab.asterisk("pjsip show registrations"), 30, "the trunk to register")

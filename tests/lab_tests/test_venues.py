@@ -1,7 +1,8 @@
 """Two venues, one PBX each, in one run: two labs linked by a veth pair between their
 namespaces (hall 10.80.0.1 <-> camp 10.80.0.2), one inventory with both hosts, one
 `pyinfra inventory.py deploy.py`. Measured from the SIP messages the phones get (SIPp traces,
-lab/callee.py) and from what the run says.
+lab/callee.py; the final response a caller gets when the call crosses to the other venue)
+and from what the run says.
 """
 
 from __future__ import annotations
@@ -100,6 +101,59 @@ def test_a_phone_in_one_venue_calls_a_phone_in_the_other_with_its_caller_id(venu
         assert call.first(200) is not None
     finally:
         callee.stop()
+
+
+def final_status(call: Dial) -> int | None:
+    """The final response the caller got to its call."""
+    final = call.final()
+    return final.status if final is not None else None
+
+
+@pytest.mark.parametrize(
+    "number,c1,expected",
+    [
+        ("2001", "busy", 486),
+        ("2002", None, 480),  # c2 is not registered
+        ("2999", None, 404),
+    ],
+)
+def test_a_caller_hears_what_the_other_venues_pbx_answers(venues, number, c1, expected):
+    pw = venues.passwords()
+    callee = Callee.start(venues.labs["camp"], "c1", pw["c1"], 5231, mode=c1) if c1 else None
+    try:
+        if callee is not None:
+            wait_for(lambda: venues.contacts("camp").get("c1") == "Avail", 20, "c1 registered at camp")
+        wait_for(lambda: venues.contacts("hall").get("televoc-venue-camp") == "Avail", 40, "hall's peering to camp")
+        call = Dial.start(venues.labs["hall"], "h1", pw["h1"], number, 5331)
+        call.wait(timeout=40)
+        assert final_status(call) == expected, call.final()
+    finally:
+        if callee is not None:
+            callee.stop()
+
+
+def test_a_caller_hears_503_when_the_other_venues_pbx_is_down(venues):
+    """camp's Asterisk stopped: hall's INVITE gets no answer (pjsip gives up after 32 s:
+    cause 18); once hall's qualify has found camp unreachable, there is no contact to call
+    (cause 3) and the caller hears 503 at once."""
+    camp, hall = venues.labs["camp"], venues.labs["hall"]
+    password = venues.passwords()["h1"]
+    camp.run("systemctl stop asterisk")
+    try:
+        call = Dial.start(hall, "h1", password, "2001", 5332, timeout=60)
+        call.wait(timeout=70)
+        assert final_status(call) == 503, call.final()
+        assert call.final().time - call.sent_invite().time < 40
+        wait_for(lambda: venues.contacts("hall").get("televoc-venue-camp") != "Avail", 40, "hall to find camp down")
+        again = Dial.start(hall, "h1", password, "2001", 5333)
+        again.wait(timeout=30)
+        assert final_status(again) == 503, again.final()
+        assert again.final().time - again.sent_invite().time < 5, "the caller waited for a contact known to be down"
+    finally:
+        camp.run("systemctl start asterisk")
+        wait_for(lambda: camp.asterisk("core show version").lstrip().startswith("Asterisk "), 30, "camp's Asterisk")
+        hall.asterisk("pjsip qualify televoc-venue-camp")
+        wait_for(lambda: venues.contacts("hall").get("televoc-venue-camp") == "Avail", 40, "hall's peering to camp")
 
 
 def test_strict_verification_covers_both_venues_and_their_peering(venues):

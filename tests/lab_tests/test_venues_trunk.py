@@ -4,7 +4,8 @@ hall (with the trunk), the camp, and the upstream (lab/upstream.py). Measured fr
 SIP messages the phones get (SIPp traces).
 
 The hall's h1 forwards calls it does not answer in 2 s to the upstream's 5001 ("05001"); the
-camp's c1 forwards calls it does not answer in 2 s to h1.
+camp's c1 forwards calls it does not answer in 2 s to h1. dial_out names h1 and the camp's c2,
+whose outside calls go over the peering to the hall's PBX.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def event(tmp_path_factory):
         yield v
 
 
+def final_status(call: Dial) -> int | None:
+    """The final response the caller got to its call."""
+    final = call.final()
+    return final.status if final is not None else None
+
+
 def phones(event, **where: str):
     """Callees that ring (never answer): name -> venue; and the upstream's 5001, answering."""
     pw = event.passwords()
@@ -77,4 +84,30 @@ def test_a_call_in_over_the_trunk_forwarded_across_venues_never_goes_out_again(e
         call.wait(timeout=40)
         assert p["c1"].invites() and p["h1"].invites(), "the call did not cross to the camp and back"
         assert p["5001"].invites() == [], "a call from the trunk went out over it again"
-        assert call.first(200) is None and call.final() is not None and call.final().status >= 400
+        # h1's forward does not apply to it: 480, passed on by the camp, the hall and the upstream
+        assert call.first(200) is None and final_status(call) == 480, call.final()
+
+
+def test_a_phone_of_the_venue_without_the_trunk_calls_out_over_the_peering(event):
+    """dial_out names c2, a phone of the camp: its outside call goes over the peering to the
+    hall, whose PBX sends it out shown as the block + c2's extension; c1 is not named: 403."""
+    pw = event.passwords()
+    with phones(event) as p:
+        call = Dial.start(event.labs["camp"], "c2", pw["c2"], "05001", 5303, hold=0.5)
+        call.wait(timeout=40)
+        out = p["5001"].invites()
+        assert out, f"no INVITE reached the upstream's phone: {call.final()}"
+        assert "<sip:60002002@" in out[0].header("From"), out[0].header("From")
+        assert call.first(200) is not None
+        refused = Dial.start(event.labs["camp"], "c1", pw["c1"], "05001", 5304)
+        refused.wait(timeout=30)
+        assert final_status(refused) == 403, refused.final()
+        assert len(p["5001"].invites()) == 1, "a phone not in dial_out called out"
+
+
+def test_the_upstreams_caller_hears_what_the_other_venue_answers(event):
+    """60002002: c2 at the camp, not registered: the camp says 480, the hall passes it on to
+    the upstream, which passes it on to its caller."""
+    call = Dial.start(event.upstream.lab, "5002", PHONE_PASSWORD, "60002002", 5305)
+    call.wait(timeout=40)
+    assert final_status(call) == 480, call.final()

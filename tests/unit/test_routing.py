@@ -2,6 +2,7 @@
 with file, line, entry, field and fix) and the routes they resolve into. No host involved;
 tests/lab_tests/test_routing.py proves the routes with real calls."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,28 @@ def test_the_dialplan_is_flat_and_jumps_only_to_the_forward_targets(tmp_path):
     assert " same => n,Dial(PJSIP/a1&Local/1002@televoc-wait-4,20,b(televoc-predial^s^1))\n" in dialplan
     assert "[televoc-wait-4]\nexten => _X.,1,Wait(4)\n same => n,Goto(televoc-ring,${EXTEN},1)\n" in dialplan
     assert "exten => 1002,1,Dial(PJSIP/a2,,b(televoc-predial^s^1))" in dialplan
+
+
+ROUTE_END = ' same => n,Hangup(${IF($["${DIALSTATUS}" = "BUSY"]?17:19)})  ; busy: 486, else 480 (nobody answered, or nobody could)'
+
+
+def test_a_call_no_forward_takes_ends_with_the_cause_the_caller_hears_as_486_or_480(tmp_path):
+    """Asterisk answers a bare Hangup() after a failed Dial() with 603 Decline (cause 16 has no
+    SIP response in chan_pjsip): every number ends with cause 17 (486) or 19 (480) instead."""
+    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {busy: boss}}")
+    groups = (
+        "groups:\n  - {name: desk, number: 1100, members: [a1, {name: a2, delay: 4}]}\n"
+        "  - {name: closed, number: 1400, members: [{name: a3, paused: true}]}\n"
+    )
+    dialplan = render_asterisk(load_directory(make(tmp_path, groups, phones=phones))).conf_files["extensions.conf"]
+    numbers = dialplan.split("[televoc-numbers]\n")[1].split("\n\n")[0]
+    blocks = dict(re.findall(r"^; (\d+): .*\n((?: same => .*\n|exten => .*\n)+)", numbers + "\n", re.M))
+    assert sorted(blocks) == ["1001", "1002", "1003", "1100", "1400", "1600"]
+    assert all(block.rstrip("\n").endswith(ROUTE_END) for block in blocks.values()), numbers
+    assert "Hangup()" not in numbers
+    assert " same => n,Set(DIALSTATUS=CHANUNAVAIL)  ; every member is paused\n" + ROUTE_END in blocks["1400"]
+    assert 'GotoIf($["${DIALSTATUS}" = "BUSY"]?1600,1)  ; busy: boss\n' + ROUTE_END in blocks["1001"]
+    assert " same => n,Hangup(1)  ; 404: no such number\n" in dialplan.split("[from-internal]\n")[1]
 
 
 def test_loud_callers_are_resolved_to_extensions_through_groups(tmp_path):

@@ -97,7 +97,9 @@ def test_a_forward_to_an_outside_number_goes_out_for_calls_that_did_not_come_in_
     dialplan = render_asterisk(directory).conf_files["extensions.conf"]
     assert "?televoc-forward-out,301234,1)  ; no answer in 20 s: 0301234" in dialplan
     out = dialplan.split("[televoc-forward-out]\n")[1].split("\n\n")[0]
-    assert 'exten => _X.,1,GotoIf($["${TV_FROM_TRUNK}" = "1"]?refused)' in out and "n(refused),Hangup(21)" in out
+    assert 'exten => _X.,1,GotoIf($["${TV_FROM_TRUNK}" = "1"]?refused)' in out
+    # the forward does not apply to a call from the trunk: its caller hears 486 or 480, as without one
+    assert ' same => n(refused),Hangup(${IF($["${DIALSTATUS}" = "BUSY"]?17:19)})' in out
     assert " same => n,Set(__TV_FROM_TRUNK=1)" in dialplan.split("[televoc-from-trunk]\n")[1]
 
 
@@ -113,3 +115,27 @@ def test_a_forward_out_needs_dial_out_and_rings_no_group(tmp_path):
             "phone 2 (a2): forward.always: '0302' is an outside number, and a2 is a group's member",
         ],
     )
+
+
+def crossing_end(what: str) -> str:
+    return (
+        f" same => n,ExecIf($[${{HANGUPCAUSE}} = 3 | ${{HANGUPCAUSE}} = 18 | ${{HANGUPCAUSE}} = 41 | ${{HANGUPCAUSE}} = 102]?Hangup(34))  ; {what} not reached: 503\n"
+        f" same => n,Hangup()  ; else what {what} answered, passed on\n"
+    )
+
+
+def test_a_call_out_ends_with_503_when_the_upstream_is_not_reached_else_with_what_it_answered(tmp_path):
+    """After Dial() to the trunk: no reachable contact (cause 3), no answer to the INVITE
+    within 32 s (cause 18, pjsip's own 408), or a 409 or 504 behind it (41, 102: no response
+    of their own in chan_pjsip, so 603) is 503; any other answer of the upstream is passed on
+    (its cause, which chan_pjsip turns back into the same response for 480, 486, 404, 403, 503)."""
+    phones = PHONES.replace("{name: a1, extension: 1001}", "{name: a1, extension: 1001, forward: {no_answer: '0301'}}")
+    dialplan = render_asterisk(
+        load_directory(make(tmp_path, trunk=TRUNK + "  dial_out: [a1]\n", phones=phones))
+    ).conf_files["extensions.conf"]
+    for context in ("televoc-dial-out", "televoc-forward-out"):
+        lines = dialplan.split(f"[{context}]\n")[1].split("\n\n")[0] + "\n"
+        assert " same => n,Dial(PJSIP/${EXTEN}@televoc-trunk)\n" + crossing_end("the upstream") in lines, lines
+    dial_out = dialplan.split("[televoc-dial-out]\n")[1].split("\n\n")[0]
+    assert " same => n,Hangup(21)  ; 403: this phone may not call out (trunk.dial_out)\n" in dial_out
+    assert " same => n,Hangup(1)  ; 404: no such number\nexten => _X.,1,Hangup(1)\n" in dialplan
