@@ -133,6 +133,7 @@ def put_file_atomically(
                 "&&",
                 "mv",
                 "-f",
+                "-T",  # a directory at `path` is an error, not a place to move into
                 QuoteString(temp),
                 QuoteString(path),
             ),

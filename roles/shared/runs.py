@@ -72,6 +72,7 @@ class Run:
     path: str
     previous: object = None  # the marker's text left by an earlier run, "" none, None unread
     marked: bool = False
+    not_files: dict[str, str] = field(default_factory=dict)  # from the snapshot: path -> kind
 
 
 def _planned_changes(state, host) -> list[str]:
@@ -89,6 +90,13 @@ def _planned_changes(state, host) -> list[str]:
 
 
 def _start(state, host, run: Run) -> bool:
+    if run.not_files:  # before any change: a step would write into it, or read it as empty
+        for path, kind in sorted(run.not_files.items()):
+            logger.error(
+                f"{host.print_prefix}{path} is a {kind}, where televoc keeps a file: nothing was changed, "
+                "the PBX serves as before. Look at what it holds, move it away, and run again."
+            )
+        return False
     changing = _planned_changes(state, host)
     q = shlex.quote
     stamp = utc_stamp()
@@ -247,7 +255,7 @@ def started(what: str, snapshot=None) -> Run:
     if snapshot is not None and path in snapshot.texts:
         lines = snapshot.texts[path]
         previous = " ".join(line.strip() for line in lines or [] if line.strip())
-    run = Run(what=what, path=path, previous=previous)
+    run = Run(what=what, path=path, previous=previous, not_files=dict(snapshot.not_files) if snapshot else {})
     run_marked(name=MARKER_STEPS[0], run=run)
     return run
 

@@ -37,6 +37,8 @@ class Snapshot:
     + asterisk: what Asterisk serves (running=False when its CLI cannot connect)
     + import_lines: configuration.nix lines that name televoc's module; None: no such file
     + outputs: name -> what a role's own command printed (the live firewall, say)
+    + not_files: path -> what is there instead (directory, fifo, ...) for each path read that
+      exists but is not a file: televoc keeps only files there (runs.started refuses to start)
     """
 
     digests: dict[str, FileDigest | None] = field(default_factory=dict)
@@ -44,6 +46,7 @@ class Snapshot:
     asterisk: pbxcli.PbxState = field(default_factory=lambda: pbxcli.PbxState(running=False))
     import_lines: list[str] | None = None
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    not_files: dict[str, str] = field(default_factory=dict)
 
     def digest(self, path: str) -> FileDigest | None:
         if path not in self.digests:
@@ -88,6 +91,12 @@ class PbxSnapshot(FactBase[Snapshot]):
         background = [f'( {shell} ) > "$o/{i}" 2>&1 & true' for i, (_, shell) in enumerate(commands)]
         parts = ["o=$(mktemp -d) || exit 1", *background] if commands else []
         parts += [f"echo {q(SECTION + 'digests')}", FileDigests().command(tuple(digests)).get_raw_value()]
+        reals = [p[len(NAMES) :] if p.startswith(NAMES) else p for p in (*digests, *texts)]
+        if reals:  # what is there instead of a file: "directory|/var/lib/televoc/notify-pending"
+            parts.append(
+                f"echo {q(SECTION + 'notfiles')}; for f in {' '.join(q(p) for p in reals)}; do "
+                'if [ -e "$f" ] && [ ! -f "$f" ]; then echo "$(stat -L -c %F "$f")|$f"; fi; done'
+            )
         for path in texts:
             # names:PATH keeps only the lines that are phone names (the pending-NOTIFY list)
             names = path.startswith(NAMES)
@@ -141,4 +150,15 @@ class PbxSnapshot(FactBase[Snapshot]):
             asterisk=asterisk,
             import_lines=None if [line.strip() for line in imported] == [MISSING] else imported,
             outputs=outputs,
+            not_files=_not_files(sections.get("notfiles", [])),
         )
+
+
+def _not_files(lines: list[str]) -> dict[str, str]:
+    """path -> kind from the snapshot's "kind|path" lines."""
+    found = {}
+    for line in lines:
+        kind, sep, path = line.strip().partition("|")
+        if sep and path:
+            found[path] = kind
+    return found

@@ -249,7 +249,10 @@ def publication(directory: Directory, provisioning: Provisioning, snapshot: Snap
         manifest_path, _ = _paths(settings)
         live = _live_manifest(snapshot, manifest_path)
         result.changed = changed_phones(live, files, directory.provisioned)
-        result.pending = _pending(snapshot, settings.snom__pending_path)
+        pending = _pending(snapshot, settings.snom__pending_path)
+        names = {a.name for a in directory.provisioned}
+        # Only phones of this event are told; phones_told_to_resync names the others it drops.
+        result.pending = None if pending is None else [n for n in pending if n in names]
         result.directory_resync = (
             not provisioning.wiped
             and directory_changed(live, files)

@@ -201,6 +201,11 @@ def _notify(
     return True
 
 
+def _say(state, host, warning: str) -> bool:
+    logger.warning(f"{host.print_prefix}{warning}")
+    return True
+
+
 @operation(is_idempotent=False)
 def phones_told_to_resync(
     cli: str,
@@ -231,6 +236,17 @@ def phones_told_to_resync(
         pending = host.get_fact(PendingNotifications, path=pending_path)
     wanted = set(phones)
     names = list(dict.fromkeys(n for n in [*(pending or []), *also] if n in wanted))
+    strangers = [n for n in dict.fromkeys(pending or []) if n not in wanted]
+    if strangers:  # said when the step runs (a FunctionCommand), not when it is worked out
+        shown = ", ".join(strangers[:10]) + (f", ... ({len(strangers)} in all)" if len(strangers) > 10 else "")
+        yield FunctionCommand(
+            _say,
+            (
+                f"{pending_path} names {shown}: no provisioned phone of this event (removed or "
+                "unprovisioned since, or written by hand): dropped from the list, not told",
+            ),
+            {},
+        )
     if not names:
         if pending is not None:  # only names of phones no longer in the directory, or garbage
             yield StringCommand("rm", "-f", pending_path)

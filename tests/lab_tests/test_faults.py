@@ -116,6 +116,36 @@ def test_garbage_in_the_pending_file_is_cleared_without_breaking_the_run(buildup
     assert not (buildup.lab.root / STATE.lstrip("/") / "notify-pending").exists()
 
 
+def test_a_name_in_the_pending_file_that_is_no_phone_is_named_and_never_told(buildup):
+    # The example event provisions no phone (no mac): saal1 is a phone, but not one to tell.
+    (buildup.lab.root / STATE.lstrip("/") / "notify-pending").write_text("ghost\nsaal1\n")
+    run = buildup.deploy()
+    assert run.returncode == 0, run.output
+    said = re.findall(r"notify-pending names ghost, saal1: no provisioned phone of this event .*dropped", run.output)
+    assert len(said) == 1, run.output
+    assert "told to fetch their settings" not in run.output, run.output
+    assert not (buildup.lab.root / STATE.lstrip("/") / "notify-pending").exists()
+
+
+def test_a_directory_where_televoc_keeps_a_file_stops_the_run_before_any_change(buildup):
+    pending = buildup.lab.root / STATE.lstrip("/") / "notify-pending"
+    pending.mkdir()
+    (pending / "crew-notes.txt").write_text("someone's notes\n")
+    before = buildup.lab.asterisk("pjsip show aors")
+    buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))  # a run that changes
+    run = buildup.deploy()
+    assert run.returncode != 0, run.output
+    said = f"{STATE}/notify-pending is a directory, where televoc keeps a file: nothing was changed"
+    assert said in run.output, run.output
+    assert said in run.output[run.output.index("No hosts remaining!") :]  # and again at the end
+    assert buildup.lab.asterisk("pjsip show aors") == before  # the same generation serves
+    assert (pending / "crew-notes.txt").read_text() == "someone's notes\n"
+    pending.joinpath("crew-notes.txt").unlink()
+    pending.rmdir()
+    again = buildup.deploy()
+    assert again.returncode == 0, again.output
+
+
 def test_a_run_interrupted_with_ctrl_c_exits_130_and_is_named_by_the_next_run(buildup):
     buildup.phones.pop("backoffice").stop()  # one phone missing: the run waits for it
     wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")

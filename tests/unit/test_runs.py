@@ -23,3 +23,20 @@ def test_many_lines_are_cut_and_counted():
     shown = [line for line in lines if line.startswith("    [hall] problem")]
     assert len(shown) == SHOWN_PER_HOST
     assert "    [hall] ... and 3 more lines above" in lines
+
+
+def test_the_snapshot_reads_what_is_there_instead_of_a_file(tmp_path):
+    """The snapshot's own shell command, run here on files in tmp_path (no Asterisk: its part
+    says it is not running)."""
+    import subprocess
+
+    from roles.shared.snapshot import NAMES, PbxSnapshot
+
+    (tmp_path / "pending").mkdir()
+    (tmp_path / "a.conf").write_text("x\n")
+    digests, texts = [str(tmp_path / "a.conf"), str(tmp_path / "gone")], [NAMES + str(tmp_path / "pending")]
+    command = PbxSnapshot().command(digests, texts, "/bin/false", str(tmp_path / "configuration.nix"), "m")
+    out = subprocess.run(["sh", "-c", str(command)], capture_output=True, text=True, timeout=30, check=True)
+    snapshot = PbxSnapshot().process(out.stdout.splitlines())
+    assert snapshot.not_files == {str(tmp_path / "pending"): "directory"}
+    assert snapshot.digest(str(tmp_path / "gone")) is None and snapshot.digest(str(tmp_path / "a.conf")) is not None
