@@ -1,0 +1,182 @@
+"""A fault at each step of a run: the harness of tests/lab_tests/test_fault_steps_*.py.
+
+One lab with the example event, its three phones registered, and a fourth phone (saal3) that
+is never plugged in. Each round edits the event so that a run changes the PBX (saal1's display
+name: a switch and a reload; saal3's password: a new passwords file and a changed account),
+starts the real pyinfra CLI and, as soon as the chosen step starts (pyinfra's "--> Starting
+operation" line), calls the fault: Asterisk killed, Ctrl-C, the state directory read-only.
+After each, `serving_problems` says what is wrong with the PBX; after the last, `converges`
+runs once more without a fault and reviews (--dry) that a next run has nothing to change.
+
+    with FaultSteps.up(tmp_path) as pbx:
+        pbx.calibrate()                         # the steps of a changing run, in order
+        problems = pbx.at_each_step(fault, check_run)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
+from lab.lab import Lab
+from lab.wait import until, wait_for
+
+PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
+SAAL3 = {"name": "saal3", "extension": 1003, "display_name": "Saal Drei"}  # never plugged in
+STATE = "/var/lib/televoc"
+STEP = re.compile(r"^--> Starting operation: (.+?)\s*$")
+GENERATION = re.compile(r"\b[0-9a-f]{16}\b")  # a step's name may hold the config generation
+
+
+def step_name(line: str) -> str | None:
+    """The step a line of pyinfra's output starts, its generation replaced; None if none."""
+    m = STEP.match(line)
+    return GENERATION.sub("<generation>", m.group(1)) if m else None
+
+
+@dataclass
+class FaultSteps(Deployment):
+    phones: dict = field(default_factory=dict)
+    round: int = 0
+    # The steps of deploy.py in a run that changes the PBX, in their order (pyinfra's names,
+    # "<role> | <step>", the generation replaced): set by calibrate().
+    steps: list[str] = field(default_factory=list)
+
+    @classmethod
+    @contextlib.contextmanager
+    def up(cls, work: Path):
+        with Lab(work / "lab") as lab:
+            p = cls.prepare(lab, work, copy_example_event(work / "event"))
+            p.edit_phones(lambda phones: phones.append(dict(SAAL3, password=p.new_password())))
+            first = p.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+            assert first.returncode == 0, first.output
+            for name, password in p.passwords().items():
+                if name in PORTS:
+                    p.phones[name] = lab.start_phone(name, password, PORTS[name])
+            wait_for(lambda: p.registered() == set(PORTS), 40, "every phone registered")
+            yield p
+
+    @staticmethod
+    def new_password() -> str:
+        return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+    def changing(self) -> None:
+        """Edit the event so that the next run changes the PBX: saal1's display name (the
+        module: a switch, a reload) and saal3's password (the passwords file)."""
+        self.round += 1
+        n, password = self.round, self.new_password()
+
+        def edit(phones):
+            phones[0]["display_name"] = f"Saal Eins {n}"
+            next(p for p in phones if p["name"] == "saal3")["password"] = password
+
+        self.edit_phones(edit)
+
+    def registered(self) -> set[str]:
+        """The phones with a contact (any status but Unavail): registered. A contact that
+        came back from Asterisk's database after a restart is NonQual until its qualify."""
+        return {name for name, status in self.contacts().items() if status != "Unavail"}
+
+    def calibrate(self) -> list[str]:
+        """A changing run without a fault: the steps it has, in order."""
+        self.changing()
+        code, output, _ = self.faulty_run("(no such step)", lambda proc: None)
+        assert code == 0, output
+        self.steps = [name for name in map(step_name, output.splitlines()) if name]
+        return self.steps
+
+    def at_each_step(self, fault, check_run) -> list[str]:
+        """For each step: a changing run with `fault(proc)` at its start; what check_run(code,
+        output) and serving_problems() find. Then converges(). Every problem, by step."""
+        assert self.steps, "calibrate() first"
+        found = []
+        for step in self.steps:
+            self.changing()
+            code, output, hit = self.faulty_run(step, fault)
+            if not hit:
+                found.append(f"{step}: the run had no such step, the fault did not happen:\n{output[-1500:]}")
+            found += [f"{step}: {p}" for p in check_run(code, output)]
+            found += [f"{step}: {p}" for p in self.serving_problems()]
+        found += [f"after the round: {p}" for p in self.converges()]
+        return found
+
+    def in_sshd_namespace(self, script: str) -> None:
+        """A mount seen by pyinfra's commands and Asterisk (the lab's sshd mount namespace)."""
+        subprocess.run(["nsenter", "-t", str(self.lab._sshd_pid), "-m", "sh", "-c", script], check=True, timeout=30)
+
+    def faulty_run(self, at: str, fault) -> tuple[int, str, bool]:
+        """A report-mode deploy; `fault()` is called as soon as the step named `at` starts.
+        (exit status, output, whether the step came and the fault hit)."""
+        env = dict(os.environ, TELEVOC_EVENT_DIR=str(self.event), TELEVOC_SECRET_FILE=str(self.secret))
+        args = ["--data", "televoc_verify=report", "--data", "televoc_register_wait=0"]
+        args += ["--data", f"televoc_report_dir={self.event.parent / 'reports'}"]
+        proc = subprocess.Popen(
+            [PYINFRA, str(self.inventory), "deploy.py", "-y", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        lines: list[str] = []
+        hit: list[str] = []
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if not hit and step_name(line) == at:
+                    hit.append(at)
+                    fault(proc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        reader.join(timeout=10)
+        return proc.returncode, "".join(lines), bool(hit)
+
+    def serving_problems(self) -> list[str]:
+        """What is wrong with the PBX now, waited for where it comes back by itself."""
+        problems = []
+        if until(lambda: self.lab.asterisk("core show version").startswith("Asterisk "), 20) is None:
+            return ["Asterisk does not answer its CLI"]
+        # Registered still (or again): Restart=always is 1 s, the contacts come back from
+        # Asterisk's database (the phones register again only every 3600 s).
+        if until(lambda: self.registered() == set(PORTS), 20, step=0.5) is None:
+            problems.append(f"not every phone is registered: {self.contacts()}")
+        # televoc names each phone's auth after its endpoint; Asterisk loads no auth without
+        # its password: an endpoint without its auth is an account without its password.
+        endpoints = set(re.findall(r"^\s*Endpoint:\s+([^<\s/]+)/", self.lab.asterisk("pjsip show endpoints"), re.M))
+        auths = set(re.findall(r"^\s*Auth:\s+([^<\s/]+)/", self.lab.asterisk("pjsip show auths"), re.M))
+        if not endpoints:
+            problems.append("Asterisk has no endpoint at all")
+        for endpoint in sorted(endpoints - auths):
+            problems.append(f"endpoint {endpoint} has no loaded auth (an account without its password)")
+        listing = self.lab.run(f"ls -A {STATE}", check=False).stdout.split()
+        problems += [f"a partial upload is left: {STATE}/{name}" for name in listing if "televoc-new" in name]
+        return problems
+
+    def converges(self) -> list[str]:
+        """A run without a fault exits 0, the PBX serves, and a next run has nothing to change.
+        (Report mode: saal3 is never plugged in.)"""
+        run = self.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        if run.returncode != 0:
+            return [f"the rerun failed:\n{run.output[-3000:]}"]
+        review = self.deploy("--dry", yes=False)  # what a next run would change
+        changed = [line for line in review.output.splitlines() if re.search(r"will (change|switch|reload)", line)]
+        if review.returncode != 0 or changed:
+            return [f"after the rerun, a next run would still change: {changed or review.output[-2000:]}"]
+        return self.serving_problems()
