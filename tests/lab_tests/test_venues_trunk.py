@@ -15,7 +15,8 @@ import pytest
 
 from lab.callee import Dial, callees
 from lab.lab import Lab
-from lab.upstream import PHONE_PASSWORD, Upstream
+from lab.listing import files_holding, listing, registrations
+from lab.upstream import BLOCK, PHONE_PASSWORD, Upstream
 from lab.wait import wait_for
 from tests.lab_tests.test_venues import Venues
 
@@ -33,6 +34,7 @@ def event(tmp_path_factory):
     with Lab(work / "hall") as hall, Lab(work / "camp") as camp, Lab(work / "upstream") as up:
         v = Venues.prepare(work, EVENT, hall, camp)
         v.upstream = Upstream.start(up, hall, TRUNK_PASSWORD)
+        v.upstream_before = registrations(up, BLOCK)  # what the upstream holds of the event: nothing yet
         run = v.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         wait_for(lambda: "Registered" in hall.asterisk("pjsip show registrations"), 20, "the trunk to register")
@@ -78,3 +80,22 @@ def test_a_call_in_over_the_trunk_forwarded_across_venues_never_goes_out_again(e
         assert p["c1"].invites() and p["h1"].invites(), "the call did not cross to the camp and back"
         assert p["5001"].invites() == [], "a call from the trunk went out over it again"
         assert call.first(200) is None and call.final() is not None and call.final().status >= 400
+
+
+def test_one_teardown_leaves_both_pbxes_untouched_and_the_upstream_without_the_trunks_contact(event, untouched):
+    """Last in this module: it tears the event down. The hall withdraws the trunk (un-REGISTER)
+    before its registration goes; the upstream, an Asterisk of its own, drops the contact at
+    once (a registration lasts 3600 s: nothing else removes it within this test)."""
+    up = event.upstream.lab
+    assert event.upstream_before == [] and registrations(up, BLOCK) != [], registrations(up, BLOCK)
+    run = event.teardown()
+    assert run.returncode == 0, run.output
+    assert registrations(up, BLOCK) == event.upstream_before
+    assert "[hall] the trunk 6000 at 10.77.0.2: un-REGISTERed, the upstream confirmed it" in run.output
+    secrets = event.event_secrets()
+    for venue, lab in event.labs.items():
+        assert listing(lab) == untouched, venue
+        assert files_holding(lab, secrets) == [], venue
+    again = event.teardown()
+    assert again.returncode == 0, again.output
+    assert again.output.count("nothing left: nothing of the event was on this PBX or its phones any more") == 2
