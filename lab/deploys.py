@@ -80,6 +80,20 @@ def passwords(event: Path, secret: Path) -> dict[str, str]:
         return {a.name: a.password for a in load_directory(event).accounts}
 
 
+def event_secrets(event: Path, secret: Path) -> list[str]:
+    """Every password of the event, as televoc derives or takes them: the phones' SIP and web
+    passwords, the venues' peerings', the trunk's. What no file on a torn-down PBX may hold."""
+    from roles.event import load_directory
+
+    with mock.patch.dict(os.environ, {"TELEVOC_SECRET_FILE": str(secret)}):
+        directory = load_directory(event)
+    found = [p for a in directory.accounts for p in (a.password, a.event_web_password, a.web_password_before) if p]
+    found += [password for _, password in directory.peer_passwords]
+    if directory.trunk is not None:
+        found.append(directory.trunk.password)
+    return found
+
+
 def contacts(lab) -> dict[str, str]:
     """aor -> status, as `pjsip show contacts` prints it in `lab` now."""
     from roles.shared.pbxcli import parse_contacts

@@ -31,9 +31,12 @@ def read(plan: Plan) -> Snapshot:
     return host.get_fact(
         PbxSnapshot,
         digests=(*nixos.snapshot_paths(settings, plan.module), *asterisk.snapshot_paths(settings), *snom_digests),
-        texts=(*snom_texts, *runs.snapshot_paths(settings)),
+        texts=(*snom_texts, *runs.snapshot_paths(settings), *asterisk.snapshot_texts(settings)),
         cli_command=settings.asterisk__cli,
         configuration=settings.nixos__configuration,
         module=nixos.import_name(settings),
-        commands=nixos.snapshot_commands(settings, plan.module),
+        commands=(
+            *nixos.snapshot_commands(settings, plan.module),
+            *asterisk.snapshot_commands(settings, plan.asterisk),
+        ),
     )

@@ -83,17 +83,17 @@ def buildup(directory: Directory, where: Where = Where(), control: dict | None =
 
 
 def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -> Plan:
-    """The plan of a teardown: Asterisk without the event's phones (or, with `stop`, no
-    Asterisk at all), and the provisioning server offering every provisioned phone its wiped
-    profile (for phones that boot late)."""
-    empty = directory.without_phones()
-    config = asterisk.render_asterisk(empty, resolve(empty), where.secrets_path, enable=not stop)
+    """The plan of a teardown: Asterisk with nothing of the event (no phone, trunk, other
+    venue or dialplan; or, with `stop`, no Asterisk at all), SIP open to the phone network
+    only, and the provisioning server offering every provisioned phone its wiped profile (for
+    phones that boot late)."""
+    config = asterisk.render_teardown(directory, where.secrets_path, enable=not stop)
     provisioning = snom.provisioning(directory, where.provisioning_dir, wiped=True)
     return Plan(
         asterisk=config,
         provisioning=provisioning,
-        module=module(directory, config, provisioning.server),
-        serving="no Asterisk" if stop else "an Asterisk config without the event's phones",
+        module=module(directory.emptied(), config, provisioning.server),
+        serving="no Asterisk" if stop else "an Asterisk config with nothing of the event",
     )
 
 

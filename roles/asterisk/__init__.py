@@ -8,14 +8,17 @@ from .deploy import (
     SUMMARY_FILE,
     beside_secrets,
     contacts_removed_before_stop,
-    event_forgotten,
+    event_removed,
     event_served,
     passwords_bridged,
     phones_accounted,
     phones_verified,
+    snapshot_commands,
     snapshot_paths,
+    snapshot_texts,
+    trunk_withdrawn,
 )
-from .render import CONF_FILES, SECRETS_PATH, SECURITY_LOG, AsteriskConfig, render_asterisk
+from .render import CONF_FILES, SECRETS_PATH, SECURITY_LOG, AsteriskConfig, render_asterisk, render_teardown
 from .report import RunChanges
 
 __all__ = [
@@ -30,11 +33,15 @@ __all__ = [
     "RunChanges",
     "beside_secrets",
     "contacts_removed_before_stop",
-    "event_forgotten",
+    "event_removed",
     "event_served",
     "passwords_bridged",
     "phones_accounted",
     "phones_verified",
     "render_asterisk",
+    "render_teardown",
+    "snapshot_commands",
     "snapshot_paths",
+    "snapshot_texts",
+    "trunk_withdrawn",
 ]

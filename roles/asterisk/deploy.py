@@ -6,9 +6,12 @@
     asterisk.phones_verified(config, changes, snapshot)  # every phone registered (or reported)
 
 `config` is the rendered AsteriskConfig of the run's plan (roles/plan.py); NixOS puts its
-files in place before event_served (roles/nixos). At teardown the same event_served applies
-the config without the event's phones, between contacts_removed_before_stop and
-event_forgotten.
+files in place before event_served (roles/nixos). A teardown's config (render_teardown) has
+nothing of the event; its steps:
+
+    asterisk.trunk_withdrawn(config, snapshot, leftovers)        # un-REGISTER, confirmed
+    asterisk.contacts_removed_before_stop(config, snapshot)      # televoc_teardown=stop only
+    asterisk.event_removed(config, snapshot, leftovers)          # after the switch: reload, list
 """
 
 from __future__ import annotations
@@ -18,21 +21,26 @@ import posixpath
 from pyinfra import host
 from pyinfra.api import HiddenValue
 
-from roles.event import Account
 from roles.shared import pbxfacts, runs
-from roles.shared.files import managed_file, paths_absent, sha256
+from roles.shared.files import UNREAD, managed_file, sha256
+from roles.shared.leftovers import Leftovers
 from roles.shared.ops import as_needed, deploy
+from roles.shared.pbxobjects import objects_script, parse_objects
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
 from roles.shared.snapshot import Snapshot
 
-from . import operations
+from . import operations, removal
 from .render import SECRETS_PATH, AsteriskConfig
 from .report import RunChanges
+from .teardown import Removal
 
 # Beside the passwords: each phone's credential fingerprint of the last run (root 0600), and
 # what each phone was (no password: a fingerprint), for the next run's account of changes.
 CREDENTIALS_FILE = "credentials"
 SUMMARY_FILE = "phones.json"
+# Beside them after a teardown whose un-REGISTER the upstream did not confirm: the trunk and
+# until when the upstream may hold its registration (root 0600; removed once expired).
+UNCONFIRMED_FILE = "trunk-unregister.json"
 
 SETTINGS = declare(
     Setting(
@@ -45,6 +53,13 @@ SETTINGS = declare(
         "asterisk__reload_wait",
         15,
         "How long to wait for Asterisk to start or to take a new config (seconds).",
+        seconds,
+    ),
+    Setting(
+        "asterisk__unregister_wait",
+        10,
+        "teardown: how long to wait for the upstream to confirm the trunk's un-REGISTER, that is "
+        "that it dropped the event's contact (seconds).",
         seconds,
     ),
     Setting(
@@ -93,13 +108,30 @@ def snapshot_paths(settings) -> list[str]:
     ]
 
 
+def snapshot_texts(settings) -> list[str]:
+    """The files whose text the run's one read of the PBX reads for this role: the note of
+    an unconfirmed un-REGISTER."""
+    return [beside_secrets(settings, UNCONFIRMED_FILE)]
+
+
+# The snapshot's listing of every object Asterisk serves (a teardown's: Snapshot.outputs).
+OBJECTS = "asterisk objects"
+
+
+def snapshot_commands(settings, config: AsteriskConfig) -> list[tuple[str, str]]:
+    """What the run's one read of the PBX runs for this role besides Asterisk's state: for a
+    teardown (`config.removal`), the listing of every object Asterisk serves."""
+    if config.removal is None:
+        return []
+    return [(OBJECTS, objects_script(settings.asterisk__cli))]
+
+
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
 def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snapshot: Snapshot | None = None):
     """
     Make Asterisk serve `config`, whose files NixOS serves already: the SIP passwords outside
     the store, Asterisk running and proven to serve this config, no registration left that
-    was made with a password that changed. With `config.enable` false (no Asterisk at all),
-    the passwords file and the fingerprints are removed instead.
+    was made with a password that changed.
 
     + config: the rendered AsteriskConfig of the run's plan
     + changes: gets the phones whose password changed (their old registrations are dropped)
@@ -112,14 +144,6 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
     secrets_path = config.secrets_path
     credentials = beside_secrets(settings, CREDENTIALS_FILE)
     known = _known(snapshot)
-    if not config.enable:
-        paths = [secrets_path, credentials]
-        paths_absent(
-            name="SIP passwords are removed",
-            paths=paths,
-            present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)],
-        )
-        return
     op = as_needed(snapshot)
     op(
         managed_file,
@@ -245,35 +269,106 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
-def _remove_contacts(phones: tuple[Account, ...]) -> None:
+def _objects(snapshot):
+    """Asterisk's objects as the run's snapshot listed them (snapshot_commands): PbxObjects,
+    None when Asterisk was not running, UNREAD when the snapshot did not list them."""
+    if snapshot is None or OBJECTS not in snapshot.outputs:
+        return UNREAD
+    try:
+        return parse_objects(snapshot.outputs[OBJECTS])
+    except ValueError:
+        return UNREAD  # the step lists them itself
+
+
+@deploy("PBX forgets the event", data_defaults=defaults(ALL_SETTINGS))
+def trunk_withdrawn(config: AsteriskConfig, snapshot: Snapshot | None = None, leftovers: Leftovers | None = None):
+    """Teardown, while Asterisk still serves the event: every outbound registration (the
+    trunk) is withdrawn from its upstream (un-REGISTER), and the upstream's confirmation
+    awaited, before the object goes with the rest of the config (event_removed). An
+    un-REGISTER the upstream did not confirm is named until the registration has expired."""
     settings = read(ALL_SETTINGS)
-    operations.contacts_removed(
-        name="No contact of the event is left in Asterisk",
+    objects = _objects(snapshot)
+    note = beside_secrets(settings, UNCONFIRMED_FILE)
+    known = objects is not UNREAD and snapshot is not None and note in snapshot.texts
+    as_needed(snapshot if known else None)(
+        removal.trunk_withdrawn,
+        name="The upstream drops the trunk's registration (un-REGISTER, confirmed)",
         cli=settings.asterisk__cli,
-        aors=[a.name for a in phones],
+        removal=config.removal or Removal(),
+        leftovers=leftovers if leftovers is not None else Leftovers(),
+        note=note,
+        wait=settings.asterisk__unregister_wait,
+        **(
+            {"outbound": None if objects is None else objects.outbound, "noted": snapshot.texts[note]}
+            if known and snapshot is not None
+            else {}
+        ),
     )
 
 
 @deploy("PBX forgets the event", data_defaults=defaults(ALL_SETTINGS))
-def contacts_removed_before_stop(config: AsteriskConfig, phones: tuple[Account, ...]):
+def contacts_removed_before_stop(config: AsteriskConfig, snapshot: Snapshot | None = None):
     """Teardown that stops Asterisk (`config.enable` false): the contacts the event's phones
     left in Asterisk's registrar are removed while it still answers. Otherwise nothing:
-    event_forgotten removes them once the accounts are gone."""
-    if not config.enable:
-        _remove_contacts(phones)
+    event_removed removes them once the accounts are gone."""
+    if config.enable:
+        return
+    objects = _objects(snapshot)
+    as_needed(snapshot if objects is not UNREAD else None)(
+        removal.stored_contacts_removed,
+        name="No contact of the event is left in Asterisk",
+        cli=read(ALL_SETTINGS).asterisk__cli,
+        **({} if objects is UNREAD else {"stored": objects}),
+    )
 
 
 @deploy("PBX forgets the event", data_defaults=defaults(ALL_SETTINGS))
-def event_forgotten(config: AsteriskConfig, phones: tuple[Account, ...]):
-    """Teardown, after Asterisk serves `config` (the event without its phones): the contacts
-    the event's phones left behind are removed, and no account or contact of the event may be
-    left. (With Asterisk stopped, contacts_removed_before_stop did that.)"""
-    if not config.enable:
-        return
+def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, leftovers: Leftovers | None = None):
+    """
+    Teardown, once NixOS serves `config` (render_teardown: nothing of the event): Asterisk
+    takes it (reload) and forgets the contacts the removed aors left; the passwords, the
+    fingerprints and the summary are removed; then every object Asterisk serves is listed,
+    and `leftovers` gets what went and what is still there. With `config.enable` false
+    (televoc_teardown=stop), Asterisk must be stopped instead.
+    """
     settings = read(ALL_SETTINGS)
-    _remove_contacts(phones)
-    operations.no_phone_registered(
-        name=runs.check("No phone of the event is registered"),
+    leftovers = leftovers if leftovers is not None else Leftovers()
+    changes = RunChanges()
+    before = _objects(snapshot)
+    op = as_needed(snapshot if before is not UNREAD else None)
+    if config.enable:
+        state = {} if snapshot is None else {"state": snapshot.asterisk}
+        op(
+            operations.running,
+            name="Asterisk is running",
+            cli=settings.asterisk__cli,
+            start="systemctl start asterisk.service",
+            wait=settings.asterisk__reload_wait,
+            changes=changes,
+            **state,
+        )
+        op(
+            removal.asterisk_emptied,
+            name="Asterisk serves nothing of the event (reloaded; the contacts it kept removed)",
+            cli=settings.asterisk__cli,
+            wait=settings.asterisk__reload_wait,
+            changes=changes,
+            **({} if before is UNREAD else {"before": before}),
+        )
+    paths = snapshot_paths(settings)
+    as_needed(snapshot)(
+        removal.files_removed,
+        name="The event's passwords, fingerprints and summary are removed from the PBX",
+        paths=paths,
+        leftovers=leftovers,
+        present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)],
+    )
+    removal.nothing_left(
+        name=runs.check("Asterisk lists nothing of the event"),
         cli=settings.asterisk__cli,
-        phones=phones,
+        leftovers=leftovers,
+        stopped=not config.enable,
+        changes=changes,
+        before=before,
+        current=before,
     )

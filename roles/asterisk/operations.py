@@ -304,72 +304,27 @@ def phones_registered(
     )
 
 
-def _none_registered(state, host, cli: str, phones: tuple[Account, ...]) -> bool:
-    current = host.get_fact(AsteriskState, cli_command=cli)
-    if current is None or not current.running:
-        logger.error(f"{host.print_prefix}Asterisk is not running: cannot check")
-        return False
-    names = {p.name for p in phones}
-    left_aors = sorted(names & current.phone_aors())
-    registered = sorted(names & current.registered)
-    for phone in phones:
-        how = "wiped by provisioning" if phone.provisioned else "not provisioned by televoc: reset it by hand"
-        state_text = "REGISTERED" if phone.name in current.registered else "unregistered"
-        logger.info(f"    {phone.name:<20} {state_text:<13} {how}")
-    if left_aors or registered:
-        logger.error(
-            f"{host.print_prefix}the event is still on the PBX: aors {', '.join(left_aors) or '-'}, "
-            f"contacts {', '.join(registered) or '-'}"
-        )
-        return False
-    logger.info(f"{host.print_prefix}no account and no contact of the event is left on the PBX")
-    return True
-
-
-@operation(is_idempotent=False)
-def no_phone_registered(cli: str, phones):
-    """
-    Check that Asterisk has no aor and no contact of the event's phones; print each phone.
-
-    + cli: the Asterisk CLI command (with -C)
-    + phones: the event's accounts
-    """
-    yield FunctionCommand(_none_registered, (cli, tuple(phones)), {})
-
-
-def _remove_contacts(state, host, cli: str, keys: tuple) -> bool:
+def remove_stored_contacts(host, cli: str, keys: tuple) -> bool:
+    """Delete `keys` ('contact/<aor>;@<hash>') from Asterisk's registrar database, in one
+    remote command, each confirmed from what the CLI prints. For FunctionCommands."""
     # The CLI takes double quotes around an argument; keys hold only [A-Za-z0-9_.-;@/]. The
     # keys go up as a file: thousands of them do not fit on one command line.
     script = f'while IFS= read -r key; do {cli} -rx "database del registrar \\"$key\\""; done'
     _, lines = run_per_line(host, list(keys), "/var/lib/televoc/.contacts-to-remove", script)
     removed = sum("Database entry removed" in line for line in lines)
     if removed != len(keys):
-        logger.error(f"{host.print_prefix}removed {removed} of {len(keys)} contacts: " + " ".join(lines)[:300])
-        return False
+        # A phone may unregister (or its contact expire) between the read and the removal:
+        # only a contact still there is a failure.
+        current = host.get_fact(AsteriskState, cli_command=cli)
+        there = {f"contact/{r.aor};@{r.hash}" for r in current.registrations} if current is not None else set(keys)
+        still = [key for key in keys if key in there]
+        if still:
+            logger.error(
+                f"{host.print_prefix}removed {removed} of {len(keys)} contacts; still there: " + " ".join(still)[:300]
+            )
+            return False
     logger.info(f"{host.print_prefix}removed {removed} contacts of the event")
     return True
-
-
-@operation(is_idempotent=False)
-def contacts_removed(cli: str, aors):
-    """
-    Remove the contacts the event's aors left behind in Asterisk's registrar (an aor removed
-    from the config keeps its contact). One remote command for all of them; each removal is
-    confirmed from what the CLI prints.
-
-    + cli: the Asterisk CLI command (with -C)
-    + aors: the event's aor names
-    """
-    state = host.get_fact(AsteriskState, cli_command=cli)
-    if state is None or not state.running:
-        host.noop("Asterisk is not running: no contacts to remove")
-        return
-    wanted = set(aors)
-    keys = tuple(f"contact/{r.aor};@{r.hash}" for r in state.registrations if r.aor in wanted)
-    if not keys:
-        host.noop("no contact of the event is left")
-        return
-    yield FunctionCommand(_remove_contacts, (cli, keys), {})
 
 
 def _register_again(host, cli: str) -> bool:
@@ -396,7 +351,7 @@ def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tu
     keys: tuple[str, ...] = ()
     if current is not None and current.running:
         keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in set(changed))
-    if keys and not _remove_contacts(state, host, cli, keys):
+    if keys and not remove_stored_contacts(host, cli, keys):
         return False
     if TRUNK in changed and not _register_again(host, cli):
         return False

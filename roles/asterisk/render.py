@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from roles.event import Directory
+from roles.event import Directory, Event
 from roles.event.changes import summary, summary_text
 from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, Routing, resolve
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
 from .report import LiveConfig, Verification
+from .teardown import Removal
 
 # Where televoc keeps the SIP passwords by default (outside the world-readable Nix store).
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
@@ -32,6 +33,7 @@ class AsteriskConfig:
     + summary: what each phone is (roles.event.changes; kept on the PBX: what changed)
     + verification: what the verification checks once it is live
     + enable: false: no Asterisk at all (teardown with televoc_teardown=stop)
+    + removal: a teardown's config (render_teardown): what it withdraws; None: a deploy's
     """
 
     conf_files: dict[str, str] = field(repr=False)
@@ -44,6 +46,7 @@ class AsteriskConfig:
     summary: dict = field(repr=False)
     verification: Verification = field(repr=False)
     enable: bool = True
+    removal: Removal | None = None
 
     @property
     def summary_text(self) -> str:
@@ -309,13 +312,7 @@ def render_asterisk(
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
-        "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
-        "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
-        "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
-        "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
-        "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
-        "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
-        "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=directory.event.pickup_code),
+        **base_files(directory.event, pickup_code=directory.event.pickup_code),
     }
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
@@ -337,6 +334,54 @@ def render_asterisk(
         summary=summary(directory),
         verification=verification(directory, routing),
         enable=enable,
+    )
+
+
+def base_files(event: Event, pickup_code: str | None) -> dict[str, str]:
+    """The files every televoc PBX has, with or without an event: RTP ports, NOTIFY
+    sections, HTTP and the manager off, the modules never loaded, logging (the security log
+    fail2ban reads), features (`pickup_code`: None, Asterisk's own)."""
+    sip = event.sip
+    return {
+        "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
+        "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
+        "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
+        "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
+        "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
+        "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
+        "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=pickup_code),
+    }
+
+
+def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enable: bool = True) -> AsteriskConfig:
+    """Asterisk's files once the event is torn down: its SIP transport and what every televoc
+    PBX has (base_files), and nothing of the event: no endpoint, auth, aor, identify,
+    registration, dialplan context or global, no passwords file (`secrets_path` is removed).
+    `directory`, the whole event, names only what the teardown withdraws from an upstream
+    (`removal`). `enable` false: no Asterisk at all (televoc_teardown=stop)."""
+    event = directory.event
+    bind = f"{event.sip.bind}:{event.sip.port}"
+    conf_files = {
+        "pjsip.conf": render(__file__, "teardown/pjsip.conf.j2", names=names, bind=bind, network=event.network),
+        "extensions.conf": render(__file__, "teardown/extensions.conf.j2"),
+        **base_files(event, pickup_code=None),
+    }
+    generation = _digest(*(conf_files[name] for name in sorted(conf_files)))
+    trunk = directory.trunk
+    return AsteriskConfig(
+        conf_files=conf_files,
+        secrets="",
+        secrets_path=secrets_path,
+        generation=generation,
+        dialplan_generation="",
+        expected=LiveConfig(generation=generation, dialplan_generation="", phones=frozenset(), bind=bind),
+        fingerprints="",
+        summary={},
+        verification=Verification(phones=()),
+        enable=enable,
+        removal=Removal(
+            trunks={names.TRUNK: f"{trunk.trunk.username} at {trunk.trunk.registrar}"} if trunk is not None else {}
+        ),
     )
 
 

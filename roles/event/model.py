@@ -773,9 +773,10 @@ class Directory(BaseModel):
     def provisioned(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.provisioned)
 
-    def without_phones(self) -> Directory:
-        """The event with no phone at all (teardown applies it)."""
-        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=self.venue)
+    def emptied(self) -> Directory:
+        """The event with nothing of its own: no phone, group, trunk or other venue (what a
+        teardown leaves the PBX serving)."""
+        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=None)
 
     def __repr__(self) -> str:  # never print passwords by accident
         return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"

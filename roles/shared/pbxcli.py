@@ -254,23 +254,31 @@ _REGISTRAR_FIELDS = (
 )
 
 
-def state_script(cli_command: str) -> str:
-    """The shell commands that print every answer of STATE_COMMANDS after its marker line.
-    The commands run side by side (Asterisk answers several consoles at once: at 2000 phones
-    the whole is as slow as `pjsip show contacts` alone), their answers are printed in order,
+def side_by_side(cli_command: str, commands: Iterable[str], filters: dict[str, str] | None = None) -> str:
+    """The shell commands that print every answer of `commands` after its marker line. The
+    commands run side by side (Asterisk answers several consoles at once: at 2000 phones the
+    whole is as slow as `pjsip show contacts` alone), their answers are printed in order,
     runs of spaces squeezed to one (the listings pad their columns: a third of the bytes; the
-    parsers split on white space)."""
+    parsers split on white space). `filters`: command -> a shell filter its answer goes
+    through on the PBX (to keep only what the parser reads)."""
     q = shlex.quote
+    filters = filters or {}
     run, show = [], []
-    for i, command in enumerate(STATE_COMMANDS):
+    for i, command in enumerate(commands):
         line = f'{cli_command} -rx {q(command)} > "$d/{i}" 2>&1'
-        if command == "database show registrar/contact":
-            line = f'{cli_command} -rx {q(command)} 2>&1 | {_REGISTRAR_FIELDS} > "$d/{i}"'
+        if command in filters:
+            line = f'{cli_command} -rx {q(command)} 2>&1 | {{ {filters[command]}; }} > "$d/{i}"'
         run.append(f"( {line} ) &")
         show.append(f'echo {q(SECTION_MARK + command)}; cat "$d/{i}"')
     return (
         "{ d=$(mktemp -d) || exit 1; " + " ".join(run) + " wait; " + "; ".join(show) + "; rm -rf \"$d\"; } | tr -s ' '"
     )
+
+
+def state_script(cli_command: str) -> str:
+    """The shell commands that print every answer of STATE_COMMANDS after its marker line
+    (side_by_side)."""
+    return side_by_side(cli_command, STATE_COMMANDS, {"database show registrar/contact": _REGISTRAR_FIELDS})
 
 
 def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:

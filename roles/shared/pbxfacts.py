@@ -11,7 +11,7 @@ from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
 
-from roles.shared import packed, pbxcli
+from roles.shared import packed, pbxcli, pbxobjects
 from roles.shared.settings import Setting, declare, text
 
 SETTINGS = declare(
@@ -52,6 +52,59 @@ class AsteriskState(FactBase[pbxcli.PbxState | None]):
     def process(self, output):
         try:
             return pbxcli.parse_state(packed.lines(output))
+        except ValueError as e:
+            raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
+
+
+class AsteriskObjects(FactBase[pbxobjects.PbxObjects | None]):
+    """
+    Every object Asterisk serves (endpoints, auths, aors, identifies, outbound registrations,
+    contacts, stored contacts, dialplan contexts and globals): what a teardown must leave none
+    of. One remote command, whatever the number of phones; None when Asterisk is not running.
+
+    + cli_command: the Asterisk CLI command (with -C)
+
+    .. code:: python
+
+        objects = host.get_fact(AsteriskObjects, cli_command="asterisk -C /etc/asterisk/asterisk.conf")
+        objects.names("endpoint"), objects.empty
+    """
+
+    @staticmethod
+    def default():
+        return None
+
+    def command(self, cli_command: str) -> str:
+        return packed.command(pbxobjects.objects_script(cli_command))
+
+    def process(self, output):
+        try:
+            return pbxobjects.parse_objects(packed.lines(output))
+        except ValueError as e:
+            raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
+
+
+class OutboundRegistrations(FactBase[tuple[pbxobjects.Outbound, ...] | None]):
+    """
+    Asterisk's outbound registrations (the trunk) with their status: a small answer, for a
+    step that waits on the upstream. None when Asterisk is not running.
+
+    + cli_command: the Asterisk CLI command (with -C)
+    """
+
+    @staticmethod
+    def default():
+        return None
+
+    def command(self, cli_command: str) -> str:
+        return f"{cli_command} -rx 'pjsip list registrations' 2>&1"
+
+    def process(self, output):
+        lines = list(output)
+        if pbxcli.is_not_running(lines):
+            return None
+        try:
+            return pbxobjects.parse_outbound(lines)
         except ValueError as e:
             raise FactProcessError(f"unexpected Asterisk CLI output: {e}") from e
 

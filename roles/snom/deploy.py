@@ -32,6 +32,7 @@ from roles.event import Directory
 from roles.shared import pbxfacts, runs
 from roles.shared.clock import utc_stamp
 from roles.shared.files import managed_file, paths_absent
+from roles.shared.leftovers import Leftovers
 from roles.shared.names import (
     NOTIFY_CHECK_SYNC,
     NOTIFY_CHECK_SYNC_REBOOT,
@@ -466,9 +467,10 @@ def phones_wiped(
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def teardown_judged(record: TeardownRecord, outcome: Outcome):
-    """Nobody is left to be told to resync; the record gets this run's proofs, and the run
-    fails naming every phone that still holds the event's credentials."""
+def teardown_judged(record: TeardownRecord, outcome: Outcome, leftovers: Leftovers | None = None):
+    """Nobody is left to be told to resync; the record gets this run's proofs, and every
+    phone that still holds the event's credentials is named: in `leftovers`, whose report
+    fails the run, or (without it) by failing here."""
     settings = read(ALL_SETTINGS)
     paths_absent(name="No phone is left to be told to resync", paths=[settings.snom__pending_path])
     operations.teardown_judged(
@@ -476,4 +478,5 @@ def teardown_judged(record: TeardownRecord, outcome: Outcome):
         path=settings.snom__teardown_record,
         record=record,
         outcome=outcome,
+        leftovers=leftovers,
     )

@@ -23,6 +23,7 @@ from pyinfra.api import (
 
 from roles.shared.clock import utc_stamp
 from roles.shared.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
+from roles.shared.leftovers import Leftovers
 from roles.shared.names import NOTIFY_CHECK_SYNC
 from roles.shared.ops import probing
 from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
@@ -369,8 +370,11 @@ def wiped_profiles_fetched(
     yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, wiped_version, float(wait)), {})
 
 
-def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool) -> bool:
+def _judge(
+    state, host, path: str, record: TeardownRecord, outcome: Outcome, was_clean: bool, leftovers: Leftovers | None
+) -> bool:
     now = utc_stamp()
+    pending_before = len(record.pending)
     judged(record, outcome, now)
     if not put_file_atomically(
         host,
@@ -389,11 +393,22 @@ def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was
     for line in lines:
         logger.info(f"    {line}")
     pending = record.pending
+    proven = pending_before - len(pending)
+    if leftovers is not None and proven:
+        leftovers.removed.append(
+            f"the event's credentials from {proven} phone{'s' if proven != 1 else ''}, proven clean"
+        )
     if pending:
+        what = (
+            f"{len(pending)} of {len(record.phones)} phones still hold the event's credentials: "
+            f"{', '.join(pending)} (each line above says what to do)"
+        )
+        if leftovers is not None:  # the teardown's last step names it with the rest, and fails
+            leftovers.left.append(f"{what}; the record of what is proven is kept on the PBX ({path})")
+            return True
         logger.error(
-            f"{host.print_prefix}teardown incomplete: {len(pending)} of {len(record.phones)} phones still "
-            f"hold the event's credentials: {', '.join(pending)} (each line above says what to do). "
-            f"The record of what is proven is kept on the PBX ({path}); run teardown again."
+            f"{host.print_prefix}teardown incomplete: {what}. The record of what is proven is kept on the PBX "
+            f"({path}); run teardown again."
         )
         return False
     if not was_clean:
@@ -402,17 +417,19 @@ def _judge(state, host, path: str, record: TeardownRecord, outcome: Outcome, was
 
 
 @operation(is_idempotent=False)
-def teardown_judged(path: str, record: TeardownRecord, outcome: Outcome):
+def teardown_judged(path: str, record: TeardownRecord, outcome: Outcome, leftovers: Leftovers | None = None):
     """
-    Write this run's proofs into the teardown record on the PBX, print every phone, and fail
-    naming each phone that still holds the event's credentials.
+    Write this run's proofs into the teardown record on the PBX, print every phone, and name
+    each phone that still holds the event's credentials: in `leftovers` (the teardown's last
+    step fails naming them), or, without it, by failing here.
 
     + path: the record on the PBX (root 0600)
     + record: the record this run started from
     + outcome: what this run's steps found
+    + leftovers: gets the phones proven clean in this run and those still holding credentials
     """
     was_clean = bool(record.phones) and not record.pending
-    yield FunctionCommand(_judge, (path, record, outcome, was_clean), {})
+    yield FunctionCommand(_judge, (path, record, outcome, was_clean, leftovers), {})
 
 
 def _acknowledged(server: dict | None, control: dict) -> bool:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.deploys import run_pyinfra, write_inventory
+from lab.deploys import event_secrets, run_pyinfra, write_inventory
 from lab.lab import Lab
+from lab.listing import files_holding, listing
 from lab.snom import SnomFleet, SnomPhone
 
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
@@ -89,8 +90,13 @@ def record_line(output: str, name: str) -> str:
     return match[0].strip()
 
 
-def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_has_nothing_to_do(provisioned):
+def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_has_nothing_to_do(
+    provisioned, untouched
+):
     event = provisioned
+    secrets = event_secrets(event.directory, event.secret)
+    held = files_holding(event.lab, secrets)  # the check can fail: before, the PBX holds them
+    assert "/var/lib/televoc/pjsip-secrets.conf" in held and any(p.endswith(".xml") for p in held), held
     run = event.teardown()
     assert run.returncode == 0, run.output
     for name, (mac, ip, _) in PHONES.items():
@@ -99,14 +105,16 @@ def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_h
         ), run.output
         state = event.fleet.wait(mac, lambda s: not s["registered"], what=f"{name} unregistered")
         assert state["settings"].get("user_pass.1", "") == "" and state["settings"].get("user_active.1") == "off"
+    assert listing(event.lab) == untouched  # every object list, as on a PBX televoc never touched
+    assert files_holding(event.lab, secrets) == []
     assert "every phone of the event is proven clean" in run.output
-    assert "No objects found" in event.lab.asterisk("pjsip show endpoints")
-    assert "No objects found" in event.lab.asterisk("pjsip show contacts")
+    assert "teardown complete: nothing of the event is left on this PBX or its phones" in run.output
 
     again = event.teardown("-v")
     assert again.returncode == 0, again.output
     assert "nothing left to do: every phone of the event was proven clean" in again.output
     assert "no phone's settings changed: no NOTIFY sent" in again.output
+    assert "nothing left: nothing of the event was on this PBX or its phones any more" in again.output
 
 
 def test_phones_that_cannot_fetch_the_wipe_fail_every_teardown_until_a_factory_reset_reaches_them(provisioned):
@@ -120,13 +128,14 @@ def test_phones_that_cannot_fetch_the_wipe_fail_every_teardown_until_a_factory_r
     run = event.teardown("--data", "snom__wipe_wait=6")
     assert run.returncode != 0
     assert "0 of 2 phones told to fetch the wiped profile did, waiting up to" in run.output, run.output
-    assert "teardown incomplete: 2 of 2 phones still hold the event's credentials: room1, room2" in run.output
+    assert "teardown incomplete: still left of the event on this PBX or its phones:" in run.output
+    assert "    2 of 2 phones still hold the event's credentials: room1, room2 (each line" in run.output
     assert "televoc_factory_reset=true (reaches it at 127.0.0.21)" in record_line(run.output, "room1")
     assert "No objects found" in event.lab.asterisk("pjsip show endpoints")  # the accounts are gone all the same
 
     again = event.teardown()
     assert again.returncode != 0, again.output  # the evidence is kept: no green by forgetting
-    assert "teardown incomplete: 2 of 2 phones still hold the event's credentials" in again.output
+    assert "teardown incomplete" in again.output and "2 of 2 phones still hold the event's credentials" in again.output
 
     reset = event.teardown("--data", "televoc_factory_reset=true")
     assert reset.returncode == 0, reset.output
@@ -145,6 +154,7 @@ def test_a_phone_set_up_by_hand_holds_credentials_until_the_crew_states_it_was_r
     event = provisioned
     run = event.teardown()
     assert run.returncode != 0
+    assert "teardown incomplete" in run.output, run.output
     assert "1 of 3 phones still hold the event's credentials: lobby" in run.output, run.output
     assert "lobby: STILL HOLDS the event's credentials (set up by hand)" in record_line(run.output, "lobby")
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from lab.callee import Dial, callees
-from lab.deploys import Deployment, event_from
+from lab.deploys import Deployment, event_from, event_secrets
 from lab.lab import Lab
-from lab.upstream import PHONE_PASSWORD, Upstream
+from lab.listing import files_holding, listing, registrations
+from lab.upstream import BLOCK, PHONE_PASSWORD, Upstream
 from lab.wait import wait_for
 
 pytestmark = pytest.mark.lab
@@ -245,3 +246,26 @@ def test_the_caller_hears_503_when_the_trunk_is_down(pbx):
         )
         pbx.lab.asterisk("pjsip send register televoc-trunk")
         wait_for(lambda: "Registered" in pbx.lab.asterisk("pjsip show registrations"), 30, "the trunk to register")
+
+
+def test_a_teardown_whose_un_register_the_upstream_does_not_confirm_fails_naming_the_trunk(pbx, untouched):
+    """Last in this module: it tears the event down while the upstream does not answer. All
+    the rest goes; the trunk is named, then and in every teardown after, for as long as the
+    upstream may still hold its registration (about an hour: longer than this test)."""
+    up = pbx.upstream.lab
+    assert registrations(up, BLOCK) != []
+    up.run("systemctl stop asterisk.service")
+    teardown = ("teardown.py", "--data", "televoc_reset_by_hand=all", "--data", "asterisk__unregister_wait=3")
+    run = pbx.run(*teardown)
+    assert run.returncode != 0, run.output
+    assert "teardown incomplete: still left of the event on this PBX or its phones:" in run.output
+    assert f"{TRUNK_LINE}: the upstream did not confirm the un-REGISTER within 3 s" in run.output, run.output
+    assert listing(pbx.lab) == untouched  # everything else is gone
+    assert files_holding(pbx.lab, event_secrets(pbx.event, pbx.secret)) == []
+    up.run("systemctl start asterisk.service")
+    wait_for(lambda: "Asterisk" in up.asterisk("core show version"), 20, "the upstream's Asterisk")
+    assert registrations(up, BLOCK) != []  # the upstream kept it: what the run named is real
+    again = pbx.run(*teardown)
+    assert again.returncode != 0, again.output
+    assert f"{TRUNK_LINE}: its un-REGISTER was not confirmed (" in again.output, again.output
+    assert "the upstream may route calls to this PBX until about" in again.output

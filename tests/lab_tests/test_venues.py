@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from lab.callee import Callee, Dial
-from lab.deploys import contacts, event_from, passwords, run_pyinfra
+from lab.deploys import contacts, event_from, event_secrets, passwords, run_pyinfra
 from lab.lab import Lab
+from lab.listing import files_holding, listing
 from lab.wait import wait_for
 
 pytestmark = pytest.mark.lab
@@ -53,8 +54,17 @@ class Venues:
     def deploy(self, *args: str, inventory: Path | None = None):
         return run_pyinfra(inventory or self.inventory, "deploy.py", self.event, self.secret, *args)
 
+    def teardown(self, *args: str):
+        """Teardown of every venue, each phone stated reset by hand (they are SIPp processes)."""
+        return run_pyinfra(
+            self.inventory, "teardown.py", self.event, self.secret, "--data", "televoc_reset_by_hand=all", *args
+        )
+
     def passwords(self) -> dict[str, str]:
         return passwords(self.event, self.secret)
+
+    def event_secrets(self) -> list[str]:
+        return event_secrets(self.event, self.secret)
 
     def contacts(self, venue: str) -> dict[str, str]:
         return contacts(self.labs[venue])
@@ -212,11 +222,21 @@ def test_a_venue_whose_pbx_is_unreachable_fails_alone_named(venues):
     assert run.output.count("all 2 phones are registered") == 2, run.output
 
 
-def test_teardown_handles_every_venue(venues):
-    run = run_pyinfra(
-        venues.inventory, "teardown.py", venues.event, venues.secret, "--data", "televoc_reset_by_hand=h1,h2,c1,c2"
-    )
+def test_one_teardown_leaves_every_venues_pbx_as_a_pbx_televoc_never_touched(venues, untouched):
+    """Last in this module: it tears the event down. The peerings go with the phones (each PBX
+    had the other's endpoint, auth, aor with its contact, and identify), and so do the
+    contacts the phones of the tests above left."""
+    secrets = venues.event_secrets()
+    for venue, lab in venues.labs.items():
+        assert listing(lab) != untouched, venue  # the check can fail: before, each PBX serves the event
+        assert f"televoc-venue-{'camp' if venue == 'hall' else 'hall'}" in lab.asterisk("pjsip list endpoints")
+        assert "/var/lib/televoc/pjsip-secrets.conf" in files_holding(lab, secrets), venue
+    run = venues.teardown()
     assert run.returncode == 0, run.output
-    for venue, phones in (("hall", ("h1", "h2")), ("camp", ("c1", "c2"))):
-        aors = venues.labs[venue].asterisk("pjsip list aors")
-        assert not any(re.search(rf"\b{p}\b", aors) for p in phones), f"{venue}: {aors}"
+    for venue, lab in venues.labs.items():
+        assert listing(lab) == untouched, venue
+        assert files_holding(lab, secrets) == [], venue
+        assert re.search(rf"\[{venue}\] teardown complete: nothing of the event is left on this PBX", run.output)
+    again = venues.teardown()
+    assert again.returncode == 0, again.output
+    assert again.output.count("nothing left: nothing of the event was on this PBX or its phones any more") == 2

@@ -16,7 +16,8 @@ import pytest
 
 from lab.callee import Dial, callees
 from lab.lab import Lab
-from lab.upstream import PHONE_PASSWORD, Upstream
+from lab.listing import files_holding, listing, registrations
+from lab.upstream import BLOCK, PHONE_PASSWORD, Upstream
 from lab.wait import wait_for
 from tests.lab_tests.test_venues import Venues
 
@@ -34,6 +35,7 @@ def event(tmp_path_factory):
     with Lab(work / "hall") as hall, Lab(work / "camp") as camp, Lab(work / "upstream") as up:
         v = Venues.prepare(work, EVENT, hall, camp)
         v.upstream = Upstream.start(up, hall, TRUNK_PASSWORD)
+        v.upstream_before = registrations(up, BLOCK)  # what the upstream holds of the event: nothing yet
         run = v.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
         wait_for(lambda: "Registered" in hall.asterisk("pjsip show registrations"), 20, "the trunk to register")
@@ -111,3 +113,22 @@ def test_the_upstreams_caller_hears_what_the_other_venue_answers(event):
     call = Dial.start(event.upstream.lab, "5002", PHONE_PASSWORD, "60002002", 5305)
     call.wait(timeout=40)
     assert final_status(call) == 480, call.final()
+
+
+def test_one_teardown_leaves_both_pbxes_untouched_and_the_upstream_without_the_trunks_contact(event, untouched):
+    """Last in this module: it tears the event down. The hall withdraws the trunk (un-REGISTER)
+    before its registration goes; the upstream, an Asterisk of its own, drops the contact at
+    once (a registration lasts 3600 s: nothing else removes it within this test)."""
+    up = event.upstream.lab
+    assert event.upstream_before == [] and registrations(up, BLOCK) != [], registrations(up, BLOCK)
+    run = event.teardown()
+    assert run.returncode == 0, run.output
+    assert registrations(up, BLOCK) == event.upstream_before
+    assert "[hall] the trunk 6000 at 10.77.0.2: un-REGISTERed, the upstream confirmed it" in run.output
+    secrets = event.event_secrets()
+    for venue, lab in event.labs.items():
+        assert listing(lab) == untouched, venue
+        assert files_holding(lab, secrets) == [], venue
+    again = event.teardown()
+    assert again.returncode == 0, again.output
+    assert again.output.count("nothing left: nothing of the event was on this PBX or its phones any more") == 2
