@@ -32,6 +32,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.context import ctx_host, ctx_state
 
 from roles.shared.clock import utc_stamp
+from roles.shared.files import write_failure_cause
 from roles.shared.ops import deploy
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read
 
@@ -117,6 +118,12 @@ def _start(state, host, run: Run) -> bool:
         if read_previous:
             run.previous = " ".join(line.strip() for line in output.output_lines if line.strip())
     run.marked = bool(changing) and status
+    if changing and not status:  # the first write of the run: nothing changed before it
+        directory = run.path.rsplit("/", 1)[0]
+        logger.error(
+            f"{host.print_prefix}could not write {run.path}: {write_failure_cause(host, directory)}; "
+            "nothing was changed, the PBX serves as before. Make room there (or make it writable), and run again."
+        )
     if run.previous:
         logger.warning(
             f"{host.print_prefix}the previous run ({run.previous}) did not finish: it was interrupted "
@@ -141,6 +148,13 @@ def _finish(state, host, run: Run) -> bool:
     if not run.marked:
         return True
     status, _ = host.run_shell_command(StringCommand("rm", "-f", shlex.quote(run.path)), print_output=False)
+    if not status:
+        directory = run.path.rsplit("/", 1)[0]
+        logger.error(
+            f"{host.print_prefix}could not remove {run.path}: {write_failure_cause(host, directory)}; every "
+            "change of this run is in place and the PBX serves with it, but the next run will say this one "
+            "did not finish. Make it writable there, and run again."
+        )
     return status
 
 
