@@ -9,3 +9,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "lab_tests" in str(item.fspath):
             item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test its own XDG cache, where a load keeps its record of passwords judged strong
+    (roles/event/strength_record.py): never the user's, and no test sees another's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
