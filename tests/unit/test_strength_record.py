@@ -324,3 +324,13 @@ def test_the_record_is_replaced_whole_by_a_private_file(tmp_path, judged):
     assert stat.S_IMODE(record_file().stat().st_mode) == 0o600
     assert [p.name for p in record_file().parent.iterdir()] == [record_file().name]  # no file left behind
     assert record_file().read_text() == f"{HEADER}\n{_mac(SECRET, OTHER_STRONG, ['saal1', '1001', 'test-event'])}\n"
+
+
+def test_python_m_roles_event_check_judges_a_password_once(tmp_path, judged, capsys):
+    from roles.event.__main__ import main
+
+    directory = make(tmp_path, phones(f"name: saal1, extension: 1001, password: {STRONG}"))
+    assert main(["check", "--event", str(directory)]) == 0
+    assert main(["check", "--event", str(directory)]) == 0
+    assert judged == [STRONG]
+    assert capsys.readouterr().out.count(": OK") == 2
