@@ -10,7 +10,13 @@ to resync), in one run, so that sizes compare as ratios on a noisy machine:
   group_data (it loads and validates the same directory), and the ratio rerun / floor;
 - the client side alone, in this process without a host (CPU seconds, lab/bench/client.py):
   validate, render, and verify (parse Asterisk 22's answer for N registered phones, judge,
-  tabulate; the text from lab/bench/asterisk_text.py).
+  tabulate; the text from lab/bench/asterisk_text.py);
+- at the --passwords size (default: the largest), load+validate+render in a fresh process
+  each (lab/bench/passwords.py, wall seconds): the event as benched (passwords derived from
+  the event secret), then the same event with a password the crew wrote on every phone
+  (judged by zxcvbn) with an empty record of passwords judged strong, and again with the
+  record that run left (roles/event/strength_record.py); each against the derived one and
+  pyinfra's floor of that size.
 
 At the --registered sizes (10 and 2000) the phones are really registered during the rerun:
 one SIPp in the lab's phone network registers every account from a CSV file and answers
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shlex
@@ -54,18 +61,36 @@ REGISTER_RATE = 250
 ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
 
 
-def make_event(directory: Path, phones: int) -> Path:
+# Words a crew puts into the passwords it writes (crew_password).
+_CREW_WORDS = (
+    "kaffee tasse saal buehne licht kabel mikro lautsprecher podium vortrag pause ticket garderobe "
+    "einlass tresen beamer leinwand stecker akku funk kamera regie pult fenster treppe keller "
+    "dach hof zelt bank tisch stuhl"
+).split()
+
+
+def crew_password(i: int) -> str:
+    """The password a crew might write for phone `i`: three words, a number and a sign, each
+    phone its own (the same for the same `i`), every one strong enough for televoc."""
+    rng = random.Random(f"televoc-bench-{i}")
+    a, b, c = rng.sample(_CREW_WORDS, 3)
+    return f"{a.capitalize()}-{b}{rng.randint(10, 99)}-{c}{rng.choice('!?#%+')}{rng.randint(100, 999)}"
+
+
+def make_event(directory: Path, phones: int, written: bool = False) -> Path:
     """An event of `phones` provisioned snoms; its phone network holds the lab's (where SIPp
     registers from: accounts work only from `network`), the PBX is the lab's address there.
     Routing as a big event has it: one group per 20 phones (500 at 10,000), each ringing 8
     phones (3 of them after 5 s and 10 s) and every tenth group nesting the one before it;
     every 10th phone forwards on no answer to its group, every 50th is busy-forwarded, phones
-    pair up in pickup groups of 4."""
+    pair up in pickup groups of 4. `written`: every phone has a password the crew wrote
+    (crew_password), which televoc judges, instead of one derived from the event secret."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "event.yml").write_text(f"name: bench-{phones}\nnetwork: 10.23.0.0/16\npbx_address: 10.23.0.2\n")
     lines = ["phones:"]  # every phone a provisioned snom: the heaviest path
     lines += [
         f"  - {{name: phone{i:04d}, extension: {2000 + i}, mac: '000413{i:06X}', model: snom320"
+        + (f", password: '{crew_password(i)}'" if written else "")
         + (
             f", forward: {{no_answer: group{i // 20:03d}, no_answer_after: 10}}"
             if i % 10 == 1 and i // 20 * 20 + 8 <= i
@@ -112,11 +137,22 @@ class Run:
         return self.counts.get("uploads", -1)
 
 
+def _env(event: Path, secret: Path) -> dict[str, str]:
+    """The event, its secret, and the bench's own cache beside the secret (where a load keeps
+    its record of passwords judged strong): never the user's."""
+    return {
+        **os.environ,
+        "TELEVOC_EVENT_DIR": str(event),
+        "TELEVOC_SECRET_FILE": str(secret),
+        "XDG_CACHE_HOME": str(secret.parent / "cache"),
+    }
+
+
 def counted_pyinfra(
     args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900
 ) -> tuple[int, dict, float, str]:
     """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the event."""
-    env = {**os.environ, "TELEVOC_EVENT_DIR": str(event), "TELEVOC_SECRET_FILE": str(secret)}
+    env = _env(event, secret)
     counts.unlink(missing_ok=True)
     started = time.monotonic()
     proc = subprocess.run(
@@ -152,12 +188,99 @@ def _say(text: str) -> None:
 
 
 @dataclass
+class Load:
+    """One load+validate+render in a fresh process (lab/bench/passwords.py)."""
+
+    name: str
+    wall: float  # the process, from its start to its exit
+    code: int
+    data: dict  # what it printed: its parts, how many passwords zxcvbn judged
+
+
+@dataclass
 class Size:
     phones: int
     runs: list[Run] = field(default_factory=list)
     client: ClientTimings | None = None
+    loads: list[Load] = field(default_factory=list)
+    floor: float | None = None
     checks: list[tuple[str, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+DERIVED = "derived from the event secret"
+COLD = "crew-written, empty record"
+WARM = "crew-written, record present"
+
+
+def load_once(name: str, event: Path, secret: Path) -> Load:
+    """python -m lab.bench.passwords EVENT in a fresh process, from the repository root; what
+    it says on stderr goes to a log beside the event, never to the screen."""
+    log = event.parent / f"load-{name.split(',')[-1].strip().replace(' ', '-')}.log"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab.bench.passwords", str(event)],
+        cwd=REPO,
+        env=_env(event, secret),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    wall = time.monotonic() - started
+    log.write_text(proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    data = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
+    load = Load(name, wall, proc.returncode, data)
+    _say(
+        f"    {name:<30} {wall:6.2f} s  judged {data.get('judged', '-'):>5}  exit {proc.returncode}"
+        + ("" if proc.returncode == 0 else f"  (stderr: {log})")
+    )
+    return load
+
+
+def _fastest(loads: list[Load]) -> Load:
+    return min(loads, key=lambda x: (x.code != 0, x.wall))
+
+
+def bench_loads(phones: int, event: Path, secret: Path, work: Path, result: Size, repeats: int) -> None:
+    """Load+validate+render of `phones` phones with passwords written by the crew, with an
+    empty record (once), then with the record that run left, taking turns with the event as
+    benched (passwords derived from the event secret) so that both see the same load of this
+    shared machine; those two are the fastest of `repeats` processes each."""
+    from roles.event.strength_record import HEADER, record_path
+
+    written = work / "written" / "event"
+    written_secret = make_event(written, phones, written=True)
+    record = written_secret.parent / "cache" / "televoc" / record_path(f"bench-{phones}").name
+    _say(f"[{phones} phones] load+validate+render, a fresh process each (lab/bench/passwords.py)")
+    empty = not record.exists()
+    cold = load_once(COLD, written, written_secret)
+    derived, warms = [], []
+    for _ in range(repeats):
+        derived.append(load_once(DERIVED, event, secret))
+        warms.append(load_once(WARM, written, written_secret))
+    result.loads += [_fastest(derived), cold, _fastest(warms)]
+    lines = record.read_text().split("\n") if record.exists() else []
+    result.checks += [
+        (f"every load exits 0 ({2 * repeats + 1} loads)", all(x.code == 0 for x in [*derived, cold, *warms])),
+        (
+            f"the first crew-written load starts without a record and judges all {phones}",
+            empty and cold.data.get("judged") == phones,
+        ),
+        (
+            f"each of the {repeats} later ones judges none and does not import zxcvbn",
+            all(x.data.get("judged") == 0 and x.data.get("zxcvbn_imported") is False for x in warms),
+        ),
+        (
+            f"the record: mode 0600, {phones} entries of 64 hex digits, no password",
+            record.exists()
+            and (record.stat().st_mode & 0o777) == 0o600
+            and lines[0] == HEADER
+            and len(lines) == phones + 2
+            and all(re.fullmatch("[0-9a-f]{64}", x) for x in lines[1:-1]),
+        ),
+    ]
 
 
 def bench_size(phones: int, args, work: Path) -> Size:
@@ -180,6 +303,8 @@ def bench_size(phones: int, args, work: Path) -> Size:
     result.client = client.measure(event, secret, repeats=args.repeats)
     c = result.client
     _say(f"    validate {c.validate:.4f}  render {c.render:.4f}  verify {c.verify:.4f}")
+    if phones == args.passwords:
+        bench_loads(phones, event, secret, work, result, args.repeats)
 
     lab = Lab(work / "lab")
     lab.up()
@@ -308,6 +433,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
         )
         _say(f"    floor {counts.get('remote_commands', -1)} remote command(s) {wall:7.1f} s  exit {code}")
         result.checks.append(("pyinfra exec -- true", code == 0))
+        result.floor = wall
         for run in result.runs:
             run.floor = wall
     finally:
@@ -319,6 +445,43 @@ def bench_size(phones: int, args, work: Path) -> Size:
 
 def _fmt_ratio(run: Run) -> str:
     return f"{run.wall / run.floor:5.1f}" if run.floor else "    -"
+
+
+def _loads_title(s: Size) -> str:
+    return (
+        f"load+validate+render of {s.phones} phones, a fresh process each (python -m lab.bench.passwords; wall s, "
+        "the fastest of --repeats but the empty record's; CPU: imports+validate+render; floor: pyinfra exec -- true)"
+    )
+
+
+_LOADS_HEAD = (
+    "passwords                       judged  imports  validate  render  process    CPU  /derived  CPU/derived  /floor"
+)
+
+
+def _cpu(load: Load) -> float:
+    d = load.data
+    return d["imports_cpu"] + d["validate_cpu"] + d["render_cpu"] if d else float("nan")
+
+
+def _loads_rows(s: Size) -> list[str]:
+    derived = next((x for x in s.loads if x.name == DERIVED and x.code == 0), None)
+    rows = []
+    for x in s.loads:
+        d = x.data
+        cpu = _cpu(x)
+        parts = (
+            f"{d['imports']:7.2f}  {d['validate']:8.2f}  {d['render']:6.2f}" if d else f"{'-':>7}  {'-':>8}  {'-':>6}"
+        )
+        rows.append(
+            f"{x.name:<30}  {d.get('judged', '-'):>6}  {parts}  {x.wall:7.2f}  {cpu:5.2f}  "
+            f"{x.wall / derived.wall if derived else float('nan'):8.1f}  "
+            f"{cpu / _cpu(derived) if derived else float('nan'):11.1f}  "
+            f"{x.wall / s.floor if s.floor else float('nan'):6.1f}"
+        )
+    if s.floor:
+        rows.append(f"{'pyinfra floor (exec -- true)':<30}  {'':>6}  {'':>7}  {'':>8}  {'':>6}  {s.floor:7.2f}")
+    return rows
 
 
 def main(argv=None) -> int:
@@ -336,9 +499,17 @@ def main(argv=None) -> int:
         "--register-wait", type=float, default=10, help="televoc_register_wait of the strict rerun (seconds)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="client-side timings: best of this many")
+    parser.add_argument(
+        "--passwords",
+        type=int,
+        default=None,
+        help="the size at which to time load+validate+render with crew-written passwords (default: the largest)",
+    )
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "bench"))
     parser.add_argument("--show-commands", action="store_true")
     args = parser.parse_args(argv)
+    if args.passwords is None:
+        args.passwords = max(args.phones)
 
     began = time.monotonic()
     sizes: list[Size] = []
@@ -381,6 +552,13 @@ def main(argv=None) -> int:
             f"{p['render_provisioning']:.4f}; "
             f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})"
         )
+
+    for s in sizes:
+        if s.loads:
+            _say(f"\n{_loads_title(s)}")
+            _say(_LOADS_HEAD)
+            for line in _loads_rows(s):
+                _say(line)
 
     _say("\nwhere the time goes (client CPU includes validation and rendering; remote: exec request to exit status)")
     _say("phones  run                 wall   client CPU  remote cmds  uploads   slowest remote command")
@@ -441,6 +619,12 @@ def main(argv=None) -> int:
                 f"{k.get('remote_seconds', 0):.1f} s in its {rerun.commands} remote command(s), "
                 f"{k.get('client_cpu_seconds', 0):.1f} CPU s on the client (pyinfra's floor: {rerun.floor:.1f} s)."
             )
+    for s in sizes:
+        if s.loads:
+            _say(f"\n    {_loads_title(s)}:\n")
+            _say(f"    {_LOADS_HEAD}")
+            for line in _loads_rows(s):
+                _say(f"    {line}")
     _say(f"\nbenchmark took {time.monotonic() - began:.0f} s")
 
     ok = (

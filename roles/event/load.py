@@ -1,10 +1,11 @@
 """Load an event directory (event.yml, phones.yml, groups.yml) into a validated `Directory`.
 
 Every problem found is collected and reported together (sources.py says how); nothing here
-touches the network. The steps, each in a module of its own: the files read strictly and
-each entry validated on its own (sources.py, entries.py), the rules across phone entries
-(unique.py), across phones and groups, the trunk and the venues (checks.py), the secrets
-(secret.py), and, when nothing is wrong, the model assembled (assemble.py).
+touches the network, and the one file written is the record of passwords judged strong, in the
+user's cache (strength_record.py). The steps, each in a module of its own: the files read
+strictly and each entry validated on its own (sources.py, entries.py), the rules across phone
+entries (unique.py), across phones and groups, the trunk and the venues (checks.py), the
+secrets (secret.py), and, when nothing is wrong, the model assembled (assemble.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .sources import (
     SourceFile,
     display,
 )
+from .strength_record import StrengthRecord, record_path, usable_secret
 from .unique import check_phones
 
 
@@ -86,7 +88,8 @@ def _load(directory: Path) -> Directory:
         _check_event(event, event_file)
     numbers = event.test_numbers if event is not None else test_numbers_of(event_data)
     name = event.name if event is not None else (event_data.get("name") if isinstance(event_data, dict) else None)
-    check_phones(event_file, phones_file, views, numbers, name if isinstance(name, str) else None)
+    record = _strength_record(event, directory)
+    check_phones(event_file, phones_file, views, numbers, name if isinstance(name, str) else None, record)
     group_views = []
     if groups_file.path.exists() and groups_file.read() is not None:
         group_views = validate_groups(groups_file)
@@ -111,9 +114,21 @@ def _load(directory: Path) -> Directory:
         why = _why_secret(event, phones_file, phones_data, views)
         if why is not None:
             secret = read_secret(secret_path(event, directory), directory, why, report)
+    if record is not None:
+        record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
     return assemble.directory(event, views, group_views, secret, trunk_password)
+
+
+def _strength_record(event: Event | None, directory: Path) -> StrengthRecord | None:
+    """The passwords judged strong before (strength_record.py), when the event secret (its
+    key) is there and private; None otherwise: every password is judged. Opened also when no
+    phone has a password, so that the record of passwords no longer written goes."""
+    if event is None:
+        return None
+    secret = usable_secret(secret_path(event, directory))
+    return StrengthRecord.open(secret, record_path(event.name)) if secret is not None else None
 
 
 def _pbx_address_needed(event: Event, event_file: SourceFile, phones_file: SourceFile, views: list[PhoneView]) -> None:

@@ -15,11 +15,27 @@ through: hence a threshold in guesses, not the score.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import metadata
 
 MIN_GUESSES_LOG10 = 12
 # zxcvbn refuses longer input (its matching grows fast with the length); a password is judged
 # by its first 72 characters, which never makes it look stronger than it is.
 _ZXCVBN_MAX_LENGTH = 72
+
+# How televoc asks zxcvbn and reads its answer; raise it when that changes (not the messages of
+# a weak password: only what makes a password pass), so that every password is judged again.
+JUDGE_VERSION = 1
+
+
+def rules() -> str:
+    """Everything that decides whether a password passes, in one line: the estimator and its
+    version, the threshold, how much of a password it reads, televoc's way of asking. A
+    password judged strong under other rules is judged again (strength_record.py)."""
+    return (
+        f"zxcvbn {metadata.version('zxcvbn')}; at least 10^{MIN_GUESSES_LOG10} guesses; "
+        f"first {_ZXCVBN_MAX_LENGTH} characters; judge {JUDGE_VERSION}"
+    )
+
 
 _DICTIONARIES = {
     "passwords": "a common password",

@@ -9,6 +9,7 @@ from .entries import PhoneView
 from .model import MIN_PASSWORD_LENGTH, TestNumbers
 from .sources import EVENT_FILE, SourceFile
 from .strength import weakness
+from .strength_record import StrengthRecord
 
 DERIVE_HINT = "delete the password line, and televoc derives a strong one from the event secret"
 
@@ -19,9 +20,11 @@ def check_phones(
     views: list[PhoneView],
     numbers: TestNumbers | None,
     event_name: str | None,
+    record: StrengthRecord | None = None,
 ) -> None:
     """Every rule across `views` and on one entry's fields together; `numbers`: the event's
-    test numbers (None when they cannot be read), `event_name` (None: not known)."""
+    test numbers (None when they cannot be read), `event_name` (None: not known), `record`:
+    the passwords judged strong before (None: judge every one)."""
     names: dict[str, int] = {}
     extensions: dict[str, int] = {}
     macs: dict[str, int] = {}
@@ -88,12 +91,15 @@ def check_phones(
                 f"add {lack}, or delete {have} for a phone you set up by hand",
             )
         if v.password is not None:
-            check_password(phones, v, event_name)
+            check_password(phones, v, event_name, record)
 
 
-def check_password(phones: SourceFile, v: PhoneView, event_name: str | None) -> None:
+def check_password(
+    phones: SourceFile, v: PhoneView, event_name: str | None, record: StrengthRecord | None = None
+) -> None:
     """A password the crew wrote: long enough, not the phone's name or extension, hard to
-    guess (strength.py)."""
+    guess (strength.py; not asked again when `record` knows it was judged strong with the
+    same inputs: strength_record.py)."""
     path = ("phones", v.index, "password")
     password = v.password
     if password is None:
@@ -109,7 +115,11 @@ def check_password(phones: SourceFile, v: PhoneView, event_name: str | None) -> 
         if value is not None and password.lower() == value.lower():
             phones.add(path, f"is the phone's {what}, which anybody can guess: {DERIVE_HINT}")
             return
-    user_inputs = [v.name, v.extension, v.display_name, event_name]
-    reason = weakness(password, [u for u in user_inputs if u])
+    inputs = [u for u in (v.name, v.extension, v.display_name, event_name) if u]
+    if record is not None and record.known(password, inputs):
+        return
+    reason = weakness(password, inputs)
     if reason:
         phones.add(path, f"is too easy to guess: {reason}: {DERIVE_HINT}")
+    elif record is not None:
+        record.add(password, inputs)
