@@ -25,9 +25,11 @@ SECTIONS = {
     "iptables": "iptables -S",
     "ip6tables": "ip6tables -S",
     "nftables": "nft list table inet nixos-fw",
-    "fail2ban": "fail2ban-client status",
+    "fail2ban": "systemctl is-active fail2ban.service; fail2ban-client status",
 }
 MARK = "@@firewall "
+# What `systemctl is-active` prints (systemd's unit active states).
+UNIT_STATES = ("active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance", "unknown")
 
 
 def command() -> str:
@@ -78,6 +80,12 @@ class LiveFirewall:
     backend: str | None
     accepts: list[Accept] = field(default_factory=list)
     jails: tuple[str, ...] | None = None
+    fail2ban_said: str = ""  # fail2ban-client's last line when it does not answer
+    fail2ban_unit: str = ""  # systemctl is-active fail2ban.service: active, activating, failed, ...
+
+    def fail2ban_starting(self) -> bool:
+        """fail2ban's unit runs but the server does not answer yet: it is reading its jails."""
+        return self.jails is None and self.fail2ban_unit in ("active", "activating", "reloading")
 
 
 def _net(text: str) -> Network:
@@ -169,7 +177,16 @@ def parse(sections: dict[str, list[str]]) -> LiveFirewall:
     nftables, nft = parse_nftables(sections.get("nftables", []))
     backend = "nftables" if nftables else "iptables" if iptables else None
     accepts = nft if nftables else v4 + v6
-    return LiveFirewall(backend=backend, accepts=accepts, jails=parse_jails(sections.get("fail2ban", [])))
+    said = [line.strip() for line in sections.get("fail2ban", []) if line.strip()]
+    unit = said.pop(0) if said and said[0] in UNIT_STATES else ""
+    jails = parse_jails(said)
+    return LiveFirewall(
+        backend=backend,
+        accepts=accepts,
+        jails=jails,
+        fail2ban_said=said[-1][:200] if said and jails is None else "",
+        fail2ban_unit=unit,
+    )
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -234,8 +251,10 @@ def problems(live: LiveFirewall, openings: tuple[Opening, ...], jails: tuple[str
     if jails:
         if live.jails is None:
             found.append(
-                "fail2ban does not answer (fail2ban-client status): nobody is banned for failing "
-                "again and again (journalctl -u fail2ban)"
+                "fail2ban does not answer (fail2ban-client status"
+                + (f": {live.fail2ban_said}" if live.fail2ban_said else "")
+                + (f"; fail2ban.service is {live.fail2ban_unit}" if live.fail2ban_unit else "")
+                + "): nobody is banned for failing again and again (journalctl -u fail2ban)"
             )
         else:
             for jail in jails:

@@ -101,3 +101,18 @@ def test_fail2ban_not_answering_or_without_a_jail_is_named():
 
 def test_nothing_opened_nothing_checked():
     assert firewall.problems(firewall.LiveFirewall(backend=None), (), ()) == []
+
+
+def test_fail2ban_still_starting_is_told_from_a_failed_one():
+    socket = "ERROR   Failed to access socket path: /run/fail2ban/fail2ban.sock. Is fail2ban running?"
+    base = [line for line in captured("iptables") if not line.startswith(("Status", "|-", "`-", "@@firewall f"))]
+    starting = live([*base, "@@firewall fail2ban", "active", socket])
+    assert starting.fail2ban_starting() and starting.fail2ban_unit == "active"
+    assert firewall.problems(starting, OPENINGS, JAILS) == [
+        f"fail2ban does not answer (fail2ban-client status: {socket}; fail2ban.service is active): nobody is "
+        "banned for failing again and again (journalctl -u fail2ban)"
+    ]
+    failed = live([*base, "@@firewall fail2ban", "failed", socket])
+    assert not failed.fail2ban_starting() and failed.jails is None
+    answering = live([*base, "@@firewall fail2ban", "active", "Status", "`- Jail list:\ttelevoc-sip"])
+    assert not answering.fail2ban_starting() and answering.jails == ("televoc-sip",)
