@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .checks import Entries
-from .model import Event, NumberRange, SelfService
+from .model import Directory, Event, NumberRange, SelfService
 from .sources import EVENT_FILE, SourceFile
 
 RANGES = ("claimable", "temporary")
@@ -308,6 +308,48 @@ def _venue(s: SelfService, event: Event, event_file: SourceFile, ranges: dict[st
             )
 
 
+# --- what a temporary number may call (the dialplan renders it) -------------------------------
+
+
+@dataclass(frozen=True)
+class TemporaryCalls:
+    """What a phone with a temporary number may dial: the claim code with a token, and the
+    numbers listed (number, what it is), each a number of the event's numbers context."""
+
+    claim_code: str
+    token_digits: int
+    numbers: tuple[tuple[str, str], ...]
+
+    @property
+    def claim_pattern(self) -> str:
+        """The claim code and a token of its length, as an extension pattern (`_*23XXXXXX`)."""
+        return f"_{self.claim_code}{'X' * self.token_digits}"
+
+
+def temporary_calls(directory: Directory) -> TemporaryCalls | None:
+    """What a temporary number may call on the PBX of `directory` (a venue's cut: the one
+    that serves self-service), in the order a reader looks for them: the info desk, the
+    test numbers, then `temporary_may_call`; each number once. None when self-service is off,
+    or served by another venue's PBX. The names were checked when the directory was loaded."""
+    s = directory.event.self_service
+    if s is None or not s.enabled:
+        return None
+    if directory.venue is not None and directory.venue.name != s.venue:
+        return None
+    by_name = {a.name.lower(): a.extension for a in directory.accounts}
+    by_name |= {g.name.lower(): g.number for g in directory.groups}
+    if directory.venue is not None:  # phones and groups of the other venues, over the peering
+        by_name |= {name.lower(): number for name, number in directory.venue.remote}
+    tests = directory.event.test_numbers
+    wanted = [(by_name[s.info_desk.lower()], f"the info desk ({s.info_desk})")]
+    wanted += [(tests.hello_world, "the hello_world test number"), (tests.echo, "the echo test number")]
+    wanted += [(by_name[name.lower()], name) for name in s.temporary_may_call]
+    numbers: dict[str, str] = {}
+    for number, what in wanted:
+        numbers.setdefault(number, what)
+    return TemporaryCalls(s.claim_code, s.token_digits, tuple(numbers.items()))
+
+
 # --- the hook for the rule that needs the PBX's claims ---------------------------------------
 
 
@@ -354,11 +396,13 @@ def check_claims(
 
 __all__ = [
     "Claim",
+    "TemporaryCalls",
     "blocks",
     "check_claims",
     "check_self_service",
     "meets_prefix",
     "overlap",
     "range_problem",
+    "temporary_calls",
     "uncovered",
 ]
