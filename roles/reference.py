@@ -23,7 +23,18 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from roles import plan, preflight  # noqa: F401  (imports every role: each declares its settings)
-from roles.event.model import Event, Forward, GroupEntry, Member, PhoneEntry, Trunk, Venue, rule_of
+from roles.event.model import (
+    Event,
+    Forward,
+    GroupEntry,
+    Member,
+    NumberRange,
+    PhoneEntry,
+    SelfService,
+    Trunk,
+    Venue,
+    rule_of,
+)
 from roles.shared.settings import REGISTRY, Setting
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
@@ -157,13 +168,20 @@ def render() -> str:
     parts = [
         HEAD,
         "## event.yml\n\nSettings that hold for the whole event.\n",
-        _table(Event, nested=(Trunk, Venue)),
+        _table(Event, nested=(Trunk, Venue, SelfService)),
         "### trunk\n\n`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is "
         "not here: it lives in the trunk's secret file.\n",
         _table(Trunk, "trunk."),
         "### venues\n\n`venues:` in event.yml, one entry per venue by its name (lower case, digits, `-`): its "
         "own PBX, its own numbers.\n",
         _table(Venue, "venues.<name>."),
+        "### self_service\n\n`self_service:` in event.yml: participants' own phones get a temporary number and "
+        "claim the number they want ([self-service.md](self-service.md); first step: declared and checked, not "
+        "yet served).\n",
+        _table(SelfService, "self_service.", nested=(NumberRange,)),
+        "#### claimable and temporary\n\nEach range is `first` and `last`, both included, numbers of one "
+        "length; the two ranges share no number, and no number of the crew lies inside either.\n",
+        _table(NumberRange, "self_service.<range>."),
         "## phones.yml\n\nA list under `phones:`, one entry per phone.\n",
         _table(PhoneEntry),
         "## groups.yml\n\nOptional. A list under `groups:`, one entry per group.\n",

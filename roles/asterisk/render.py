@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from roles.event import Directory, Event
 from roles.event.changes import summary, summary_text
 from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, Routing, resolve
+from roles.event.selfservice import temporary_calls
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
@@ -167,6 +168,7 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "crossed": crossing_end,
         "ring_context": RING_CONTEXT,
         "wait_context": WAIT_CONTEXT,
+        "temporary": temporary_calls(directory),
         "hello_world": event.test_numbers.hello_world,
         "echo": event.test_numbers.echo,
     }

@@ -10,6 +10,7 @@ secrets (secret.py), and, when nothing is wrong, the model assembled (assemble.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from roles.shared.templating import gc_paused
@@ -20,6 +21,7 @@ from .entries import PhoneView, test_numbers_of, validate_groups, validate_phone
 from .errors import EventError
 from .model import DEFAULT_RING_TIMEOUT, Directory, Event
 from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
+from .selfservice import Claim, check_claims, check_self_service
 from .sources import (
     EVENT_FILE,
     EVENT_ORDER,
@@ -63,8 +65,10 @@ def load_event(directory: Path | str) -> Event:
     return event
 
 
-def load_directory(directory: Path | str) -> Directory:
-    """Read, validate and settle an event directory; raise EventError listing every problem."""
+def load_directory(directory: Path | str, claims: Sequence[Claim] = ()) -> Directory:
+    """Read, validate and settle an event directory; raise EventError listing every problem.
+    `claims`: the numbers participants hold (self-service), read from the PBX: a crew number
+    that is one of them is refused (selfservice.check_claims)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise EventError(
@@ -72,10 +76,10 @@ def load_directory(directory: Path | str) -> Directory:
             str(directory),
         )
     with gc_paused():
-        return _load(directory)
+        return _load(directory, claims)
 
 
-def _load(directory: Path) -> Directory:
+def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     report = Report()
     event_file = SourceFile(directory / EVENT_FILE, EVENT_ORDER, report)
     phones_file = SourceFile(directory / PHONES_FILE, PHONES_ORDER, report)
@@ -105,6 +109,8 @@ def _load(directory: Path) -> Directory:
     trunk_password = None
     if event is not None:
         check_venues(event, event_file, entries, nodes)
+        check_self_service(event, event_file, entries, tests)
+        check_claims(claims, event, event_file, entries, tests)
         if event.trunk is not None:
             check_trunk(event.trunk, event_file, entries, tests, event.pickup_code)
             trunk_password = read_trunk_password(trunk_secret_path(event, directory), directory, report)

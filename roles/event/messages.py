@@ -33,6 +33,10 @@ EXAMPLES = {
     "bind": "0.0.0.0",
     "web_user": "admin",
     "secret_file": "~/.config/televoc/example-event.secret",
+    "first": "2000",
+    "last": "8999",
+    "claim_code": '"*23"',
+    "info_desk": "infodesk",
 }
 
 # Spelled out when a name has them (umlauts and their kin).
@@ -215,7 +219,7 @@ def explain(error: Mapping[str, Any], model: type, source: str | None) -> str:
         spec = _NAMES.get((getattr(holder, "__name__", ""), key))
         if spec:
             return _name_problem(value, spec)
-        if key in ("extension", "hello_world", "echo"):
+        if key in ("extension", "hello_world", "echo", "first", "last"):
             return _digits_problem(value, rule, EXAMPLES.get(str(key), "1001"))
         if key == "ringer":
             close = difflib.get_close_matches(value, ["Silent", *(f"Ringer{i}" for i in range(1, 11))], n=1)

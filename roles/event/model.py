@@ -357,6 +357,114 @@ class Venue(Strict):
         return value
 
 
+RANGE_RULE = "a range's first and last number are 2 to 10 digits each (write one with a leading 0 in quotes)"
+CLAIM_CODE_RULE = (
+    "a claim code is what a participant dials before the token: '*' and 1 to 9 digits (e.g. '*23', in "
+    "quotes), or 2 to 10 digits"
+)
+
+
+class NumberRange(Strict):
+    """A range of numbers under `self_service:`, from `first` to `last`, both included. Its
+    numbers all have the length of `first` and `last` (checked across the keys, in
+    selfservice.py, where the problem can name the range and its line)."""
+
+    first: Extension = Field(description=RANGE_RULE, json_schema_extra=doc("the range's first number"))
+    last: Extension = Field(
+        description=RANGE_RULE,
+        json_schema_extra=doc("the range's last number: as many digits as `first`, not below it"),
+    )
+
+    @property
+    def length(self) -> int:
+        return len(self.first)
+
+    def __contains__(self, number: object) -> bool:
+        """A number is in the range when it has the range's length and lies between its ends
+        (numbers of one length compare as their digits do)."""
+        return isinstance(number, str) and len(number) == self.length and self.first <= number <= self.last
+
+    @property
+    def size(self) -> int:
+        return int(self.last) - int(self.first) + 1
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+class SelfService(Strict):
+    """`self_service:` in event.yml: participants bring their own phones, get a temporary
+    number, and claim the number they want (docs/self-service.md). First step: declared and
+    validated; the database, the page and the claim by dialling come later."""
+
+    enabled: StrictBool = Field(
+        True,
+        json_schema_extra=doc(
+            "`false` turns self-service off and keeps its ranges reserved: no crew number may take them"
+        ),
+    )
+    claimable: NumberRange = Field(
+        json_schema_extra=doc("the numbers participants may claim (`first` and `last`, below)")
+    )
+    temporary: NumberRange = Field(
+        json_schema_extra=doc("the numbers a phone televoc does not know gets until it claims one (below)")
+    )
+    claim_code: str = Field(
+        "*23",
+        pattern=r"^(\*[0-9]{1,9}|[0-9]{2,10})$",
+        description=CLAIM_CODE_RULE,
+        json_schema_extra=doc("what a participant dials before the token to claim a number: `*23` + `123456`"),
+    )
+    token_digits: Number = Field(
+        6,
+        ge=6,
+        le=12,
+        description="token_digits is the number of digits (6 to 12) of a claim token",
+        json_schema_extra=doc("the digits of a claim token (random, single-use)"),
+    )
+    token_minutes: Number = Field(
+        30,
+        ge=5,
+        le=1440,
+        description="token_minutes is how long (5 to 1440 minutes) a claim token can be dialled",
+        json_schema_extra=doc("minutes a claim token can be dialled after the page gave it"),
+    )
+    claim_days: Number | None = Field(
+        None,
+        ge=1,
+        le=60,
+        description="claim_days is how long (1 to 60 days) a claim lasts",
+        json_schema_extra=doc("days a claimed number stays the participant's", "until teardown"),
+    )
+    info_desk: Target = Field(
+        description="info_desk names a phone or a group (its name, not its number)",
+        json_schema_extra=doc("the phone or group participants call for help: a temporary number may call it"),
+    )
+    temporary_may_call: tuple[Target, ...] = Field(
+        (),
+        description="temporary_may_call names phones and groups (their names, not their numbers)",
+        json_schema_extra=doc(
+            "more phones and groups a temporary number may call (besides the info desk, the claim code and "
+            "the test numbers), e.g. first aid",
+            "none",
+        ),
+    )
+    in_directory: StrictBool = Field(
+        False,
+        json_schema_extra=doc(
+            "whether a claimed number appears in the directory unless its participant chooses otherwise on the page"
+        ),
+    )
+    venue: str | None = Field(
+        None,
+        description="venue names the venue whose PBX serves self-service",
+        json_schema_extra=doc(
+            "with venues: the venue whose PBX serves self-service (both ranges among its numbers)",
+            "required with venues",
+        ),
+    )
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -419,6 +527,12 @@ class Event(Strict):
     )
     venues: dict[Annotated[str, Field(pattern=EVENT_NAME_PATTERN)], Venue] = Field(
         {}, json_schema_extra=doc("several venues, one PBX each, by name (docs/trunks-and-venues.md)", "one PBX")
+    )
+    self_service: SelfService | None = Field(
+        None,
+        json_schema_extra=doc(
+            "participants' own phones: temporary numbers and claimed numbers (docs/self-service.md)", "off"
+        ),
     )
 
     @field_validator("network")

@@ -82,6 +82,10 @@ class SourceFile:
             hint = "fix the syntax there"
             if e.line is not None and 0 < e.line <= len(lines) and "\t" in lines[e.line - 1]:
                 hint = "indent with spaces, not tabs"
+            elif "alias" in e.problem and e.line is not None and 0 < e.line <= len(lines):
+                star = lines[e.line - 1].split(":", 1)[-1].strip()
+                if star.startswith("*"):  # pickup_code: *8, claim_code: *23
+                    hint = f"a value that begins with '*' is a YAML alias: write it in quotes, \"{star}\""
             column = f" (column {e.column})" if e.column else ""
             self.add_at(e.line, f"malformed YAML{column}: {e.problem}: {hint}")
             return None

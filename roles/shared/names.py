@@ -39,6 +39,10 @@ VENUE_CONTEXT = "televoc-from-venue"
 TO_VENUE_CONTEXT = "televoc-to-venue"  # Dial's b() on a call to a peer
 FROM_TRUNK_HEADER = "X-Televoc-From-Trunk"  # between peers: the call came in over the trunk
 PEER_USER = "televoc-peer"
+# Self-service: a phone with a temporary number starts its calls in TEMPORARY_CONTEXT (only
+# the numbers it may call); the claim code and a token go to CLAIM_CONTEXT.
+TEMPORARY_CONTEXT = "televoc-temporary"
+CLAIM_CONTEXT = "televoc-claim"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"
