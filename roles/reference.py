@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from roles import plan, preflight  # noqa: F401  (imports every role: each declares its settings)
 from roles.event.model import (
+    BaseEntry,
     Event,
     Forward,
     GroupEntry,
@@ -46,7 +47,7 @@ Every key of the event directory and every run setting (`--data NAME=VALUE`). Ge
 the model (`roles/event/model.py`) and the settings each role declares, by
 `python -m roles.reference`; a test fails when this file is stale: do not edit it by hand.
 How to describe an event: [event.md](event.md); routing: [routing.md](routing.md); trunk and
-venues: [trunks-and-venues.md](trunks-and-venues.md).
+venues: [trunks-and-venues.md](trunks-and-venues.md); DECT: [dect.md](dect.md).
 """
 
 
@@ -188,6 +189,9 @@ def render() -> str:
         _table(GroupEntry),
         "### members\n\nA member is written as its name alone (`- saal1`: rings at once) or as a mapping:\n",
         _table(Member),
+        "## dect.yml\n\nOptional. A list under `bases:`, one entry per DECT base station; its handsets are "
+        "phones of phones.yml with `base`, `slot` and `ipei` ([dect.md](dect.md)).\n",
+        _table(BaseEntry),
         "## forward (phones.yml and groups.yml)\n\n`forward:` names a phone or group, by name, for each "
         "case; a forward to an outside number is written as a phone dials it "
         "([trunks-and-venues.md](trunks-and-venues.md)).\n",

@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from .errors import EventError
 from .load import load_directory, load_event
-from .model import Account, Directory, Event
+from .model import Account, DectBase, Directory, Event
 from .secret import create_secret, derive_password, secret_path
 from .venues import venue_directory
 
@@ -25,6 +25,7 @@ def host_directory(data) -> Directory:
 
 __all__ = [
     "Account",
+    "DectBase",
     "Directory",
     "Event",
     "EventError",

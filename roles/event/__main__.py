@@ -94,9 +94,13 @@ def main(argv=None) -> int:
         return 0
     if args.command == "directory":
         return _write_directory(directory_model, Path(args.out))
+    bases = directory_model.bases
+    handsets = sum(1 for a in directory_model.accounts if a.base is not None)
+    dect = f", {len(bases)} DECT base{'s' if len(bases) != 1 else ''} ({handsets} of the phones are handsets)"
     print(
         f"{display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
-        f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}: OK"
+        f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}"
+        f"{dect if bases else ''}: OK"
     )
     return 0
 

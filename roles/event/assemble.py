@@ -4,10 +4,12 @@ trunk with the phones that may call out, the password each pair of venues shares
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import TypeAdapter
 
-from .entries import GroupView, PhoneView
-from .model import Account, Directory, Event, Group, TrunkAccount, ring_seconds
+from .entries import BaseView, GroupView, PhoneView
+from .model import Account, DectBase, Directory, Event, Group, TrunkAccount, ring_seconds
 from .routing import callers
 from .secret import derive_password
 from .venues import peer_key
@@ -17,10 +19,16 @@ _ACCOUNTS = TypeAdapter(tuple[Account, ...])
 
 
 def directory(
-    event: Event, phones: list[PhoneView], groups: list[GroupView], secret: str | None, trunk_password: str | None
+    event: Event,
+    phones: list[PhoneView],
+    groups: list[GroupView],
+    secret: str | None,
+    trunk_password: str | None,
+    bases: Sequence[BaseView] = (),
 ) -> Directory:
     """The Directory of valid entries. `secret`: the event secret (None when nothing is
-    derived from it); `trunk_password`: read from its file when the event has a trunk."""
+    derived from it); `trunk_password`: read from its file when the event has a trunk;
+    `bases`: the DECT base stations of dect.yml."""
     name = event.name
 
     def derived(label: str) -> str:
@@ -49,6 +57,9 @@ def directory(
                 "address": p.address,
                 "web_password_before": p.web_password_before,
                 "event_web_password": derived(f"web/{p.name}") if p.mac else None,
+                "base": p.base,
+                "slot": p.slot,
+                "ipei": p.ipei,
             }
             for p in (v.entry for v in phones)
             if p is not None
@@ -78,4 +89,19 @@ def directory(
     peer_passwords = tuple(
         (peer_key(a, b), derived(peer_key(a, b))) for i, a in enumerate(venues) for b in venues[i + 1 :]
     )
-    return Directory(event=event, accounts=accounts, groups=built, trunk=trunk, peer_passwords=peer_passwords)
+    # a base's web password: its label has a '/' no phone name has, so it is no phone's
+    dect = tuple(
+        DectBase(
+            name=b.name,
+            model=b.model,
+            mac=b.mac,
+            location=b.location,
+            primary=b.primary,
+            web_password=derived(f"base-web/{b.name}"),
+        )
+        for b in (v.entry for v in bases)
+        if b is not None
+    )
+    return Directory(
+        event=event, accounts=accounts, groups=built, trunk=trunk, peer_passwords=peer_passwords, bases=dect
+    )

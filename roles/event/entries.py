@@ -10,8 +10,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import yamlload
 from .messages import shown
-from .model import GroupEntry, PhoneEntry, TestNumbers, normalize_mac
-from .sources import GROUPS_FILE, PHONES_FILE, SourceFile
+from .model import BaseEntry, GroupEntry, PhoneEntry, TestNumbers, normalize_mac
+from .sources import DECT_FILE, GROUPS_FILE, PHONES_FILE, SourceFile
 
 
 @dataclass(slots=True)
@@ -27,11 +27,24 @@ class PhoneView:
     mac: str | None
     model: str | None
     entry: PhoneEntry | None  # None when the entry has problems of its own
+    base: str | None = None  # a DECT handset: its base, slot and IPEI (those fine on their own)
+    slot: int | None = None
+    ipei: str | None = None
 
     @classmethod
     def of(cls, index: int, phone: PhoneEntry) -> PhoneView:
         return cls(
-            index, phone.name, phone.extension, phone.display_name, phone.password, phone.mac, phone.model, phone
+            index,
+            phone.name,
+            phone.extension,
+            phone.display_name,
+            phone.password,
+            phone.mac,
+            phone.model,
+            phone,
+            phone.base,
+            phone.slot,
+            phone.ipei,
         )
 
     @classmethod
@@ -47,7 +60,10 @@ class PhoneView:
             if key == "mac" and isinstance(value, str):
                 value = normalize_mac(value)
             values[key] = value if isinstance(value, str) else None
-        return cls(index, entry=None, **values)
+        base, ipei = (data.get(k) if k not in bad and isinstance(data.get(k), str) else None for k in ("base", "ipei"))
+        slot = data.get("slot") if "slot" not in bad else None
+        slot = slot if isinstance(slot, int) and not isinstance(slot, bool) else None
+        return cls(index, entry=None, base=base, slot=slot, ipei=ipei, **values)
 
 
 @dataclass(slots=True)
@@ -74,10 +90,30 @@ class GroupView:
         return cls(index, plain("name"), plain("number"), None)
 
 
+@dataclass(slots=True)
+class BaseView:
+    """One base entry of dect.yml as the rules across entries see it (see PhoneView)."""
+
+    index: int  # in dect.yml's list, from 0
+    name: str | None
+    mac: str | None
+    entry: BaseEntry | None  # None when the entry has problems of its own
+
+    @classmethod
+    def of(cls, index: int, base: BaseEntry) -> BaseView:
+        return cls(index, base.name, base.mac, base)
+
+    @classmethod
+    def partial(cls, index: int, data: dict, bad: set) -> BaseView:
+        name, mac = (data.get(k) if k not in bad and isinstance(data.get(k), str) else None for k in ("name", "mac"))
+        return cls(index, name, normalize_mac(mac) if mac is not None else None, None)
+
+
 # Every entry of a list in one call (for 10,000 phones, faster than one call each).
 _ADAPTERS: dict[type[BaseModel], TypeAdapter] = {
     PhoneEntry: TypeAdapter(list[PhoneEntry]),
     GroupEntry: TypeAdapter(list[GroupEntry]),
+    BaseEntry: TypeAdapter(list[BaseEntry]),
 }
 
 
@@ -117,6 +153,26 @@ def validate_groups(groups: SourceFile) -> list[GroupView]:
         groups.add(("groups",), f"is {shown(entries)}, but it must list the groups, one '- name: ...' entry each")
         return []
     return _views(groups, "groups", entries, GroupEntry, GroupView, "a group", "number, members, ...")
+
+
+def validate_bases(dect: SourceFile) -> list[BaseView]:
+    """A view of every base entry of `dect` (dect.yml, a mapping already read); each entry's
+    own problems are reported."""
+    data = dect.data
+    for key in data:
+        if key != "bases":
+            dect.add(
+                (key,), f"unknown key: {DECT_FILE} takes only 'bases' (handsets are phones, in {PHONES_FILE})", key=True
+            )
+    entries = data.get("bases")
+    if entries is None or entries is yamlload.REFUSED:
+        if "bases" not in data:
+            dect.add_at(1, "'bases:' is missing: list the base stations under it, one '- name: ...' entry each")
+        return []
+    if not isinstance(entries, list):
+        dect.add(("bases",), f"is {shown(entries)}, but it must list the base stations, one '- name: ...' entry each")
+        return []
+    return _views(dect, "bases", entries, BaseEntry, BaseView, "a base", "model, mac, ...")
 
 
 def _views(file: SourceFile, key: str, entries: list, model: type[BaseModel], view: Any, what: str, keys: str) -> list:

@@ -17,12 +17,15 @@ from roles.shared.templating import gc_paused
 
 from . import assemble
 from .checks import Entries, check_routing, check_trunk, check_venues
-from .entries import PhoneView, test_numbers_of, validate_groups, validate_phones
+from .dect import check_dect
+from .entries import BaseView, PhoneView, test_numbers_of, validate_bases, validate_groups, validate_phones
 from .errors import EventError
 from .model import DEFAULT_RING_TIMEOUT, Directory, Event
 from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
 from .selfservice import Claim, check_claims, check_self_service
 from .sources import (
+    DECT_FILE,
+    DECT_ORDER,
     EVENT_FILE,
     EVENT_ORDER,
     GROUPS_FILE,
@@ -84,6 +87,7 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     event_file = SourceFile(directory / EVENT_FILE, EVENT_ORDER, report)
     phones_file = SourceFile(directory / PHONES_FILE, PHONES_ORDER, report)
     groups_file = SourceFile(directory / GROUPS_FILE, GROUPS_ORDER, report)
+    dect_file = SourceFile(directory / DECT_FILE, DECT_ORDER, report)
     event_data = event_file.read()
     phones_data = phones_file.read()
     event = event_file.validate(Event, event_data)[0] if event_data is not None else None
@@ -97,6 +101,13 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     group_views = []
     if groups_file.path.exists() and groups_file.read() is not None:
         group_views = validate_groups(groups_file)
+    base_views: list[BaseView] = []
+    has_dect = dect_file.path.exists()
+    if has_dect and dect_file.read() is not None:
+        base_views = validate_bases(dect_file)
+    check_dect(
+        dect_file if has_dect else None, base_views, phones_file, views, event.venues if event is not None else {}
+    )
     entries = Entries(phones_file, views, groups_file, group_views)
     tests = {numbers.hello_world: "hello_world", numbers.echo: "echo"} if numbers is not None else {}
     nodes = check_routing(
@@ -114,17 +125,17 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         if event.trunk is not None:
             check_trunk(event.trunk, event_file, entries, tests, event.pickup_code)
             trunk_password = read_trunk_password(trunk_secret_path(event, directory), directory, report)
-        _pbx_address_needed(event, event_file, phones_file, views)
+        _pbx_address_needed(event, event_file, phones_file, views, dect_file, base_views)
     secret = None
     if event is not None and phones_data is not None:
-        why = _why_secret(event, phones_file, phones_data, views)
+        why = _why_secret(event, phones_file, phones_data, views, dect_file, base_views)
         if why is not None:
             secret = read_secret(secret_path(event, directory), directory, why, report)
     if record is not None:
         record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
-    return assemble.directory(event, views, group_views, secret, trunk_password)
+    return assemble.directory(event, views, group_views, secret, trunk_password, base_views)
 
 
 def _strength_record(event: Event | None, directory: Path) -> StrengthRecord | None:
@@ -137,21 +148,41 @@ def _strength_record(event: Event | None, directory: Path) -> StrengthRecord | N
     return StrengthRecord.open(secret, record_path(event.name)) if secret is not None else None
 
 
-def _pbx_address_needed(event: Event, event_file: SourceFile, phones_file: SourceFile, views: list[PhoneView]) -> None:
-    """Provisioned phones reach the PBX at pbx_address."""
+def _pbx_address_needed(
+    event: Event,
+    event_file: SourceFile,
+    phones_file: SourceFile,
+    views: list[PhoneView],
+    dect_file: SourceFile,
+    bases: list[BaseView],
+) -> None:
+    """Provisioned phones and DECT bases reach the PBX at pbx_address."""
+    if event.pbx_address is not None:
+        return
     provisioned = [v.index for v in views if v.mac is not None]
-    if provisioned and event.pbx_address is None:
+    if provisioned:
         first = provisioned[0]
-        event_file.add(
-            ("pbx_address",),
-            f"{phones_file.phone(first)} has a mac ({PHONES_FILE} line "
-            f"{phones_file.line(('phones', first, 'mac'))}), so pbx_address is required, "
-            "the address provisioned phones reach the PBX at: add it, e.g. pbx_address: 10.23.0.2",
-            line=0,
-        )
+        who = f"{phones_file.phone(first)} has a mac ({PHONES_FILE} line {phones_file.line(('phones', first, 'mac'))})"
+        what = "provisioned phones"
+    elif bases:
+        who, what = f"{DECT_FILE} declares {dect_file.entry('bases', bases[0].index)}", "the DECT bases"
+    else:
+        return
+    event_file.add(
+        ("pbx_address",),
+        f"{who}, so pbx_address is required, the address {what} reach the PBX at: add it, e.g. pbx_address: 10.23.0.2",
+        line=0,
+    )
 
 
-def _why_secret(event: Event, phones_file: SourceFile, phones_data: dict, views: list[PhoneView]) -> str | None:
+def _why_secret(
+    event: Event,
+    phones_file: SourceFile,
+    phones_data: dict,
+    views: list[PhoneView],
+    dect_file: SourceFile,
+    bases: list[BaseView],
+) -> str | None:
     """Who needs the event secret, in words; None when nothing is derived from it."""
     # phones whose SIP password is derived: none given (a bad one given is reported already)
     entries = phones_data.get("phones") or []
@@ -161,6 +192,9 @@ def _why_secret(event: Event, phones_file: SourceFile, phones_data: dict, views:
         if v.password is None and (v.entry is not None or entries[v.index].get("password") is None)
     ]
     provisioned = [v.index for v in views if v.mac is not None]
+    if bases and not (derived or provisioned):
+        base = dect_file.entry("bases", bases[0].index)
+        return f"{base} of {DECT_FILE} is provisioned, and its web password is derived from it"
     if not (derived or provisioned or event.venues):
         return None
     if event.venues and not (derived or provisioned):

@@ -17,6 +17,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from .dectmodels import BASE_MODELS, MODELS_RULE, REFUSED_MODELS
+from .ipei import IPEI_RULE
+from .ipei import problem as ipei_problem
+
 # A name Asterisk can take as a section name, a dial string (PJSIP/<name>) and a SIP user part.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 NAME_RULE = (
@@ -104,6 +108,20 @@ def normalize_mac(value: str) -> str | None:
     """'00:04:13:2A:BC:DE' -> '0004132abcde'; None if it is no MAC."""
     digits = value.translate(_MAC_SEPARATORS).lower()
     return digits if _MAC.fullmatch(digits) else None
+
+
+def _mac(value):
+    """'00:04:13:2A:BC:DE' -> '0004132abcde' (phones' and bases' MACs alike)."""
+    if isinstance(value, str):
+        digits = normalize_mac(value)
+        if digits is None:
+            raise ValueError(f"{value!r} is not a MAC: write its 12 hex digits, e.g. 00:04:13:2a:bc:de")
+        return digits
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"YAML reads {value} as a number, but a MAC is text: write it in quotes, e.g. '00:04:13:2a:bc:de'"
+        )
+    return value  # None, or a type the str check refuses
 
 
 def _ip_address(value: str, example: str) -> None:
@@ -746,6 +764,37 @@ class PhoneEntry(Strict):
             "none (factory fresh)",
         ),
     )
+    base: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        description="base names a base station of dect.yml (its name)",
+        json_schema_extra=doc(
+            "makes the phone a DECT handset of this base of `dect.yml` (the primary, in a multicell system), "
+            "instead of `mac` and `model` (docs/dect.md)",
+            "none: a desk phone",
+        ),
+    )
+    slot: Number | None = Field(
+        None,
+        ge=1,
+        le=max(k.lines for k in BASE_MODELS.values()),
+        description="a slot is the handset's account on its base, a whole number from 1 to the base's lines",
+        json_schema_extra=doc(
+            "with `base`: the handset's account on the base, at most its lines ("
+            + ", ".join(f"{m}: {k.lines}" for m, k in BASE_MODELS.items())
+            + "); the handset subscribes with the slot as access code of 4 digits (slot 7: `0007`)",
+            "required with `base`",
+        ),
+    )
+    ipei: str | None = Field(
+        None,
+        description=IPEI_RULE,
+        json_schema_extra=doc(
+            "with `base`: the handset's IPEI, when the crew knows it: the base then takes only this handset "
+            'on the account (`"02156 0123457 0"`)',
+            "none: bound by access code",
+        ),
+    )
 
     @field_validator("password", "web_password_before")
     @classmethod
@@ -762,16 +811,85 @@ class PhoneEntry(Strict):
     @classmethod
     def _mac(cls, value):
         """'00:04:13:2A:BC:DE' -> '0004132abcde' (one validator: it runs for every phone)."""
-        if isinstance(value, str):
-            digits = normalize_mac(value)
-            if digits is None:
-                raise ValueError(f"{value!r} is not a MAC: write its 12 hex digits, e.g. 00:04:13:2a:bc:de")
-            return digits
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError(
-                f"YAML reads {value} as a number, but a MAC is text: write it in quotes, e.g. '00:04:13:2a:bc:de'"
-            )
-        return value  # None, or a type the str check refuses
+        return _mac(value)
+
+    @field_validator("ipei")
+    @classmethod
+    def _ipei(cls, value: str | None) -> str | None:
+        if value is not None:
+            why = ipei_problem(value)
+            if why is not None:
+                raise ValueError(why)
+        return value
+
+
+BASE_NAME_RULE = NAME_RULE.replace("it becomes the SIP account, which is ASCII", "handsets name it with base")
+
+
+class BaseEntry(Strict):
+    """One entry of `dect.yml`, as written: a DECT base station."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description=BASE_NAME_RULE,
+        json_schema_extra=doc("the base's name: its handsets name it with `base`"),
+    )
+    model: str = Field(
+        description=MODELS_RULE,
+        json_schema_extra=doc("the base's model: " + ", ".join(f"`{m}`" for m in BASE_MODELS)),
+    )
+    mac: str = Field(
+        description="a MAC is 12 hex digits",
+        json_schema_extra=doc('its MAC, on its label (write it quoted, e.g. `"00:04:13:6a:bc:de"`)'),
+    )
+    location: Location | None = Field(None, json_schema_extra=doc("where the base hangs (e.g. `Hall A, ceiling`)"))
+    primary: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        description="primary names another base of dect.yml, the primary of this base's multicell system",
+        json_schema_extra=doc(
+            "in a multicell system: the base that holds the accounts (the primary, data master); this "
+            "base then holds none and its handsets name the primary",
+            "none: the base is a primary, or a single cell",
+        ),
+    )
+
+    @field_validator("mac", mode="before")
+    @classmethod
+    def _mac(cls, value):
+        return _mac(value)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        """Taken as written, or refused: a near miss ('M700', 'snomm700') is named, an M500 says why."""
+        if value in BASE_MODELS:
+            return value
+        known = {m.lower(): m for m in (*BASE_MODELS, *REFUSED_MODELS)}
+        key = value.lower().replace(" ", "")
+        meant = known.get(key) or known.get("snom" + key)
+        if meant in REFUSED_MODELS:
+            raise ValueError(f"{value!r} is refused: {REFUSED_MODELS[meant]}")
+        fix = f"write '{meant}'" if meant else "televoc provisions no other base yet"
+        raise ValueError(f"{value!r} is no base televoc knows: {MODELS_RULE}: {fix}")
+
+
+class DectBase(BaseModel):
+    """A DECT base station as it is deployed: its web password settled (derived)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    model: str
+    mac: str
+    location: str | None = None
+    primary: str | None = None  # None: it holds the accounts of its handsets
+    web_password: str = Field(repr=False)
+
+    @property
+    def holds_accounts(self) -> bool:
+        """Only a primary (or a single cell) holds accounts; a secondary takes them from it."""
+        return self.primary is None
 
 
 class Account(BaseModel):
@@ -800,6 +918,10 @@ class Account(BaseModel):
     web_password_before: str | None = Field(None, repr=False)
     # the web password televoc sets on provisioned phones for the event (derived)
     event_web_password: str | None = Field(None, repr=False)
+    # a DECT handset: its base (dect.yml), its slot (account) there, its IPEI when known
+    base: str | None = None
+    slot: int | None = None
+    ipei: str | None = None
 
     @property
     def provisioned(self) -> bool:
@@ -880,6 +1002,7 @@ class Directory(BaseModel):
     groups: tuple[Group, ...] = ()
     trunk: TrunkAccount | None = None
     venue: VenueView | None = None
+    bases: tuple[DectBase, ...] = ()  # DECT base stations (dect.yml)
     # (peer_key, password) for each pair of venues (roles/event/venues.py)
     peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 
@@ -887,12 +1010,17 @@ class Directory(BaseModel):
     def provisioned(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.provisioned)
 
+    def handsets(self, base: str) -> tuple[Account, ...]:
+        """The handsets whose accounts base `base` holds, by slot."""
+        return tuple(sorted((a for a in self.accounts if a.base == base), key=lambda a: a.slot or 0))
+
     def emptied(self) -> Directory:
         """The event with nothing of its own: no phone, group, trunk or other venue (what a
         teardown leaves the PBX serving)."""
-        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=None)
+        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=None, bases=())
 
     def __repr__(self) -> str:  # never print passwords by accident
-        return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)})"
+        bases = f", bases={len(self.bases)}" if self.bases else ""
+        return f"Directory(event={self.event.name!r}, accounts={len(self.accounts)}{bases})"
 
     __str__ = __repr__

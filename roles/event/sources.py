@@ -23,8 +23,9 @@ from .messages import explain, shown
 EVENT_FILE = "event.yml"
 PHONES_FILE = "phones.yml"
 GROUPS_FILE = "groups.yml"  # optional
+DECT_FILE = "dect.yml"  # optional: the DECT base stations
 # The order of each file's problems in the report; the secrets' come after the files'.
-EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, SECRET_ORDER = 0, 1, 2, 3
+EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4
 DOCS = "see docs/event.md"
 
 
@@ -104,7 +105,7 @@ class SourceFile:
     def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] in ("phones", "groups") and isinstance(path[1], int):
+        if len(path) >= 2 and path[0] in ("phones", "groups", "bases") and isinstance(path[1], int):
             parts: list[str] = []
             for p in path[2:]:  # list items 1-based: 'members 3.name'
                 if isinstance(p, int) and parts:
@@ -127,7 +128,7 @@ class SourceFile:
         return self.entry("phones", index)
 
     def entry(self, key: str, index: int) -> str:
-        """'phone 3 (saal2)', 'group 1 (infodesk)': 1-based, with its name when it has one."""
+        """'phone 3 (saal2)', 'group 1 (infodesk)', 'base 2 (dect-b)': 1-based, with its name."""
         entries = self.data.get(key) if isinstance(self.data, dict) else None
         entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None

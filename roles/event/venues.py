@@ -1,8 +1,9 @@
 """Several venues, one PBX each: the Directory a venue's PBX serves.
 
 `venue_directory(directory, name)` keeps the phones and groups whose numbers begin with one of
-the venue's prefixes, the trunk when it is registered there (else, with a trunk at another
-venue, `DialOutVia`: this venue's phones call out over the peering to that venue's PBX), and
+the venue's prefixes (and the DECT bases of its handsets, with their secondaries), the trunk
+when it is registered there (else, with a trunk at another venue, `DialOutVia`: this venue's
+phones call out over the peering to that venue's PBX), and
 for every other venue a `Peer` (its address, its prefixes, the password the two PBXes share,
 derived from the event secret). The dialplan sends a number of another venue to its PBX;
 forwards may name phones and groups of other venues (`VenueView.remote`). Without venues, the
@@ -72,10 +73,14 @@ def venue_directory(directory: Directory, name: str | None) -> Directory:
         )
     # loud_from may name callers of other venues: resolved on the whole event
     loud = tuple((ext, callers) for ext, callers in loud_callers(directory).items() if ext in extensions)
+    # a base goes with its handsets (the load keeps them in one venue), a secondary with its primary
+    served = {a.base for a in mine if a.base is not None}
+    bases = tuple(b for b in directory.bases if (b.primary or b.name) in served)
     return directory.model_copy(
         update={
             "accounts": tuple(mine),
             "groups": tuple(groups),
+            "bases": bases,
             "trunk": trunk,
             "venue": VenueView(
                 name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud, dial_out=dial_out

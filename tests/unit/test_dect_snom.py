@@ -1,0 +1,109 @@
+"""snom M-series bases: the files televoc renders for them (pure, no host)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from roles.event import load_directory
+from roles.snom import dect as snom_dect
+from tests.unit.eventdirs import write
+from tests.unit.test_dect_event import BASES, EVENT
+
+PHONES = """\
+phones:
+  - {name: saal1, extension: 1001}
+  - {name: crew-anna, extension: 2001, base: dect-hall, slot: 7, display_name: "Anna & Crew"}
+  - {name: crew-ben, extension: 2002, base: dect-hall, slot: 2, ipei: "02156 0123457 0"}
+  - {name: office, extension: 2003, base: dect-office, slot: 1}
+"""
+
+
+@pytest.fixture
+def directory(tmp_path):
+    return load_directory(write(tmp_path, EVENT, PHONES, files={"dect.yml": (BASES, 0o644)}))
+
+
+def settings(text: str) -> dict[tuple[str, int], str]:
+    """(name, idx) -> value of a snom settings file (idx 0: global)."""
+    root = ET.fromstring(text)
+    return {(e.tag, int(e.get("idx", 0))): e.text or "" for e in root.find("phone-settings") or []}
+
+
+def base(directory, name):
+    return next(b for b in directory.bases if b.name == name)
+
+
+def test_each_base_gets_its_model_file_its_mac_file_and_its_settings(directory):
+    files = snom_dect.render_bases(directory)
+    assert sorted(files) == sorted(
+        [
+            "snomM700.htm",
+            "snomM300.htm",
+            "snomM700-0004136A0001.htm",
+            "0004136A0001.xml",
+            "snomM700-0004136A0002.htm",
+            "0004136A0002.xml",
+            "snomM300-0004136A0003.htm",
+            "0004136A0003.xml",
+        ]
+    )
+    listed = [f.get("url") for f in ET.fromstring(files["snomM700-0004136A0002.htm"]).iter("file")]
+    assert listed == ["http://10.23.0.2:8088/televoc/0004136A0002.xml"]
+    assert list(ET.fromstring(files["snomM700.htm"]).iter("file")) == []
+
+
+def test_the_primary_holds_each_handsets_account_at_its_slot(directory):
+    hall = settings(snom_dect.render_base(directory, base(directory, "dect-hall")))
+    anna = next(a for a in directory.accounts if a.name == "crew-anna")
+    assert hall[("user_active", 7)] == "on" and hall[("user_name", 7)] == "crew-anna"
+    assert hall[("user_pname", 7)] == "crew-anna" and hall[("user_pass", 7)] == anna.password
+    assert hall[("user_realname", 7)] == "Anna & Crew"  # escaped in the file, as written when parsed
+    assert hall[("subscr_dect_ac_code", 7)] == "0007" and hall[("subscr_sip_hs_idx", 7)] == "7"
+    assert hall[("subscr_sip_ua_data_server_id", 7)] == "1" and hall[("user_host", 1)] == "10.23.0.2:5060"
+    assert ("subscr_dect_ipui", 7) not in hall  # bound by access code
+    assert hall[("subscr_dect_ipui", 2)] == "0086C1E241"  # bound to the handset by its IPEI
+    assert hall[("auto_dect_register", 0)] == "on"
+
+
+def test_every_other_slot_up_to_the_models_lines_is_off_without_password(directory):
+    office = settings(snom_dect.render_base(directory, base(directory, "dect-office")))
+    active = {idx for (name, idx), value in office.items() if name == "user_active" and value == "on"}
+    off = {idx for (name, idx), value in office.items() if name == "user_active" and value == "off"}
+    assert active == {1} and off == set(range(2, 21))  # a snomM300 has 20 lines
+    assert all(office[("user_pass", i)] == "" and office[("user_name", i)] == "" for i in off)
+    hall = settings(snom_dect.render_base(directory, base(directory, "dect-hall")))
+    assert max(idx for name, idx in hall if name == "user_active") == 1000  # a snomM700 has 1000
+
+
+def test_a_secondary_base_holds_no_account_and_no_handset_password(directory):
+    text = snom_dect.render_base(directory, base(directory, "dect-foyer"))
+    foyer = settings(text)
+    assert not any(name.startswith(("user_", "subscr_")) for name, _ in foyer)
+    assert all(a.password not in text for a in directory.accounts)
+    assert foyer[("http_pass", 0)] == base(directory, "dect-foyer").web_password
+
+
+def test_a_base_gets_only_its_own_handsets(directory):
+    def users(name):
+        parsed = settings(snom_dect.render_base(directory, base(directory, name)))
+        return {value for (key, _), value in parsed.items() if key == "user_name" and value}
+
+    assert users("dect-office") == {"office"}
+    assert users("dect-hall") == {"crew-anna", "crew-ben"}
+    assert users("dect-foyer") == set()
+
+
+def test_each_base_locks_its_web_interface_with_its_own_password(directory):
+    passwords = {b.name: settings(snom_dect.render_base(directory, b))[("http_pass", 0)] for b in directory.bases}
+    assert passwords == {b.name: b.web_password for b in directory.bases}
+    assert len(set(passwords.values())) == 3
+    hall = settings(snom_dect.render_base(directory, base(directory, "dect-hall")))
+    assert hall[("http_engineer_pass", 0)] == hall[("http_basic_pass", 0)] == passwords["dect-hall"]
+    assert hall[("setting_server", 0)] == "http://10.23.0.2:8088/televoc/"
+
+
+def test_no_bases_no_files(tmp_path):
+    directory = load_directory(write(tmp_path, EVENT, "phones:\n  - {name: saal1, extension: 1001}\n"))
+    assert snom_dect.render_bases(directory) == {}
