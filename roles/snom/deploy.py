@@ -56,6 +56,7 @@ from roles.shared.settings import (
 from roles.shared.snapshot import NAMES, Snapshot
 
 from . import operations
+from .dect import settings_file
 from .facts import MISSING, JsonFile, ProvisioningManifest
 from .operations import changed_phones, directory_changed
 from .render import PROVISIONING_DIR, Provisioning, file_name, provisioning_url
@@ -107,7 +108,7 @@ SETTINGS = declare(
     Setting(
         "televoc_rearm",
         "",
-        "deploy: phones whose settings the provisioning server offers again although they "
+        "deploy: phones (and DECT bases) whose settings the provisioning server offers again although they "
         "fetched them already, comma-separated (or all).",
         names,
     ),
@@ -160,9 +161,16 @@ def control(directory: Directory) -> dict:
     told: dict = {}
     if settings.televoc_provisioning_unlock:
         told["unlock"] = secrets.token_hex(8)
-    rearm = _chosen(directory, settings.televoc_rearm, "televoc_rearm") if settings.televoc_rearm else []
-    if rearm:
-        told["rearm"] = {file_name(a)[:-4]: secrets.token_hex(8) for a in rearm}
+    wanted = settings.televoc_rearm
+    # DECT bases by name too (their settings file is named by their MAC like a phone's);
+    # "all" re-arms every provisioned phone and every base
+    bases = {b.name: b for b in directory.bases}
+    chosen_bases = list(bases.values()) if wanted == ("all",) else [bases[n] for n in wanted if n in bases]
+    phones = wanted if wanted == ("all",) else tuple(n for n in wanted if n not in bases)
+    rearm = _chosen(directory, phones, "televoc_rearm") if phones else []
+    macs = [file_name(a)[:-4] for a in rearm] + [settings_file(b)[:-4] for b in chosen_bases]
+    if macs:
+        told["rearm"] = {mac: secrets.token_hex(8) for mac in macs}
     return told
 
 
@@ -220,6 +228,12 @@ def _live_manifest(snapshot, path: str):
 def _pending(snapshot, path: str):
     lines = snapshot.text(NAMES + path)
     return None if lines is None else list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+
+def _and_bases(directory: Directory) -> str:
+    """' (and of 2 DECT bases)' for the step's name; '' without bases."""
+    count = len(directory.bases)
+    return f" (and of {count} DECT base{'' if count == 1 else 's'})" if count else ""
 
 
 def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
@@ -284,7 +298,7 @@ def provisioning_published(
         published,
         settings,
         snapshot,
-        f"Provisioning files of {len(directory.provisioned)} snom phones are published",
+        f"Provisioning files of {len(directory.provisioned)} snom phones are published{_and_bases(directory)}",
     )
     _, control_path = _paths(settings)
     if provisioning.control:

@@ -12,6 +12,8 @@ from roles.event.phonebook import Entry, entries
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
+from .dect import render_bases
+
 # Where the deploy publishes the provisioning files (root:televoc-provisioning 0750/0640).
 PROVISIONING_DIR = "/var/lib/televoc-phones"
 # snom 320/360/370/7xx have 12 identities, the 300 has 4; a phone ignores the ones it lacks.
@@ -128,10 +130,13 @@ def provisioning(
     directory: Directory, files: str = PROVISIONING_DIR, wiped: bool = False, control: dict | None = None
 ) -> Provisioning:
     """What the provisioning server serves for `directory`: its server (`files`: the
-    directory the deploy publishes into), the phones' files (wiped ones at teardown)."""
+    directory the deploy publishes into), the phones' files (wiped ones at teardown) and the
+    snom DECT bases' files (roles/snom/dect.py; none at teardown: a base's accounts are no
+    longer on offer once the event is torn down)."""
+    bases = {} if wiped else render_bases(directory)
     return Provisioning(
-        server=provisioning_service(directory, files) if directory.provisioned else None,
-        files=render_wipe(directory) if wiped else render_provisioning(directory),
+        server=provisioning_service(directory, files) if directory.provisioned or bases else None,
+        files=render_wipe(directory) if wiped else {**render_provisioning(directory), **bases},
         wiped=wiped,
         control=dict(control or {}),
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
 
 import pytest
 
 from roles.event import load_directory
 from roles.snom import dect as snom_dect
+from roles.snom import deploy, provisioning
 from tests.unit.eventdirs import write
 from tests.unit.test_dect_event import BASES, EVENT
 
@@ -107,3 +109,30 @@ def test_each_base_locks_its_web_interface_with_its_own_password(directory):
 def test_no_bases_no_files(tmp_path):
     directory = load_directory(write(tmp_path, EVENT, "phones:\n  - {name: saal1, extension: 1001}\n"))
     assert snom_dect.render_bases(directory) == {}
+
+
+# --- what the provisioning server is given (roles/snom/render.py provisioning) -------------
+
+
+def test_the_provisioning_server_serves_the_bases_files_beside_the_phones(directory):
+    served = provisioning(directory)
+    assert served.server is not None  # no desk phone is provisioned: the bases need the server
+    assert served.files == snom_dect.render_bases(directory)  # no desk phone: no directory.xml either
+    assert all(name.endswith((".htm", ".xml")) and "/" not in name for name in served.files)
+
+
+def test_at_teardown_no_base_file_is_on_offer(directory):
+    assert provisioning(directory, wiped=True).files == {}
+
+
+def test_a_base_is_rearmed_by_name_like_a_phone(directory, monkeypatch):
+    def rearmed(names):
+        settings = SimpleNamespace(televoc_provisioning_unlock=False, televoc_rearm=names)
+        monkeypatch.setattr(deploy, "read", lambda _: settings)
+        return sorted(deploy.control(directory).get("rearm", {}))
+
+    assert rearmed(("dect-hall",)) == ["0004136A0001"]
+    assert rearmed(("all",)) == ["0004136A0001", "0004136A0002", "0004136A0003"]
+    assert rearmed(()) == []
+    with pytest.raises(deploy.SettingError, match="not a provisioned phone.*: saal1"):
+        rearmed(("dect-foyer", "saal1"))  # saal1 has no mac

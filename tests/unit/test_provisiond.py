@@ -440,3 +440,82 @@ def test_the_real_server_locks_says_how_to_lift_it_and_the_crews_unlock_file_lif
     ]
     saved = json.loads(state.read_text())
     assert saved["locked"] is None and saved["crew_unlock"].startswith("1-")  # the second file's token
+
+
+# --- DECT bases: snomM700.htm, snomM700-<MAC>.htm, <MAC>.xml -------------------------------
+
+BASE = "0004136A0001"
+BASE_FILES = {
+    "snomM700.htm": b"<setting-files></setting-files>",
+    f"snomM700-{BASE}.htm": f'<setting-files><file url="http://pbx/televoc/{BASE}.xml"/></setting-files>'.encode(),
+    f"{BASE}.xml": b"<settings>accounts</settings>",
+}
+
+
+@pytest.fixture
+def base_files(files):
+    return {**files, **BASE_FILES}
+
+
+def test_a_base_gets_its_three_files_and_only_its_settings_are_a_fetch_with_a_window(base_files):
+    p = server(base_files, window=600)
+    for path, name in (
+        ("snomM700.htm", "snomM700.htm"),
+        (f"snomM700-{BASE}.htm", f"snomM700-{BASE}.htm"),
+        (f"{BASE}.xml", BASE),
+    ):
+        answer = p.request("GET", f"/televoc/{path}", "10.23.0.31", now=10)
+        assert answer.status == 200 and answer.body == base_files.get(path, base_files.get(name))
+        assert answer.log.startswith(f"served {name} version ") and answer.log.endswith("to 10.23.0.31")
+    assert list(p.state["fetches"]) == [BASE] and p.state["unknown"] == {} and p.state["refused"] == {}
+    # the settings: like a desk phone's, to the address that fetched first, within the window
+    assert p.request("GET", f"/televoc/{BASE}.xml", "10.23.0.99", now=11).status == 403
+    assert p.request("GET", f"/televoc/{BASE}.xml", "10.23.0.31", now=700).status == 410
+    # the lists hold no secret: again and again (a base reads them at every boot)
+    assert p.request("GET", f"/televoc/snomM700-{BASE}.htm", "10.23.0.31", now=5000).status == 200
+    assert p.request("GET", "/televoc/snomM700.htm", "10.23.0.99", now=5000).status == 200
+
+
+def test_a_base_list_for_a_mac_without_one_counts_as_an_unknown_mac(base_files):
+    p = server(base_files, per_source=3)
+    for i, path in enumerate(("snomM700-0004136AFF01.htm", f"snomM300-{BASE}.htm", f"snomM700-{MAC}.htm")):
+        answer = p.request("GET", f"/televoc/{path}", "10.23.0.66", now=1 + i)
+        assert answer.status == (404 if i < 2 else 403), (path, answer)
+    assert set(p.state["unknown"]) == {"0004136AFF01", BASE, MAC}  # a known MAC with another model's list too
+    assert "10.23.0.66" in p.state["sweepers"]
+    # the sweeper is refused the bases' lists and settings from then on
+    for path in (f"snomM700-{BASE}.htm", f"{BASE}.xml"):
+        answer = p.request("GET", f"/televoc/{path}", "10.23.0.66", now=10)
+        assert answer.status == 403 and answer.log.startswith("refused 403 sweeping") and answer.body == b""
+    assert p.request("GET", f"/televoc/{BASE}.xml", "10.23.0.31", now=11).status == 200  # the base is served
+
+
+def test_the_lock_refuses_a_bases_list_and_settings_but_not_the_model_file(base_files):
+    p = server(base_files, max_unknown=1)
+    p.request("GET", "/televoc/000413FFFF00.xml", "10.23.0.66", now=1)
+    assert p.state["locked"]
+    assert p.request("GET", "/televoc/snomM700.htm", "10.23.0.31", now=2).status == 200
+    for path in (f"snomM700-{BASE}.htm", f"{BASE}.xml"):
+        answer = p.request("GET", f"/televoc/{path}", "10.23.0.31", now=3)
+        assert answer.status == 403 and answer.log.startswith("refused 403 locked") and answer.body == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/televoc/snomM900.htm",  # a model no base of the event has: not published
+        "/televoc/snomm700.htm",
+        "/televoc/snomM700-.htm",
+        f"/televoc/snomM700-{BASE.lower()}.htm",
+        f"/televoc/snomM700_{BASE}.htm",
+        f"/televoc/snomD785-{BASE}.htm",
+        f"/televoc/snomM700-{BASE}.xml",
+        f"/snomM700-{BASE}.htm",
+    ],
+)
+def test_other_paths_near_a_bases_files_are_refused_paths_not_unknown_macs(base_files, path):
+    p = server(base_files)
+    answer = p.request("GET", path, "10.23.0.66", now=1)
+    assert answer.status == 404 and answer.body == b"" and answer.log.startswith("refused 404 ")
+    assert re.match(REFUSED_LOG_REGEX.replace("<ADDR>", r"10\.23\.0\.66"), f"televoc-provisioning: {answer.log}")
+    assert p.state["unknown"] == {}

@@ -33,6 +33,14 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   server is locked (the lock guards the phones' credentials; a sweep gains nothing from
   the directory, and the phones keep their directory key). Its fetches are logged with their
   source like every request; they are never counted as unknown MACs and change no state.
+- DECT bases (snom M300/M400/M700/M900) ask for three files: GET <prefix>/snomM700.htm (the
+  model's file: a <setting-files> list, the same for every event, no secret) is served like
+  the directory, to every source, locked or not; GET <prefix>/snomM700-<MAC>.htm (the base's
+  list, naming its settings <MAC>.xml: a URL, no secret) is guarded like a MAC file (a
+  sweeper or the lock is refused; a MAC without that file counts as an unknown MAC, as for
+  <MAC>.xml) but served again and again (no window: it holds nothing to steal); the base's
+  <MAC>.xml (with a primary's every handset account: the most valuable file served) is a
+  MAC file like a desk phone's, with the same window, first-source rule and guards.
 - The deploy steers it through control.json in --files: {"unlock": TOKEN, "rearm": {MAC:
   TOKEN}}; a token it has not seen before lifts the lock and forgives every source refused
   for sweeping (the crew's deliberate reset), or opens a new window for a MAC. The unlock
@@ -109,6 +117,9 @@ class Provisioning:
         self.read_file = read_file
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
         self.directory = f"{prefix}/{DIRECTORY_FILE}"
+        # DECT bases: the model's file (no MAC, no secret) and the base's list (names a MAC)
+        self.model_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})\.htm$")
+        self.base_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})-(?P<mac>[0-9A-F]{{12}})\.htm$")
         self.state = state
         self.window = window
         self.max_unknown = max_unknown
@@ -179,7 +190,10 @@ class Provisioning:
             return self._refuse(405, source, f"method {method[:16]!r}")
         if path == self.directory:
             return self._directory(source)
-        match = self.path.match(path)
+        model = self.model_path.match(path)
+        if model:
+            return self._public(f"{model['model']}.htm", source)
+        match = self.path.match(path) or self.base_path.match(path)
         if not match:
             return self._refuse(404, source, f"path {path[:80]!r}")
         mac = match["mac"]
@@ -189,6 +203,8 @@ class Provisioning:
         locked = self.state["locked"]
         if locked is not None:
             return self._refuse(403, source, f"locked ({locked['reason']}): {mac}")
+        if match.re is self.base_path:
+            return self._base_list(f"{match['model']}-{mac}.htm", mac, source, now)
         data = self.read_file(f"{mac}.xml")
         if data is None:
             return self._unknown(mac, source, now)
@@ -207,11 +223,25 @@ class Provisioning:
 
     def _directory(self, source: str) -> Answer:
         """The phone directory: to anyone who reaches the port, locked or not (no secret)."""
-        data = self.read_file(DIRECTORY_FILE)
+        return self._public(DIRECTORY_FILE, source)
+
+    def _public(self, name: str, source: str) -> Answer:
+        """A file without secret (the directory, a base model's file): to anyone who reaches
+        the port, locked or not, again and again; not published: a refused path."""
+        data = self.read_file(name)
         if data is None:
-            return self._refuse(404, source, f"{DIRECTORY_FILE} is not published")
+            return self._refuse(404, source, f"{name} is not published")
         version = hashlib.sha256(data).hexdigest()[:16]
-        return Answer(200, data, f"served {DIRECTORY_FILE} version {version} to {source}")
+        return Answer(200, data, f"served {name} version {version} to {source}")
+
+    def _base_list(self, name: str, mac: str, source: str, now: float) -> Answer:
+        """A base's list of its settings (a URL, no secret), past the sweep guards: served
+        again and again while published; a MAC without it counts as an unknown MAC."""
+        data = self.read_file(name)
+        if data is None:
+            return self._unknown(mac, source, now)
+        version = hashlib.sha256(data).hexdigest()[:16]
+        return Answer(200, data, f"served {name} version {version} to {source}")
 
     def _sweeping(self, source: str, mac: str, sweeper: dict) -> Answer:
         why = f"{sweeper['macs']} unknown MACs within {span(self.source_window)}, refused until unlocked"
