@@ -10,7 +10,9 @@ deploy reports from it:
   settings, fail2ban bans them from every port; every other source is served;
 - the global lock (many addresses swept): phones cannot fetch anything until the crew lifts
   it;
-- the sources of other refused requests (fail2ban bans them; the crew may want to find them).
+- the sources of other refused requests (fail2ban bans them; the crew may want to find them);
+- the address that fetched each DECT primary's settings (every handset account of its
+  system; televoc knows no base's address, so the crew compares it with the base's lease).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Findings:
     refused: dict[str, int] = field(default_factory=dict)  # source -> refused requests (sweepers' apart)
     unknown: tuple[str, ...] = ()  # unknown MACs asked for since the last unlock
     sweepers: tuple[Sweeper, ...] = ()  # refused for sweeping, the first found first
+    bases: tuple[str, ...] = ()  # one sentence per DECT base whose settings were fetched: by whom
 
 
 def findings(server: dict | None, directory: Directory, state: PbxState | None) -> Findings:
@@ -65,6 +68,15 @@ def findings(server: dict | None, directory: Directory, state: PbxState | None) 
                 f"phone is at {', '.join(sorted(e for e in expected if e))}: if {source} is not that "
                 "phone, someone else holds its passwords (give it a new password and deploy)"
             )
+    bases = []
+    for base in directory.bases:  # televoc knows no base's address: the crew compares
+        fetch = fetches.get(base.mac.upper())
+        if isinstance(fetch, dict) and base.holds_accounts:
+            bases.append(
+                f"DECT base {base.name}: its settings (every handset account of its system) were fetched by "
+                f"{fetch.get('source')} at {_stamp(float(fetch.get('first') or 0))}: if that is not the base "
+                "(its DHCP lease), someone else holds its handsets' passwords"
+            )
     locked = server.get("locked")
     refused = server.get("refused") or {}
     found = server.get("sweepers") or {}
@@ -82,6 +94,7 @@ def findings(server: dict | None, directory: Directory, state: PbxState | None) 
         refused={str(k): int(v) for k, v in refused.items() if isinstance(v, int) and k not in found},
         unknown=tuple(sorted(server.get("unknown") or {})),
         sweepers=tuple(sweepers),
+        bases=tuple(bases),
     )
 
 

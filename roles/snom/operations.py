@@ -464,6 +464,8 @@ def _check(
     found = findings(server, directory, pbx)
     for sentence in found.foreign:
         logger.warning(f"{host.print_prefix}{sentence}")
+    for sentence in found.bases:
+        logger.info(f"{host.print_prefix}{sentence}")
     if found.sweepers:
         logger.warning(f"{host.print_prefix}{sweepers_sentence(found.sweepers)}")
     if found.refused:

@@ -10,6 +10,7 @@ import pytest
 from roles.event import load_directory
 from roles.snom import dect as snom_dect
 from roles.snom import deploy, provisioning
+from roles.snom.findings import findings
 from tests.unit.eventdirs import write
 from tests.unit.test_dect_event import BASES, EVENT
 
@@ -136,3 +137,15 @@ def test_a_base_is_rearmed_by_name_like_a_phone(directory, monkeypatch):
     assert rearmed(()) == []
     with pytest.raises(deploy.SettingError, match="not a provisioned phone.*: saal1"):
         rearmed(("dect-foyer", "saal1"))  # saal1 has no mac
+
+
+def test_the_deploy_names_who_fetched_a_primarys_settings_not_a_secondarys(directory):
+    server = {
+        "fetches": {
+            "0004136A0001": {"version": "v", "first": 0, "last": 0, "source": "10.23.0.31", "count": 1},
+            "0004136A0002": {"version": "v", "first": 0, "last": 0, "source": "10.23.0.32", "count": 1},
+        }
+    }
+    [sentence] = findings(server, directory, None).bases
+    assert sentence.startswith("DECT base dect-hall: its settings (every handset account of its system) were")
+    assert "fetched by 10.23.0.31 at 1970-01-01T00:00:00Z" in sentence
