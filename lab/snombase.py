@@ -62,7 +62,7 @@ def boot(server: str, model: str, mac: str, ip: str) -> dict:
         request = urllib.request.Request(url, headers={"User-Agent": agent})
         try:
             with opener.open(request, timeout=TIMEOUT) as r:
-                status, body = r.status, r.read(2_000_000)
+                status, body = r.status, r.read(8_000_000)
         except urllib.error.HTTPError as e:
             fetched.append([url, e.code])
             return

@@ -519,3 +519,27 @@ def test_other_paths_near_a_bases_files_are_refused_paths_not_unknown_macs(base_
     assert answer.status == 404 and answer.body == b"" and answer.log.startswith("refused 404 ")
     assert re.match(REFUSED_LOG_REGEX.replace("<ADDR>", r"10\.23\.0\.66"), f"televoc-provisioning: {answer.log}")
     assert p.state["unknown"] == {}
+
+
+def test_the_real_server_serves_a_large_bases_settings_whole(tmp_path):
+    """A base's settings with 1000 handset accounts are about 0.6 MB, more with long names:
+    served whole (a cut file would be broken XML, and the base would keep its old settings)."""
+    import threading
+    import urllib.request
+
+    files = tmp_path / "files"
+    files.mkdir()
+    large = b"<settings>" + b"x" * 1_500_000 + b"</settings>"
+    (files / f"{BASE}.xml").write_bytes(large)
+    srv = provisiond.Server(
+        ("127.0.0.1", 0), str(files), str(tmp_path / "state.json"), str(tmp_path / "log"), 600, 32, 8, "/televoc"
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.server_address[1]}/televoc/{BASE}.xml", timeout=5) as r:
+            assert (r.status, r.read()) == (200, large)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
