@@ -247,6 +247,7 @@ def _published(directory: Directory, publication: Publication, settings, snapsho
         phones=directory.provisioned,
         pending_path=settings.snom__pending_path,
         group=PROVISIONING_USER,
+        bases=directory.bases,
         **live,
     )
     return publication

@@ -29,6 +29,7 @@ from roles.shared.ops import probing
 from roles.shared.pbxcli import NO_SUCH_COMMAND, NO_SUCH_ENDPOINT, NOT_RUNNING
 from roles.shared.pbxfacts import POLL_SECONDS, AsteriskState
 
+from .dect import settings_file
 from .facts import JsonFile, PendingNotifications, ProvisioningManifest
 from .findings import findings, lock_sentence, sweepers_sentence
 from .render import DIRECTORY_FILE, file_name
@@ -119,6 +120,23 @@ def changed_phones(live: dict | None, files: dict, phones) -> list[str]:
     return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
 
 
+def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
+    """The DECT bases (by name) whose settings file in `files` differs from what is published
+    (`live`: the manifest, None when nothing was ever published): they fetch it at their
+    next boot, nobody tells them (yet)."""
+    return [
+        b.name for b in bases if (name := settings_file(b)) in files and (live or {}).get(name) != sha256(files[name])
+    ]
+
+
+def bases_sentence(names: list[str]) -> str:
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"DECT base{'s' if len(names) != 1 else ''} whose settings changed: {shown}: a base fetches them "
+        "when it boots (televoc does not tell bases yet): reboot it (its web interface, or its power)"
+    )
+
+
 def directory_changed(live: dict | None, files: dict) -> bool:
     """The published directory (DIRECTORY_FILE, by its digest in the manifest `live`) differs
     from the one in `files`; False when nothing was ever published (every phone is new)."""
@@ -133,7 +151,9 @@ def _directory_line(count: int) -> str:
 
 
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD):
+def provisioning_published(
+    directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD, bases=()
+):
     """
     Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
@@ -147,6 +167,8 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     + group: the provisioning server's group (the only one that may read the files)
     + live: the published manifest (file name -> sha256, None: never published) as the run's
       snapshot read it; without it, the operation reads it
+    + bases: the DECT bases whose files are among `files`: those whose settings changed are
+      named for the crew (a base is not told; it fetches at its next boot)
     """
     wanted = {name: sha256(text) for name, text in _files(files).items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
@@ -160,6 +182,9 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     parent = os.path.dirname(pending_path)
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
     yield FunctionCommand(_publish, (files, manifest, directory, manifest_path, pending_path, changed, group), {})
+    bases_changed = changed_bases(live, _files(files), bases)
+    if bases_changed:
+        yield FunctionCommand(_say, (bases_sentence(bases_changed),), {})
 
 
 def _notify(

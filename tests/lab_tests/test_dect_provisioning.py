@@ -68,6 +68,8 @@ class Dect:
     other: Boot  # another address asking for dect-hall's files after it
     report: Run  # a deploy after the boots
     published: tuple[str, str]  # the served directory's inode before and after it
+    added: Run  # a deploy after crew-cleo was added on dect-hall (slot 3)
+    again: Boot  # dect-hall booting after that deploy
 
 
 def boot(lab: Lab, mac: str, ip: str) -> Boot:
@@ -111,12 +113,18 @@ def dect(tmp_path_factory):
         before = lab.run("stat -c %i /var/lib/televoc-phones").stdout
         report = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         after = lab.run("stat -c %i /var/lib/televoc-phones").stdout
-        yield Dect(pbx, first, hall, foyer, other, report, (before, after))
+        pbx.edit_phones(
+            lambda phones: phones.append({"name": "crew-cleo", "extension": 2104, "base": "dect-hall", "slot": 3})
+        )
+        added = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        again = boot(lab, HALL, HALL_IP)
+        yield Dect(pbx, first, hall, foyer, other, report, (before, after), added, again)
 
 
 def test_the_deploy_publishes_the_bases_files_without_printing_a_password(dect):
     output = dect.first.output
     assert "Provisioning files of 1 snom phones are published (and of 3 DECT bases)" in output
+    assert "DECT bases whose settings changed: dect-hall, dect-foyer, dect-office: a base fetches them" in output
     assert not any(p in output for p in dect.pbx.passwords().values())
     listing = dect.pbx.lab.run("ls -l /var/lib/televoc-phones").stdout
     for name in ("snomM700.htm", "snomM300.htm", f"snomM700-{HALL}.htm", f"{HALL}.xml", f"{FOYER}.xml"):
@@ -188,3 +196,18 @@ def test_the_next_deploy_names_who_fetched_the_primarys_settings_and_publishes_n
     assert "DECT base dect-foyer" not in output  # a secondary's file holds no account
     assert dect.published[0] == dect.published[1]  # nothing changed: the served directory was not swapped
     assert not any(p in output for p in dect.pbx.passwords().values())
+
+
+def test_a_handset_added_changes_its_bases_settings_and_the_base_gets_them_at_its_next_boot(dect):
+    output = dect.added.output
+    assert dect.added.returncode == 0, output
+    assert "DECT base whose settings changed: dect-hall: a base fetches them when it boots" in output
+    assert "DECT base dect-foyer" not in output and "dect-office" not in output  # unchanged
+    assert [status for _, status in dect.again.fetched] == [200, 200, 200]  # a new version: a new window
+    passwords = dect.pbx.passwords()
+    assert accounts(dect.again.settings) == {
+        1: ("crew-anna", passwords["crew-anna"]),
+        2: ("crew-ben", passwords["crew-ben"]),
+        3: ("crew-cleo", passwords["crew-cleo"]),
+    }
+    assert not any(p in output for p in passwords.values())

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 import pytest
 
 from roles.event import load_directory
+from roles.shared.files import sha256
 from roles.snom import dect as snom_dect
 from roles.snom import deploy, provisioning
 from roles.snom.findings import findings
+from roles.snom.operations import bases_sentence, changed_bases
 from tests.unit.eventdirs import write
 from tests.unit.test_dect_event import BASES, EVENT
 
@@ -149,3 +151,16 @@ def test_the_deploy_names_who_fetched_a_primarys_settings_not_a_secondarys(direc
     [sentence] = findings(server, directory, None).bases
     assert sentence.startswith("DECT base dect-hall: its settings (every handset account of its system) were")
     assert "fetched by 10.23.0.31 at 1970-01-01T00:00:00Z" in sentence
+
+
+def test_the_bases_whose_settings_changed_are_named_for_the_crew(directory):
+    files = snom_dect.render_bases(directory)
+    published = {name: sha256(text) for name, text in files.items()}
+    assert changed_bases(published, files, directory.bases) == []
+    assert changed_bases(None, files, directory.bases) == ["dect-hall", "dect-foyer", "dect-office"]  # first publish
+    newer = {**files, "0004136A0001.xml": files["0004136A0001.xml"].replace("crew-anna", "crew-anne")}
+    assert changed_bases(published, newer, directory.bases) == ["dect-hall"]
+    assert changed_bases(published, {}, directory.bases) == []  # teardown: no base file, nobody to reboot
+    assert bases_sentence(["dect-hall"]).startswith("DECT base whose settings changed: dect-hall: a base fetches")
+    many = bases_sentence([f"b{i}" for i in range(12)])
+    assert "b8, b9 and 2 more:" in many and "b10" not in many
