@@ -8,7 +8,9 @@ User-Agent, from the phone network, through the PBX's firewall) boot and fetch t
 
 The primary gets exactly its handsets' accounts (and registers them on the real Asterisk
 from its address), the secondary none; another address gets nothing of the primary's
-settings, and no base request counts as an unknown MAC or a refusal.
+settings, and no base request counts as an unknown MAC or a refusal. After a handset is
+added, the deploy names the primary and its next boot gets the new account. Last, an
+address guessing bases' MACs through their lists is refused at its 8th and banned.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from lab.lab import Lab
 from lab.wait import wait_for
 
 PBX = "10.23.0.2"
-HALL_IP, FOYER_IP, OTHER_IP = "10.23.0.31", "10.23.0.32", "10.23.0.33"
+HALL_IP, FOYER_IP, OTHER_IP, SWEEPER_IP = "10.23.0.31", "10.23.0.32", "10.23.0.33", "10.23.0.68"
+SWEEP_JAIL = "televoc-mac-sweep"
 HALL, FOYER = "0004136A0001", "0004136A0002"
 SERVER = f"http://{PBX}:8088/televoc/"
 ACCESS_LOG = "/var/log/televoc-provisioning/access.log"
@@ -211,3 +214,26 @@ def test_a_handset_added_changes_its_bases_settings_and_the_base_gets_them_at_it
         3: ("crew-cleo", passwords["crew-cleo"]),
     }
     assert not any(p in output for p in passwords.values())
+
+
+def test_a_sweep_of_base_lists_is_refused_and_banned_like_a_sweep_of_settings(dect):
+    """Last (it bans an address): guessing bases' MACs through their lists counts like guessing
+    settings files: 7 404s, the 8th refused as a sweeper, fail2ban's sweep jail bans the
+    address from every port; the base keeps being served its lists."""
+    lab = dect.pbx.lab
+    lab.phone_address(SWEEPER_IP)
+    wait_for(
+        lambda: "Currently banned" in lab.run(f"fail2ban-client status {SWEEP_JAIL}", check=False).stdout,
+        30,
+        "fail2ban",
+    )
+    statuses = [lab.http_status_phone(SWEEPER_IP, f"{SERVER}snomM700-0004136AFF{i:02X}.htm") for i in range(8)]
+    assert statuses == ["404"] * 7 + ["403"], statuses
+    wait_for(
+        lambda: SWEEPER_IP in lab.run(f"fail2ban-client status {SWEEP_JAIL}", check=False).stdout,
+        30,
+        "the sweep jail to ban the sweeper",
+    )
+    assert lab.http_status_phone(SWEEPER_IP, f"{SERVER}snomM700-{HALL}.htm") == "000"  # banned: no answer
+    assert lab.http_status_phone(HALL_IP, f"{SERVER}snomM700-{HALL}.htm") == "200"
+    assert "0004136A0001" not in dect.pbx.state()["unknown"]
