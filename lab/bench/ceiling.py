@@ -48,7 +48,7 @@ from .sipp_phones import INSIDE, SippError, SippPhones
 
 ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
 DEFAULT_PHONES = [10000, 20000]
-DEFAULT_CALLS = [50, 100, 200, 400]
+DEFAULT_CALLS = [100, 200, 400, 800]
 SAMPLE_EVERY = 5.0
 CLK_TCK = 100  # /proc/PID/stat's ticks a second (Linux on x86 and arm)
 CALLEES_AT, CALLERS_AT = "10.23.0.22", "10.23.0.23"  # the SIPps in the phone network
@@ -463,7 +463,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hold", type=float, default=40, help="seconds registered (qualify every 30 s)")
     parser.add_argument("--cli-timeout", type=float, default=120, help="seconds Asterisk may take to list the contacts")
     parser.add_argument("--calls", type=int, nargs="*", default=DEFAULT_CALLS, help="concurrent call steps")
-    parser.add_argument("--call-rate", type=float, default=20, help="new calls a second")
+    parser.add_argument("--call-rate", type=float, default=40, help="new calls a second")
     parser.add_argument("--call-hold", type=float, default=20, help="seconds every call of a step is up")
     parser.add_argument("--cpu-stop", type=float, default=180, help="stop the steps at this CPU (percent of a core)")
     parser.add_argument("--nofile", type=int, default=0, help="force the asterisk unit's LimitNOFILE (calls)")

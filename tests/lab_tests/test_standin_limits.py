@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import resource
+from pathlib import Path
 
 import pytest
 
@@ -113,4 +114,10 @@ def test_televocs_module_gives_asterisk_its_descriptors_and_its_sip_buffers(tmp_
         conf = lab.run("cat /etc/sysctl.d/60-nixos.conf").stdout
         for key in ("net.core.rmem_max", "net.core.wmem_max"):
             assert f"{key}={LIMITS.sip_socket_buffer}\n" in conf
+        caps = [int(Path(f"/proc/sys/net/core/{key}").read_text()) for key in ("rmem_max", "wmem_max")]
+        if min(caps) < LIMITS.sip_socket_buffer:  # the lab shares the machine's kernel
+            pytest.skip(
+                f"this machine's net.core.rmem_max/wmem_max {caps} are below televoc's "
+                f"{LIMITS.sip_socket_buffer} and the lab never writes them: the socket shows less"
+            )
         assert sip_socket_buffers(lab) == (2 * LIMITS.sip_socket_buffer, 2 * LIMITS.sip_socket_buffer)
