@@ -363,6 +363,8 @@ class Lab:
         # sets the host name only there (it cannot read PID 1's namespace from the chroot).
         if self._uts:
             (root / "run/televoc-lab/uts").write_text(f"uts:[{os.stat(self._uts).st_ino}]\n")
+        # Likewise its network namespace: the stand-in writes a net.* sysctl only there.
+        (root / "run/televoc-lab/netns").write_text(f"net:[{os.stat(f'/run/netns/{self.netns}').st_ino}]\n")
         self._commit_nixpkgs()
         self._install_channel()
 

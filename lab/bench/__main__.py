@@ -1,6 +1,8 @@
 """Benchmark (not a test): what a deploy costs as the event grows, against the lab.
 
     ./televoc bench            (or: python -m lab.bench [--phones 10 100 2000 10000])
+    ./televoc bench ceiling    what one Asterisk takes: phones with qualify, calls with RTP
+                               (lab/bench/ceiling.py; docs/capacity.md)
 
 For each size (every phone a provisioned snom: its settings file is published and it is told
 to resync), in one run, so that sizes compare as ratios on a noisy machine:
@@ -485,6 +487,11 @@ def _loads_rows(s: Size) -> list[str]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ceiling"]:  # ./televoc bench ceiling: what one Asterisk takes (lab/bench/ceiling.py)
+        from .ceiling import main as ceiling
+
+        return ceiling(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, nargs="+", default=DEFAULT_SIZES)
     parser.add_argument(

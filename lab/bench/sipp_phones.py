@@ -19,6 +19,7 @@ as the contact exists). Every contact is sip:<name>@<local_ip>:<port> (one socke
 from __future__ import annotations
 
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -73,13 +74,24 @@ def screen_totals(output: str) -> dict[str, int]:
 
 class SippPhones:
     def __init__(
-        self, lab: Lab, accounts: Sequence[tuple[str, str]], rate: float, local_ip: str = PHONE_IP, port: int = PORT
+        self,
+        lab: Lab,
+        accounts: Sequence[tuple[str, str]],
+        rate: float,
+        local_ip: str = PHONE_IP,
+        port: int = PORT,
+        out_of_call: str = OUT_OF_CALL,
+        extra: Sequence[str] = (),
+        name: str = "sipp-bench",
     ):
+        """`out_of_call`: the scenario that answers requests of no call (qualify; a
+        callee's INVITEs), `extra`: more SIPp arguments, `name`: its CSV and screen files."""
         self.lab, self.accounts, self.rate = lab, list(accounts), rate
         self.local_ip, self.port = local_ip, port
+        self.out_of_call, self.extra, self.name = out_of_call, list(extra), name
         self.names = frozenset(name for name, _ in self.accounts)
         self.proc: subprocess.Popen | None = None
-        self.out = lab.workdir / "sipp-bench.out"  # SIPp's screen (host side of the lab's workdir)
+        self.out = lab.workdir / f"{name}.out"  # SIPp's screen (host side of the lab's workdir)
         self.last_statuses: Counter = Counter()
 
     @property
@@ -91,7 +103,7 @@ class SippPhones:
         PBX's namespace, from any other in the phone network's (through the firewall)."""
         inside = Path(self.lab.root) / INSIDE.lstrip("/")
         inside.mkdir(parents=True, exist_ok=True)
-        csv = inside / "users.csv"
+        csv = inside / f"{self.name}.csv"
         csv.touch(mode=0o600)
         csv.write_text(users_csv(self.accounts))
         n = len(self.accounts)
@@ -101,9 +113,9 @@ class SippPhones:
             "-sf",
             SCENARIO,
             "-oocsf",
-            OUT_OF_CALL,
+            self.out_of_call,
             "-inf",
-            f"{INSIDE}/users.csv",
+            f"{INSIDE}/{self.name}.csv",
             "-i",
             self.local_ip,
             "-p",
@@ -117,6 +129,7 @@ class SippPhones:
             "-rp",
             "1000",
             "-nostdin",
+            *self.extra,
         ]
         if self.local_ip.startswith("127."):
             command = self.lab._inside(argv)
@@ -138,9 +151,11 @@ class SippPhones:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def statuses(self) -> Counter:
-        """Status -> how many of our accounts have a contact in it (pjsip show contacts)."""
-        contacts = parse_contacts(self.lab.asterisk("pjsip show contacts").splitlines())
+    def statuses(self, timeout: float = 30) -> Counter:
+        """Status -> how many of our accounts have a contact in it (pjsip show contacts;
+        subprocess.TimeoutExpired when Asterisk does not answer within `timeout`)."""
+        command = f"asterisk -C /etc/asterisk/asterisk.conf -rx {shlex.quote('pjsip show contacts')}"
+        contacts = parse_contacts(self.lab.run(command, check=False, timeout=timeout).stdout.splitlines())
         seen = {}
         for contact in contacts:
             if contact.aor in self.names:
@@ -148,7 +163,7 @@ class SippPhones:
         self.last_statuses = Counter(seen.values())
         return self.last_statuses
 
-    def wait_registered(self, timeout: float, progress=print, step: float = 1.0) -> float:
+    def wait_registered(self, timeout: float, progress=print, step: float = 1.0, timeout_cli: float = 30) -> float:
         """Seconds until every account has a contact that is Avail (bounded in time and count);
         SippError when SIPp exits or time runs out."""
         started = time.monotonic()
@@ -156,7 +171,7 @@ class SippPhones:
         for _ in range(int(timeout / step) + 2):
             if not self.running():
                 raise SippError(f"SIPp exited ({self.proc.returncode if self.proc else '-'}): {self.tail()}")
-            statuses = self.statuses()
+            statuses = self.statuses(timeout=timeout_cli)
             elapsed = time.monotonic() - started
             listed = sum(statuses.values())
             if listed != shown and progress:

@@ -43,6 +43,8 @@
 #      networking.firewall.*          (firewall.nix, firewall-iptables.nix, firewall-nftables.nix)
 #      networking.nftables.*          (nftables.nix), networking.enableIPv6
 #      services.firewalld.*           (firewalld/*.nix, firewall-firewalld.nix: evaluated only)
+#      boot.kernel.sysctl.<name>      (config/sysctl.nix: net.core.rmem_max and wmem_max take
+#                                     the highest definition; the file sysctl.d/60-nixos.conf)
 #      systemd.services.<name>.*      (lib/systemd-unit-options.nix, systemd.nix)
 #      users.users.<name>.*, users.groups.<name>.*, users.mutableUsers (users-groups.nix);
 #      users.extraUsers / users.extraGroups are aliases, as in NixOS
@@ -76,7 +78,7 @@
 # honoured, types are not checked), freeformType (a declared set with `_freeform` has one), disabledModules, _module.args,
 # submodules given as functions. specialArgs are module arguments, as in NixOS (they win
 # over config, lib, pkgs, options and modulesPath). Every other top-level option (boot.*,
-# services.openssh.*, environment.* but etc, ...) is accepted and ignored: only the
+# services.openssh.*, environment.* but etc, boot.* but boot.kernel.sysctl, ...) is accepted and ignored: only the
 # declared option sets above are checked, so an error hidden in an ignored option goes
 # unnoticed here (nixos-rebuild's header says which declared options the lab simulates).
 { configuration ? /etc/nixos/configuration.nix, specialArgs ? { }, withConfig ? false, trivial ? { } }:
@@ -974,6 +976,20 @@ let
     group = mkOption { type = types.str; };  # default "+<gid>"
   };
 
+  # config/sysctl.nix: a value is a bool, string or integer (null: not written); every
+  # definition must agree, except net.core.rmem_max and net.core.wmem_max, where the highest
+  # wins (nullOr highestValueType)
+  sysctlOption = types.mkOptionType { name = "sysctl option value"; description = "sysctl option value";
+    check = v: b.isBool v || b.isString v || b.isInt v || v == null;
+    merge = types.equal; };
+  highestValue = types.nullOr (types.ints.unsigned // {
+    merge = _: defs: b.foldl' (a: d: libBase.max a d.value) 0 defs; });
+  sysctlDecls = {
+    _freeform = sysctlOption;
+    "net.core.rmem_max" = opt highestValue null;
+    "net.core.wmem_max" = opt highestValue null;
+  };
+
   decls = {
     _open = true;
     services = { _open = true; asterisk = asteriskDecls; fail2ban = fail2banDecls;
@@ -981,6 +997,13 @@ let
     environment = {
       _open = true;
       etc = opt (types.attrsOf (types.submoduleDecls etcDecls)) { };
+    };
+    boot = {
+      _open = true;
+      kernel = {
+        _open = true;
+        sysctl = opt (types.submoduleDecls (_: sysctlDecls)) { };
+      };
     };
     networking = {
       _open = true;
@@ -1051,6 +1074,15 @@ let
 
   # --- the config NixOS's own modules contribute ------------------------------------------
   standinModules = [
+    # config/sysctl.nix: the file systemd-sysctl applies (at boot, and on a switch that
+    # changes it: restartTriggers), and NixOS's own defaults
+    (standinItem "<nixpkgs>/nixos/modules/config/sysctl.nix" {
+      environment.etc."sysctl.d/60-nixos.conf".text = concatStringsSep "" (libBase.mapAttrsToList
+        (n: v: if v == null then "" else "${n}=${if v == false then "0" else toString v}\n")
+        config.boot.kernel.sysctl);
+      boot.kernel.sysctl."kernel.kptr_restrict" = libBase.mkDefault 1;
+      boot.kernel.sysctl."vm.max_map_count" = libBase.mkDefault 1048576;
+    })
     # config/nix-channel.nix: NIX_PATH for every session (pam_env), from nix.nixPath
     (standinItem "<nixpkgs>/nixos/modules/config/nix-channel.nix" (mkIf config.nix.enable {
       environment.sessionVariables.NIX_PATH = config.nix.nixPath;

@@ -26,8 +26,16 @@ systemd.services; a unit that is not there does not exist, as on NixOS):
     unit's user, mode *DirectoryMode or 0755), RuntimeDirectory= -> /run/<dir> (removed on
     stop), ConfigurationDirectory= -> /etc/<dir> (root's).
   - stdout/stderr of every process go to /var/log/televoc-lab/<unit>.log (`journalctl -u`).
+  - Resource limits as systemd sets them on every process of the unit (setrlimit before
+    it runs): LimitNOFILE=, LimitNPROC=, LimitCORE=, LimitMEMLOCK=, LimitSTACK= (N,
+    SOFT:HARD, infinity); without LimitNOFILE= a unit gets systemd's DefaultLimitNOFILE,
+    1024 soft and 524288 hard (systemd 240 and later; NixOS keeps it), not whatever the
+    lab's caller had. The others keep the caller's when not set. Deviation: where the lab
+    lacks CAP_SYS_RESOURCE (a sandbox), a hard limit above the lab's own is cut to it (the
+    unit's log says so): a lower limit than the server's, never a higher one.
   - Not enforced (accepted and written into the unit): sandboxing (ProtectSystem,
-    PrivateTmp, NoNewPrivileges, RestrictAddressFamilies, ...), resource limits, cgroups
+    PrivateTmp, NoNewPrivileges, RestrictAddressFamilies, ...), other resource limits
+    (TasksMax=, MemoryMax=: cgroups), cgroups
     (a unit's processes are its session), dependencies other than starting Wants=/Requires=
     first and PartOf= (stop() stops the active units that are PartOf= the unit first;
     `systemctl restart` starts them again), sockets, timers.
@@ -47,6 +55,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shlex
 import signal
 import subprocess
@@ -56,7 +65,10 @@ import time
 UNIT_DIR = "/etc/static/systemd/system"
 STATE_DIR = "/run/televoc-lab/units"
 LOG_DIR = "/var/log/televoc-lab"
-BOOT_TIMEOUT = 15.0
+# systemd's DefaultTimeoutStartSec (90 s), the bound on a unit's start: the lab waits that
+# long for Asterisk to be fully booted, and an Asterisk with tens of thousands of endpoints
+# takes tens of seconds (docs/capacity.md); 15 s failed a switch that NixOS would finish
+BOOT_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
 START_TIMEOUT = 30.0  # oneshot / forking ExecStart lines, and supervisor start-up
 MAX_RESTARTS = 1000  # a supervisor's bound, whatever Restart= says
@@ -376,8 +388,79 @@ def _credentials(u: dict, unit: str):
     return pw.pw_uid, gid, groups
 
 
-def _preexec(creds, umask: int | None):
+# systemd's Limit*= keys -> the resource; DefaultLimitNOFILE= (systemd 240 and later, which
+# NixOS keeps): soft 1024 (select() breaks above it), hard 524288
+LIMITS = {
+    "LimitNOFILE": resource.RLIMIT_NOFILE,
+    "LimitNPROC": resource.RLIMIT_NPROC,
+    "LimitCORE": resource.RLIMIT_CORE,
+    "LimitMEMLOCK": resource.RLIMIT_MEMLOCK,
+    "LimitSTACK": resource.RLIMIT_STACK,
+}
+DEFAULT_LIMITS = {"LimitNOFILE": "1024:524288"}
+
+
+def _limit_value(word: str) -> int:
+    word = word.strip()
+    return resource.RLIM_INFINITY if word == "infinity" else int(word)
+
+
+def limits(u: dict, unit: str) -> list[tuple[int, int, int]]:
+    """(resource, soft, hard) for each Limit*= of the unit (or systemd's default)."""
+    out = []
+    for key, res in LIMITS.items():
+        value = get(u, key) or DEFAULT_LIMITS.get(key)
+        if not value:
+            continue
+        soft, _, hard = value.partition(":")
+        try:
+            out.append((res, _limit_value(soft), _limit_value(hard or soft)))
+        except ValueError:
+            raise ServiceError(f"{unit}: Failed to parse {key}= value, ignoring: {value}") from None
+    return out
+
+
+def _below(a: int, b: int) -> bool:
+    return b != resource.RLIM_INFINITY and (a == resource.RLIM_INFINITY or a > b)
+
+
+def within_machine(unit: str, wanted: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The limits this process may give (its own hard limit, when it lacks
+    CAP_SYS_RESOURCE to raise it: a lab deviation, logged for the unit)."""
+    names = {res: key for key, res in LIMITS.items()}
+    out = []
+    for res, soft, hard in wanted:
+        ceiling = resource.getrlimit(res)[1]
+        if _below(hard, ceiling) and not _can_raise():
+            _log(
+                unit,
+                f"televoc lab: {names[res]}={soft}:{hard} cut to this machine's hard limit {ceiling} "
+                "(the lab may not raise it; a NixOS server gives the unit's value)",
+            )
+            hard = ceiling
+            soft = ceiling if _below(soft, ceiling) else soft
+        out.append((res, soft, hard))
+    return out
+
+
+def _can_raise() -> bool:
+    """CAP_SYS_RESOURCE (24) in this process's effective set."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            caps = next(line for line in f if line.startswith("CapEff:"))
+        return bool(int(caps.split()[1], 16) & (1 << 24))
+    except (OSError, StopIteration, ValueError):
+        return False
+
+
+def _set_limits(wanted: list[tuple[int, int, int]]) -> None:
+    for res, soft, hard in wanted:
+        resource.setrlimit(res, (soft, hard))
+
+
+def _preexec(creds, umask: int | None, rlimits: list[tuple[int, int, int]] | None = None):
     def fn():
+        _set_limits(rlimits or [])  # as root, before the user changes (systemd's order)
         if umask is not None:
             os.umask(umask)
         if creds:
@@ -404,7 +487,7 @@ def _popen(u: dict, unit: str, line: str, env: dict, root: bool = False) -> subp
             stderr=log,
             env=env,
             cwd=get(u, "WorkingDirectory", "/").lstrip("-"),
-            preexec_fn=_preexec(creds, int(umask, 8) if umask else None),
+            preexec_fn=_preexec(creds, int(umask, 8) if umask else None, within_machine(unit, limits(u, unit))),
             start_new_session=True,
         )
     except OSError as e:
@@ -931,8 +1014,15 @@ def _start_asterisk(watched: bool) -> int:
         log.write(f"--- {time.strftime('%F %T')} starting: {shlex.join(argv)}\n".encode())
         log.flush()
         # -F forks: the launcher exits once the daemon runs (Type=forking).
+        # the unit's resource limits (Asterisk's daemon inherits them from its launcher)
         launcher = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/"
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd="/",
+            preexec_fn=_preexec(None, None, within_machine(UNIT, limits(u, UNIT))),
         )
     try:
         rc = launcher.wait(timeout=BOOT_TIMEOUT)

@@ -22,6 +22,27 @@ from roles.shared.templating import render, without_gc
 # Where services.asterisk puts confFiles on the host.
 ASTERISK_ETC = "/etc/asterisk"
 
+
+@dataclass(frozen=True)
+class Limits:
+    """What the module raises for Asterisk, and why (measured: docs/capacity.md).
+
+    + nofile: the asterisk unit's LimitNOFILE (soft and hard): every port of the largest RTP
+      range is a socket, and each channel has more descriptors besides
+    + sip_socket_buffer: net.core.rmem_max and wmem_max, what Asterisk's SIP socket asks for
+      (its pjproject's PJSIP_UDP_SO_RCVBUF_SIZE and SNDBUF_SIZE, 512 KiB)
+    + default_nofile: systemd's soft limit without LimitNOFILE (DefaultLimitNOFILE)
+    + calls_at_default: concurrent calls at which Asterisk runs out of descriptors with it
+    """
+
+    nofile: int = 65536
+    sip_socket_buffer: int = 524288
+    default_nofile: int = 1024
+    calls_at_default: int = 100
+
+
+LIMITS = Limits()
+
 _INDENT = " " * 8
 
 
@@ -239,6 +260,7 @@ def render_module(
         "etc/nixos/televoc/asterisk.nix.j2",
         event=event,
         asterisk=asterisk,
+        limits=LIMITS,
         conf_files=[(name, nix_indented_string(asterisk.conf_files[name])) for name in sorted(asterisk.conf_files)],
         daemons=daemons,
         jails=jails,

@@ -300,3 +300,34 @@ def test_the_bridge_keeps_the_running_accounts_and_adds_the_new_ones_only(direct
     assert "password=pw-back-Hd5sJ9pQ2v" in text and "pw-back-CHANGED" not in text  # running password kept
     assert bridged(text, after.secrets) == text  # a second bridge changes nothing
     assert bridged(before.secrets, before.secrets) == before.secrets
+
+
+def _block(module: str, opening: str) -> str:
+    """The text of a Nix attribute set that starts with `opening` (up to its closing `};`)."""
+    start = module.index(opening)
+    return module[start : module.index("\n  };\n", start)]
+
+
+def test_asterisk_gets_file_descriptors_for_every_rtp_port(directory):
+    """systemd's default soft limit (1024 descriptors) stops calls at about a hundred at once:
+    the unit raises it (soft and hard), above what the whole RTP range can take."""
+    from roles.nixos.render import LIMITS
+
+    unit = _block(buildup(directory).module.text, "  systemd.services.asterisk.serviceConfig = {")
+    assert f"    LimitNOFILE = {LIMITS.nofile};" in unit.splitlines()
+    rtp = directory.event.sip.rtp_end - directory.event.sip.rtp_start + 1
+    assert LIMITS.nofile > 2 * rtp > LIMITS.default_nofile
+
+
+def test_the_sip_socket_gets_the_buffer_asterisk_asks_for(directory):
+    """Asterisk's pjproject asks for 512 KiB each way on its SIP socket; the kernel's default
+    cap (212992) would cut it: both caps are raised to what it asks, as NixOS option values
+    (NixOS takes the highest definition of these two: a host's own larger value stays)."""
+    sysctl = _block(buildup(directory).module.text, "  boot.kernel.sysctl = {").splitlines()
+    assert '    "net.core.rmem_max" = 524288;' in sysctl
+    assert '    "net.core.wmem_max" = 524288;' in sysctl
+
+
+def test_teardown_raises_no_limit(directory):
+    module = teardown(directory, stop=True).module.text
+    assert "LimitNOFILE" not in module and "boot.kernel.sysctl" not in module
