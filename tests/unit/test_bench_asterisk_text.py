@@ -45,15 +45,6 @@ def test_contact_id_hash_is_the_md5_of_the_uri_as_asterisk_lists_it():
     assert NONQUAL.hash.startswith("940f7819c0")
 
 
-def test_show_contacts_is_the_capture_with_long_uris():
-    assert text.show_contacts(THREE) == capture("pjsip-show-contacts.3-registered-long-uri.txt")
-
-
-def test_show_contacts_with_nan_rtt_and_with_none():
-    assert text.show_contacts([NONQUAL]) == capture("pjsip-show-contacts.1-registered.txt")
-    assert text.show_contacts([]) == capture("pjsip-show-contacts.before-register.txt")
-
-
 def test_show_aors_with_contacts_and_the_generation_marker():
     aors = {"backoffice": 1, "saal1": 1, "saal2": 1, "televoc-generation-a686ab29cef5f198": 0}
     assert text.show_aors(aors, THREE) == capture("pjsip-show-aors.3-registered-marker.txt")
