@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from roles.event import Directory, Event
@@ -145,6 +146,17 @@ def route_lines(r: Route) -> str:
     return "".join(lines)
 
 
+def number_contexts(routes: Iterable[Route]) -> dict[str, str]:
+    """The numbers' contexts, one per last digit of the number: name -> the lines of its
+    numbers (route_lines), in the routes' order. Asterisk keeps a context's extensions in a
+    sorted list, so loading a context takes time quadratic in its extensions (10,000 numbers:
+    about 3 s; in ten contexts 0.3 s); NUMBERS_CONTEXT includes them all."""
+    parts: dict[str, list[str]] = {}
+    for r in routes:
+        parts.setdefault(f"{names.NUMBERS_CONTEXT}-{r.number[-1]}", []).append(route_lines(r))
+    return {name: "".join(parts[name]) for name in sorted(parts)}
+
+
 def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
@@ -152,7 +164,7 @@ def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]
         "names": names,
         "event": event,
         "routing": routing,
-        "numbers": "".join(route_lines(r) for r in routing.routes),
+        "numbers": number_contexts(routing.routes),
         "trunk": directory.trunk,
         "venue": directory.venue,
         "dial_out_prefix": (
