@@ -3,11 +3,11 @@ talk to phones' web interfaces. Remote commands do not grow with the number of p
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
 import shlex
-import tarfile
 import time
 from typing import cast
 
@@ -36,16 +36,31 @@ from .teardown import Outcome, TeardownRecord, contact_host, fetched_wipe, judge
 from .web import WebRequest, curl_config, parse_replies
 
 
+def _header(name: str, size: int) -> bytes:
+    """A ustar header (POSIX.1-1988) of a regular file `name`, mode 0640, owner 0:0, mtime 0."""
+    encoded = name.encode("ascii")
+    if not 0 < len(encoded) <= 100:
+        raise ValueError(f"{name!r}: a provisioning file's name takes 1 to 100 ASCII characters")
+    header = bytearray(512)
+    header[0 : len(encoded)] = encoded
+    header[100:148] = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (0o640, 0, 0, size, 0)  # mode uid gid size mtime
+    header[148:156] = b" " * 8  # the checksum counts its own field as spaces
+    header[156:157] = b"0"  # a regular file
+    header[257:265] = b"ustar\x0000"
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
 def _tar(files: dict[str, str], manifest: str) -> bytes:
-    """A deterministic tar of the files plus their manifest (same input, same bytes)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, text in sorted({**files, ".manifest": manifest}.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o640, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """The files plus their manifest as a deterministic, gzipped tar (same input, same bytes).
+    The headers are written here, not by `tarfile` (a tenth of its time: 10,000 files took it
+    0.2 s); gzip level 1 (10,000 phones' near-identical files, 50 MB, go up as about 1 MB)."""
+    parts = []
+    for name, text in sorted({**files, ".manifest": manifest}.items()):
+        data = text.encode()
+        parts += [_header(name, len(data)), data, b"\0" * (-len(data) % 512)]
+    parts.append(b"\0" * 1024)  # the end of the archive: two empty blocks
+    return gzip.compress(b"".join(parts), compresslevel=1, mtime=0)
 
 
 def _publish(
@@ -81,7 +96,7 @@ def _publish(
         f"rm -rf {q(new)} {q(old)}",
         f"mkdir -p {q(os.path.dirname(directory))}",
         f"install -d -m 750 -o root -g {q(group)} {q(new)}",
-        f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
+        f"tar -xzf {q(upload)} -C {q(new)} --no-same-owner",
         f"chown -R root:{q(group)} {q(new)}",
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
     ]

@@ -1,5 +1,7 @@
 """snom provisioning renderers and the facts that read what was published (no host)."""
 
+import io
+import tarfile
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -84,6 +86,19 @@ def test_a_provisioned_phone_needs_the_pbx_address(tmp_path, monkeypatch):
 def test_the_tar_of_provisioning_files_is_deterministic():
     files = {"B.xml": "b", "A.xml": "a"}
     assert _tar(files, "m") == _tar(dict(reversed(files.items())), "m")
+
+
+def test_the_tar_of_provisioning_files_is_what_tar_reads_back():
+    """Its headers are written by hand: Python's tarfile (strict about checksums and the
+    ustar magic) reads every file back, with its name, size, mode and text."""
+    files = {f"000413{i:06X}.xml": f"<settings>{'x' * (i * 37 % 1500)}</settings>\n" for i in range(40)}
+    files["directory.xml"] = "\u00e4\u00f6\u00fc" * 200  # not ASCII inside: sizes are bytes
+    with tarfile.open(fileobj=io.BytesIO(_tar(files, "the manifest\n")), mode="r:gz") as tar:
+        members = tar.getmembers()
+        read = {m.name: tar.extractfile(m).read().decode() for m in members}  # type: ignore[union-attr]
+    assert read == {**files, ".manifest": "the manifest\n"}
+    assert {(m.mode, m.uid, m.gid, m.mtime, m.type) for m in members} == {(0o640, 0, 0, 0, tarfile.REGTYPE)}
+    assert [m.name for m in members] == sorted(read)
 
 
 def test_manifest_fact_keeps_never_published_apart_from_empty():
