@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from roles.event import Directory, Event
 from roles.event.changes import summary, summary_text
@@ -49,8 +50,9 @@ class AsteriskConfig:
     enable: bool = True
     removal: Removal | None = None
 
-    @property
+    @cached_property
     def summary_text(self) -> str:
+        """The summary as the PBX keeps it (worked out once: two steps compare it)."""
         return summary_text(self.summary)
 
 
@@ -329,10 +331,14 @@ def render_asterisk(
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
     # makes Asterisk's reload re-read the store files, whose mtime is always 1.
-    generation = _digest(*(conf_files[name] for name in sorted(conf_files)), render_secrets(directory, ""))
+    # Rendered once with a marker where the generation goes (the generation is the digest of
+    # the files and of the secrets without it).
+    marker = "@@generation@@"
+    secrets = render_secrets(directory, marker)
+    generation = _digest(*(conf_files[name] for name in sorted(conf_files)), secrets.replace(marker, ""))
     return AsteriskConfig(
         conf_files=conf_files,
-        secrets=render_secrets(directory, generation),
+        secrets=secrets.replace(marker, generation),
         secrets_path=secrets_path,
         generation=generation,
         dialplan_generation=dialplan_generation,

@@ -172,6 +172,7 @@ class Publication:
     changed (to be told by changed_phones_resynced)."""
 
     files: dict = field(default_factory=dict, repr=False)
+    digests: dict = field(default_factory=dict, repr=False)  # file name -> sha256 (Provisioning.digests)
     changed: list[str] = field(default_factory=list)
     pending: list[str] | None = None  # left by an earlier run (None: no pending file)
     # The directory changed and with it every provisioned phone's file (its tbook): the run
@@ -233,6 +234,7 @@ def _published(directory: Directory, publication: Publication, settings, snapsho
         phones=directory.provisioned,
         pending_path=settings.snom__pending_path,
         group=PROVISIONING_USER,
+        digests=publication.digests or None,
         **live,
     )
     return publication
@@ -244,19 +246,18 @@ def publication(directory: Directory, provisioning: Provisioning, snapshot: Snap
     published and those still pending from an earlier run: the phones this run tells to
     fetch their settings."""
     settings = read(ALL_SETTINGS)
-    files = provisioning.files
-    result = Publication(files=files)
+    result = Publication(files=provisioning.files, digests=provisioning.digests)
     if snapshot is not None:
         manifest_path, _ = _paths(settings)
         live = _live_manifest(snapshot, manifest_path)
-        result.changed = changed_phones(live, files, directory.provisioned)
+        result.changed = changed_phones(live, result.digests, directory.provisioned)
         pending = _pending(snapshot, settings.snom__pending_path)
         names = {a.name for a in directory.provisioned}
         # Only phones of this event are told; phones_told_to_resync names the others it drops.
         result.pending = None if pending is None else [n for n in pending if n in names]
         result.directory_resync = (
             not provisioning.wiped
-            and directory_changed(live, files)
+            and directory_changed(live, result.digests)
             and len(result.changed) == len(directory.provisioned)
         )
     return result

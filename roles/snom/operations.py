@@ -126,21 +126,21 @@ def _files(files: HiddenValue) -> dict[str, str]:
     return cast(dict[str, str], files.unmask())
 
 
-def changed_phones(live: dict | None, files: dict, phones) -> list[str]:
+def changed_phones(live: dict | None, wanted: dict[str, str], phones) -> list[str]:
     """The phones whose file differs from what is published (`live`: the manifest, None when
-    nothing was ever published): they are to be told to fetch it."""
-    wanted = {name: sha256(text) for name, text in files.items()}
+    nothing was ever published; `wanted`: file name -> sha256, Provisioning.digests): they are
+    to be told to fetch it."""
     by_file = {file_name(a): a.name for a in phones}
     return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
 
 
-def directory_changed(live: dict | None, files: dict) -> bool:
+def directory_changed(live: dict | None, wanted: dict[str, str]) -> bool:
     """The published directory (DIRECTORY_FILE, by its digest in the manifest `live`) differs
-    from the one in `files`; False when nothing was ever published (every phone is new)."""
+    from the one `wanted` (file name -> sha256) has; False when nothing was ever published
+    (every phone is new)."""
     if live is None:
         return False
-    text = files.get(DIRECTORY_FILE)
-    return live.get(DIRECTORY_FILE) != (sha256(text) if text is not None else None)
+    return live.get(DIRECTORY_FILE) != wanted.get(DIRECTORY_FILE)
 
 
 def _directory_line(count: int) -> str:
@@ -148,7 +148,9 @@ def _directory_line(count: int) -> str:
 
 
 @operation()
-def provisioning_published(directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD):
+def provisioning_published(
+    directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD, digests=None
+):
     """
     Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
     and record the phones whose file changed as pending a resync NOTIFY. One upload and one
@@ -162,15 +164,16 @@ def provisioning_published(directory: str, files: HiddenValue, phones, pending_p
     + group: the provisioning server's group (the only one that may read the files)
     + live: the published manifest (file name -> sha256, None: never published) as the run's
       snapshot read it; without it, the operation reads it
+    + digests: file name -> sha256 of `files` (Provisioning.digests); without it, worked out here
     """
-    wanted = {name: sha256(text) for name, text in _files(files).items()}
+    wanted = digests if digests is not None else {name: sha256(text) for name, text in _files(files).items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
     if live is UNREAD:
         live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(phones)} phones are already published")
         return
-    changed = changed_phones(live, _files(files), phones)
+    changed = changed_phones(live, wanted, phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)

@@ -278,8 +278,8 @@ def test_a_change_of_one_phones_ringer_changes_that_phones_file_only(tmp_path, m
         tmp_path, monkeypatch, many(2) + many(3).splitlines(keepends=True)[2].replace("}", ", ringer: Ringer4}")
     )
     files = render_provisioning(directory)
-    assert changed_phones(published(before), files, directory.provisioned) == ["p002"]
-    assert not directory_changed(published(before), files)
+    assert changed_phones(published(before), published(files), directory.provisioned) == ["p002"]
+    assert not directory_changed(published(before), published(files))
 
 
 def test_a_directory_change_changes_every_provisioned_phones_file_and_is_said_once(tmp_path, monkeypatch):
@@ -287,9 +287,9 @@ def test_a_directory_change_changes_every_provisioned_phones_file_and_is_said_on
     directory = load(tmp_path, monkeypatch, many(3) + "  - {name: new, extension: 3000}\n")
     files = render_provisioning(directory)
     live = published(before)
-    assert changed_phones(live, files, directory.provisioned) == ["p000", "p001", "p002"]
-    assert directory_changed(live, files)
-    assert not directory_changed(None, files)  # the first publication: every phone is new anyway
+    assert changed_phones(live, published(files), directory.provisioned) == ["p000", "p001", "p002"]
+    assert directory_changed(live, published(files))
+    assert not directory_changed(None, published(files))  # the first publication: every phone is new anyway
     told = Publication(files=files, changed=["p000", "p001", "p002"], pending=["p001"], directory_resync=True)
     assert told.told == ("p001",)  # the rest is one line: "the directory changed: 3 provisioned phones resync"
     assert Publication(files=files, changed=["p000"], pending=["p001"]).told == ("p001", "p000")
@@ -299,5 +299,5 @@ def test_beyond_100_entries_a_directory_change_changes_no_phones_file(tmp_path, 
     before = render_provisioning(load(tmp_path, monkeypatch, many(101)))
     directory = load(tmp_path, monkeypatch, many(101) + "  - {name: new, extension: 3000}\n")
     files = render_provisioning(directory)
-    assert directory_changed(published(before), files)
-    assert changed_phones(published(before), files, directory.provisioned) == []
+    assert directory_changed(published(before), published(files))
+    assert changed_phones(published(before), published(files), directory.provisioned) == []
