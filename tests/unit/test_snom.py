@@ -1,6 +1,7 @@
 """snom provisioning renderers and the facts that read what was published (no host)."""
 
 import io
+import subprocess
 import tarfile
 import xml.etree.ElementTree as ET
 
@@ -12,7 +13,7 @@ from roles.shared.files import sha256
 from roles.snom import provisioning_url, render_provisioning, render_wipe
 from roles.snom.deploy import Publication
 from roles.snom.facts import MISSING, PendingNotifications, ProvisioningManifest
-from roles.snom.operations import _tar, changed_phones, directory_changed
+from roles.snom.operations import TOLD_MARK, _tar, changed_phones, directory_changed, notify_script
 from roles.snom.render import TBOOK_MAX
 
 
@@ -301,3 +302,49 @@ def test_beyond_100_entries_a_directory_change_changes_no_phones_file(tmp_path, 
     files = render_provisioning(directory)
     assert directory_changed(published(before), published(files))
     assert changed_phones(published(before), published(files), directory.provisioned) == []
+
+
+FAKE_ASTERISK = """\
+#!/bin/sh
+# asterisk -rx COMMAND, as Asterisk 22 answers: two phones registered (a1 with two contacts)
+case "$2" in
+  "database show registrar/contact")
+    printf '%s\\n' '/registrar/contact/a1;@0123abcd: {"uri":"sip:a1@10.0.0.1"}' \\
+      '/registrar/contact/a1;@4567ef01: {"uri":"sip:a1@10.0.0.9"}' \\
+      '/registrar/contact/a3;@89abcdef: {"uri":"sip:a3@10.0.0.3"}' '3 results found.' ;;
+  "pjsip send notify "*)
+    echo "$2" >> "$(dirname "$0")/notified"
+    for name in $(echo "$2" | sed 's/.* endpoint //'); do echo "Sending NOTIFY of type 'x' to '$name'"; done ;;
+esac
+"""
+
+
+def run_notify(tmp_path, names: list[str], fake: str = FAKE_ASTERISK) -> list[str]:
+    cli = tmp_path / "asterisk"
+    cli.write_text(fake)
+    cli.chmod(0o755)
+    script = notify_script(str(cli), "televoc-check-sync")
+    done = subprocess.run(
+        ["sh", "-c", script], input="".join(f"{n}\n" for n in names), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_notify_goes_to_the_phones_registered_now_and_names_them(tmp_path):
+    lines = run_notify(tmp_path, ["a1", "a2", "a3", "a10"])
+    assert lines[lines.index(TOLD_MARK) + 1 :] == ["a1", "a3"]
+    assert (tmp_path / "notified").read_text() == "pjsip send notify televoc-check-sync endpoint a1 a3\n"
+
+
+def test_a_notify_to_nobody_registered_sends_no_command(tmp_path):
+    assert run_notify(tmp_path, ["a2", "a4"]) == [TOLD_MARK]
+    assert not (tmp_path / "notified").exists()
+
+
+def test_a_notify_with_asterisk_down_says_so_before_the_mark(tmp_path):
+    down = (
+        "#!/bin/sh\necho 'Unable to connect to remote asterisk (does /run/asterisk/asterisk.ctl exist?)' >&2\nexit 1\n"
+    )
+    lines = run_notify(tmp_path, ["a1"], fake=down)
+    assert lines[0].startswith("Unable to connect to remote asterisk") and lines[-1] == TOLD_MARK
