@@ -347,10 +347,12 @@ def _register_again(host, cli: str) -> bool:
 def _drop_stale(state, host, cli: str, path: str, fingerprints: str, changed: tuple, changes: RunChanges) -> bool:
     if changed:
         changes.asterisk = True
-    current = host.get_fact(AsteriskState, cli_command=cli)
     keys: tuple[str, ...] = ()
-    if current is not None and current.running:
-        keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in set(changed))
+    if changed:  # (no phone's password changed: no registration to look for)
+        current = host.get_fact(AsteriskState, cli_command=cli)
+        if current is not None and current.running:
+            names = set(changed)
+            keys = tuple(f"contact/{r.aor};@{r.hash}" for r in current.registrations if r.aor in names)
     if keys and not remove_stored_contacts(host, cli, keys):
         return False
     if TRUNK in changed and not _register_again(host, cli):
@@ -385,7 +387,9 @@ def stale_registrations_dropped(cli: str, path: str, fingerprints: str, changes:
     if recorded is not None and recorded.sha256 == sha256(fingerprints):
         host.noop("no phone's password changed")
         return
-    changed = tuple(changed_credentials(host.get_fact(TextFile, path=path), fingerprints))
+    # no fingerprints recorded yet: no phone had a registration with televoc's credentials
+    old = host.get_fact(TextFile, path=path) if recorded is not None else None
+    changed = tuple(changed_credentials(old, fingerprints))
     yield FunctionCommand(_drop_stale, (cli, path, fingerprints, changed, changes), {})
 
 
