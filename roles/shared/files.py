@@ -46,13 +46,22 @@ class FileDigests(FactBase):
     def default():
         return {}
 
+    # One sha256sum and one stat for all the files (not a few processes per file: 20 files
+    # took 0.07 s), joined by path: a line "<sha> <mode> <user> <group> <path>" each.
+    _JOIN = (
+        "awk 'NR == FNR { s[substr($0, 67)] = substr($0, 1, 64); next } "
+        '{ p = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", p); if (p in s) print s[p], $1, $2, $3, p }\''
+    )
+
     def command(self, paths) -> StringCommand:
-        bits = ["for", "f", "in", *[QuoteString(p) for p in paths], ";", "do"]
+        bits = ["(", "set", "--;", "for", "f", "in", *[QuoteString(p) for p in paths], ";", "do"]
         bits += [
-            'if [ -f "$f" ]; then',
-            'echo "$(sha256sum < "$f" | cut -c1-64) $(stat -L -c \'%a %U %G\' "$f") $f";',
-            'else echo "- - - - $f"; fi;',
-            "done",
+            'if [ -f "$f" ]; then set -- "$@" "$f"; else echo "- - - - $f"; fi;',
+            "done;",
+            "if [ $# -gt 0 ]; then t=$(mktemp -d) || exit 1;",
+            'sha256sum -- "$@" > "$t/sha"; stat -L -c \'%a %U %G %n\' -- "$@" > "$t/stat";',
+            f'{self._JOIN} "$t/sha" "$t/stat"; rm -rf "$t"; fi',
+            ")",
         ]
         return StringCommand(*bits)
 
