@@ -39,4 +39,6 @@ def read(plan: Plan) -> Snapshot:
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
         ),
+        # how many aors Asterisk serves: this event's phones; at a teardown, not known
+        aors=None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
     )

@@ -247,7 +247,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
             from roles.shared import packed
             from roles.shared.pbxfacts import AsteriskState
 
-            raw = lab.run(AsteriskState().command(ASTERISK_CLI), timeout=120).stdout
+            raw = lab.run(AsteriskState().command(ASTERISK_CLI, aors=phones), timeout=120).stdout
             real = "".join(line + "\n" for line in packed.lines(raw.splitlines()))
             squeezed = lambda text: re.sub(" +", " ", text)  # noqa: E731 (the fact squeezes spaces)
             same = squeezed(rendered_like(real)) == real
@@ -259,10 +259,10 @@ def bench_size(phones: int, args, work: Path) -> Size:
                 + ("identical" if same else "DIFFERENT (see lab/bench/asterisk_text.py)")
             )
             # the remote side of that answer: each CLI command inside the lab (no SSH)
-            from roles.shared.pbxcli import STATE_COMMANDS
+            from roles.shared.pbxcli import state_commands
 
             parts = []
-            for command in STATE_COMMANDS:
+            for command in state_commands(phones):
                 started = time.monotonic()
                 out = lab.run(f"{ASTERISK_CLI} -rx {shlex.quote(command)} | wc -c", timeout=120).stdout
                 size = int(out.split()[0])

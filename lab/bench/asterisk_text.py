@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from roles.shared import pbxcli as cli
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
-from roles.shared.pbxcli import AOR_LISTINGS, AOR_SLICES, SECTION_MARK, STATE_COMMANDS
+from roles.shared.pbxcli import AOR_LISTING, AOR_LISTINGS, AOR_SLICES, SECTION_MARK, state_commands
 
 VERSION = (
     "Asterisk 22.10.1+dfsg+~cs6.17.60671434-1 built by nobody @ buildd.debian.org on a "
@@ -93,9 +93,17 @@ def show_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> str:
     return "\n".join(lines)
 
 
+def aor_listings(aors: dict[str, int], contacts: Sequence[Registered], sliced: bool) -> dict[str, str]:
+    """The state's listings of the aors: `pjsip show aors`, or (`sliced`) `pjsip show aors like
+    REGEX` for each slice of pbxcli.AOR_SLICES."""
+    if not sliced:
+        return {AOR_LISTING: show_aors(aors, contacts)}
+    return sliced_aors(aors, contacts)
+
+
 def sliced_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> dict[str, str]:
-    """The state's listings of the aors, `pjsip show aors like REGEX` for each slice of
-    pbxcli.AOR_SLICES (REGEX is a POSIX regex; these few read the same in Python's)."""
+    """`pjsip show aors like REGEX` for each slice of pbxcli.AOR_SLICES (REGEX is a POSIX
+    regex; these few read the same in Python's)."""
     answers = {}
     for command, pattern in zip(AOR_LISTINGS, AOR_SLICES, strict=True):
         names = {name for name in aors if re.search(pattern, name)}
@@ -170,19 +178,21 @@ def state_output(
     bind: str = "0.0.0.0:5060",
 ) -> str:
     """The AsteriskState fact's whole output (each answer after its SECTION_MARK line) for an
-    Asterisk that serves `phones` (max_contacts 1) and the generation marker aor."""
+    Asterisk that serves `phones` (max_contacts 1) and the generation marker aor, as a deploy
+    for that many phones asks for it (pbxcli.state_commands)."""
     aors = dict.fromkeys(phones, 1)
     aors[f"{GENERATION_AOR_PREFIX}{generation}"] = 0
+    commands = state_commands(len(phones))
     answers = {
         "core show version": VERSION + "\n",
-        **sliced_aors(aors, contacts),
+        **aor_listings(aors, contacts, sliced=AOR_LISTING not in commands),
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: dialplan_generation}),
         "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
         "pjsip show registrations": "No objects found.\n\n",
     }
-    assert set(answers) == set(STATE_COMMANDS), "the fact's commands changed: update asterisk_text.py"
-    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)
+    assert set(answers) == set(commands), "the fact's commands changed: update asterisk_text.py"
+    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)
 
 
 def snom_contacts(phones: Sequence[str], expires_at: int = 1795735612) -> list[Registered]:
@@ -250,15 +260,18 @@ def rendered_like(output: str) -> str:
 
     aors = dict.fromkeys(state.phone_aors(), 1)
     aors.update(dict.fromkeys(state.aors - state.phone_aors(), 0))
-    # each slice with the statuses and RTTs it listed (the slices are read side by side: a
+    # each listing with the statuses and RTTs it listed (slices are read side by side: a
     # qualify may land between two of them)
-    slices = {command: sliced_aors(aors, as_listed(command))[command] for command in AOR_LISTINGS}
+    sliced = AOR_LISTING not in sections
+    listings = AOR_LISTINGS if sliced else (AOR_LISTING,)
     answers = {
         "core show version": VERSION + "\n",
-        **slices,
+        **{command: aor_listings(aors, as_listed(command), sliced)[command] for command in listings},
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: state.dialplan_generation or ""}),
         "database show registrar/contact": registrar_fields(registered),
         "pjsip show transports": show_transports({TRANSPORT: state.transports.get(TRANSPORT, "")}),
         "pjsip show registrations": "No objects found.\n\n",
     }
-    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)
+    commands = [c for c in cli.STATE_COMMANDS if c not in AOR_LISTINGS]
+    commands[1:1] = listings
+    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)

@@ -31,9 +31,9 @@ from .report import (
 )
 
 
-def _wait_running(state, host, cli: str, wait: float, changes: RunChanges) -> bool:
+def _wait_running(state, host, cli: str, wait: float, changes: RunChanges, aors: int | None = None) -> bool:
     changes.asterisk = True
-    current = poll(cli, wait, lambda s: s.running)
+    current = poll(cli, wait, lambda s: s.running, aors=aors)
     if current is None or not current.running:
         logger.error(f"{host.print_prefix}Asterisk did not start within {wait:.0f} s")
         return False
@@ -41,7 +41,9 @@ def _wait_running(state, host, cli: str, wait: float, changes: RunChanges) -> bo
 
 
 @operation(is_idempotent=False)
-def running(cli: str, start: str, wait: float = 15, state=UNREAD, changes: RunChanges | None = None):
+def running(
+    cli: str, start: str, wait: float = 15, state=UNREAD, changes: RunChanges | None = None, aors: int | None = None
+):
     """
     Start Asterisk when its CLI cannot connect; wait until it answers.
 
@@ -50,6 +52,7 @@ def running(cli: str, start: str, wait: float = 15, state=UNREAD, changes: RunCh
     + wait: seconds to wait for it to answer
     + state: Asterisk's state as the run's snapshot read it (without it: read now)
     + changes: gets `asterisk = True` when it had to be started
+    + aors: about how many aors it serves (how its state is read: pbxcli.aor_listings)
 
     .. code:: python
 
@@ -57,17 +60,18 @@ def running(cli: str, start: str, wait: float = 15, state=UNREAD, changes: RunCh
                 start="systemctl start asterisk.service")
     """
     if state is UNREAD:
-        state = host.get_fact(AsteriskState, cli_command=cli)
+        state = host.get_fact(AsteriskState, cli_command=cli, aors=aors)
     if state is not None and state.running:
         host.noop(f"Asterisk {state.version} is running")
         return
     yield StringCommand(start)
-    yield FunctionCommand(_wait_running, (cli, wait, changes if changes is not None else RunChanges()), {})
+    yield FunctionCommand(_wait_running, (cli, wait, changes if changes is not None else RunChanges(), aors), {})
 
 
 def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: str, changes: RunChanges) -> bool:
     changes.asterisk = True
-    current = poll(cli, wait, lambda s: not s.running or not config_mismatches(s, expected))
+    aors = len(expected.phones)
+    current = poll(cli, wait, lambda s: not s.running or not config_mismatches(s, expected), aors=aors)
     if current is not None and not current.running:
         # Killed or crashed after the reload: start it again at once (registrations come
         # back from its database) rather than leave the PBX down until someone notices.
@@ -75,7 +79,7 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
             f"{host.print_prefix}Asterisk stopped right after the reload (killed or crashed); starting it again"
         )
         host.run_shell_command(StringCommand(start), print_output=False)
-        current = poll(cli, wait, lambda s: s.running and not config_mismatches(s, expected))
+        current = poll(cli, wait, lambda s: s.running and not config_mismatches(s, expected), aors=aors)
         if current is not None and current.running and not config_mismatches(current, expected):
             logger.warning(
                 f"{host.print_prefix}Asterisk runs again and serves config generation "
@@ -123,7 +127,7 @@ def config_live(
     + changes: gets `asterisk = True` when it reloaded
     """
     if state is UNREAD:
-        state = host.get_fact(AsteriskState, cli_command=cli)
+        state = host.get_fact(AsteriskState, cli_command=cli, aors=len(expected.phones))
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
@@ -175,7 +179,7 @@ def _verify(
 
     # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
     first = None if changes.asterisk else snapshot_state
-    current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first)
+    current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first, aors=len(phones))
     if current is None or not current.running:
         logger.error(
             f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "

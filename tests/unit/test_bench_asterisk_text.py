@@ -88,3 +88,14 @@ def test_rendered_like_gives_back_the_same_text_for_a_synthetic_state():
     contacts[7] = text.Registered(aor="phone0007", uri="sip:phone0007@10.23.0.9:5060", status="Unavail", rtt_ms=None)
     output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
     assert text.rendered_like(output) == output
+
+
+def test_from_sliced_from_phones_on_the_synthetic_state_lists_the_aors_in_slices():
+    names = [f"phone{i:04d}" for i in range(cli.SLICED_FROM)]
+    contacts = text.snom_contacts(names[:50])
+    output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
+    sections = cli.split_sections(output.splitlines())
+    assert cli.AOR_LISTING not in sections and all(c in sections for c in cli.AOR_LISTINGS)
+    state = cli.parse_state(output.splitlines())
+    assert state.phone_aors() == set(names) and state.registered == set(names[:50])
+    assert text.rendered_like(output) == output

@@ -73,6 +73,28 @@ def test_aor_slices_take_every_name_exactly_once():
         assert len(taking) == 1, (name, taking)
 
 
+def test_the_aors_are_listed_whole_below_sliced_from_and_in_slices_from_there_or_when_not_known():
+    assert cli.aor_listings(10) == cli.aor_listings(cli.SLICED_FROM - 1) == ("pjsip show aors",)
+    assert cli.aor_listings(cli.SLICED_FROM) == cli.aor_listings(None) == cli.AOR_LISTINGS
+    assert cli.state_commands(10)[1] == "pjsip show aors" and cli.STATE_COMMANDS == cli.state_commands(None)
+
+
+def test_state_from_the_whole_listing():
+    lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
+    lines += [cli.SECTION_MARK + "pjsip show aors", *capture("pjsip-show-aors.1-registered.txt")]
+    for command in cli.OTHER_STATE_COMMANDS:
+        lines += [cli.SECTION_MARK + command]
+    state = cli.parse_state(lines)
+    assert state.aors == {"saal1", "saal2", "backoffice"}
+    assert [(c.aor, c.status) for c in state.contacts] == [("saal1", "NonQual")]
+
+
+def test_state_with_a_slice_missing_is_refused():
+    lines = [cli.SECTION_MARK + c for c in cli.STATE_COMMANDS if c != cli.AOR_LISTINGS[3]]
+    with pytest.raises(ValueError, match="no answer for: pjsip show aors like 3"):
+        cli.parse_state(lines)
+
+
 def test_state_joins_the_slices_of_the_aors():
     """Each aor and its contacts come from the slice that lists it; empty slices list none."""
     registered = capture("pjsip-show-aors.1-registered.txt")  # backoffice, saal1 (registered), saal2
