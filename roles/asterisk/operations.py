@@ -162,17 +162,24 @@ def _verify(
     def progress(current, left: float) -> None:
         if not current.running:
             return
-        waiting = len(registration_problems(current, phones))
+        waiting = len(problems_of(current))
         line = f"{len(phones) - waiting} of {len(phones)} phones ready, waiting up to {max(0, left):.0f} s"
         if line.split(",")[0] != (shown["line"] or "").split(",")[0]:
             logger.info(f"{host.print_prefix}{line}")
             shown["line"] = line
 
+    judged: list = []  # [the last state judged, its registration problems]: judged once
+
+    def problems_of(s) -> list:
+        if not judged or judged[0] is not s:
+            judged[:] = [s, registration_problems(s, phones, changes.credentials)]
+        return judged[1]
+
     def done(s) -> bool:
         if not s.running:
             return True
         return (
-            not registration_problems(s, phones)
+            not problems_of(s)
             and (trunk is None or trunk_problem(s, *trunk) is None)
             and all(venue in down for venue, _ in peer_problems(s, peers))
         )
@@ -186,7 +193,7 @@ def _verify(
             "can register. Run again: the run starts it."
         )
         return False
-    problems = registration_problems(current, phones, changes.credentials)
+    problems = problems_of(current)
     written = _write_csv(current, phones, csv_path)
     if table == "true" or (table == "auto" and len(phones) <= TABLE_AUTO_MAX):
         for line in registration_table(current, phones).splitlines():

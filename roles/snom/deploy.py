@@ -31,7 +31,7 @@ from pyinfra.api.exceptions import FactProcessError
 from roles.event import Directory
 from roles.shared import pbxfacts, runs
 from roles.shared.clock import utc_stamp
-from roles.shared.files import managed_file, paths_absent
+from roles.shared.files import UNREAD, managed_file, paths_absent
 from roles.shared.leftovers import Leftovers
 from roles.shared.names import (
     NOTIFY_CHECK_SYNC,
@@ -173,6 +173,7 @@ class Publication:
 
     files: dict = field(default_factory=dict, repr=False)
     digests: dict = field(default_factory=dict, repr=False)  # file name -> sha256 (Provisioning.digests)
+    live: object = field(default=UNREAD, repr=False)  # the published manifest as the snapshot read it
     changed: list[str] = field(default_factory=list)
     pending: list[str] | None = None  # left by an earlier run (None: no pending file)
     # The directory changed and with it every provisioned phone's file (its tbook): the run
@@ -225,7 +226,9 @@ def _pending(snapshot, path: str):
 
 def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
     manifest_path, _ = _paths(settings)
-    live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
+    live = {}  # what the snapshot says is published (publication() parsed it already)
+    if snapshot is not None:
+        live["live"] = publication.live if publication.live is not UNREAD else _live_manifest(snapshot, manifest_path)
     as_needed(snapshot)(
         operations.provisioning_published,
         name=name,
@@ -249,7 +252,7 @@ def publication(directory: Directory, provisioning: Provisioning, snapshot: Snap
     result = Publication(files=provisioning.files, digests=provisioning.digests)
     if snapshot is not None:
         manifest_path, _ = _paths(settings)
-        live = _live_manifest(snapshot, manifest_path)
+        live = result.live = _live_manifest(snapshot, manifest_path)
         result.changed = changed_phones(live, result.digests, directory.provisioned)
         pending = _pending(snapshot, settings.snom__pending_path)
         names = {a.name for a in directory.provisioned}
