@@ -7,7 +7,7 @@ to resync), in one run, so that sizes compare as ratios on a noisy machine:
 - the first deploy and a no-change rerun (the real pyinfra CLI over SSH, a fresh lab per
   size): remote commands and uploads (lab/bench/pyinfra_counted.py), wall time, exit code;
 - pyinfra's floor: `pyinfra INVENTORY exec -- true` against the same lab with the same
-  group_data (it loads and validates the same directory), and the ratio rerun / floor;
+  group_data (it loads and validates the same directory), and each run's wall time over it;
 - the client side alone, in this process without a host (CPU seconds, lab/bench/client.py):
   validate, render, and verify (parse Asterisk 22's answer for N registered phones, judge,
   tabulate; the text from lab/bench/asterisk_text.py).
@@ -415,12 +415,12 @@ def main(argv=None) -> int:
     )
 
     _say("\nfor docs/costs.md:\n")
-    _say("    phones  run               remote commands  uploads   wall  rerun/floor")
+    _say("    phones  run               remote commands  uploads    wall  pyinfra's floor  wall/floor")
     for r in runs:
-        ratio = _fmt_ratio(r).strip() if r.name == "no-change rerun" else ""
+        floor = f"{r.floor:5.1f} s" if r.floor else "      -"
         _say(
             f"    {r.phones:>6}  {r.name + ('*' if r.registered else ''):<17} {r.commands:>15}  {r.uploads:>7}  "
-            f"{r.wall:5.1f} s  {ratio:>6}"
+            f"{r.wall:5.1f} s  {floor:>15}  {_fmt_ratio(r).strip():>10}"
         )
     if any(r.registered for r in runs):
         registered = sorted({r.phones for r in runs if r.registered})
