@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -113,6 +114,9 @@ def write_failure_cause(host, directory: str) -> str:
     return f"{reasons[0] if reasons else 'the upload failed'} ({directory}: {space})"
 
 
+COMPRESS_FROM = 16 * 1024  # bytes from which put_file_atomically uploads gzipped (provisiond.py: 22 kB)
+
+
 def put_file_atomically(
     host, data: bytes, path: str, mode: str = "600", user: str = "root", group: str = "root", unchanged: str = ""
 ) -> bool:
@@ -124,14 +128,24 @@ def put_file_atomically(
     """
     directory, name = os.path.split(path)
     temp = f"{directory}/.{name}.televoc-new"
+    # A large file goes up gzipped and is unpacked beside its target (the SSH file transfer
+    # moves about 20 MB/s here: 10,000 phones' module, 6.8 MB, took 0.4 s; gzipped, 0.02 s).
+    zipped = len(data) >= COMPRESS_FROM
     error = None
     try:
-        host.put_file(BytesIO(data), temp, print_output=False)
+        host.put_file(
+            BytesIO(gzip.compress(data, 1, mtime=0) if zipped else data),
+            f"{temp}.gz" if zipped else temp,
+            print_output=False,
+        )
     except Exception as e:  # noqa: BLE001 (SFTP errors come as OSError, IOError, SSHException)
         error = str(e) or type(e).__name__
     if error is None:
+        unzip = ["(", "umask", "077;", "gzip", "-dc", QuoteString(f"{temp}.gz"), ">", QuoteString(temp), ")", "&&"]
+        unzip += ["rm", "-f", QuoteString(f"{temp}.gz"), "&&"]
         status, output = host.run_shell_command(
             StringCommand(
+                *(unzip if zipped else []),
                 "chown",
                 QuoteString(f"{user}:{group}"),
                 QuoteString(temp),
@@ -151,7 +165,7 @@ def put_file_atomically(
         if status:
             return True
         error = " ".join(output.stderr_lines)[:200]
-    host.run_shell_command(StringCommand("rm", "-f", QuoteString(temp)), print_output=False)
+    host.run_shell_command(StringCommand("rm", "-f", QuoteString(temp), QuoteString(f"{temp}.gz")), print_output=False)
     logger.error(
         f"{host.print_prefix}could not write {path}: {write_failure_cause(host, directory)}. The partial upload "
         f"was removed and {path} is as it was. {unchanged}".rstrip()
