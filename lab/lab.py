@@ -424,13 +424,16 @@ class Lab:
         self._sshd_pid = p.pid
 
     def _start_forwarder(self) -> None:
-        """socat on a free host loopback port -> sshd on the namespace's 127.0.0.1:22."""
+        """socat on a free host loopback port -> sshd on the namespace's 127.0.0.1:22. Both of
+        its TCP ends send at once (nodelay): a server has no forwarder, and Nagle's algorithm
+        in one held each of SSH's small request-and-answer packets for a delayed ACK (40 ms
+        per remote command)."""
         host_pub = (CACHE / "ssh_host_ed25519_key.pub").read_text().split()
         for _attempt in range(5):  # the free port can be taken between probe and bind
             port = _free_tcp_port()
-            inner = f"{IP} netns exec {self.netns} {SOCAT} STDIO TCP4:127.0.0.1:22"
+            inner = f"{IP} netns exec {self.netns} {SOCAT} STDIO TCP4:127.0.0.1:22,nodelay"
             p = subprocess.Popen(
-                [SOCAT, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", f"EXEC:'{inner}'"],
+                [SOCAT, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay", f"EXEC:'{inner}'"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from pyinfra import host
 
 from roles import asterisk, nixos, snom
 from roles.plan import Plan
-from roles.shared import runs
+from roles.shared import connection, runs
 from roles.shared.ops import deploy
 from roles.shared.settings import defaults
 from roles.shared.settings import read as read_settings
@@ -26,6 +26,7 @@ ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.S
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
 def read(plan: Plan) -> Snapshot:
     """Everything the run compares, in one remote command, before anything changes."""
+    connection.send_at_once(host)  # the run's first remote command: no packet waits from here on
     settings = read_settings(ALL_SETTINGS)
     snom_digests, snom_texts = snom.snapshot_paths(settings)
     return host.get_fact(
@@ -39,4 +40,6 @@ def read(plan: Plan) -> Snapshot:
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
         ),
+        # how many aors Asterisk serves: this event's phones; at a teardown, not known
+        aors=None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
     )

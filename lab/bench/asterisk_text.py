@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from roles.shared import pbxcli as cli
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
-from roles.shared.pbxcli import SECTION_MARK, STATE_COMMANDS
+from roles.shared.pbxcli import AOR_LISTING, AOR_LISTINGS, AOR_SLICES, SECTION_MARK, state_commands
 
 VERSION = (
     "Asterisk 22.10.1+dfsg+~cs6.17.60671434-1 built by nobody @ buildd.debian.org on a "
@@ -69,15 +70,6 @@ def _by_id(contacts: Iterable[Registered]) -> list[Registered]:
     return sorted(contacts, key=lambda c: c.id)
 
 
-def show_contacts(contacts: Sequence[Registered]) -> str:
-    """`pjsip show contacts`."""
-    if not contacts:
-        return "No objects found.\n\n"
-    header = "  Contact:  <Aor/ContactUri..............................> <Hash....> <Status> <RTT(ms)..>"
-    rows = [_contact_row(c, 9) for c in _by_id(contacts)]
-    return "\n".join(["", header, SEPARATOR, "", *rows, "", f"Objects found: {len(contacts)}", "", ""])
-
-
 def show_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> str:
     """`pjsip show aors`: every aor (name -> max_contacts) with its contacts."""
     if not aors:
@@ -101,15 +93,22 @@ def show_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> str:
     return "\n".join(lines)
 
 
-def list_aors(aors: dict[str, int]) -> str:
-    """`pjsip list aors`: every aor (name -> max_contacts), one line each."""
-    if not aors:
-        return "No objects found.\n\n"
-    width = CLI_LAST_TABSTOP - 9 - 12
-    lines = ["", "      Aor:  <Aor..............................................>  <MaxContact>", SEPARATOR, ""]
-    lines += [f"{'Aor':>9}:  {name[:width]:<{width}} {aors[name]:>12}" for name in sorted(aors)]
-    lines += ["", f"Objects found: {len(aors)}", "", ""]
-    return "\n".join(lines)
+def aor_listings(aors: dict[str, int], contacts: Sequence[Registered], sliced: bool) -> dict[str, str]:
+    """The state's listings of the aors: `pjsip show aors`, or (`sliced`) `pjsip show aors like
+    REGEX` for each slice of pbxcli.AOR_SLICES."""
+    if not sliced:
+        return {AOR_LISTING: show_aors(aors, contacts)}
+    return sliced_aors(aors, contacts)
+
+
+def sliced_aors(aors: dict[str, int], contacts: Sequence[Registered]) -> dict[str, str]:
+    """`pjsip show aors like REGEX` for each slice of pbxcli.AOR_SLICES (REGEX is a POSIX
+    regex; these few read the same in Python's)."""
+    answers = {}
+    for command, pattern in zip(AOR_LISTINGS, AOR_SLICES, strict=True):
+        names = {name for name in aors if re.search(pattern, name)}
+        answers[command] = show_aors({n: aors[n] for n in names}, [c for c in contacts if c.aor in names])
+    return answers
 
 
 def registrar_fields(contacts: Sequence[Registered]) -> str:
@@ -179,20 +178,21 @@ def state_output(
     bind: str = "0.0.0.0:5060",
 ) -> str:
     """The AsteriskState fact's whole output (each answer after its SECTION_MARK line) for an
-    Asterisk that serves `phones` (max_contacts 1) and the generation marker aor."""
+    Asterisk that serves `phones` (max_contacts 1) and the generation marker aor, as a deploy
+    for that many phones asks for it (pbxcli.state_commands)."""
     aors = dict.fromkeys(phones, 1)
     aors[f"{GENERATION_AOR_PREFIX}{generation}"] = 0
+    commands = state_commands(len(phones))
     answers = {
         "core show version": VERSION + "\n",
-        "pjsip list aors": list_aors(aors),
-        "pjsip show contacts": show_contacts(contacts),
+        **aor_listings(aors, contacts, sliced=AOR_LISTING not in commands),
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: dialplan_generation}),
         "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
         "pjsip show registrations": "No objects found.\n\n",
     }
-    assert set(answers) == set(STATE_COMMANDS), "the fact's commands changed: update asterisk_text.py"
-    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)
+    assert set(answers) == set(commands), "the fact's commands changed: update asterisk_text.py"
+    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)
 
 
 def snom_contacts(phones: Sequence[str], expires_at: int = 1795735612) -> list[Registered]:
@@ -225,7 +225,7 @@ def rendered_like(output: str) -> str:
     """The fact's output rendered again by this module from the values in it (aors, each
     contact's status and RTT as each listing shows it, the registrar's rows, the generations,
     the bind address): equal to `output` exactly when this module prints what that Asterisk
-    printed. (The two listings are read a moment apart: a qualify in between may change a
+    printed. (The slices of the aors are read side by side: a qualify in between may change a
     status or an RTT, so each is rendered with its own.)"""
     lines = output.splitlines()
     sections = cli.split_sections(lines)
@@ -260,13 +260,18 @@ def rendered_like(output: str) -> str:
 
     aors = dict.fromkeys(state.phone_aors(), 1)
     aors.update(dict.fromkeys(state.aors - state.phone_aors(), 0))
+    # each listing with the statuses and RTTs it listed (slices are read side by side: a
+    # qualify may land between two of them)
+    sliced = AOR_LISTING not in sections
+    listings = AOR_LISTINGS if sliced else (AOR_LISTING,)
     answers = {
         "core show version": VERSION + "\n",
-        "pjsip list aors": list_aors(aors),
-        "pjsip show contacts": show_contacts(as_listed("pjsip show contacts")),
+        **{command: aor_listings(aors, as_listed(command), sliced)[command] for command in listings},
         "dialplan show globals": dialplan_globals({DIALPLAN_GLOBAL: state.dialplan_generation or ""}),
         "database show registrar/contact": registrar_fields(registered),
         "pjsip show transports": show_transports({TRANSPORT: state.transports.get(TRANSPORT, "")}),
         "pjsip show registrations": "No objects found.\n\n",
     }
-    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in STATE_COMMANDS)
+    commands = [c for c in cli.STATE_COMMANDS if c not in AOR_LISTINGS]
+    commands[1:1] = listings
+    return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)

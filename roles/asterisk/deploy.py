@@ -164,6 +164,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         start="systemctl start asterisk.service",
         wait=settings.asterisk__reload_wait,
         changes=changes,
+        aors=len(config.expected.phones),
         **state,
     )
     op(

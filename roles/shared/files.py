@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -46,13 +47,22 @@ class FileDigests(FactBase):
     def default():
         return {}
 
+    # One sha256sum and one stat for all the files (not a few processes per file: 20 files
+    # took 0.07 s), joined by path: a line "<sha> <mode> <user> <group> <path>" each.
+    _JOIN = (
+        "awk 'NR == FNR { s[substr($0, 67)] = substr($0, 1, 64); next } "
+        '{ p = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", p); if (p in s) print s[p], $1, $2, $3, p }\''
+    )
+
     def command(self, paths) -> StringCommand:
-        bits = ["for", "f", "in", *[QuoteString(p) for p in paths], ";", "do"]
+        bits = ["(", "set", "--;", "for", "f", "in", *[QuoteString(p) for p in paths], ";", "do"]
         bits += [
-            'if [ -f "$f" ]; then',
-            'echo "$(sha256sum < "$f" | cut -c1-64) $(stat -L -c \'%a %U %G\' "$f") $f";',
-            'else echo "- - - - $f"; fi;',
-            "done",
+            'if [ -f "$f" ]; then set -- "$@" "$f"; else echo "- - - - $f"; fi;',
+            "done;",
+            "if [ $# -gt 0 ]; then t=$(mktemp -d) || exit 1;",
+            'sha256sum -- "$@" > "$t/sha"; stat -L -c \'%a %U %G %n\' -- "$@" > "$t/stat";',
+            f'{self._JOIN} "$t/sha" "$t/stat"; rm -rf "$t"; fi',
+            ")",
         ]
         return StringCommand(*bits)
 
@@ -104,6 +114,9 @@ def write_failure_cause(host, directory: str) -> str:
     return f"{reasons[0] if reasons else 'the upload failed'} ({directory}: {space})"
 
 
+COMPRESS_FROM = 16 * 1024  # bytes from which put_file_atomically uploads gzipped (provisiond.py: 22 kB)
+
+
 def put_file_atomically(
     host, data: bytes, path: str, mode: str = "600", user: str = "root", group: str = "root", unchanged: str = ""
 ) -> bool:
@@ -115,14 +128,24 @@ def put_file_atomically(
     """
     directory, name = os.path.split(path)
     temp = f"{directory}/.{name}.televoc-new"
+    # A large file goes up gzipped and is unpacked beside its target (the SSH file transfer
+    # moves about 20 MB/s here: 10,000 phones' module, 6.8 MB, took 0.4 s; gzipped, 0.02 s).
+    zipped = len(data) >= COMPRESS_FROM
     error = None
     try:
-        host.put_file(BytesIO(data), temp, print_output=False)
+        host.put_file(
+            BytesIO(gzip.compress(data, 1, mtime=0) if zipped else data),
+            f"{temp}.gz" if zipped else temp,
+            print_output=False,
+        )
     except Exception as e:  # noqa: BLE001 (SFTP errors come as OSError, IOError, SSHException)
         error = str(e) or type(e).__name__
     if error is None:
+        unzip = ["(", "umask", "077;", "gzip", "-dc", QuoteString(f"{temp}.gz"), ">", QuoteString(temp), ")", "&&"]
+        unzip += ["rm", "-f", QuoteString(f"{temp}.gz"), "&&"]
         status, output = host.run_shell_command(
             StringCommand(
+                *(unzip if zipped else []),
                 "chown",
                 QuoteString(f"{user}:{group}"),
                 QuoteString(temp),
@@ -142,7 +165,7 @@ def put_file_atomically(
         if status:
             return True
         error = " ".join(output.stderr_lines)[:200]
-    host.run_shell_command(StringCommand("rm", "-f", QuoteString(temp)), print_output=False)
+    host.run_shell_command(StringCommand("rm", "-f", QuoteString(temp), QuoteString(f"{temp}.gz")), print_output=False)
     logger.error(
         f"{host.print_prefix}could not write {path}: {write_failure_cause(host, directory)}. The partial upload "
         f"was removed and {path} is as it was. {unchanged}".rstrip()

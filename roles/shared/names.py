@@ -13,8 +13,12 @@ GENERATION_AOR_PREFIX = "televoc-generation-"
 # extensions.conf: the phones' context, and the global that carries the dialplan generation.
 PHONE_CONTEXT = "from-internal"
 # Every number (phone or group) is an extension here; from-internal notes the caller, then
-# jumps here. Dial's b() runs PREDIAL_CONTEXT on each callee leg (its Alert-Info class).
+# jumps here. Dial's b() runs PREDIAL_CONTEXT on each callee leg (its Alert-Info class). The
+# context holds no extension itself: it includes one context per last digit of the numbers
+# (NUMBERS_CONTEXT-0 ... -9), then the test numbers, then the other venues' prefixes.
 NUMBERS_CONTEXT = "televoc-numbers"
+TEST_NUMBERS_CONTEXT = "televoc-test-numbers"
+VENUE_NUMBERS_CONTEXT = "televoc-venue-numbers"
 PREDIAL_CONTEXT = "televoc-predial"
 LOUD_CONTEXT_PREFIX = "televoc-loud-"  # + a phone's extension: the callers that ring it loud
 # Alert-Info classes (info=...) and the URL the header carries (a phone never fetches it:

@@ -33,6 +33,7 @@ class AsteriskState(FactBase[pbxcli.PbxState | None]):
     globals, transports. One remote command, whatever the number of phones.
 
     + cli_command: the Asterisk CLI command (with -C)
+    + aors: about how many aors it serves (the event's phones); None: not known
 
     .. code:: python
 
@@ -44,10 +45,11 @@ class AsteriskState(FactBase[pbxcli.PbxState | None]):
     def default():
         return None
 
-    def command(self, cli_command: str) -> str:
+    def command(self, cli_command: str, aors: int | None = None) -> str:
         # Each answer is preceded by a marker line; stderr too ("Unable to connect ..."). One
-        # line back (roles/packed.py): printable ASCII only, compressed.
-        return packed.command(pbxcli.state_script(cli_command))
+        # line back (roles/packed.py): printable ASCII only, compressed. `aors`: about how many
+        # aors Asterisk serves (how they are listed: pbxcli.aor_listings).
+        return packed.command(pbxcli.state_script(cli_command, aors))
 
     def process(self, output):
         try:
@@ -115,16 +117,17 @@ def poll(
     done: Callable[[pbxcli.PbxState], bool],
     progress: Callable[[pbxcli.PbxState, float], None] | None = None,
     first: pbxcli.PbxState | None = None,
+    aors: int | None = None,
 ) -> pbxcli.PbxState | None:
     """Read AsteriskState until done(state) or `wait` seconds passed (bounded in count and in
     time); return the last state read (None if the fact gave nothing). `progress(state,
     seconds left)` is called after each read that is not done; `first`: a state already read
-    (saves a remote command when it is done already)."""
+    (saves a remote command when it is done already); `aors`: AsteriskState's."""
     deadline = time.monotonic() + wait
     state = first
     for attempt in range(int(wait / POLL_SECONDS) + 2):
         if state is None or attempt > 0:
-            state = host.get_fact(AsteriskState, cli_command=cli_command)
+            state = host.get_fact(AsteriskState, cli_command=cli_command, aors=aors)
         if (state is not None and done(state)) or time.monotonic() >= deadline:
             break
         if progress is not None and state is not None:

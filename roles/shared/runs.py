@@ -27,10 +27,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyinfra import logger
+from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.context import ctx_host, ctx_state
 
+from roles.shared import connection
 from roles.shared.clock import utc_stamp
 from roles.shared.files import write_failure_cause
 from roles.shared.ops import deploy
@@ -264,6 +265,7 @@ def started(what: str, snapshot=None) -> Run:
     From here on, Ctrl-C ends the run with exit status INTERRUPTED, never 0."""
     signal.signal(signal.SIGINT, _interrupted)
     _install_closing(what)
+    connection.send_at_once(host)  # (adopt.py starts here; deploy.py and teardown.py set it before)
     path = read(SETTINGS).televoc_run_marker
     previous = None
     if snapshot is not None and path in snapshot.texts:

@@ -79,17 +79,22 @@ class PbxSnapshot(FactBase[Snapshot]):
     + configuration, module: configuration.nix and the module's name to look for
     + commands: (name, shell command) of the roles' own readings; they run side by side with
       the rest (their answers in Snapshot.outputs)
+    + aors: about how many aors Asterisk serves (how its state is read: pbxcli.aor_listings)
     """
 
     @staticmethod
     def default():
         return None
 
-    def command(self, digests, texts, cli_command: str, configuration: str, module: str, commands=()) -> str:
+    def command(
+        self, digests, texts, cli_command: str, configuration: str, module: str, commands=(), aors: int | None = None
+    ) -> str:
         q = shlex.quote
-        # The roles' commands run in the background while the rest is read; printed at the end.
-        background = [f'( {shell} ) > "$o/{i}" 2>&1 & true' for i, (_, shell) in enumerate(commands)]
-        parts = ["o=$(mktemp -d) || exit 1", *background] if commands else []
+        # Asterisk's state and the roles' commands run in the background while the files are
+        # read; printed at the end.
+        background = [f'( {pbxcli.state_script(cli_command, aors)} ) > "$o/asterisk" 2>&1 & true']
+        background += [f'( {shell} ) > "$o/{i}" 2>&1 & true' for i, (_, shell) in enumerate(commands)]
+        parts = ["o=$(mktemp -d) || exit 1", *background]
         parts += [f"echo {q(SECTION + 'digests')}", FileDigests().command(tuple(digests)).get_raw_value()]
         reals = [p[len(NAMES) :] if p.startswith(NAMES) else p for p in (*digests, *texts)]
         if reals:  # what is there instead of a file: "directory|/var/lib/televoc/notify-pending"
@@ -111,12 +116,10 @@ class PbxSnapshot(FactBase[Snapshot]):
             f"echo {q(SECTION + 'import')}; if [ -e {q(configuration)} ]; then "
             f"grep -F -e {q(module)} {q(configuration)}; else echo {MISSING}; fi"
         )
-        parts.append(f"echo {q(SECTION + 'asterisk')}")
-        parts.append(pbxcli.state_script(cli_command))
-        if commands:
-            parts.append("wait")
-            parts += [f'echo {q(SECTION + "output " + name)}; cat "$o/{i}"' for i, (name, _) in enumerate(commands)]
-            parts.append('rm -rf "$o"')
+        parts.append("wait")
+        parts.append(f'echo {q(SECTION + "asterisk")}; cat "$o/asterisk"')
+        parts += [f'echo {q(SECTION + "output " + name)}; cat "$o/{i}"' for i, (name, _) in enumerate(commands)]
+        parts.append('rm -rf "$o"')
         # One line back (roles/packed.py): printable ASCII only, compressed.
         return packed.command("; ".join(parts))
 

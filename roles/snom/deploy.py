@@ -31,7 +31,7 @@ from pyinfra.api.exceptions import FactProcessError
 from roles.event import Directory
 from roles.shared import pbxfacts, runs
 from roles.shared.clock import utc_stamp
-from roles.shared.files import managed_file, paths_absent
+from roles.shared.files import UNREAD, managed_file, paths_absent
 from roles.shared.leftovers import Leftovers
 from roles.shared.names import (
     NOTIFY_CHECK_SYNC,
@@ -180,6 +180,8 @@ class Publication:
     changed (to be told by changed_phones_resynced)."""
 
     files: dict = field(default_factory=dict, repr=False)
+    digests: dict = field(default_factory=dict, repr=False)  # file name -> sha256 (Provisioning.digests)
+    live: object = field(default=UNREAD, repr=False)  # the published manifest as the snapshot read it
     changed: list[str] = field(default_factory=list)
     pending: list[str] | None = None  # left by an earlier run (None: no pending file)
     # The directory changed and with it every provisioned phone's file (its tbook): the run
@@ -238,7 +240,9 @@ def _and_bases(directory: Directory) -> str:
 
 def _published(directory: Directory, publication: Publication, settings, snapshot, name: str) -> Publication:
     manifest_path, _ = _paths(settings)
-    live = {} if snapshot is None else {"live": _live_manifest(snapshot, manifest_path)}
+    live = {}  # what the snapshot says is published (publication() parsed it already)
+    if snapshot is not None:
+        live["live"] = publication.live if publication.live is not UNREAD else _live_manifest(snapshot, manifest_path)
     as_needed(snapshot)(
         operations.provisioning_published,
         name=name,
@@ -248,6 +252,7 @@ def _published(directory: Directory, publication: Publication, settings, snapsho
         pending_path=settings.snom__pending_path,
         group=PROVISIONING_USER,
         bases=directory.bases,
+        digests=publication.digests or None,
         **live,
     )
     return publication
@@ -259,19 +264,18 @@ def publication(directory: Directory, provisioning: Provisioning, snapshot: Snap
     published and those still pending from an earlier run: the phones this run tells to
     fetch their settings."""
     settings = read(ALL_SETTINGS)
-    files = provisioning.files
-    result = Publication(files=files)
+    result = Publication(files=provisioning.files, digests=provisioning.digests)
     if snapshot is not None:
         manifest_path, _ = _paths(settings)
-        live = _live_manifest(snapshot, manifest_path)
-        result.changed = changed_phones(live, files, directory.provisioned)
+        live = result.live = _live_manifest(snapshot, manifest_path)
+        result.changed = changed_phones(live, result.digests, directory.provisioned)
         pending = _pending(snapshot, settings.snom__pending_path)
         names = {a.name for a in directory.provisioned}
         # Only phones of this event are told; phones_told_to_resync names the others it drops.
         result.pending = None if pending is None else [n for n in pending if n in names]
         result.directory_resync = (
             not provisioning.wiped
-            and directory_changed(live, files)
+            and directory_changed(live, result.digests)
             and len(result.changed) == len(directory.provisioned)
         )
     return result

@@ -3,11 +3,11 @@ talk to phones' web interfaces. Remote commands do not grow with the number of p
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
 import shlex
-import tarfile
 import time
 from typing import cast
 
@@ -37,16 +37,31 @@ from .teardown import Outcome, TeardownRecord, contact_host, fetched_wipe, judge
 from .web import WebRequest, curl_config, parse_replies
 
 
+def _header(name: str, size: int) -> bytes:
+    """A ustar header (POSIX.1-1988) of a regular file `name`, mode 0640, owner 0:0, mtime 0."""
+    encoded = name.encode("ascii")
+    if not 0 < len(encoded) <= 100:
+        raise ValueError(f"{name!r}: a provisioning file's name takes 1 to 100 ASCII characters")
+    header = bytearray(512)
+    header[0 : len(encoded)] = encoded
+    header[100:148] = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (0o640, 0, 0, size, 0)  # mode uid gid size mtime
+    header[148:156] = b" " * 8  # the checksum counts its own field as spaces
+    header[156:157] = b"0"  # a regular file
+    header[257:265] = b"ustar\x0000"
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
 def _tar(files: dict[str, str], manifest: str) -> bytes:
-    """A deterministic tar of the files plus their manifest (same input, same bytes)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, text in sorted({**files, ".manifest": manifest}.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o640, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """The files plus their manifest as a deterministic, gzipped tar (same input, same bytes).
+    The headers are written here, not by `tarfile` (a tenth of its time: 10,000 files took it
+    0.2 s); gzip level 1 (10,000 phones' near-identical files, 50 MB, go up as about 1 MB)."""
+    parts = []
+    for name, text in sorted({**files, ".manifest": manifest}.items()):
+        data = text.encode()
+        parts += [_header(name, len(data)), data, b"\0" * (-len(data) % 512)]
+    parts.append(b"\0" * 1024)  # the end of the archive: two empty blocks
+    return gzip.compress(b"".join(parts), compresslevel=1, mtime=0)
 
 
 def _publish(
@@ -82,7 +97,7 @@ def _publish(
         f"rm -rf {q(new)} {q(old)}",
         f"mkdir -p {q(os.path.dirname(directory))}",
         f"install -d -m 750 -o root -g {q(group)} {q(new)}",
-        f"tar -xf {q(upload)} -C {q(new)} --no-same-owner",
+        f"tar -xzf {q(upload)} -C {q(new)} --no-same-owner",
         f"chown -R root:{q(group)} {q(new)}",
         f"find {q(new)} -type f -exec chmod 640 {{}} +",
     ]
@@ -112,10 +127,10 @@ def _files(files: HiddenValue) -> dict[str, str]:
     return cast(dict[str, str], files.unmask())
 
 
-def changed_phones(live: dict | None, files: dict, phones) -> list[str]:
+def changed_phones(live: dict | None, wanted: dict[str, str], phones) -> list[str]:
     """The phones whose file differs from what is published (`live`: the manifest, None when
-    nothing was ever published): they are to be told to fetch it."""
-    wanted = {name: sha256(text) for name, text in files.items()}
+    nothing was ever published; `wanted`: file name -> sha256, Provisioning.digests): they are
+    to be told to fetch it."""
     by_file = {file_name(a): a.name for a in phones}
     return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
 
@@ -137,13 +152,13 @@ def bases_sentence(names: list[str]) -> str:
     )
 
 
-def directory_changed(live: dict | None, files: dict) -> bool:
+def directory_changed(live: dict | None, wanted: dict[str, str]) -> bool:
     """The published directory (DIRECTORY_FILE, by its digest in the manifest `live`) differs
-    from the one in `files`; False when nothing was ever published (every phone is new)."""
+    from the one `wanted` (file name -> sha256) has; False when nothing was ever published
+    (every phone is new)."""
     if live is None:
         return False
-    text = files.get(DIRECTORY_FILE)
-    return live.get(DIRECTORY_FILE) != (sha256(text) if text is not None else None)
+    return live.get(DIRECTORY_FILE) != wanted.get(DIRECTORY_FILE)
 
 
 def _directory_line(count: int) -> str:
@@ -152,7 +167,14 @@ def _directory_line(count: int) -> str:
 
 @operation()
 def provisioning_published(
-    directory: str, files: HiddenValue, phones, pending_path: str, group: str, live=UNREAD, bases=()
+    directory: str,
+    files: HiddenValue,
+    phones,
+    pending_path: str,
+    group: str,
+    live=UNREAD,
+    bases=(),
+    digests=None,
 ):
     """
     Publish the provisioning files (they hold passwords: root:<group> 0640, never printed)
@@ -169,15 +191,16 @@ def provisioning_published(
       snapshot read it; without it, the operation reads it
     + bases: the DECT bases whose files are among `files`: those whose settings changed are
       named for the crew (a base is not told; it fetches at its next boot)
+    + digests: file name -> sha256 of `files` (Provisioning.digests); without it, worked out here
     """
-    wanted = {name: sha256(text) for name, text in _files(files).items()}
+    wanted = digests if digests is not None else {name: sha256(text) for name, text in _files(files).items()}
     manifest_path = f"{os.path.dirname(pending_path)}/provisioning.manifest"
     if live is UNREAD:
         live = host.get_fact(ProvisioningManifest, path=manifest_path)
     if live == wanted or (live is None and not wanted):
         host.noop(f"provisioning files of {len(phones)} phones are already published")
         return
-    changed = changed_phones(live, _files(files), phones)
+    changed = changed_phones(live, wanted, phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
@@ -187,23 +210,47 @@ def provisioning_published(
         yield FunctionCommand(_say, (bases_sentence(bases_changed),), {})
 
 
+TOLD_MARK = "@@televoc-told"
+
+
+def notify_script(cli: str, notify: str) -> str:
+    """Shell commands that send NOTIFY `notify` to the phones named on standard input that are
+    registered now, 100 endpoints per CLI command (Asterisk sends nothing to an endpoint
+    without a contact, yet prints "Sending NOTIFY" for it), then print TOLD_MARK and those
+    phones. Who is registered comes from Asterisk's registrar in the same command (one row per
+    contact: a twentieth of a second at 10,000 phones); its errors (not running, no such
+    command) are printed before the mark."""
+    q = shlex.quote
+    names = r"s#^/registrar/contact/\([^;]*\);@.*#\1#p"
+    return "; ".join(
+        [
+            "d=$(mktemp -d) || exit 1",
+            f'{cli} -rx {q("database show registrar/contact")} > "$d/registrar" 2>&1',
+            f'grep -E {q(NOT_RUNNING + "|" + NO_SUCH_COMMAND)} "$d/registrar"',
+            f'sed -n {q(names)} "$d/registrar" | sort -u > "$d/registered"',
+            'grep -F -x -f "$d/registered" > "$d/told"',
+            f'xargs -r -n 100 sh -c \'{cli} -rx "pjsip send notify {notify} endpoint $*"\' televoc < "$d/told"',
+            f'echo {TOLD_MARK}; cat "$d/told"; rm -rf "$d"',
+        ]
+    )
+
+
 def _notify(
     state, host, cli: str, notify: str, names: list[str], pending_path: str, changes, directory_resync: int = 0
 ) -> bool:
     if changes is not None:
         changes.asterisk = True  # told phones fetch and may register again
-    # 100 endpoints per CLI command; the names go up as a file (10,000 of them do not fit on
-    # one command line).
-    script = f"xargs -n 100 sh -c '{cli} -rx \"pjsip send notify {notify} endpoint $*\"' televoc"
-    status, lines = run_per_line(host, names, f"{os.path.dirname(pending_path)}/.notify-names", script)
-    if not status or any(NO_SUCH_COMMAND in line or NOT_RUNNING in line for line in lines):
+    # The names go up as a file (10,000 of them do not fit on one command line).
+    status, output = run_per_line(
+        host, names, f"{os.path.dirname(pending_path)}/.notify-names", notify_script(cli, notify)
+    )
+    lines = output[: output.index(TOLD_MARK)] if TOLD_MARK in output else output
+    if not status or TOLD_MARK not in output or any(NO_SUCH_COMMAND in line or NOT_RUNNING in line for line in lines):
         logger.error(f"{host.print_prefix}could not send NOTIFY {notify}: {' '.join(lines)[:300]}")
         return False
-    # Asterisk prints "Sending NOTIFY ..." even for an endpoint without a contact (and then
-    # sends nothing): a phone counts as told only if it is registered.
+    # Told: registered when the NOTIFY went out, and an endpoint Asterisk knows.
     unknown = {m[1] for m in (re.match(rf"^{NO_SUCH_ENDPOINT} (\S+)", line) for line in lines) if m}
-    current = host.get_fact(AsteriskState, cli_command=cli)
-    registered = current.registered if current and current.running else frozenset()
+    registered = {line.strip() for line in output[output.index(TOLD_MARK) + 1 :]}
     told = [n for n in names if n in registered and n not in unknown]
     missed = [n for n in names if n not in told]
     if directory_resync:  # every provisioned phone: one line, not one name each

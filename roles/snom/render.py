@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -124,6 +126,12 @@ class Provisioning:
     files: dict[str, str] = field(repr=False)
     wiped: bool = False
     control: dict = field(default_factory=dict)
+
+    @cached_property
+    def digests(self) -> dict[str, str]:
+        """file name -> the sha256 of its text (what the manifest of the published files
+        records), worked out once per run."""
+        return {name: hashlib.sha256(text.encode()).hexdigest() for name, text in self.files.items()}
 
 
 def provisioning(

@@ -26,6 +26,9 @@ from lab.deploys import Run, run_pyinfra, write_inventory
 from lab.lab import Lab
 from lab.snom import SnomFleet, SnomPhone
 from lab.wait import wait_for
+from roles.shared import packed
+from roles.shared import pbxcli as cli
+from roles.shared.pbxfacts import AsteriskState
 
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on port 80
@@ -132,6 +135,22 @@ def test_phones_provision_themselves_and_register_with_no_credential_typed(event
             rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", event.buildup.output, re.M
         )
     assert event.state("desk")["settings"]["user_ringer.1"] == "Silent"
+
+
+def test_the_aors_listed_in_slices_are_the_aors_listed_whole(event):
+    """From 3,000 phones on, Asterisk's state lists the aors in slices by the last character
+    of their name (roles/shared/pbxcli.py); below, whole. On the same Asterisk, with the
+    phones registered, both give every aor, every contact and every full URI alike."""
+
+    def state(aors: int | None) -> cli.PbxState:
+        raw = event.lab.run(AsteriskState().command("asterisk -C /etc/asterisk/asterisk.conf", aors=aors)).stdout
+        return cli.parse_state(packed.lines(raw.splitlines()))
+
+    sliced, whole = state(None), state(3)
+    assert sliced.running and sliced.generation is not None
+    assert sliced.aors == whole.aors and sliced.phone_aors() == {"hall1", "hall2", "desk"}
+    assert {(c.aor, c.uri) for c in sliced.contacts} == {(c.aor, c.uri) for c in whole.contacts}
+    assert sliced.registered == whole.registered == {"hall1", "hall2", "desk"}
 
 
 def fetched_xml(event: Event, name: str) -> str:

@@ -45,15 +45,6 @@ def test_contact_id_hash_is_the_md5_of_the_uri_as_asterisk_lists_it():
     assert NONQUAL.hash.startswith("940f7819c0")
 
 
-def test_show_contacts_is_the_capture_with_long_uris():
-    assert text.show_contacts(THREE) == capture("pjsip-show-contacts.3-registered-long-uri.txt")
-
-
-def test_show_contacts_with_nan_rtt_and_with_none():
-    assert text.show_contacts([NONQUAL]) == capture("pjsip-show-contacts.1-registered.txt")
-    assert text.show_contacts([]) == capture("pjsip-show-contacts.before-register.txt")
-
-
 def test_show_aors_with_contacts_and_the_generation_marker():
     aors = {"backoffice": 1, "saal1": 1, "saal2": 1, "televoc-generation-a686ab29cef5f198": 0}
     assert text.show_aors(aors, THREE) == capture("pjsip-show-aors.3-registered-marker.txt")
@@ -96,4 +87,15 @@ def test_rendered_like_gives_back_the_same_text_for_a_synthetic_state():
     contacts = text.snom_contacts(names)
     contacts[7] = text.Registered(aor="phone0007", uri="sip:phone0007@10.23.0.9:5060", status="Unavail", rtt_ms=None)
     output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
+    assert text.rendered_like(output) == output
+
+
+def test_from_sliced_from_phones_on_the_synthetic_state_lists_the_aors_in_slices():
+    names = [f"phone{i:04d}" for i in range(cli.SLICED_FROM)]
+    contacts = text.snom_contacts(names[:50])
+    output = text.state_output(names, contacts, "0123456789abcdef", "fedcba9876543210")
+    sections = cli.split_sections(output.splitlines())
+    assert cli.AOR_LISTING not in sections and all(c in sections for c in cli.AOR_LISTINGS)
+    state = cli.parse_state(output.splitlines())
+    assert state.phone_aors() == set(names) and state.registered == set(names[:50])
     assert text.rendered_like(output) == output

@@ -1,5 +1,6 @@
 """Parsers of Asterisk 22 CLI output, against real captures (tests/unit/captures/)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,62 @@ def test_state_of_a_stopped_asterisk_is_not_running():
     assert cli.parse_state(lines) == cli.PbxState(running=False)
 
 
+def test_aor_slices_take_every_name_exactly_once():
+    names = ["saal1", "backoffice", "info-desk", "Lobby", "desk_A", "hall.2", "x", "9", "televoc-generation-0a", "M_"]
+    for name in names:
+        taking = [p for p in cli.AOR_SLICES if re.search(p, name)]
+        assert len(taking) == 1, (name, taking)
+
+
+def test_the_aors_are_listed_whole_below_sliced_from_and_in_slices_from_there_or_when_not_known():
+    assert cli.aor_listings(10) == cli.aor_listings(cli.SLICED_FROM - 1) == ("pjsip show aors",)
+    assert cli.aor_listings(cli.SLICED_FROM) == cli.aor_listings(None) == cli.AOR_LISTINGS
+    assert cli.state_commands(10)[1] == "pjsip show aors" and cli.STATE_COMMANDS == cli.state_commands(None)
+
+
+def test_state_from_the_whole_listing():
+    lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
+    lines += [cli.SECTION_MARK + "pjsip show aors", *capture("pjsip-show-aors.1-registered.txt")]
+    for command in cli.OTHER_STATE_COMMANDS:
+        lines += [cli.SECTION_MARK + command]
+    state = cli.parse_state(lines)
+    assert state.aors == {"saal1", "saal2", "backoffice"}
+    assert [(c.aor, c.status) for c in state.contacts] == [("saal1", "NonQual")]
+
+
+def test_state_with_a_slice_missing_is_refused():
+    lines = [cli.SECTION_MARK + c for c in cli.STATE_COMMANDS if c != cli.AOR_LISTINGS[3]]
+    with pytest.raises(ValueError, match="no answer for: pjsip show aors like 3"):
+        cli.parse_state(lines)
+
+
+def test_state_joins_the_slices_of_the_aors():
+    """Each aor and its contacts come from the slice that lists it; empty slices list none."""
+    registered = capture("pjsip-show-aors.1-registered.txt")  # backoffice, saal1 (registered), saal2
+    by_slice = {
+        "pjsip show aors like 1$": [line for line in registered if "saal2" not in line and "backoffice" not in line],
+        "pjsip show aors like 2$": ["", "      Aor:  saal2                                                1", ""],
+        "pjsip show aors like [abcdefghijklm]$": [
+            "",
+            "      Aor:  backoffice                                           1",
+            "",
+        ],
+    }
+    lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
+    for command in cli.STATE_COMMANDS[1:]:
+        answer = by_slice.get(command, ["No objects found.", ""] if command in cli.AOR_LISTINGS else [])
+        lines += [cli.SECTION_MARK + command, *answer]
+    state = cli.parse_state(lines)
+    assert state.aors == {"saal1", "saal2", "backoffice"}
+    assert [(c.aor, c.status) for c in state.contacts] == [("saal1", "NonQual")]
+
+
 def test_state_reads_generation_marker_and_dialplan_global():
     lines = [cli.SECTION_MARK + "core show version", *capture("core-show-version.txt")]
-    lines += [cli.SECTION_MARK + "pjsip list aors", *capture("pjsip-show-aors.1-registered.txt")]
-    lines[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
-    lines += [cli.SECTION_MARK + "pjsip show contacts", *capture("pjsip-show-contacts.1-registered.txt")]
+    aors = capture("pjsip-show-aors.1-registered.txt")
+    aors[-3:-3] = ["      Aor:  televoc-generation-0123456789abcdef                  0", ""]
+    for command in cli.AOR_LISTINGS:  # everything in one slice, the others empty
+        lines += [cli.SECTION_MARK + command, *(aors if command == cli.AOR_LISTINGS[0] else ["No objects found."])]
     lines += [
         cli.SECTION_MARK + "dialplan show globals",
         "   TELEVOC_DIALPLAN=feedbeef00112233",

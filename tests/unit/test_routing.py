@@ -93,6 +93,34 @@ def test_the_dialplan_is_flat_and_jumps_only_to_the_forward_targets(tmp_path):
     assert "exten => 1002,1,Dial(PJSIP/a2,,b(televoc-predial^s^1))" in dialplan
 
 
+def test_each_number_sits_in_the_context_of_its_last_digit_which_the_numbers_context_includes(tmp_path):
+    """Asterisk loads a context in time quadratic in its extensions: the numbers are spread
+    over one context per last digit, and televoc-numbers includes each of them (then the
+    test numbers), so a call finds every number there as before."""
+    groups = "groups:\n  - {name: desk, number: 1100, members: [a1, a2]}\n"
+    dialplan = render_asterisk(load_directory(make(tmp_path, groups))).conf_files["extensions.conf"]
+    numbers = dialplan.split("[televoc-numbers]\n")[1].split("\n\n")[0]
+    includes = re.findall(r"^include => (\S+)$", numbers, re.M)
+    assert includes == [f"televoc-numbers-{d}" for d in "0123"] + ["televoc-test-numbers"]
+    assert "exten =>" not in numbers
+    where = {
+        number: context
+        for context, body in re.findall(
+            r"^\[(televoc-numbers-\d|televoc-test-numbers)\]\n(.*?)(?=\n\n\[|\Z)", dialplan, re.M | re.S
+        )
+        for number in re.findall(r"^exten => (\d+),1,", body, re.M)
+    }
+    assert where == {
+        "1001": "televoc-numbers-1",
+        "1002": "televoc-numbers-2",
+        "1003": "televoc-numbers-3",
+        "1100": "televoc-numbers-0",
+        "1600": "televoc-numbers-0",
+        "100": "televoc-test-numbers",
+        "101": "televoc-test-numbers",
+    }
+
+
 ROUTE_END = ' same => n,Hangup(${IF($["${DIALSTATUS}" = "BUSY"]?17:19)})  ; busy: 486, else 480 (nobody answered, or nobody could)'
 
 
@@ -105,7 +133,8 @@ def test_a_call_no_forward_takes_ends_with_the_cause_the_caller_hears_as_486_or_
         "  - {name: closed, number: 1400, members: [{name: a3, paused: true}]}\n"
     )
     dialplan = render_asterisk(load_directory(make(tmp_path, groups, phones=phones))).conf_files["extensions.conf"]
-    numbers = dialplan.split("[televoc-numbers]\n")[1].split("\n\n")[0]
+    parts = re.findall(r"^\[televoc-numbers-\d\]\n(.*?)(?:\n\n|\Z)", dialplan, re.M | re.S)
+    numbers = "\n".join(parts)
     blocks = dict(re.findall(r"^; (\d+): .*\n((?: same => .*\n|exten => .*\n)+)", numbers + "\n", re.M))
     assert sorted(blocks) == ["1001", "1002", "1003", "1100", "1400", "1600"]
     assert all(block.rstrip("\n").endswith(ROUTE_END) for block in blocks.values()), numbers

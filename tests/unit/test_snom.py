@@ -1,5 +1,8 @@
 """snom provisioning renderers and the facts that read what was published (no host)."""
 
+import io
+import subprocess
+import tarfile
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -10,7 +13,7 @@ from roles.shared.files import sha256
 from roles.snom import provisioning_url, render_provisioning, render_wipe
 from roles.snom.deploy import Publication
 from roles.snom.facts import MISSING, PendingNotifications, ProvisioningManifest
-from roles.snom.operations import _tar, changed_phones, directory_changed
+from roles.snom.operations import TOLD_MARK, _tar, changed_phones, directory_changed, notify_script
 from roles.snom.render import TBOOK_MAX
 
 
@@ -84,6 +87,19 @@ def test_a_provisioned_phone_needs_the_pbx_address(tmp_path, monkeypatch):
 def test_the_tar_of_provisioning_files_is_deterministic():
     files = {"B.xml": "b", "A.xml": "a"}
     assert _tar(files, "m") == _tar(dict(reversed(files.items())), "m")
+
+
+def test_the_tar_of_provisioning_files_is_what_tar_reads_back():
+    """Its headers are written by hand: Python's tarfile (strict about checksums and the
+    ustar magic) reads every file back, with its name, size, mode and text."""
+    files = {f"000413{i:06X}.xml": f"<settings>{'x' * (i * 37 % 1500)}</settings>\n" for i in range(40)}
+    files["directory.xml"] = "\u00e4\u00f6\u00fc" * 200  # not ASCII inside: sizes are bytes
+    with tarfile.open(fileobj=io.BytesIO(_tar(files, "the manifest\n")), mode="r:gz") as tar:
+        members = tar.getmembers()
+        read = {m.name: tar.extractfile(m).read().decode() for m in members}  # type: ignore[union-attr]
+    assert read == {**files, ".manifest": "the manifest\n"}
+    assert {(m.mode, m.uid, m.gid, m.mtime, m.type) for m in members} == {(0o640, 0, 0, 0, tarfile.REGTYPE)}
+    assert [m.name for m in members] == sorted(read)
 
 
 def test_manifest_fact_keeps_never_published_apart_from_empty():
@@ -263,8 +279,8 @@ def test_a_change_of_one_phones_ringer_changes_that_phones_file_only(tmp_path, m
         tmp_path, monkeypatch, many(2) + many(3).splitlines(keepends=True)[2].replace("}", ", ringer: Ringer4}")
     )
     files = render_provisioning(directory)
-    assert changed_phones(published(before), files, directory.provisioned) == ["p002"]
-    assert not directory_changed(published(before), files)
+    assert changed_phones(published(before), published(files), directory.provisioned) == ["p002"]
+    assert not directory_changed(published(before), published(files))
 
 
 def test_a_directory_change_changes_every_provisioned_phones_file_and_is_said_once(tmp_path, monkeypatch):
@@ -272,9 +288,9 @@ def test_a_directory_change_changes_every_provisioned_phones_file_and_is_said_on
     directory = load(tmp_path, monkeypatch, many(3) + "  - {name: new, extension: 3000}\n")
     files = render_provisioning(directory)
     live = published(before)
-    assert changed_phones(live, files, directory.provisioned) == ["p000", "p001", "p002"]
-    assert directory_changed(live, files)
-    assert not directory_changed(None, files)  # the first publication: every phone is new anyway
+    assert changed_phones(live, published(files), directory.provisioned) == ["p000", "p001", "p002"]
+    assert directory_changed(live, published(files))
+    assert not directory_changed(None, published(files))  # the first publication: every phone is new anyway
     told = Publication(files=files, changed=["p000", "p001", "p002"], pending=["p001"], directory_resync=True)
     assert told.told == ("p001",)  # the rest is one line: "the directory changed: 3 provisioned phones resync"
     assert Publication(files=files, changed=["p000"], pending=["p001"]).told == ("p001", "p000")
@@ -284,5 +300,51 @@ def test_beyond_100_entries_a_directory_change_changes_no_phones_file(tmp_path, 
     before = render_provisioning(load(tmp_path, monkeypatch, many(101)))
     directory = load(tmp_path, monkeypatch, many(101) + "  - {name: new, extension: 3000}\n")
     files = render_provisioning(directory)
-    assert directory_changed(published(before), files)
-    assert changed_phones(published(before), files, directory.provisioned) == []
+    assert directory_changed(published(before), published(files))
+    assert changed_phones(published(before), published(files), directory.provisioned) == []
+
+
+FAKE_ASTERISK = """\
+#!/bin/sh
+# asterisk -rx COMMAND, as Asterisk 22 answers: two phones registered (a1 with two contacts)
+case "$2" in
+  "database show registrar/contact")
+    printf '%s\\n' '/registrar/contact/a1;@0123abcd: {"uri":"sip:a1@10.0.0.1"}' \\
+      '/registrar/contact/a1;@4567ef01: {"uri":"sip:a1@10.0.0.9"}' \\
+      '/registrar/contact/a3;@89abcdef: {"uri":"sip:a3@10.0.0.3"}' '3 results found.' ;;
+  "pjsip send notify "*)
+    echo "$2" >> "$(dirname "$0")/notified"
+    for name in $(echo "$2" | sed 's/.* endpoint //'); do echo "Sending NOTIFY of type 'x' to '$name'"; done ;;
+esac
+"""
+
+
+def run_notify(tmp_path, names: list[str], fake: str = FAKE_ASTERISK) -> list[str]:
+    cli = tmp_path / "asterisk"
+    cli.write_text(fake)
+    cli.chmod(0o755)
+    script = notify_script(str(cli), "televoc-check-sync")
+    done = subprocess.run(
+        ["sh", "-c", script], input="".join(f"{n}\n" for n in names), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_notify_goes_to_the_phones_registered_now_and_names_them(tmp_path):
+    lines = run_notify(tmp_path, ["a1", "a2", "a3", "a10"])
+    assert lines[lines.index(TOLD_MARK) + 1 :] == ["a1", "a3"]
+    assert (tmp_path / "notified").read_text() == "pjsip send notify televoc-check-sync endpoint a1 a3\n"
+
+
+def test_a_notify_to_nobody_registered_sends_no_command(tmp_path):
+    assert run_notify(tmp_path, ["a2", "a4"]) == [TOLD_MARK]
+    assert not (tmp_path / "notified").exists()
+
+
+def test_a_notify_with_asterisk_down_says_so_before_the_mark(tmp_path):
+    down = (
+        "#!/bin/sh\necho 'Unable to connect to remote asterisk (does /run/asterisk/asterisk.ctl exist?)' >&2\nexit 1\n"
+    )
+    lines = run_notify(tmp_path, ["a1"], fake=down)
+    assert lines[0].startswith("Unable to connect to remote asterisk") and lines[-1] == TOLD_MARK
