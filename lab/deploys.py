@@ -113,23 +113,25 @@ def write_inventory(path: Path, host_data: dict) -> Path:
     return path
 
 
+def _pyinfra(
+    inventory: Path, deploy: str, event_dir: Path, secret_file: Path, args: tuple[str, ...], yes: bool
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the real pyinfra CLI for `deploy` (with -y unless
+    `yes` is false). Its reports (CSV) go beside the event directory, not into the repository."""
+    env = dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir), TELEVOC_SECRET_FILE=str(secret_file))
+    if not any(a.startswith("televoc_report_dir=") for a in args):
+        args = ("--data", f"televoc_report_dir={Path(event_dir).parent / 'reports'}", *args)
+    return [PYINFRA, str(inventory), deploy, *(["-y"] if yes else []), *args], env
+
+
 def run_pyinfra(
     inventory: Path, deploy: str, event_dir: Path, secret_file: Path, *args: str, timeout: float = 240, yes: bool = True
 ) -> Run:
     """The real pyinfra CLI, in a subprocess, from the repository root (with -y unless `yes`
-    is false: pyinfra's change detection, e.g. for --dry). Its reports (CSV) go beside the
-    event directory, not into the repository."""
-    env = dict(os.environ, TELEVOC_EVENT_DIR=str(event_dir), TELEVOC_SECRET_FILE=str(secret_file))
-    if not any(a.startswith("televoc_report_dir=") for a in args):
-        args = ("--data", f"televoc_report_dir={Path(event_dir).parent / 'reports'}", *args)
+    is false: pyinfra's change detection, e.g. for --dry)."""
+    argv, env = _pyinfra(inventory, deploy, event_dir, secret_file, args, yes)
     proc = subprocess.run(
-        [PYINFRA, str(inventory), deploy, *(["-y"] if yes else []), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -160,6 +162,21 @@ class Deployment:
 
     def deploy(self, *args: str, yes: bool = True) -> Run:
         return self.run("deploy.py", *args, yes=yes)
+
+    def start_deploy(self, *args: str) -> subprocess.Popen:
+        """deploy.py started and left running (for a test that interrupts it): its output,
+        standard error included, is the process's stdout. The caller waits for it and kills
+        it if it outlives the test."""
+        argv, env = _pyinfra(self.inventory, "deploy.py", self.event, self.secret, args, yes=True)
+        return subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
 
     def passwords(self) -> dict[str, str]:
         return passwords(self.event, self.secret)

@@ -16,7 +16,6 @@ runs once more without a fault and reviews (--dry) that a next run has nothing t
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
 import subprocess
@@ -24,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
+from lab.deploys import Deployment, copy_example_event
 from lab.lab import Lab
 from lab.wait import until, wait_for
 
@@ -114,18 +113,7 @@ class FaultSteps(Deployment):
     def faulty_run(self, at: str, fault) -> tuple[int, str, bool]:
         """A report-mode deploy; `fault()` is called as soon as the step named `at` starts.
         (exit status, output, whether the step came and the fault hit)."""
-        env = dict(os.environ, TELEVOC_EVENT_DIR=str(self.event), TELEVOC_SECRET_FILE=str(self.secret))
-        args = ["--data", "televoc_verify=report", "--data", "televoc_register_wait=0"]
-        args += ["--data", f"televoc_report_dir={self.event.parent / 'reports'}"]
-        proc = subprocess.Popen(
-            [PYINFRA, str(self.inventory), "deploy.py", "-y", *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = self.start_deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         lines: list[str] = []
         hit: list[str] = []
 
@@ -139,14 +127,18 @@ class FaultSteps(Deployment):
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
+        hung = False
         try:
             proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            hung = True  # said in the output below, for check_run to name with the step
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
         reader.join(timeout=10)
-        return proc.returncode, "".join(lines), bool(hit)
+        output = "".join(lines) + ("\n[the run did not exit within 180 s: killed]\n" if hung else "")
+        return proc.returncode, output, bool(hit)
 
     def serving_problems(self) -> list[str]:
         """What is wrong with the PBX now, waited for where it comes back by itself."""

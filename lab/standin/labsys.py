@@ -224,7 +224,7 @@ def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except FileNotFoundError:
+    except OSError:  # gone, or not ours to read
         return ""
 
 
@@ -578,7 +578,7 @@ def _stop_watcher(unit: str) -> None:
             pid = int(f.read().strip())
     except (FileNotFoundError, ValueError):
         return
-    if pid != os.getpid() and alive(pid) and "labsys.py" in _proc_cmdline(pid) and " watch " in _proc_cmdline(pid):
+    if pid != os.getpid() and alive(pid) and "labsys.py" in _cmdline(pid) and " watch " in _cmdline(pid):
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):  # at most 5 s
             if not alive(pid):
@@ -588,14 +588,6 @@ def _stop_watcher(unit: str) -> None:
         os.unlink(_watcher_file(unit))
     except FileNotFoundError:
         pass
-
-
-def _proc_cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _watch_forking(unit: str) -> None:

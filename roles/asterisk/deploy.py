@@ -22,7 +22,7 @@ from pyinfra import host
 from pyinfra.api import HiddenValue
 
 from roles.shared import pbxfacts, runs
-from roles.shared.files import UNREAD, managed_file, sha256
+from roles.shared.files import UNREAD, managed_file, paths_absent, sha256
 from roles.shared.leftovers import Leftovers
 from roles.shared.ops import as_needed, deploy
 from roles.shared.pbxobjects import objects_script, parse_objects
@@ -126,6 +126,20 @@ def snapshot_commands(settings, config: AsteriskConfig) -> list[tuple[str, str]]
     return [(OBJECTS, objects_script(settings.asterisk__cli))]
 
 
+def _running(op, settings, snapshot, changes: RunChanges, **aors) -> None:
+    """Asterisk runs (started if not), in a buildup and in a teardown alike."""
+    op(
+        operations.running,
+        name="Asterisk is running",
+        cli=settings.asterisk__cli,
+        start="systemctl start asterisk.service",
+        wait=settings.asterisk__reload_wait,
+        changes=changes,
+        **aors,
+        **({} if snapshot is None else {"state": snapshot.asterisk}),
+    )
+
+
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
 def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snapshot: Snapshot | None = None):
     """
@@ -157,16 +171,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         **known(secrets_path),
     )
     state = {} if snapshot is None else {"state": snapshot.asterisk}
-    op(
-        operations.running,
-        name="Asterisk is running",
-        cli=settings.asterisk__cli,
-        start="systemctl start asterisk.service",
-        wait=settings.asterisk__reload_wait,
-        changes=changes,
-        aors=len(config.expected.phones),
-        **state,
-    )
+    _running(op, settings, snapshot, changes, aors=len(config.expected.phones))
     op(
         operations.config_live,
         name=f"Asterisk serves config generation {config.generation}",
@@ -338,16 +343,7 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
     before = _objects(snapshot)
     op = as_needed(snapshot if before is not UNREAD else None)
     if config.enable:
-        state = {} if snapshot is None else {"state": snapshot.asterisk}
-        op(
-            operations.running,
-            name="Asterisk is running",
-            cli=settings.asterisk__cli,
-            start="systemctl start asterisk.service",
-            wait=settings.asterisk__reload_wait,
-            changes=changes,
-            **state,
-        )
+        _running(op, settings, snapshot, changes)
         op(
             removal.asterisk_emptied,
             name="Asterisk serves nothing of the event (reloaded; the contacts it kept removed)",
@@ -358,10 +354,10 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
         )
     paths = snapshot_paths(settings)
     as_needed(snapshot)(
-        removal.files_removed,
+        paths_absent,
         name="The event's passwords, fingerprints and summary are removed from the PBX",
         paths=paths,
-        leftovers=leftovers,
+        removed=leftovers.removed,
         present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)],
     )
     removal.nothing_left(

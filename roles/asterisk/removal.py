@@ -11,7 +11,7 @@ import time
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 
-from roles.shared.files import UNREAD, ExistingPaths, TextFile, put_file_atomically
+from roles.shared.files import UNREAD, TextFile, put_file_atomically
 from roles.shared.leftovers import Leftovers
 from roles.shared.pbxfacts import POLL_SECONDS, AsteriskObjects, OutboundRegistrations
 from roles.shared.pbxobjects import PbxObjects
@@ -206,31 +206,6 @@ def stored_contacts_removed(cli: str, stored=UNREAD):
         host.noop("Asterisk keeps no contact")
         return
     yield FunctionCommand(_contacts_removed, (cli,), {})
-
-
-def _noted(state, host, leftovers: Leftovers, text: str) -> bool:
-    leftovers.removed.append(text)
-    return True
-
-
-@operation(is_idempotent=False)
-def files_removed(paths, leftovers: Leftovers, present=None):
-    """
-    Remove the event's files (the passwords, the fingerprints, the summary) in one command;
-    `leftovers` gets their names.
-
-    + paths: what must not exist
-    + leftovers: gets the files removed
-    + present: which of them exist, as the run's snapshot found (None: read them)
-    """
-    if present is None:
-        present = host.get_fact(ExistingPaths, paths=tuple(paths))
-    present = [p for p in paths if p in set(present)]
-    if not present:
-        host.noop(f"already absent: {', '.join(paths)}")
-        return
-    yield StringCommand("rm", "-f", *[QuoteString(p) for p in present])
-    yield FunctionCommand(_noted, (leftovers, f"files: {', '.join(present)}"), {})
 
 
 def _judged(state, host, cli: str, stopped: bool, before, current, changes: RunChanges, leftovers: Leftovers) -> bool:

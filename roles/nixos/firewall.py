@@ -18,6 +18,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from roles.shared.sections import split as split_answers
+
 from .render import Opening
 
 # The fact's command (one remote command): each answer after a marker line.
@@ -38,15 +40,7 @@ def command() -> str:
 
 
 def split(lines: list[str]) -> dict[str, list[str]]:
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in lines:
-        if line.startswith(MARK):
-            current = line[len(MARK) :].strip()
-            sections[current] = []
-        elif current is not None:
-            sections[current].append(line)
-    return sections
+    return split_answers(lines, MARK)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -16,6 +16,8 @@ import posixpath
 import shlex
 from dataclasses import dataclass
 
+from roles.shared.sections import split
+
 FLAKE = "/etc/nixos/flake.nix"
 MARK = "@@host "
 # git refuses a repository another user owns ("dubious ownership") unless told it is safe.
@@ -62,14 +64,9 @@ def command(paths: tuple[str, ...], import_name: str) -> str:
 
 
 def parse(lines: list[str]) -> NixosHost:
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in lines:
-        if line.startswith(MARK):
-            current = line[len(MARK) :].strip()
-            sections[current] = []
-        elif current is not None and line.strip():
-            sections[current].append(line.rstrip("\n"))
+    sections = {
+        name: [line.rstrip("\n") for line in answer if line.strip()] for name, answer in split(lines, MARK).items()
+    }
     name = (sections.get("name") or ["nixos"])[0].strip()
     flake = sections.get("flake") or []
     return NixosHost(

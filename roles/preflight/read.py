@@ -15,6 +15,7 @@ import re
 import shlex
 
 from roles.nixos import host as nixos_host
+from roles.shared.sections import split
 
 from .judge import Answers
 
@@ -73,18 +74,6 @@ def command(module_path: str, configuration: str, flake_output: str, import_name
     return "; ".join(parts)
 
 
-def _sections(lines: list[str]) -> dict[str, list[str]]:
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in lines:
-        if line.startswith(MARK):
-            current = line[len(MARK) :].strip()
-            sections[current] = []
-        elif current is not None:
-            sections[current].append(line)
-    return sections
-
-
 _SS = re.compile(r"^(?P<proto>udp|tcp)\s+\S+\s+\d+\s+\d+\s+(?P<local>\S+)\s+\S+(?:\s+users:\(\((?P<users>.*)\)\))?")
 
 
@@ -107,7 +96,7 @@ def _free(lines: list[str]) -> list[int]:
 
 
 def parse(lines: list[str], flake_output: str = "") -> Answers:
-    s = _sections(lines)
+    s = split(lines, MARK)
     version = next((line.strip() for line in s.get("version", []) if line.strip()), None)
     kind = nixos_host.parse(s.get("host", []))
     evaluated, error = None, ""

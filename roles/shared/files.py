@@ -315,20 +315,28 @@ class ExistingPaths(FactBase):
 
 
 @operation()
-def paths_absent(paths, present=None):
+def paths_absent(paths, present=None, removed: list[str] | None = None):
     """
     Remove files and directories (recursively) that exist, in one remote command.
 
     + paths: what must not exist
     + present: which of them exist, as the run's snapshot found (None: read them)
+    + removed: gets "files: <those removed>" once they are (a teardown's Leftovers.removed)
     """
     if present is None:
         present = host.get_fact(ExistingPaths, paths=tuple(paths))
-    present = [p for p in present if p in set(paths)]
+    present = [p for p in paths if p in set(present)]  # in the order of `paths`
     if not present:
         host.noop(f"already absent: {', '.join(paths)}")
         return
     yield StringCommand("rm", "-rf", *[QuoteString(p) for p in present])
+    if removed is not None:
+        yield FunctionCommand(_noted, (removed, f"files: {', '.join(present)}"), {})
+
+
+def _noted(state, host, removed: list[str], text: str) -> bool:
+    removed.append(text)
+    return True
 
 
 def run_per_line(host, lines: list[str], list_path: str, script: str) -> tuple[bool, list[str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, RESERVED_PREFIX
+from roles.shared.sections import split as split_answers
 
 NOT_RUNNING = "Unable to connect to remote asterisk"
 NO_SUCH_COMMAND = "No such command"
@@ -307,15 +308,7 @@ def state_script(cli_command: str, aors: int | None = None) -> str:
 
 
 def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:
-    sections: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in lines:
-        if line.startswith(SECTION_MARK):
-            current = line[len(SECTION_MARK) :].strip()
-            sections[current] = []
-        elif current is not None:
-            sections[current].append(line)
-    return sections
+    return split_answers(lines, SECTION_MARK)
 
 
 def parse_state(lines: Iterable[str]) -> PbxState:

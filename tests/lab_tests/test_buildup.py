@@ -210,9 +210,6 @@ def test_missing_import_stops_with_the_line_to_add(buildup):
 
 def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     """The cable to the PBX is pulled while nixos-rebuild runs; a rerun finishes the job."""
-    import subprocess
-
-    from lab.deploys import PYINFRA, REPO
 
     rebuild = buildup.lab.root / "usr/local/sbin/nixos-rebuild"
     real = rebuild.with_name("nixos-rebuild.real")
@@ -226,16 +223,7 @@ def test_ssh_dropped_during_the_switch_leaves_the_old_config_serving(buildup):
     started = buildup.lab.root / "run/televoc-lab/switch-started"
     try:
         buildup.edit_phones(lambda phones: phones[2].update(password=new, display_name="Back Office"))
-        env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
-        proc = subprocess.Popen(
-            [PYINFRA, str(buildup.inventory), "deploy.py", "-y"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = buildup.start_deploy()
         try:
             wait_for(started.exists, 60, "the switch to start")
             assert buildup.lab.drop_ssh_connections() >= 1

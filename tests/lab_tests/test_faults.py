@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lab.deploys import PYINFRA, REPO, Deployment, copy_example_event
+from lab.deploys import Deployment, copy_example_event
 from lab.lab import Lab
 from lab.wait import wait_for
 
@@ -150,16 +150,7 @@ def test_a_run_interrupted_with_ctrl_c_exits_130_and_is_named_by_the_next_run(bu
     buildup.phones.pop("backoffice").stop()  # one phone missing: the run waits for it
     wait_for(lambda: "backoffice" not in buildup.contacts(), 15, "backoffice to unregister")
     buildup.edit_phones(lambda phones: phones[0].update(display_name="Saal Eins"))  # a run that changes
-    env = dict(os.environ, TELEVOC_EVENT_DIR=str(buildup.event), TELEVOC_SECRET_FILE=str(buildup.secret))
-    proc = subprocess.Popen(
-        [PYINFRA, str(buildup.inventory), "deploy.py", "-y", "--data", "televoc_register_wait=60"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = buildup.start_deploy("--data", "televoc_register_wait=60")
     try:
         wait_for(lambda: (buildup.lab.root / "var/lib/televoc-run/unfinished").exists(), 60, "the run to start")
         time.sleep(5)  # by then the run waits for backoffice (up to 60 s)
