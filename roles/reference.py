@@ -30,6 +30,7 @@ from roles.event.model import (
     GroupEntry,
     Member,
     NumberRange,
+    OutsideNumber,
     PhoneEntry,
     SelfService,
     Trunk,
@@ -97,6 +98,9 @@ def allowed(field: FieldInfo) -> str:
         return "a whole number"
     if dict in kinds:
         return "names, each with the keys below"
+    items = typing.get_args(field.annotation)
+    if tuple in kinds and any(isinstance(a, type) and issubclass(a, BaseModel) for a in items):
+        return "a list (below)"
     if list in kinds:
         at_least = any(isinstance(m, MinLen) and m.min_length for m in field.metadata)
         return f"a list (below){', one at least' if at_least else ''}"
@@ -183,6 +187,10 @@ def render() -> str:
         "#### claimable and temporary\n\nEach range is `first` and `last`, both included, numbers of one "
         "length; the two ranges share no number, and no number of the crew lies inside either.\n",
         _table(NumberRange, "self_service.<range>."),
+        "### outside_numbers\n\n`outside_numbers:` in event.yml, one entry per number outside the event (the "
+        "venue's reception, a taxi): listed in the printed directory and its exports, never a phone "
+        "([routing.md](routing.md#outside-numbers)).\n",
+        _table(OutsideNumber),
         "## phones.yml\n\nA list under `phones:`, one entry per phone.\n",
         _table(PhoneEntry),
         "## groups.yml\n\nOptional. A list under `groups:`, one entry per group.\n",

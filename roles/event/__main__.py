@@ -1,7 +1,8 @@
 """`python -m roles.event check|new-secret|passwords|directory|trunk-password --event DIR [NAME ...]`:
 validate a directory, create its secret, show phones' passwords (to type into a phone by hand),
-write the printable phone directory (`--out DIR`, default ./reports), store the upstream
-trunk's password (asked for, never echoed) in its file with mode 0600."""
+write the phone directory, printable and its exports (`--out DIR`, default ./reports;
+`--format html,csv,json,vcard,yealink`, default all), store the upstream trunk's password
+(asked for, never echoed) in its file with mode 0600."""
 
 import argparse
 import getpass
@@ -25,13 +26,28 @@ def _refused(error: EventError) -> int:
     return 2
 
 
-def _write_directory(directory_model, out: Path) -> int:
-    """directory.html (for A4 print) and directory.csv into `out`."""
+def _formats(text: str) -> list[str]:
+    """'json,vcard' -> ['json', 'vcard'] (argparse's type: an unknown format is refused)."""
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in phonebook.FORMATS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(map(repr, unknown)) or repr(text)}: choose from {','.join(phonebook.FORMATS)}"
+        )
+    return chosen
+
+
+def _write_directory(directory_model, out: Path, formats: list[str]) -> int:
+    """The directory in each of `formats` (phonebook.FORMATS) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "directory.html").write_text(phonebook.render_html(directory_model), encoding="utf-8")
-    (out / "directory.csv").write_text(phonebook.render_csv(directory_model), encoding="utf-8", newline="")
+    written = []
+    for name in formats:
+        file, render = phonebook.FORMATS[name]
+        (out / file).write_text(render(directory_model), encoding="utf-8", newline="")
+        written.append(str(out / file))
     count = len(phonebook.entries(directory_model))
-    print(f"wrote {out / 'directory.html'} and {out / 'directory.csv'}: {count} entr{'y' if count == 1 else 'ies'}")
+    files = written[0] if len(written) == 1 else f"{', '.join(written[:-1])} and {written[-1]}"
+    print(f"wrote {files}: {count} entr{'y' if count == 1 else 'ies'}")
     return 0
 
 
@@ -41,6 +57,12 @@ def main(argv=None) -> int:
     parser.add_argument("--event", default="group_data/event", help="the event directory")
     parser.add_argument("names", nargs="*", help="passwords: only these phones")
     parser.add_argument("--out", default="reports", help="directory: where to write the files")
+    parser.add_argument(
+        "--format",
+        type=_formats,
+        default=list(phonebook.FORMATS),
+        help=f"directory: which files, comma-separated, of {','.join(phonebook.FORMATS)} (default: all)",
+    )
     args = parser.parse_intermixed_args(argv)
     directory = Path(args.event)
 
@@ -93,7 +115,7 @@ def main(argv=None) -> int:
                 print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.event_web_password or '-'}")
         return 0
     if args.command == "directory":
-        return _write_directory(directory_model, Path(args.out))
+        return _write_directory(directory_model, Path(args.out), args.format)
     bases = directory_model.bases
     handsets = sum(1 for a in directory_model.accounts if a.base is not None)
     dect = f", {len(bases)} DECT base{'s' if len(bases) != 1 else ''} ({handsets} of the phones are handsets)"

@@ -48,12 +48,43 @@ def _check_event(event: Event, event_file: SourceFile) -> None:
             f"{event.test_numbers.echo!r} is also the hello_world number "
             f"({f'line {line}' if line else 'its default'}): the two test numbers must differ: change one",
         )
+    _check_outside_numbers(event, event_file)
     if event.sip.rtp_start >= event.sip.rtp_end:
         event_file.add(
             ("sip", "rtp_end"),
             f"{event.sip.rtp_end} is not above rtp_start ({event.sip.rtp_start}): the RTP port range "
             "runs from rtp_start up to rtp_end: make rtp_end the larger one",
         )
+
+
+def _check_outside_numbers(event: Event, event_file: SourceFile) -> None:
+    """An outside number is listed once; `dial` is what a phone dials to call out, so it needs
+    the trunk and starts with its dial-out prefix."""
+    seen: dict[str, int] = {}
+    for i, outside in enumerate(event.outside_numbers):
+        first = seen.setdefault(outside.tel, i)
+        if first != i:
+            line = event_file.line(("outside_numbers", first, "number"))
+            event_file.add(
+                ("outside_numbers", i, "number"),
+                f"{outside.number!r} is also outside number {first + 1} ({event.outside_numbers[first].name}), "
+                f"line {line}: list each number once",
+            )
+        if outside.dial is None:
+            continue
+        if event.trunk is None:
+            event_file.add(
+                ("outside_numbers", i, "dial"),
+                "the event has no trunk, so no phone of it can call out: delete dial (the number is still "
+                "listed for people), or add a trunk (docs/trunks-and-venues.md)",
+            )
+        elif not outside.dial.startswith(event.trunk.dial_out_prefix) or outside.dial == event.trunk.dial_out_prefix:
+            event_file.add(
+                ("outside_numbers", i, "dial"),
+                f"{outside.dial!r} does not start with the dial-out prefix {event.trunk.dial_out_prefix!r} "
+                "(trunk.dial_out_prefix), which a phone dials before an outside number: write the prefix, then "
+                "the number",
+            )
 
 
 def load_event(directory: Path | str) -> Event:

@@ -206,7 +206,7 @@ def explain(error: Mapping[str, Any], model: type, source: str | None) -> str:
         )
     if kind == "value_error":
         return str(error["ctx"]["error"])
-    if kind == "target_number":
+    if kind in ("target_number", "outside_number"):
         return error["msg"]
     if kind == "bool_type":
         written = str(default).lower() if isinstance(default, bool) else "true"
@@ -229,6 +229,8 @@ def explain(error: Mapping[str, Any], model: type, source: str | None) -> str:
             bad = sorted({c for c in value if c in '"<>;\\' or ord(c) < 32}, key=value.index)
             what = f"has {', '.join(_char(c) for c in bad)}" if bad else f"has {len(value)} characters"
             return f"{value!r} {what}, but {rule}: {example_fix}"
+        if getattr(holder, "__name__", "") == "OutsideNumber" and key == "number":
+            return f'{value!r} does not fit: {rule}: write it like this, e.g. number: "+49 30 1234567"'
         if key == "model" and value.lower().startswith("snom") and value != value.lower():
             return f"{value!r} does not fit: {rule}: write '{value.lower()}'"
         return f"{value!r} does not fit: {rule}: write it like this, {example_fix}"

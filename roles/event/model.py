@@ -483,6 +483,55 @@ class SelfService(Strict):
     )
 
 
+OUTSIDE_NUMBER_RULE = (
+    "an outside number is digits, optionally after a '+', in groups of digits separated by one space, "
+    "'-' or '/' (e.g. '+49 30 1234567', in quotes), at most 30 characters"
+)
+DIAL_RULE = "dial is the digits a phone of the event dials for the outside number: 2 to 20 digits, in quotes"
+
+
+def _outside_number(value):
+    """Taken as written, so it must be text: YAML reads +4930123 and 112 as numbers (a '+' or a
+    leading 0 would be lost without a word)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "outside_number",
+            "YAML reads it as the number {value}, but an outside number is printed as written: "
+            'write it in quotes, e.g. number: "+49 30 1234567"',
+            {"value": value},
+        )
+    return value
+
+
+class OutsideNumber(Strict):
+    """One entry of `outside_numbers:` in event.yml: a number outside the event (the venue's
+    reception, a taxi) listed in the directory and its exports; it is no phone."""
+
+    name: DisplayName = Field(json_schema_extra=doc("its name in the directory (e.g. `Taxi`)"))
+    number: Annotated[
+        str,
+        BeforeValidator(_outside_number),
+        Field(min_length=2, max_length=30, pattern=r"^\+?[0-9]+([ /-][0-9]+)*$", description=OUTSIDE_NUMBER_RULE),
+    ] = Field(json_schema_extra=doc('the number, printed as written (e.g. `"+49 30 1234567"`)'))
+    dial: str | None = Field(
+        None,
+        pattern=r"^[0-9]{2,20}$",
+        coerce_numbers_to_str=True,
+        description=DIAL_RULE,
+        json_schema_extra=doc(
+            'what a phone of the event dials for it, with the trunk\'s `dial_out_prefix` (e.g. `"0030123456"`): '
+            "only with it is the number in the phones' own directories (snom, Yealink)",
+            "none: listed for people only",
+        ),
+    )
+    location: Location | None = Field(None, json_schema_extra=doc("where it is, for the directory"))
+
+    @property
+    def tel(self) -> str:
+        """The number without its separators: '+49 30 1234-567' -> '+49301234567'."""
+        return re.sub(r"[ /-]", "", self.number)
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -550,6 +599,13 @@ class Event(Strict):
         None,
         json_schema_extra=doc(
             "participants' own phones: temporary numbers and claimed numbers (docs/self-service.md)", "off"
+        ),
+    )
+    outside_numbers: tuple[OutsideNumber, ...] = Field(
+        (),
+        json_schema_extra=doc(
+            "numbers outside the event listed in the directory and its exports (docs/routing.md, 'Outside numbers')",
+            "none",
         ),
     )
 

@@ -1,13 +1,16 @@
-"""The event's printable phone directory: entries sorted as a person looks a number up, as
-A4 HTML and as CSV. Pure functions: the same directory gives byte-identical output."""
+"""The event's phone directory: entries sorted as a person looks a number up, as A4 HTML, CSV,
+JSON, vCard 3.0 and Yealink's remote phone book XML, all from `entries()`, so every format lists
+the same entries (in_directory, outside numbers) in the same order. Pure functions: the same
+directory gives byte-identical output, in time linear in the entries."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from itertools import groupby
 
@@ -24,9 +27,18 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @dataclass(frozen=True)
 class Entry:
     name: str  # the display name
-    number: str
-    kind: str  # "phone" or "group"
+    number: str  # as printed: an extension, a group's number, an outside number as written
+    kind: str  # "phone", "group" or "outside" (outside_numbers of event.yml)
     location: str | None = None
+    dial: str | None = None  # what a phone of the event dials; None: an outside number no phone dials
+
+    @property
+    def tel(self) -> str:
+        """The number without separators ('+49 30 1234-567' -> '+49301234567')."""
+        return self.number if self.kind != "outside" else _SEPARATORS.sub("", self.number)
+
+
+_SEPARATORS = re.compile(r"[ /-]")
 
 
 def _base(text: str) -> str:
@@ -59,14 +71,28 @@ def _natural(text: str) -> tuple:
 def sort_key(entry: Entry) -> tuple:
     """'#' last, then by name (case, accents, numbers as above), ties by number."""
     base = _base(entry.name)
-    return (_initial(base) == OTHER, _natural(base), int(entry.number), entry.number, entry.name, entry.kind)
+    return (_initial(base) == OTHER, _natural(base), int(entry.tel.lstrip("+")), entry.number, entry.name, entry.kind)
 
 
 def entries(directory: Directory) -> list[Entry]:
-    """The phones and groups with in_directory set, in the printed order (sort_key)."""
-    listed = [Entry(a.display_name, a.extension, "phone", a.location) for a in directory.accounts if a.in_directory]
-    listed += [Entry(g.display_name, g.number, "group", g.location) for g in directory.groups if g.in_directory]
+    """The phones and groups with in_directory set and the outside numbers of event.yml, in
+    the printed order (sort_key)."""
+    listed = [
+        Entry(a.display_name, a.extension, "phone", a.location, a.extension)
+        for a in directory.accounts
+        if a.in_directory
+    ]
+    listed += [
+        Entry(g.display_name, g.number, "group", g.location, g.number) for g in directory.groups if g.in_directory
+    ]
+    listed += [Entry(o.name, o.number, "outside", o.location, o.dial) for o in directory.event.outside_numbers]
     return sorted(listed, key=sort_key)
+
+
+def for_phones(listed: list[Entry]) -> list[Entry]:
+    """The entries a phone's own directory shows (snom, Yealink), each with the number the phone
+    dials: an outside number only with its `dial`."""
+    return [e if e.kind != "outside" else replace(e, number=e.dial) for e in listed if e.dial is not None]
 
 
 def sections(listed: list[Entry]) -> list[tuple[str, list[Entry]]]:
@@ -87,6 +113,7 @@ h2 { margin: 6pt 0 1pt; font-size: 11pt; line-height: 14pt; border-bottom: 0.5pt
 .e { margin: 0; break-inside: avoid; overflow-wrap: anywhere; }
 .line { display: flex; align-items: last baseline; }
 .group .name { font-weight: bold; }
+.outside .name { font-style: italic; }
 .dots { flex: 1 0 4mm; margin: 0 1mm; border-bottom: 0.8pt dotted #777; }
 .number { flex: none; font-variant-numeric: tabular-nums; }
 .where { display: block; padding-left: 3mm; font-size: 7.5pt; line-height: 9pt; color: #444; }
@@ -109,6 +136,8 @@ def render_html(directory: Directory) -> str:
     about = f"{len(listed)} entr{'y' if len(listed) == 1 else 'ies'}"
     if any(e.kind == "group" for e in listed):
         about += "; <b>bold</b>: a group (rings several phones)"
+    if any(e.kind == "outside" for e in listed):
+        about += "; <i>italic</i>: a number outside the event"
     body = "\n".join(
         f"<h2>{letter}</h2>\n" + "\n".join(_entry_html(e) for e in group) for letter, group in sections(listed)
     )
@@ -135,3 +164,100 @@ def render_csv(directory: Directory) -> str:
     for e in entries(directory):
         writer.writerow([_cell(e.name), _cell(e.number), e.kind, _cell(e.location)])
     return out.getvalue()
+
+
+# The JSON export's schema (docs/routing.md, 'Exports'): keys are added within a version,
+# never removed or changed in meaning; a change that breaks a reader gets a new version.
+JSON_SCHEMA = "televoc-phonebook/1"
+
+
+def render_json(directory: Directory) -> str:
+    """{"schema", "event", "entries": [{name, number, tel, dial, type, location}, ...]}: every
+    entry in the printed order, one per line (readable and diffable at 10,000 entries)."""
+    rows = ",\n".join(
+        "  "
+        + json.dumps(
+            {"name": e.name, "number": e.number, "tel": e.tel, "dial": e.dial, "type": e.kind, "location": e.location},
+            ensure_ascii=False,
+        )
+        for e in entries(directory)
+    )
+    head = json.dumps({"schema": JSON_SCHEMA, "event": directory.event.name}, ensure_ascii=False)[:-1]
+    return f'{head}, "entries": [\n{rows}\n]}}\n' if rows else f'{head}, "entries": []}}\n'
+
+
+def _vtext(value: str) -> str:
+    """A vCard 3.0 text value (RFC 2426 5.2): backslash, comma, semicolon and line breaks escaped."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    """A content line folded after at most 75 octets (RFC 2425 5.8.1), never inside a UTF-8
+    character; lines end with CRLF."""
+    if len(line) <= 75 and line.isascii():
+        return line + "\r\n"
+    parts: list[str] = []
+    size = start = 0
+    for i, char in enumerate(line):
+        width = len(char.encode("utf-8"))
+        if size + width > (75 if not parts else 74):  # a continuation starts with a space
+            parts.append(line[start:i])
+            start, size = i, 0
+        size += width
+    parts.append(line[start:])
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def render_vcard(directory: Directory) -> str:
+    """Every entry as a vCard 3.0 (RFC 2426), in the printed order: FN and N the name, TEL the
+    number without separators, ORG the event, CATEGORIES the type, NOTE the location; UID
+    stable across runs (the event, the type and the number)."""
+    event = directory.event.name
+    org = _fold(f"ORG:{_vtext(event)}")
+    cards = []
+    for e in entries(directory):
+        name = _vtext(e.name)
+        lines = [
+            "BEGIN:VCARD\r\n",
+            "VERSION:3.0\r\n",
+            _fold(f"UID:urn:televoc:{_vtext(event)}:{e.kind}:{e.tel}"),
+            _fold(f"FN:{name}"),
+            _fold(f"N:{name};;;;"),
+            org,
+            f"TEL;TYPE=VOICE:{e.tel}\r\n",
+            f"CATEGORIES:{e.kind}\r\n",
+        ]
+        if e.location:
+            lines.append(_fold(f"NOTE:{_vtext(e.location)}"))
+        lines.append("END:VCARD\r\n")
+        cards.append("".join(lines))
+    return "".join(cards)
+
+
+def _xml(value: str) -> str:
+    return escape(value, quote=False) if "&" in value or "<" in value or ">" in value else value
+
+
+def render_yealink(directory: Directory, listed: list[Entry] | None = None) -> str:
+    """Yealink's remote phone book (`<YealinkIPPhoneDirectory>`, one `<DirectoryEntry>` with
+    `<Name>` and `<Telephone>` each; Yealink's administrator guide, 'Remote Phone Book'): the
+    entries a phone dials (`listed`, default for_phones(entries(directory))), in the printed order."""
+    listed = for_phones(entries(directory)) if listed is None else listed
+    rows = "".join(
+        f"  <DirectoryEntry><Name>{_xml(e.name)}</Name><Telephone>{_xml(e.number)}</Telephone></DirectoryEntry>\n"
+        for e in listed
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<YealinkIPPhoneDirectory>\n  <Title>{_xml(directory.event.name)}</Title>\n{rows}</YealinkIPPhoneDirectory>\n"
+    )
+
+
+# Each format the directory command writes: file name -> renderer (docs/routing.md, 'Exports').
+FORMATS = {
+    "html": ("directory.html", render_html),
+    "csv": ("directory.csv", render_csv),
+    "json": ("directory.json", render_json),
+    "vcard": ("directory.vcf", render_vcard),
+    "yealink": ("directory-yealink.xml", render_yealink),
+}

@@ -105,7 +105,7 @@ class SourceFile:
     def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] in ("phones", "groups", "bases") and isinstance(path[1], int):
+        if len(path) >= 2 and path[0] in ("phones", "groups", "bases", "outside_numbers") and isinstance(path[1], int):
             parts: list[str] = []
             for p in path[2:]:  # list items 1-based: 'members 3.name'
                 if isinstance(p, int) and parts:
@@ -132,7 +132,7 @@ class SourceFile:
         entries = self.data.get(key) if isinstance(self.data, dict) else None
         entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None
-        what = key[:-1]
+        what = {"outside_numbers": "outside number"}.get(key, key[:-1])
         return f"{what} {index + 1} ({name})" if isinstance(name, str) and name else f"{what} {index + 1}"
 
     def line(self, path: tuple, key: bool = False, exact: bool = False) -> int | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from roles.event import Account, Directory
-from roles.event.phonebook import Entry, entries
+from roles.event.phonebook import Entry, entries, for_phones, render_yealink
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
@@ -46,6 +46,7 @@ MAX_UNKNOWN_MACS = 128
 # the provisioning server (a SnomIPPhoneDirectory; no secret in it, see provisiond.py).
 TBOOK_MAX = 100
 DIRECTORY_FILE = "directory.xml"
+YEALINK_DIRECTORY_FILE = "directory-yealink.xml"  # the same entries for Yealink phones (served alike)
 # The directory key when the tbook is on the phone: the phone's own directory (snom's default).
 DIRECTORY_KEY_LOCAL = "keyevent F_ADR_BOOK"
 
@@ -289,7 +290,7 @@ def _xml(purpose: str, rows: list[tuple[str, int, str]], book: list[tuple[int, s
 def render_directory(directory: Directory, listed: list[Entry] | None = None) -> str:
     """DIRECTORY_FILE: every entry of the directory as a SnomIPPhoneDirectory (what the
     directory key shows beyond TBOOK_MAX entries)."""
-    listed = entries(directory) if listed is None else listed
+    listed = for_phones(entries(directory)) if listed is None else listed
     rows = [(_text(e.name), _text(e.number)) for e in listed]
     return render(__file__, "directory.xml.j2", title=_text(directory.event.name), entries=rows)
 
@@ -317,7 +318,7 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
     (the deploy's manifest tells from its digest whether the directory changed)."""
     if not directory.provisioned:
         return {}
-    listed = entries(directory)
+    listed = for_phones(entries(directory))  # an outside number only with its dial
     rows = _settings(directory, provisioning_url(directory), listed)
     skeleton = Skeleton(_xml("@@purpose@@", rows, tbook(listed)))
     event = directory.event.name
@@ -335,6 +336,7 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
         for a in directory.provisioned
     }
     files[DIRECTORY_FILE] = render_directory(directory, listed)
+    files[YEALINK_DIRECTORY_FILE] = render_yealink(directory, listed)
     return files
 
 

@@ -202,7 +202,7 @@ def test_provisioning_files_are_readable_by_the_provisioning_server_only(event):
     assert listing[0].split()[:3] == ["750", "root", "televoc-provisioning"]
     assert all(line.split()[:3] == ["640", "root", "televoc-provisioning"] for line in listing[1:]), listing
     assert sorted(line.split("/")[-1] for line in listing[1:]) == sorted(
-        [*(f"{mac}.xml" for mac, _, _ in PHONES.values()), "directory.xml"]
+        [*(f"{mac}.xml" for mac, _, _ in PHONES.values()), "directory.xml", "directory-yealink.xml"]
     )
     for name in PHONES:
         password = event.state(name)["settings"]["user_pass.1"]
@@ -399,6 +399,14 @@ def test_beyond_100_entries_the_phones_fetch_directory_xml_from_the_provisioning
         listed = [(e.findtext("Name"), e.findtext("Telephone")) for e in root.findall("DirectoryEntry")]
         assert len(listed) == 101 and listed[:3] == [("Desk", "2003"), ("Hall 1", "2001"), ("Hall 2", "2002")]
         assert event.get("/televoc/directory.xml", source="127.0.0.11") == "200"  # again, from a phone
+        yealink = event.lab.run(
+            "curl -s --interface 127.0.0.22 -w '\n%{http_code}' http://127.0.0.1:8088/televoc/directory-yealink.xml"
+        ).stdout
+        body_yealink, status = yealink.rsplit("\n", 1)
+        assert status == "200", yealink
+        root = ET.fromstring(body_yealink)
+        assert root.tag == "YealinkIPPhoneDirectory"
+        assert [(e.findtext("Name"), e.findtext("Telephone")) for e in root.findall("DirectoryEntry")] == listed
         version = hashlib.sha256(body.encode()).hexdigest()[:16]
         log = event.log()
         for source in ("127.0.0.22", "127.0.0.11"):

@@ -118,7 +118,10 @@ def test_each_initial_gets_a_heading_and_names_without_a_letter_come_last_under_
 
 def test_groups_are_listed_among_phones_as_groups():
     directory = book(phone("Zelt", "1001", location="Wiese"), groups=(group("Infodesk", "1100", location="Foyer"),))
-    assert entries(directory) == [Entry("Infodesk", "1100", "group", "Foyer"), Entry("Zelt", "1001", "phone", "Wiese")]
+    assert entries(directory) == [
+        Entry("Infodesk", "1100", "group", "Foyer", "1100"),
+        Entry("Zelt", "1001", "phone", "Wiese", "1001"),
+    ]
 
 
 def test_the_html_escapes_names_and_locations():
@@ -166,7 +169,7 @@ def test_the_csv_guards_cells_that_a_spreadsheet_would_run_as_a_formula():
     ]
 
 
-def test_the_directory_command_writes_both_files_into_reports_and_says_so(tmp_path, monkeypatch, capsys):
+def test_the_directory_command_writes_every_format_into_reports_and_says_so(tmp_path, monkeypatch, capsys):
     event = tmp_path / "event"
     shutil.copytree(EXAMPLE, event)
     (event / "groups.yml").write_text(
@@ -183,7 +186,10 @@ def test_the_directory_command_writes_both_files_into_reports_and_says_so(tmp_pa
     monkeypatch.chdir(tmp_path)
 
     assert main(["directory", "--event", "event"]) == 0
-    assert capsys.readouterr().out == "wrote reports/directory.html and reports/directory.csv: 3 entries\n"
+    assert capsys.readouterr().out == (
+        "wrote reports/directory.html, reports/directory.csv, reports/directory.json, reports/directory.vcf "
+        "and reports/directory-yealink.xml: 3 entries\n"
+    )
     assert (tmp_path / "reports" / "directory.csv").read_text() == (
         'name,number,type,location\nInfo Desk,1100,group,Foyer\nSaal 1,1001,phone,\nSaal 2,1002,phone,"Halle B, Pult"\n'
     )

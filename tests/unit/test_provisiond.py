@@ -322,6 +322,19 @@ def test_the_directory_is_served_to_any_source_again_and_again_and_logged(files)
     assert not p.dirty  # a directory fetch changes no state
 
 
+def test_the_yealink_directory_is_served_like_the_snom_one(files):
+    yealink = b"<YealinkIPPhoneDirectory><Title>e</Title></YealinkIPPhoneDirectory>"
+    files["directory-yealink.xml"] = yealink
+    p = server(files, max_unknown=1)
+    p.request("GET", "/televoc/000413FFFF00.xml", "10.23.0.66", now=1)
+    assert p.state["locked"]
+    for source, now in (("10.23.0.11", 2), ("10.23.0.12", 3)):
+        answer = p.request("GET", "/televoc/directory-yealink.xml", source, now=now)
+        assert answer.status == 200 and answer.body == yealink
+        assert answer.log.startswith("served directory-yealink.xml version ")
+    assert p.request("GET", "/televoc/directory.xml", "10.23.0.11", now=4).status == 404  # not published
+
+
 def test_the_directory_is_served_while_the_server_is_locked(files):
     files["directory.xml"] = DIRECTORY
     p = server(files, max_unknown=1)

@@ -38,7 +38,7 @@ def settings(xml: str) -> dict:
 
 
 def test_only_phones_with_a_mac_get_a_file_named_by_the_upper_case_mac_plus_the_directory(directory):
-    assert sorted(render_provisioning(directory)) == ["0004132ABCDE.xml", "directory.xml"]
+    assert sorted(render_provisioning(directory)) == ["0004132ABCDE.xml", "directory-yealink.xml", "directory.xml"]
 
 
 def test_nothing_is_published_without_a_provisioned_phone(directory):

@@ -28,11 +28,13 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   so. The lock, the sweepers and their sources are reported by every deploy.
 - GET <prefix>/directory.xml answers the file directory.xml of --files: the event's phone
   directory (a SnomIPPhoneDirectory, names and numbers; what a phone's directory key shows
-  when the directory is too long for the phones' own). It holds no secret, so it is served to
-  every source the firewall lets in (the phone network), again and again, even while the
-  server is locked (the lock guards the phones' credentials; a sweep gains nothing from
-  the directory, and the phones keep their directory key). Its fetches are logged with their
-  source like every request; they are never counted as unknown MACs and change no state.
+  when the directory is too long for the phones' own); GET <prefix>/directory-yealink.xml the
+  same entries as Yealink's remote phone book (for Yealink phones the crew sets up), alike.
+  They hold no secret, so they are served to every source the firewall lets in (the phone
+  network), again and again, even while the server is locked (the lock guards the phones'
+  credentials; a sweep gains nothing from the directory, and the phones keep their directory
+  key). Their fetches are logged with their source like every request; they are never
+  counted as unknown MACs and change no state.
 - DECT bases (snom M300/M400/M700/M900) ask for three files: GET <prefix>/snomM700.htm (the
   model's file: a <setting-files> list, the same for every event, no secret) is served like
   the directory, to every source, locked or not; GET <prefix>/snomM700-<MAC>.htm (the base's
@@ -71,6 +73,8 @@ from dataclasses import dataclass
 
 CONTROL_FILE = "control.json"
 DIRECTORY_FILE = "directory.xml"
+YEALINK_DIRECTORY_FILE = "directory-yealink.xml"
+DIRECTORIES = (DIRECTORY_FILE, YEALINK_DIRECTORY_FILE)
 STATE_VERSION = 1
 MAX_SOURCES = 4096  # sources whose unknown MACs are followed at once (see Provisioning._asked)
 
@@ -116,7 +120,7 @@ class Provisioning:
     ):
         self.read_file = read_file
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
-        self.directory = f"{prefix}/{DIRECTORY_FILE}"
+        self.directories = {f"{prefix}/{name}": name for name in DIRECTORIES}
         # DECT bases: the model's file (no MAC, no secret) and the base's list (names a MAC)
         self.model_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})\.htm$")
         self.base_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})-(?P<mac>[0-9A-F]{{12}})\.htm$")
@@ -188,8 +192,9 @@ class Provisioning:
     def request(self, method: str, path: str, source: str, now: float) -> Answer:
         if method != "GET":
             return self._refuse(405, source, f"method {method[:16]!r}")
-        if path == self.directory:
-            return self._directory(source)
+        directory = self.directories.get(path)
+        if directory is not None:
+            return self._directory(directory, source)
         model = self.model_path.match(path)
         if model:
             return self._public(f"{model['model']}.htm", source)
@@ -221,9 +226,9 @@ class Provisioning:
         self.dirty = self.urgent = True
         return Answer(200, data, f"served {mac} version {version} to {source}")
 
-    def _directory(self, source: str) -> Answer:
+    def _directory(self, name: str, source: str) -> Answer:
         """The phone directory: to anyone who reaches the port, locked or not (no secret)."""
-        return self._public(DIRECTORY_FILE, source)
+        return self._public(name, source)
 
     def _public(self, name: str, source: str) -> Answer:
         """A file without secret (the directory, a base model's file): to anyone who reaches
@@ -339,7 +344,7 @@ class Server(http.server.ThreadingHTTPServer):
             # a directory of 10,000 entries: ~1 MB; a DECT base's settings with 1000 handset
             # accounts: ~0.6 MB (a phone's: a few kB)
             with open(os.path.join(self.files, name), "rb") as f:
-                return f.read(16_000_000 if name == DIRECTORY_FILE else 4_000_000)
+                return f.read(16_000_000 if name in DIRECTORIES else 4_000_000)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
