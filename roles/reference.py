@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from roles import plan, preflight  # noqa: F401  (imports every role: each declares its settings)
 from roles.event.model import (
+    Announcement,
     BaseEntry,
     Event,
     Forward,
@@ -191,6 +192,9 @@ def render() -> str:
         "venue's reception, a taxi): listed in the printed directory and its exports, never a phone "
         "([routing.md](routing.md#outside-numbers)).\n",
         _table(OutsideNumber),
+        "### announcements\n\n`announcements:` in event.yml, one entry per number that plays an audio file of the "
+        "event directory once, then hangs up ([routing.md](routing.md#announcements)).\n",
+        _table(Announcement),
         "## phones.yml\n\nA list under `phones:`, one entry per phone.\n",
         _table(PhoneEntry),
         "## groups.yml\n\nOptional. A list under `groups:`, one entry per group.\n",

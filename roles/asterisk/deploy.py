@@ -30,7 +30,8 @@ from roles.shared.settings import Setting, absolute_path, choice, declare, defau
 from roles.shared.snapshot import Snapshot
 
 from . import operations, removal
-from .render import SECRETS_PATH, AsteriskConfig
+from .announcements import announcements_in_place
+from .render import ANNOUNCEMENTS_NAME, SECRETS_PATH, AsteriskConfig
 from .report import RunChanges
 from .teardown import Removal
 
@@ -100,11 +101,13 @@ def beside_secrets(settings, name: str) -> str:
 
 def snapshot_paths(settings) -> list[str]:
     """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
-    role's steps: the passwords, the fingerprints and the summary beside them."""
+    role's steps: the passwords, the fingerprints and the summary beside them, and the
+    manifest of the announcements' audio."""
     return [
         settings.asterisk__secrets_path,
         beside_secrets(settings, CREDENTIALS_FILE),
         beside_secrets(settings, SUMMARY_FILE),
+        beside_secrets(settings, ANNOUNCEMENTS_NAME + ".manifest"),
     ]
 
 
@@ -169,6 +172,13 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         dir_mode="750",
         unchanged="Asterisk was not reloaded: it keeps serving its current config and the phones stay registered.",
         **known(secrets_path),
+    )
+    announcements = config.announcements
+    op(
+        announcements_in_place,
+        name=f"Announcements are in place ({len(announcements.files)}, root:asterisk 0640)",
+        announcements=announcements,
+        **known(announcements.manifest_path),
     )
     state = {} if snapshot is None else {"state": snapshot.asterisk}
     _running(op, settings, snapshot, changes, aors=len(config.expected.phones))
@@ -333,7 +343,7 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
     """
     Teardown, once NixOS serves `config` (render_teardown: nothing of the event): Asterisk
     takes it (reload) and forgets the contacts the removed aors left; the passwords, the
-    fingerprints and the summary are removed; then every object Asterisk serves is listed,
+    fingerprints, the summary and the announcements are removed; then every object Asterisk serves is listed,
     and `leftovers` gets what went and what is still there. With `config.enable` false
     (televoc_teardown=stop), Asterisk must be stopped instead.
     """
@@ -353,12 +363,16 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
             **({} if before is UNREAD else {"before": before}),
         )
     paths = snapshot_paths(settings)
+    present = None if snapshot is None else [p for p in paths if snapshot.digests.get(p)]
+    announcements = beside_secrets(settings, ANNOUNCEMENTS_NAME)  # there when its manifest is
+    if present is not None and announcements + ".manifest" in present:
+        present.append(announcements)
     as_needed(snapshot)(
         paths_absent,
-        name="The event's passwords, fingerprints and summary are removed from the PBX",
-        paths=paths,
+        name="The event's passwords, fingerprints, summary and announcements are removed from the PBX",
+        paths=[*paths, announcements],
         removed=leftovers.removed,
-        present=None if snapshot is None else [p for p in paths if snapshot.digests.get(p)],
+        present=present,
     )
     removal.nothing_left(
         name=runs.check("Asterisk lists nothing of the event"),

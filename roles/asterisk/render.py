@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,32 @@ from .teardown import Removal
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
 
 
+ANNOUNCEMENTS_NAME = "announcements"  # beside the secrets file: the audio files the dialplan plays
+ANNOUNCEMENTS_DIR = posixpath.join(posixpath.dirname(SECRETS_PATH), ANNOUNCEMENTS_NAME)
+
+
+@dataclass(frozen=True)
+class Announcements:
+    """The announcements' audio as the PBX keeps it: `directory` holds <name>.wav each
+    (root:asterisk 0640), `files` their bytes; the manifest (one sha256 per file) beside the
+    directory says what is in place, so a run uploads only when it differs."""
+
+    directory: str
+    files: dict[str, bytes] = field(repr=False)
+
+    @classmethod
+    def of(cls, directory: Directory, path: str) -> Announcements:
+        return cls(path, {f"{a.name}.wav": a.audio for a in directory.announcements})
+
+    @property
+    def manifest_path(self) -> str:
+        return self.directory + ".manifest"
+
+    @cached_property
+    def manifest(self) -> str:
+        return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(self.files.items()))
+
+
 @dataclass(frozen=True)
 class AsteriskConfig:
     """Everything Asterisk needs for an event, and what the asterisk role's steps keep and
@@ -37,6 +64,7 @@ class AsteriskConfig:
     + verification: what the verification checks once it is live
     + enable: false: no Asterisk at all (teardown with televoc_teardown=stop)
     + removal: a teardown's config (render_teardown): what it withdraws; None: a deploy's
+    + announcements: the converted audio files the dialplan plays, and where they go
     """
 
     conf_files: dict[str, str] = field(repr=False)
@@ -50,6 +78,7 @@ class AsteriskConfig:
     verification: Verification = field(repr=False)
     enable: bool = True
     removal: Removal | None = None
+    announcements: Announcements = field(default_factory=lambda: Announcements(ANNOUNCEMENTS_DIR, {}))
 
     @cached_property
     def summary_text(self) -> str:
@@ -160,10 +189,14 @@ def number_contexts(routes: Iterable[Route]) -> dict[str, str]:
     return {name: "".join(parts[name]) for name in sorted(parts)}
 
 
-def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]:
+def render_extensions(
+    directory: Directory, routing: Routing, announcements_dir: str = ANNOUNCEMENTS_DIR
+) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
     event = directory.event
     context = {
+        "announcements": directory.announcements,
+        "announcements_dir": announcements_dir,
         "names": names,
         "event": event,
         "routing": routing,
@@ -323,7 +356,8 @@ def render_asterisk(
     server and manager interface are off."""
     sip = directory.event.sip
     routing = resolve(directory) if routing is None else routing
-    extensions, dialplan_generation = render_extensions(directory, routing)
+    announcements_dir = posixpath.join(posixpath.dirname(secrets_path), ANNOUNCEMENTS_NAME)
+    extensions, dialplan_generation = render_extensions(directory, routing, announcements_dir)
     conf_files = {
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
@@ -354,6 +388,7 @@ def render_asterisk(
         summary=summary(directory),
         verification=verification(directory, routing),
         enable=enable,
+        announcements=Announcements.of(directory, announcements_dir),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pydantic import TypeAdapter
 
 from .entries import BaseView, GroupView, PhoneView
-from .model import Account, DectBase, Directory, Event, Group, TrunkAccount, ring_seconds
+from .model import Account, AnnouncementAudio, DectBase, Directory, Event, Group, TrunkAccount, ring_seconds
 from .routing import callers
 from .secret import derive_password
 from .venues import peer_key
@@ -25,10 +25,11 @@ def directory(
     secret: str | None,
     trunk_password: str | None,
     bases: Sequence[BaseView] = (),
+    announcements: Sequence[AnnouncementAudio] = (),
 ) -> Directory:
     """The Directory of valid entries. `secret`: the event secret (None when nothing is
     derived from it); `trunk_password`: read from its file when the event has a trunk;
-    `bases`: the DECT base stations of dect.yml."""
+    `bases`: the DECT base stations of dect.yml; `announcements`: checked and converted."""
     name = event.name
 
     def derived(label: str) -> str:
@@ -103,5 +104,11 @@ def directory(
         if b is not None
     )
     return Directory(
-        event=event, accounts=accounts, groups=built, trunk=trunk, peer_passwords=peer_passwords, bases=dect
+        event=event,
+        accounts=accounts,
+        groups=built,
+        trunk=trunk,
+        peer_passwords=peer_passwords,
+        bases=dect,
+        announcements=tuple(announcements),
     )

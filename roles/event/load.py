@@ -16,11 +16,12 @@ from pathlib import Path
 from roles.shared.templating import gc_paused
 
 from . import assemble
+from .announcements import check_announcements
 from .checks import Entries, check_routing, check_trunk, check_venues
 from .dect import check_dect
 from .entries import BaseView, PhoneView, test_numbers_of, validate_bases, validate_groups, validate_phones
 from .errors import EventError
-from .model import DEFAULT_RING_TIMEOUT, Directory, Event
+from .model import DEFAULT_RING_TIMEOUT, AnnouncementAudio, Directory, Event
 from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
 from .selfservice import Claim, check_claims, check_self_service
 from .sources import (
@@ -149,7 +150,10 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         entries,
     )
     trunk_password = None
+    audio: list[AnnouncementAudio] = []
     if event is not None:
+        _announcement_numbers(event, event_file, entries, tests)
+        audio = check_announcements(event, event_file, directory)
         check_venues(event, event_file, entries, nodes)
         check_self_service(event, event_file, entries, tests)
         check_claims(claims, event, event_file, entries, tests)
@@ -166,7 +170,28 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
-    return assemble.directory(event, views, group_views, secret, trunk_password, base_views)
+    return assemble.directory(event, views, group_views, secret, trunk_password, base_views, audio)
+
+
+def _announcement_numbers(event: Event, event_file: SourceFile, entries: Entries, tests: dict[str, str]) -> None:
+    """An announcement's number is no phone's, group's, test number or pickup code."""
+    taken: dict[str, str] = {number: f"the {test} test number" for number, test in tests.items()}
+    taken[event.pickup_code] = "the pickup code (event.yml pickup_code)"
+    groups, phones = entries.groups, entries.phones
+    for v in entries.group_views:
+        if v.number is not None:
+            line = groups.line(("groups", v.index, "number"))
+            taken.setdefault(v.number, f"{groups.entry('groups', v.index)} ({groups.name} line {line})")
+    for p in entries.phone_views:
+        if p.extension is not None:
+            line = phones.line(("phones", p.index, "extension"))
+            taken.setdefault(p.extension, f"{phones.phone(p.index)} ({phones.name} line {line})")
+    for i, a in enumerate(event.announcements):
+        if a.number in taken:
+            event_file.add(
+                ("announcements", i, "number"),
+                f"{a.number!r} is already used by {taken[a.number]}: give the announcement its own number",
+            )
 
 
 def _strength_record(event: Event | None, directory: Path) -> StrengthRecord | None:

@@ -532,6 +532,36 @@ class OutsideNumber(Strict):
         return re.sub(r"[ /-]", "", self.number)
 
 
+ANNOUNCEMENT_MAX_SECONDS = 600
+AUDIO_FILE_RULE = (
+    "file is an audio file inside the event directory, written relative to it (e.g. "
+    "announcements/programme.wav): wav, flac or ogg, at most "
+    f"{ANNOUNCEMENT_MAX_SECONDS // 60} minutes"
+)
+
+
+class Announcement(Strict):
+    """One entry of `announcements:` in event.yml: a number that plays an audio file of the
+    event directory, then hangs up (docs/routing.md, 'Announcements')."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description=NAME_RULE.replace("it becomes the SIP account, which is ASCII", "it names the file on the PBX"),
+        json_schema_extra=doc("the announcement's name (names its converted file on the PBX)"),
+    )
+    number: Extension = Field(json_schema_extra=doc("the number that plays it"))
+    file: str = Field(
+        pattern=r"^[^/\x00-\x1f][^\x00-\x1f]{0,199}$",
+        description=AUDIO_FILE_RULE,
+        json_schema_extra=doc(
+            "the audio file, relative to the event directory (wav, flac or ogg; converted with sox to what "
+            "Asterisk plays: 8 kHz mono 16-bit)"
+        ),
+    )
+    display_name: DisplayName | None = Field(None, json_schema_extra=doc("its name in the directory", "the name"))
+    in_directory: StrictBool = Field(True, json_schema_extra=doc("`false` leaves it out of the directory"))
+
+
 class Event(Strict):
     """`event.yml`: settings that hold for the whole event."""
 
@@ -599,6 +629,12 @@ class Event(Strict):
         None,
         json_schema_extra=doc(
             "participants' own phones: temporary numbers and claimed numbers (docs/self-service.md)", "off"
+        ),
+    )
+    announcements: tuple[Announcement, ...] = Field(
+        (),
+        json_schema_extra=doc(
+            "numbers that play an audio file of the event directory (docs/routing.md, 'Announcements')", "none"
         ),
     )
     outside_numbers: tuple[OutsideNumber, ...] = Field(
@@ -1047,6 +1083,21 @@ class VenueView(BaseModel):
     dial_out: DialOutVia | None = None  # the trunk is at another venue
 
 
+class AnnouncementAudio(BaseModel):
+    """An announcement as it is deployed: its file converted to what Asterisk plays (8 kHz
+    mono 16-bit wav), checked and measured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    number: str
+    display_name: str
+    in_directory: bool = True
+    seconds: float  # how long it plays
+    source: str  # the file, relative to the event directory
+    audio: bytes = Field(repr=False)
+
+
 class Directory(BaseModel):
     """The validated event directory: what every renderer takes. With venues, each PBX gets
     the Directory of its venue (roles.event.venue_directory): its own phones and groups."""
@@ -1059,6 +1110,7 @@ class Directory(BaseModel):
     trunk: TrunkAccount | None = None
     venue: VenueView | None = None
     bases: tuple[DectBase, ...] = ()  # DECT base stations (dect.yml)
+    announcements: tuple[AnnouncementAudio, ...] = ()  # this PBX's (with venues: its venue's)
     # (peer_key, password) for each pair of venues (roles/event/venues.py)
     peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 
@@ -1073,7 +1125,7 @@ class Directory(BaseModel):
     def emptied(self) -> Directory:
         """The event with nothing of its own: no phone, group, trunk or other venue (what a
         teardown leaves the PBX serving)."""
-        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=None, bases=())
+        return Directory(event=self.event, accounts=(), groups=(), trunk=None, venue=None, bases=(), announcements=())
 
     def __repr__(self) -> str:  # never print passwords by accident
         bases = f", bases={len(self.bases)}" if self.bases else ""

@@ -28,7 +28,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class Entry:
     name: str  # the display name
     number: str  # as printed: an extension, a group's number, an outside number as written
-    kind: str  # "phone", "group" or "outside" (outside_numbers of event.yml)
+    kind: str  # "phone", "group", "announcement" or "outside" (outside_numbers of event.yml)
     location: str | None = None
     dial: str | None = None  # what a phone of the event dials; None: an outside number no phone dials
 
@@ -75,8 +75,8 @@ def sort_key(entry: Entry) -> tuple:
 
 
 def entries(directory: Directory) -> list[Entry]:
-    """The phones and groups with in_directory set and the outside numbers of event.yml, in
-    the printed order (sort_key)."""
+    """The phones, groups and announcements with in_directory set and the outside numbers of
+    event.yml, in the printed order (sort_key)."""
     listed = [
         Entry(a.display_name, a.extension, "phone", a.location, a.extension)
         for a in directory.accounts
@@ -84,6 +84,11 @@ def entries(directory: Directory) -> list[Entry]:
     ]
     listed += [
         Entry(g.display_name, g.number, "group", g.location, g.number) for g in directory.groups if g.in_directory
+    ]
+    listed += [
+        Entry(a.display_name, a.number, "announcement", None, a.number)
+        for a in directory.announcements
+        if a.in_directory
     ]
     listed += [Entry(o.name, o.number, "outside", o.location, o.dial) for o in directory.event.outside_numbers]
     return sorted(listed, key=sort_key)

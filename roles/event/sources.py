@@ -27,6 +27,8 @@ DECT_FILE = "dect.yml"  # optional: the DECT base stations
 # The order of each file's problems in the report; the secrets' come after the files'.
 EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4
 DOCS = "see docs/event.md"
+# The lists whose entries a problem names ('phone 3 (saal2)', 'announcement 1 (programme)').
+_LISTS = ("phones", "groups", "bases", "outside_numbers", "announcements")
 
 
 def display(path: Path) -> str:
@@ -105,7 +107,7 @@ class SourceFile:
     def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] in ("phones", "groups", "bases", "outside_numbers") and isinstance(path[1], int):
+        if len(path) >= 2 and path[0] in _LISTS and isinstance(path[1], int):
             parts: list[str] = []
             for p in path[2:]:  # list items 1-based: 'members 3.name'
                 if isinstance(p, int) and parts:

@@ -81,6 +81,7 @@ def venue_directory(directory: Directory, name: str | None) -> Directory:
             "accounts": tuple(mine),
             "groups": tuple(groups),
             "bases": bases,
+            "announcements": tuple(a for a in directory.announcements if venue_of(a.number, venues) == name),
             "trunk": trunk,
             "venue": VenueView(
                 name=name, numbers=venues[name].numbers, peers=peers, remote=remote, loud=loud, dial_out=dial_out

@@ -18,6 +18,7 @@ PHONE_CONTEXT = "from-internal"
 # (NUMBERS_CONTEXT-0 ... -9), then the test numbers, then the other venues' prefixes.
 NUMBERS_CONTEXT = "televoc-numbers"
 TEST_NUMBERS_CONTEXT = "televoc-test-numbers"
+ANNOUNCEMENTS_CONTEXT = "televoc-announcements"  # the announcements' numbers (event.yml)
 VENUE_NUMBERS_CONTEXT = "televoc-venue-numbers"
 PREDIAL_CONTEXT = "televoc-predial"
 LOUD_CONTEXT_PREFIX = "televoc-loud-"  # + a phone's extension: the callers that ring it loud
