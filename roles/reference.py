@@ -204,8 +204,8 @@ def render() -> str:
         "## dect.yml\n\nOptional. A list under `bases:`, one entry per DECT base station; its handsets are "
         "phones of phones.yml with `base`, `slot` and `ipei` ([dect.md](dect.md)).\n",
         _table(BaseEntry),
-        "## forward (phones.yml and groups.yml)\n\n`forward:` names a phone or group, by name, for each "
-        "case; a forward to an outside number is written as a phone dials it "
+        "## forward (phones.yml and groups.yml)\n\n`forward:` names a phone, a group or an announcement, by "
+        "name, for each case; a forward to an outside number is written as a phone dials it "
         "([trunks-and-venues.md](trunks-and-venues.md)).\n",
         _table(Forward, "forward."),
         "## Run settings\n\nGiven as `--data NAME=VALUE` to pyinfra (or as host data in inventory.py). A "

@@ -63,7 +63,8 @@ def check_routing(
     trunk = event.trunk if event is not None else None
     taken = _names_and_numbers(pickup_code, tests, entries)
     nodes = _graph(ring_timeout, taken, entries)
-    bad = _members_and_forwards(trunk, taken, nodes, entries)
+    announcements = {a.name.lower() for a in event.announcements} if event is not None else set()
+    bad = _members_and_forwards(trunk, taken, nodes, entries, announcements)
     clean = _followable(nodes, bad.nodes)
     cycles = _cycles(clean, entries)
     if not cycles:
@@ -198,14 +199,17 @@ def _unknown(node: Node, where: tuple, target: str, what: str, taken: _Names, no
     )
 
 
-def _members_and_forwards(trunk: Trunk | None, taken: _Names, nodes: Graph, entries: Entries) -> _Bad:
+def _members_and_forwards(
+    trunk: Trunk | None, taken: _Names, nodes: Graph, entries: Entries, announcements: set[str]
+) -> _Bad:
     """Each node's members and forwards: they exist, are not the node itself, are listed
-    once; a delay below the group's timeout; forwards that can happen; loud_from exists."""
+    once; a delay below the group's timeout; forwards that can happen; loud_from exists. A
+    forward may also name an announcement (`announcements`: their lower-case names)."""
     bad = _Bad()
     for key, node in nodes.items():
         _members(key, node, taken, nodes, entries, bad)
         if node.forward is not None:
-            _forwards(key, node, node.forward, trunk, taken, nodes, entries, bad)
+            _forwards(key, node, node.forward, trunk, taken, nodes, entries, bad, announcements)
     for v in entries.phone_views:
         if v.entry is not None:
             for j, name in enumerate(v.entry.loud_from):
@@ -251,7 +255,15 @@ def _members(key: str, node: Node, taken: _Names, nodes: Graph, entries: Entries
 
 
 def _forwards(
-    key: str, node: Node, f: Forward, trunk: Trunk | None, taken: _Names, nodes: Graph, entries: Entries, bad: _Bad
+    key: str,
+    node: Node,
+    f: Forward,
+    trunk: Trunk | None,
+    taken: _Names,
+    nodes: Graph,
+    entries: Entries,
+    bad: _Bad,
+    announcements: set[str],
 ) -> None:
     file = entries.file(node.kind)
     for kind, target in f.targets():
@@ -273,7 +285,7 @@ def _forwards(
                 bad.nodes.add(key)
             else:
                 bad.outside.append((node, kind, target))
-        elif target.lower() not in nodes:
+        elif target.lower() not in nodes and target.lower() not in announcements:
             _unknown(node, ("forward", kind), target, "phone or group to forward to", taken, nodes, entries)
             bad.nodes.add(key)
     if f.always and (f.busy or f.no_answer or f.unavailable):

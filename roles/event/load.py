@@ -186,7 +186,17 @@ def _announcement_numbers(event: Event, event_file: SourceFile, entries: Entries
         if p.extension is not None:
             line = phones.line(("phones", p.index, "extension"))
             taken.setdefault(p.extension, f"{phones.phone(p.index)} ({phones.name} line {line})")
+    names = {v.name.lower(): f"{phones.phone(v.index)} ({phones.name})" for v in entries.phone_views if v.name}
+    names.update(
+        {g.name.lower(): f"{groups.entry('groups', g.index)} ({groups.name})" for g in entries.group_views if g.name}
+    )
     for i, a in enumerate(event.announcements):
+        if a.name.lower() in names:  # forwards name phones, groups and announcements alike
+            event_file.add(
+                ("announcements", i, "name"),
+                f"{a.name!r} is already the name of {names[a.name.lower()]}: forwards refer to names, so give "
+                "the announcement its own",
+            )
         if a.number in taken:
             event_file.add(
                 ("announcements", i, "number"),

@@ -245,6 +245,7 @@ def resolve(directory: Directory) -> Routing:
     accounts = {a.name.lower(): a for a in directory.accounts}
     numbers = {a.name.lower(): a.extension for a in directory.accounts}
     numbers.update({g.name.lower(): g.number for g in directory.groups})
+    numbers.update({a.name.lower(): a.number for a in directory.announcements})  # a forward's target too
     if directory.venue is not None:  # forwards may name phones and groups of other venues
         numbers.update({name.lower(): number for name, number in directory.venue.remote})
     nodes = graph(directory)

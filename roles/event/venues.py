@@ -61,6 +61,7 @@ def venue_directory(directory: Directory, name: str | None) -> Directory:
     groups = [g for g in directory.groups if venue_of(g.number, venues) == name]
     remote = tuple((a.name, a.extension) for a in directory.accounts if venue_of(a.extension, venues) != name)
     remote += tuple((g.name, g.number) for g in directory.groups if venue_of(g.number, venues) != name)
+    remote += tuple((a.name, a.number) for a in directory.announcements if venue_of(a.number, venues) != name)
     trunk = directory.trunk if directory.trunk is not None and directory.trunk.trunk.venue == name else None
     extensions = {a.extension for a in mine}
     dial_out = None

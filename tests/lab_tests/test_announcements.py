@@ -44,6 +44,8 @@ def pbx(tmp_path_factory):
         with open(event / "event.yml", "a") as f:
             f.write(ANNOUNCEMENTS)
         record(event / "announcements" / "programme.wav", 3)
+        with open(event / "groups.yml", "a") as f:  # the info desk's line when nobody can answer
+            f.write("    forward:\n      unavailable: programme\n")
         pbx = Deployment.prepare(lab, work, event)
         run = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert run.returncode == 0, run.output
@@ -86,6 +88,11 @@ def test_a_caller_hears_the_announcement_for_its_length_and_the_pbx_hangs_up(pbx
     assert_played(c, 3)
     print(f"RTP packets: {c.rtp_packets_received} for a 3 s announcement, the call took {took:.2f} s")
     assert 3 <= took <= 3 + 6, f"the call took {took:.1f} s for a 3 s announcement"
+
+
+def test_a_group_nobody_can_answer_forwards_to_the_announcement(pbx):
+    c = pbx.lab.call("saal1", pbx.passwords()["saal1"], "1100", 5303, expect_bye=True, timeout=15)
+    assert_played(c, 3)  # the info desk's phones are not plugged in: its unavailable forward plays it
 
 
 def test_a_rerun_uploads_nothing_and_a_changed_file_goes_up_in_one_command(pbx):
