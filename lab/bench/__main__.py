@@ -569,6 +569,9 @@ def main(argv=None) -> int:
             f"{p['parse_state']:.4f} / {p['registration_problems']:.4f} / {p['registration_table']:.4f})"
         )
 
+    _say("\nthe directory's exports (python -m roles.event directory: HTML, CSV, JSON, vCard, Yealink), CPU seconds")
+    _say("  ".join(f"{s.phones} phones: {s.client.parts['directory_exports']:.4f}" for s in sizes if s.client))
+
     for s in sizes:
         if s.loads:
             _say(f"\n{_loads_title(s)}")

@@ -21,7 +21,7 @@ from pathlib import Path
 from roles import plan
 from roles.asterisk import report
 from roles.asterisk.render import render_asterisk
-from roles.event import load_directory
+from roles.event import load_directory, phonebook
 from roles.event.routing import resolve
 from roles.shared import pbxcli as cli
 from roles.snom.render import provisioning_service, render_provisioning
@@ -76,6 +76,8 @@ def measure(event_dir: Path, secret: Path, repeats: int = 3) -> ClientTimings:
     parts["render_provisioning"], _ = _cpu(lambda: render_provisioning(directory), repeats)
     parts["render_module"], _ = _cpu(lambda: plan.module(directory, config, provisioning_service(directory)), repeats)
     render, _ = _cpu(lambda: plan.buildup(directory), repeats)
+    # the directory's every format (print, CSV, JSON, vCard, Yealink): not part of a deploy
+    parts["directory_exports"], _ = _cpu(lambda: [r(directory) for _, r in phonebook.FORMATS.values()], repeats)
 
     names = [a.name for a in phones]
     output = asterisk_text.state_output(

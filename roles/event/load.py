@@ -174,7 +174,8 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
 
 
 def _announcement_numbers(event: Event, event_file: SourceFile, entries: Entries, tests: dict[str, str]) -> None:
-    """An announcement's number is no phone's, group's, test number or pickup code."""
+    """An announcement's number is no phone's, group's, test number, pickup code or
+    self-service number; its name no phone's or group's."""
     taken: dict[str, str] = {number: f"the {test} test number" for number, test in tests.items()}
     taken[event.pickup_code] = "the pickup code (event.yml pickup_code)"
     groups, phones = entries.groups, entries.phones
@@ -196,6 +197,14 @@ def _announcement_numbers(event: Event, event_file: SourceFile, entries: Entries
                 ("announcements", i, "name"),
                 f"{a.name!r} is already the name of {names[a.name.lower()]}: forwards refer to names, so give "
                 "the announcement its own",
+            )
+        ranges = (event.self_service.claimable, event.self_service.temporary) if event.self_service else ()
+        inside = next((r for r in ranges if a.number in r), None)
+        if inside is not None:
+            event_file.add(
+                ("announcements", i, "number"),
+                f"{a.number!r} lies in the self-service range {inside}, whose numbers participants get: "
+                "choose a number outside it",
             )
         if a.number in taken:
             event_file.add(

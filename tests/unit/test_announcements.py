@@ -162,7 +162,9 @@ def test_an_announcement_is_in_the_directory_unless_left_out(tmp_path):
 
 def test_a_forward_may_name_an_announcement_and_jumps_to_its_number(tmp_path):
     record(tmp_path / "closed.wav", 1)
-    groups = "groups:\n  - {name: desk, number: 1100, members: [a1], forward: {unavailable: closed, no_answer: closed}}\n"
+    groups = (
+        "groups:\n  - {name: desk, number: 1100, members: [a1], forward: {unavailable: closed, no_answer: closed}}\n"
+    )
     text = EVENT + "announcements:\n  - {name: closed, number: 1199, file: closed.wav}\n"
     directory = load_directory(write(tmp_path, text, PHONES, groups))
     dialplan = render_asterisk(directory).conf_files["extensions.conf"]
@@ -173,12 +175,31 @@ def test_a_forward_may_name_an_announcement_and_jumps_to_its_number(tmp_path):
 def test_an_announcement_takes_no_phones_or_groups_name_and_a_member_is_no_announcement(tmp_path):
     record(tmp_path / "a.wav", 1)
     groups = "groups:\n  - {name: desk, number: 1100, members: [closed]}\n"
-    text = EVENT + "announcements:\n  - {name: a1, number: 1199, file: a.wav}\n  - {name: closed, number: 1198, file: a.wav}\n"
+    text = (
+        EVENT
+        + "announcements:\n  - {name: a1, number: 1199, file: a.wav}\n  - {name: closed, number: 1198, file: a.wav}\n"
+    )
     found = problems(write(tmp_path, text, PHONES, groups))
     assert_named(
         found,
         [
             "event.yml:5: announcement 1 (a1): name: 'a1' is already the name of phone 1 (a1) (",
             "groups.yml:2: group 1 (desk): members 1.name: 'closed' is no phone or group of the event",
+        ],
+    )
+
+
+def test_an_announcement_lies_outside_the_self_service_ranges(tmp_path):
+    record(tmp_path / "a.wav", 1)
+    text = EVENT + (
+        "self_service:\n  claimable: {first: 2000, last: 8999}\n  temporary: {first: 9000, last: 9999}\n"
+        "  info_desk: a1\n"
+        "announcements:\n  - {name: a, number: 9100, file: a.wav}\n"
+    )
+    assert_named(
+        problems(write(tmp_path, text, PHONES)),
+        [
+            "event.yml:9: announcement 1 (a): number: '9100' lies in the self-service range 9000-9999, whose "
+            "numbers participants get: choose a number outside it"
         ],
     )
