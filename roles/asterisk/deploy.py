@@ -176,7 +176,11 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
     announcements = config.announcements
     op(
         announcements_in_place,
-        name=f"Announcements are in place ({len(announcements.files)}, root:asterisk 0640)",
+        name=(
+            f"Announcements are in place ({len(announcements.files)}, root:asterisk 0640)"
+            if announcements.files
+            else "No announcement of an earlier run is left on the PBX"
+        ),
         announcements=announcements,
         **known(announcements.manifest_path),
     )
@@ -343,8 +347,8 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
     """
     Teardown, once NixOS serves `config` (render_teardown: nothing of the event): Asterisk
     takes it (reload) and forgets the contacts the removed aors left; the passwords, the
-    fingerprints, the summary and the announcements are removed; then every object Asterisk serves is listed,
-    and `leftovers` gets what went and what is still there. With `config.enable` false
+    fingerprints, the summary and the announcements are removed; then every object Asterisk
+    serves is listed, and `leftovers` gets what went and what is still there. With `config.enable` false
     (televoc_teardown=stop), Asterisk must be stopped instead.
     """
     settings = read(ALL_SETTINGS)

@@ -1,6 +1,7 @@
 """The event's phone directory: entries sorted as a person looks a number up, as A4 HTML, CSV,
 JSON, vCard 3.0 and Yealink's remote phone book XML, all from `entries()`, so every format lists
-the same entries (in_directory, outside numbers) in the same order. Pure functions: the same
+the same entries (phones, groups, announcements with in_directory; outside numbers) in the same
+order. Pure functions: the same
 directory gives byte-identical output, in time linear in the entries."""
 
 from __future__ import annotations

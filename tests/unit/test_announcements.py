@@ -203,3 +203,42 @@ def test_an_announcement_lies_outside_the_self_service_ranges(tmp_path):
             "numbers participants get: choose a number outside it"
         ],
     )
+
+
+class _Host:
+    """Just what the operation asks of pyinfra's host: its noop."""
+
+    def __init__(self):
+        self.noops = []
+
+    def noop(self, text):
+        self.noops.append(text)
+
+
+def _decide(monkeypatch, announcements, current):
+    from roles.asterisk import announcements as module
+
+    fake = _Host()
+    monkeypatch.setattr(module, "host", fake)
+    commands = list(module.announcements_in_place._inner(announcements=announcements, current=current))
+    return commands, fake.noops
+
+
+def test_the_upload_happens_only_when_the_manifest_differs_and_old_files_go(tmp_path, monkeypatch):
+    from pyinfra.api import FunctionCommand
+
+    from roles.asterisk.render import Announcements
+    from roles.shared.files import FileDigest, sha256
+
+    record(tmp_path / "a.wav", 1)
+    wanted = render_asterisk(load_directory(event_with(tmp_path, "{name: a, number: 1200, file: a.wav}"))).announcements
+    same = FileDigest(sha256(wanted.manifest), "644", "root", "root")
+    assert _decide(monkeypatch, wanted, same) == ([], ["1 announcement is already in place"])
+    commands, _ = _decide(monkeypatch, wanted, FileDigest("0" * 64, "644", "root", "root"))
+    assert [type(c) for c in commands][-1] is FunctionCommand and len(commands) == 2  # install -d, upload+swap
+    commands, _ = _decide(monkeypatch, wanted, None)
+    assert len(commands) == 2
+    none = Announcements(wanted.directory, {})
+    assert _decide(monkeypatch, none, None) == ([], ["the event has no announcements"])
+    (removal,), _ = _decide(monkeypatch, none, same)
+    assert removal.get_raw_value() == "rm -rf /var/lib/televoc/announcements /var/lib/televoc/announcements.manifest"
