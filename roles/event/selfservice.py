@@ -183,6 +183,13 @@ def _crew_numbers_outside(
                 ("phones", v.index, "extension"),
                 f"{v.extension!r} is inside {named(hit)}: {fix}",
             )
+        hit = inside(v.name) if v.name else None
+        if hit:  # its SIP account would shadow the claimed number's (pjsip.conf is asked first)
+            entries.phones.add(
+                ("phones", v.index, "name"),
+                f"{v.name!r} is inside {named(hit)}, and a phone's name is its SIP account: "
+                "choose a name that is no number of the range",
+            )
     for g in entries.group_views:
         hit = inside(g.number) if g.number is not None else None
         if hit:

@@ -37,6 +37,7 @@ import time
 
 DB = "/var/lib/televoc-selfservice/claims.sqlite3"
 OWNER = "asterisk"
+MADE = "made.conf"  # beside the database: res_config_sqlite3.conf includes it
 KINDS = ("snom", "softphone", "other")
 EXPORT_COLUMNS = ("number", "display_name", "in_directory", "kind", "created", "expires")
 # A display name goes into a SIP From header and the directory: printable, no quotes or <>.
@@ -158,6 +159,9 @@ def cmd_migrate(args) -> dict:
     before = revision(conn)
     if sql.strip():
         conn.executescript(sql)
+    if before is None:  # made now: Asterisk's realtime driver sees a changed config (made.conf)
+        with open(os.path.join(os.path.dirname(args.db), MADE), "w", encoding="utf-8") as f:
+            f.write(f"; the self-service database was made {now()} (res_config_sqlite3.conf includes this)\n")
     conn.execute("BEGIN IMMEDIATE")
     changed = 0
     for table, key, column in (("settings", "key", "key"), ("endpoint_defaults", "option", "option")):
