@@ -1,16 +1,20 @@
 """Claimed numbers served live from the self-service database: Asterisk's realtime files
 (sorcery.conf, extconfig.conf, res_config_sqlite3.conf) and the dialplan of the claimable
 range, rendered only where self-service is served; the claims' endpoints take exactly the
-crew phones' options; the verification counts claims apart. No host."""
+crew phones' options; the verification counts claims apart; the run's read of the database
+parsed, and a claim a crew number takes found. No host."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
 from roles.asterisk.report import LiveConfig, claimed_aors, config_mismatches
 from roles.event import load_directory
+from roles.event.selfservice import Claim
 from roles.plan import buildup
+from roles.selfservice import state as dbstate
 from roles.shared import names
 from roles.shared.pbxcli import PbxState
 
@@ -94,3 +98,31 @@ def test_claimed_aors_are_neither_missing_nor_extra_and_are_counted_apart():
     assert config_mismatches(state, expected) == ["aors Asterisk has that the directory does not: 3000"]
     assert claimed_aors(state, expected.claimable) == (["2345", "2999"], [])
     assert claimed_aors(state, None) == ([], [])
+
+
+def test_the_runs_read_of_the_database_is_parsed():
+    present = json.dumps(
+        {
+            "db": "present",
+            "revision": "0001",
+            "mode": "0640",
+            "settings": {"claimable_first": "2000"},
+            "defaults": {},
+            "claims": [["2345", "Alice", True, "softphone", "2026-12-27T14:02:00Z", None]],
+        }
+    )
+    read = dbstate.parse([present])
+    assert read.status == dbstate.PRESENT and read.revision == "0001"
+    assert read.claims == (Claim("2345", "Alice", "2026-12-27T14:02:00Z"),)
+    assert dbstate.parse(['{"db": "no-tool"}']).status == dbstate.NO_TOOL
+    assert dbstate.parse(['{"db": "absent"}']).claims == ()
+    broken = dbstate.parse(["Traceback (most recent call last):", "sqlite3.DatabaseError: file is not a database"])
+    assert broken.status == dbstate.UNREADABLE and broken.error == "sqlite3.DatabaseError: file is not a database"
+    assert dbstate.parse(None).status == dbstate.UNREADABLE
+
+
+def test_a_claim_a_crew_number_takes_is_found(tmp_path):
+    d = directory(tmp_path, "")
+    claims = (Claim("2345"), Claim("1002", "Bob"), Claim("1100"), Claim("100"))
+    assert [c.number for c in dbstate.colliding(claims, d)] == ["1002", "1100", "100"]
+    assert dbstate.colliding((), d) == []
