@@ -17,7 +17,7 @@ from roles.selfservice import schema
 from roles.selfservice.files import claimsdb
 
 WANTED = {
-    "settings": {"claimable_first": "2000", "claimable_last": "8999", "claim_days": "2"},
+    "settings": {"claimable_first": "2000", "claimable_last": "8999", "claim_days": "2", "in_directory": "1"},
     "endpoint_defaults": {"context": "from-internal", "allow": "g722,alaw", "max_contacts": "1"},
 }
 
@@ -41,7 +41,7 @@ def db(tmp_path, capsys, monkeypatch):
         return tool(path, *args, stdin=stdin, capsys=capsys, monkeypatch=monkeypatch)
 
     status, out, _ = run("migrate", str(tmp_path / "migrate.sql"), str(tmp_path / "wanted.json"))
-    assert status == 0 and json.loads(out) == {"from": None, "to": schema.HEAD, "changed": 6}
+    assert status == 0 and json.loads(out) == {"from": None, "to": schema.HEAD, "changed": 7}
     run.path = path  # type: ignore[attr-defined]
     run.tmp = tmp_path  # type: ignore[attr-defined]
     return run
@@ -139,7 +139,7 @@ def test_a_redeploy_migrates_nothing_and_never_touches_a_claim(db):
 
 
 def test_the_export_is_csv_without_secrets(db):
-    _, out, _ = db("claim", "2345", "--name", "Alice, Bob")
+    _, out, _ = db("claim", "2345", "--name", "Alice, Bob", "--no-in-directory")
     secret = json.loads(out)
     status, out, _ = db("export")
     rows = list(csv.reader(io.StringIO(out)))
@@ -153,3 +153,10 @@ def test_no_database_is_read_as_absent_and_cannot_be_claimed_in(tmp_path, capsys
     assert json.loads(tool(path, "read", capsys=capsys)[1]) == {"db": "absent"}
     status, _, err = tool(path, "claim", "2345", capsys=capsys, monkeypatch=monkeypatch)
     assert status == 2 and "no database" in err and not path.exists()
+
+
+def test_a_claim_takes_the_events_in_directory_unless_the_participant_says(db):
+    db("claim", "2345")
+    db("claim", "2346", "--no-in-directory")
+    claims = json.loads(db("read")[1])["claims"]
+    assert [(c[0], c[2]) for c in claims] == [("2345", True), ("2346", False)]

@@ -8,7 +8,7 @@ claim added here is callable at once, without a reload.
 
     televoc-claims read                       # one JSON line: revision, settings, claims (no secrets)
     televoc-claims migrate SQL SETTINGS       # apply a migration (Alembic's SQL), write the settings
-    televoc-claims claim 2345 --name Alice [--kind softphone] [--in-directory] [--password-from-stdin]
+    televoc-claims claim 2345 --name Alice [--kind softphone] [--(no-)in-directory] [--password-from-stdin]
                                               # -> JSON with the SIP password and the release secret, once
     televoc-claims release 2345 --secret-from-stdin   (or --by-crew: root only, no secret)
     televoc-claims export                     # CSV of the claims (no secrets), for the crew
@@ -206,6 +206,7 @@ def cmd_claim(args) -> dict:
             f"{args.number!r} is not in the claimable range "
             f"{conf.get('claimable_first', '?')}-{conf.get('claimable_last', '?')}"
         )
+    in_directory = args.in_directory if args.in_directory is not None else conf.get("in_directory") == "1"
     days = conf.get("claim_days")
     expires = now(float(days) * 86400) if days else None
     conn.execute("BEGIN IMMEDIATE")
@@ -213,7 +214,7 @@ def cmd_claim(args) -> dict:
         conn.execute(
             "INSERT INTO claims (number, display_name, in_directory, kind, sip_password, release_hash, created,"
             " expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (args.number, args.name, args.in_directory, args.kind, password, hash_secret(release), now(), expires),
+            (args.number, args.name, in_directory, args.kind, password, hash_secret(release), now(), expires),
         )
     except sqlite3.IntegrityError as e:
         conn.execute("ROLLBACK")
@@ -272,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     claim.add_argument("number")
     claim.add_argument("--name")
     claim.add_argument("--kind", choices=KINDS, default="softphone")
-    claim.add_argument("--in-directory", action="store_true")
+    claim.add_argument(
+        "--in-directory", action=argparse.BooleanOptionalAction, default=None, help="default: the event's in_directory"
+    )
     claim.add_argument("--password-from-stdin", action="store_true")
     release = sub.add_parser("release")
     release.add_argument("number")
