@@ -9,8 +9,8 @@ docs/dev/architecture.md says what each step guarantees.
 
 from pyinfra import host
 
-from roles import asterisk, nixos, pbx, snom
-from roles.event import host_directory
+from roles import asterisk, nixos, pbx, selfservice, snom
+from roles.event import event_directory, host_directory
 from roles.plan import check_given, for_deploy
 from roles.shared import runs
 
@@ -22,12 +22,16 @@ snapshot = pbx.read(plan)  # one remote command: everything the steps compare, b
 changes = asterisk.RunChanges()  # what this run changed, for the verification
 publication = snom.publication(directory, plan.provisioning, snapshot)  # the phones' settings; who is told
 run = runs.started("deploy.py", snapshot)  # the next run says if this one does not finish
+claims = selfservice.held(snapshot)  # the numbers participants hold (the self-service database)
+
+selfservice.claims_respected(host.data.televoc_event_dir, event_directory(host.data.televoc_event_dir), claims)
 
 asterisk.phones_accounted(plan.asterisk, snapshot, publication.told)
 nixos.module_imported(snapshot)
 asterisk.passwords_bridged(plan.asterisk, snapshot)  # no restart may load an account without its password
 switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
+selfservice.database_migrated(plan.selfservice, claims)  # claims kept; Asterisk reads them live
 asterisk.event_served(plan.asterisk, changes, snapshot)
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)

@@ -12,7 +12,7 @@ the event directory stays in git, so next year's buildup is one command.
 
 from pyinfra import host
 
-from roles import asterisk, nixos, pbx, snom
+from roles import asterisk, nixos, pbx, selfservice, snom
 from roles.event import host_directory
 from roles.plan import check_given, for_teardown
 from roles.shared import runs
@@ -29,11 +29,14 @@ leftovers = Leftovers()  # what each step removed, and what it could not: said o
 record = snom.teardown_started(directory, snapshot)  # who holds credentials, where seen: first
 outcome = snom.Outcome()  # what this run proves, filled in by the steps below
 snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)
+claims = selfservice.held(snapshot)
+selfservice.claims_exported(claims)  # CSV on this machine, before the database goes
 asterisk.trunk_withdrawn(plan.asterisk, snapshot, leftovers)  # un-REGISTER, confirmed, while it still exists
 asterisk.contacts_removed_before_stop(plan.asterisk, snapshot)  # only when stopping Asterisk
 switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_removed(plan.asterisk, snapshot, leftovers)  # reloaded; every object listed: none of the event's
+selfservice.database_removed(claims, leftovers)  # after Asterisk stopped reading it
 snom.teardown_judged(record, outcome, leftovers)
 leftovers_reported(leftovers)  # one message for this PBX; fails naming whatever is left
 runs.finished(run)

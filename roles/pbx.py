@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pyinfra import host
 
-from roles import asterisk, nixos, snom
+from roles import asterisk, nixos, selfservice, snom
 from roles.plan import Plan
 from roles.shared import connection, runs
 from roles.shared.ops import deploy
@@ -20,7 +20,7 @@ from roles.shared.settings import defaults
 from roles.shared.settings import read as read_settings
 from roles.shared.snapshot import PbxSnapshot, Snapshot
 
-ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.SETTINGS)
+ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.SETTINGS, *selfservice.SETTINGS)
 
 
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
@@ -39,6 +39,7 @@ def read(plan: Plan) -> Snapshot:
         commands=(
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
+            *selfservice.snapshot_commands(),
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
         aors=None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from roles import asterisk, nixos, snom
+from roles import asterisk, nixos, selfservice, snom
 from roles.event import Directory
 from roles.event.routing import resolve
+from roles.shared import names
 from roles.shared.settings import check_given as _check_given
 from roles.shared.settings import read
 
@@ -43,6 +44,11 @@ PROVISIONING_SWEEP_JAIL_COMMENT = (
 )
 PROVISIONING_DESCRIPTION = "televoc phone provisioning"
 PROVISIONING_CODE_LABEL = "The provisioning server's code"
+CLAIMS_TOOL_COMMENT = (
+    "Self-service: the command that reads and writes the database of claims, temporary numbers",
+    "and tokens ({script}, next to this file; the database: {db}).",
+)
+CLAIMS_CODE_LABEL = "The self-service database's command"
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,14 @@ class Plan:
     + provisioning: the provisioning server and the files it serves
     + module: the NixOS module around them, with the files shipped beside it
     + serving: what NixOS serves once switched to the module, for the step's name
+    + selfservice: the self-service database (claims), what the deploy keeps there
     """
 
     asterisk: asterisk.AsteriskConfig
     provisioning: snom.Provisioning
     module: nixos.Module = field(repr=False)
     serving: str
+    selfservice: selfservice.Database = selfservice.Database(serves=False)
 
 
 def buildup(directory: Directory, where: Where = Where(), control: dict | None = None) -> Plan:
@@ -79,6 +87,7 @@ def buildup(directory: Directory, where: Where = Where(), control: dict | None =
         provisioning=provisioning,
         module=module(directory, config, provisioning.server),
         serving="the event's Asterisk config",
+        selfservice=selfservice.database(directory, asterisk.realtime_defaults(directory.event)),
     )
 
 
@@ -160,8 +169,18 @@ def module(
             )
         )
     # The server's code is always in place beside the module (a later event may provision).
-    embedded = (nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),)
-    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings))
+    # The self-service database's command too: claims outlive a self_service: turned off.
+    claims_script = selfservice.CLAIMSDB.name
+    embedded = (
+        nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),
+        nixos.Embedded(claims_script, selfservice.CLAIMSDB.read_text(encoding="utf-8"), CLAIMS_CODE_LABEL),
+    )
+    tool = nixos.Tool(
+        target=names.SELFSERVICE_TOOL.removeprefix("/etc/"),
+        script=claims_script,
+        comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
+    )
+    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), (tool,))
 
 
 def sip_peers(directory: Directory) -> tuple[str, ...]:

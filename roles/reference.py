@@ -182,8 +182,8 @@ def render() -> str:
         "own PBX, its own numbers.\n",
         _table(Venue, "venues.<name>."),
         "### self_service\n\n`self_service:` in event.yml: participants' own phones get a temporary number and "
-        "claim the number they want ([self-service.md](self-service.md); first step: declared and checked, not "
-        "yet served).\n",
+        "claim the number they want ([self-service.md](self-service.md): declared and checked; claims held in "
+        "the PBX's database and served live; the page, temporary numbers and the claim by dialling not yet).\n",
         _table(SelfService, "self_service.", nested=(NumberRange,)),
         "#### claimable and temporary\n\nEach range is `first` and `last`, both included, numbers of one "
         "length; the two ranges share no number, and no number of the crew lies inside either.\n",

@@ -18,7 +18,15 @@ from .deploy import (
     snapshot_texts,
     trunk_withdrawn,
 )
-from .render import CONF_FILES, SECRETS_PATH, SECURITY_LOG, AsteriskConfig, render_asterisk, render_teardown
+from .render import (
+    CONF_FILES,
+    SECRETS_PATH,
+    SECURITY_LOG,
+    AsteriskConfig,
+    realtime_defaults,
+    render_asterisk,
+    render_teardown,
+)
 from .report import RunChanges
 
 __all__ = [
@@ -38,6 +46,7 @@ __all__ = [
     "passwords_bridged",
     "phones_accounted",
     "phones_verified",
+    "realtime_defaults",
     "render_asterisk",
     "render_teardown",
     "snapshot_commands",

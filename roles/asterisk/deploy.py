@@ -282,6 +282,7 @@ def phones_verified(config: AsteriskConfig, changes: RunChanges | None = None, s
         groups=checked.groups,
         trunk=checked.trunk,
         peers=checked.peers,
+        claimable=checked.claimable,
     )
 
 

@@ -19,6 +19,7 @@ from .render import bridged, changed_credentials
 from .report import (
     LiveConfig,
     RunChanges,
+    claimed_aors,
     config_mismatches,
     peer_problems,
     registration_problems,
@@ -152,6 +153,7 @@ def _verify(
     groups=(),
     trunk=None,
     peers=(),
+    claimable=None,
 ) -> bool:
     # Venues whose own host failed in this run (unreachable, say): their failure is named
     # there; here they are a warning, so that a venue that is down fails alone.
@@ -224,6 +226,13 @@ def _verify(
     elif trunk_trouble is not None:
         peer_trouble.append(f"{trunk_trouble}; calls to and from outside fail until it is registered")
     # What fails the run comes last: the crew reads the end of the output first.
+    if claimable is not None:
+        claimed, registered = claimed_aors(current, claimable)
+        logger.info(
+            f"{host.print_prefix}claimed numbers (self-service database, not waited for): {len(claimed)} "
+            f"served, {len(registered)} registered"
+            + (f": {', '.join(claimed[:20])}{' ...' if len(claimed) > 20 else ''}" if claimed else "")
+        )
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer (every phone: {written})")
         for line in peer_trouble:
@@ -276,6 +285,7 @@ def phones_registered(
     groups=(),
     trunk=None,
     peers=(),
+    claimable=None,
 ):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
@@ -295,6 +305,8 @@ def phones_registered(
     + trunk: (registration name, label) of the upstream trunk, which must be Registered
     + peers: (aor, venue) of the other venues' PBXes, which must answer qualify (a venue whose
       own host failed in this run is only a warning: it fails alone)
+    + claimable: (first, last) of the claimable range: the claimed numbers Asterisk serves
+      are counted apart (a participant's phone is not waited for)
     """
     yield FunctionCommand(
         _verify,
@@ -310,6 +322,7 @@ def phones_registered(
             tuple(groups),
             trunk,
             tuple(peers),
+            claimable,
         ),
         {},
     )

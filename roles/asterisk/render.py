@@ -11,7 +11,7 @@ from functools import cached_property
 from roles.event import Directory, Event
 from roles.event.changes import summary, summary_text
 from roles.event.routing import RING_CONTEXT, WAIT_CONTEXT, Route, Routing, resolve
-from roles.event.selfservice import temporary_calls
+from roles.event.selfservice import blocks, temporary_calls
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
@@ -216,6 +216,7 @@ def render_extensions(
         "ring_context": RING_CONTEXT,
         "wait_context": WAIT_CONTEXT,
         "temporary": temporary_calls(directory),
+        "claimed": claimed_patterns(directory),
         "hello_world": event.test_numbers.hello_world,
         "echo": event.test_numbers.echo,
     }
@@ -227,6 +228,76 @@ def render_extensions(
     return marked.replace(marker, generation), generation
 
 
+# Every phone's endpoint and aor options (pjsip.conf's templates), which the numbers
+# participants claim share (realtime_defaults: the self-service database's endpoint_defaults).
+PHONE_OPTIONS = (
+    ("context", names.PHONE_CONTEXT),
+    ("disallow", "all"),
+    ("allow", "g722,alaw,ulaw,gsm"),
+    ("direct_media", "no"),
+    ("rtp_symmetric", "yes"),
+    ("force_rport", "yes"),
+    ("rewrite_contact", "yes"),
+    ("dtmf_mode", "rfc4733"),
+    ("language", "en"),
+)
+AOR_OPTIONS = (
+    ("max_contacts", "1"),
+    ("remove_existing", "yes"),
+    ("qualify_frequency", "30"),
+    ("qualify_timeout", "3.0"),
+)
+
+
+def access(event: Event) -> tuple[tuple[str, str], ...]:
+    """An account works only from the phone network: deny all, permit it."""
+    return (("deny", "::/0" if ":" in event.network else "0.0.0.0/0.0.0.0"), ("permit", event.network))
+
+
+def realtime_defaults(event: Event) -> dict[str, str]:
+    """The options every claimed number's endpoint and aor take from the self-service
+    database (its endpoint_defaults): the crew phones' own, on the event's transport."""
+    return dict((("transport", names.TRANSPORT), *PHONE_OPTIONS, *access(event), *AOR_OPTIONS))
+
+
+def render_realtime(directory: Directory) -> dict[str, str]:
+    """sorcery.conf, extconfig.conf and res_config_sqlite3.conf when this PBX serves
+    self-service: PJSIP reads claimed numbers from the self-service database (names.py:
+    SELFSERVICE_DB), the crew's from pjsip.conf. Nothing otherwise."""
+    if temporary_calls(directory) is None:
+        return {}
+    families = names.REALTIME_FAMILIES
+    database = names.SELFSERVICE_DB_NAME
+    return {
+        "sorcery.conf": render(__file__, "etc/asterisk/sorcery.conf.j2", families=families),
+        "extconfig.conf": render(__file__, "etc/asterisk/extconfig.conf.j2", families=families, database=database),
+        "res_config_sqlite3.conf": render(
+            __file__,
+            "etc/asterisk/res_config_sqlite3.conf.j2",
+            database=database,
+            path=names.SELFSERVICE_DB,
+            opened=names.SELFSERVICE_DB_MADE,
+        ),
+    }
+
+
+def claimable_range(directory: Directory) -> tuple[str, str] | None:
+    """(first, last) of the claimable range when this PBX serves self-service."""
+    s = directory.event.self_service
+    if temporary_calls(directory) is None or s is None:
+        return None
+    return (s.claimable.first, s.claimable.last)
+
+
+def claimed_patterns(directory: Directory) -> tuple[str, ...]:
+    """The claimable range as extension patterns (`_2XXX`, ...), when this PBX serves
+    self-service: a claimed number is dialled as PJSIP/<number>, found in the database."""
+    s = directory.event.self_service
+    if temporary_calls(directory) is None or s is None:
+        return ()
+    return tuple(f"_{block}{'X' * (s.claimable.length - len(block))}" for block in blocks(s.claimable))
+
+
 def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
     event = directory.event
     return render(
@@ -234,9 +305,12 @@ def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
         "etc/asterisk/pjsip.conf.j2",
         names=names,
         event=event,
+        phone_options=PHONE_OPTIONS,
+        access=access(event),
+        aor_options=AOR_OPTIONS,
         phones=directory.accounts,
         bind=f"{event.sip.bind}:{event.sip.port}",
-        deny_all="::/0" if ":" in event.network else "0.0.0.0/0.0.0.0",
+        deny_all=access(event)[0][1],
         secrets_path=secrets_path,
         trunk=event.trunk if directory.trunk is not None else None,
         venue=directory.venue,
@@ -340,6 +414,10 @@ CONF_FILES = (
     "modules.conf",
     "logger.conf",
     "features.conf",
+    # self-service only (render_realtime)
+    "sorcery.conf",
+    "extconfig.conf",
+    "res_config_sqlite3.conf",
 )
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
 SECURITY_LOG_NAME = "security"
@@ -363,6 +441,7 @@ def render_asterisk(
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
         **base_files(directory.event, pickup_code=directory.event.pickup_code),
+        **render_realtime(directory),
     }
     # The generation covers every byte Asterisk reads, passwords included, so that any change
     # (even a same-length password) changes the secrets file and with it its mtime: that is what
@@ -383,6 +462,7 @@ def render_asterisk(
             dialplan_generation=dialplan_generation,
             phones=frozenset(a.name for a in directory.accounts),
             bind=f"{sip.bind}:{sip.port}",
+            claimable=claimable_range(directory),
         ),
         fingerprints=credential_fingerprints(directory),
         summary=summary(directory),
@@ -449,6 +529,7 @@ def verification(directory: Directory, routing: Routing) -> Verification:
         groups=tuple((r.name, tuple(leg.name for leg in r.legs)) for r in routing.routes if r.kind == "group"),
         trunk=(names.TRUNK, f"{trunk.trunk.username} at {trunk.trunk.registrar}") if trunk is not None else None,
         peers=tuple((names.VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers) if directory.venue else (),
+        claimable=claimable_range(directory),
     )
 
 

@@ -50,12 +50,15 @@ class Verification:
     + groups: (group, the phones it rings): groups none of whose phones is ready are listed
     + trunk: (registration name, label) of the upstream trunk, which must be Registered
     + peers: (aor, venue) of the other venues' PBXes, which must answer qualify
+    + claimable: (first, last) of the numbers participants claim (self-service): their aors
+      come from the self-service database, and are reported apart from the crew's phones
     """
 
     phones: tuple[Account, ...]
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     trunk: tuple[str, str] | None = None
     peers: tuple[tuple[str, str], ...] = ()
+    claimable: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,32 @@ class LiveConfig:
 
     + generation: the pjsip generation (aor televoc-generation-<gen>)
     + dialplan_generation: the dialplan generation (global TELEVOC_DIALPLAN)
-    + phones: the names whose aors must exist, and no others
+    + phones: the names whose aors must exist, and no others (but claimed numbers)
     + bind: the SIP transport's bind address (ip:port)
+    + claimable: (first, last): aors in this range are claimed numbers from the self-service
+      database, neither missing nor extra
     """
 
     generation: str
     dialplan_generation: str
     phones: frozenset[str]
     bind: str
+    claimable: tuple[str, str] | None = None
+
+
+def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
+    """Whether aor `name` is a number of the claimable range (first, last)."""
+    if claimable is None:
+        return False
+    first, last = claimable
+    return len(name) == len(first) and name.isdigit() and first <= name <= last
+
+
+def claimed_aors(state: PbxState, claimable: tuple[str, str] | None) -> tuple[list[str], list[str]]:
+    """(claimed numbers Asterisk serves, those of them with a contact), sorted: the aors of
+    the claimable range, which Asterisk reads from the self-service database."""
+    claimed = sorted(n for n in state.aors if in_range(n, claimable))
+    return claimed, [n for n in claimed if state.contacts_of(n)]
 
 
 def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
@@ -87,7 +108,7 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
         reasons.append(
             f"dialplan: Asterisk serves {state.dialplan_generation or 'none'}, not {expected.dialplan_generation}"
         )
-    have = state.phone_aors()
+    have = {n for n in state.phone_aors() if not in_range(n, expected.claimable)}
     lacking, extra = sorted(expected.phones - have), sorted(have - expected.phones)
     if lacking:
         reasons.append(f"aors missing in Asterisk: {', '.join(lacking)}")

@@ -11,8 +11,8 @@ venues, both ranges lie within the numbers of the venue that serves self-service
 
 `check_claims` is the hook for the rule that needs the PBX: once participants have claimed
 numbers, a crew number that is a claimed one is refused, naming the claim (never taken over).
-The claims live in the PBX's database (a later step of self-service); `load_directory(path,
-claims=...)` runs the rule when it is given them.
+The claims live in the PBX's database (roles/selfservice); a deploy reads them and, when a
+crew number is one of them, `load_directory(path, claims=...)` runs the rule.
 """
 
 from __future__ import annotations
@@ -182,6 +182,13 @@ def _crew_numbers_outside(
             entries.phones.add(
                 ("phones", v.index, "extension"),
                 f"{v.extension!r} is inside {named(hit)}: {fix}",
+            )
+        hit = inside(v.name) if v.name else None
+        if hit:  # its SIP account would shadow the claimed number's (pjsip.conf is asked first)
+            entries.phones.add(
+                ("phones", v.index, "name"),
+                f"{v.name!r} is inside {named(hit)}, and a phone's name is its SIP account: "
+                "choose a name that is no number of the range",
             )
     for g in entries.group_views:
         hit = inside(g.number) if g.number is not None else None
@@ -375,8 +382,8 @@ def check_claims(
 
     The ranges keep crew numbers and claims apart while they stand; this rule holds when they
     move during the event (a range shrunk, self-service turned off) with claims still held.
-    Not run by a deploy yet: the claims are read from the PBX (a later step of self-service),
-    then `load_directory(path, claims=...)` runs it with the other rules."""
+    A deploy reads the claims from the PBX's database (roles/selfservice) and, on a
+    collision, runs it through `load_directory(path, claims=...)` with the other rules."""
     held = {c.number: c for c in claims}
     if not held:
         return

@@ -20,6 +20,7 @@ from .render import (
     Jail,
     Module,
     Opening,
+    Tool,
     nix_indented_string,
     render_module,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Jail",
     "Module",
     "Opening",
+    "Tool",
     "import_name",
     "module_dir",
     "module_imported",

@@ -127,6 +127,21 @@ class Daemon:
     port: int
 
 
+@dataclass(frozen=True)
+class Tool:
+    """A command of televoc's on the PBX: a Python script shipped next to the module, run
+    with the Python the services run on, at /etc/<target> (executable by root only).
+
+    + target: its path under /etc ("televoc/bin/televoc-claims")
+    + script: the script's file name next to the module (an Embedded file)
+    + comment: what the module says about it (lines of text)
+    """
+
+    target: str
+    script: str
+    comment: tuple[str, ...]
+
+
 # fail2ban's iptables actions make a chain f2b-<jail name>; iptables takes 28 characters.
 JAIL_NAME_MAX = 24
 
@@ -249,6 +264,7 @@ def render_module(
     jails: tuple[Jail, ...] = (),
     embedded: tuple[Embedded, ...] = (),
     openings: tuple[Opening, ...] = (),
+    tools: tuple[Tool, ...] = (),
 ) -> Module:
     """The Nix module for `event`; deterministic (files in name order). Each opening is made
     with the rule the firewall's backend takes (iptables or nftables), for its sources only;
@@ -263,6 +279,7 @@ def render_module(
         limits=LIMITS,
         conf_files=[(name, nix_indented_string(asterisk.conf_files[name])) for name in sorted(asterisk.conf_files)],
         daemons=daemons,
+        tools=tools,
         jails=jails,
         security=event.security,
         openings=openings,

@@ -48,6 +48,16 @@ PEER_USER = "televoc-peer"
 # the numbers it may call); the claim code and a token go to CLAIM_CONTEXT.
 TEMPORARY_CONTEXT = "televoc-temporary"
 CLAIM_CONTEXT = "televoc-claim"
+# Claimed numbers: their routes (one pattern per block of the claimable range), and where
+# Asterisk reads them (roles/selfservice: the database; PJSIP realtime through sorcery).
+CLAIMED_CONTEXT = "televoc-claimed"
+SELFSERVICE_DB = "/var/lib/televoc-selfservice/claims.sqlite3"
+# res_config_sqlite3.conf includes it; the database's command writes it when it makes the
+# database (a changed include makes Asterisk's reload of the driver open the new file)
+SELFSERVICE_DB_MADE = "/var/lib/televoc-selfservice/made.conf"
+SELFSERVICE_DB_NAME = "televoc"  # the database's section in res_config_sqlite3.conf
+REALTIME_FAMILIES = ("ps_endpoints", "ps_auths", "ps_aors")  # endpoint, auth, aor: views of the claims
+SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command on the PBX
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

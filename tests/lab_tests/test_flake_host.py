@@ -49,7 +49,7 @@ def test_the_first_deploy_switches_the_flake_and_leaves_only_intent_to_add_entri
     assert "The flake sees televoc's files (git add --intent-to-add; nothing is committed)" in run.output
     assert "the flake in /etc/nixos imports ./televoc/asterisk.nix and has its flake.lock" in run.output
     status = pbx.lab.run("git -C /etc/nixos status --short").stdout.splitlines()
-    assert sorted(status) == [" A televoc/asterisk.nix", " A televoc/provisiond.py"], status
+    assert sorted(status) == [" A televoc/asterisk.nix", " A televoc/claimsdb.py", " A televoc/provisiond.py"], status
     assert pbx.lab.run("git -C /etc/nixos log --oneline").stdout.count("\n") == 1  # nothing committed
     assert lock_sha(pbx) == lock
     assert "Aor:  hall1 " in pbx.lab.asterisk("pjsip list aors")

@@ -261,3 +261,11 @@ def test_uncovered_finds_a_number_of_the_range_in_no_prefix(prefixes):
         missing = [n for n in _numbers(3) if n in r and not any(n.startswith(p) for p in prefixes)]
         assert (hit is None) == (not missing), f"{r} {prefixes}"
         assert hit is None or hit in missing
+
+
+def test_a_crew_phone_named_like_a_claimable_number_is_refused(tmp_path):
+    found = problems(tmp_path, phones="phones:\n  - {name: '2345', extension: 1001}\n  - {name: a2, extension: 1002}\n")
+    assert any(
+        "'2345' is inside the claimable range 2000-8999" in p and "a phone's name is its SIP account" in p
+        for p in found
+    ), found

@@ -1,0 +1,32 @@
+"""Self-service's database on the PBX: claims, temporary numbers, tokens (schema.py: Alembic's
+migrations as SQL; files/claimsdb.py: the command on the PBX; render.py: what a deploy keeps
+there; state.py: what the run's read found; deploy.py: the steps)."""
+
+from .deploy import (
+    ALL_SETTINGS,
+    SETTINGS,
+    claims_exported,
+    claims_respected,
+    database_migrated,
+    database_removed,
+    held,
+    snapshot_commands,
+)
+from .render import CLAIMSDB, TOOL_NAME, Database, database
+from .state import DbState
+
+__all__ = [
+    "ALL_SETTINGS",
+    "CLAIMSDB",
+    "SETTINGS",
+    "TOOL_NAME",
+    "Database",
+    "DbState",
+    "claims_exported",
+    "claims_respected",
+    "database",
+    "database_migrated",
+    "database_removed",
+    "held",
+    "snapshot_commands",
+]

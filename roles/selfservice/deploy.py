@@ -1,0 +1,96 @@
+"""The self-service database's steps, each a pyinfra deploy deciding from the run's snapshot.
+
+snapshot = pbx.read(plan)                  # runs snapshot_commands(): the one read
+state = selfservice.held(snapshot)         # what the database held
+selfservice.claims_respected(event_dir, event, state)   # deploy: first, before any change
+selfservice.database_migrated(plan.selfservice, state)  # deploy: after NixOS switched
+selfservice.claims_exported(state)                      # teardown: CSV on this machine
+selfservice.database_removed(state, leftovers)          # teardown: then the database goes
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+
+from pyinfra import host
+
+from roles.event import Directory
+from roles.shared import names, pbxfacts
+from roles.shared.leftovers import Leftovers
+from roles.shared.ops import deploy
+from roles.shared.settings import Setting, declare, defaults, read, text
+from roles.shared.snapshot import Snapshot
+
+from . import operations
+from .render import Database
+from .state import NO_TOOL, DbState, parse
+
+READ = "selfservice"  # the snapshot's output of `televoc-claims read`
+SETTINGS = declare(
+    Setting(
+        "selfservice__export_dir",
+        "reports",
+        "teardown: where on this machine the claims are exported as <host>-claims.csv before the "
+        "self-service database is removed (relative to where pyinfra runs).",
+        text,
+    ),
+)
+ALL_SETTINGS = (*pbxfacts.SETTINGS, *SETTINGS)
+
+
+def snapshot_commands() -> list[tuple[str, str]]:
+    """The run's one read runs the database's command (no command yet: no database)."""
+    tool = shlex.quote(names.SELFSERVICE_TOOL)
+    return [(READ, f'if [ -x {tool} ]; then {tool} read 2>&1; else echo \'{{"db": "{NO_TOOL}"}}\'; fi')]
+
+
+def held(snapshot: Snapshot) -> DbState:
+    """What the database held when the run began."""
+    return parse(snapshot.outputs.get(READ))
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def claims_respected(event_dir: str, event: Directory, state: DbState):
+    """No crew number is a claimed one (the run stops before any change otherwise)."""
+    operations.claims_respected(
+        name="No crew number takes a participant's claimed number",
+        event_dir=event_dir,
+        directory=event,
+        state=state,
+    )
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def database_migrated(db: Database, state: DbState):
+    """The database exists, migrated, with the event's settings (after NixOS switched: its
+    command and the asterisk user are in place)."""
+    settings = read(ALL_SETTINGS)
+    operations.database_migrated(
+        name="The self-service database is in place (claims kept)",
+        db=db,
+        state=state,
+        cli=settings.asterisk__cli,
+    )
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def claims_exported(state: DbState):
+    settings = read(ALL_SETTINGS)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in host.name)
+    operations.claims_exported(
+        name="The claims are exported for the crew",
+        tool=names.SELFSERVICE_TOOL,
+        state=state,
+        path=posixpath.join(settings.selfservice__export_dir, f"{safe}-claims.csv"),
+    )
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def database_removed(state: DbState, leftovers: Leftovers):
+    operations.database_removed(
+        name="The self-service database is removed",
+        tool=names.SELFSERVICE_TOOL,
+        state=state,
+        removed=leftovers.removed,
+    )
