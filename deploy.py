@@ -11,14 +11,15 @@ from pyinfra import host
 
 from roles import asterisk, nixos, pbx, selfservice, snom
 from roles.event import event_directory, host_directory
-from roles.plan import check_given, for_deploy
+from roles.plan import check_given
 from roles.shared import runs
 
 directory = host_directory(host.data)  # with venues: this host's venue
 check_given()  # a misspelt --data name would silently change nothing
 
-plan = for_deploy(directory)  # everything this run puts on the PBX, rendered once
-snapshot = pbx.read(plan)  # one remote command: everything the steps compare, before any change
+# everything this run puts on the PBX, rendered once, while the one remote command reads what
+# the steps compare, before any change
+plan, snapshot = pbx.planned_and_read(directory)
 changes = asterisk.RunChanges()  # what this run changed, for the verification
 publication = snom.publication(directory, plan.provisioning, snapshot)  # the phones' settings; who is told
 run = runs.started("deploy.py", snapshot)  # the next run says if this one does not finish

@@ -1,7 +1,7 @@
 """The PBX read once per run (roles/shared/snapshot.py): what each role's steps compare.
 
-    plan = plan.for_deploy(directory)   # in deploy.py / teardown.py, before the first step
-    snapshot = pbx.read(plan)
+    plan, snapshot = pbx.planned_and_read(directory)   # deploy.py: the read goes out first
+    snapshot = pbx.read(plan)                          # teardown.py: the plan rendered before
 
 Each role names its own files (its `snapshot_paths`, from its settings, so `--data` moves
 them here too); the nixos role's come from the plan's module (the files beside it, what
@@ -10,10 +10,14 @@ NixOS serves from it).
 
 from __future__ import annotations
 
+import functools
+
+import gevent
 from pyinfra import host
 
 from roles import asterisk, nixos, selfservice, snom
-from roles.plan import Plan
+from roles.event import Directory
+from roles.plan import Plan, buildup, where
 from roles.shared import connection, runs
 from roles.shared.ops import deploy
 from roles.shared.settings import defaults
@@ -23,24 +27,90 @@ from roles.shared.snapshot import PbxSnapshot, Snapshot
 ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.SETTINGS, *selfservice.SETTINGS)
 
 
-@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
-def read(plan: Plan) -> Snapshot:
-    """Everything the run compares, in one remote command, before anything changes."""
-    connection.send_at_once(host)  # the run's first remote command: no packet waits from here on
-    settings = read_settings(ALL_SETTINGS)
+def _arguments(settings, module_paths: list[str], commands, aors: int | None) -> dict:
+    """PbxSnapshot's arguments: the roles' files, their commands, how many aors."""
     snom_digests, snom_texts = snom.snapshot_paths(settings)
-    return host.get_fact(
-        PbxSnapshot,
-        digests=(*nixos.snapshot_paths(settings, plan.module), *asterisk.snapshot_paths(settings), *snom_digests),
-        texts=(*snom_texts, *runs.snapshot_paths(settings), *asterisk.snapshot_texts(settings)),
-        cli_command=settings.asterisk__cli,
-        configuration=settings.nixos__configuration,
-        module=nixos.import_name(settings),
-        commands=(
+    return {
+        "digests": (*module_paths, *asterisk.snapshot_paths(settings), *snom_digests),
+        "texts": (*snom_texts, *runs.snapshot_paths(settings), *asterisk.snapshot_texts(settings)),
+        "cli_command": settings.asterisk__cli,
+        "configuration": settings.nixos__configuration,
+        "module": nixos.import_name(settings),
+        "commands": tuple(commands),
+        "aors": aors,
+    }
+
+
+def arguments_of(settings, plan: Plan) -> dict:
+    """PbxSnapshot's arguments for what `plan` puts on the PBX."""
+    return _arguments(
+        settings,
+        nixos.snapshot_paths(settings, plan.module),
+        (
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
             *selfservice.snapshot_commands(),
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
-        aors=None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
+        None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
+    )
+
+
+@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
+def read(plan: Plan) -> Snapshot:
+    """Everything the run compares, in one remote command, before anything changes."""
+    connection.send_at_once(host)  # the run's first remote command: no packet waits from here on
+    return host.get_fact(PbxSnapshot, **arguments_of(read_settings(ALL_SETTINGS), plan))
+
+
+@deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
+def planned_and_read(directory: Directory) -> tuple[Plan, Snapshot]:
+    """The deploy's plan (roles/plan.py for_deploy) and read() of it, side by side: the one
+    remote command goes out first, and the PBX answers while the plan renders in a thread of
+    its own (the renderers are pure: no host, no pyinfra). What the command reads is known
+    before the plan (the files NixOS serves are Asterisk's CONF_FILES, the module ships the
+    provisioning server's code, one aor per account); should the plan name other files, it
+    is read again. (10,000 phones: rendering 0.25 s, the read 0.16 s.)"""
+    connection.send_at_once(host)  # the run's first remote command: no packet waits from here on
+    settings = read_settings(ALL_SETTINGS)
+    render = functools.partial(_compared, buildup, directory, where(), snom.control(directory))
+    known = known_arguments(settings, directory)
+    rendering = gevent.get_hub().threadpool.spawn(render)
+    try:
+        snapshot = host.get_fact(PbxSnapshot, **known)
+    finally:
+        plan = rendering.get()  # (the render's own error first, if both failed)
+    if same_read(arguments_of(settings, plan), known):
+        return plan, snapshot
+    return plan, host.get_fact(PbxSnapshot, **arguments_of(settings, plan))
+
+
+def known_arguments(settings, directory: Directory) -> dict:
+    """PbxSnapshot's arguments for a deploy of `directory`, before its plan is rendered: the
+    files NixOS serves are Asterisk's config files (asterisk.conf_file_names), the module
+    ships the provisioning server's code and the self-service database's command beside it,
+    Asterisk serves an aor per account."""
+    embedded = [snom.PROVISIOND.name, selfservice.CLAIMSDB.name]
+    etc = [f"{nixos.ASTERISK_ETC}/{name}" for name in asterisk.conf_file_names(directory)]
+    return _arguments(
+        settings,
+        nixos.paths_named(settings, embedded, etc),
+        (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands()),
+        len({a.name for a in directory.accounts}),
+    )
+
+
+def _compared(render, *args) -> Plan:
+    """The plan, with what every run compares with the snapshot worked out too (each is
+    worked out once, when first asked for): the phones' summary, the provisioning files'
+    digests."""
+    plan = render(*args)
+    _ = plan.asterisk.summary_text, plan.provisioning.digests
+    return plan
+
+
+def same_read(a: dict, b: dict) -> bool:
+    """The same read, whatever the order of the files in it."""
+    return all(
+        sorted(a[k]) == sorted(b[k]) if k in ("digests", "texts", "commands") else a[k] == b[k] for k in a.keys() | b
     )

@@ -23,6 +23,7 @@ from .render import (
     SECRETS_PATH,
     SECURITY_LOG,
     AsteriskConfig,
+    conf_file_names,
     realtime_defaults,
     render_asterisk,
     render_teardown,
@@ -32,6 +33,7 @@ from .report import RunChanges
 __all__ = [
     "ALL_SETTINGS",
     "CONF_FILES",
+    "conf_file_names",
     "CREDENTIALS_FILE",
     "SECRETS_PATH",
     "SECURITY_LOG",

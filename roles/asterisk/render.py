@@ -419,6 +419,16 @@ CONF_FILES = (
     "extconfig.conf",
     "res_config_sqlite3.conf",
 )
+REALTIME_FILES = ("sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf")
+
+
+def conf_file_names(directory: Directory) -> tuple[str, ...]:
+    """The CONF_FILES render_asterisk gives `directory`, known without rendering them (the
+    run's one read goes out before the plan renders: roles/pbx.py)."""
+    serves_claims = temporary_calls(directory) is not None
+    return tuple(name for name in CONF_FILES if serves_claims or name not in REALTIME_FILES)
+
+
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
 SECURITY_LOG_NAME = "security"
 SECURITY_LOG = f"/var/log/asterisk/{SECURITY_LOG_NAME}"

@@ -74,10 +74,15 @@ def summary(directory: Directory) -> dict[str, dict]:
 
 
 def summary_text(phones: dict[str, dict]) -> str:
-    """The summary as the PBX keeps it: one line of JSON per phone (the C encoder: fast)."""
-    lines = [json.dumps({"version": 1}, separators=(",", ":"))]
-    lines += [json.dumps({name: phones[name]}, sort_keys=True, separators=(",", ":")) for name in sorted(phones)]
+    """The summary as the PBX keeps it: one line of JSON per phone (the C encoder: fast; one
+    encoder for every line: json.dumps makes one per call, a quarter of the time)."""
+    encode = _LINE.encode
+    lines = [encode({"version": 1})]
+    lines += [encode({name: phones[name]}) for name in sorted(phones)]
     return "\n".join(lines) + "\n"
+
+
+_LINE = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def parse_summary(lines: list[str] | None) -> dict[str, dict] | None:

@@ -3,12 +3,14 @@ put it on the server, switch."""
 
 from .deploy import (
     SETTINGS,
+    commands_named,
     firewall_checked,
     host_of,
     import_name,
     module_dir,
     module_imported,
     module_switched,
+    paths_named,
     snapshot_commands,
     snapshot_paths,
 )
@@ -28,6 +30,7 @@ from .render import (
 __all__ = [
     "ASTERISK_ETC",
     "SETTINGS",
+    "commands_named",
     "firewall_checked",
     "host_of",
     "AsteriskService",
@@ -42,6 +45,7 @@ __all__ = [
     "module_imported",
     "module_switched",
     "nix_indented_string",
+    "paths_named",
     "render_module",
     "snapshot_commands",
     "snapshot_paths",

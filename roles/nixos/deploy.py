@@ -71,13 +71,14 @@ def snapshot_paths(settings, module: Module) -> list[str]:
     """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
     role's steps: the module, the files beside it, the mark of the last switch, and what
     NixOS serves from it."""
+    return paths_named(settings, [e.name for e in module.embedded], list(module.etc))
+
+
+def paths_named(settings, embedded: list[str], etc: list[str]) -> list[str]:
+    """snapshot_paths of a module that ships `embedded` (file names) beside it and makes
+    NixOS serve `etc` (paths): known before the module is rendered."""
     here = module_dir(settings)
-    return [
-        settings.nixos__module_path,
-        *(posixpath.join(here, e.name) for e in module.embedded),
-        APPLIED_MARKER,
-        *module.etc,
-    ]
+    return [settings.nixos__module_path, *(posixpath.join(here, name) for name in embedded), APPLIED_MARKER, *etc]
 
 
 # The snapshot's readings of the live firewall and of the host's kind (Snapshot.outputs).
@@ -87,14 +88,26 @@ HOST = "host"
 
 def _files(settings, module: Module) -> tuple[str, ...]:
     """televoc's files in the NixOS configuration: the module and the files beside it."""
+    return _files_named(settings, [e.name for e in module.embedded])
+
+
+def _files_named(settings, embedded: list[str]) -> tuple[str, ...]:
     here = module_dir(settings)
-    return (settings.nixos__module_path, *(posixpath.join(here, e.name) for e in module.embedded))
+    return (settings.nixos__module_path, *(posixpath.join(here, name) for name in embedded))
 
 
 def snapshot_commands(settings, module: Module) -> tuple[tuple[str, str], ...]:
     """What the run's one read of the PBX runs for this role besides reading files: the live
     firewall (roles/nixos/firewall.py) and the host's kind (roles/nixos/host.py)."""
-    return ((FIREWALL, firewall.command()), (HOST, nixos_host.command(_files(settings, module), import_name(settings))))
+    return commands_named(settings, [e.name for e in module.embedded])
+
+
+def commands_named(settings, embedded: list[str]) -> tuple[tuple[str, str], ...]:
+    """snapshot_commands of a module that ships `embedded` (file names) beside it."""
+    return (
+        (FIREWALL, firewall.command()),
+        (HOST, nixos_host.command(_files_named(settings, embedded), import_name(settings))),
+    )
 
 
 def host_of(snapshot: Snapshot | None) -> nixos_host.NixosHost | None:

@@ -51,22 +51,21 @@ def nix_indented_string(text: str, indent: str = _INDENT) -> str:
 
     Every non-empty line gets the same indentation, which Nix strips; `''` and `${` are
     escaped. Nix drops the whitespace before the closing quotes, and keeps a final newline.
-    (Whole-text operations: a dialplan of 10,000 phones has 100,000 lines.)
+    (String operations, no regular expression per line: a dialplan of 10,000 phones has
+    100,000 lines, which a substitution took twice as long to indent.)
     """
-    if "\t" in text or "\r" in text or _TRAILING_BLANK.search(text):
+    if "\t" in text or "\r" in text or " \n" in text or text.endswith(" "):
         line = next(line for line in text.split("\n") if "\t" in line or "\r" in line or line != line.rstrip())
         raise ValueError(f"config line {line!r}: no tabs, carriage returns or trailing blanks")
     if not _COLUMN_ONE.search(text):
         raise ValueError("config text needs a line that starts in column 1")
     escaped = text.replace("''", "'''").replace("${", "''${")
-    body = _LINE_START.sub(indent, escaped)
+    body = "\n".join([indent + line if line else line for line in escaped.split("\n")])
     closing = indent[:-2] if text.endswith("\n") else ""
     return f"''\n{body}{closing}''"
 
 
-_TRAILING_BLANK = re.compile(r" (?:\n|\Z)")  # a line ending in a blank, or only blanks
 _COLUMN_ONE = re.compile(r"^\S", re.M)
-_LINE_START = re.compile(r"^(?=.)", re.M)  # the start of each non-empty line
 
 
 @dataclass(frozen=True)

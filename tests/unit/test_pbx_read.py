@@ -1,0 +1,65 @@
+"""The run's one read of the PBX goes out before the plan is rendered (roles/pbx.py
+planned_and_read): what it reads must be what the rendered plan names, or every run would
+read the PBX twice."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from roles import asterisk, nixos, pbx, snom
+from roles.event import load_directory
+from roles.plan import buildup
+
+SETTINGS = SimpleNamespace(
+    nixos__module_path="/etc/nixos/televoc/asterisk.nix",
+    nixos__configuration="/etc/nixos/configuration.nix",
+    asterisk__secrets_path=asterisk.SECRETS_PATH,
+    asterisk__cli="asterisk -C /etc/asterisk/asterisk.conf",
+    snom__pending_path="/var/lib/televoc/notify-pending",
+    snom__provisioning_dir=snom.PROVISIONING_DIR,
+    snom__teardown_record="/var/lib/televoc/teardown.json",
+    televoc_run_marker="/var/lib/televoc-run/unfinished",
+)
+
+PHONES = {
+    "plain": "  - {name: saal1, extension: 1001, password: pw-saal1-Kq8vR2xZ7m}\n",
+    "snom": "  - {name: saal1, extension: 1001, password: pw-saal1-Kq8vR2xZ7m, mac: '000413A1B2C3', model: snom320}\n",
+    "self-service": "  - {name: saal1, extension: 1001, password: pw-saal1-Kq8vR2xZ7m}\n",
+}
+SELF_SERVICE = (
+    "self_service:\n  claimable: {first: 2000, last: 2999}\n  temporary: {first: 9000, last: 9999}\n"
+    "  info_desk: saal1\n"
+)
+
+
+@pytest.mark.parametrize("phones", sorted(PHONES))
+def test_the_read_sent_before_the_plan_reads_what_the_plan_names(tmp_path, monkeypatch, phones):
+    secret = tmp_path / "s"
+    secret.write_text("k" * 40)
+    secret.chmod(0o600)  # televoc refuses a secret others can read
+    monkeypatch.setenv("TELEVOC_SECRET_FILE", str(secret))
+    event = "name: test-event\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\n"
+    (tmp_path / "event.yml").write_text(event + (SELF_SERVICE if phones == "self-service" else ""))
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES[phones])
+    directory = load_directory(tmp_path)
+    plan = buildup(directory)
+    known = pbx.known_arguments(SETTINGS, directory)
+    assert pbx.same_read(pbx.arguments_of(SETTINGS, plan), known)
+    # and it names the files NixOS serves, the module and the code beside it
+    names = set(asterisk.CONF_FILES) - (
+        set() if phones == "self-service" else {"sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf"}
+    )
+    assert {f"{nixos.ASTERISK_ETC}/{name}" for name in names} <= set(known["digests"])
+    assert "/etc/nixos/televoc/" + snom.PROVISIOND.name in known["digests"]
+    assert known["aors"] == len(directory.accounts) == 1
+
+
+def test_a_plan_that_names_another_file_is_not_the_same_read(tmp_path):
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    directory = load_directory(tmp_path)
+    known = pbx.known_arguments(SETTINGS, directory)
+    other = {**known, "digests": (*known["digests"], "/etc/asterisk/other.conf")}
+    assert not pbx.same_read(other, known)
+    assert not pbx.same_read({**known, "aors": 2}, known)
+    assert pbx.same_read({**known, "digests": tuple(reversed(known["digests"]))}, known)
