@@ -149,25 +149,32 @@ def route_lines(r: Route) -> str:
     return "".join(lines)
 
 
-def number_contexts(routes: Iterable[Route]) -> dict[str, str]:
+def number_contexts(routes: Iterable[Route], more: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """The numbers' contexts, one per last digit of the number: name -> the lines of its
-    numbers (route_lines), in the routes' order. Asterisk keeps a context's extensions in a
-    sorted list, so loading a context takes time quadratic in its extensions (10,000 numbers:
-    about 3 s; in ten contexts 0.3 s); NUMBERS_CONTEXT includes them all."""
+    numbers (route_lines, then `more`: (number, lines), the services'), in the routes' order.
+    Asterisk keeps a context's extensions in a sorted list, so loading a context takes time
+    quadratic in its extensions (10,000 numbers: about 3 s; in ten contexts 0.3 s);
+    NUMBERS_CONTEXT includes them all."""
     parts: dict[str, list[str]] = {}
     for r in routes:
         parts.setdefault(f"{names.NUMBERS_CONTEXT}-{r.number[-1]}", []).append(route_lines(r))
+    for number, lines in more:
+        parts.setdefault(f"{names.NUMBERS_CONTEXT}-{number[-1]}", []).append(lines)
     return {name: "".join(parts[name]) for name in sorted(parts)}
 
 
 def render_extensions(directory: Directory, routing: Routing) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
+    from .callfeatures import page_callers, service_lines  # (they write lines the way this module does)
+
     event = directory.event
     context = {
         "names": names,
         "event": event,
         "routing": routing,
-        "numbers": number_contexts(routing.routes),
+        "numbers": number_contexts(routing.routes, service_lines(directory)),
+        "page_callers": page_callers(directory),
+        "autoanswer": bool(directory.services.paging or directory.services.intercoms),
         "trunk": directory.trunk,
         "venue": directory.venue,
         "dial_out_prefix": (
@@ -307,6 +314,7 @@ CONF_FILES = (
     "modules.conf",
     "logger.conf",
     "features.conf",
+    "confbridge.conf",
 )
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
 SECURITY_LOG_NAME = "security"
@@ -360,7 +368,8 @@ def render_asterisk(
 def base_files(event: Event, pickup_code: str | None) -> dict[str, str]:
     """The files every televoc PBX has, with or without an event: RTP ports, NOTIFY
     sections, HTTP and the manager off, the modules never loaded, logging (the security log
-    fail2ban reads), features (`pickup_code`: None, Asterisk's own)."""
+    fail2ban reads), features (`pickup_code`: None, Asterisk's own), the conference rooms'
+    profiles (paging and conference rooms, services.yml)."""
     sip = event.sip
     return {
         "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
@@ -370,6 +379,7 @@ def base_files(event: Event, pickup_code: str | None) -> dict[str, str]:
         "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
         "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
         "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=pickup_code),
+        "confbridge.conf": render(__file__, "etc/asterisk/confbridge.conf.j2", names=names),
     }
 
 

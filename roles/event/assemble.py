@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter
 
+from . import services as services_file
 from .entries import BaseView, GroupView, PhoneView
 from .model import Account, DectBase, Directory, Event, Group, TrunkAccount, ring_seconds
 from .routing import callers
@@ -25,10 +26,11 @@ def directory(
     secret: str | None,
     trunk_password: str | None,
     bases: Sequence[BaseView] = (),
+    services: Sequence[services_file.ServiceView] = (),
 ) -> Directory:
     """The Directory of valid entries. `secret`: the event secret (None when nothing is
     derived from it); `trunk_password`: read from its file when the event has a trunk;
-    `bases`: the DECT base stations of dect.yml."""
+    `bases`: the DECT base stations of dect.yml; `services`: the entries of services.yml."""
     name = event.name
 
     def derived(label: str) -> str:
@@ -103,5 +105,11 @@ def directory(
         if b is not None
     )
     return Directory(
-        event=event, accounts=accounts, groups=built, trunk=trunk, peer_passwords=peer_passwords, bases=dect
+        event=event,
+        accounts=accounts,
+        groups=built,
+        trunk=trunk,
+        peer_passwords=peer_passwords,
+        bases=dect,
+        services=services_file.resolve(accounts, built, services),
     )

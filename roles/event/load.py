@@ -1,4 +1,4 @@
-"""Load an event directory (event.yml, phones.yml, groups.yml) into a validated `Directory`.
+"""Load an event directory (event.yml, phones.yml, groups.yml, dect.yml, services.yml) into a validated `Directory`.
 
 Every problem found is collected and reported together (sources.py says how); nothing here
 touches the network, and the one file written is the record of passwords judged strong, in the
@@ -23,6 +23,7 @@ from .errors import EventError
 from .model import DEFAULT_RING_TIMEOUT, Directory, Event
 from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
 from .selfservice import Claim, check_claims, check_self_service
+from .services import ServiceView, check_services, validate_services
 from .sources import (
     DECT_FILE,
     DECT_ORDER,
@@ -32,6 +33,8 @@ from .sources import (
     GROUPS_ORDER,
     PHONES_FILE,
     PHONES_ORDER,
+    SERVICES_FILE,
+    SERVICES_ORDER,
     Report,
     SourceFile,
     display,
@@ -88,6 +91,7 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     phones_file = SourceFile(directory / PHONES_FILE, PHONES_ORDER, report)
     groups_file = SourceFile(directory / GROUPS_FILE, GROUPS_ORDER, report)
     dect_file = SourceFile(directory / DECT_FILE, DECT_ORDER, report)
+    services_file = SourceFile(directory / SERVICES_FILE, SERVICES_ORDER, report)
     event_data = event_file.read()
     phones_data = phones_file.read()
     event = event_file.validate(Event, event_data)[0] if event_data is not None else None
@@ -117,6 +121,10 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         tests,
         entries,
     )
+    service_views: list[ServiceView] = []
+    if services_file.path.exists() and services_file.read() is not None:
+        service_views = validate_services(services_file)
+        check_services(event, services_file, service_views, entries, tests, event.pickup_code if event else None)
     trunk_password = None
     if event is not None:
         check_venues(event, event_file, entries, nodes)
@@ -135,7 +143,7 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
-    return assemble.directory(event, views, group_views, secret, trunk_password, base_views)
+    return assemble.directory(event, views, group_views, secret, trunk_password, base_views, service_views)
 
 
 def _strength_record(event: Event | None, directory: Path) -> StrengthRecord | None:

@@ -24,8 +24,11 @@ EVENT_FILE = "event.yml"
 PHONES_FILE = "phones.yml"
 GROUPS_FILE = "groups.yml"  # optional
 DECT_FILE = "dect.yml"  # optional: the DECT base stations
+SERVICES_FILE = "services.yml"  # optional: paging groups, intercoms, conference rooms
 # The order of each file's problems in the report; the secrets' come after the files'.
-EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4
+EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SERVICES_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4, 5
+# What one entry of a list is called in a problem, when it is not the list's name less its 's'.
+ENTRY_WORDS = {"paging": "paging group", "intercom": "intercom", "conferences": "conference room"}
 DOCS = "see docs/event.md"
 
 
@@ -105,7 +108,7 @@ class SourceFile:
     def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] in ("phones", "groups", "bases") and isinstance(path[1], int):
+        if len(path) >= 2 and path[0] in ("phones", "groups", "bases", *ENTRY_WORDS) and isinstance(path[1], int):
             parts: list[str] = []
             for p in path[2:]:  # list items 1-based: 'members 3.name'
                 if isinstance(p, int) and parts:
@@ -132,7 +135,7 @@ class SourceFile:
         entries = self.data.get(key) if isinstance(self.data, dict) else None
         entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None
-        what = key[:-1]
+        what = ENTRY_WORDS.get(key, key[:-1])
         return f"{what} {index + 1} ({name})" if isinstance(name, str) and name else f"{what} {index + 1}"
 
     def line(self, path: tuple, key: bool = False, exact: bool = False) -> int | None:

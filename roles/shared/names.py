@@ -47,6 +47,14 @@ PEER_USER = "televoc-peer"
 # the numbers it may call); the claim code and a token go to CLAIM_CONTEXT.
 TEMPORARY_CONTEXT = "televoc-temporary"
 CLAIM_CONTEXT = "televoc-claim"
+# services.yml: Page()'s and an intercom's Dial() b() ask the callee to answer at once
+# (Alert-Info info=ALERT_AUTOANSWER); a paging group with callers lets only the extensions of
+# PAGE_CALLERS_PREFIX + its number page; conference rooms use the ConfBridge profiles below.
+AUTOANSWER_CONTEXT = "televoc-autoanswer"
+ALERT_AUTOANSWER = "alert-autoanswer"
+PAGE_CALLERS_PREFIX = "televoc-may-page-"
+ROOM_BRIDGE_PROFILE = "televoc-room"
+ROOM_USER_PROFILE = "televoc-participant"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"
