@@ -216,6 +216,8 @@ def _within_venue(event: Event, file: SourceFile, views: list[ServiceView], entr
     its own phones (a page, an intercom); callers of other venues may page it."""
     venues = event.venues
     numbers = {v.name.lower(): v.extension for v in entries.phone_views if v.name and v.extension}
+    # a group's phones are in its venue (the groups' own rule)
+    numbers.update({g.name.lower(): g.number for g in entries.group_views if g.name and g.number})
     for v in views:
         if v.number is None:
             continue
