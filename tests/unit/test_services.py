@@ -166,6 +166,19 @@ def test_with_venues_a_service_reaches_the_phones_of_its_own_venue_only(tmp_path
     )
 
 
+def test_with_venues_a_paging_group_pages_a_group_of_its_own_venue_only(tmp_path):
+    event = EVENT + (
+        "venues:\n  hall: {numbers: ['1'], address: 10.23.0.2}\n  camp: {numbers: ['6'], address: 10.23.0.3}\n"
+    )
+    phones = PHONES + "  - {name: c1, extension: 6001}\n"
+    directory = write(tmp_path, event, phones, "groups:\n  - {name: tents, number: 6100, members: [c1]}\n")
+    (directory / "services.yml").write_text("paging:\n  - {name: all, number: 1800, members: [m1, tents]}\n")
+    assert_named(
+        load_problems(directory),
+        ["paging group 1 (all): members: tents is in venue camp, the number 1800 in venue hall"],
+    )
+
+
 def test_a_venue_serves_the_services_whose_number_is_its_own(tmp_path):
     event = EVENT + (
         "venues:\n  hall: {numbers: ['1'], address: 10.23.0.2}\n  camp: {numbers: ['6'], address: 10.23.0.3}\n"
