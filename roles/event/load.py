@@ -124,7 +124,8 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     service_views: list[ServiceView] = []
     if services_file.path.exists() and services_file.read() is not None:
         service_views = validate_services(services_file)
-        check_services(event, services_file, service_views, entries, tests, event.pickup_code if event else None)
+        code = event.pickup_code if event is not None else None
+        check_services(event, services_file, service_views, entries, tests, code, claims)
     trunk_password = None
     if event is not None:
         check_venues(event, event_file, entries, nodes)

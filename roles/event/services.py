@@ -41,6 +41,7 @@ from .model import (
     Services,
 )
 from .routing import MAX_DIAL_STRING, callers
+from .selfservice import Claim
 from .sources import GROUPS_FILE, PHONES_FILE, SERVICES_FILE, SourceFile
 from .venues import venue_of
 
@@ -105,10 +106,20 @@ def check_services(
     entries: Entries,
     tests: Mapping[str, str],
     pickup_code: str | None,
+    claims: Sequence[Claim] = (),
 ) -> None:
-    """Every rule across services.yml and the rest of the directory (the module's docstring)."""
+    """Every rule across services.yml and the rest of the directory (the module's docstring);
+    `claims`: the numbers participants hold (self-service): a service may not take one."""
     _names(file, views)
     _numbers(event, file, views, entries, tests, pickup_code)
+    held = {c.number: c for c in claims}
+    for v in views:
+        if v.number in held:
+            file.add(
+                (v.kind, v.index, "number"),
+                f"{v.number!r} is {held[v.number]}: choose another number, or have the participant release the "
+                "claim first",
+            )
     phones = {v.name.lower(): v for v in entries.phone_views if v.name}
     groups = {g.name.lower() for g in entries.group_views if g.name}
     for v in views:

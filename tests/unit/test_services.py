@@ -256,3 +256,31 @@ def test_a_snom_obeys_the_auto_answer_request_only_when_a_page_or_intercom_reach
     assert '<answer_after_policy perm="R">idle</answer_after_policy>' in policy["boss"]  # an intercom's end
     assert '<answer_after_policy perm="R">idle</answer_after_policy>' in policy["m1"]  # paged
     assert '<answer_after_policy perm="R">off</answer_after_policy>' in policy["desk"]
+
+
+def test_a_run_says_what_changes_about_the_services_and_never_shows_a_pin(tmp_path):
+    from roles.event.changes import account, summary
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    before = summary(load_directory(make(tmp_path / "a")))
+    changed = SERVICES.replace('pin: "0815"', 'pin: "4711"').replace("callers: [boss]", "callers: [boss, stage]")
+    after = summary(load_directory(make(tmp_path / "b", changed)))
+    lines = account(before, after)
+    assert lines == ["~ paging halls (1800): callers '1600' -> '1050, 1600'", "~ room orga (1850): pin"], lines
+    assert account({}, before)[:1] == ["+ boss (1600): new, provisioned"]
+    assert "+ paging halls (1800): new" in account({}, before)
+    assert not any("0815" in str(v) for v in before.values())
+
+
+def test_a_service_may_not_take_a_number_a_participant_has_claimed(tmp_path):
+    from roles.event.errors import EventError
+    from roles.event.selfservice import Claim
+
+    try:
+        load_directory(make(tmp_path), claims=[Claim("1851", "Alice")])
+    except EventError as e:
+        found = e.problems
+    else:
+        raise AssertionError("the claimed number was taken")
+    assert_named(found, ["conference room 2 (open): number: '1851' is claimed by a participant as 'Alice'"])
