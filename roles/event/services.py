@@ -128,7 +128,7 @@ def check_services(
                 for j, name in enumerate(getattr(v.entry, key)):
                     if name.lower() not in phones and name.lower() not in groups:
                         file.add((v.kind, v.index, key, j), _unknown(name, entries, "phone or group"))
-            dial = sum(len("PJSIP/&") + len(name) for name in v.entry.members)
+            dial = sum(len("PJSIP/&") + len(name) for name in _phones(v.entry.members, entries))
             if dial > MAX_DIAL_STRING:
                 file.add(
                     (v.kind, v.index, "members"),
@@ -144,6 +144,22 @@ def check_services(
                 file.add((v.kind, v.index, "phones", 1), f"{b!r} is the first phone too: name two phones")
     if event is not None and event.venues:
         _within_venue(event, file, views, entries)
+
+
+def _phones(names: Sequence[str], entries: Entries) -> set[str]:
+    """The phones (lower names) that `names` reach: phones, and every phone of a group and its
+    nested groups (a cycle is reported by the groups' own rules; here it just ends)."""
+    members = {g.name.lower(): [m.name for m in g.entry.members] for g in entries.group_views if g.entry and g.name}
+    phones, seen, todo = set(), set(), [n.lower() for n in names]
+    while todo:
+        name = todo.pop()
+        if name in members:
+            if name not in seen:
+                seen.add(name)
+                todo.extend(m.lower() for m in members[name])
+        else:
+            phones.add(name)
+    return phones
 
 
 def _unknown(name: str, entries: Entries, what: str) -> str:

@@ -284,3 +284,22 @@ def test_a_service_may_not_take_a_number_a_participant_has_claimed(tmp_path):
     else:
         raise AssertionError("the claimed number was taken")
     assert_named(found, ["conference room 2 (open): number: '1851' is claimed by a participant as 'Alice'"])
+
+
+def test_a_paging_group_that_would_page_more_phones_than_one_page_takes_is_refused(tmp_path):
+    phones = "phones:\n" + "".join(
+        f"  - {{name: phone-with-a-long-name-{i:04d}, extension: {2000 + i}}}\n" for i in range(250)
+    )
+    groups = (
+        "groups:\n  - name: all\n    number: 1100\n    members: ["
+        + ", ".join(f"phone-with-a-long-name-{i:04d}" for i in range(250))
+        + "]\n"
+    )
+    directory = write(tmp_path, EVENT, phones, groups)
+    (directory / "services.yml").write_text("paging:\n  - {name: everyone, number: 1800, members: [all]}\n")
+    found = load_problems(directory)
+    assert_named(
+        found,
+        ["paging group 1 (everyone): members: pages more phones than Asterisk takes in one call"],
+        exactly=False,
+    )
