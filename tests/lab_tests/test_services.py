@@ -23,6 +23,7 @@ from lab.wait import wait_for
 pytestmark = pytest.mark.lab
 
 EVENT = Path(__file__).resolve().parent / "services_event"
+PHONE_NUMBERS = {"m2": "1002"}
 PORTS = {"boss": 5301, "stage": 5302, "m1": 5303, "m2": 5304, "m3": 5305, "out": 5306, "talker": 5307}
 AUTOANSWER = "<http://127.0.0.1/>;info=alert-autoanswer;delay=0"
 # 20 ms packets: a party that hears the other side for about 3 s gets about 150; one that
@@ -129,11 +130,18 @@ def test_a_page_reaches_every_member_at_once_asks_it_to_answer_and_carries_the_c
         assert phones["out"][0].invites() == [], "a phone outside the paging group got the page"
 
 
+def in_use(pbx: Services, name: str) -> bool:
+    """`pjsip list endpoints` shows the phone's endpoint in use (its row: `Endpoint: m2/1002  In use  1 of inf`)."""
+    rows = (line.split() for line in pbx.lab.asterisk("pjsip list endpoints").splitlines())
+    return any(row[:2] == ["Endpoint:", f"{name}/{PHONE_NUMBERS[name]}"] and "In use" in " ".join(row) for row in rows)
+
+
 def test_a_member_in_a_call_is_skipped_by_a_page(pbx):
     with pbx.phones(m1="answer:0", m2="answer:0") as phones:
         busy, busy_peer = pbx.dial("talker", "1002", 5402, hold=12)
         answered(busy, busy_peer)
-        talk_back(*phones["m2"])  # m2 is in a call now (its device state: in use)
+        talk_back(*phones["m2"])
+        wait_for(lambda: in_use(pbx, "m2"), 5, "m2's device state to be in use")  # what Page()'s s looks at
         call, peer = pbx.dial("boss", "1800", 5403, hold=3)
         answered(call, peer)
         talk_back(*phones["m1"])
