@@ -7,8 +7,10 @@ written in the numbers contexts beside the phones' and groups' routes (docs/serv
                 Page() puts the paged phones into its bridge muted.
     intercom    Dial() of the other phone with the same b(); only the pair's two phones may
                 dial the number (403 for anyone else), each reaches the other.
-    conference  ConfBridge() with televoc's profiles (confbridge.conf), the PIN, when there is
-                one, set on the caller's profile: ConfBridge asks for it (three tries).
+    conference  ConfBridge() with televoc's profiles (confbridge.conf); a room with a PIN
+                uses its own user profile, which sets `pin=` and lives in the PINs file
+                outside the Nix store (render_pins): ConfBridge asks for it (three tries).
+                The PIN itself is never in the dialplan.
 
 A call from the trunk has no caller extension (TV_FROM is empty): it never pages or uses an
 intercom; it may join a conference room (with its PIN).
@@ -19,6 +21,7 @@ from __future__ import annotations
 from roles.event import Directory
 from roles.event.model import Conference, Intercom, Paging
 from roles.shared import names
+from roles.shared.templating import render
 
 from .render import CAUSES, ROUTE_END
 
@@ -71,16 +74,22 @@ def conference_lines(c: Conference) -> str:
         f'; {c.number}: conference room {c.name} "{c.display_name}"{", with a PIN" if c.pin else ""}\n',
         f"exten => {c.number},1,Answer()\n",
     ]
-    if c.pin:
-        lines += [
-            f" same => n,Set(CONFBRIDGE(user,template)={names.ROOM_USER_PROFILE})\n",
-            f" same => n,Set(CONFBRIDGE(user,pin)={c.pin})\n",
-            f" same => n,ConfBridge({c.name},{names.ROOM_BRIDGE_PROFILE})\n",
-        ]
-    else:
-        lines.append(f" same => n,ConfBridge({c.name},{names.ROOM_BRIDGE_PROFILE},{names.ROOM_USER_PROFILE})\n")
+    # (a room with a PIN whose profile Asterisk lacks, the PINs file missing, lets nobody in:
+    # ConfBridge() refuses an unknown profile and the call ends)
+    user = f"{names.ROOM_PIN_PROFILE_PREFIX}{c.name}" if c.pin else names.ROOM_USER_PROFILE
+    lines.append(f" same => n,ConfBridge({c.name},{names.ROOM_BRIDGE_PROFILE},{user})\n")
     lines.append(" same => n,Hangup()\n")
     return "".join(lines)
+
+
+def render_pins(directory: Directory) -> str:
+    """The PINs file (confbridge.conf includes it; root:asterisk 0640, outside the
+    world-readable Nix store, like the SIP passwords): one user profile per room with a PIN,
+    televoc's participant profile plus `pin=`. Empty when no room has a PIN (no file then)."""
+    rooms = [c for c in directory.services.conferences if c.pin]
+    if not rooms:
+        return ""
+    return render(__file__, "confbridge-pins.conf.j2", names=names, event=directory.event, rooms=rooms)
 
 
 def service_lines(directory: Directory) -> list[tuple[str, str]]:

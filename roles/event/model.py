@@ -952,7 +952,8 @@ class ConferenceEntry(Strict):
         description=PIN_RULE,
         json_schema_extra=doc(
             "the PIN a caller keys in (then #) before joining; three wrong ones end the call. An access code "
-            "shared with the participants, kept in the PBX's dialplan (docs/threat-model.md), never a password",
+            "shared with the participants, kept on the PBX outside the Nix store like the SIP passwords "
+            "(docs/threat-model.md), never a password",
             "none: anyone who dials the number joins",
         ),
     )

@@ -55,6 +55,9 @@ ALERT_AUTOANSWER = "alert-autoanswer"
 PAGE_CALLERS_PREFIX = "televoc-may-page-"
 ROOM_BRIDGE_PROFILE = "televoc-room"
 ROOM_USER_PROFILE = "televoc-participant"
+# A room with a PIN: its own user profile, ROOM_PIN_PROFILE_PREFIX + the room's name, with
+# `pin=`, in the PINs file outside the Nix store (confbridge.conf includes it).
+ROOM_PIN_PROFILE_PREFIX = "televoc-pin-"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

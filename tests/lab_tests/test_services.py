@@ -203,15 +203,17 @@ def test_three_callers_in_a_conference_room_hear_each_other(pbx):
         assert counts.sent >= HEARD
 
 
-def test_a_conference_room_with_a_pin_takes_the_right_pin_and_refuses_a_wrong_one(pbx):
-    right = {name: pbx.dial(name, "1850", 5420 + i, hold=10, dtmf=True) for i, name in enumerate(("m1", "m2"))}
-    wrong, wrong_peer = pbx.dial("out", "1850", 5425, hold=25, dtmf=True)
+def room_takes(pbx, pin: str, wrong_pin: str, port: int) -> None:
+    """Two callers of room orga (1850) who key in `pin` get in and hear each other; one who
+    keys in `wrong_pin` three times is hung up on."""
+    right = {name: pbx.dial(name, "1850", port + i, hold=10, dtmf=True) for i, name in enumerate(("m1", "m2"))}
+    wrong, wrong_peer = pbx.dial("out", "1850", port + 5, hold=25, dtmf=True)
     for call, peer in [*right.values(), (wrong, wrong_peer)]:
         answered(call, peer)
     for _call, peer in right.values():
-        peer.dtmf("0815#")
+        peer.dtmf(f"{pin}#")
     for _ in range(3):  # ConfBridge asks three times
-        wrong_peer.dtmf("1234#")
+        wrong_peer.dtmf(f"{wrong_pin}#")
         # (the digits of the next try queue behind these; the prompts in between are cut short)
     wrong.wait(timeout=60)
     for call, _ in right.values():
@@ -225,6 +227,39 @@ def test_a_conference_room_with_a_pin_takes_the_right_pin_and_refuses_a_wrong_on
         assert not [m for m in call.messages() if m.received and m.method == "BYE"], f"{name} was hung up on"
         assert heard[name].loud >= HEARD, f"{name} did not get into the room: {heard}"
     assert refused.sent >= HEARD, refused  # it kept talking until the PBX hung up
+
+
+def test_a_conference_room_with_a_pin_takes_the_right_pin_and_refuses_a_wrong_one(pbx):
+    room_takes(pbx, "0815", "1234", 5420)
+
+
+PINS_PATH = "/var/lib/televoc/confbridge-pins.conf"
+
+
+def test_a_changed_pin_is_live_and_is_only_in_the_pins_file(pbx):
+    """The PIN is only in the PINs file (root:asterisk 0640, outside the Nix store): not in
+    the store, the module or /etc/asterisk, nor in the output of a --diff run, which names it
+    as the word pin. A changed PIN is live after the run: the reload re-reads confbridge.conf
+    (a store file, mtime 1, unchanged) because the file it includes changed."""
+    new = "90731846"
+    services = pbx.event / "services.yml"
+    text = services.read_text()
+    assert 'pin: "0815"' in text
+    try:
+        services.write_text(text.replace('pin: "0815"', f'pin: "{new}"'))
+        run = pbx.deploy("--diff", "-vv", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert run.returncode == 0, run.output
+        assert "~ room orga (1850): pin" in run.output, run.output
+        assert new not in run.output
+        found = pbx.lab.run(f"grep -rlF -- '{new}' /nix/store /etc/nixos /etc/asterisk/ || true").stdout
+        assert found.strip() == "", f"the PIN is in {found}"
+        assert pbx.lab.run(f"stat -c '%a %U %G' {PINS_PATH}").stdout.split() == ["640", "root", "asterisk"]
+        assert pbx.lab.run(f"grep -cxF -- 'pin={new}' {PINS_PATH}").stdout.strip() == "1"
+        room_takes(pbx, new, "0815", 5430)
+    finally:
+        services.write_text(text)
+        back = pbx.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+        assert back.returncode == 0, back.output
 
 
 def loaded(listing: str) -> set[str]:

@@ -228,16 +228,46 @@ def test_an_intercom_rings_the_other_phone_for_each_of_its_two_and_refuses_the_r
 def test_a_conference_room_joins_confbridge_with_televocs_profiles_and_its_pin(tmp_path):
     config = render_asterisk(load_directory(make(tmp_path)))
     text = config.conf_files["extensions.conf"]
-    assert (
-        "exten => 1850,1,Answer()\n"
-        " same => n,Set(CONFBRIDGE(user,template)=televoc-participant)\n"
-        " same => n,Set(CONFBRIDGE(user,pin)=0815)\n"
-        " same => n,ConfBridge(orga,televoc-room)\n"
-    ) in text
+    assert "exten => 1850,1,Answer()\n same => n,ConfBridge(orga,televoc-room,televoc-pin-orga)\n" in text
     assert "exten => 1851,1,Answer()\n same => n,ConfBridge(open,televoc-room,televoc-participant)\n" in text
     rooms = config.conf_files["confbridge.conf"]
     assert "[televoc-room]\ntype=bridge\n" in rooms and "[televoc-participant]\ntype=user\n" in rooms
-    assert "0815" not in rooms and "0815" not in config.secrets
+    assert rooms.endswith('\n#tryinclude "/var/lib/televoc/confbridge-pins.conf"\n')  # after the profile it extends
+    assert config.pins_path == "/var/lib/televoc/confbridge-pins.conf"
+    assert "\n[televoc-pin-orga](televoc-participant)\npin=0815\n" in config.pins
+    assert "open" not in config.pins  # a room without PIN has no profile of its own
+
+
+def test_a_pin_is_in_no_file_of_the_nix_store_nor_in_the_sip_passwords(tmp_path):
+    """The PIN is only in the PINs file: not in any of Asterisk's files (which reach the
+    world-readable Nix store and --diff), not in the NixOS module, nor in the SIP passwords."""
+    from roles.plan import buildup
+
+    directory = load_directory(make(tmp_path, SERVICES.replace('"0815"', '"93817264"')))
+    plan = buildup(directory)
+    stored = {
+        **plan.asterisk.conf_files,
+        "asterisk.nix": plan.module.text,
+        **{e.name: e.text for e in plan.module.embedded},
+    }
+    assert stored and all("93817264" not in text for text in stored.values()), [
+        name for name, text in stored.items() if "93817264" in text
+    ]
+    assert "93817264" not in plan.asterisk.secrets and "93817264" in plan.asterisk.pins
+
+
+def test_a_changed_pin_changes_the_generation_so_that_asterisk_reloads(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    before = render_asterisk(load_directory(make(tmp_path / "a")))
+    after = render_asterisk(load_directory(make(tmp_path / "b", SERVICES.replace('"0815"', '"0816"'))))
+    assert before.conf_files == after.conf_files and before.pins != after.pins
+    assert before.generation != after.generation
+
+
+def test_without_a_pin_there_is_no_pins_file(tmp_path):
+    config = render_asterisk(load_directory(make(tmp_path, SERVICES.replace('    pin: "0815"\n', ""))))
+    assert config.pins == ""
 
 
 def test_without_services_there_is_no_auto_answer_in_the_dialplan(tmp_path):
