@@ -270,6 +270,7 @@ def _wiped() -> list[tuple[str, int, str]]:
         ("user_pass", 1, ""),
         ("user_host", 1, ""),
         *_other_identities_off(),
+        ("answer_after_policy", 0, AUTOANSWER_OFF),  # a returned phone does not answer by itself
         ("dkey_directory", 0, DIRECTORY_KEY_LOCAL),
     ]
 
@@ -370,12 +371,16 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
 
 @without_gc
 def render_wipe(directory: Directory) -> dict[str, str]:
-    """File name -> snom XML that wipes the event from the phone (teardown)."""
+    """File name -> snom XML that wipes the event from the phone (teardown): identities off,
+    passwords and directory cleared, auto-answer (answer_after_policy) back to off."""
     return {
         file_name(a): text
         for text in [
             _xml(
-                _comment(f"teardown of event {directory.event.name}: identities off, passwords and directory cleared"),
+                _comment(
+                    f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, "
+                    "no auto-answer"
+                ),
                 _wiped(),
                 book=[],
             )
