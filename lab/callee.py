@@ -125,8 +125,17 @@ class _Sipp:
 class Callee(_Sipp):
     @classmethod
     def start(
-        cls, lab: Lab, name: str, password: str, port: int, mode: str = "ring", answer_after: float = 0
+        cls,
+        lab: Lab,
+        name: str,
+        password: str,
+        port: int,
+        mode: str = "ring",
+        answer_after: float = 0,
+        rtp_port: int | None = None,
     ) -> Callee:
+        """`rtp_port`: the port its answer's SDP names (an RtpPeer's, lab/media.py); else SIPp's
+        own media port."""
         token = f"{name}-{port}-{secrets.token_hex(3)}"
         wait_ms, then = {
             "ring": (600_000, "answer"),
@@ -134,6 +143,8 @@ class Callee(_Sipp):
             "answer": (int(answer_after * 1000) or 1, "answer"),
         }[mode]
         scenario = (LAB_DIR / "sipp/callee.xml").read_text().replace("@WAIT_MS@", str(wait_ms)).replace("@THEN@", then)
+        if rtp_port is not None:
+            scenario = scenario.replace("m=audio [media_port]", f"m=audio {rtp_port}")
         ooc = cls._write(lab, f"{token}-callee.xml", scenario)
         users = cls._write(lab, f"{token}.csv", f"SEQUENTIAL\n{name};{password}\n")
         argv = [
@@ -196,10 +207,25 @@ def callees(phones: dict[str, tuple[Lab, str, int, str]], ready: Callable[[dict]
 class Dial(_Sipp):
     @classmethod
     def start(
-        cls, lab: Lab, name: str, password: str, number: str, port: int, hold: float = 2, timeout: float = 60
+        cls,
+        lab: Lab,
+        name: str,
+        password: str,
+        number: str,
+        port: int,
+        hold: float = 2,
+        timeout: float = 60,
+        rtp_port: int | None = None,
+        dtmf: bool = False,
     ) -> Dial:
+        """`rtp_port`: the port its SDP names (an RtpPeer's, lab/media.py); `dtmf`: its SDP
+        offers RFC 4733 telephone-events (payload type 101)."""
         token = f"dial-{name}-{port}-{secrets.token_hex(3)}"
         scenario = (LAB_DIR / "sipp/dial.xml").read_text().replace("@BYE_WAIT_MS@", str(int(hold * 1000)))
+        if dtmf:
+            scenario = scenario.replace("RTP/AVP 0 3 8\n", "RTP/AVP 0 3 8 101\n").replace(
+                "a=rtpmap:8 PCMA/8000\n", "a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n"
+            )
         path = cls._write(lab, f"{token}.xml", scenario)
         argv = [
             "sipp",
@@ -223,7 +249,7 @@ class Dial(_Sipp):
             name,
             "-key",
             "rtp_port",
-            str(port + 1000),
+            str(rtp_port if rtp_port is not None else port + 1000),
             "-timeout",
             f"{int(timeout)}s",
             "-timeout_error",

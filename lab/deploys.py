@@ -58,7 +58,7 @@ def copy_example_event(dest: Path, source: Path = EXAMPLE_EVENT) -> Path:
 
 def event_from(dest: Path, folder: Path) -> Path:
     """The example event as the lab runs it (copy_example_event) with a test's own files from
-    `folder`: its phones.yml, its groups.yml (or none), and event-extra.yml appended to
+    `folder`: its phones.yml, its groups.yml (or none), its services.yml, and event-extra.yml appended to
     event.yml (a trunk, venues)."""
     copy_example_event(dest)
     shutil.copy(folder / "phones.yml", dest / "phones.yml")
@@ -66,6 +66,8 @@ def event_from(dest: Path, folder: Path) -> Path:
         shutil.copy(folder / "groups.yml", dest / "groups.yml")
     else:
         (dest / "groups.yml").unlink(missing_ok=True)
+    if (folder / "services.yml").exists():
+        shutil.copy(folder / "services.yml", dest / "services.yml")
     if (folder / "event-extra.yml").exists():
         with open(dest / "event.yml", "a") as f:
             f.write((folder / "event-extra.yml").read_text())

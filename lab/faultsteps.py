@@ -1,8 +1,9 @@
 """A fault at each step of a run: the harness of tests/lab_tests/test_fault_steps_*.py.
 
 One lab with the example event, its three phones registered, and a fourth phone (saal3) that
-is never plugged in. Each round edits the event so that a run changes the PBX (saal1's display
-name: a switch and a reload; saal3's password: a new passwords file and a changed account),
+is never plugged in, and a conference room with a PIN. Each round edits the event so that a
+run changes the PBX (saal1's display name: a switch and a reload; saal3's password: a new
+passwords file and a changed account; the room's PIN: a new PINs file),
 starts the real pyinfra CLI and, as soon as the chosen step starts (pyinfra's "--> Starting
 operation" line), calls the fault: Asterisk killed, Ctrl-C, a directory televoc writes read-only or full.
 After each, `serving_problems` says what is wrong with the PBX; after the last, `converges`
@@ -30,6 +31,7 @@ from lab.wait import until, wait_for
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
 SAAL3 = {"name": "saal3", "extension": 1003, "display_name": "Saal Drei"}  # never plugged in
 STATE = "/var/lib/televoc"
+ROOM = "orga"  # a conference room with a PIN: its profile lives in the PINs file in STATE
 STEP = re.compile(r"^--> Starting operation: (.+?)\s*$")
 GENERATION = re.compile(r"\b[0-9a-f]{16}\b")  # a step's name may hold the config generation
 
@@ -54,6 +56,7 @@ class FaultSteps(Deployment):
         with Lab(work / "lab") as lab:
             p = cls.prepare(lab, work, copy_example_event(work / "event"))
             p.edit_phones(lambda phones: phones.append(dict(SAAL3, password=p.new_password())))
+            p.set_pin()
             first = p.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
             assert first.returncode == 0, first.output
             for name, password in p.passwords().items():
@@ -66,11 +69,18 @@ class FaultSteps(Deployment):
     def new_password() -> str:
         return "-".join(secrets.token_urlsafe(6) for _ in range(3))
 
+    def set_pin(self) -> None:
+        """services.yml: room ROOM with a new PIN (8 digits)."""
+        pin = "".join(secrets.choice("0123456789") for _ in range(8))
+        (self.event / "services.yml").write_text(f'conferences:\n  - {{name: {ROOM}, number: 1850, pin: "{pin}"}}\n')
+
     def changing(self) -> None:
         """Edit the event so that the next run changes the PBX: saal1's display name (the
-        module: a switch, a reload) and saal3's password (the passwords file)."""
+        module: a switch, a reload), saal3's password (the passwords file) and the room's PIN
+        (the PINs file)."""
         self.round += 1
         n, password = self.round, self.new_password()
+        self.set_pin()
 
         def edit(phones):
             phones[0]["display_name"] = f"Saal Eins {n}"
@@ -160,6 +170,10 @@ class FaultSteps(Deployment):
             problems.append("Asterisk has no endpoint at all")
         for endpoint in sorted(endpoints - auths):
             problems.append(f"endpoint {endpoint} has no loaded auth (an account without its password)")
+        # The room's profile (in the PINs file) is loaded: a room with a PIN lets callers in.
+        profiles = self.lab.asterisk("confbridge show profile users")
+        if f"televoc-pin-{ROOM}" not in profiles:
+            problems.append(f"the room {ROOM} has no PIN profile loaded (nobody gets in): {profiles}")
         listing = self.lab.run(f"ls -A {STATE}", check=False).stdout.split()
         problems += [f"a partial upload is left: {STATE}/{name}" for name in listing if "televoc-new" in name]
         return problems

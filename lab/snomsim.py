@@ -15,7 +15,10 @@ The test side is lab/snom.py (SnomFleet). What a phone does, as snom documents i
   - identity 1 registers when user_active.1 is "on" and user_name.1, user_host.1 and
     user_pass.1 are set; a change of identity 1 unregisters the old one, then registers.
   - SIP: answers OPTIONS 200 (qualify); NOTIFY "Event: check-sync" 200, then fetches the
-    settings again (";reboot=true": unregister, fetch, register); INVITE 486 Busy Here.
+    settings again (";reboot=true": unregister, fetch, register); INVITE 486 Busy Here,
+    unless it carries `Alert-Info: ...;info=alert-autoanswer` and answer_after_policy is
+    idle, always or not_busy (snom's intercom, "Intercom - Paging feature"): then 200 OK
+    at once (no media; the phone has no call, so idle holds), counted as auto_answered.
   - web (HTTP Basic when http_pass is set, user http_user or "admin"):
     /dummy.htm?settings=save&NAME=VALUE..., /advanced_update.htm?reboot=Reboot and ?reset=Reset.
 State: <statedir>/<MAC>.json after every change (see Phone.snapshot for the keys); settings
@@ -163,6 +166,7 @@ class Phone:
                 "other_notifies",
                 "options",
                 "invites",
+                "auto_answered",
                 "reboots",
                 "resets",
                 "registrations",
@@ -185,6 +189,7 @@ class Phone:
         self.retries_left = 0
         self.seq = 0
         self.sip = SnomSIPClient(self.sip_port, self._on_request, self.ip)
+        self.sip.autoanswer = self._answers_by_itself
         self.opener = urllib.request.build_opener(_SourceHandler(self.ip))  # fetch from its own address
         self.web: WebServer | None = None
         self.worker = threading.Thread(target=self._run, name=f"phone-{self.mac}", daemon=True)
@@ -345,6 +350,16 @@ class Phone:
         self.write_state()
 
     # --- SIP requests (receive thread) ---------------------------------------------
+    def _answers_by_itself(self, message: SIPMessage) -> bool:
+        """An intercom or page the phone's answer_after_policy lets it answer at once."""
+        alert = str(message.headers.get("Alert-Info") or "")
+        asked = any(p.strip() == "info=alert-autoanswer" for p in alert.split(";"))
+        with self.lock:
+            obeys = asked and self.settings.get("answer_after_policy") in ("idle", "always", "not_busy")
+            if obeys:
+                self.counts["auto_answered"] += 1
+        return obeys
+
     def _on_request(self, method: str, message: SIPMessage) -> None:
         if method == "OPTIONS":
             with self.lock:

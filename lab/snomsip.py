@@ -14,10 +14,12 @@ import threading
 import time
 import types
 import uuid
+from collections.abc import Callable
 from typing import cast
 
 import pyVoIP
 import pyVoIP.VoIP  # noqa: F401  (must come before pyVoIP.SIP: circular import in 1.6.8)
+from pyVoIP.RTP import PayloadType, TransmitType
 from pyVoIP.SIP import SIPClient, SIPMessage, SIPMessageType
 from pyVoIP.util import acquired_lock_and_unblocked_socket
 
@@ -62,7 +64,8 @@ class SnomSIPClient(SIPClient):
     """pyVoIP's SIPClient on <ip>:<port>, for one identity at a time (see `use`).
 
     on_request(kind, message) is called for NOTIFY and INVITE after the answer was sent,
-    from the receive thread or the registering thread: it must not block.
+    from the receive thread or the registering thread: it must not block. An INVITE is
+    answered 200 (without media) when autoanswer(message) says so, else 486.
     """
 
     def __init__(self, port: int, on_request, ip: str = "127.0.0.1"):
@@ -78,6 +81,8 @@ class SnomSIPClient(SIPClient):
         )
         self.register_timeout = SIP_TIMEOUT  # type: ignore[assignment]  # pyVoIP infers int from its 30; a float works
         self.on_request = on_request
+        # whether to answer an INVITE at once (else 486); set by the phone (snomsim.py)
+        self.autoanswer: Callable[[SIPMessage], bool] = lambda message: False
         self.identity: Identity | None = None
         self.reg_call_id = ""
         self.seen: collections.deque = collections.deque(maxlen=64)  # retransmissions
@@ -160,8 +165,15 @@ class SnomSIPClient(SIPClient):
                 self.seen.append(key)
                 self._tell(method, message)
         elif method == "INVITE":
-            super().parse_message(message)  # no call callback: 486 Busy Here
+            if self.autoanswer(message):  # answered at once, as its answer_after_policy allows
+                self.tagLibrary.setdefault(message.headers["Call-ID"], self.gen_tag())
+                media = {self.myPort + 2: {0: PayloadType.PCMU}}  # nothing listens there: no media here
+                self._reply(self.gen_answer(message, "1", media, TransmitType.SENDRECV), message)
+            else:
+                super().parse_message(message)  # no call callback: 486 Busy Here
             self._tell(method, message)
+        elif method == "BYE":  # the end of a call it answered
+            self._reply(self.gen_ok(message), message)
         elif method != "ACK":
             log.info("port %s: ignored %s", self.myPort, method)
 

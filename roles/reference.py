@@ -26,12 +26,15 @@ from roles import plan, preflight  # noqa: F401  (imports every role: each decla
 from roles.event.model import (
     Announcement,
     BaseEntry,
+    ConferenceEntry,
     Event,
     Forward,
     GroupEntry,
+    IntercomEntry,
     Member,
     NumberRange,
     OutsideNumber,
+    PagingEntry,
     PhoneEntry,
     SelfService,
     Trunk,
@@ -204,6 +207,16 @@ def render() -> str:
         "## dect.yml\n\nOptional. A list under `bases:`, one entry per DECT base station; its handsets are "
         "phones of phones.yml with `base`, `slot` and `ipei` ([dect.md](dect.md)).\n",
         _table(BaseEntry),
+        "## services.yml\n\nOptional. Three lists, each optional: `paging:`, `intercom:` and `conferences:` "
+        "([services.md](services.md)). Their names are their own (no phone or group is named by them); their "
+        "numbers are nobody else's.\n",
+        "### paging\n\nOne entry per paging group: dialling its number puts the caller on the speaker of "
+        "every member phone at once, one-way.\n",
+        _table(PagingEntry, "paging."),
+        "### intercom\n\nOne entry per pair of phones that reach each other on the speaker, both ways.\n",
+        _table(IntercomEntry, "intercom."),
+        "### conferences\n\nOne entry per conference room.\n",
+        _table(ConferenceEntry, "conferences."),
         "## forward (phones.yml and groups.yml)\n\n`forward:` names a phone, a group or an announcement, by "
         "name, for each case; a forward to an outside number is written as a phone dials it "
         "([trunks-and-venues.md](trunks-and-venues.md)).\n",

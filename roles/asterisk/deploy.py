@@ -31,7 +31,7 @@ from roles.shared.snapshot import Snapshot
 
 from . import operations, removal
 from .announcements import announcements_in_place
-from .render import ANNOUNCEMENTS_NAME, SECRETS_PATH, AsteriskConfig
+from .render import ANNOUNCEMENTS_NAME, SECRETS_PATH, AsteriskConfig, pins_path
 from .report import RunChanges
 from .teardown import Removal
 
@@ -101,10 +101,11 @@ def beside_secrets(settings, name: str) -> str:
 
 def snapshot_paths(settings) -> list[str]:
     """The files whose digests the run's one read of the PBX (roles/pbx.py) reads for this
-    role's steps: the passwords, the fingerprints and the summary beside them, and the
-    manifest of the announcements' audio."""
+    role's steps: the passwords, the rooms' PINs, the fingerprints and the summary beside
+    them, and the manifest of the announcements' audio."""
     return [
         settings.asterisk__secrets_path,
+        pins_path(settings.asterisk__secrets_path),
         beside_secrets(settings, CREDENTIALS_FILE),
         beside_secrets(settings, SUMMARY_FILE),
         beside_secrets(settings, ANNOUNCEMENTS_NAME + ".manifest"),
@@ -184,6 +185,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         announcements=announcements,
         **known(announcements.manifest_path),
     )
+    _pins_in_place(op, config, snapshot)
     state = {} if snapshot is None else {"state": snapshot.asterisk}
     _running(op, settings, snapshot, changes, aors=len(config.expected.phones))
     op(
@@ -214,6 +216,36 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         group="asterisk",
         **known(summary_path),
     )
+
+
+def _pins_in_place(op, config: AsteriskConfig, snapshot: Snapshot | None) -> None:
+    """The rooms' PINs file (confbridge.conf includes it), whole, before Asterisk reloads: a
+    changed PIN changes the generation, so the reload that follows reads the new file (written
+    atomically like the passwords: no half-written file). No room with a PIN: no file."""
+    known = _known(snapshot)
+    if config.pins:
+        op(
+            managed_file,
+            name="The conference rooms' PINs are in place outside the Nix store (root:asterisk 0640)",
+            path=config.pins_path,
+            content=HiddenValue(config.pins),
+            mode="640",
+            group="asterisk",
+            dir_mode="750",
+            unchanged="Asterisk was not reloaded: its rooms keep their current PINs.",
+            **known(config.pins_path),
+        )
+    else:
+        op(
+            paths_absent,
+            name="No PINs file is left: no room has a PIN",
+            paths=[config.pins_path],
+            **(
+                {"present": [config.pins_path] if snapshot.digests[config.pins_path] else []}
+                if snapshot is not None and config.pins_path in snapshot.digests
+                else {}
+            ),
+        )
 
 
 @deploy("PBX", data_defaults=defaults(ALL_SETTINGS))
@@ -374,7 +406,7 @@ def event_removed(config: AsteriskConfig, snapshot: Snapshot | None = None, left
         present.append(announcements)
     as_needed(snapshot)(
         paths_absent,
-        name="The event's passwords, fingerprints, summary and announcements are removed from the PBX",
+        name="The event's passwords, PINs, fingerprints, summary and announcements are removed from the PBX",
         paths=[*paths, announcements],
         removed=leftovers.removed,
         present=present,

@@ -20,6 +20,13 @@ from .teardown import Removal
 
 # Where televoc keeps the SIP passwords by default (outside the world-readable Nix store).
 SECRETS_PATH = "/var/lib/televoc/pjsip-secrets.conf"
+# Beside them: the conference rooms' PINs (confbridge.conf includes it), root:asterisk 0640.
+PINS_FILE = "confbridge-pins.conf"
+
+
+def pins_path(secrets_path: str) -> str:
+    """Where the PINs file goes: beside the SIP passwords."""
+    return posixpath.join(posixpath.dirname(secrets_path), PINS_FILE)
 
 
 ANNOUNCEMENTS_NAME = "announcements"  # beside the secrets file: the audio files the dialplan plays
@@ -56,6 +63,8 @@ class AsteriskConfig:
     + conf_files: file name -> text, for /etc/asterisk (via the Nix store: no secrets here)
     + secrets: the text of the secrets file (auth sections and the generation marker)
     + secrets_path: where that file goes on the PBX (pjsip.conf includes it)
+    + pins: the text of the PINs file (the rooms with a PIN; "": no such room, no file)
+    + pins_path: where that file goes on the PBX (confbridge.conf includes it)
     + generation: names this whole config; Asterisk shows it as aor televoc-generation-<gen>
     + dialplan_generation: names the dialplan; Asterisk shows it as global TELEVOC_DIALPLAN
     + expected: what Asterisk reports once it serves this config
@@ -79,6 +88,8 @@ class AsteriskConfig:
     enable: bool = True
     removal: Removal | None = None
     announcements: Announcements = field(default_factory=lambda: Announcements(ANNOUNCEMENTS_DIR, {}))
+    pins: str = field(default="", repr=False)
+    pins_path: str = ""
 
     @cached_property
     def summary_text(self) -> str:
@@ -178,14 +189,17 @@ def route_lines(r: Route) -> str:
     return "".join(lines)
 
 
-def number_contexts(routes: Iterable[Route]) -> dict[str, str]:
+def number_contexts(routes: Iterable[Route], more: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """The numbers' contexts, one per last digit of the number: name -> the lines of its
-    numbers (route_lines), in the routes' order. Asterisk keeps a context's extensions in a
-    sorted list, so loading a context takes time quadratic in its extensions (10,000 numbers:
-    about 3 s; in ten contexts 0.3 s); NUMBERS_CONTEXT includes them all."""
+    numbers (route_lines, then `more`: (number, lines), the services'), in the routes' order.
+    Asterisk keeps a context's extensions in a sorted list, so loading a context takes time
+    quadratic in its extensions (10,000 numbers: about 3 s; in ten contexts 0.3 s);
+    NUMBERS_CONTEXT includes them all."""
     parts: dict[str, list[str]] = {}
     for r in routes:
         parts.setdefault(f"{names.NUMBERS_CONTEXT}-{r.number[-1]}", []).append(route_lines(r))
+    for number, lines in more:
+        parts.setdefault(f"{names.NUMBERS_CONTEXT}-{number[-1]}", []).append(lines)
     return {name: "".join(parts[name]) for name in sorted(parts)}
 
 
@@ -193,6 +207,8 @@ def render_extensions(
     directory: Directory, routing: Routing, announcements_dir: str = ANNOUNCEMENTS_DIR
 ) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
+    from .callfeatures import page_callers, service_lines  # (they write lines the way this module does)
+
     event = directory.event
     context = {
         "announcements": directory.announcements,
@@ -200,7 +216,9 @@ def render_extensions(
         "names": names,
         "event": event,
         "routing": routing,
-        "numbers": number_contexts(routing.routes),
+        "numbers": number_contexts(routing.routes, service_lines(directory)),
+        "page_callers": page_callers(directory),
+        "autoanswer": bool(directory.services.paging or directory.services.intercoms),
         "trunk": directory.trunk,
         "venue": directory.venue,
         "dial_out_prefix": (
@@ -414,6 +432,7 @@ CONF_FILES = (
     "modules.conf",
     "logger.conf",
     "features.conf",
+    "confbridge.conf",
     # self-service only (render_realtime)
     "sorcery.conf",
     "extconfig.conf",
@@ -446,26 +465,34 @@ def render_asterisk(
     routing = resolve(directory) if routing is None else routing
     announcements_dir = posixpath.join(posixpath.dirname(secrets_path), ANNOUNCEMENTS_NAME)
     extensions, dialplan_generation = render_extensions(directory, routing, announcements_dir)
+    from .callfeatures import render_pins
+
+    extensions, dialplan_generation = render_extensions(directory, routing)
+    pins_at = pins_path(secrets_path)
     conf_files = {
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
-        **base_files(directory.event, pickup_code=directory.event.pickup_code),
+        **base_files(directory.event, pickup_code=directory.event.pickup_code, pins_at=pins_at),
         **render_realtime(directory),
     }
+    pins = render_pins(directory)
     # The generation covers every byte Asterisk reads, passwords included, so that any change
-    # (even a same-length password) changes the secrets file and with it its mtime: that is what
-    # makes Asterisk's reload re-read the store files, whose mtime is always 1.
+    # (even a same-length password, or a PIN) changes the secrets file and with it its mtime: that
+    # is what makes Asterisk's reload re-read the store files, whose mtime is always 1 (and a new
+    # PINs file has a new mtime too: confbridge.conf, which includes it, is re-read).
     # Rendered once with a marker where the generation goes (the generation is the digest of
     # the files and of the secrets without it).
     marker = "@@generation@@"
     secrets = render_secrets(directory, marker)
-    generation = _digest(*(conf_files[name] for name in sorted(conf_files)), secrets.replace(marker, ""))
+    generation = _digest(*(conf_files[name] for name in sorted(conf_files)), secrets.replace(marker, ""), pins)
     return AsteriskConfig(
         conf_files=conf_files,
         secrets=secrets.replace(marker, generation),
         secrets_path=secrets_path,
         generation=generation,
+        pins=pins,
+        pins_path=pins_at,
         dialplan_generation=dialplan_generation,
         expected=LiveConfig(
             generation=generation,
@@ -482,10 +509,12 @@ def render_asterisk(
     )
 
 
-def base_files(event: Event, pickup_code: str | None) -> dict[str, str]:
+def base_files(event: Event, pickup_code: str | None, pins_at: str) -> dict[str, str]:
     """The files every televoc PBX has, with or without an event: RTP ports, NOTIFY
     sections, HTTP and the manager off, the modules never loaded, logging (the security log
-    fail2ban reads), features (`pickup_code`: None, Asterisk's own)."""
+    fail2ban reads), features (`pickup_code`: None, Asterisk's own), the conference rooms'
+    profiles (paging and conference rooms, services.yml; `pins_at`: the PINs file they
+    include when it is there)."""
     sip = event.sip
     return {
         "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
@@ -495,13 +524,15 @@ def base_files(event: Event, pickup_code: str | None) -> dict[str, str]:
         "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
         "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
         "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=pickup_code),
+        "confbridge.conf": render(__file__, "etc/asterisk/confbridge.conf.j2", names=names, pins_path=pins_at),
     }
 
 
 def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enable: bool = True) -> AsteriskConfig:
     """Asterisk's files once the event is torn down: its SIP transport and what every televoc
     PBX has (base_files), and nothing of the event: no endpoint, auth, aor, identify,
-    registration, dialplan context or global, no passwords file (`secrets_path` is removed).
+    registration, dialplan context or global, no passwords file (`secrets_path` is removed), no
+    PINs file (beside it).
     `directory`, the whole event, names only what the teardown withdraws from an upstream
     (`removal`). `enable` false: no Asterisk at all (televoc_teardown=stop)."""
     event = directory.event
@@ -509,7 +540,7 @@ def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enab
     conf_files = {
         "pjsip.conf": render(__file__, "teardown/pjsip.conf.j2", names=names, bind=bind, network=event.network),
         "extensions.conf": render(__file__, "teardown/extensions.conf.j2"),
-        **base_files(event, pickup_code=None),
+        **base_files(event, pickup_code=None, pins_at=pins_path(secrets_path)),
     }
     generation = _digest(*(conf_files[name] for name in sorted(conf_files)))
     trunk = directory.trunk
@@ -518,6 +549,7 @@ def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enab
         secrets="",
         secrets_path=secrets_path,
         generation=generation,
+        pins_path=pins_path(secrets_path),
         dialplan_generation="",
         expected=LiveConfig(generation=generation, dialplan_generation="", phones=frozenset(), bind=bind),
         fingerprints="",

@@ -119,10 +119,16 @@ def main(argv=None) -> int:
     bases = directory_model.bases
     handsets = sum(1 for a in directory_model.accounts if a.base is not None)
     dect = f", {len(bases)} DECT base{'s' if len(bases) != 1 else ''} ({handsets} of the phones are handsets)"
+    s = directory_model.services
+    served = [
+        f"{n} {what}{'s' if n != 1 else ''}"
+        for n, what in ((len(s.paging), "paging group"), (len(s.intercoms), "intercom"), (len(s.conferences), "room"))
+        if n
+    ]
     print(
         f"{display(directory)}: event '{directory_model.event.name}', {len(directory_model.accounts)} phones, "
         f"{len(directory_model.groups)} group{'s' if len(directory_model.groups) != 1 else ''}"
-        f"{dect if bases else ''}: OK"
+        f"{dect if bases else ''}{''.join(', ' + x for x in served)}: OK"
     )
     return 0
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter
 
+from . import services as services_file
 from .entries import BaseView, GroupView, PhoneView
 from .model import Account, AnnouncementAudio, DectBase, Directory, Event, Group, TrunkAccount, ring_seconds
 from .routing import callers
@@ -26,10 +27,12 @@ def directory(
     trunk_password: str | None,
     bases: Sequence[BaseView] = (),
     announcements: Sequence[AnnouncementAudio] = (),
+    services: Sequence[services_file.ServiceView] = (),
 ) -> Directory:
     """The Directory of valid entries. `secret`: the event secret (None when nothing is
     derived from it); `trunk_password`: read from its file when the event has a trunk;
-    `bases`: the DECT base stations of dect.yml; `announcements`: checked and converted."""
+    `bases`: the DECT base stations of dect.yml; `announcements`: checked and converted;
+    `services`: the entries of services.yml."""
     name = event.name
 
     def derived(label: str) -> str:
@@ -111,4 +114,5 @@ def directory(
         peer_passwords=peer_passwords,
         bases=dect,
         announcements=tuple(announcements),
+        services=services_file.resolve(accounts, built, services),
     )

@@ -24,9 +24,12 @@ FIELDS = (
     "pickup",
     "loud_from",
     "members",
+    "callers",
     "timeout",
     "password",
+    "pin",
 )
+SECRET_FIELDS = ("password", "pin")  # said as their name only, never their value
 GROUP = "group "  # a group's key in the summary: "group infodesk" (no phone name has a space)
 
 
@@ -70,7 +73,31 @@ def summary(directory: Directory) -> dict[str, dict]:
             "forward": _forward(g.forward),
         }
         phones[GROUP + g.name] = {k: v for k, v in group.items() if v is not None}
+    _services(directory, phones)
     return phones
+
+
+def _services(directory: Directory, phones: dict[str, dict]) -> None:
+    """services.yml in the summary: "paging <name>", "intercom <name>", "room <name>" (no
+    phone name has a space); a room's PIN as a fingerprint."""
+    s = directory.services
+    for p in s.paging:
+        phones[f"paging {p.name}"] = {
+            "extension": p.number,
+            "display_name": p.display_name,
+            "members": ", ".join(name for name, _ in p.phones),
+            **({"callers": ", ".join(p.callers)} if p.callers is not None else {}),
+        }
+    for i in s.intercoms:
+        (a, _), (b, _) = i.ends
+        phones[f"intercom {i.name}"] = {"extension": i.number, "members": f"{a} <-> {b}"}
+    for c in s.conferences:
+        pin = hashlib.sha256(f"{c.name}\0{c.pin}".encode()).hexdigest()[:16] if c.pin else None
+        phones[f"room {c.name}"] = {
+            "extension": c.number,
+            "display_name": c.display_name,
+            **({"pin": pin} if pin else {}),
+        }
 
 
 def summary_text(phones: dict[str, dict]) -> str:
@@ -119,9 +146,7 @@ def account(old: dict[str, dict] | None, new: dict[str, dict], told: tuple[str, 
             continue
         changed = [f for f in FIELDS if old[name].get(f) != fields.get(f)]
         if changed:
-            shown = [
-                f"{f} {old[name].get(f)!r} -> {fields.get(f)!r}" if f != "password" else "password" for f in changed
-            ]
+            shown = [f"{f} {old[name].get(f)!r} -> {fields.get(f)!r}" if f not in SECRET_FIELDS else f for f in changed]
             lines.append(f"~ {name} ({fields.get('extension')}): " + ", ".join(shown))
     if told:
         lines.append(f"told to fetch their settings: {', '.join(told)}")

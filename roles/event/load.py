@@ -1,4 +1,4 @@
-"""Load an event directory (event.yml, phones.yml, groups.yml) into a validated `Directory`.
+"""Load an event directory (event.yml, phones.yml, groups.yml, dect.yml, services.yml) into a validated `Directory`.
 
 Every problem found is collected and reported together (sources.py says how); nothing here
 touches the network, and the one file written is the record of passwords judged strong, in the
@@ -24,6 +24,7 @@ from .errors import EventError
 from .model import DEFAULT_RING_TIMEOUT, AnnouncementAudio, Directory, Event
 from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
 from .selfservice import Claim, check_claims, check_self_service
+from .services import ServiceView, check_services, validate_services
 from .sources import (
     DECT_FILE,
     DECT_ORDER,
@@ -33,6 +34,8 @@ from .sources import (
     GROUPS_ORDER,
     PHONES_FILE,
     PHONES_ORDER,
+    SERVICES_FILE,
+    SERVICES_ORDER,
     Report,
     SourceFile,
     display,
@@ -120,6 +123,7 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
     phones_file = SourceFile(directory / PHONES_FILE, PHONES_ORDER, report)
     groups_file = SourceFile(directory / GROUPS_FILE, GROUPS_ORDER, report)
     dect_file = SourceFile(directory / DECT_FILE, DECT_ORDER, report)
+    services_file = SourceFile(directory / SERVICES_FILE, SERVICES_ORDER, report)
     event_data = event_file.read()
     phones_data = phones_file.read()
     event = event_file.validate(Event, event_data)[0] if event_data is not None else None
@@ -149,10 +153,15 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         tests,
         entries,
     )
+    service_views: list[ServiceView] = []
+    if services_file.path.exists() and services_file.read() is not None:
+        service_views = validate_services(services_file)
+        code = event.pickup_code if event is not None else None
+        check_services(event, services_file, service_views, entries, tests, code, claims)
     trunk_password = None
     audio: list[AnnouncementAudio] = []
     if event is not None:
-        _announcement_numbers(event, event_file, entries, tests)
+        _announcement_numbers(event, event_file, entries, tests, services_file, service_views)
         audio = check_announcements(event, event_file, directory)
         check_venues(event, event_file, entries, nodes)
         check_self_service(event, event_file, entries, tests)
@@ -170,13 +179,24 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
-    return assemble.directory(event, views, group_views, secret, trunk_password, base_views, audio)
+    return assemble.directory(event, views, group_views, secret, trunk_password, base_views, audio, service_views)
 
 
-def _announcement_numbers(event: Event, event_file: SourceFile, entries: Entries, tests: dict[str, str]) -> None:
-    """An announcement's number is no phone's, group's, test number, pickup code or
-    self-service number; its name no phone's or group's."""
+def _announcement_numbers(
+    event: Event,
+    event_file: SourceFile,
+    entries: Entries,
+    tests: dict[str, str],
+    services_file: SourceFile,
+    services: list[ServiceView],
+) -> None:
+    """An announcement's number is no phone's, group's, service's (services.yml), test
+    number, pickup code or self-service number; its name no phone's or group's."""
     taken: dict[str, str] = {number: f"the {test} test number" for number, test in tests.items()}
+    for s in services:
+        if s.number is not None:
+            line = services_file.line((s.kind, s.index, "number"))
+            taken.setdefault(s.number, f"{services_file.entry(s.kind, s.index)} ({services_file.name} line {line})")
     taken[event.pickup_code] = "the pickup code (event.yml pickup_code)"
     groups, phones = entries.groups, entries.phones
     for v in entries.group_views:

@@ -966,6 +966,146 @@ class BaseEntry(Strict):
         raise ValueError(f"{value!r} is no base televoc knows: {MODELS_RULE}: {fix}")
 
 
+SERVICE_NAME_RULE = NAME_RULE.replace(
+    "it becomes the SIP account, which is ASCII", "it names the paging group, intercom or room in the dialplan"
+)
+PIN_RULE = 'a PIN is 4 to 10 digits, taken exactly as written (write it in quotes: "0815")'
+MEMBERS_RULE = "a paging group, intercom or callers list names phones and groups (their names, not their numbers)"
+
+
+def _named(value):
+    """A member of a service is a name: 1600 could be a phone's name or a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "target_number",
+            "is the number {value}, but {rule}: write the name of the phone or group (e.g. backoffice)",
+            {"value": value, "rule": MEMBERS_RULE},
+        )
+    return value
+
+
+Named = Annotated[str, BeforeValidator(_named), Field(pattern=NAME_PATTERN, description=MEMBERS_RULE)]
+
+
+class PagingEntry(Strict):
+    """One entry under `paging:` in services.yml: a number that puts the caller's voice on the
+    speaker of every member phone at once, one-way (Asterisk's Page())."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description=SERVICE_NAME_RULE,
+        json_schema_extra=doc("the paging group's name (names of services.yml are their own: no phone's or group's)"),
+    )
+    number: Extension = Field(json_schema_extra=doc("the number a phone dials to page"))
+    display_name: DisplayName | None = Field(
+        None, json_schema_extra=doc("its name in the dialplan's comments", "the name")
+    )
+    members: tuple[Named, ...] = Field(
+        min_length=1,
+        json_schema_extra=doc(
+            "the phones and groups (every phone in them, paused ones too; forwards do not apply) whose speakers "
+            "the page reaches"
+        ),
+    )
+    callers: tuple[Named, ...] = Field(
+        (),
+        json_schema_extra=doc(
+            "the phones and groups (every phone in them) that may page; anyone else hears 403",
+            "every phone of the event (never a call from the trunk)",
+        ),
+    )
+
+
+class IntercomEntry(Strict):
+    """One entry under `intercom:` in services.yml: two phones that call each other on the
+    speaker, both ways, with one number."""
+
+    name: str = Field(pattern=NAME_PATTERN, description=SERVICE_NAME_RULE, json_schema_extra=doc("the intercom's name"))
+    number: Extension = Field(
+        json_schema_extra=doc("the number either phone dials to be heard at once on the other's speaker")
+    )
+    phones: tuple[Named, Named] = Field(
+        description="an intercom joins two phones (their names): phones: [backoffice, stage]",
+        json_schema_extra=doc("the two phones, by name: each reaches the other with `number`; no other phone may"),
+    )
+
+
+class ConferenceEntry(Strict):
+    """One entry under `conferences:` in services.yml: a conference room (Asterisk's ConfBridge)."""
+
+    name: str = Field(pattern=NAME_PATTERN, description=SERVICE_NAME_RULE, json_schema_extra=doc("the room's name"))
+    number: Extension = Field(json_schema_extra=doc("the number that joins the room"))
+    display_name: DisplayName | None = Field(
+        None, json_schema_extra=doc("its name in the dialplan's comments", "the name")
+    )
+    pin: str | None = Field(
+        None,
+        pattern=r"^[0-9]{4,10}$",
+        description=PIN_RULE,
+        json_schema_extra=doc(
+            "the PIN a caller keys in (then #) before joining; three wrong ones end the call. An access code "
+            "shared with the participants, kept on the PBX outside the Nix store like the SIP passwords "
+            "(docs/threat-model.md), never a password",
+            "none: anyone who dials the number joins",
+        ),
+    )
+
+    @field_validator("pin", mode="before")
+    @classmethod
+    def _pin(cls, value):
+        """A PIN is text: 4711 (a YAML number) is refused, since YAML drops a leading 0 of others."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise PydanticCustomError(
+                "pin_number",
+                "YAML reads {value} as a number, but {rule}: write '{value}' in quotes",
+                {"value": value, "rule": PIN_RULE},
+            )
+        return value
+
+
+class Paging(BaseModel):
+    """A paging group as it is deployed: the phones it pages, who may page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    number: str
+    display_name: str
+    phones: tuple[tuple[str, str], ...]  # (name, extension), by extension
+    callers: tuple[str, ...] | None = None  # extensions that may page; None: every phone
+
+
+class Intercom(BaseModel):
+    """An intercom as it is deployed: its two phones, (name, extension) each."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    number: str
+    ends: tuple[tuple[str, str], tuple[str, str]]
+
+
+class Conference(BaseModel):
+    """A conference room as it is deployed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    number: str
+    display_name: str
+    pin: str | None = Field(None, repr=False)
+
+
+class Services(BaseModel):
+    """services.yml resolved: paging groups, intercoms, conference rooms."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paging: tuple[Paging, ...] = ()
+    intercoms: tuple[Intercom, ...] = ()
+    conferences: tuple[Conference, ...] = ()
+
+
 class DectBase(BaseModel):
     """A DECT base station as it is deployed: its web password settled (derived)."""
 
@@ -1111,6 +1251,7 @@ class Directory(BaseModel):
     venue: VenueView | None = None
     bases: tuple[DectBase, ...] = ()  # DECT base stations (dect.yml)
     announcements: tuple[AnnouncementAudio, ...] = ()  # this PBX's (with venues: its venue's)
+    services: Services = Services()  # paging, intercoms, conference rooms (services.yml)
     # (peer_key, password) for each pair of venues (roles/event/venues.py)
     peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 

@@ -24,8 +24,16 @@ EVENT_FILE = "event.yml"
 PHONES_FILE = "phones.yml"
 GROUPS_FILE = "groups.yml"  # optional
 DECT_FILE = "dect.yml"  # optional: the DECT base stations
+SERVICES_FILE = "services.yml"  # optional: paging groups, intercoms, conference rooms
 # The order of each file's problems in the report; the secrets' come after the files'.
-EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4
+EVENT_ORDER, PHONES_ORDER, GROUPS_ORDER, DECT_ORDER, SERVICES_ORDER, SECRET_ORDER = 0, 1, 2, 3, 4, 5
+# What one entry of a list is called in a problem, when it is not the list's name less its 's'.
+ENTRY_WORDS = {
+    "paging": "paging group",
+    "intercom": "intercom",
+    "conferences": "conference room",
+    "outside_numbers": "outside number",
+}
 DOCS = "see docs/event.md"
 # The lists whose entries a problem names ('phone 3 (saal2)', 'announcement 1 (programme)').
 _LISTS = ("phones", "groups", "bases", "outside_numbers", "announcements")
@@ -107,7 +115,7 @@ class SourceFile:
     def label(self, path: tuple) -> tuple[str | None, str | None]:
         """(entry, field) for a path into this file's data: ('phone 3 (saal2)', 'extension'),
         ('sip', 'port'), (None, 'name')."""
-        if len(path) >= 2 and path[0] in _LISTS and isinstance(path[1], int):
+        if len(path) >= 2 and path[0] in (*_LISTS, *ENTRY_WORDS) and isinstance(path[1], int):
             parts: list[str] = []
             for p in path[2:]:  # list items 1-based: 'members 3.name'
                 if isinstance(p, int) and parts:
@@ -134,7 +142,7 @@ class SourceFile:
         entries = self.data.get(key) if isinstance(self.data, dict) else None
         entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None
-        what = {"outside_numbers": "outside number"}.get(key, key[:-1])
+        what = ENTRY_WORDS.get(key, key[:-1])
         return f"{what} {index + 1} ({name})" if isinstance(name, str) and name else f"{what} {index + 1}"
 
     def line(self, path: tuple, key: bool = False, exact: bool = False) -> int | None:

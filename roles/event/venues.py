@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .errors import EventError
-from .model import DialOutVia, Directory, Peer, Venue, VenueView
+from .model import DialOutVia, Directory, Peer, Services, Venue, VenueView
 from .routing import loud_callers
 
 
@@ -77,8 +77,15 @@ def venue_directory(directory: Directory, name: str | None) -> Directory:
     # a base goes with its handsets (the load keeps them in one venue), a secondary with its primary
     served = {a.base for a in mine if a.base is not None}
     bases = tuple(b for b in directory.bases if (b.primary or b.name) in served)
+    s = directory.services
+
+    def here(items):  # a service is served by the PBX of its number's venue
+        return tuple(x for x in items if venue_of(x.number, venues) == name)
+
+    services = Services(paging=here(s.paging), intercoms=here(s.intercoms), conferences=here(s.conferences))
     return directory.model_copy(
         update={
+            "services": services,
             "accounts": tuple(mine),
             "groups": tuple(groups),
             "bases": bases,

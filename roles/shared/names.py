@@ -58,6 +58,17 @@ SELFSERVICE_DB_MADE = "/var/lib/televoc-selfservice/made.conf"
 SELFSERVICE_DB_NAME = "televoc"  # the database's section in res_config_sqlite3.conf
 REALTIME_FAMILIES = ("ps_endpoints", "ps_auths", "ps_aors")  # endpoint, auth, aor: views of the claims
 SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command on the PBX
+# services.yml: Page()'s and an intercom's Dial() b() ask the callee to answer at once
+# (Alert-Info info=ALERT_AUTOANSWER); a paging group with callers lets only the extensions of
+# PAGE_CALLERS_PREFIX + its number page; conference rooms use the ConfBridge profiles below.
+AUTOANSWER_CONTEXT = "televoc-autoanswer"
+ALERT_AUTOANSWER = "alert-autoanswer"
+PAGE_CALLERS_PREFIX = "televoc-may-page-"
+ROOM_BRIDGE_PROFILE = "televoc-room"
+ROOM_USER_PROFILE = "televoc-participant"
+# A room with a PIN: its own user profile, ROOM_PIN_PROFILE_PREFIX + the room's name, with
+# `pin=`, in the PINs file outside the Nix store (confbridge.conf includes it).
+ROOM_PIN_PROFILE_PREFIX = "televoc-pin-"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

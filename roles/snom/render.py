@@ -180,7 +180,33 @@ def _other_identities_off() -> list[tuple[str, int, str]]:
 # The values that differ between phones: the template is rendered once per event with these
 # placeholders and split there; each phone's file is the pieces joined with its own values
 # (10,000 phones in a fraction of a second; see Skeleton).
-_PER_PHONE = ("purpose", "realname", "name", "pass", "webpass", "ringer", "ring_direct", "ring_group", "ring_loud")
+_PER_PHONE = (
+    "purpose",
+    "realname",
+    "name",
+    "pass",
+    "webpass",
+    "ringer",
+    "ring_direct",
+    "ring_group",
+    "ring_loud",
+    "autoanswer",
+)
+# snom's answer_after_policy (Advanced > Behavior > Intercom Policy): whether the phone obeys
+# an INVITE's `Alert-Info: <...>;info=alert-autoanswer` and answers at once on its speaker.
+# Documented values off, idle, always, not_busy (since 8.7.4.8 / 8.7.5.9); the default is
+# `off` since firmware 7.1.39 (`always` before). televoc sets `idle` (answer by itself only
+# when no call is up: never barge in; a page skips a phone in a call anyway) on the phones a
+# paging group or intercom reaches, `off` on every other phone.
+AUTOANSWER_ON, AUTOANSWER_OFF = "idle", "off"
+
+
+def autoanswered(directory: Directory) -> frozenset[str]:
+    """The phones (names) a paging group or an intercom of services.yml reaches."""
+    s = directory.services
+    return frozenset(
+        [*(name for p in s.paging for name, _ in p.phones), *(name for i in s.intercoms for name, _ in i.ends)]
+    )
 
 
 def _alert_classes() -> list[tuple[str, int, str]]:
@@ -229,6 +255,7 @@ def _settings(directory: Directory, url: str, listed: list[Entry]) -> list[tuple
         ("keepalive_interval", 1, str(event.provisioning.keepalive_interval)),
         *_other_identities_off(),
         *_alert_classes(),
+        ("answer_after_policy", 0, "@@autoanswer@@"),
         ("dkey_directory", 0, key),
     ]
 
@@ -244,6 +271,7 @@ def _wiped() -> list[tuple[str, int, str]]:
         ("user_pass", 1, ""),
         ("user_host", 1, ""),
         *_other_identities_off(),
+        ("answer_after_policy", 0, AUTOANSWER_OFF),  # a returned phone does not answer by itself
         ("dkey_directory", 0, DIRECTORY_KEY_LOCAL),
     ]
 
@@ -313,7 +341,8 @@ class Skeleton:
 def render_provisioning(directory: Directory) -> dict[str, str]:
     """File name -> snom XML for every phone with a MAC: identity 1 is the phone's account,
     identities 2..12 off, the web interface locked with the event's web password, a ringer
-    per alert class, the directory (the tbook, up to TBOOK_MAX entries; beyond, the directory
+    per alert class, auto-answer (answer_after_policy) for the phones a page or intercom
+    reaches, the directory (the tbook, up to TBOOK_MAX entries; beyond, the directory
     key fetches DIRECTORY_FILE). Plus DIRECTORY_FILE itself, whenever a phone is provisioned
     (the deploy's manifest tells from its digest whether the directory changed)."""
     if not directory.provisioned:
@@ -322,6 +351,7 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
     rows = _settings(directory, provisioning_url(directory), listed)
     skeleton = Skeleton(_xml("@@purpose@@", rows, tbook(listed)))
     event = directory.event.name
+    reached = autoanswered(directory)
     files = {
         file_name(a): skeleton.fill(
             {
@@ -331,6 +361,7 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
                 "pass": _value(a.password),
                 "webpass": _value(a.event_web_password or ""),  # set for every provisioned phone
                 **{k: v if v in _RINGERS else _value(v) for k, v in (("ringer", a.ringer), *ringers(a).items())},
+                "autoanswer": AUTOANSWER_ON if a.name in reached else AUTOANSWER_OFF,
             }
         )
         for a in directory.provisioned
@@ -342,12 +373,16 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
 
 @without_gc
 def render_wipe(directory: Directory) -> dict[str, str]:
-    """File name -> snom XML that wipes the event from the phone (teardown)."""
+    """File name -> snom XML that wipes the event from the phone (teardown): identities off,
+    passwords and directory cleared, auto-answer (answer_after_policy) back to off."""
     return {
         file_name(a): text
         for text in [
             _xml(
-                _comment(f"teardown of event {directory.event.name}: identities off, passwords and directory cleared"),
+                _comment(
+                    f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, "
+                    "no auto-answer"
+                ),
                 _wiped(),
                 book=[],
             )

@@ -1,7 +1,8 @@
 """Phones against the lab: zero-touch snom provisioning through televoc's provisioning server,
 adopt, resync of changed phones only, what the provisioning server gives to whom, and what
-the phones get besides their account: a ringer per alert class and the directory (the tbook
-in their settings, or directory.xml from the provisioning server beyond 100 entries).
+the phones get besides their account: a ringer per alert class, auto-answer for an intercom
+(answer_after_policy), and the directory (the tbook in their settings, or directory.xml
+from the provisioning server beyond 100 entries).
 Simulated snom phones (lab/snomsim.py: pyVoIP registering with exactly what they
 fetched from the PBX) behave as the snom docs describe.
 
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.deploys import Run, run_pyinfra, write_inventory
+from lab.callee import Dial
+from lab.deploys import Run, passwords, run_pyinfra, write_inventory
 from lab.lab import Lab
 from lab.snom import SnomFleet, SnomPhone
 from lab.wait import wait_for
@@ -83,6 +85,8 @@ def write_directory(directory: Path, hall2_name: str = "Hall 2", hall2_ringer: s
         """)
         + "".join(f"  - {{name: x{i:03d}, extension: {3000 + i}}}\n" for i in range(1, extra + 1))
     )
+    # hall1 and desk answer each other's intercom calls by themselves (answer_after_policy)
+    (directory / "services.yml").write_text("intercom:\n  - {name: desk-hall1, number: 2801, phones: [desk, hall1]}\n")
 
 
 def restored(event: Event) -> None:
@@ -182,6 +186,21 @@ def test_a_phone_rings_per_alert_class_with_its_own_ringers(event):
         "Ringer4",
         "Ringer9",
     )
+
+
+def test_a_phone_an_intercom_reaches_answers_it_by_itself_and_rings_for_other_calls(event):
+    policy = {name: event.state(name)["settings"].get("answer_after_policy") for name in PHONES}
+    assert policy == {"hall1": "idle", "hall2": "off", "desk": "idle"}, policy
+    password = passwords(event.directory, event.secret)["hall1"]
+    intercom = Dial.start(event.lab, "hall1", password, "2801", 5190, hold=1, timeout=20)
+    intercom.wait(timeout=40)
+    assert intercom.first(200) is not None, f"desk did not answer the intercom: {intercom.final()}"
+    assert event.state("desk")["auto_answered"] == 1
+    assert "info=alert-autoanswer" in (event.state("desk")["last_invite_alert_info"] or "")
+    plain = Dial.start(event.lab, "hall1", password, "2003", 5191, hold=1, timeout=20)
+    plain.wait(timeout=40)
+    assert plain.final() is not None and plain.final().status == 486, plain.final()  # (the simulator's busy)
+    assert event.state("desk")["auto_answered"] == 1, "desk answered a plain call by itself"
 
 
 def test_a_phones_fetched_settings_hold_the_directory_as_its_tbook(event):

@@ -26,6 +26,7 @@ PHONES = {  # name: (MAC, own loopback address, SIP port); web interfaces on por
     "room2": ("000413B00002", "127.0.0.22", 5072),
 }
 RECORD = "/var/lib/televoc-teardown/record.json"
+PIN = "61839027"  # conference room desk-room's (services.yml): only ever in the PINs file
 
 
 @dataclass
@@ -57,6 +58,12 @@ def write_directory(directory: Path, by_hand: bool) -> None:
     if by_hand:  # a phone the crew set up by hand (no mac): televoc cannot wipe it
         lines.append("  - {name: lobby, extension: 3009}")
     (directory / "phones.yml").write_text("\n".join(lines) + "\n")
+    # an intercom between the two: both fetch answer_after_policy=idle, which the wipe turns off;
+    # a conference room with a PIN: the PINs file goes with the teardown
+    (directory / "services.yml").write_text(
+        "intercom:\n  - {name: desk, number: 3050, phones: [room1, room2]}\n"
+        f'conferences:\n  - {{name: desk-room, number: 3051, pin: "{PIN}"}}\n'
+    )
 
 
 @pytest.fixture
@@ -97,6 +104,9 @@ def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_h
     secrets = event_secrets(event.directory, event.secret)
     held = files_holding(event.lab, secrets)  # the check can fail: before, the PBX holds them
     assert "/var/lib/televoc/pjsip-secrets.conf" in held and any(p.endswith(".xml") for p in held), held
+    assert files_holding(event.lab, [PIN]) == ["/var/lib/televoc/confbridge-pins.conf"]  # and no log
+    for mac, _, _ in PHONES.values():  # the check below can fail: the phones answer by themselves now
+        assert event.fleet.state(mac)["settings"].get("answer_after_policy") == "idle"
     run = event.teardown()
     assert run.returncode == 0, run.output
     for name, (mac, ip, _) in PHONES.items():
@@ -105,8 +115,10 @@ def test_phones_that_fetched_the_wiped_profile_are_clean_and_a_second_teardown_h
         ), run.output
         state = event.fleet.wait(mac, lambda s: not s["registered"], what=f"{name} unregistered")
         assert state["settings"].get("user_pass.1", "") == "" and state["settings"].get("user_active.1") == "off"
+        assert state["settings"].get("answer_after_policy") == "off", f"{name} still answers by itself"
     assert listing(event.lab) == untouched  # every object list, as on a PBX televoc never touched
     assert files_holding(event.lab, secrets) == []
+    assert files_holding(event.lab, [PIN]) == []
     assert "every phone of the event is proven clean" in run.output
     assert "teardown complete: nothing of the event is left on this PBX or its phones" in run.output
 

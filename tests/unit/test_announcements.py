@@ -242,3 +242,14 @@ def test_the_upload_happens_only_when_the_manifest_differs_and_old_files_go(tmp_
     assert _decide(monkeypatch, none, None) == ([], ["the event has no announcements"])
     (removal,), _ = _decide(monkeypatch, none, same)
     assert removal.get_raw_value() == "rm -rf /var/lib/televoc/announcements /var/lib/televoc/announcements.manifest"
+
+
+def test_an_announcement_takes_no_number_of_services_yml(tmp_path):
+    record(tmp_path / "a.wav", 1)
+    directory = event_with(tmp_path, "{name: a, number: 1500, file: a.wav}")
+    (directory / "services.yml").write_text("conferences:\n  - {name: orga, number: 1500}\n")
+    found = problems(directory)
+    assert_named(
+        found, ["event.yml:5: announcement 1 (a): number: '1500' is already used by conference room 1 (orga) ("]
+    )
+    assert found[0].endswith("services.yml line 2): give the announcement its own number")

@@ -263,6 +263,13 @@ def test_directory_xml_is_escaped(tmp_path, monkeypatch):
     ]
 
 
+def test_the_wiped_profile_turns_auto_answer_off(directory):
+    """A phone a page or intercom reached got answer_after_policy=idle: returned to its owner,
+    it must not answer calls by itself on its speaker."""
+    for xml in render_wipe(directory).values():
+        assert settings(xml)[("answer_after_policy", None)] == "off"
+
+
 def test_the_wiped_profile_empties_the_phones_directory(directory):
     xml = render_wipe(directory)["0004132ABCDE.xml"]
     assert tbook(xml) == [] and settings(xml)[("dkey_directory", None)] == "keyevent F_ADR_BOOK"
