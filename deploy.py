@@ -31,6 +31,7 @@ nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_served(plan.asterisk, changes, snapshot)
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)
+snom.bases_resynced(directory, plan.provisioning, snapshot, changes=changes)  # check-sync, then proven fetched
 snom.provisioning_checked(directory, plan.provisioning, snapshot)
 asterisk.phones_verified(plan.asterisk, changes, snapshot)
 runs.finished(run)

@@ -3,6 +3,7 @@
 from .deploy import (
     ALL_SETTINGS,
     SETTINGS,
+    bases_resynced,
     changed_phones_resynced,
     control,
     phones_adopted,
@@ -31,6 +32,7 @@ from .teardown import Outcome, TeardownRecord
 
 __all__ = [
     "ALL_SETTINGS",
+    "bases_resynced",
     "LOG_DATE_PATTERN",
     "PROVISIOND",
     "PROVISIONING_DIR",

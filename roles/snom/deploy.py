@@ -41,6 +41,7 @@ from roles.shared.names import (
     PROVISIONING_USER,
 )
 from roles.shared.ops import as_needed, deploy
+from roles.shared.pbxcli import PbxState
 from roles.shared.pbxfacts import AsteriskState
 from roles.shared.settings import (
     Setting,
@@ -55,7 +56,7 @@ from roles.shared.settings import (
 )
 from roles.shared.snapshot import NAMES, Snapshot
 
-from . import operations
+from . import bases, operations
 from .dect import settings_file
 from .facts import MISSING, JsonFile, ProvisioningManifest
 from .operations import changed_phones, directory_changed
@@ -82,6 +83,12 @@ SETTINGS = declare(
         "/var/lib/televoc-teardown/record.json",
         "Teardown's record of the phones it has not yet proven clean (kept on the PBX from the first teardown on).",
         absolute_path,
+    ),
+    Setting(
+        "snom__base_fetch_wait",
+        120,
+        "How long a deploy waits for the DECT bases it told (check-sync) to fetch their new settings (seconds).",
+        seconds,
     ),
     Setting(
         "snom__wipe_wait", 60, "How long teardown waits for told phones to fetch the wiped profile (seconds).", seconds
@@ -355,6 +362,41 @@ def changed_phones_resynced(
         notify=NOTIFY_CHECK_SYNC_REBOOT if reboot else NOTIFY_CHECK_SYNC,
         changes=changes,
         **known,
+    )
+
+
+@deploy("Provisioning", data_defaults=DATA_DEFAULTS)
+def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None, changes=None):
+    """The DECT bases that have not fetched the settings published now are told to (check-sync
+    through one of their registered handsets), and the deploy waits until each told base
+    fetched them (the provisioning server's state); the others are named with what to do.
+    `changes`: the run's RunChanges (a told base reboots)."""
+    server = provisioning.server
+    if server is None or not directory.bases:
+        return
+    settings = read(ALL_SETTINGS)
+    pbx: PbxState | None
+    if snapshot is not None:
+        found, pbx = snapshot.text_json(server.state_path), snapshot.asterisk
+    else:
+        found = host.get_fact(JsonFile, path=server.state_path)
+        pbx = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
+    stale = bases.out_of_date(directory, provisioning.files, found, pbx)
+    bases.bases_untold(
+        name=runs.check("The DECT bases nobody can tell are named"),
+        bases=stale,
+        secondaries=frozenset(b.name for b in directory.bases if not b.holds_accounts),
+    )
+    bases.bases_resynced(
+        name="The DECT bases whose settings changed are told, and fetch them",
+        cli=settings.asterisk__cli,
+        bases=stale,
+        notify=NOTIFY_CHECK_SYNC_REBOOT,
+        state_path=server.state_path,
+        list_path=posixpath.join(posixpath.dirname(settings.snom__pending_path), ".notify-bases"),
+        wait=settings.snom__base_fetch_wait,
+        mode=settings.televoc_verify,
+        changes=changes,
     )
 
 

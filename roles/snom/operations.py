@@ -137,8 +137,7 @@ def changed_phones(live: dict | None, wanted: dict[str, str], phones) -> list[st
 
 def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
     """The DECT bases (by name) whose settings file in `files` differs from what is published
-    (`live`: the manifest, None when nothing was ever published): they fetch it at their
-    next boot, nobody tells them (yet)."""
+    (`live`: the manifest, None when nothing was ever published): bases_resynced tells them."""
     return [
         b.name for b in bases if (name := settings_file(b)) in files and (live or {}).get(name) != sha256(files[name])
     ]
@@ -147,8 +146,8 @@ def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
 def bases_sentence(names: list[str]) -> str:
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     return (
-        f"DECT base{'s' if len(names) != 1 else ''} whose settings changed: {shown}: a base fetches them "
-        "when it boots (televoc does not tell bases yet): reboot it (its web interface, or its power)"
+        f"DECT base{'s' if len(names) != 1 else ''} whose settings changed: {shown}: a base with a handset "
+        "registered is told to fetch them (check-sync), the others fetch them when they boot"
     )
 
 
@@ -190,7 +189,7 @@ def provisioning_published(
     + live: the published manifest (file name -> sha256, None: never published) as the run's
       snapshot read it; without it, the operation reads it
     + bases: the DECT bases whose files are among `files`: those whose settings changed are
-      named for the crew (a base is not told; it fetches at its next boot)
+      named for the crew (bases_resynced tells them)
     + digests: file name -> sha256 of `files` (Provisioning.digests); without it, worked out here
     """
     wanted = digests if digests is not None else {name: sha256(text) for name, text in _files(files).items()}

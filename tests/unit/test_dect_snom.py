@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
@@ -9,8 +10,9 @@ import pytest
 
 from roles.event import load_directory
 from roles.shared.files import sha256
+from roles.shared.pbxcli import Contact, PbxState
+from roles.snom import bases, deploy, provisioning
 from roles.snom import dect as snom_dect
-from roles.snom import deploy, provisioning
 from roles.snom.findings import findings
 from roles.snom.operations import bases_sentence, changed_bases
 from tests.unit.eventdirs import write
@@ -161,6 +163,65 @@ def test_the_bases_whose_settings_changed_are_named_for_the_crew(directory):
     newer = {**files, "0004136A0001.xml": files["0004136A0001.xml"].replace("crew-anna", "crew-anne")}
     assert changed_bases(published, newer, directory.bases) == ["dect-hall"]
     assert changed_bases(published, {}, directory.bases) == []  # teardown: no base file, nobody to reboot
-    assert bases_sentence(["dect-hall"]).startswith("DECT base whose settings changed: dect-hall: a base fetches")
+    assert bases_sentence(["dect-hall"]).startswith(
+        "DECT base whose settings changed: dect-hall: a base with a handset"
+    )
     many = bases_sentence([f"b{i}" for i in range(12)])
     assert "b8, b9 and 2 more:" in many and "b10" not in many
+
+
+def test_a_base_is_out_of_date_until_the_server_served_it_the_version_published_now(directory):
+    files = snom_dect.render_bases(directory)
+    hall = bases.version(files["0004136A0001.xml"])
+    pbx = PbxState(running=True, contacts=(Contact("crew-ben", "sip:crew-ben@10.23.0.31:5060", "Avail", 0.3),))
+    stale = bases.out_of_date(directory, files, None, pbx)  # nothing fetched yet
+    assert [(b.name, b.handsets, b.fetched) for b in stale] == [
+        ("dect-hall", ("crew-ben",), None),  # its registered handsets only, in slot order
+        ("dect-foyer", (), None),  # a secondary: no account to carry a NOTIFY
+        ("dect-office", (), None),
+    ]
+    server = {
+        "fetches": {
+            "0004136A0001": {"version": hall, "source": "10.23.0.31"},
+            "0004136A0002": {"version": bases.version(files["0004136A0002.xml"]), "source": "10.23.0.32"},
+            "0004136A0003": {"version": "0123456789abcdef", "source": "10.23.0.33"},  # an earlier version
+        }
+    }
+    [office] = bases.out_of_date(directory, files, server, pbx)
+    assert (office.name, office.mac, office.fetched) == ("dect-office", "0004136A0003", "10.23.0.33")
+    assert office.version == bases.version(files["0004136A0003.xml"])
+    assert "none of its handsets is registered (it fetched an earlier version from 10.23.0.33)" in (
+        bases.untold_sentence(office, secondary=False)
+    )
+    assert bases.out_of_date(directory, {}, server, pbx) == []  # no base file published: nothing to fetch
+    assert bases.fetched_now(stale, server) == {
+        "dect-hall": server["fetches"]["0004136A0001"],
+        "dect-foyer": server["fetches"]["0004136A0002"],
+    }
+
+
+def test_the_tell_script_notifies_one_registered_handset_per_base(tmp_path):
+    """The script, run by sh with a stand-in Asterisk CLI: crew-anna is not registered, so
+    dect-hall is told through crew-ben; dect-attic has nobody registered and is not told."""
+    cli = tmp_path / "asterisk"
+    log = tmp_path / "sent"
+    cli.write_text(
+        "#!/bin/sh\n"
+        'case "$2" in\n'
+        '"database show registrar/contact") printf "%s\\n" '
+        '"/registrar/contact/crew-ben;@0a1b2c : {}" "/registrar/contact/crew-cleo;@0a1b2d : {}" '
+        '"/registrar/contact/saal1;@0a1b2e : {}";;\n'
+        f'*) echo "$2" >> {log};;\n'
+        "esac\n"
+    )
+    cli.chmod(0o755)
+    lines = "dect-hall crew-anna\ndect-hall crew-ben\ndect-hall crew-cleo\ndect-attic crew-dora\n"
+    run = subprocess.run(
+        ["sh", "-c", bases.tell_script(str(cli), "televoc-check-sync-reboot")],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.splitlines() == [bases.TOLD_MARK, "dect-hall crew-ben"]
+    assert log.read_text().splitlines() == ["pjsip send notify televoc-check-sync-reboot endpoint crew-ben"]

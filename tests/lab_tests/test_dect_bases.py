@@ -1,0 +1,130 @@
+"""A running DECT base in the lab (lab/snombase.py --serve, from the phone network, through
+the PBX's firewall): it fetches its settings, registers every handset account from its one
+address, answers qualify and check-sync (issue #23).
+
+    dect-hall   0004136A0011  snomM700 at 10.23.0.41: crew-01 .. crew-32 (slots 1 to 32)
+    dect-attic  0004136A0012  snomM300: attic-1 .. attic-3; never plugged in
+
+With fail2ban stricter than the default (3 failures in 60 s ban), 32 handsets register from
+one address and stay registered: nothing counts a base's registrations against it. A handset
+added later reaches the base without a visit: the deploy tells the base (check-sync through
+one of its registered handsets), the base reboots and fetches its new settings, and the
+deploy proves the fetch from the provisioning server's state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab.deploys import Deployment, Run
+from lab.lab import Lab
+from lab.snombase import Running
+from lab.wait import wait_for
+
+PBX = "10.23.0.2"
+HALL_IP = "10.23.0.41"
+HALL = "0004136A0011"
+SERVER = f"http://{PBX}:8088/televoc/"
+HANDSETS = 32
+SIP_JAIL = "televoc-sip"
+DECT = """\
+bases:
+  - {name: dect-hall, model: snomM700, mac: "00:04:13:6a:00:11", location: Hall A}
+  - {name: dect-attic, model: snomM300, mac: "00:04:13:6a:00:12", location: Attic}
+"""
+REPORT = ("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+
+
+def phones() -> str:
+    lines = ["phones:"]
+    lines += [f"  - {{name: crew-{n:02d}, extension: {2100 + n}, base: dect-hall, slot: {n}}}" for n in range(1, 33)]
+    lines += [f"  - {{name: attic-{n}, extension: {2200 + n}, base: dect-attic, slot: {n}}}" for n in range(1, 4)]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Bases:
+    pbx: Deployment
+    base: Running
+    registered: dict  # the base's state once its 32 accounts were registered
+    quiet: Run  # a deploy with nothing changed, the base up
+    added: Run  # a deploy after crew-33 was added on dect-hall
+    after: dict  # the base's state once it registered crew-33
+    jails: str  # fail2ban's view of every jail after all that
+
+
+@pytest.fixture(scope="module")
+def dect(tmp_path_factory):
+    tmp_path: Path = tmp_path_factory.mktemp("dectbases")
+    with Lab(tmp_path / "lab") as lab:
+        event = tmp_path / "event"
+        event.mkdir()
+        (event / "event.yml").write_text(
+            f"name: dectbases\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n"
+            "security: {ban_after: 3, find_seconds: 60, ban_seconds: 600}\n"
+        )
+        (event / "phones.yml").write_text(phones())
+        (event / "dect.yml").write_text(DECT)
+        pbx = Deployment.prepare(lab, tmp_path, event)
+        first = pbx.deploy(*REPORT)
+        assert first.returncode == 0, first.output
+        lab.phone_address(HALL_IP)
+        wait_for(lambda: lab.http_status_phone(HALL_IP, f"{SERVER}snomM700.htm") == "200", 30, "the server")
+        base = Running.start(lab, tmp_path / "base", SERVER, "snomM700", HALL, HALL_IP)
+        try:
+            registered = base.wait(lambda s: len(s["registered"]) == HANDSETS, 60, f"{HANDSETS} registered")
+            quiet = pbx.deploy(*REPORT)
+            pbx.edit_phones(lambda p: p.append({"name": "crew-33", "extension": 2133, "base": "dect-hall", "slot": 33}))
+            added = pbx.deploy(*REPORT)
+            after = base.wait(lambda s: "crew-33" in s["registered"] and len(s["registered"]) == 33, 60, "33 up")
+            jails = lab.run(f"fail2ban-client status {SIP_JAIL}; fail2ban-client banned", check=False).stdout
+            yield Bases(pbx, base, registered, quiet, added, after, jails)
+        finally:
+            base.stop()
+
+
+def test_the_base_fetches_its_files_and_registers_every_handset_from_its_one_address(dect):
+    assert [status for _, status in dect.registered["fetched"]] == [200, 200, 200]
+    passwords = dect.pbx.passwords()
+    assert dect.registered["settings"]["user_pass.32"] == passwords["crew-32"]
+    assert dect.registered["registered"] == [f"crew-{n:02d}" for n in range(1, 33)]
+    contacts = dect.pbx.lab.asterisk("pjsip show contacts")
+    for n in (1, 17, 32):
+        assert re.search(rf"crew-{n:02d}/sip:crew-{n:02d}@{re.escape(HALL_IP)}:5060 .*Avail", contacts), contacts
+    assert dect.registered["register_failures"] == 0
+
+
+def test_thirty_handsets_on_one_address_trip_no_limit(dect):
+    """ban_after 3: a limit that counted registrations, challenges or qualifies per source
+    would have banned the base long ago."""
+    assert "Currently banned:\t0" in dect.jails, dect.jails
+    assert HALL_IP not in dect.jails
+    assert dect.after["register_failures"] == 0
+    assert dect.after["options"] > 0  # Asterisk qualifies every account at the base's one address
+
+
+def test_a_deploy_with_nothing_changed_tells_no_base(dect):
+    output = dect.quiet.output
+    assert dect.quiet.returncode == 0, output
+    assert "told to fetch its settings" not in output
+    assert "DECT base dect-hall has not fetched" not in output
+    assert "DECT base dect-attic (snomM300) has not fetched its current settings and cannot be told" in output
+
+
+def test_a_handset_added_reaches_the_base_by_check_sync_and_registers(dect):
+    output = dect.added.output
+    assert dect.added.returncode == 0, output
+    assert "DECT base dect-hall: told to fetch its settings (televoc-check-sync-reboot to crew-01)" in output
+    assert re.search(
+        rf"DECT base dect-hall fetched its settings \(version [0-9a-f]{{16}}\) from {re.escape(HALL_IP)} within",
+        output,
+    ), output
+    assert dect.after["notifies"] == 1 and dect.after["last_notify_event"] == "check-sync;reboot=true"
+    assert dect.after["boots"] == 2
+    assert [status for _, status in dect.after["fetched"]] == [200, 200, 200]
+    assert dect.after["settings"]["user_pass.33"] == dect.pbx.passwords()["crew-33"]
+    assert not any(p in output for p in dect.pbx.passwords().values())
