@@ -152,6 +152,7 @@ def _verify(
     groups=(),
     trunk=None,
     peers=(),
+    bases=(),
 ) -> bool:
     # Venues whose own host failed in this run (unreachable, say): their failure is named
     # there; here they are a warning, so that a venue that is down fails alone.
@@ -229,7 +230,7 @@ def _verify(
         for line in peer_trouble:
             logger.error(f"{host.print_prefix}{line}; the phones call each other meanwhile")
         return not peer_trouble or mode == "report"
-    lines = summary(current, phones, problems, more=f" (all of them: {written})")
+    lines = summary(current, phones, problems, more=f" (all of them: {written})", bases=bases)
     if mode == "report":
         logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
         for line in lines[1:]:
@@ -276,6 +277,7 @@ def phones_registered(
     groups=(),
     trunk=None,
     peers=(),
+    bases=(),
 ):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
@@ -295,6 +297,8 @@ def phones_registered(
     + trunk: (registration name, label) of the upstream trunk, which must be Registered
     + peers: (aor, venue) of the other venues' PBXes, which must answer qualify (a venue whose
       own host failed in this run is only a warning: it fails alone)
+    + bases: (name, label) of the DECT bases: a base none of whose handsets is ready is one
+      line ('base dect-hall (10.23.0.41, snomM700) offline: 33 handsets')
     """
     yield FunctionCommand(
         _verify,
@@ -310,6 +314,7 @@ def phones_registered(
             tuple(groups),
             trunk,
             tuple(peers),
+            tuple(bases),
         ),
         {},
     )

@@ -414,6 +414,7 @@ def verification(directory: Directory, routing: Routing) -> Verification:
         groups=tuple((r.name, tuple(leg.name for leg in r.legs)) for r in routing.routes if r.kind == "group"),
         trunk=(names.TRUNK, f"{trunk.trunk.username} at {trunk.trunk.registrar}") if trunk is not None else None,
         peers=tuple((names.VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers) if directory.venue else (),
+        bases=tuple((b.name, b.model) for b in directory.bases if b.holds_accounts),
     )
 
 

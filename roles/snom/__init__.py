@@ -3,6 +3,7 @@
 from .deploy import (
     ALL_SETTINGS,
     SETTINGS,
+    base_addresses,
     bases_resynced,
     changed_phones_resynced,
     control,
@@ -32,6 +33,7 @@ from .teardown import Outcome, TeardownRecord
 
 __all__ = [
     "ALL_SETTINGS",
+    "base_addresses",
     "bases_resynced",
     "LOG_DATE_PATTERN",
     "PROVISIOND",

@@ -92,6 +92,17 @@ def out_of_date(
     return found
 
 
+def last_fetched_from(directory: Directory, server: dict | None) -> dict[str, str]:
+    """Pure: base name -> the address that fetched its settings last (any version), from the
+    provisioning server's state: where the crew finds a base that is offline."""
+    fetches = (server or {}).get("fetches") or {}
+    return {
+        b.name: str(f["source"])
+        for b in directory.bases
+        if isinstance(f := fetches.get(b.mac.upper()), dict) and f.get("source")
+    }
+
+
 def untold_sentence(base: OutOfDate, secondary: bool) -> str:
     """Why a base out of date is not told, and what the crew does."""
     if secondary:

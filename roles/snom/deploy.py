@@ -365,6 +365,16 @@ def changed_phones_resynced(
     )
 
 
+def base_addresses(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None) -> dict[str, str]:
+    """DECT base name -> the address that last fetched its settings, as the run's snapshot
+    read the provisioning server's state (empty without one): for the verification's line
+    about a base that is offline."""
+    server = provisioning.server
+    if server is None or snapshot is None or not directory.bases:
+        return {}
+    return bases.last_fetched_from(directory, snapshot.text_json(server.state_path))
+
+
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
 def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None, changes=None):
     """The DECT bases that have not fetched the settings published now are told to (check-sync

@@ -5,7 +5,8 @@ address, answers qualify and check-sync (issue #23).
     dect-hall   0004136A0011  snomM700 at 10.23.0.41: crew-01 .. crew-32 (slots 1 to 32)
     dect-attic  0004136A0012  snomM300: attic-1 .. attic-3; never plugged in
 
-With fail2ban stricter than the default (3 failures in 60 s ban), 32 handsets register from
+The verification groups handsets by base: a base none of whose handsets is ready is one
+line, with the address it last fetched its settings from. With fail2ban stricter than the default (3 failures in 60 s ban), 32 handsets register from
 one address and stay registered: nothing counts a base's registrations against it. A handset
 added later reaches the base without a visit: the deploy tells the base (check-sync through
 one of its registered handsets), the base reboots and fetches its new settings, and the
@@ -55,6 +56,8 @@ class Bases:
     added: Run  # a deploy after crew-33 was added on dect-hall
     after: dict  # the base's state once it registered crew-33
     jails: str  # fail2ban's view of every jail after all that
+    offline: Run  # a deploy after the base was unplugged
+    contacts: str  # pjsip show contacts once the 32 were registered
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +80,15 @@ def dect(tmp_path_factory):
         base = Running.start(lab, tmp_path / "base", SERVER, "snomM700", HALL, HALL_IP)
         try:
             registered = base.wait(lambda s: len(s["registered"]) == HANDSETS, 60, f"{HANDSETS} registered")
+            contacts = lab.asterisk("pjsip show contacts")
             quiet = pbx.deploy(*REPORT)
             pbx.edit_phones(lambda p: p.append({"name": "crew-33", "extension": 2133, "base": "dect-hall", "slot": 33}))
             added = pbx.deploy(*REPORT)
             after = base.wait(lambda s: "crew-33" in s["registered"] and len(s["registered"]) == 33, 60, "33 up")
             jails = lab.run(f"fail2ban-client status {SIP_JAIL}; fail2ban-client banned", check=False).stdout
-            yield Bases(pbx, base, registered, quiet, added, after, jails)
+            base.stop()  # unplugged: it unregisters its accounts
+            offline = pbx.deploy(*REPORT)
+            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts)
         finally:
             base.stop()
 
@@ -92,9 +98,10 @@ def test_the_base_fetches_its_files_and_registers_every_handset_from_its_one_add
     passwords = dect.pbx.passwords()
     assert dect.registered["settings"]["user_pass.32"] == passwords["crew-32"]
     assert dect.registered["registered"] == [f"crew-{n:02d}" for n in range(1, 33)]
-    contacts = dect.pbx.lab.asterisk("pjsip show contacts")
     for n in (1, 17, 32):
-        assert re.search(rf"crew-{n:02d}/sip:crew-{n:02d}@{re.escape(HALL_IP)}:5060 .*Avail", contacts), contacts
+        assert re.search(rf"crew-{n:02d}/sip:crew-{n:02d}@{re.escape(HALL_IP)}:5060 .*Avail", dect.contacts), (
+            dect.contacts
+        )
     assert dect.registered["register_failures"] == 0
 
 
@@ -128,3 +135,18 @@ def test_a_handset_added_reaches_the_base_by_check_sync_and_registers(dect):
     assert [status for _, status in dect.after["fetched"]] == [200, 200, 200]
     assert dect.after["settings"]["user_pass.33"] == dect.pbx.passwords()["crew-33"]
     assert not any(p in output for p in dect.pbx.passwords().values())
+
+
+def test_a_base_never_seen_reads_as_one_line(dect):
+    output = dect.quiet.output
+    assert "base dect-attic (address unknown, snomM300) offline: 3 handsets" in output
+    assert not re.search(r"not registered \(\d+\): .*attic-1", output), output
+
+
+def test_an_unplugged_base_reads_as_one_line_not_thirty_three(dect):
+    output = dect.offline.output
+    assert dect.offline.returncode == 0, output
+    assert "0 of 36 phones ready (MISSING 36)" in output
+    assert f"base dect-hall ({HALL_IP}, snomM700) offline: 33 handsets" in output
+    assert "base dect-attic (address unknown, snomM300) offline: 3 handsets" in output
+    assert "crew-01" not in output.split("0 of 36 phones ready")[1]  # no handset named one by one

@@ -194,6 +194,12 @@ def test_a_base_is_out_of_date_until_the_server_served_it_the_version_published_
         bases.untold_sentence(office, secondary=False)
     )
     assert bases.out_of_date(directory, {}, server, pbx) == []  # no base file published: nothing to fetch
+    assert bases.last_fetched_from(directory, server) == {
+        "dect-hall": "10.23.0.31",
+        "dect-foyer": "10.23.0.32",
+        "dect-office": "10.23.0.33",
+    }
+    assert bases.last_fetched_from(directory, None) == {}
     assert bases.fetched_now(stale, server) == {
         "dect-hall": server["fetches"]["0004136A0001"],
         "dect-foyer": server["fetches"]["0004136A0002"],
