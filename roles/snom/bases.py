@@ -146,7 +146,15 @@ def fetched_now(bases: list[OutOfDate], server: dict | None) -> dict[str, dict]:
 
 
 def _tell(
-    state, host, cli: str, bases: list[OutOfDate], notify: str, paths: tuple[str, str], wait: float, mode: str, changes
+    state,
+    host,
+    cli: str,
+    bases: list[OutOfDate],
+    notify: str,
+    paths: tuple[str, str],
+    wait: float | None,
+    mode: str,
+    changes,
 ):
     state_path, list_path = paths
     if changes is not None:
@@ -167,6 +175,8 @@ def _tell(
     waiting = [b for b in bases if b.name in told]
     for b in waiting:
         logger.info(f"{host.print_prefix}DECT base {b.name}: told to fetch its settings ({notify} to {told[b.name]})")
+    if wait is None:  # teardown: its own step waits for every phone and base
+        return True
     start = time.monotonic()
     deadline = start + wait
     done: dict[str, dict] = {}
@@ -209,7 +219,7 @@ def bases_resynced(
     notify: str,
     state_path: str,
     list_path: str,
-    wait: float = 120,
+    wait: float | None = 120,
     mode: str = "strict",
     changes=None,
 ):
@@ -224,7 +234,7 @@ def bases_resynced(
     + notify: the pjsip_notify.conf section to send
     + state_path: the provisioning server's state file
     + list_path: where the list of bases and handsets goes up (removed after)
-    + wait: seconds to wait for the told bases to fetch
+    + wait: seconds to wait for the told bases to fetch (None: do not wait, teardown)
     + mode: "strict" fails while a told base has not fetched; "report" warns
     + changes: the run's RunChanges (a told base reboots and registers again)
     """
@@ -232,7 +242,11 @@ def bases_resynced(
     if not tellable:
         host.noop("no DECT base to tell: each holds its current settings, or has no handset registered")
         return
-    yield FunctionCommand(_tell, (cli, tellable, notify, (state_path, list_path), float(wait), mode, changes), {})
+    yield FunctionCommand(
+        _tell,
+        (cli, tellable, notify, (state_path, list_path), None if wait is None else float(wait), mode, changes),
+        {},
+    )
 
 
 @operation(is_idempotent=False)

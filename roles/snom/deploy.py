@@ -17,7 +17,6 @@ snom.teardown_judged(record, outcome)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 import secrets
@@ -381,10 +380,15 @@ def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: S
     through one of their registered handsets), and the deploy waits until each told base
     fetched them (the provisioning server's state); the others are named with what to do.
     `changes`: the run's RunChanges (a told base reboots)."""
+    _bases_told(directory, provisioning, snapshot, read(ALL_SETTINGS), changes=changes)
+
+
+def _bases_told(directory: Directory, provisioning: Provisioning, snapshot, settings, wait=UNREAD, changes=None):
+    """bases_resynced's steps; at teardown (`wait` None) the bases are told to fetch their
+    wiped settings and not waited for here (wiped_profiles_fetched waits for every phone)."""
     server = provisioning.server
     if server is None or not directory.bases:
         return
-    settings = read(ALL_SETTINGS)
     pbx: PbxState | None
     if snapshot is not None:
         found, pbx = snapshot.text_json(server.state_path), snapshot.asterisk
@@ -392,19 +396,22 @@ def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: S
         found = host.get_fact(JsonFile, path=server.state_path)
         pbx = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
     stale = bases.out_of_date(directory, provisioning.files, found, pbx)
-    bases.bases_untold(
-        name=runs.check("The DECT bases nobody can tell are named"),
-        bases=stale,
-        secondaries=frozenset(b.name for b in directory.bases if not b.holds_accounts),
-    )
+    if wait is not None:
+        bases.bases_untold(
+            name=runs.check("The DECT bases nobody can tell are named"),
+            bases=stale,
+            secondaries=frozenset(b.name for b in directory.bases if not b.holds_accounts),
+        )
     bases.bases_resynced(
-        name="The DECT bases whose settings changed are told, and fetch them",
+        name="The DECT bases whose settings changed are told, and fetch them"
+        if wait is not None
+        else "DECT bases with a handset registered are told to fetch their wiped settings and reboot",
         cli=settings.asterisk__cli,
         bases=stale,
         notify=NOTIFY_CHECK_SYNC_REBOOT,
         state_path=server.state_path,
         list_path=posixpath.join(posixpath.dirname(settings.snom__pending_path), ".notify-bases"),
-        wait=settings.snom__base_fetch_wait,
+        wait=settings.snom__base_fetch_wait if wait is UNREAD else wait,
         mode=settings.televoc_verify,
         changes=changes,
     )
@@ -504,6 +511,7 @@ def phones_wiped(
     wiped = wiped_files.files
     _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
     changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
+    _bases_told(directory, provisioning, snapshot, settings, wait=None)  # the wiped settings
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
         accounts = {a.name: a for a in directory.provisioned}
@@ -519,20 +527,20 @@ def phones_wiped(
                     accounts[name].event_web_password if name in accounts else None,
                 )
                 for name in record.pending
-                if record.phones[name].mac and name not in outcome.by_hand
+                if record.phones[name].mac and not record.phones[name].base and name not in outcome.by_hand
             ],
             requests_path="/var/lib/televoc/requests/teardown.curl",
             what="reset to factory settings",
             outcome=outcome,
         )
     server = provisioning.server
-    versions = {hashlib.sha256(text.encode()).hexdigest()[:16] for text in wiped.values()}
+    versions = {name[:-4].upper(): bases.version(text) for name, text in wiped.items() if name.endswith(".xml")}
     operations.wiped_profiles_fetched(
         name=runs.check("Phones that fetched the wiped profile are found (the provisioning server's state)"),
         state_path=server.state_path if server else "/nonexistent",
         record=record,
         outcome=outcome,
-        wiped_version=versions.pop() if len(versions) == 1 else "",
+        wiped=versions,
         wait=settings.snom__wipe_wait,
     )
 

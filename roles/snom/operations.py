@@ -395,15 +395,15 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcom
 
 
 def _wipe_fetched(
-    state, host, state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float
+    state, host, state_path: str, record: TeardownRecord, outcome: Outcome, wiped: dict[str, str], wait: float
 ) -> bool:
     """Poll the provisioning server's state until every told phone fetched the wiped profile."""
-    told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]
+    told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]  # bases too
     deadline = time.monotonic() + wait
     shown = None
     for _ in range(int(wait / POLL_SECONDS) + 2):  # bounded in count and in time
         server = host.get_fact(JsonFile, path=state_path) or {}
-        outcome.fetched.update(fetched_wipe(record, server.get("fetches") or {}, wiped_version))
+        outcome.fetched.update(fetched_wipe(record, server.get("fetches") or {}, wiped))
         waiting = [n for n in told if n not in outcome.fetched]
         progress = f"{len(told) - len(waiting)} of {len(told)} phones told to fetch the wiped profile did"
         if waiting and progress != shown and time.monotonic() < deadline:
@@ -422,7 +422,7 @@ def _wipe_fetched(
 
 @operation(is_idempotent=False)
 def wiped_profiles_fetched(
-    state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float = 60
+    state_path: str, record: TeardownRecord, outcome: Outcome, wiped: dict[str, str], wait: float = 60
 ):
     """
     Find the phones that fetched the wiped profile (the provisioning server's state names
@@ -432,13 +432,13 @@ def wiped_profiles_fetched(
     + state_path: the provisioning server's state file
     + record: the teardown record (pending phones with MAC)
     + outcome: filled in
-    + wiped_version: the version the server reports for the wiped profile
+    + wiped: MAC (upper case) -> the version the server reports for its wiped profile
     + wait: seconds to wait for told phones
     """
     if not any(record.phones[n].mac for n in record.pending):
         host.noop("no provisioned phone left to wipe")
         return
-    yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, wiped_version, float(wait)), {})
+    yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, dict(wiped), float(wait)), {})
 
 
 def _judge(

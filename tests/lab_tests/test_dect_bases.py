@@ -58,6 +58,8 @@ class Bases:
     jails: str  # fail2ban's view of every jail after all that
     offline: Run  # a deploy after the base was unplugged
     contacts: str  # pjsip show contacts once the 32 were registered
+    teardown: Run  # teardown.py with the base plugged in again; dect-attic reset by hand
+    wiped: dict  # the base's state after the teardown
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,11 @@ def dect(tmp_path_factory):
             jails = lab.run(f"fail2ban-client status {SIP_JAIL}; fail2ban-client banned", check=False).stdout
             base.stop()  # unplugged: it unregisters its accounts
             offline = pbx.deploy(*REPORT)
-            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts)
+            base = Running.start(lab, tmp_path / "base", SERVER, "snomM700", HALL, HALL_IP)  # plugged in again
+            base.wait(lambda s: len(s["registered"]) == 33, 60, "33 registered again")
+            teardown = pbx.run("teardown.py", "--data", "televoc_reset_by_hand=dect-attic")
+            wiped = base.wait(lambda s: s["boots"] == 2 and not s["registered"], 30, "wiped")
+            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts, teardown, wiped)
         finally:
             base.stop()
 
@@ -150,3 +156,21 @@ def test_an_unplugged_base_reads_as_one_line_not_thirty_three(dect):
     assert f"base dect-hall ({HALL_IP}, snomM700) offline: 33 handsets" in output
     assert "base dect-attic (address unknown, snomM300) offline: 3 handsets" in output
     assert "crew-01" not in output.split("0 of 36 phones ready")[1]  # no handset named one by one
+
+
+def test_teardown_wipes_the_base_and_proves_it_in_the_phones_report(dect):
+    output = dect.teardown.output
+    assert dect.teardown.returncode == 0, output
+    assert re.search(rf"dect-hall: clean since \S+: fetched the wiped profile from {re.escape(HALL_IP)}", output), (
+        output
+    )
+    assert "dect-attic: clean since" in output and "reset by hand, as the crew stated" in output
+    assert "crew-01:" not in output  # a handset holds no credentials: its base is in the report
+    assert dect.wiped["last_notify_event"] == "check-sync;reboot=true"
+    assert [status for _, status in dect.wiped["fetched"]] == [200, 200, 200]
+    held = dect.wiped["settings"]
+    assert not any(key.startswith("user_active.") and value == "on" for key, value in held.items())
+    assert "http_pass" not in held and "setting_server" not in held  # an empty value clears a setting
+    secrets = set(dect.pbx.passwords().values())
+    assert not secrets & set(held.values())  # no handset password left on the base
+    assert "No objects found" in dect.pbx.lab.asterisk("pjsip show contacts")

@@ -126,8 +126,40 @@ def test_the_provisioning_server_serves_the_bases_files_beside_the_phones(direct
     assert all(name.endswith((".htm", ".xml")) and "/" not in name for name in served.files)
 
 
-def test_at_teardown_no_base_file_is_on_offer(directory):
-    assert provisioning(directory, wiped=True).files == {}
+def test_at_teardown_each_base_is_offered_its_settings_wiped_of_the_event(directory):
+    files = provisioning(directory, wiped=True).files
+    assert sorted(n for n in files if n.startswith("0004136A")) == [
+        "0004136A0001.xml",
+        "0004136A0002.xml",
+        "0004136A0003.xml",
+    ]
+    passwords = {a.password for a in directory.accounts} | {b.web_password for b in directory.bases}
+    assert not any(p in text for p in passwords for text in files.values())
+    hall = settings(files["0004136A0001.xml"])
+    assert hall[("setting_server", 0)] == "" and hall[("http_pass", 0)] == "" and hall[("user_host", 1)] == ""
+    assert {hall[("user_active", n)] for n in range(1, 1001)} == {"off"}
+    assert (
+        hall[("user_name", 7)] == "" and hall[("subscr_dect_ipui", 2)] == "" and hall[("subscr_dect_ac_code", 7)] == ""
+    )
+    office = settings(files["0004136A0003.xml"])
+    assert {office[("user_active", n)] for n in range(1, 21)} == {"off"}  # an M300's 20 lines
+
+
+def test_the_teardown_record_holds_the_bases_not_the_handsets(directory):
+    from roles.snom.teardown import fetched_wipe, merged, report
+
+    pbx = PbxState(running=True, contacts=(Contact("crew-ben", "sip:crew-ben@10.23.0.31:5060", "Avail", 0.3),))
+    record = merged(None, directory, pbx, "T0")
+    assert sorted(record.phones) == ["dect-foyer", "dect-hall", "dect-office", "saal1"]  # no handset
+    hall = record.phones["dect-hall"]
+    assert (hall.mac, hall.base, hall.registered, hall.address) == ("0004136A0001", True, True, "10.23.0.31")
+    assert not record.phones["dect-foyer"].registered  # a secondary: nobody to tell it
+    fetches = {"0004136A0001": {"version": "v-wiped", "source": "10.23.0.31"}}
+    assert fetched_wipe(record, fetches, {"0004136A0001": "v-wiped"}) == {
+        "dect-hall": "fetched the wiped profile from 10.23.0.31"
+    }
+    line = next(x for x in report(record) if x.startswith("dect-foyer"))
+    assert "STILL HOLDS the event's credentials (snom DECT base)" in line and "boot it on the phone network" in line
 
 
 def test_a_base_is_rearmed_by_name_like_a_phone(directory, monkeypatch):
