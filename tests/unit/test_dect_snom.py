@@ -263,3 +263,31 @@ def test_the_tell_script_notifies_one_registered_handset_per_base(tmp_path):
     )
     assert run.stdout.splitlines() == [bases.TOLD_MARK, "dect-hall crew-ben"]
     assert log.read_text().splitlines() == ["pjsip send notify televoc-check-sync-reboot endpoint crew-ben"]
+
+
+def test_the_subscription_sheet_lists_each_handsets_access_code_and_no_password(directory):
+    from roles.snom.sheet import sheet
+
+    text = sheet(directory)
+    assert text.splitlines()[:4] == [
+        "dect-hall (snomM700, MAC 0004136A0001, Hall A, ceiling): 2 handsets of 1000; each subscribes with its "
+        "access code",
+        "  slot  access code  handset    extension  IPEI",
+        "  2     0002         crew-ben   2002       02156 0123457 0",
+        "  7     0007         crew-anna  2001       -",
+    ]
+    assert "dect-foyer (snomM700, MAC 0004136A0002): a secondary of dect-hall" in text
+    assert not any(a.password in text for a in directory.accounts) and not any(
+        b.web_password in text for b in directory.bases
+    )
+    assert sheet(directory, ("dect-office",)).startswith("dect-office (snomM300")
+
+
+def test_the_passwords_command_shows_each_bases_web_password(tmp_path, capsys):
+    from roles.event.__main__ import main
+
+    event = write(tmp_path, EVENT, PHONES, files={"dect.yml": (BASES, 0o644)})
+    assert main(["passwords", "--event", str(event)]) == 0
+    out = capsys.readouterr().out
+    hall = next(b for b in load_directory(event).bases if b.name == "dect-hall")
+    assert any(line.startswith("dect-hall ") and line.endswith(hall.web_password) for line in out.splitlines())
