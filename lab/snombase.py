@@ -31,8 +31,8 @@ account (a wiped one) registers nothing. SIGTERM: unregister (bounded), final st
 
 State: <statedir>/<MAC>.json after every change: mac, ip, boots, fetched (the last boot's
 [url, status] list), settings, registered (the account names registered now), registrations,
-register_failures, last_register_error, options, notifies, last_notify_event, invites, seq,
-pid, time. Log: <statedir>/snombase-<MAC>.log.
+register_failures, last_register_error, options, notifies, last_notify_event, invites,
+last_invite (its request line), seq, pid, time. Log: <statedir>/snombase-<MAC>.log.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class Base:
         self.counts = dict.fromkeys(
             ("boots", "registrations", "register_failures", "options", "notifies", "invites"), 0
         )
-        self.info: dict = {"fetched": [], "last_register_error": None, "last_notify_event": None}
+        self.info: dict = {"fetched": [], "last_register_error": None, "last_notify_event": None, "last_invite": None}
         self.seq = 0
         self.opener = urllib.request.build_opener(_SourceHandler(ip))
         self.sip = SnomSIPClient(SIP_PORT, self._on_request, ip)
@@ -270,6 +270,7 @@ class Base:
         if method == "INVITE":
             with self.lock:
                 self.counts["invites"] += 1
+                self.info["last_invite"] = message.raw.split(b"\r\n", 1)[0].decode("utf8", "replace")
             self.write_state()
             return
         event = str(message.headers.get("Event", ""))

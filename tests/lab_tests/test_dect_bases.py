@@ -58,6 +58,7 @@ class Bases:
     jails: str  # fail2ban's view of every jail after all that
     offline: Run  # a deploy after the base was unplugged
     contacts: str  # pjsip show contacts once the 32 were registered
+    rang: dict  # the base's state once a call to 2117 (crew-17) reached it
     teardown: Run  # teardown.py with the base plugged in again; dect-attic reset by hand
     wiped: dict  # the base's state after the teardown
 
@@ -83,6 +84,8 @@ def dect(tmp_path_factory):
         try:
             registered = base.wait(lambda s: len(s["registered"]) == HANDSETS, 60, f"{HANDSETS} registered")
             contacts = lab.asterisk("pjsip show contacts")
+            lab.asterisk("channel originate Local/2117@from-internal application Wait 1")  # a call to crew-17
+            rang = base.wait(lambda s: s["invites"] >= 1, 20, "rung")
             quiet = pbx.deploy(*REPORT)
             pbx.edit_phones(lambda p: p.append({"name": "crew-33", "extension": 2133, "base": "dect-hall", "slot": 33}))
             added = pbx.deploy(*REPORT)
@@ -94,7 +97,7 @@ def dect(tmp_path_factory):
             base.wait(lambda s: len(s["registered"]) == 33, 60, "33 registered again")
             teardown = pbx.run("teardown.py", "--data", "televoc_reset_by_hand=dect-attic")
             wiped = base.wait(lambda s: s["boots"] == 2 and not s["registered"], 30, "wiped")
-            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts, teardown, wiped)
+            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts, rang, teardown, wiped)
         finally:
             base.stop()
 
@@ -109,6 +112,10 @@ def test_the_base_fetches_its_files_and_registers_every_handset_from_its_one_add
             dect.contacts
         )
     assert dect.registered["register_failures"] == 0
+
+
+def test_a_call_to_a_handsets_number_reaches_the_base_on_that_handsets_account(dect):
+    assert dect.rang["last_invite"] == f"INVITE sip:crew-17@{HALL_IP}:5060 SIP/2.0", dect.rang["last_invite"]
 
 
 def test_thirty_handsets_on_one_address_trip_no_limit(dect):
