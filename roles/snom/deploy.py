@@ -383,9 +383,11 @@ def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: S
     _bases_told(directory, provisioning, snapshot, read(ALL_SETTINGS), changes=changes)
 
 
-def _bases_told(directory: Directory, provisioning: Provisioning, snapshot, settings, wait=UNREAD, changes=None):
-    """bases_resynced's steps; at teardown (`wait` None) the bases are told to fetch their
-    wiped settings and not waited for here (wiped_profiles_fetched waits for every phone)."""
+def _bases_told(
+    directory: Directory, provisioning: Provisioning, snapshot, settings, teardown: bool = False, changes=None
+):
+    """bases_resynced's steps; at `teardown` the bases are told to fetch their wiped settings
+    and not waited for here (wiped_profiles_fetched waits for every phone and base)."""
     server = provisioning.server
     if server is None or not directory.bases:
         return
@@ -396,22 +398,22 @@ def _bases_told(directory: Directory, provisioning: Provisioning, snapshot, sett
         found = host.get_fact(JsonFile, path=server.state_path)
         pbx = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
     stale = bases.out_of_date(directory, provisioning.files, found, pbx)
-    if wait is not None:
+    if not teardown:  # the teardown report names every base not proven clean
         bases.bases_untold(
             name=runs.check("The DECT bases nobody can tell are named"),
             bases=stale,
             secondaries=frozenset(b.name for b in directory.bases if not b.holds_accounts),
         )
     bases.bases_resynced(
-        name="The DECT bases whose settings changed are told, and fetch them"
-        if wait is not None
-        else "DECT bases with a handset registered are told to fetch their wiped settings and reboot",
+        name="DECT bases with a handset registered are told to fetch their wiped settings and reboot"
+        if teardown
+        else "The DECT bases whose settings changed are told, and fetch them",
         cli=settings.asterisk__cli,
         bases=stale,
         notify=NOTIFY_CHECK_SYNC_REBOOT,
         state_path=server.state_path,
         list_path=posixpath.join(posixpath.dirname(settings.snom__pending_path), ".notify-bases"),
-        wait=settings.snom__base_fetch_wait if wait is UNREAD else wait,
+        wait=None if teardown else settings.snom__base_fetch_wait,
         mode=settings.televoc_verify,
         changes=changes,
     )
@@ -511,7 +513,7 @@ def phones_wiped(
     wiped = wiped_files.files
     _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
     changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
-    _bases_told(directory, provisioning, snapshot, settings, wait=None)  # the wiped settings
+    _bases_told(directory, provisioning, snapshot, settings, teardown=True)  # their wiped settings
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
         accounts = {a.name: a for a in directory.provisioned}

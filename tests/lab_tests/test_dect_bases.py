@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.bench.__main__ import counted_pyinfra
 from lab.deploys import Deployment, Run
 from lab.lab import Lab
 from lab.snombase import Running
@@ -52,8 +53,10 @@ class Bases:
     pbx: Deployment
     base: Running
     registered: dict  # the base's state once its 32 accounts were registered
-    quiet: Run  # a deploy with nothing changed, the base up
-    added: Run  # a deploy after crew-33 was added on dect-hall
+    quiet: Run  # a deploy with nothing changed, the base up (remote commands counted)
+    quiet_counts: dict  # what it sent over SSH (lab/bench/pyinfra_counted.py)
+    added: Run  # a deploy after crew-33 was added on dect-hall (remote commands counted)
+    added_counts: dict
     after: dict  # the base's state once it registered crew-33
     jails: str  # fail2ban's view of every jail after all that
     offline: Run  # a deploy after the base was unplugged
@@ -61,6 +64,13 @@ class Bases:
     rang: dict  # the base's state once a call to 2117 (crew-17) reached it
     teardown: Run  # teardown.py with the base plugged in again; dect-attic reset by hand
     wiped: dict  # the base's state after the teardown
+
+
+def counted(pbx: Deployment, work: Path, *args: str) -> tuple[Run, dict]:
+    """deploy.py through the bench's counting pyinfra: the run and its remote commands, uploads."""
+    argv = [str(pbx.inventory), "deploy.py", "-y", "--data", f"televoc_report_dir={work / 'reports'}", *args]
+    rc, counts, _, output = counted_pyinfra(argv, pbx.event, pbx.secret, work / "counts.json", work / "counted.log")
+    return Run(rc, output, ""), counts
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +96,9 @@ def dect(tmp_path_factory):
             contacts = lab.asterisk("pjsip show contacts")
             lab.asterisk("channel originate Local/2117@from-internal application Wait 1")  # a call to crew-17
             rang = base.wait(lambda s: s["invites"] >= 1, 20, "rung")
-            quiet = pbx.deploy(*REPORT)
+            quiet, quiet_counts = counted(pbx, tmp_path, *REPORT)
             pbx.edit_phones(lambda p: p.append({"name": "crew-33", "extension": 2133, "base": "dect-hall", "slot": 33}))
-            added = pbx.deploy(*REPORT)
+            added, added_counts = counted(pbx, tmp_path, *REPORT)
             after = base.wait(lambda s: "crew-33" in s["registered"] and len(s["registered"]) == 33, 60, "33 up")
             jails = lab.run(f"fail2ban-client status {SIP_JAIL}; fail2ban-client banned", check=False).stdout
             base.stop()  # unplugged: it unregisters its accounts
@@ -97,7 +107,22 @@ def dect(tmp_path_factory):
             base.wait(lambda s: len(s["registered"]) == 33, 60, "33 registered again")
             teardown = pbx.run("teardown.py", "--data", "televoc_reset_by_hand=dect-attic")
             wiped = base.wait(lambda s: s["boots"] == 2 and not s["registered"], 30, "wiped")
-            yield Bases(pbx, base, registered, quiet, added, after, jails, offline, contacts, rang, teardown, wiped)
+            yield Bases(
+                pbx,
+                base,
+                registered,
+                quiet,
+                quiet_counts,
+                added,
+                added_counts,
+                after,
+                jails,
+                offline,
+                contacts,
+                rang,
+                teardown,
+                wiped,
+            )
         finally:
             base.stop()
 
@@ -127,9 +152,10 @@ def test_thirty_handsets_on_one_address_trip_no_limit(dect):
     assert dect.after["options"] > 0  # Asterisk qualifies every account at the base's one address
 
 
-def test_a_deploy_with_nothing_changed_tells_no_base(dect):
+def test_a_deploy_with_nothing_changed_tells_no_base_and_sends_one_remote_command(dect):
     output = dect.quiet.output
     assert dect.quiet.returncode == 0, output
+    assert (dect.quiet_counts["remote_commands"], dect.quiet_counts["uploads"]) == (1, 0), dect.quiet_counts
     assert "told to fetch its settings" not in output
     assert "DECT base dect-hall has not fetched" not in output
     assert "DECT base dect-attic (snomM300) has not fetched its current settings and cannot be told" in output
