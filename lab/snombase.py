@@ -362,7 +362,8 @@ class Running:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 break
             time.sleep(0.2)
-        raise AssertionError(f"base {self.statefile.stem}: not {what} within {timeout:.0f} s: {self.state()}")
+        shown = {k: v for k, v in self.state().items() if k != "settings"}  # they hold passwords
+        raise AssertionError(f"base {self.statefile.stem}: not {what} within {timeout:.0f} s: {shown}")
 
     def stop(self) -> None:
         """SIGTERM (the base unregisters its accounts), then SIGKILL if it lingers; idempotent."""

@@ -29,6 +29,7 @@ from lab.wait import wait_for
 
 PBX = "10.23.0.2"
 HALL_IP = "10.23.0.41"
+STRANGER_IP = "10.23.0.69"  # guesses a handset's password: banned
 HALL = "0004136A0011"
 SERVER = f"http://{PBX}:8088/televoc/"
 HANDSETS = 32
@@ -62,6 +63,9 @@ class Bases:
     offline: Run  # a deploy after the base was unplugged
     contacts: str  # pjsip show contacts once the 32 were registered
     rang: dict  # the base's state once a call to 2117 (crew-17) reached it
+    stale: list  # REGISTERs with a wrong password for crew-05 from the base's address: accepted?
+    guessed: list  # the same from another address
+    after_stale: str  # the SIP jail's status once the guesser was banned
     teardown: Run  # teardown.py with the base plugged in again; dect-attic reset by hand
     wiped: dict  # the base's state after the teardown
 
@@ -96,6 +100,22 @@ def dect(tmp_path_factory):
             contacts = lab.asterisk("pjsip show contacts")
             lab.asterisk("channel originate Local/2117@from-internal application Wait 1")  # a call to crew-17
             rang = base.wait(lambda s: s["invites"] >= 1, 20, "rung")
+            wait_for(
+                lambda: "Currently banned" in lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout,
+                30,
+                "fail2ban",
+            )
+            # a stale password from the base's address (another port: the base holds 5060), then a guesser's
+            stale = [lab.register("crew-05", "stale-password", 5131 + i, local_ip=HALL_IP) for i in range(4)]
+            lab.phone_address(STRANGER_IP)
+            guessed = [lab.register("crew-05", "guessed-password", 5141 + i, local_ip=STRANGER_IP) for i in range(4)]
+            wait_for(
+                lambda: STRANGER_IP in lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout,
+                30,
+                "the SIP jail to ban the guesser",
+            )
+            # fail2ban judges its log in order: the base's failures came before the guesser's ban
+            after_stale = lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout
             quiet, quiet_counts = counted(pbx, tmp_path, *REPORT)
             pbx.edit_phones(lambda p: p.append({"name": "crew-33", "extension": 2133, "base": "dect-hall", "slot": 33}))
             added, added_counts = counted(pbx, tmp_path, *REPORT)
@@ -120,6 +140,9 @@ def dect(tmp_path_factory):
                 offline,
                 contacts,
                 rang,
+                stale,
+                guessed,
+                after_stale,
                 teardown,
                 wiped,
             )
@@ -146,7 +169,7 @@ def test_a_call_to_a_handsets_number_reaches_the_base_on_that_handsets_account(d
 def test_thirty_handsets_on_one_address_trip_no_limit(dect):
     """ban_after 3: a limit that counted registrations, challenges or qualifies per source
     would have banned the base long ago."""
-    assert "Currently banned:\t0" in dect.jails, dect.jails
+    assert "Currently banned:\t1" in dect.jails and STRANGER_IP in dect.jails, dect.jails  # the guesser only
     assert HALL_IP not in dect.jails
     assert dect.after["register_failures"] == 0
     assert dect.after["options"] > 0  # Asterisk qualifies every account at the base's one address
@@ -207,3 +230,12 @@ def test_teardown_wipes_the_base_and_proves_it_in_the_phones_report(dect):
     secrets = set(dect.pbx.passwords().values())
     assert not secrets & set(held.values())  # no handset password left on the base
     assert "No objects found" in dect.pbx.lab.asterisk("pjsip show contacts")
+
+
+def test_a_stale_handset_password_from_the_base_bans_nobody_and_a_guesser_is_banned(dect):
+    """ban_after 3: four wrong passwords for crew-05 from the base's address ban nothing (an
+    address with two or more accounts registered is a base: the SIP jail's ignorecommand);
+    the same four from another address ban it."""
+    assert dect.stale == [False] * 4 and dect.guessed == [False] * 4
+    assert STRANGER_IP in dect.after_stale and HALL_IP not in dect.after_stale, dect.after_stale
+    assert HALL_IP not in dect.jails  # nor later: the base then reboots by check-sync and registers 33 (above)
