@@ -36,6 +36,7 @@ selfservice.database_migrated(plan.selfservice, claims)  # claims kept; Asterisk
 asterisk.event_served(plan.asterisk, changes, snapshot)
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)
+snom.bases_resynced(directory, plan.provisioning, snapshot, changes=changes)  # check-sync, then proven fetched
 snom.provisioning_checked(directory, plan.provisioning, snapshot)
-asterisk.phones_verified(plan.asterisk, changes, snapshot)
+asterisk.phones_verified(plan.asterisk, changes, snapshot, snom.base_addresses(directory, plan.provisioning, snapshot))
 runs.finished(run)

@@ -295,10 +295,17 @@ def _known(snapshot):
 
 
 @deploy("Phones", data_defaults=defaults(ALL_SETTINGS))
-def phones_verified(config: AsteriskConfig, changes: RunChanges | None = None, snapshot: Snapshot | None = None):
+def phones_verified(
+    config: AsteriskConfig,
+    changes: RunChanges | None = None,
+    snapshot: Snapshot | None = None,
+    base_addresses: dict[str, str] | None = None,
+):
     """Every phone of `config` has a contact that answers (strict), or is reported;
     `changes` (from event_served) gives the reason for phones whose password changed and
-    says whether the snapshot's view of Asterisk is still current."""
+    says whether the snapshot's view of Asterisk is still current. `base_addresses`: DECT
+    base name -> the address it was last seen at (the provisioning role knows it), for the
+    line that reports a base offline."""
     settings = read(ALL_SETTINGS)
     checked = config.verification
     operations.phones_registered(
@@ -315,6 +322,9 @@ def phones_verified(config: AsteriskConfig, changes: RunChanges | None = None, s
         trunk=checked.trunk,
         peers=checked.peers,
         claimable=checked.claimable,
+        bases=[
+            (name, f"{(base_addresses or {}).get(name) or 'address unknown'}, {model}") for name, model in checked.bases
+        ],
     )
 
 

@@ -154,6 +154,7 @@ def _verify(
     trunk=None,
     peers=(),
     claimable=None,
+    bases=(),
 ) -> bool:
     # Venues whose own host failed in this run (unreachable, say): their failure is named
     # there; here they are a warning, so that a venue that is down fails alone.
@@ -238,7 +239,7 @@ def _verify(
         for line in peer_trouble:
             logger.error(f"{host.print_prefix}{line}; the phones call each other meanwhile")
         return not peer_trouble or mode == "report"
-    lines = summary(current, phones, problems, more=f" (all of them: {written})")
+    lines = summary(current, phones, problems, more=f" (all of them: {written})", bases=bases)
     if mode == "report":
         logger.warning(f"{host.print_prefix}{lines[0]} (televoc_verify=report: not failing); not ready:")
         for line in lines[1:]:
@@ -286,6 +287,7 @@ def phones_registered(
     trunk=None,
     peers=(),
     claimable=None,
+    bases=(),
 ):
     """
     Wait up to `wait` seconds until every phone's aor has a reachable contact, print a table
@@ -307,6 +309,8 @@ def phones_registered(
       own host failed in this run is only a warning: it fails alone)
     + claimable: (first, last) of the claimable range: the claimed numbers Asterisk serves
       are counted apart (a participant's phone is not waited for)
+    + bases: (name, label) of the DECT bases: a base none of whose handsets is ready is one
+      line ('base dect-hall (10.23.0.41, snomM700) offline: 33 handsets')
     """
     yield FunctionCommand(
         _verify,
@@ -323,6 +327,7 @@ def phones_registered(
             trunk,
             tuple(peers),
             claimable,
+            tuple(bases),
         ),
         {},
     )

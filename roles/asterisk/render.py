@@ -572,6 +572,7 @@ def verification(directory: Directory, routing: Routing) -> Verification:
         trunk=(names.TRUNK, f"{trunk.trunk.username} at {trunk.trunk.registrar}") if trunk is not None else None,
         peers=tuple((names.VENUE_PREFIX + p.name, p.name) for p in directory.venue.peers) if directory.venue else (),
         claimable=claimable_range(directory),
+        bases=tuple((b.name, b.model) for b in directory.bases if b.holds_accounts),
     )
 
 

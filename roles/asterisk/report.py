@@ -52,6 +52,8 @@ class Verification:
     + peers: (aor, venue) of the other venues' PBXes, which must answer qualify
     + claimable: (first, last) of the numbers participants claim (self-service): their aors
       come from the self-service database, and are reported apart from the crew's phones
+    + bases: (name, model) of the DECT bases that hold handset accounts: a base none of
+      whose handsets is ready is reported as one line, not handset by handset
     """
 
     phones: tuple[Account, ...]
@@ -59,6 +61,7 @@ class Verification:
     trunk: tuple[str, str] | None = None
     peers: tuple[tuple[str, str], ...] = ()
     claimable: tuple[str, str] | None = None
+    bases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,41 @@ def wrapped(label: str, names: Sequence[str], width: int = 100, limit: int = 60,
     return lines
 
 
-def summary(state: PbxState, phones: Sequence[Account], problems: list[tuple[str, str]], more: str = "") -> list[str]:
-    """The run's result at any size: one line of counts, then the phones that are not ready,
-    grouped by reason, wrapped."""
+def offline_bases(
+    phones: Sequence[Account], problems: list[tuple[str, str]], bases: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """(one line per DECT base none of whose handsets is ready: 'base dect-hall (10.23.0.41,
+    snomM700) offline: 33 handsets', the problems of every other phone). `bases`: (name,
+    label) with the label in the brackets."""
+    not_ready = {name for name, _ in problems}
+    handsets: dict[str, list[str]] = {}
+    for phone in phones:
+        if phone.base is not None:
+            handsets.setdefault(phone.base, []).append(phone.name)
+    lines, gone = [], set()
+    for base, label in bases:
+        names = handsets.get(base, [])
+        if names and all(n in not_ready for n in names):
+            lines.append(f"  base {base} ({label}) offline: {len(names)} handset{'' if len(names) == 1 else 's'}")
+            gone.update(names)
+    return lines, [(name, reason) for name, reason in problems if name not in gone]
+
+
+def summary(
+    state: PbxState,
+    phones: Sequence[Account],
+    problems: list[tuple[str, str]],
+    more: str = "",
+    bases: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """The run's result at any size: one line of counts, then the DECT bases none of whose
+    handsets is ready (one line each, `bases`: see offline_bases), then the other phones that
+    are not ready, grouped by reason, wrapped."""
     counts = ", ".join(f"{status} {n}" for status, n in status_counts(state, phones).items())
     ready = len(phones) - len(problems)
     lines = [f"{ready} of {len(phones)} phones ready ({counts})"]
+    offline, problems = offline_bases(phones, problems, bases)
+    lines += offline
     by_reason: dict[str, list[str]] = {}
     for name, reason in problems:
         by_reason.setdefault(reason, []).append(name)

@@ -113,6 +113,9 @@ def main(argv=None) -> int:
         for a in directory_model.accounts:
             if not args.names or a.name in args.names:
                 print(f"{a.name:<20} {a.extension:<10} {a.password:<26} {a.event_web_password or '-'}")
+        for b in directory_model.bases:  # a DECT base's web interface (user: provisioning.web_user)
+            if not args.names:
+                print(f"{b.name:<20} {'DECT base':<10} {'-':<26} {b.web_password}")
         return 0
     if args.command == "directory":
         return _write_directory(directory_model, Path(args.out), args.format)

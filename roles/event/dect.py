@@ -52,7 +52,16 @@ def _bases(dect: SourceFile, bases: list[BaseView], phones: SourceFile, views: l
     names: dict[str, BaseView] = {}
     macs: dict[str, BaseView] = {}
     phone_macs = {v.mac: v for v in views if v.mac is not None}
+    phone_names = {v.name: v for v in views if v.name is not None}
     for b in bases:
+        if b.name is not None and b.name in phone_names:
+            p = phone_names[b.name]
+            dect.add(
+                ("bases", b.index, "name"),
+                f"{b.name!r} is also the name of {phones.phone(p.index)} ({PHONES_FILE} line "
+                f"{phones.line(('phones', p.index, 'name'))}): re-arming and the teardown report name both by it: "
+                "rename one of them",
+            )
         if b.name is not None:
             other = names.setdefault(b.name.lower(), b)
             if other is not b:

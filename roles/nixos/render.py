@@ -155,6 +155,8 @@ class Jail:
       would stop it)
     + maxretry: the failures that ban, when not the event's `security.ban_after` (1: a line
       that is a verdict already)
+    + ignorecommand: a shell command (fail2ban puts the source for `<ip>`) that exits 0 for
+      a source not to ban; it runs with Asterisk's CLI on its PATH
     + name: at most JAIL_NAME_MAX characters: fail2ban's iptables actions name a chain
       `f2b-<name>`, and iptables refuses a chain name over 28 (the jail would run, list its
       bans and block nobody)
@@ -168,6 +170,7 @@ class Jail:
     failregex: str | None = None
     datepattern: str | None = None
     maxretry: int | None = None
+    ignorecommand: str | None = None
 
     def __post_init__(self):
         if len(self.name) > JAIL_NAME_MAX:

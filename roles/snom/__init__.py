@@ -3,6 +3,8 @@
 from .deploy import (
     ALL_SETTINGS,
     SETTINGS,
+    base_addresses,
+    bases_resynced,
     changed_phones_resynced,
     control,
     phones_adopted,
@@ -31,6 +33,8 @@ from .teardown import Outcome, TeardownRecord
 
 __all__ = [
     "ALL_SETTINGS",
+    "base_addresses",
+    "bases_resynced",
     "LOG_DATE_PATTERN",
     "PROVISIOND",
     "PROVISIONING_DIR",

@@ -142,15 +142,39 @@ def render_base(directory: Directory, base: DectBase) -> str:
     return _settings(escape(purpose).replace("--", "- -"), rows)
 
 
+def render_wiped_base(directory: Directory, base: DectBase) -> str:
+    """`<MAC>.xml` at teardown: the event wiped from the base, as from a desk phone (its wiped
+    profile): no setting server, no web password, no SIP server, and every slot up to the
+    model's lines switched off with its name, password, access code and IPUI emptied. A base
+    that fetched it holds none of the event's passwords."""
+    rows = [
+        ("setting_server", 0, ""),
+        ("http_pass", 0, ""),
+        ("http_engineer_pass", 0, ""),
+        ("http_basic_pass", 0, ""),
+        ("user_host", SIP_SERVER, ""),
+    ]
+    for slot in range(1, BASE_MODELS[base.model].lines + 1):
+        rows += [
+            *_off_rows(slot),
+            ("user_realname", slot, ""),
+            ("subscr_sip_line_name", slot, ""),
+            ("subscr_dect_ac_code", slot, ""),
+            ("subscr_dect_ipui", slot, ""),
+        ]
+    purpose = f"teardown of event {directory.event.name}: base {base.name} ({base.model}) wiped, every account off"
+    return _settings(escape(purpose).replace("--", "- -"), rows)
+
+
 @without_gc
-def render_bases(directory: Directory) -> dict[str, str]:
+def render_bases(directory: Directory, wiped: bool = False) -> dict[str, str]:
     """File name -> text of every file the snom bases of `directory` fetch: each model's file,
-    each base's per-MAC file and its settings."""
+    each base's per-MAC file and its settings (`wiped`: the teardown's, render_wiped_base)."""
     files: dict[str, str] = {}
     for base in directory.bases:
         if BASE_MODELS[base.model].vendor != VENDOR:
             continue
         files.setdefault(model_file(base.model), render_model_file(base.model))
         files[mac_file(base)] = render_mac_file(directory, base)
-        files[settings_file(base)] = render_base(directory, base)
+        files[settings_file(base)] = render_wiped_base(directory, base) if wiped else render_base(directory, base)
     return files

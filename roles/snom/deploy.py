@@ -17,7 +17,6 @@ snom.teardown_judged(record, outcome)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 import secrets
@@ -41,6 +40,7 @@ from roles.shared.names import (
     PROVISIONING_USER,
 )
 from roles.shared.ops import as_needed, deploy
+from roles.shared.pbxcli import PbxState
 from roles.shared.pbxfacts import AsteriskState
 from roles.shared.settings import (
     Setting,
@@ -55,7 +55,7 @@ from roles.shared.settings import (
 )
 from roles.shared.snapshot import NAMES, Snapshot
 
-from . import operations
+from . import bases, operations
 from .dect import settings_file
 from .facts import MISSING, JsonFile, ProvisioningManifest
 from .operations import changed_phones, directory_changed
@@ -82,6 +82,12 @@ SETTINGS = declare(
         "/var/lib/televoc-teardown/record.json",
         "Teardown's record of the phones it has not yet proven clean (kept on the PBX from the first teardown on).",
         absolute_path,
+    ),
+    Setting(
+        "snom__base_fetch_wait",
+        120,
+        "How long a deploy waits for the DECT bases it told (check-sync) to fetch their new settings (seconds).",
+        seconds,
     ),
     Setting(
         "snom__wipe_wait", 60, "How long teardown waits for told phones to fetch the wiped profile (seconds).", seconds
@@ -358,6 +364,61 @@ def changed_phones_resynced(
     )
 
 
+def base_addresses(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None) -> dict[str, str]:
+    """DECT base name -> the address that last fetched its settings, as the run's snapshot
+    read the provisioning server's state (empty without one): for the verification's line
+    about a base that is offline."""
+    server = provisioning.server
+    if server is None or snapshot is None or not directory.bases:
+        return {}
+    return bases.last_fetched_from(directory, snapshot.text_json(server.state_path))
+
+
+@deploy("Provisioning", data_defaults=DATA_DEFAULTS)
+def bases_resynced(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None, changes=None):
+    """The DECT bases that have not fetched the settings published now are told to (check-sync
+    through one of their registered handsets), and the deploy waits until each told base
+    fetched them (the provisioning server's state); the others are named with what to do.
+    `changes`: the run's RunChanges (a told base reboots)."""
+    _bases_told(directory, provisioning, snapshot, read(ALL_SETTINGS), changes=changes)
+
+
+def _bases_told(
+    directory: Directory, provisioning: Provisioning, snapshot, settings, teardown: bool = False, changes=None
+):
+    """bases_resynced's steps; at `teardown` the bases are told to fetch their wiped settings
+    and not waited for here (wiped_profiles_fetched waits for every phone and base)."""
+    server = provisioning.server
+    if server is None or not directory.bases:
+        return
+    pbx: PbxState | None
+    if snapshot is not None:
+        found, pbx = snapshot.text_json(server.state_path), snapshot.asterisk
+    else:
+        found = host.get_fact(JsonFile, path=server.state_path)
+        pbx = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli)
+    stale = bases.out_of_date(directory, provisioning.files, found, pbx)
+    if not teardown:  # the teardown report names every base not proven clean
+        bases.bases_untold(
+            name=runs.check("The DECT bases nobody can tell are named"),
+            bases=stale,
+            secondaries=frozenset(b.name for b in directory.bases if not b.holds_accounts),
+        )
+    bases.bases_resynced(
+        name="DECT bases with a handset registered are told to fetch their wiped settings and reboot"
+        if teardown
+        else "The DECT bases whose settings changed are told, and fetch them",
+        cli=settings.asterisk__cli,
+        bases=stale,
+        notify=NOTIFY_CHECK_SYNC_REBOOT,
+        state_path=server.state_path,
+        list_path=posixpath.join(posixpath.dirname(settings.snom__pending_path), ".notify-bases"),
+        wait=None if teardown else settings.snom__base_fetch_wait,
+        mode=settings.televoc_verify,
+        changes=changes,
+    )
+
+
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
 def provisioning_checked(directory: Directory, provisioning: Provisioning, snapshot: Snapshot | None = None):
     """What the provisioning server saw: fetches from unexpected addresses, sources refused
@@ -452,6 +513,7 @@ def phones_wiped(
     wiped = wiped_files.files
     _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
     changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
+    _bases_told(directory, provisioning, snapshot, settings, teardown=True)  # their wiped settings
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
         accounts = {a.name: a for a in directory.provisioned}
@@ -467,20 +529,20 @@ def phones_wiped(
                     accounts[name].event_web_password if name in accounts else None,
                 )
                 for name in record.pending
-                if record.phones[name].mac and name not in outcome.by_hand
+                if record.phones[name].mac and not record.phones[name].base and name not in outcome.by_hand
             ],
             requests_path="/var/lib/televoc/requests/teardown.curl",
             what="reset to factory settings",
             outcome=outcome,
         )
     server = provisioning.server
-    versions = {hashlib.sha256(text.encode()).hexdigest()[:16] for text in wiped.values()}
+    versions = {name[:-4].upper(): bases.version(text) for name, text in wiped.items() if name.endswith(".xml")}
     operations.wiped_profiles_fetched(
         name=runs.check("Phones that fetched the wiped profile are found (the provisioning server's state)"),
         state_path=server.state_path if server else "/nonexistent",
         record=record,
         outcome=outcome,
-        wiped_version=versions.pop() if len(versions) == 1 else "",
+        wiped=versions,
         wait=settings.snom__wipe_wait,
     )
 

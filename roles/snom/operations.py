@@ -137,8 +137,7 @@ def changed_phones(live: dict | None, wanted: dict[str, str], phones) -> list[st
 
 def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
     """The DECT bases (by name) whose settings file in `files` differs from what is published
-    (`live`: the manifest, None when nothing was ever published): they fetch it at their
-    next boot, nobody tells them (yet)."""
+    (`live`: the manifest, None when nothing was ever published): bases_resynced tells them."""
     return [
         b.name for b in bases if (name := settings_file(b)) in files and (live or {}).get(name) != sha256(files[name])
     ]
@@ -147,8 +146,8 @@ def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
 def bases_sentence(names: list[str]) -> str:
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     return (
-        f"DECT base{'s' if len(names) != 1 else ''} whose settings changed: {shown}: a base fetches them "
-        "when it boots (televoc does not tell bases yet): reboot it (its web interface, or its power)"
+        f"DECT base{'s' if len(names) != 1 else ''} whose settings changed: {shown}: a base with a handset "
+        "registered is told to fetch them (check-sync), the others fetch them when they boot"
     )
 
 
@@ -190,7 +189,7 @@ def provisioning_published(
     + live: the published manifest (file name -> sha256, None: never published) as the run's
       snapshot read it; without it, the operation reads it
     + bases: the DECT bases whose files are among `files`: those whose settings changed are
-      named for the crew (a base is not told; it fetches at its next boot)
+      named for the crew (bases_resynced tells them)
     + digests: file name -> sha256 of `files` (Provisioning.digests); without it, worked out here
     """
     wanted = digests if digests is not None else {name: sha256(text) for name, text in _files(files).items()}
@@ -396,15 +395,15 @@ def phone_web_requests(cli: str, requests, requests_path: str, what: str, outcom
 
 
 def _wipe_fetched(
-    state, host, state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float
+    state, host, state_path: str, record: TeardownRecord, outcome: Outcome, wiped: dict[str, str], wait: float
 ) -> bool:
     """Poll the provisioning server's state until every told phone fetched the wiped profile."""
-    told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]
+    told = [n for n in record.pending if record.phones[n].mac and record.phones[n].registered]  # bases too
     deadline = time.monotonic() + wait
     shown = None
     for _ in range(int(wait / POLL_SECONDS) + 2):  # bounded in count and in time
         server = host.get_fact(JsonFile, path=state_path) or {}
-        outcome.fetched.update(fetched_wipe(record, server.get("fetches") or {}, wiped_version))
+        outcome.fetched.update(fetched_wipe(record, server.get("fetches") or {}, wiped))
         waiting = [n for n in told if n not in outcome.fetched]
         progress = f"{len(told) - len(waiting)} of {len(told)} phones told to fetch the wiped profile did"
         if waiting and progress != shown and time.monotonic() < deadline:
@@ -423,7 +422,7 @@ def _wipe_fetched(
 
 @operation(is_idempotent=False)
 def wiped_profiles_fetched(
-    state_path: str, record: TeardownRecord, outcome: Outcome, wiped_version: str, wait: float = 60
+    state_path: str, record: TeardownRecord, outcome: Outcome, wiped: dict[str, str], wait: float = 60
 ):
     """
     Find the phones that fetched the wiped profile (the provisioning server's state names
@@ -433,13 +432,13 @@ def wiped_profiles_fetched(
     + state_path: the provisioning server's state file
     + record: the teardown record (pending phones with MAC)
     + outcome: filled in
-    + wiped_version: the version the server reports for the wiped profile
+    + wiped: MAC (upper case) -> the version the server reports for its wiped profile
     + wait: seconds to wait for told phones
     """
     if not any(record.phones[n].mac for n in record.pending):
         host.noop("no provisioned phone left to wipe")
         return
-    yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, wiped_version, float(wait)), {})
+    yield FunctionCommand(_wipe_fetched, (state_path, record, outcome, dict(wiped), float(wait)), {})
 
 
 def _judge(

@@ -139,13 +139,12 @@ def provisioning(
     directory: Directory, files: str = PROVISIONING_DIR, wiped: bool = False, control: dict | None = None
 ) -> Provisioning:
     """What the provisioning server serves for `directory`: its server (`files`: the
-    directory the deploy publishes into), the phones' files (wiped ones at teardown) and the
-    snom DECT bases' files (roles/snom/dect.py; none at teardown: a base's accounts are no
-    longer on offer once the event is torn down)."""
-    bases = {} if wiped else render_bases(directory)
+    directory the deploy publishes into), the phones' files and the snom DECT bases' files
+    (roles/snom/dect.py); at teardown the wiped ones (no account, no password)."""
+    bases = render_bases(directory, wiped=wiped)
     return Provisioning(
         server=provisioning_service(directory, files) if directory.provisioned or bases else None,
-        files=render_wipe(directory) if wiped else {**render_provisioning(directory), **bases},
+        files={**render_wipe(directory), **bases} if wiped else {**render_provisioning(directory), **bases},
         wiped=wiped,
         control=dict(control or {}),
     )

@@ -11,6 +11,11 @@ phones, until each one is proven clean by evidence a later run can still see:
 
 Nothing else counts: a phone that merely stopped being registered may be unplugged, with the
 event's SIP and web passwords still in it.
+
+A DECT handset holds no credentials (its account lives on its base): the record holds each
+DECT base instead, by its name, proven clean the same way (it fetched its wiped settings, or
+the crew reset it by hand); it counts as registered, so it is told, when one of its handsets
+is.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class PhoneRecord:
     + registered: registered when this run started (so it can be told to fetch the wipe)
     + clean_since, proof: when and how it was proven clean (None: it still holds credentials)
     + last_attempt: what the last attempt to clean it gave, for the crew
+    + base: a DECT base, not a phone (told through its handsets, no factory reset over the web)
     """
 
     mac: str | None
@@ -42,6 +48,7 @@ class PhoneRecord:
     clean_since: str | None = None
     proof: str | None = None
     last_attempt: str | None = None
+    base: bool = False
 
     @property
     def clean(self) -> bool:
@@ -97,7 +104,17 @@ def merged(existing: TeardownRecord | None, directory: Directory, state: PbxStat
     in it yet; addresses and registrations refreshed from Asterisk while it still knows them."""
     record = existing or TeardownRecord(started=now)
     live = state if state is not None and state.running else None
+    for base in directory.bases:
+        entry = record.phones.get(base.name)
+        if entry is None:
+            entry = record.phones[base.name] = PhoneRecord(mac=base.mac.upper(), base=True)
+        contacts = [c for a in directory.handsets(base.name) for c in (live.contacts_of(a.name) if live else [])]
+        entry.registered = bool(contacts)
+        if contacts and not entry.clean:
+            entry.address = contact_host(contacts[0].uri) or entry.address
     for account in directory.accounts:
+        if account.base is not None:  # its credentials are in its base's settings
+            continue
         phone = record.phones.get(account.name)
         if phone is None:
             phone = record.phones[account.name] = PhoneRecord(mac=account.mac, address=account.address)
@@ -126,14 +143,15 @@ class Outcome:
     by_hand: tuple[str, ...] = ()
 
 
-def fetched_wipe(record: TeardownRecord, fetches: dict, wiped_version: str) -> dict[str, str]:
-    """Pending phones whose MAC the provisioning server served the wiped profile to, with the
-    proof text. `fetches`: the server's state["fetches"] (MAC -> version, first, source)."""
+def fetched_wipe(record: TeardownRecord, fetches: dict, wiped: dict[str, str]) -> dict[str, str]:
+    """Pending phones (and bases) whose MAC the provisioning server served its wiped profile
+    to, with the proof text. `fetches`: the server's state["fetches"] (MAC -> version, first,
+    source); `wiped`: MAC (upper case) -> the version of its wiped profile."""
     found = {}
     for name in record.pending:
         mac = record.phones[name].mac
         fetch = fetches.get(mac.upper()) if mac else None
-        if isinstance(fetch, dict) and fetch.get("version") == wiped_version:
+        if mac and isinstance(fetch, dict) and fetch.get("version") == wiped.get(mac.upper()):
             found[name] = f"fetched the wiped profile from {fetch.get('source', '?')}"
     return found
 
@@ -156,6 +174,11 @@ def judged(record: TeardownRecord, outcome: Outcome, now: str) -> TeardownRecord
 def advice(phone: PhoneRecord) -> str:
     """What the crew can do about a phone that still holds the event's credentials."""
     ways = []
+    if phone.base:
+        return (
+            "boot it on the phone network (it fetches its wiped settings); or reset it to factory settings by "
+            "hand (its web interface, or its reset button), then --data televoc_reset_by_hand=<name>"
+        )
     if phone.mac:
         ways.append("boot it on the phone network (it fetches the wiped profile)")
         if phone.address:
@@ -171,7 +194,7 @@ def report(record: TeardownRecord) -> list[str]:
         if phone.clean:
             lines.append(f"{name}: clean since {phone.clean_since}: {phone.proof}")
         else:
-            what = "provisioned snom" if phone.mac else "set up by hand"
+            what = "snom DECT base" if phone.base else "provisioned snom" if phone.mac else "set up by hand"
             last = f"; last attempt {phone.last_attempt}" if phone.last_attempt else ""
             lines.append(f"{name}: STILL HOLDS the event's credentials ({what}{last}): {advice(phone)}")
     return lines

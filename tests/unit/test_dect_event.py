@@ -195,10 +195,13 @@ def test_multicell_rules_name_the_base_and_the_fix(tmp_path):
 
 def test_a_base_shares_no_mac_with_a_phone_and_unknown_keys_are_refused(tmp_path):
     phones = HANDSETS + "  - {name: saal2, extension: 1002, mac: '00:04:13:6a:00:01', model: snom320}\n"
+    phones += "  - {name: dect-hall, extension: 1003}\n"
     bases = BASES.replace("    location: Hall A, ceiling\n", "    colour: red\n")
     assert_named(
         problems(dect(tmp_path, phones, bases)),
         [
+            "dect.yml:2: base 1 (dect-hall): name: 'dect-hall' is also the name of phone 6 (dect-hall) (phones.yml "
+            "line 7): re-arming and the teardown report name both by it",
             "dect.yml:4: base 1 (dect-hall): mac: is also the MAC of phone 5 (saal2) (phones.yml line 6): a MAC is "
             "one device",
             "dect.yml:5: base 1 (dect-hall): colour: unknown key: the keys here are name, model, mac, location, primary",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
@@ -9,8 +10,9 @@ import pytest
 
 from roles.event import load_directory
 from roles.shared.files import sha256
+from roles.shared.pbxcli import Contact, PbxState
+from roles.snom import bases, deploy, provisioning
 from roles.snom import dect as snom_dect
-from roles.snom import deploy, provisioning
 from roles.snom.findings import findings
 from roles.snom.operations import bases_sentence, changed_bases
 from tests.unit.eventdirs import write
@@ -124,8 +126,40 @@ def test_the_provisioning_server_serves_the_bases_files_beside_the_phones(direct
     assert all(name.endswith((".htm", ".xml")) and "/" not in name for name in served.files)
 
 
-def test_at_teardown_no_base_file_is_on_offer(directory):
-    assert provisioning(directory, wiped=True).files == {}
+def test_at_teardown_each_base_is_offered_its_settings_wiped_of_the_event(directory):
+    files = provisioning(directory, wiped=True).files
+    assert sorted(n for n in files if n.startswith("0004136A")) == [
+        "0004136A0001.xml",
+        "0004136A0002.xml",
+        "0004136A0003.xml",
+    ]
+    passwords = {a.password for a in directory.accounts} | {b.web_password for b in directory.bases}
+    assert not any(p in text for p in passwords for text in files.values())
+    hall = settings(files["0004136A0001.xml"])
+    assert hall[("setting_server", 0)] == "" and hall[("http_pass", 0)] == "" and hall[("user_host", 1)] == ""
+    assert {hall[("user_active", n)] for n in range(1, 1001)} == {"off"}
+    assert (
+        hall[("user_name", 7)] == "" and hall[("subscr_dect_ipui", 2)] == "" and hall[("subscr_dect_ac_code", 7)] == ""
+    )
+    office = settings(files["0004136A0003.xml"])
+    assert {office[("user_active", n)] for n in range(1, 21)} == {"off"}  # an M300's 20 lines
+
+
+def test_the_teardown_record_holds_the_bases_not_the_handsets(directory):
+    from roles.snom.teardown import fetched_wipe, merged, report
+
+    pbx = PbxState(running=True, contacts=(Contact("crew-ben", "sip:crew-ben@10.23.0.31:5060", "Avail", 0.3),))
+    record = merged(None, directory, pbx, "T0")
+    assert sorted(record.phones) == ["dect-foyer", "dect-hall", "dect-office", "saal1"]  # no handset
+    hall = record.phones["dect-hall"]
+    assert (hall.mac, hall.base, hall.registered, hall.address) == ("0004136A0001", True, True, "10.23.0.31")
+    assert not record.phones["dect-foyer"].registered  # a secondary: nobody to tell it
+    fetches = {"0004136A0001": {"version": "v-wiped", "source": "10.23.0.31"}}
+    assert fetched_wipe(record, fetches, {"0004136A0001": "v-wiped"}) == {
+        "dect-hall": "fetched the wiped profile from 10.23.0.31"
+    }
+    line = next(x for x in report(record) if x.startswith("dect-foyer"))
+    assert "STILL HOLDS the event's credentials (snom DECT base)" in line and "boot it on the phone network" in line
 
 
 def test_a_base_is_rearmed_by_name_like_a_phone(directory, monkeypatch):
@@ -161,6 +195,99 @@ def test_the_bases_whose_settings_changed_are_named_for_the_crew(directory):
     newer = {**files, "0004136A0001.xml": files["0004136A0001.xml"].replace("crew-anna", "crew-anne")}
     assert changed_bases(published, newer, directory.bases) == ["dect-hall"]
     assert changed_bases(published, {}, directory.bases) == []  # teardown: no base file, nobody to reboot
-    assert bases_sentence(["dect-hall"]).startswith("DECT base whose settings changed: dect-hall: a base fetches")
+    assert bases_sentence(["dect-hall"]).startswith(
+        "DECT base whose settings changed: dect-hall: a base with a handset"
+    )
     many = bases_sentence([f"b{i}" for i in range(12)])
     assert "b8, b9 and 2 more:" in many and "b10" not in many
+
+
+def test_a_base_is_out_of_date_until_the_server_served_it_the_version_published_now(directory):
+    files = snom_dect.render_bases(directory)
+    hall = bases.version(files["0004136A0001.xml"])
+    pbx = PbxState(running=True, contacts=(Contact("crew-ben", "sip:crew-ben@10.23.0.31:5060", "Avail", 0.3),))
+    stale = bases.out_of_date(directory, files, None, pbx)  # nothing fetched yet
+    assert [(b.name, b.handsets, b.fetched) for b in stale] == [
+        ("dect-hall", ("crew-ben",), None),  # its registered handsets only, in slot order
+        ("dect-foyer", (), None),  # a secondary: no account to carry a NOTIFY
+        ("dect-office", (), None),
+    ]
+    server = {
+        "fetches": {
+            "0004136A0001": {"version": hall, "source": "10.23.0.31"},
+            "0004136A0002": {"version": bases.version(files["0004136A0002.xml"]), "source": "10.23.0.32"},
+            "0004136A0003": {"version": "0123456789abcdef", "source": "10.23.0.33"},  # an earlier version
+        }
+    }
+    [office] = bases.out_of_date(directory, files, server, pbx)
+    assert (office.name, office.mac, office.fetched) == ("dect-office", "0004136A0003", "10.23.0.33")
+    assert office.version == bases.version(files["0004136A0003.xml"])
+    assert "none of its handsets is registered (it fetched an earlier version from 10.23.0.33)" in (
+        bases.untold_sentence(office, secondary=False)
+    )
+    assert bases.out_of_date(directory, {}, server, pbx) == []  # no base file published: nothing to fetch
+    assert bases.last_fetched_from(directory, server) == {
+        "dect-hall": "10.23.0.31",
+        "dect-foyer": "10.23.0.32",
+        "dect-office": "10.23.0.33",
+    }
+    assert bases.last_fetched_from(directory, None) == {}
+    assert bases.fetched_now(stale, server) == {
+        "dect-hall": server["fetches"]["0004136A0001"],
+        "dect-foyer": server["fetches"]["0004136A0002"],
+    }
+
+
+def test_the_tell_script_notifies_one_registered_handset_per_base(tmp_path):
+    """The script, run by sh with a stand-in Asterisk CLI: crew-anna is not registered, so
+    dect-hall is told through crew-ben; dect-attic has nobody registered and is not told."""
+    cli = tmp_path / "asterisk"
+    log = tmp_path / "sent"
+    cli.write_text(
+        "#!/bin/sh\n"
+        'case "$2" in\n'
+        '"database show registrar/contact") printf "%s\\n" '
+        '"/registrar/contact/crew-ben;@0a1b2c : {}" "/registrar/contact/crew-cleo;@0a1b2d : {}" '
+        '"/registrar/contact/saal1;@0a1b2e : {}";;\n'
+        f'*) echo "$2" >> {log};;\n'
+        "esac\n"
+    )
+    cli.chmod(0o755)
+    lines = "dect-hall crew-anna\ndect-hall crew-ben\ndect-hall crew-cleo\ndect-attic crew-dora\n"
+    run = subprocess.run(
+        ["sh", "-c", bases.tell_script(str(cli), "televoc-check-sync-reboot")],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.splitlines() == [bases.TOLD_MARK, "dect-hall crew-ben"]
+    assert log.read_text().splitlines() == ["pjsip send notify televoc-check-sync-reboot endpoint crew-ben"]
+
+
+def test_the_subscription_sheet_lists_each_handsets_access_code_and_no_password(directory):
+    from roles.snom.sheet import sheet
+
+    text = sheet(directory)
+    assert text.splitlines()[:4] == [
+        "dect-hall (snomM700, MAC 0004136A0001, Hall A, ceiling): 2 handsets of 1000; each subscribes with its "
+        "access code",
+        "  slot  access code  handset    extension  IPEI",
+        "  2     0002         crew-ben   2002       02156 0123457 0",
+        "  7     0007         crew-anna  2001       -",
+    ]
+    assert "dect-foyer (snomM700, MAC 0004136A0002): a secondary of dect-hall" in text
+    assert not any(a.password in text for a in directory.accounts) and not any(
+        b.web_password in text for b in directory.bases
+    )
+    assert sheet(directory, ("dect-office",)).startswith("dect-office (snomM300")
+
+
+def test_the_passwords_command_shows_each_bases_web_password(tmp_path, capsys):
+    from roles.event.__main__ import main
+
+    event = write(tmp_path, EVENT, PHONES, files={"dect.yml": (BASES, 0o644)})
+    assert main(["passwords", "--event", str(event)]) == 0
+    out = capsys.readouterr().out
+    hall = next(b for b in load_directory(event).bases if b.name == "dect-hall")
+    assert any(line.startswith("dect-hall ") and line.endswith(hall.web_password) for line in out.splitlines())

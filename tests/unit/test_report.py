@@ -214,3 +214,28 @@ def test_a_trunk_problem_says_whether_the_upstream_answers_at_all(status, qualif
     else:
         sep = ", but " if status == "Registered" else ": "
         assert said.startswith(f"the trunk 6000 at 10.0.0.1 is {status}{sep}{why}"), said
+
+
+def test_a_base_none_of_whose_handsets_is_ready_is_one_line_at_any_size():
+    """40 bases of 30 handsets (1200 handsets): 38 up, one unplugged (its contacts linger
+    Unavail), one never seen; one handset of an up base not registered; and a desk phone."""
+    from roles.asterisk.report import summary
+
+    def handset(base, n):
+        return Account(name=f"{base}-{n:02d}", extension="2000", display_name="x", password="x" * 24, base=base, slot=n)
+
+    bases = [f"b{i:02d}" for i in range(40)]
+    phones = [phone("desk")] + [handset(b, n) for b in bases for n in range(1, 31)]
+    contacts = [
+        contact(p.name, "Avail") for p in phones if p.base not in ("b38", "b39") and p.name not in ("desk", "b05-07")
+    ]
+    contacts += [contact(p.name, "Unavail", None) for p in phones if p.base == "b38"]
+    state = serving(phones=[p.name for p in phones], contacts=contacts)
+    labels = [(b, f"10.23.1.{i}, snomM700") for i, b in enumerate(bases)]
+    lines = summary(state, phones, registration_problems(state, phones), more=" (all: x.csv)", bases=labels)
+    assert lines == [
+        "1139 of 1201 phones ready (Avail 1139, MISSING 32, Unavail 30)",
+        "  base b38 (10.23.1.38, snomM700) offline: 30 handsets",
+        "  base b39 (10.23.1.39, snomM700) offline: 30 handsets",
+        "  not registered (2): desk, b05-07",
+    ]

@@ -76,7 +76,8 @@ def test_only_a_fetch_of_the_wiped_version_proves_a_phone_clean():
         "000413A00001": {"version": WIPED, "source": "10.23.0.11"},
         "000413A00002": {"version": "another", "source": "10.23.0.12"},
     }
-    assert fetched_wipe(record, fetches, WIPED) == {"a": "fetched the wiped profile from 10.23.0.11"}
+    wiped = {"000413A00001": WIPED, "000413A00002": WIPED}
+    assert fetched_wipe(record, fetches, wiped) == {"a": "fetched the wiped profile from 10.23.0.11"}
 
 
 def test_judging_writes_proofs_with_the_time_and_keeps_the_rest_pending():
