@@ -127,7 +127,8 @@ def seconds(value: Any) -> float:
 
 def choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
-        text = str(value).strip()
+        # pyinfra's --data turns `false`/`true` into Python's booleans: take them as written
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value).strip()
         if text not in allowed:
             raise ValueError(f"expected {' or '.join(repr(a) for a in allowed)}")
         return text

@@ -105,3 +105,11 @@ def test_the_deploy_waits_until_the_provisioning_server_shows_its_unlock_and_rea
     assert not _acknowledged(None, control)
     assert not _acknowledged({"unlock_token": "t1", "rearm_tokens": {}}, control)
     assert _acknowledged({"unlock_token": "t1", "rearm_tokens": {"000413000001": "r1"}}, control)
+
+
+def test_a_choice_takes_the_boolean_pyinfra_makes_of_true_and_false():
+    # `--data televoc_table=false` reaches the setting as False, not as the text 'false'
+    table = choice("auto", "true", "false")
+    assert (table(False), table(True), table("false"), table("auto")) == ("false", "true", "false", "auto")
+    with pytest.raises(ValueError):
+        choice("strict", "report")(True)
