@@ -32,13 +32,14 @@ SIP_JAIL_COMMENT = (
     "Wrong SIP passwords, unknown accounts, addresses outside the phone network (Asterisk's",
     "security events; a REGISTER for an unknown account counts three times).",
 )
-# With DECT bases: a source that has two or more accounts registered now (a base carrying
-# its handsets) is not banned for a failure: one handset's stale password would otherwise
-# take every handset of the base off the network (docs/threat-model.md).
-BASE_IGNORE_COMMAND = (
-    "test \"$(asterisk -C /etc/asterisk/asterisk.conf -rx 'pjsip show contacts' | grep -c '@<ip>:')\" -ge 2"
+# With DECT bases: the address a declared base last fetched its own settings file from (the
+# provisioning server's state) is not banned for a failure, whatever the number of accounts
+# registered there: one handset's stale password would otherwise take every handset of the
+# base off the network (docs/threat-model.md).
+BASE_IGNORE_COMMENT = (
+    "The address a declared DECT base last fetched its own settings from (the provisioning",
+    "server's state) is not banned; when the state cannot be read, it is.",
 )
-BASE_IGNORE_COMMENT = "An address with two or more accounts registered (a DECT base) is not banned."
 PROVISIONING_COMMENT = (
     "Phone provisioning: televoc's own server ({script}, next to this file), as its",
     "own user, bound to the PBX's address in the phone network.",
@@ -128,6 +129,7 @@ def module(
     if config.enable:
         sip = event.sip
         peers = sip_peers(directory)
+        spare_bases = bool(directory.bases) and server is not None
         openings += [
             nixos.Opening("SIP", "udp", (sip.port, sip.port), peers),
             nixos.Opening("RTP", "udp", (sip.rtp_start, sip.rtp_end), peers),
@@ -135,11 +137,11 @@ def module(
         jails.append(
             nixos.Jail(
                 name=SIP_JAIL,
-                comment=(*SIP_JAIL_COMMENT, BASE_IGNORE_COMMENT) if directory.bases else SIP_JAIL_COMMENT,
+                comment=(*SIP_JAIL_COMMENT, *BASE_IGNORE_COMMENT) if spare_bases else SIP_JAIL_COMMENT,
                 logpath=asterisk.SECURITY_LOG,
                 after="asterisk.service",
                 filter="asterisk",
-                ignorecommand=BASE_IGNORE_COMMAND if directory.bases else None,
+                ignore=(script, server.spared_arguments) if spare_bases and server is not None else None,
             )
         )
     if server is not None:

@@ -141,6 +141,9 @@ class Tool:
     comment: tuple[str, ...]
 
 
+# An ignorecommand runs for each failure and holds fail2ban's reading of the log meanwhile.
+IGNORE_SECONDS = 5
+
 # fail2ban's iptables actions make a chain f2b-<jail name>; iptables takes 28 characters.
 JAIL_NAME_MAX = 24
 
@@ -155,8 +158,9 @@ class Jail:
       would stop it)
     + maxretry: the failures that ban, when not the event's `security.ban_after` (1: a line
       that is a verdict already)
-    + ignorecommand: a shell command (fail2ban puts the source for `<ip>`) that exits 0 for
-      a source not to ban; it runs with Asterisk's CLI on its PATH
+    + ignore: a script shipped beside the module (an Embedded's name) and its arguments: run
+      with Python for each failure, the source appended, it exits 0 for a source not to
+      ban; anything else bans, and so does a run over IGNORE_SECONDS (killed)
     + name: at most JAIL_NAME_MAX characters: fail2ban's iptables actions name a chain
       `f2b-<name>`, and iptables refuses a chain name over 28 (the jail would run, list its
       bans and block nobody)
@@ -170,7 +174,7 @@ class Jail:
     failregex: str | None = None
     datepattern: str | None = None
     maxretry: int | None = None
-    ignorecommand: str | None = None
+    ignore: tuple[str, str] | None = None
 
     def __post_init__(self):
         if len(self.name) > JAIL_NAME_MAX:
@@ -283,6 +287,7 @@ def render_module(
         daemons=daemons,
         tools=tools,
         jails=jails,
+        ignore_seconds=IGNORE_SECONDS,
         security=event.security,
         openings=openings,
         opened=_listed([o.what for o in openings]),

@@ -102,6 +102,12 @@ class ProvisioningService:
             f"--unlock-file {self.unlock_path} --prefix {self.prefix}"
         )
 
+    @property
+    def spared_arguments(self) -> str:
+        """provisiond.py's command line that asks whether an address (appended) is where a
+        declared DECT base last fetched its settings (exit 0) or not (1)."""
+        return f"spared --files {self.files} --state {self.state_path}"
+
 
 def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) -> ProvisioningService:
     event = directory.event

@@ -26,6 +26,7 @@ from lab.deploys import Deployment, Run
 from lab.lab import Lab
 from lab.snombase import Running
 from lab.wait import wait_for
+from roles import asterisk
 
 PBX = "10.23.0.2"
 HALL_IP = "10.23.0.41"
@@ -233,9 +234,85 @@ def test_teardown_wipes_the_base_and_proves_it_in_the_phones_report(dect):
 
 
 def test_a_stale_handset_password_from_the_base_bans_nobody_and_a_guesser_is_banned(dect):
-    """ban_after 3: four wrong passwords for crew-05 from the base's address ban nothing (an
-    address with two or more accounts registered is a base: the SIP jail's ignorecommand);
-    the same four from another address ban it."""
+    """ban_after 3: four wrong passwords for crew-05 from the base's address ban nothing (the
+    address a declared base fetched its settings from: the SIP jail's ignorecommand); the
+    same four from another address ban it."""
     assert dect.stale == [False] * 4 and dect.guessed == [False] * 4
     assert STRANGER_IP in dect.after_stale and HALL_IP not in dect.after_stale, dect.after_stale
     assert HALL_IP not in dect.jails  # nor later: the base then reboots by check-sync and registers 33 (above)
+
+
+# --- a base with one handset: spared for the address it fetched its settings from ----------
+
+DESK_IP = "10.23.0.42"
+DESK = "0004136A0013"
+DESK_DECT = 'bases:\n  - {name: dect-desk, model: snomM300, mac: "00:04:13:6a:00:13", location: Info desk}\n'
+SECURITY_LOG = asterisk.SECURITY_LOG
+FAIL2BAN_LOG = "/var/log/televoc-lab/fail2ban.service.log"
+
+
+@dataclass
+class Lone:
+    contacts: str  # pjsip show contacts once its one handset was registered
+    stale: list  # REGISTERs with a wrong password for desk-1 from the base's address: accepted?
+    guessed: list  # the same from another address
+    jail: str  # the SIP jail's status once the guesser was banned
+    failures: str  # the security log's failures from the base's address
+    fail2ban: str  # fail2ban's log
+
+
+@pytest.fixture(scope="module")
+def lone(tmp_path_factory):
+    tmp_path: Path = tmp_path_factory.mktemp("dectlone")
+    with Lab(tmp_path / "lab") as lab:
+        event = tmp_path / "event"
+        event.mkdir()
+        (event / "event.yml").write_text(
+            f"name: dectlone\nnetwork: 10.23.0.0/24\npbx_address: {PBX}\n"
+            "security: {ban_after: 3, find_seconds: 60, ban_seconds: 600}\n"
+        )
+        (event / "phones.yml").write_text("phones:\n  - {name: desk-1, extension: 2301, base: dect-desk, slot: 1}\n")
+        (event / "dect.yml").write_text(DESK_DECT)
+        pbx = Deployment.prepare(lab, tmp_path, event)
+        first = pbx.deploy(*REPORT)
+        assert first.returncode == 0, first.output
+        lab.phone_address(DESK_IP)
+        wait_for(lambda: lab.http_status_phone(DESK_IP, f"{SERVER}snomM300.htm") == "200", 30, "the server")
+        base = Running.start(lab, tmp_path / "base", SERVER, "snomM300", DESK, DESK_IP)
+        try:
+            base.wait(lambda s: s["registered"] == ["desk-1"], 60, "its one handset registered")
+            contacts = lab.asterisk("pjsip show contacts")
+            wait_for(
+                lambda: "Currently banned" in lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout,
+                30,
+                "fail2ban",
+            )
+            stale = [lab.register("desk-1", "stale-password", 5131 + i, local_ip=DESK_IP) for i in range(4)]
+            lab.phone_address(STRANGER_IP)
+            guessed = [lab.register("desk-1", "guessed-password", 5141 + i, local_ip=STRANGER_IP) for i in range(4)]
+            wait_for(
+                lambda: STRANGER_IP in lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout,
+                30,
+                "the SIP jail to ban the guesser",
+            )
+            # fail2ban judges its log in order: the base's failures came before the guesser's ban
+            jail = lab.run(f"fail2ban-client status {SIP_JAIL}", check=False).stdout
+            failures = lab.run(f"grep -F 'IPV4/UDP/{DESK_IP}/' {SECURITY_LOG}", check=False).stdout
+            yield Lone(contacts, stale, guessed, jail, failures, lab.run(f"cat {FAIL2BAN_LOG}", check=False).stdout)
+        finally:
+            base.stop()
+
+
+def test_a_base_with_one_handset_is_not_banned_for_its_wrong_passwords_a_guesser_is(lone):
+    """ban_after 3: four wrong passwords for desk-1 from the address its base fetched its
+    settings from (the one account registered there) ban nothing; the same from another
+    address ban it. Spared by the jail's ignorecommand, not unseen: the failures are in
+    Asterisk's security log and fail2ban says why it let the base be."""
+    assert len(re.findall(r"^\s+Contact:\s+desk-1/", lone.contacts, re.M)) == 1, lone.contacts
+    assert f"desk-1@{DESK_IP}:5060" in lone.contacts, lone.contacts
+    assert lone.stale == [False] * 4 and lone.guessed == [False] * 4
+    assert lone.failures.count("ChallengeResponseFailed") >= 4, lone.failures
+    assert "Currently banned:\t1" in lone.jail and STRANGER_IP in lone.jail, lone.jail
+    assert DESK_IP not in lone.jail, lone.jail
+    assert f"[{SIP_JAIL}] Ignore {DESK_IP} by command" in lone.fail2ban, lone.fail2ban[-3000:]
+    assert f"[{SIP_JAIL}] Ignore {STRANGER_IP}" not in lone.fail2ban

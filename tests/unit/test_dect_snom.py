@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from roles import plan
 from roles.event import load_directory
 from roles.shared.files import sha256
 from roles.shared.pbxcli import Contact, PbxState
@@ -291,3 +292,22 @@ def test_the_passwords_command_shows_each_bases_web_password(tmp_path, capsys):
     out = capsys.readouterr().out
     hall = next(b for b in load_directory(event).bases if b.name == "dect-hall")
     assert any(line.startswith("dect-hall ") and line.endswith(hall.web_password) for line in out.splitlines())
+
+
+def test_the_sip_jail_spares_where_a_base_fetched_its_settings_and_bans_when_it_cannot_tell(directory, tmp_path):
+    """The ignorecommand asks the provisioning server's code about its state, bounded in time
+    (a kill bans: only exit 0 spares); without bases the jail spares nobody."""
+    module = plan.buildup(directory).module.text
+    jail = module[module.index("jails.televoc-sip = {") :]
+    jail = jail[: jail.index("\n    };\n")]
+    assert (
+        "ignorecommand = ''${pkgs.coreutils}/bin/timeout -k 1 5 ${pkgs.python3}/bin/python3 -I ${./provisiond.py} "
+        "spared --files /var/lib/televoc-phones --state /var/lib/televoc-provisioning/state.json <ip>'';"
+    ) in jail
+    assert "asterisk -rx" not in module and "extraPackages" not in module  # no count of accounts
+    assert "ignorecommand" not in plan.teardown(directory).module.text
+    (tmp_path / "desk").mkdir()
+    desk = "phones:\n  - {name: saal1, extension: 1001, mac: '00:04:13:a0:00:09', model: snom320}\n"
+    module = plan.buildup(load_directory(write(tmp_path / "desk", EVENT, desk))).module.text
+    assert "jails.televoc-sip = {" in module and "provisiond.py} --bind" in module  # provisioned, no base:
+    assert "ignorecommand" not in module

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -556,3 +557,49 @@ def test_the_real_server_serves_a_large_bases_settings_whole(tmp_path):
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=5)
+
+
+# --- fail2ban's question: is an address where a declared base fetched its settings? -----------
+
+
+def spared(tmp_path, published, state, address: str) -> int:
+    """provisiond.py spared, run as fail2ban's ignorecommand runs it (a process: its exit code)."""
+    files = tmp_path / "files"
+    files.mkdir(exist_ok=True)
+    for name in published:
+        (files / name).write_bytes(b"x")
+    state_path = tmp_path / "state.json"
+    if state is not None:
+        state_path.write_text(state if isinstance(state, str) else json.dumps(state))
+    script = Path(provisiond.__file__)
+    argv = [sys.executable, "-I", str(script), "spared", "--files", str(files), "--state", str(state_path), address]
+    return subprocess.run(argv, capture_output=True, timeout=30).returncode
+
+
+def test_the_address_a_base_fetched_its_settings_from_is_spared_whatever_it_registered(tmp_path, base_files):
+    p = server(base_files)
+    p.request("GET", f"/televoc/{BASE}.xml", "10.23.0.31", now=1)  # the base
+    p.request("GET", f"/televoc/{MAC}.xml", "10.23.0.11", now=2)  # a desk phone
+    assert spared(tmp_path, base_files, p.state, "10.23.0.31") == 0
+    assert spared(tmp_path, base_files, p.state, "10.23.0.11") == 1  # a desk phone's address: banned
+    assert spared(tmp_path, base_files, p.state, "10.23.0.99") == 1
+    assert spared(tmp_path, base_files, p.state, "10.23.0.3") == 1  # a prefix of the base's is not it
+
+
+def test_a_base_no_longer_published_or_not_fetched_yet_spares_nobody(tmp_path, base_files):
+    fetched = {"version": 1, "fetches": {BASE: {"version": "v", "source": "10.23.0.31"}}}
+    assert spared(tmp_path, [f"{BASE}.xml"], fetched, "10.23.0.31") == 1  # no base list: no base
+    assert spared(tmp_path, base_files, {"version": 1, "fetches": {}}, "10.23.0.31") == 1
+
+
+@pytest.mark.parametrize("state", [None, "{not json", "[]", '{"fetches": []}'])
+def test_a_state_that_cannot_be_read_spares_nobody(tmp_path, base_files, state):
+    assert spared(tmp_path, base_files, state, "10.23.0.31") == 1
+
+
+def test_files_that_cannot_be_listed_spare_nobody(tmp_path):
+    state = {"version": 1, "fetches": {BASE: {"version": "v", "source": "10.23.0.31"}}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    argv = [sys.executable, "-I", provisiond.__file__, "spared", "--files", str(tmp_path / "gone")]
+    argv += ["--state", str(tmp_path / "state.json"), "10.23.0.31"]
+    assert subprocess.run(argv, capture_output=True, timeout=30).returncode == 1

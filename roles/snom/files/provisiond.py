@@ -53,6 +53,17 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   unknown MACs, also per source; the sweepers; the lock) is what the deploy reads.
 - Only GET; no listing of --files, no other path; 5 s per connection; at most
   --max-connections at once.
+
+The same file answers one question for fail2ban's SIP jail (its ignorecommand, run per
+failure): is an address the one a declared DECT base last fetched its own settings from?
+
+    python3 provisiond.py spared --files /var/lib/televoc-phones \
+        --state /var/lib/televoc-provisioning/state.json 10.23.0.41
+
+A declared base is a MAC whose base list (snomM700-<MAC>.htm) the deploy published in
+--files; the state says which address fetched that MAC's <MAC>.xml last. Exit 0: spared;
+1: not spared, and also whenever the files or the state cannot be read (fail closed: a
+jail that cannot tell bans). Reads only: a listing of --files and the state file.
 """
 
 from __future__ import annotations
@@ -76,6 +87,7 @@ DIRECTORY_FILE = "directory.xml"
 YEALINK_DIRECTORY_FILE = "directory-yealink.xml"
 DIRECTORIES = (DIRECTORY_FILE, YEALINK_DIRECTORY_FILE)
 STATE_VERSION = 1
+BASE_LIST = r"(?P<model>snomM[0-9]{3})-(?P<mac>[0-9A-F]{12})\.htm"  # a DECT base's list of its settings
 MAX_SOURCES = 4096  # sources whose unknown MACs are followed at once (see Provisioning._asked)
 
 
@@ -123,7 +135,7 @@ class Provisioning:
         self.directories = {f"{prefix}/{name}": name for name in DIRECTORIES}
         # DECT bases: the model's file (no MAC, no secret) and the base's list (names a MAC)
         self.model_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})\.htm$")
-        self.base_path = re.compile(rf"^{re.escape(prefix)}/(?P<model>snomM[0-9]{{3}})-(?P<mac>[0-9A-F]{{12}})\.htm$")
+        self.base_path = re.compile(rf"^{re.escape(prefix)}/{BASE_LIST}$")
         self.state = state
         self.window = window
         self.max_unknown = max_unknown
@@ -469,7 +481,42 @@ def save_state(path: str, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def base_fetched_from(source: str, files: list[str], state: dict) -> bool:
+    """Whether `source` is the address a declared DECT base (a MAC whose base list is among
+    `files`, the names published) last fetched its own settings file from (`state`)."""
+    fetches = state.get("fetches")
+    if not isinstance(fetches, dict):
+        return False
+    for name in files:
+        match = re.fullmatch(BASE_LIST, name)
+        fetch = fetches.get(match["mac"]) if match else None
+        if isinstance(fetch, dict) and fetch.get("source") == source:
+            return True
+    return False
+
+
+def spared(argv: list[str]) -> int:
+    """`spared --files DIR --state FILE ADDRESS`: 0 when ADDRESS is where a declared DECT base
+    last fetched its settings, else 1; 1 too when DIR or FILE cannot be read (fail closed)."""
+    parser = argparse.ArgumentParser(prog="provisiond.py spared")
+    parser.add_argument("--files", required=True)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("address")
+    args = parser.parse_args(argv)
+    try:
+        names = os.listdir(args.files)
+        with open(args.state, encoding="utf-8") as f:
+            state = json.load(f)
+        return 0 if isinstance(state, dict) and base_fetched_from(args.address, names, state) else 1
+    except (OSError, ValueError) as e:  # unreadable: not spared
+        print(f"not spared, cannot read: {type(e).__name__}", file=sys.stderr)
+        return 1
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["spared"]:
+        return spared(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, required=True)
