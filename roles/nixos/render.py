@@ -141,8 +141,12 @@ class Tool:
     comment: tuple[str, ...]
 
 
-# An ignorecommand runs for each failure and holds fail2ban's reading of the log meanwhile.
+# An ignorecommand runs for each failure and holds fail2ban's reading of the log meanwhile:
+# killed after IGNORE_SECONDS (which bans); fail2ban keeps its verdict per source for
+# IGNORE_CACHE[1] seconds (at most IGNORE_CACHE[0] sources), so a source failing again and
+# again costs one run a minute.
 IGNORE_SECONDS = 5
+IGNORE_CACHE = (1000, 60)
 
 # fail2ban's iptables actions make a chain f2b-<jail name>; iptables takes 28 characters.
 JAIL_NAME_MAX = 24
@@ -160,7 +164,8 @@ class Jail:
       that is a verdict already)
     + ignore: a script shipped beside the module (an Embedded's name) and its arguments: run
       with Python for each failure, the source appended, it exits 0 for a source not to
-      ban; anything else bans, and so does a run over IGNORE_SECONDS (killed)
+      ban; anything else bans, and so does a run over IGNORE_SECONDS (killed); its verdict
+      is kept per source (IGNORE_CACHE)
     + name: at most JAIL_NAME_MAX characters: fail2ban's iptables actions name a chain
       `f2b-<name>`, and iptables refuses a chain name over 28 (the jail would run, list its
       bans and block nobody)
@@ -288,6 +293,7 @@ def render_module(
         tools=tools,
         jails=jails,
         ignore_seconds=IGNORE_SECONDS,
+        ignore_cache=IGNORE_CACHE,
         security=event.security,
         openings=openings,
         opened=_listed([o.what for o in openings]),

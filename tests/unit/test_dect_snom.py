@@ -304,6 +304,7 @@ def test_the_sip_jail_spares_where_a_base_fetched_its_settings_and_bans_when_it_
         "ignorecommand = ''${pkgs.coreutils}/bin/timeout -k 1 5 ${pkgs.python3}/bin/python3 -I ${./provisiond.py} "
         "spared --files /var/lib/televoc-phones --state /var/lib/televoc-provisioning/state.json <ip>'';"
     ) in jail
+    assert "ignorecache = ''key=\"<ip>\", max-count=1000, max-time=60'';" in jail  # one run a minute per source
     assert "asterisk -rx" not in module and "extraPackages" not in module  # no count of accounts
     assert "ignorecommand" not in plan.teardown(directory).module.text
     (tmp_path / "desk").mkdir()
