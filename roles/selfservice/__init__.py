@@ -12,12 +12,18 @@ from .deploy import (
     held,
     snapshot_commands,
 )
-from .render import CLAIMSDB, TOOL_NAME, Database, database
+from .render import CLAIMSDB, PAGE, PAGE_JAIL_REGEX, PAGE_TEMPLATES, TOOL_NAME, Database, database
 from .state import DbState
 
 __all__ = [
     "ALL_SETTINGS",
     "CLAIMSDB",
+    "PAGE",
+    "PAGE_JAIL_REGEX",
+    "PAGE_TEMPLATES",
+    "PAGE",
+    "PAGE_JAIL_REGEX",
+    "PAGE_TEMPLATES",
     "SETTINGS",
     "TOOL_NAME",
     "Database",

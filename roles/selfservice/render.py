@@ -21,6 +21,11 @@ from roles.shared import names
 # The database's command on the PBX: its code, shipped next to televoc's NixOS module.
 CLAIMSDB = Path(__file__).parent / "files" / "claimsdb.py"
 TOOL_NAME = Path(names.SELFSERVICE_TOOL).name
+# The registration page: its code and templates, shipped next to the module too.
+PAGE = Path(__file__).parent / "files" / "page.py"
+PAGE_TEMPLATES = Path(__file__).parent / "files" / "templates"
+# fail2ban's jail on the page's log: a wrong release secret (page.WRONG_SECRET_LOG, after the time).
+PAGE_JAIL_REGEX = r"^\s*televoc-page: wrong release secret for \S+ from <ADDR>$"
 
 
 @dataclass(frozen=True)
