@@ -175,3 +175,37 @@ def test_ipv6_sources_count_per_64():
     assert page.source_of("2001:db8:1:2:aaaa::1") == page.source_of("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
     assert page.source_of("::ffff:10.23.0.5") == "10.23.0.5"
     assert page.source_of("10.23.0.5") == "10.23.0.5"
+
+
+def test_the_module_serves_the_page_to_the_phone_network_only(tmp_path):
+    from roles.plan import buildup
+    from roles.selfservice import PAGE_JAIL_REGEX, TEMPLATES_FILE
+
+    from .test_selfservice_realtime import directory
+
+    plan = buildup(directory(tmp_path))
+    text = plan.module.text
+    unit = text[text.index("systemd.services.televoc-page = {") :]
+    unit = unit[: unit.index("\n  };")]
+    assert "${pkgs.python3.withPackages (ps: [ ps.flask ps.flask-wtf ps.waitress ])}/bin/python3 ${./page.py}" in unit
+    assert f"--claim-code '*23' --log /var/log/televoc-page/page.log --templates ${{./{TEMPLATES_FILE}}}" in unit
+    assert 'User = "asterisk";' in unit
+    assert 'StateDirectory = "televoc-selfservice";\n      StateDirectoryMode = "0750";' in unit
+    assert '"-/var/lib/televoc"' in unit and '"-/var/lib/televoc-phones"' in unit  # no crew secrets, no phone files
+    assert "users.users.televoc-page" not in text  # the asterisk user's
+    page = [o for o in plan.module.openings if o.what == "registration page"]
+    assert [(o.protocol, o.ports, o.sources) for o in page] == [("tcp", (8080, 8080), ("10.23.0.0/24",))]
+    assert "televoc-page" in plan.module.jails and PAGE_JAIL_REGEX.replace("\\", "") in text.replace("\\", "")
+    shipped = {e.name: e.text for e in plan.module.embedded}
+    assert set(json.loads(shipped[TEMPLATES_FILE])) == {"base.html", "index.html", "claimed.html", "message.html"}
+    assert "password" not in text.lower().replace("passwords", "")  # the module is world-readable
+    none = buildup(directory(tmp_path / "none", ""))
+    assert "televoc-page" not in none.module.text and "page.py" not in {e.name for e in none.module.embedded}
+
+
+def test_the_pbx_runs_the_page_from_its_one_templates_file(site, tmp_path):
+    from roles.selfservice import page_templates
+
+    app = page.create_app(str(site.db), "*23", log=site.lines.append, templates=json.loads(page_templates()))
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert "Numbers 2000 to 2009 can be claimed" in html

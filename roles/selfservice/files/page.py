@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import secrets
 import sys
@@ -31,14 +32,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
+if TYPE_CHECKING:
+    from flask import Flask
 
 if __package__:
     from . import claimsdb
-else:  # run as a script on the PBX, claimsdb.py beside it
-    import claimsdb  # type: ignore[no-redef,import-not-found]
+else:  # run as a script on the PBX: main() loads claimsdb.py from --claimsdb (the Nix store keeps files apart)
+    claimsdb = None  # type: ignore[assignment]
 
 TEMPLATES = Path(__file__).parent / "templates"
 # (events, seconds) per source: claims made; form posts of any kind; release attempts.
@@ -97,9 +99,18 @@ def create_app(
     log: Callable[[str], None] | None = None,
     limits: dict[str, tuple[int, float]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    templates: dict[str, str] | None = None,
 ) -> Flask:
-    """The page for the database `db`; `log` takes each line (default: stderr)."""
+    """The page for the database `db`; `log` takes each line (default: stderr); `templates`:
+    name -> text (the PBX's one file of them), else the files in TEMPLATES."""
+    # Imported here: main() opens its log before these (fail2ban's jail needs the file at once).
+    from flask import Flask, abort, render_template, request
+    from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
+    from jinja2 import DictLoader
+
     app = Flask(__name__, template_folder=str(TEMPLATES))
+    if templates is not None:
+        app.jinja_loader = DictLoader(templates)
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),  # per start: a restart voids the forms open
         SESSION_COOKIE_SAMESITE="Strict",
@@ -124,6 +135,8 @@ def create_app(
     CSRFProtect(app)
 
     def conn():
+        if not os.path.exists(db):  # the deploy makes it after NixOS started the page
+            abort(page("message.html", 503, title="Not yet", text="Self-service is starting: try again soon."))
         return claimsdb.connect(db)
 
     def page(template: str, status: int = 200, **values):
@@ -230,21 +243,42 @@ def file_log(path: str) -> Callable[[str], None]:
     return write
 
 
+def load_claimsdb(path: str):
+    """claimsdb.py from `path`: the same functions as the televoc-claims command."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("claimsdb", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"televoc-page: no claimsdb.py at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--db", default=claimsdb.DB)
+    parser.add_argument("--db", default="/var/lib/televoc-selfservice/claims.sqlite3")
+    parser.add_argument("--claimsdb", default=None, help="claimsdb.py, the database's code (run as a script)")
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--claim-code", required=True)
     parser.add_argument("--sip-server", default=None, help="default: the address the page was asked at")
     parser.add_argument("--log", required=True)
+    parser.add_argument("--templates", default=None, help="a JSON file: name -> template (default: templates/)")
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
+    log = file_log(args.log)  # first: fail2ban's jail reads it from the start
+    global claimsdb
+    if claimsdb is None:
+        claimsdb = load_claimsdb(args.claimsdb or str(Path(__file__).with_name("claimsdb.py")))
     import waitress  # type: ignore[import-untyped]  # only to serve: the tests drive the app without it
 
-    log = file_log(args.log)
     os.umask(0o027)
-    app = create_app(args.db, args.claim_code, args.sip_server, log)
+    templates = None
+    if args.templates:
+        with open(args.templates, encoding="utf-8") as f:
+            templates = json.load(f)
+    app = create_app(args.db, args.claim_code, args.sip_server, log, templates=templates)
     log(f"televoc-page: listening on {args.bind}:{args.port}")
     waitress.serve(app, host=args.bind, port=args.port, threads=args.threads, ident="televoc")
     return 0
