@@ -20,7 +20,7 @@ import pytest
 
 from lab.browser import Browser
 from lab.deploys import Deployment, copy_example_event
-from lab.lab import Lab
+from lab.lab import PBX_PHONE_IP, Lab
 from lab.machine import IP
 from lab.wait import wait_for
 from roles.selfservice.files import page as pagecode
@@ -143,3 +143,15 @@ def test_a_wrong_release_secret_is_logged_for_fail2ban_and_the_right_one_release
     assert "not-the-secret" not in log and pbx.given["release-secret"] not in log
     # the released number no longer registers
     assert not lab.register("2345", pbx.given["sip-password"], 5092, timeout=5)
+
+
+def test_the_page_is_served_to_the_phone_network_only(pbx):
+    # The lab's example event has the phone network 127.0.0.0/8: from 10.23.0.5 (the phones'
+    # namespace, across the PBX's firewall) the page's port is dropped, although the page
+    # listens on every address (the example event has no pbx_address).
+    lab = pbx.lab
+    listening = lab.run("ss -Hltn 'sport = :8080'", check=False).stdout
+    assert "0.0.0.0:8080" in listening, listening
+    source = lab.phone_address("10.23.0.5")
+    assert lab.http_status_phone(source, f"http://{PBX_PHONE_IP}:8080/") == "000"
+    assert status(lab, URL + "/") == "200"  # and from the phone network it answers
