@@ -183,7 +183,7 @@ def create_app(
         in_directory = request.form.get("in_directory") == "yes"
         again = {"number": number, "name": name, "kind": kind, "in_directory": in_directory}
         if not limiter.allowed("claims", source):
-            write(f"televoc-page: claim refused, {LIMITS['claims'][0]} claims an hour from {source}")
+            write(f"televoc-page: claim refused, {limiter.limits['claims'][0]} claims an hour from {source}")
             return page("message.html", 429, title="Too many claims", text="This address claimed enough for now.")
         c = conn()
         if not number:
