@@ -155,3 +155,13 @@ def test_the_page_is_served_to_the_phone_network_only(pbx):
     source = lab.phone_address("10.23.0.5")
     assert lab.http_status_phone(source, f"http://{PBX_PHONE_IP}:8080/") == "000"
     assert status(lab, URL + "/") == "200"  # and from the phone network it answers
+
+
+def test_the_teardown_stops_the_page_and_removes_the_claims(pbx):
+    # relies on: the flood's claims, still held
+    hand = "televoc_reset_by_hand=saal1,saal2,backoffice"  # the example's phones were set up by hand
+    run = pbx.run("teardown.py", "--data", f"selfservice__export_dir={pbx.work / 'claims'}", "--data", hand)
+    assert run.returncode == 0, run.output
+    assert pbx.lab.run("ss -Hltn 'sport = :8080'", check=False).stdout.strip() == ""
+    assert status(pbx.lab, URL + "/") == "000"
+    assert pbx.lab.run(f"test -e {names.SELFSERVICE_DB}", check=False).returncode == 1
