@@ -94,6 +94,9 @@ PACKAGES=$PACKAGES,fail2ban,python3-systemd,python3-pyinotify
 # Flakes: a flake in a git repository sees only the files git tracks (real Nix reads the
 # index with libgit2); git itself is what an admin, televoc and the lab's tests use there.
 PACKAGES=$PACKAGES,git
+# The self-service registration page: nixpkgs' python3.withPackages (ps: [ ps.flask
+# ps.flask-wtf ps.waitress ]) is Debian's python3 with these (the stand-in's withPackages).
+PACKAGES=$PACKAGES,python3-flask,python3-flaskext.wtf,python3-waitress
 
 # The sid Release file's Valid-Until can lie in this machine's past: do not check it.
 if ! mmdebstrap --variant=apt --include="$PACKAGES" \
@@ -175,7 +178,7 @@ mkdir -p "$R/nix/store" "$R/nix/var/nix/profiles" "$R/etc/nixos"
 {
     echo "built: $(date -u +%FT%TZ) from $SELF (key $KEY)"
     chroot "$R" dpkg-query -W asterisk sip-tester baresip-core nix-bin openssh-server iptables nftables \
-        fail2ban python3-systemd python3-pyinotify git
+        fail2ban python3-systemd python3-pyinotify git python3-flask python3-flaskext.wtf python3-waitress
 } >"$R/usr/share/televoc-lab/build-info"
 
 mv -T "$R" "$ROOTFS"

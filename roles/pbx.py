@@ -89,8 +89,11 @@ def known_arguments(settings, directory: Directory) -> dict:
     """PbxSnapshot's arguments for a deploy of `directory`, before its plan is rendered: the
     files NixOS serves are Asterisk's config files (asterisk.conf_file_names), the module
     ships the provisioning server's code and the self-service database's command beside it,
-    Asterisk serves an aor per account."""
+    Asterisk serves an aor per account; where self-service is served, the page and its
+    templates too."""
     embedded = [snom.PROVISIOND.name, selfservice.CLAIMSDB.name]
+    if selfservice.page_service(directory) is not None:
+        embedded += [selfservice.PAGE.name, selfservice.TEMPLATES_FILE]
     etc = [f"{nixos.ASTERISK_ETC}/{name}" for name in asterisk.conf_file_names(directory)]
     return _arguments(
         settings,

@@ -17,6 +17,7 @@ their part.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
 from roles import asterisk, nixos, selfservice, snom
@@ -57,6 +58,16 @@ CLAIMS_TOOL_COMMENT = (
     "and tokens ({script}, next to this file; the database: {db}).",
 )
 CLAIMS_CODE_LABEL = "The self-service database's command"
+PAGE_COMMENT = (
+    "Self-service: the registration page ({script}, next to this file; Flask and Flask-WTF",
+    "served by waitress), as the asterisk user (it writes the database Asterisk reads), open",
+    "to the phone network only; it sees neither the crew's passwords nor the phones' files.",
+)
+PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page.",)
+PAGE_DESCRIPTION = "televoc self-service registration page"
+PAGE_CODE_LABEL = "The registration page's code"
+PAGE_TEMPLATES_LABEL = "The registration page's templates"
+PAGE_PACKAGES = ("flask", "flask-wtf", "waitress")
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ def buildup(directory: Directory, where: Where = Where(), control: dict | None =
     return Plan(
         asterisk=config,
         provisioning=provisioning,
-        module=module(directory, config, provisioning.server),
+        module=module(directory, config, provisioning.server, selfservice.page_service(directory)),
         serving="the event's Asterisk config",
         selfservice=selfservice.database(directory, asterisk.realtime_defaults(directory.event)),
     )
@@ -115,9 +126,13 @@ def teardown(directory: Directory, where: Where = Where(), stop: bool = False) -
 
 
 def module(
-    directory: Directory, config: asterisk.AsteriskConfig, server: snom.ProvisioningService | None
+    directory: Directory,
+    config: asterisk.AsteriskConfig,
+    server: snom.ProvisioningService | None,
+    page: selfservice.PageService | None = None,
 ) -> nixos.Module:
-    """The NixOS module that serves `config` and runs `server` (None: no provisioning), with
+    """The NixOS module that serves `config` and runs `server` (None: no provisioning) and the
+    registration page `page` (None: none; a teardown serves none), with
     each port open only to the sources that need it and jails on each log that names
     sources to ban."""
     event = directory.event
@@ -181,7 +196,7 @@ def module(
     # The server's code is always in place beside the module (a later event may provision).
     # The self-service database's command too: claims outlive a self_service: turned off.
     claims_script = selfservice.CLAIMSDB.name
-    embedded = (
+    embedded: tuple[nixos.Embedded, ...] = (
         nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),
         nixos.Embedded(claims_script, selfservice.CLAIMSDB.read_text(encoding="utf-8"), CLAIMS_CODE_LABEL),
     )
@@ -190,6 +205,37 @@ def module(
         script=claims_script,
         comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
     )
+    if page is not None and config.enable:  # the registration page (none at teardown)
+        daemons.append(
+            nixos.Daemon(
+                name=page.service,
+                description=PAGE_DESCRIPTION,
+                comment=tuple(line.format(script=selfservice.PAGE.name) for line in PAGE_COMMENT),
+                script=selfservice.PAGE.name,
+                arguments=page.arguments,
+                bind=page.bind,
+                port=page.port,
+                user="asterisk",
+                python_packages=PAGE_PACKAGES,
+                state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it, 0750
+                hidden=(posixpath.dirname(config.secrets_path), snom.PROVISIONING_DIR, "/var/lib/asterisk"),
+            )
+        )
+        openings.append(nixos.Opening("registration page", "tcp", (page.port, page.port), (page.network,)))
+        jails.append(
+            nixos.Jail(
+                name=page.service,
+                comment=PAGE_JAIL_COMMENT,
+                logpath=page.log_path,
+                after=f"{page.service}.service",
+                failregex=selfservice.PAGE_JAIL_REGEX,
+                datepattern=snom.LOG_DATE_PATTERN,
+            )
+        )
+        embedded += (
+            nixos.Embedded(selfservice.PAGE.name, selfservice.PAGE.read_text(encoding="utf-8"), PAGE_CODE_LABEL),
+            nixos.Embedded(selfservice.TEMPLATES_FILE, selfservice.page_templates(), PAGE_TEMPLATES_LABEL),
+        )
     return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), (tool,))
 
 

@@ -403,11 +403,22 @@ let
     system = "x86_64-linux";
     stdenv = { hostPlatform.system = "x86_64-linux"; isLinux = true; };
     runtimeShell = "/bin/sh";
-    python3 = debianPackage "python3" // { interpreter = "/usr/bin/python3"; pythonVersion = "3"; };
+    # python3.withPackages (ps: [ ps.flask ... ]): Debian's python3 with the packages
+    # build-rootfs.sh installs; a package name nixpkgs' python3Packages has not (here: not
+    # in python3Packages below) fails the evaluation as it would on NixOS.
+    python3 = debianPackage "python3" // {
+      interpreter = "/usr/bin/python3"; pythonVersion = "3";
+      withPackages = f: builtins.deepSeq (map (p: p.name) (f pkgs.python3Packages)) pkgs.python3;
+    };
     shadow = debianPackage "shadow" // { shellPath = "/sbin/nologin"; };
     bash = debianPackage "bash" // { shellPath = "/bin/bash"; };
     bashInteractive = debianPackage "bash" // { shellPath = "/bin/bash"; };
-    python3Packages = { python = pkgs.python3; };
+    python3Packages = {
+      python = pkgs.python3;
+      flask = debianPackage "python3-flask";
+      flask-wtf = debianPackage "python3-flaskext.wtf";
+      waitress = debianPackage "python3-waitress";
+    };
     # A real store file (not executable, as nixpkgs' writeText); a name that is not a valid
     # store name ("filter.d/x.local") is sanitised ("filter.d-x.local").
     writeText = name: text: b.toFile (libBase.sanitizeDerivationName name) text;

@@ -473,6 +473,15 @@ class SelfService(Strict):
             "whether a claimed number appears in the directory unless its participant chooses otherwise on the page"
         ),
     )
+    page_port: Number = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="page_port is the registration page's TCP port (1 to 65535)",
+        json_schema_extra=doc(
+            "the TCP port of the registration page (`http://<pbx_address>:8080/`), open to the phone network only"
+        ),
+    )
     venue: str | None = Field(
         None,
         description="venue names the venue whose PBX serves self-service",

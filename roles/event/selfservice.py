@@ -148,6 +148,12 @@ def check_self_service(event: Event, event_file: SourceFile, entries: Entries, t
     _crew_numbers_outside(event, event_file, entries, tests, ranges)
     _claim_code_apart(s, event, event_file, entries, tests, ranges)
     _targets_exist(s, event_file, entries)
+    if s.page_port == event.provisioning.http_port:  # both TCP on the PBX's address
+        event_file.add(
+            ("self_service", "page_port"),
+            f"{s.page_port} is the provisioning server's port (provisioning.http_port): "
+            "choose another port for the registration page",
+        )
     if event.trunk is not None:
         prefix = event.trunk.dial_out_prefix
         for kind, r in ranges.items():

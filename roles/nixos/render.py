@@ -115,6 +115,11 @@ class Daemon:
     + script: the script's file name next to the module (an Embedded file)
     + arguments: its command line
     + bind, port: where it listens (an Opening opens the port)
+    + user: the user it runs as, when not one of its own named `name` (made elsewhere)
+    + python_packages: nixpkgs' python3Packages it needs (python3.withPackages)
+    + state: its state directory under /var/lib, when not `name` (made by systemd as its
+      user's, 0750, and the one place it writes besides its logs)
+    + hidden: paths it must not see at all (InaccessiblePaths)
     """
 
     name: str
@@ -124,6 +129,10 @@ class Daemon:
     arguments: str
     bind: str
     port: int
+    user: str | None = None
+    python_packages: tuple[str, ...] = ()
+    state: str | None = None
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

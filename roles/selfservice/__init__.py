@@ -12,12 +12,38 @@ from .deploy import (
     held,
     snapshot_commands,
 )
-from .render import CLAIMSDB, TOOL_NAME, Database, database
+from .render import (
+    CLAIMSDB,
+    PAGE,
+    PAGE_JAIL_REGEX,
+    PAGE_TEMPLATES,
+    TEMPLATES_FILE,
+    TOOL_NAME,
+    Database,
+    PageService,
+    database,
+    page_service,
+    page_templates,
+)
 from .state import DbState
 
 __all__ = [
     "ALL_SETTINGS",
     "CLAIMSDB",
+    "PAGE",
+    "PAGE_JAIL_REGEX",
+    "PAGE_TEMPLATES",
+    "TEMPLATES_FILE",
+    "PageService",
+    "page_service",
+    "page_templates",
+    "PAGE",
+    "PAGE_JAIL_REGEX",
+    "PAGE_TEMPLATES",
+    "TEMPLATES_FILE",
+    "PageService",
+    "page_service",
+    "page_templates",
     "SETTINGS",
     "TOOL_NAME",
     "Database",

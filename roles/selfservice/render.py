@@ -21,6 +21,11 @@ from roles.shared import names
 # The database's command on the PBX: its code, shipped next to televoc's NixOS module.
 CLAIMSDB = Path(__file__).parent / "files" / "claimsdb.py"
 TOOL_NAME = Path(names.SELFSERVICE_TOOL).name
+# The registration page: its code and templates, shipped next to the module too.
+PAGE = Path(__file__).parent / "files" / "page.py"
+PAGE_TEMPLATES = Path(__file__).parent / "files" / "templates"
+# fail2ban's jail on the page's log: a wrong release secret (page.WRONG_SECRET_LOG, after the time).
+PAGE_JAIL_REGEX = r"^\s*televoc-page: wrong release secret for \S+ from <ADDR>$"
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,51 @@ def database(directory: Directory, endpoint_defaults: Mapping[str, str]) -> Data
     if s.claim_days is not None:
         settings["claim_days"] = str(s.claim_days)
     return Database(serves=True, wanted={"settings": settings, "endpoint_defaults": dict(endpoint_defaults)})
+
+
+@dataclass(frozen=True)
+class PageService:
+    """The registration page on the PBX that serves self-service (files/page.py).
+
+    + service: its systemd unit and its log directory
+    + bind, port: where it listens (event.yml pbx_address, self_service.page_port)
+    + network: who may reach it (the phone network: the event network)
+    + arguments: its command line, beside the templates file (TEMPLATES_FILE)
+    """
+
+    bind: str
+    port: int
+    network: str
+    arguments: str
+    service: str = "televoc-page"
+
+    @property
+    def log_path(self) -> str:
+        return f"/var/log/{self.service}/page.log"
+
+
+TEMPLATES_FILE = "page-templates.json"  # the page's templates, one file beside the module
+
+
+def page_service(directory: Directory) -> PageService | None:
+    """The page `directory` serves (None: this PBX serves no self-service)."""
+    s = directory.event.self_service
+    if s is None or temporary_calls(directory) is None:
+        return None
+    event = directory.event
+    bind = event.pbx_address or "0.0.0.0"  # without it: every address, the firewall opens it to the network only
+    port = int(s.page_port)
+    log = f"/var/log/{PageService.service}/page.log"
+    arguments = (
+        f"--db {names.SELFSERVICE_DB} --bind {bind} --port {port} --claim-code '{s.claim_code}' --log {log} "
+        f"--templates ${{./{TEMPLATES_FILE}}} --claimsdb ${{./{CLAIMSDB.name}}}"
+    )
+    if event.pbx_address:
+        arguments += f" --sip-server {event.pbx_address}"
+    return PageService(bind=bind, port=port, network=event.network, arguments=arguments)
+
+
+def page_templates() -> str:
+    """Every template of the page in one JSON text (name -> template): one file to ship."""
+    files = sorted(PAGE_TEMPLATES.glob("*.html"))
+    return json.dumps({f.name: f.read_text(encoding="utf-8") for f in files}, sort_keys=True, indent=1) + "\n"

@@ -44,6 +44,14 @@ def test_a_self_service_block_is_taken_with_its_defaults(tmp_path):
     assert s.info_desk == "infodesk" and s.venue is None
 
 
+def test_the_page_cannot_take_the_provisioning_servers_port(tmp_path):
+    assert load_directory(make(tmp_path)).event.self_service.page_port == 8080
+    found = problems(tmp_path, self_service=SELF_SERVICE + "  page_port: 8088\n")
+    assert any(
+        "self_service: page_port: 8088 is the provisioning server's port (provisioning.http_port)" in p for p in found
+    ), found
+
+
 def test_without_the_block_self_service_is_off(tmp_path):
     assert load_directory(make(tmp_path, self_service="")).event.self_service is None
 

@@ -189,54 +189,96 @@ def _in_range(number: str, conf: dict[str, str]) -> bool:
     return len(number) == len(first) and number.isdigit() and first <= number <= last
 
 
-def cmd_claim(args) -> dict:
-    """Claim a number: its SIP password (given on stdin, else random) and a release secret,
-    printed once; the database keeps the release secret hashed."""
-    if args.name is not None and not NAME_RE.match(args.name):
+def claimed(conn: sqlite3.Connection) -> set[str]:
+    """Every number claimed (expired or not: a row holds its number until it is released)."""
+    return {r[0] for r in conn.execute("SELECT number FROM claims")}
+
+
+def claim(
+    conn: sqlite3.Connection,
+    number: str,
+    name: str | None,
+    kind: str = "softphone",
+    in_directory: bool | None = None,
+    password: str | None = None,
+    token: bool = False,
+) -> dict:
+    """Claim `number` in one transaction: its SIP password (`password`, else random) and a
+    release secret, returned once; the database keeps the release secret hashed. With `token`,
+    also a claim token of `token_digits` digits that expires after `token_minutes` (kept
+    hashed, single use: the claim by dialling marks it used). What the command and the
+    registration page both call."""
+    if name is not None and not NAME_RE.match(name):
         raise Refused("a name has 1 to 40 printable characters, without quotes, < or >")
-    password = sys.stdin.readline().strip() if args.password_from_stdin else secrets.token_urlsafe(18)
+    if kind not in KINDS:
+        raise Refused(f"a kind is one of {', '.join(KINDS)}")
+    password = password if password is not None else secrets.token_urlsafe(18)
     if len(password) < 12:
         raise Refused("a SIP password has at least 12 characters")
     release = secrets.token_urlsafe(18)
-    as_owner(args.db, args.owner)
-    conn = connect(args.db)
     conf = settings(conn)
-    if not _in_range(args.number, conf):
+    if not _in_range(number, conf):
         raise Refused(
-            f"{args.number!r} is not in the claimable range "
+            f"{number!r} is not in the claimable range "
             f"{conf.get('claimable_first', '?')}-{conf.get('claimable_last', '?')}"
         )
-    in_directory = args.in_directory if args.in_directory is not None else conf.get("in_directory") == "1"
+    if in_directory is None:
+        in_directory = conf.get("in_directory") == "1"
     days = conf.get("claim_days")
     expires = now(float(days) * 86400) if days else None
+    given = {"number": number, "sip_password": password, "release_secret": release, "expires": expires}
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
             "INSERT INTO claims (number, display_name, in_directory, kind, sip_password, release_hash, created,"
             " expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (args.number, args.name, in_directory, args.kind, password, hash_secret(release), now(), expires),
+            (number, name, in_directory, kind, password, hash_secret(release), now(), expires),
         )
     except sqlite3.IntegrityError as e:
         conn.execute("ROLLBACK")
-        raise Refused(f"{args.number} is claimed already") from e
+        raise Refused(f"{number} is claimed already") from e
+    if token:
+        digits = int(conf.get("token_digits", "6"))
+        minutes = float(conf.get("token_minutes", "30"))
+        given["token"] = dialled = f"{secrets.randbelow(10**digits):0{digits}d}"
+        given["token_expires"] = until = now(minutes * 60)
+        conn.execute(
+            "INSERT INTO tokens (token_hash, number, created, expires) VALUES (?, ?, ?, ?)",
+            (hash_secret(dialled), number, now(), until),
+        )
     conn.execute("COMMIT")
-    return {"number": args.number, "sip_password": password, "release_secret": release, "expires": expires}
+    return given
+
+
+def release(conn: sqlite3.Connection, number: str, secret: str | None) -> None:
+    """Release `number` with its release secret (None: by the crew, no secret); its tokens
+    go with it. Refused, in the same words, for no claim and a wrong secret."""
+    conn.execute("BEGIN IMMEDIATE")
+    row = conn.execute("SELECT release_hash FROM claims WHERE number = ?", (number,)).fetchone()
+    if row is None or not (secret is None or secret_matches(secret, row[0])):
+        conn.execute("ROLLBACK")
+        raise Refused(f"{number}: no claim with that secret")
+    conn.execute("DELETE FROM claims WHERE number = ?", (number,))
+    conn.execute("COMMIT")
+
+
+def cmd_claim(args) -> dict:
+    """Claim a number: its SIP password (given on stdin, else random) and a release secret,
+    printed once; the database keeps the release secret hashed."""
+    password = sys.stdin.readline().strip() if args.password_from_stdin else None
+    if args.name is not None and not NAME_RE.match(args.name):  # before becoming the owner
+        raise Refused("a name has 1 to 40 printable characters, without quotes, < or >")
+    as_owner(args.db, args.owner)
+    return claim(connect(args.db), args.number, args.name, args.kind, args.in_directory, password)
 
 
 def cmd_release(args) -> dict:
     """Release a claim with its secret (or, as root, `--by-crew`)."""
     if args.by_crew and os.geteuid() != 0:
         raise Refused("--by-crew is root's")
-    secret = "" if args.by_crew else sys.stdin.readline().strip()
+    secret = None if args.by_crew else sys.stdin.readline().strip()
     as_owner(args.db, args.owner)
-    conn = connect(args.db)
-    conn.execute("BEGIN IMMEDIATE")
-    row = conn.execute("SELECT release_hash FROM claims WHERE number = ?", (args.number,)).fetchone()
-    if row is None or not (args.by_crew or secret_matches(secret, row[0])):
-        conn.execute("ROLLBACK")
-        raise Refused(f"{args.number}: no claim with that secret")
-    conn.execute("DELETE FROM claims WHERE number = ?", (args.number,))
-    conn.execute("COMMIT")
+    release(connect(args.db), args.number, secret)
     return {"released": args.number}
 
 
