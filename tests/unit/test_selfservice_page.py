@@ -87,7 +87,8 @@ def test_a_softphone_claim_shows_token_release_secret_and_credentials_once(site)
     html = r.get_data(as_text=True)
     assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
     token, secret, password = shown(html, "token"), shown(html, "release-secret"), shown(html, "sip-password")
-    assert re.fullmatch(r"\d{8}", token) and f"dial <strong>*23{token}</strong>" in html
+    assert re.fullmatch(r"\d{8}", token) and "dial <strong>" not in html  # not built: page.CLAIM_BY_DIALLING
+    assert "Claiming by dialling the token is not switched on" in html
     assert shown(html, "sip-server") == "10.23.0.2" and shown(html, "sip-user") == "2003"
     with sqlite3.connect(site.db) as conn:
         row = conn.execute("SELECT display_name, kind, in_directory, sip_password, release_hash FROM claims").fetchone()
@@ -100,9 +101,12 @@ def test_a_softphone_claim_shows_token_release_secret_and_credentials_once(site)
     assert site.lines == ["televoc-page: claimed 2003 (softphone) from 10.23.0.50"]
 
 
-def test_a_desk_phone_claim_gives_no_sip_password(site):
+def test_a_desk_phone_claim_gives_its_sip_account_until_claiming_by_dialling_is_built(site, monkeypatch):
     html = claim(site.client, number="2001", name="Bob", kind="snom").get_data(as_text=True)
-    assert 'id="token"' in html and "sip-password" not in html
+    assert 'id="token"' in html and 'id="sip-password"' in html and "dial <strong>" not in html
+    monkeypatch.setattr(page, "CLAIM_BY_DIALLING", True)
+    html = claim(site.client, number="2002", name="Carol", kind="snom").get_data(as_text=True)
+    assert "sip-password" not in html and "dial <strong>*23" in html
 
 
 def test_an_empty_number_takes_a_free_one_and_a_taken_number_is_refused(site):

@@ -48,6 +48,10 @@ LIMITS: dict[str, tuple[int, float]] = {"claims": (5, 3600), "posts": (30, 600),
 # What fail2ban's jail matches (the number, the source; never the secret given).
 WRONG_SECRET_LOG = "televoc-page: wrong release secret for {number} from {source}"
 KIND_LABELS = {"snom": "snom desk phone", "softphone": "softphone (an app)", "other": "another SIP phone"}
+# Claiming by dialling the token (issue #18 item 5) is not built: the dialplan's claim context
+# ends the call with 480. Until it is, the page says so and gives every kind of phone its SIP
+# account to type in, rather than an instruction that cannot work.
+CLAIM_BY_DIALLING = False
 MAX_SOURCES = 100_000  # the limiter forgets sources that did nothing for a window beyond this
 
 
@@ -198,10 +202,19 @@ def create_app(
         limiter.count("claims", source)
         write(f"televoc-page: claimed {number} ({kind}) from {source}")
         sip = None
-        if kind != "snom":
+        if kind != "snom" or not CLAIM_BY_DIALLING:
             sip = {"server": sip_server or request.host.rsplit(":", 1)[0], "user": number}
         minutes = claimsdb.settings(c).get("token_minutes", "30")
-        return page("claimed.html", 201, given=given, name=name, sip=sip, code=claim_code, minutes=minutes)
+        return page(
+            "claimed.html",
+            201,
+            given=given,
+            name=name,
+            sip=sip,
+            code=claim_code,
+            minutes=minutes,
+            dialling=CLAIM_BY_DIALLING,
+        )
 
     @app.post("/release")
     def release():
