@@ -144,6 +144,7 @@ def module(
                 arguments=server.arguments,
                 bind=server.bind,
                 port=server.port,
+                log=server.log_path,
             )
         )
         openings.append(nixos.Opening("provisioning", "tcp", (server.port, server.port), (server.network,)))

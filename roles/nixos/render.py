@@ -115,6 +115,10 @@ class Daemon:
     + script: the script's file name next to the module (an Embedded file)
     + arguments: its command line
     + bind, port: where it listens (an Opening opens the port)
+    + log: the file it appends to, in its logs directory, when a fail2ban jail reads it: the
+      unit creates it (ExecStartPre, as its user) before it counts as started. A simple unit
+      counts as started once forked, seconds before Python opens the file on a loaded host,
+      and fail2ban, started after it, exits for good on a jail whose log file is missing.
     """
 
     name: str
@@ -124,6 +128,7 @@ class Daemon:
     arguments: str
     bind: str
     port: int
+    log: str = ""
 
 
 @dataclass(frozen=True)
