@@ -169,6 +169,7 @@ def module(
                 arguments=server.arguments,
                 bind=server.bind,
                 port=server.port,
+                log=server.log_path,
             )
         )
         openings.append(nixos.Opening("provisioning", "tcp", (server.port, server.port), (server.network,)))
@@ -219,6 +220,7 @@ def module(
                 python_packages=PAGE_PACKAGES,
                 state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it, 0750
                 hidden=(posixpath.dirname(config.secrets_path), snom.PROVISIONING_DIR, "/var/lib/asterisk"),
+                log=page.log_path,  # its jail reads it: it exists before the page counts as started
             )
         )
         openings.append(nixos.Opening("registration page", "tcp", (page.port, page.port), (page.network,)))

@@ -120,6 +120,10 @@ class Daemon:
     + state: its state directory under /var/lib, when not `name` (made by systemd as its
       user's, 0750, and the one place it writes besides its logs)
     + hidden: paths it must not see at all (InaccessiblePaths)
+    + log: the file it appends to, in its logs directory, when a fail2ban jail reads it: the
+      unit creates it (ExecStartPre, as its user) before it counts as started. A simple unit
+      counts as started once forked, seconds before Python opens the file on a loaded host,
+      and fail2ban, started after it, exits for good on a jail whose log file is missing.
     """
 
     name: str
@@ -133,6 +137,7 @@ class Daemon:
     python_packages: tuple[str, ...] = ()
     state: str | None = None
     hidden: tuple[str, ...] = ()
+    log: str = ""
 
 
 @dataclass(frozen=True)

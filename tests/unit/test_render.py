@@ -249,6 +249,18 @@ def test_a_source_refused_for_sweeping_is_banned_at_its_first_sweep_line(tmp_pat
     ) in module
 
 
+def test_the_log_fail2ban_reads_exists_before_the_provisioning_server_counts_as_started(tmp_path, monkeypatch):
+    """fail2ban starts after the server and exits for good when a jail's log file is missing;
+    a simple unit counts as started before Python opens its log: ExecStartPre creates it."""
+    directory = _provisioned(tmp_path, monkeypatch)
+    module = buildup(directory).module.text
+    unit = module[module.index("systemd.services.televoc-provisioning = {") :]
+    unit = unit[: unit.index("\n  };\n")]
+    assert 'ExecStartPre = "${pkgs.coreutils}/bin/touch /var/log/televoc-provisioning/access.log";' in unit
+    assert 'LogsDirectory = "televoc-provisioning";' in unit  # the directory the touch writes in
+    assert 'logpath = "/var/log/televoc-provisioning/access.log";' in module  # the file the jails read
+
+
 def test_a_jail_whose_iptables_chain_would_be_refused_is_refused_when_rendered():
     from roles.nixos import Jail
 

@@ -194,6 +194,8 @@ def test_the_module_serves_the_page_to_the_phone_network_only(tmp_path):
     assert "${pkgs.python3.withPackages (ps: [ ps.flask ps.flask-wtf ps.waitress ])}/bin/python3 ${./page.py}" in unit
     assert f"--claim-code '*23' --log /var/log/televoc-page/page.log --templates ${{./{TEMPLATES_FILE}}}" in unit
     assert 'User = "asterisk";' in unit
+    # its jail's log exists before the page counts as started (fail2ban exits on a missing one)
+    assert 'ExecStartPre = "${pkgs.coreutils}/bin/touch /var/log/televoc-page/page.log";' in unit
     assert 'StateDirectory = "televoc-selfservice";\n      StateDirectoryMode = "0750";' in unit
     assert '"-/var/lib/televoc"' in unit and '"-/var/lib/televoc-phones"' in unit  # no crew secrets, no phone files
     assert "users.users.televoc-page" not in text  # the asterisk user's
