@@ -58,6 +58,10 @@ SELFSERVICE_DB_MADE = "/var/lib/televoc-selfservice/made.conf"
 SELFSERVICE_DB_NAME = "televoc"  # the database's section in res_config_sqlite3.conf
 REALTIME_FAMILIES = ("ps_endpoints", "ps_auths", "ps_aors")  # endpoint, auth, aor: views of the claims
 SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command on the PBX
+# The call log (event.yml call_log:): Asterisk's cdr_sqlite3_custom writes its [master]
+# section to master.db in astlogdir (NixOS: /var/log/asterisk), a table of one row per leg.
+CALL_LOG_DB = "/var/log/asterisk/master.db"
+CALL_LOG_TABLE = "calls"
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"
