@@ -145,7 +145,7 @@ def text(stats: Stats, where: Mapping[str, str] | None = None) -> str:
     lines = [f"{stats.total} calls, {stats.answered} answered", "", "calls per hour"]
     lines += [f"  {hour}:00  {n:>6}" for hour, n in stats.per_hour.items()] or ["  (none)"]
     width = max([len("location"), *(len(p) for p in stats.per_location)])
-    lines += ["", f"  {'location':<{width}}  {'placed':>7}  {'received':>8}  {'answered':>8}"]
+    lines += ["", "calls per location", f"  {'location':<{width}}  {'placed':>7}  {'received':>8}  {'answered':>8}"]
     lines += [
         f"  {name:<{width}}  {p.placed:>7}  {p.received:>8}  {p.answered:>8}" for name, p in stats.per_location.items()
     ]

@@ -185,4 +185,4 @@ def test_the_statistics_of_2000_phones_stay_one_line_per_location_and_hour(tmp_p
     printed = text(statistics(merged(rows), where), where)
     stats = statistics(merged(rows), where)
     assert len(stats.per_location) == 40 and len(stats.per_hour) == 12
-    assert len(printed.splitlines()) == 1 + 1 + 1 + 12 + 1 + 1 + 40 + 1 + 1 + len(stats.never_reached)
+    assert len(printed.splitlines()) == 1 + 1 + 1 + 12 + 1 + 2 + 40 + 1 + 1 + len(stats.never_reached)
