@@ -436,6 +436,7 @@ CALL_LOG_COLUMNS = (
     ("dstchannel", "${CDR(dstchannel)}"),
     ("uniqueid", "${CDR(uniqueid)}"),
     ("linkedid", "${CDR(linkedid)}"),  # one call: every row with the caller's linkedid
+    ("cause", "${CDR(cause)}"),  # the hangup cause (Q.850), set by the caller's hangup handler
 )
 
 

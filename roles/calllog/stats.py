@@ -26,7 +26,8 @@ NOT_A_PHONE = "(not a phone)"  # a group, a test number, an outside number
 class Call:
     """One call: who called whom (`src`, `dst`), when (`start`, "YYYY-MM-DD HH:MM:SS"), how long
     (`duration` from dialling, `billsec` from the answer, in seconds), how it ended
-    (`disposition`: ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION)."""
+    (`disposition`: ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION; `cause`: the Q.850 hangup
+    cause, "16" normal clearing, "17" busy, "19" no answer; empty when not known)."""
 
     start: str
     src: str
@@ -34,6 +35,7 @@ class Call:
     disposition: str
     duration: int
     billsec: int
+    cause: str = ""
 
     @classmethod
     def of(cls, row: Mapping[str, object]) -> Call:
@@ -50,13 +52,14 @@ class Call:
             disposition=str(row.get("disposition") or ""),
             duration=seconds(row.get("duration") or 0),
             billsec=seconds(row.get("billsec") or 0),
+            cause=str(row.get("cause") or ""),
         )
 
 
 def merged(rows: Iterable[Mapping[str, object]]) -> list[Call]:
     """The calls `rows` hold, one per linkedid (a row without one is a call of its own), in the
     order of their first row: who called the number first dialled, when it began, how long
-    all of it took, ANSWERED when any row was. Linear in the rows."""
+    all of it took, ANSWERED when any row was, the last hangup cause. Linear in the rows."""
     calls: dict[str, Call] = {}
     for i, row in enumerate(rows):
         call = Call.of(row)
@@ -73,6 +76,7 @@ def merged(rows: Iterable[Mapping[str, object]]) -> list[Call]:
             disposition=answered,
             duration=first.duration + call.duration,
             billsec=first.billsec + call.billsec,
+            cause=call.cause or first.cause,  # the last row's: how the call ended
         )
     return list(calls.values())
 

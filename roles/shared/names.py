@@ -62,6 +62,7 @@ SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command o
 # section to master.db in astlogdir (NixOS: /var/log/asterisk), a table of one row per leg.
 CALL_LOG_DB = "/var/log/asterisk/master.db"
 CALL_LOG_TABLE = "calls"
+CALL_LOG_CONTEXT = "televoc-call-log"  # the caller's hangup handler: the row's hangup cause
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

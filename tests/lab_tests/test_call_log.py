@@ -121,6 +121,8 @@ def test_calls_are_written_with_who_when_how_long_how_it_ended(pbx):
     ], calls
     # it rang the backoffice for ring_timeout (5 s); nobody answered
     assert merged_calls[1].billsec == 0 and 4 <= merged_calls[1].duration <= 8, calls
+    # how each ended (the caller's hangup handler): normal clearing; no answer
+    assert [c.cause for c in merged_calls] == ["16", "19"], calls
     pbx.calls = calls  # type: ignore[attr-defined]
 
 

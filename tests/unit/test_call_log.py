@@ -47,6 +47,9 @@ def test_off_asterisk_records_no_call_anywhere(tmp_path):
     files = render_asterisk(directory(tmp_path)).conf_files
     assert "enable=no" in files["cdr.conf"].splitlines()
     assert "cdr_sqlite3_custom.conf" not in files
+    assert (
+        "hangup_handler_push" not in files["extensions.conf"] and "[televoc-call-log]" not in files["extensions.conf"]
+    )
     noload = {line.split("=> ")[1] for line in files["modules.conf"].splitlines() if line.startswith("noload")}
     assert {"cdr_sqlite3_custom.so", "cdr_csv.so", "cdr_custom.so", "cdr_syslog.so", "cel_custom.so"} <= noload
 
@@ -60,6 +63,9 @@ def test_on_asterisk_writes_one_database_of_the_asterisk_users(tmp_path):
     values = next(line for line in conf.splitlines() if line.startswith("values => "))
     assert columns.removeprefix("columns => ").split(", ") == [c for c, _ in CALL_LOG_COLUMNS]
     assert values.count("'${CDR(") == len(CALL_LOG_COLUMNS)
+    # every call a phone places gets a hangup handler that writes the cause into its row
+    assert "Set(CHANNEL(hangup_handler_push)=televoc-call-log,s,1)" in files["extensions.conf"]
+    assert "exten => s,1,Set(CDR(cause)=${HANGUPCAUSE})" in files["extensions.conf"]
     noload = files["modules.conf"]
     assert "noload => cdr_sqlite3_custom.so" not in noload and "noload => cdr_csv.so" in noload
 
@@ -127,8 +133,9 @@ def test_the_export_writes_every_row_for_its_owner_alone(tmp_path):
     assert export.rows_of(str(tmp_path / "empty.db"), "calls") == []
 
 
-def row(start, src, dst, disposition, duration=0, billsec=0, linkedid=None):
+def row(start, src, dst, disposition, duration=0, billsec=0, linkedid=None, cause=""):
     return {
+        "cause": cause,
         "start": start,
         "src": src,
         "dst": dst,
@@ -142,12 +149,12 @@ def row(start, src, dst, disposition, duration=0, billsec=0, linkedid=None):
 def test_rows_of_one_call_are_merged_answered_when_any_row_was():
     rows = [
         row("2026-08-01 10:00:00", "1001", "1100", "NO ANSWER", 15, 0, "x"),  # a group: the first member
-        row("2026-08-01 10:00:15", "1001", "1100", "ANSWERED", 40, 30, "x"),  # the next one answers
-        row("2026-08-01 10:01:00", "1002", "1001", "BUSY", 1, 0),
+        row("2026-08-01 10:00:15", "1001", "1100", "ANSWERED", 40, 30, "x", "16"),  # the next one answers
+        row("2026-08-01 10:01:00", "1002", "1001", "BUSY", 1, 0, cause="17"),
     ]
     assert merged(rows) == [
-        Call("2026-08-01 10:00:00", "1001", "1100", "ANSWERED", 55, 30),
-        Call("2026-08-01 10:01:00", "1002", "1001", "BUSY", 1, 0),
+        Call("2026-08-01 10:00:00", "1001", "1100", "ANSWERED", 55, 30, "16"),
+        Call("2026-08-01 10:01:00", "1002", "1001", "BUSY", 1, 0, "17"),
     ]
 
 
