@@ -9,7 +9,7 @@ docs/dev/architecture.md says what each step guarantees.
 
 from pyinfra import host
 
-from roles import asterisk, nixos, pbx, selfservice, snom
+from roles import asterisk, calllog, nixos, pbx, selfservice, snom
 from roles.event import event_directory, host_directory
 from roles.plan import check_given
 from roles.shared import runs
@@ -34,6 +34,7 @@ switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 selfservice.database_migrated(plan.selfservice, claims)  # claims kept; Asterisk reads them live
 asterisk.event_served(plan.asterisk, changes, snapshot)
+calllog.call_log_in_place(directory.event.call_log.enabled, snapshot, switched)  # off: nothing written
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)
 snom.bases_resynced(directory, plan.provisioning, snapshot, changes=changes)  # check-sync, then proven fetched

@@ -12,7 +12,7 @@ the event directory stays in git, so next year's buildup is one command.
 
 from pyinfra import host
 
-from roles import asterisk, nixos, pbx, selfservice, snom
+from roles import asterisk, calllog, nixos, pbx, selfservice, snom
 from roles.event import host_directory
 from roles.plan import check_given, for_teardown
 from roles.shared import runs
@@ -31,12 +31,14 @@ outcome = snom.Outcome()  # what this run proves, filled in by the steps below
 snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)
 claims = selfservice.held(snapshot)
 selfservice.claims_exported(claims)  # CSV on this machine, before the database goes
+calllog.call_log_exported(snapshot)  # CSV on this machine, before the call log goes
 asterisk.trunk_withdrawn(plan.asterisk, snapshot, leftovers)  # un-REGISTER, confirmed, while it still exists
 asterisk.contacts_removed_before_stop(plan.asterisk, snapshot)  # only when stopping Asterisk
 switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_removed(plan.asterisk, snapshot, leftovers)  # reloaded; every object listed: none of the event's
 selfservice.database_removed(claims, leftovers)  # after Asterisk stopped reading it
+calllog.call_log_removed(snapshot, leftovers)  # after Asterisk stopped writing it (CDR off)
 snom.teardown_judged(record, outcome, leftovers)
 leftovers_reported(leftovers)  # one message for this PBX; fails naming whatever is left
 runs.finished(run)

@@ -15,7 +15,7 @@ import functools
 import gevent
 from pyinfra import host
 
-from roles import asterisk, nixos, selfservice, snom
+from roles import asterisk, calllog, nixos, selfservice, snom
 from roles.event import Directory
 from roles.plan import Plan, buildup, where
 from roles.shared import connection, runs
@@ -24,7 +24,14 @@ from roles.shared.settings import defaults
 from roles.shared.settings import read as read_settings
 from roles.shared.snapshot import PbxSnapshot, Snapshot
 
-ALL_SETTINGS = (*asterisk.ALL_SETTINGS, *nixos.SETTINGS, *snom.SETTINGS, *runs.SETTINGS, *selfservice.SETTINGS)
+ALL_SETTINGS = (
+    *asterisk.ALL_SETTINGS,
+    *nixos.SETTINGS,
+    *snom.SETTINGS,
+    *runs.SETTINGS,
+    *selfservice.SETTINGS,
+    *calllog.SETTINGS,
+)
 
 
 def _arguments(settings, module_paths: list[str], commands, aors: int | None) -> dict:
@@ -50,6 +57,7 @@ def arguments_of(settings, plan: Plan) -> dict:
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
             *selfservice.snapshot_commands(),
+            *calllog.snapshot_commands(),
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
         None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
@@ -98,7 +106,7 @@ def known_arguments(settings, directory: Directory) -> dict:
     return _arguments(
         settings,
         nixos.paths_named(settings, embedded, etc),
-        (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands()),
+        (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands(), *calllog.snapshot_commands()),
         len({a.name for a in directory.accounts}),
     )
 

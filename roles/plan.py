@@ -20,7 +20,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from roles import asterisk, nixos, selfservice, snom
+from roles import asterisk, calllog, nixos, selfservice, snom  # noqa: F401  (calllog: its settings)
 from roles.event import Directory
 from roles.event.routing import resolve
 from roles.shared import names

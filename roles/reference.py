@@ -26,6 +26,7 @@ from roles import plan, preflight  # noqa: F401  (imports every role: each decla
 from roles.event.model import (
     Announcement,
     BaseEntry,
+    CallLog,
     ConferenceEntry,
     Event,
     Forward,
@@ -177,7 +178,7 @@ def render() -> str:
     parts = [
         HEAD,
         "## event.yml\n\nSettings that hold for the whole event.\n",
-        _table(Event, nested=(Trunk, Venue, SelfService)),
+        _table(Event, nested=(Trunk, Venue, SelfService, CallLog)),
         "### trunk\n\n`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is "
         "not here: it lives in the trunk's secret file.\n",
         _table(Trunk, "trunk."),
@@ -191,6 +192,9 @@ def render() -> str:
         "#### claimable and temporary\n\nEach range is `first` and `last`, both included, numbers of one "
         "length; the two ranges share no number, and no number of the crew lies inside either.\n",
         _table(NumberRange, "self_service.<range>."),
+        "### call_log\n\n`call_log:` in event.yml: a record of every call in a database on the PBX, for the "
+        "crew's statistics; off unless turned on ([call-log.md](call-log.md)).\n",
+        _table(CallLog, "call_log."),
         "### outside_numbers\n\n`outside_numbers:` in event.yml, one entry per number outside the event (the "
         "venue's reception, a taxi): listed in the printed directory and its exports, never a phone "
         "([routing.md](routing.md#outside-numbers)).\n",

@@ -419,6 +419,42 @@ NOLOAD = (
     "res_calendar.so",
     "res_pjsip_stir_shaken.so",
     "res_stir_shaken.so",
+    # call records go nowhere but the call log (cdr_sqlite3_custom, when it is on)
+    "cdr_csv.so",
+    "cdr_custom.so",
+    "cdr_manager.so",
+    "cdr_syslog.so",
+    "cdr_odbc.so",
+    "cdr_adaptive_odbc.so",
+    "cdr_pgsql.so",
+    "cdr_radius.so",
+    "cdr_tds.so",
+    "cel_custom.so",
+    "cel_manager.so",
+    "cel_odbc.so",
+    "cel_pgsql.so",
+    "cel_radius.so",
+    "cel_sqlite3_custom.so",
+    "cel_tds.so",
+)
+# Without the call log its module is not loaded either.
+NOLOAD_CALL_LOG = "cdr_sqlite3_custom.so"
+
+CALL_LOG_DB, CALL_LOG_TABLE = names.CALL_LOG_DB, names.CALL_LOG_TABLE
+# column -> what Asterisk writes there (CDR fields)
+CALL_LOG_COLUMNS = (
+    ("start", "${CDR(start)}"),
+    ("answer", "${CDR(answer)}"),
+    ("src", "${CDR(src)}"),
+    ("dst", "${CDR(dst)}"),
+    ("duration", "${CDR(duration)}"),
+    ("billsec", "${CDR(billsec)}"),
+    ("disposition", "${CDR(disposition)}"),
+    ("channel", "${CDR(channel)}"),
+    ("dstchannel", "${CDR(dstchannel)}"),
+    ("uniqueid", "${CDR(uniqueid)}"),
+    ("linkedid", "${CDR(linkedid)}"),  # one call: every row with the caller's linkedid
+    ("cause", "${CDR(cause)}"),  # the hangup cause (Q.850), set by the caller's hangup handler
 )
 
 
@@ -437,6 +473,9 @@ CONF_FILES = (
     "sorcery.conf",
     "extconfig.conf",
     "res_config_sqlite3.conf",
+    # the call log only (render_call_log)
+    "cdr.conf",
+    "cdr_sqlite3_custom.conf",
 )
 REALTIME_FILES = ("sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf")
 
@@ -445,7 +484,12 @@ def conf_file_names(directory: Directory) -> tuple[str, ...]:
     """The CONF_FILES render_asterisk gives `directory`, known without rendering them (the
     run's one read goes out before the plan renders: roles/pbx.py)."""
     serves_claims = temporary_calls(directory) is not None
-    return tuple(name for name in CONF_FILES if serves_claims or name not in REALTIME_FILES)
+    logs_calls = directory.event.call_log.enabled
+    return tuple(
+        name
+        for name in CONF_FILES
+        if (serves_claims or name not in REALTIME_FILES) and (logs_calls or name != "cdr_sqlite3_custom.conf")
+    )
 
 
 # Asterisk's security events, in astlogdir (NixOS: /var/log/asterisk): what fail2ban reads.
@@ -473,7 +517,12 @@ def render_asterisk(
         # CONF_FILES lists these names (the snapshot reads their digests)
         "pjsip.conf": render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
-        **base_files(directory.event, pickup_code=directory.event.pickup_code, pins_at=pins_at),
+        **base_files(
+            directory.event,
+            pickup_code=directory.event.pickup_code,
+            pins_at=pins_at,
+            call_log=directory.event.call_log.enabled,
+        ),
         **render_realtime(directory),
     }
     pins = render_pins(directory)
@@ -509,23 +558,41 @@ def render_asterisk(
     )
 
 
-def base_files(event: Event, pickup_code: str | None, pins_at: str) -> dict[str, str]:
+def base_files(event: Event, pickup_code: str | None, pins_at: str, call_log: bool = False) -> dict[str, str]:
     """The files every televoc PBX has, with or without an event: RTP ports, NOTIFY
     sections, HTTP and the manager off, the modules never loaded, logging (the security log
     fail2ban reads), features (`pickup_code`: None, Asterisk's own), the conference rooms'
     profiles (paging and conference rooms, services.yml; `pins_at`: the PINs file they
-    include when it is there)."""
+    include when it is there), call records (`call_log`: event.yml call_log.enabled)."""
     sip = event.sip
     return {
         "rtp.conf": render(__file__, "etc/asterisk/rtp.conf.j2", rtp_start=sip.rtp_start, rtp_end=sip.rtp_end),
         "pjsip_notify.conf": render(__file__, "etc/asterisk/pjsip_notify.conf.j2", names=names),
         "http.conf": render(__file__, "etc/asterisk/http.conf.j2"),
         "manager.conf": render(__file__, "etc/asterisk/manager.conf.j2"),
-        "modules.conf": render(__file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD),
+        "modules.conf": render(
+            __file__, "etc/asterisk/modules.conf.j2", noload=NOLOAD if call_log else (*NOLOAD, NOLOAD_CALL_LOG)
+        ),
+        **render_call_log(call_log),
         "logger.conf": render(__file__, "etc/asterisk/logger.conf.j2", security_log_name=SECURITY_LOG_NAME),
         "features.conf": render(__file__, "etc/asterisk/features.conf.j2", pickup_code=pickup_code),
         "confbridge.conf": render(__file__, "etc/asterisk/confbridge.conf.j2", names=names, pins_path=pins_at),
     }
+
+
+def render_call_log(enabled: bool) -> dict[str, str]:
+    """cdr.conf (call records on only with the call log) and, with it, cdr_sqlite3_custom.conf."""
+    files = {"cdr.conf": render(__file__, "etc/asterisk/cdr.conf.j2", enabled=enabled)}
+    if enabled:
+        files["cdr_sqlite3_custom.conf"] = render(
+            __file__,
+            "etc/asterisk/cdr_sqlite3_custom.conf.j2",
+            path=CALL_LOG_DB,
+            table=CALL_LOG_TABLE,
+            columns=[c for c, _ in CALL_LOG_COLUMNS],
+            values=[f"'{v}'" for _, v in CALL_LOG_COLUMNS],
+        )
+    return files
 
 
 def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enable: bool = True) -> AsteriskConfig:

@@ -410,6 +410,19 @@ class NumberRange(Strict):
         return f"{self.first}-{self.last}"
 
 
+class CallLog(Strict):
+    """`call_log:` in event.yml: Asterisk writes every call into a database on the PBX
+    (docs/call-log.md). Off unless the crew turns it on: who called whom is personal data."""
+
+    enabled: StrictBool = Field(
+        False,
+        json_schema_extra=doc(
+            "`true`: every call (who called whom, when, how long, how it ended) is written to a "
+            "database on the PBX, exported and wiped at teardown"
+        ),
+    )
+
+
 class SelfService(Strict):
     """`self_service:` in event.yml: participants bring their own phones, get a temporary
     number, and claim the number they want (docs/self-service.md). First step: declared and
@@ -639,6 +652,10 @@ class Event(Strict):
         json_schema_extra=doc(
             "participants' own phones: temporary numbers and claimed numbers (docs/self-service.md)", "off"
         ),
+    )
+    call_log: CallLog = Field(
+        CallLog(),
+        json_schema_extra=doc("a record of every call on the PBX, for the crew's statistics (docs/call-log.md)", "off"),
     )
     announcements: tuple[Announcement, ...] = Field(
         (),

@@ -59,13 +59,30 @@ def nix_indented_string(text: str, indent: str = _INDENT) -> str:
         raise ValueError(f"config line {line!r}: no tabs, carriage returns or trailing blanks")
     if not _COLUMN_ONE.search(text):
         raise ValueError("config text needs a line that starts in column 1")
-    escaped = text.replace("''", "'''").replace("${", "''${")
+    escaped = _escaped(text)
     body = "\n".join([indent + line if line else line for line in escaped.split("\n")])
     closing = indent[:-2] if text.endswith("\n") else ""
     return f"''\n{body}{closing}''"
 
 
 _COLUMN_ONE = re.compile(r"^\S", re.M)
+
+
+def _escaped(text: str) -> str:
+    """`''` and `${` escaped for an indented string; a lone `'` right before `${` (Asterisk's
+    `'${CDR(src)}'`) becomes `''\\'`: else Nix reads the three quotes as an escaped `''` and
+    the `${` after them as an interpolation."""
+    if "'${" not in text:
+        return text.replace("''", "'''").replace("${", "''${")
+    parts = text.split("${")
+    out = []
+    for part in parts[:-1]:
+        escaped = part.replace("''", "'''")
+        if (len(part) - len(part.rstrip("'"))) % 2:
+            escaped = escaped[:-1] + "''\\'"
+        out.append(escaped)
+    out.append(parts[-1].replace("''", "'''"))
+    return "''${".join(out)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,11 @@ ROOM_USER_PROFILE = "televoc-participant"
 # A room with a PIN: its own user profile, ROOM_PIN_PROFILE_PREFIX + the room's name, with
 # `pin=`, in the PINs file outside the Nix store (confbridge.conf includes it).
 ROOM_PIN_PROFILE_PREFIX = "televoc-pin-"
+# The call log (event.yml call_log:): Asterisk's cdr_sqlite3_custom writes its [master]
+# section to master.db in astlogdir (NixOS: /var/log/asterisk), a table of one row per leg.
+CALL_LOG_DB = "/var/log/asterisk/master.db"
+CALL_LOG_TABLE = "calls"
+CALL_LOG_CONTEXT = "televoc-call-log"  # the caller's hangup handler: the row's hangup cause
 DIALPLAN_GLOBAL = "TELEVOC_DIALPLAN"
 # pjsip_notify.conf sections: `pjsip send notify <section> endpoint <phone> ...`
 NOTIFY_CHECK_SYNC = "televoc-check-sync"

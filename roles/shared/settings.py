@@ -51,7 +51,7 @@ class Setting:
 
 # Every setting a role declared (roles declare theirs when imported): for check_given().
 REGISTRY: dict[str, Setting] = {}
-PREFIXES = ("televoc_", "asterisk__", "nixos__", "snom__", "selfservice__")
+PREFIXES = ("televoc_", "asterisk__", "nixos__", "snom__", "selfservice__", "calllog__")
 
 
 def declare(*settings: Setting) -> tuple[Setting, ...]:

@@ -46,9 +46,11 @@ def test_the_read_sent_before_the_plan_reads_what_the_plan_names(tmp_path, monke
     known = pbx.known_arguments(SETTINGS, directory)
     assert pbx.same_read(pbx.arguments_of(SETTINGS, plan), known)
     # and it names the files NixOS serves, the module and the code beside it
-    names = set(asterisk.CONF_FILES) - (
-        set() if phones == "self-service" else {"sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf"}
-    )
+    names = (
+        set(asterisk.CONF_FILES)
+        - (set() if phones == "self-service" else {"sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf"})
+        - {"cdr_sqlite3_custom.conf"}
+    )  # the call log is off
     assert {f"{nixos.ASTERISK_ETC}/{name}" for name in names} <= set(known["digests"])
     assert "/etc/nixos/televoc/" + snom.PROVISIOND.name in known["digests"]
     assert known["aors"] == len(directory.accounts) == 1
@@ -63,3 +65,18 @@ def test_a_plan_that_names_another_file_is_not_the_same_read(tmp_path):
     assert not pbx.same_read(other, known)
     assert not pbx.same_read({**known, "aors": 2}, known)
     assert pbx.same_read({**known, "digests": tuple(reversed(known["digests"]))}, known)
+
+
+def test_with_the_call_log_the_read_names_its_config_and_its_file(tmp_path, monkeypatch):
+    secret = tmp_path / "s"
+    secret.write_text("k" * 40)
+    secret.chmod(0o600)
+    monkeypatch.setenv("TELEVOC_SECRET_FILE", str(secret))
+    event = "name: test-event\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\ncall_log:\n  enabled: true\n"
+    (tmp_path / "event.yml").write_text(event)
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    directory = load_directory(tmp_path)
+    known = pbx.known_arguments(SETTINGS, directory)
+    assert pbx.same_read(pbx.arguments_of(SETTINGS, buildup(directory)), known)
+    assert f"{nixos.ASTERISK_ETC}/cdr_sqlite3_custom.conf" in known["digests"]
+    assert "calllog" in dict(known["commands"])

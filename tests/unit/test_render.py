@@ -112,6 +112,14 @@ def test_nix_indented_string_escapes_interpolation_and_quotes():
     assert rendered.startswith("''\n") and rendered.endswith("\n      ''")
 
 
+def test_nix_indented_string_escapes_a_quote_right_before_an_interpolation():
+    # Asterisk's cdr_sqlite3_custom.conf quotes each value: '${CDR(src)}'. The forms below were
+    # evaluated with real Nix (nix-instantiate --eval): they give back exactly the text.
+    rendered = nix_indented_string("values => '${CDR(start)}','${CDR(src)}'\nx'''${y}\n")
+    assert "values => ''\\'''${CDR(start)}',''\\'''${CDR(src)}'\n" in rendered
+    assert "x'''''\\'''${y}\n" in rendered
+
+
 def test_nix_indented_string_refuses_text_whose_indentation_nix_would_strip():
     with pytest.raises(ValueError):
         nix_indented_string(" only indented\n")
