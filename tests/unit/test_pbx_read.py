@@ -63,3 +63,31 @@ def test_a_plan_that_names_another_file_is_not_the_same_read(tmp_path):
     assert not pbx.same_read(other, known)
     assert not pbx.same_read({**known, "aors": 2}, known)
     assert pbx.same_read({**known, "digests": tuple(reversed(known["digests"]))}, known)
+
+
+def test_the_plan_rendered_ahead_is_taken_only_for_the_same_inputs_and_once(tmp_path, monkeypatch):
+    """group_data/all.py starts rendering before pyinfra connects (pbx.render_ahead); the deploy
+    takes that plan only for the very Directory it loaded, the same Where and nothing told to
+    the provisioning server, and only once; otherwise it renders its own."""
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    directory = load_directory(tmp_path)
+    monkeypatch.setattr(pbx, "_ahead", [])
+    pbx.render_ahead(directory)
+    other_where = pbx.Where(secrets_path="/var/lib/other/pjsip-secrets.conf")
+    assert pbx._rendered_ahead(directory, other_where, {}) is None
+    assert pbx._rendered_ahead(directory, pbx.Where(), {"unlock": "00"}) is None
+    assert pbx._rendered_ahead(load_directory(tmp_path), pbx.Where(), {}) is None  # equal, not the same
+    rendering = pbx._rendered_ahead(directory, pbx.Where(), {})
+    assert rendering is not None
+    assert rendering.get() == buildup(directory, pbx.Where(), {})
+    assert pbx._rendered_ahead(directory, pbx.Where(), {}) is None  # taken once
+
+
+def test_the_default_settings_are_the_plan_rendered_ahead():
+    """render_ahead renders with Where(): the settings' defaults must be the same, or the plan
+    rendered ahead would never be taken."""
+    defaults = {s.name: s.default for s in (*asterisk.SETTINGS, *snom.SETTINGS)}
+    assert pbx.Where() == pbx.Where(
+        secrets_path=defaults["asterisk__secrets_path"], provisioning_dir=defaults["snom__provisioning_dir"]
+    )
