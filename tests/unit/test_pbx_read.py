@@ -2,13 +2,18 @@
 planned_and_read): what it reads must be what the rendered plan names, or every run would
 read the PBX twice."""
 
+import runpy
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from roles import asterisk, nixos, pbx, snom
-from roles.event import load_directory
+from roles.event import event_directory, load_directory
 from roles.plan import buildup
+
+GROUP_DATA = Path(__file__).parents[2] / "group_data" / "all.py"
 
 SETTINGS = SimpleNamespace(
     nixos__module_path="/etc/nixos/televoc/asterisk.nix",
@@ -91,3 +96,37 @@ def test_the_default_settings_are_the_plan_rendered_ahead():
     assert pbx.Where() == pbx.Where(
         secrets_path=defaults["asterisk__secrets_path"], provisioning_dir=defaults["snom__provisioning_dir"]
     )
+
+
+@pytest.mark.parametrize(
+    "argv, ahead", [(["inventory.py", "deploy.py", "-y"], 1), (["inventory.py", "exec", "--", "true"], 0)]
+)
+def test_group_data_renders_ahead_for_deploy_py_only_and_gives_pyinfra_its_bytecode_setting_back(
+    tmp_path, monkeypatch, argv, ahead
+):
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    monkeypatch.setenv("TELEVOC_EVENT_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["pyinfra", *argv])
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as pyinfra's CLI sets it
+    monkeypatch.setattr(pbx, "_ahead", [])
+    runpy.run_path(str(GROUP_DATA))
+    assert sys.dont_write_bytecode is True
+    assert len(pbx._ahead) == ahead
+    if ahead:
+        assert pbx._ahead[0][0] is event_directory(str(tmp_path))  # the Directory deploy.py takes
+
+
+def test_group_data_refuses_a_bad_directory_before_rendering_anything(tmp_path, monkeypatch, capsys):
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: saal1, extension: 1001, pasword: x}\n")
+    monkeypatch.setenv("TELEVOC_EVENT_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["pyinfra", "inventory.py", "deploy.py"])
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(pbx, "_ahead", [])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(GROUP_DATA))
+    assert stopped.value.code == 1
+    assert "pasword" in capsys.readouterr().err
+    assert pbx._ahead == []
+    assert sys.dont_write_bytecode is True
