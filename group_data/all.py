@@ -10,7 +10,7 @@ here, once the directory is valid, in a thread of its own while pyinfra connects
 (roles/pbx.py render_ahead; deploy.py takes it only if its settings render the same).
 
 pyinfra's CLI turns off writing bytecode (its deploy files it compiles itself), so televoc's
-modules would be compiled from their source on every run (0.05 to 0.1 CPU s for roles/);
+modules would be compiled from their source on every run (about 0.08 CPU s for roles/);
 while this file imports them, Python caches them as usual (__pycache__/, as any import
 does), unless Python itself was told not to (-B, PYTHONDONTWRITEBYTECODE).
 """
