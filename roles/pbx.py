@@ -1,5 +1,6 @@
 """The PBX read once per run (roles/shared/snapshot.py): what each role's steps compare.
 
+    pbx.render_ahead(directory)                        # group_data/all.py, before connecting
     plan, snapshot = pbx.planned_and_read(directory)   # deploy.py: the read goes out first
     snapshot = pbx.read(plan)                          # teardown.py: the plan rendered before
 
@@ -10,14 +11,12 @@ NixOS serves from it).
 
 from __future__ import annotations
 
-import functools
-
 import gevent
 from pyinfra import host
 
 from roles import asterisk, calllog, nixos, selfservice, snom
 from roles.event import Directory
-from roles.plan import Plan, buildup, where
+from roles.plan import Plan, Where, buildup, where
 from roles.shared import connection, runs
 from roles.shared.ops import deploy
 from roles.shared.settings import defaults
@@ -81,9 +80,11 @@ def planned_and_read(directory: Directory) -> tuple[Plan, Snapshot]:
     is read again. (10,000 phones: rendering 0.25 s, the read 0.16 s.)"""
     connection.send_at_once(host)  # the run's first remote command: no packet waits from here on
     settings = read_settings(ALL_SETTINGS)
-    render = functools.partial(_compared, buildup, directory, where(), snom.control(directory))
+    wanted, control = where(), snom.control(directory)
     known = known_arguments(settings, directory)
-    rendering = gevent.get_hub().threadpool.spawn(render)
+    rendering = _rendered_ahead(directory, wanted, control) or gevent.get_hub().threadpool.spawn(
+        _compared, buildup, directory, wanted, control
+    )
     try:
         snapshot = host.get_fact(PbxSnapshot, **known)
     finally:
@@ -91,6 +92,33 @@ def planned_and_read(directory: Directory) -> tuple[Plan, Snapshot]:
     if same_read(arguments_of(settings, plan), known):
         return plan, snapshot
     return plan, host.get_fact(PbxSnapshot, **arguments_of(settings, plan))
+
+
+# render_ahead's renderings: (directory, Where, control, the rendering in its thread)
+_ahead: list[tuple[Directory, Where, dict, gevent.threadpool.ThreadResult]] = []
+
+
+def render_ahead(directory: Directory) -> None:
+    """Start rendering the deploy's plan of `directory` now, in a thread of its own, with the
+    default settings and nothing told to the provisioning server: group_data/all.py calls it
+    once the directory is valid, so the rendering runs while pyinfra connects (the main
+    thread waits on the network then) and while deploy.py starts. planned_and_read takes it
+    only when it renders from exactly what it would render from itself (the same Directory
+    object, an equal Where and control), else renders as before: nothing is kept beyond
+    the process, nothing is read from disk."""
+    where, control = Where(), dict[str, object]()
+    rendering = gevent.get_hub().threadpool.spawn(_compared, buildup, directory, where, control)
+    _ahead.append((directory, where, control, rendering))
+
+
+def _rendered_ahead(directory: Directory, where: Where, control: dict):
+    """render_ahead's rendering of the plan buildup(directory, where, control), taken once;
+    None when there is none."""
+    for i, (d, w, c, rendering) in enumerate(_ahead):
+        if d is directory and w == where and c == control:
+            del _ahead[i]
+            return rendering
+    return None
 
 
 def known_arguments(settings, directory: Directory) -> dict:

@@ -152,9 +152,11 @@ class Run:
 
 def _env(event: Path, secret: Path) -> dict[str, str]:
     """The event, its secret, and the bench's own cache beside the secret (where a load keeps
-    its record of passwords judged strong): never the user's."""
+    its record of passwords judged strong): never the user's. Python caches bytecode as on a
+    crew's machine: PYTHONDONTWRITEBYTECODE, which a sandbox may set, is dropped (with it, every
+    run would compile televoc's modules from their source again: group_data/all.py)."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "TELEVOC_EVENT_DIR": str(event),
         "TELEVOC_SECRET_FILE": str(secret),
         "XDG_CACHE_HOME": str(secret.parent / "cache"),

@@ -2,13 +2,18 @@
 planned_and_read): what it reads must be what the rendered plan names, or every run would
 read the PBX twice."""
 
+import runpy
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from roles import asterisk, nixos, pbx, snom
-from roles.event import load_directory
+from roles.event import event_directory, load_directory
 from roles.plan import buildup
+
+GROUP_DATA = Path(__file__).parents[2] / "group_data" / "all.py"
 
 SETTINGS = SimpleNamespace(
     nixos__module_path="/etc/nixos/televoc/asterisk.nix",
@@ -80,3 +85,65 @@ def test_with_the_call_log_the_read_names_its_config_and_its_file(tmp_path, monk
     assert pbx.same_read(pbx.arguments_of(SETTINGS, buildup(directory)), known)
     assert f"{nixos.ASTERISK_ETC}/cdr_sqlite3_custom.conf" in known["digests"]
     assert "calllog" in dict(known["commands"])
+
+
+def test_the_plan_rendered_ahead_is_taken_only_for_the_same_inputs_and_once(tmp_path, monkeypatch):
+    """group_data/all.py starts rendering before pyinfra connects (pbx.render_ahead); the deploy
+    takes that plan only for the very Directory it loaded, the same Where and nothing told to
+    the provisioning server, and only once; otherwise it renders its own."""
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    directory = load_directory(tmp_path)
+    monkeypatch.setattr(pbx, "_ahead", [])
+    pbx.render_ahead(directory)
+    other_where = pbx.Where(secrets_path="/var/lib/other/pjsip-secrets.conf")
+    assert pbx._rendered_ahead(directory, other_where, {}) is None
+    assert pbx._rendered_ahead(directory, pbx.Where(), {"unlock": "00"}) is None
+    assert pbx._rendered_ahead(load_directory(tmp_path), pbx.Where(), {}) is None  # equal, not the same
+    rendering = pbx._rendered_ahead(directory, pbx.Where(), {})
+    assert rendering is not None
+    assert rendering.get() == buildup(directory, pbx.Where(), {})
+    assert pbx._rendered_ahead(directory, pbx.Where(), {}) is None  # taken once
+
+
+def test_the_default_settings_are_the_plan_rendered_ahead():
+    """render_ahead renders with Where(): the settings' defaults must be the same, or the plan
+    rendered ahead would never be taken."""
+    defaults = {s.name: s.default for s in (*asterisk.SETTINGS, *snom.SETTINGS)}
+    assert pbx.Where() == pbx.Where(
+        secrets_path=defaults["asterisk__secrets_path"], provisioning_dir=defaults["snom__provisioning_dir"]
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, ahead", [(["inventory.py", "deploy.py", "-y"], 1), (["inventory.py", "exec", "--", "true"], 0)]
+)
+def test_group_data_renders_ahead_for_deploy_py_only_and_gives_pyinfra_its_bytecode_setting_back(
+    tmp_path, monkeypatch, argv, ahead
+):
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n" + PHONES["plain"])
+    monkeypatch.setenv("TELEVOC_EVENT_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["pyinfra", *argv])
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as pyinfra's CLI sets it
+    monkeypatch.setattr(pbx, "_ahead", [])
+    runpy.run_path(str(GROUP_DATA))
+    assert sys.dont_write_bytecode is True
+    assert len(pbx._ahead) == ahead
+    if ahead:
+        assert pbx._ahead[0][0] is event_directory(str(tmp_path))  # the Directory deploy.py takes
+
+
+def test_group_data_refuses_a_bad_directory_before_rendering_anything(tmp_path, monkeypatch, capsys):
+    (tmp_path / "event.yml").write_text("name: test-event\nnetwork: 10.23.0.0/24\n")
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: saal1, extension: 1001, pasword: x}\n")
+    monkeypatch.setenv("TELEVOC_EVENT_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["pyinfra", "inventory.py", "deploy.py"])
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(pbx, "_ahead", [])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(GROUP_DATA))
+    assert stopped.value.code == 1
+    assert "pasword" in capsys.readouterr().err
+    assert pbx._ahead == []
+    assert sys.dont_write_bytecode is True
