@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import shlex
 import signal
@@ -248,7 +249,15 @@ def _install_closing(what: str) -> None:
 
 def _interrupted(signum, frame) -> None:
     """Ctrl-C. pyinfra's own handler exits 0 ("Exiting upon user request!"), which a wrapper
-    reads as success; this one exits INTERRUPTED and says what holds."""
+    reads as success; this one exits INTERRUPTED and says what holds.
+
+    It ends the process at once (os._exit) rather than raising SystemExit: the signal lands
+    in whichever greenlet of pyinfra's gevent hub runs, and unwinding from there has, on a
+    loaded machine, hung past 3 minutes or ended in gevent's LoopExit at the interpreter's
+    shutdown (exit 1, the Ctrl-C read as a failure). Nothing needs unwinding here: from the
+    run's first step on, televoc keeps no client-side state that a finally would complete
+    (what is on the PBX stays as the message says; the marker there tells the next run), and
+    the closing block is not printed after an interruption anyway."""
     CLOSING.interrupted = True
     print(
         "\ntelevoc: interrupted (Ctrl-C): the run stopped. What it had done is in place on the PBX, what it "
@@ -256,7 +265,12 @@ def _interrupted(signum, frame) -> None:
         "serving; the next run says this one did not finish and finishes what is left.",
         file=sys.stderr,
     )
-    sys.exit(INTERRUPTED)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(INTERRUPTED)
 
 
 @deploy("Run", data_defaults=defaults(SETTINGS))

@@ -1,6 +1,12 @@
 """The closing lines of a failed run (roles.shared.runs.closing_lines)."""
 
-from roles.shared.runs import SHOWN_PER_HOST, closing_lines
+import subprocess
+import sys
+from pathlib import Path
+
+from roles.shared.runs import INTERRUPTED, SHOWN_PER_HOST, closing_lines
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_names_each_failed_host_with_what_televoc_said_there():
@@ -40,3 +46,23 @@ def test_the_snapshot_reads_what_is_there_instead_of_a_file(tmp_path):
     snapshot = PbxSnapshot().process(out.stdout.splitlines())
     assert snapshot.not_files == {str(tmp_path / "pending"): "directory"}
     assert snapshot.digest(str(tmp_path / "gone")) is None and snapshot.digest(str(tmp_path / "a.conf")) is not None
+
+
+def test_ctrl_c_in_the_middle_of_gevents_hub_ends_the_process_with_130_and_says_so():
+    """The signal lands while the main greenlet waits in gevent's hub, as in a pyinfra run
+    waiting on a remote command; the process ends at once with 130, the message said, and
+    code after the wait never runs (no unwinding through the hub)."""
+    program = (
+        "import os, signal, gevent\n"
+        "from roles.shared import runs\n"
+        "signal.signal(signal.SIGINT, runs._interrupted)\n"
+        "gevent.spawn_later(0.2, os.kill, os.getpid(), signal.SIGINT)\n"
+        "gevent.sleep(20)\n"
+        "print('still running')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == INTERRUPTED == 130
+    assert "televoc: interrupted (Ctrl-C): the run stopped." in done.stderr
+    assert "still running" not in done.stdout
