@@ -137,7 +137,10 @@ def module(
     sources to ban."""
     event = directory.event
     service = nixos.AsteriskService(
-        enable=config.enable, conf_files=config.conf_files, secrets_path=config.secrets_path
+        enable=config.enable,
+        conf_files=config.conf_files,
+        secrets_path=config.secrets_path,
+        log=asterisk.SECURITY_LOG if config.enable else "",  # the SIP jail reads it
     )
     script = snom.PROVISIOND.name
     daemons, jails, openings = [], [], []

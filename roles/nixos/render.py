@@ -92,11 +92,16 @@ class AsteriskService:
     + enable: false stops and disables Asterisk (teardown)
     + conf_files: file name in /etc/asterisk -> text (world-readable in the Nix store: no secrets)
     + secrets_path: where the secrets are instead (the module's header names it)
+    + log: the file in Asterisk's log directory a fail2ban jail reads: the unit creates it
+      (preStart, after NixOS's own, as Asterisk's, 0640) before Asterisk runs. Asterisk
+      counts as started once it forks, before its logger makes the file, and fail2ban,
+      started after it, exits for good on a jail whose log file is missing.
     """
 
     enable: bool
     conf_files: Mapping[str, str] = field(repr=False)
     secrets_path: str
+    log: str = ""
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,24 @@ def test_the_log_fail2ban_reads_exists_before_the_provisioning_server_counts_as_
     assert 'logpath = "/var/log/televoc-provisioning/access.log";' in module  # the file the jails read
 
 
+def test_the_security_log_fail2ban_reads_exists_before_asterisk_runs(tmp_path, monkeypatch):
+    """fail2ban starts after Asterisk and exits for good when a jail's log file is missing;
+    Asterisk counts as started once forked, before its logger makes the file: the unit's
+    preStart, after NixOS's own (mkAfter), makes it as Asterisk's, only when it is missing."""
+    directory = _provisioned(tmp_path, monkeypatch)
+    module = buildup(directory).module.text
+    start = module.index("systemd.services.asterisk.preStart = lib.mkAfter ''")
+    script = module[start : module.index("'';", start)]
+    assert (
+        "if [ ! -e /var/log/asterisk/security ]; then ${pkgs.coreutils}/bin/install"
+        " -o asterisk -g asterisk -m 0640 /dev/null /var/log/asterisk/security; fi"
+    ) in script
+    assert "if [ ! -e /var/log/asterisk ]; then ${pkgs.coreutils}/bin/install -d -o asterisk -g asterisk" in script
+    assert 'logpath = "/var/log/asterisk/security";' in module  # the file the SIP jail reads
+    assert '"asterisk.service"' in module[module.index("systemd.services.fail2ban.after") :]
+    assert "asterisk.preStart" not in teardown(directory, stop=True).module.text  # no Asterisk, no jail
+
+
 def test_a_jail_whose_iptables_chain_would_be_refused_is_refused_when_rendered():
     from roles.nixos import Jail
 
