@@ -132,8 +132,12 @@ class FaultSteps(Deployment):
             for line in proc.stdout:
                 lines.append(line)
                 if not hit and step_name(line) == at:
-                    hit.append(at)
-                    fault(proc)
+                    try:
+                        fault(proc)
+                    except Exception as e:  # said, and the step counts as not hit: never a silent pass
+                        lines.append(f"\n[the fault could not be applied at this step: {e!r}]\n")
+                    else:
+                        hit.append(at)
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
@@ -207,7 +211,11 @@ def disk_fault_round(pbx: FaultSteps, directory: str, fault: str) -> list[str]:
 
     def hit(proc) -> None:
         if fault == "read-only":
-            pbx.in_sshd_namespace(f"mount -o remount,ro {where}")
+            # The kernel refuses the remount (exit 32, busy) while a file there is open for
+            # writing, as for an instant when a step writes: a few tries, 5 s at most.
+            pbx.in_sshd_namespace(
+                f"i=0; until mount -o remount,ro {where}; do i=$((i+1)); [ $i -lt 50 ] || exit 32; sleep 0.1; done"
+            )
         else:
             pbx.in_sshd_namespace(f"dd if=/dev/zero of={where}/.fill bs=4k 2>/dev/null || true")
 
