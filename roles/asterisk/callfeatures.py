@@ -23,7 +23,7 @@ from roles.event.model import Conference, Intercom, Paging
 from roles.shared import names
 from roles.shared.templating import render
 
-from .render import CAUSES, ROUTE_END
+from .causes import CAUSES, ROUTE_END
 
 PREDIAL = f"b({names.AUTOANSWER_CONTEXT}^s^1)"
 

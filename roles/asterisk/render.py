@@ -15,6 +15,8 @@ from roles.event.selfservice import blocks, temporary_calls
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
+from .callfeatures import page_callers, render_pins, service_lines
+from .causes import CAUSES, ROUTE_END
 from .report import LiveConfig, Verification
 from .teardown import Removal
 
@@ -105,39 +107,6 @@ def _digest(*texts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
-@dataclass(frozen=True)
-class Causes:
-    """The hangup causes the dialplan ends a call with (Asterisk's include/asterisk/causes.h),
-    each for the final response the caller gets: chan_pjsip turns a cause into it
-    (hangup_cause2sip() in channels/chan_pjsip.c, Asterisk 22; a cause it does not list
-    becomes 603 Decline, which is why no call may end with a bare Hangup() after a failed
-    Dial(): nobody answering leaves the channel with cause 16, "normal clearing", hence 603).
-    docs/routing.md has the table of what a caller hears."""
-
-    unallocated: int = 1  # 404 Not Found: no such number
-    busy: int = 17  # 486 Busy Here
-    no_answer: int = 19  # 480 Temporarily Unavailable: nobody answered, or nobody could
-    rejected: int = 21  # 403 Forbidden: not allowed (dial-out)
-    congestion: int = 34  # 503 Service Unavailable: the trunk or another venue's PBX not reached
-    # What Dial() to the trunk or another venue's PBX leaves when the way there failed: no
-    # reachable contact (qualify found it down: 3, NO_ROUTE_DESTINATION), no answer to the
-    # INVITE within pjsip's Timer B, 32 s (its own 408, or the other side's: 18,
-    # NO_USER_RESPONSE), or a temporary failure behind it that chan_pjsip has no response
-    # for and would send as 603 (409: 41, NORMAL_TEMPORARY_FAILURE; 504: 102,
-    # RECOVERY_ON_TIMER_EXPIRE). The caller hears 503 for each.
-    not_reached: tuple[int, ...] = (3, 18, 41, 102)
-
-
-CAUSES = Causes()
-# The end of a number's lines when no forward took the call: 486 if the phone (every phone of
-# the group) was busy, else 480 (nobody answered, the phone is not registered, every member is
-# paused or unreachable).
-ROUTE_END = (
-    f' same => n,Hangup(${{IF($["${{DIALSTATUS}}" = "BUSY"]?{CAUSES.busy}:{CAUSES.no_answer})}})'
-    "  ; busy: 486, else 480 (nobody answered, or nobody could)\n"
-)
-
-
 def crossing_end(what: str) -> str:
     """The end of a call sent to the trunk or another venue's PBX (`what`), after its Dial():
     503 when the way there failed (CAUSES.not_reached); else what it answered, passed on
@@ -207,7 +176,6 @@ def render_extensions(
     directory: Directory, routing: Routing, announcements_dir: str = ANNOUNCEMENTS_DIR
 ) -> tuple[str, str]:
     """extensions.conf and the generation it carries (a hash of the rest of it)."""
-    from .callfeatures import page_callers, service_lines  # (they write lines the way this module does)
 
     event = directory.event
     context = {
@@ -509,8 +477,6 @@ def render_asterisk(
     routing = resolve(directory) if routing is None else routing
     announcements_dir = posixpath.join(posixpath.dirname(secrets_path), ANNOUNCEMENTS_NAME)
     extensions, dialplan_generation = render_extensions(directory, routing, announcements_dir)
-    from .callfeatures import render_pins
-
     extensions, dialplan_generation = render_extensions(directory, routing)
     pins_at = pins_path(secrets_path)
     conf_files = {
