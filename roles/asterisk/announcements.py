@@ -9,13 +9,12 @@ from __future__ import annotations
 import gzip
 import io
 import posixpath
-import shlex
 import tarfile
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
-from roles.shared.files import UNREAD, FileDigests, sha256, write_failure_cause
+from roles.shared.files import UNREAD, FileDigests, sha256, swap_in_archive, write_failure_cause
 
 from .render import Announcements
 
@@ -37,32 +36,12 @@ def archive(announcements: Announcements) -> bytes:
 def _publish(state, host, announcements: Announcements, group: str) -> bool:
     """Upload the archive and swap the directory; whatever fails leaves the old one in place
     and nothing of this run's upload behind."""
-    directory, q = announcements.directory, shlex.quote
+    directory = announcements.directory
     parent = posixpath.dirname(directory)
-    upload, new, old = f"{parent}/.announcements.tar.gz", f"{directory}.televoc-new", f"{directory}.televoc-old"
-    try:
-        host.put_file(io.BytesIO(archive(announcements)), upload, print_output=False)
-        uploaded = True
-    except Exception:  # noqa: BLE001 (SFTP errors: OSError, IOError, SSHException)
-        uploaded = False
-    script = [
-        "set -e",
-        f"trap 'rm -rf {q(new)} {q(upload)}' EXIT",
-        f"rm -rf {q(new)} {q(old)}",
-        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
-        f"tar -xzf {q(upload)} -C {q(new)} --no-same-owner",
-        f"chown -R root:{q(group)} {q(new)}",
-        f"find {q(new)} -type f -exec chmod 640 {{}} +",
-        f"mv {q(new + '/' + MANIFEST_MEMBER)} {q(announcements.manifest_path)}",
-        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
-        f"mv {q(new)} {q(directory)}",
-        f"rm -rf {q(old)}",
-    ]
-    if uploaded:
-        status, _ = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))), print_output=False)
-        if status:
-            return True
-    host.run_shell_command(StringCommand("rm", "-rf", q(upload), q(new)), print_output=False)
+    upload = f"{parent}/.announcements.tar.gz"
+    _, done = swap_in_archive(host, archive(announcements), upload, directory, group, announcements.manifest_path)
+    if done:
+        return True
     logger.error(
         f"{host.print_prefix}could not put the announcements into {directory}: "
         f"{write_failure_cause(host, parent)}. The announcements in place before stay."

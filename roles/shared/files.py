@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -112,6 +113,49 @@ def write_failure_cause(host, directory: str) -> str:
     free = [line.split()[3] for line in lines if len(line.split()) >= 6 and line.split()[3].isdigit()]
     space = f"{int(free[0]) // 1024} MB free there" if free else "free space unknown"
     return f"{reasons[0] if reasons else 'the upload failed'} ({directory}: {space})"
+
+
+STAGED, REPLACED = ".televoc-new", ".televoc-old"  # beside a directory swap_in_archive replaces
+
+
+def swap_in_archive(
+    host, data: bytes, upload: str, directory: str, group: str, manifest_path: str, before_swap: Sequence[str] = ()
+) -> tuple[bool, bool]:
+    """Upload `data` (a gzipped tar with a `.manifest` member) to `upload` (0600), unpack it
+    into `directory` + STAGED as root:`group` (directory 0750, files 0640), run the shell lines
+    `before_swap` there, move its manifest to `manifest_path` and swap it in for `directory`,
+    all in one remote command. (uploaded, done): whatever fails leaves the old directory in
+    place and neither the upload nor the staged directory behind (the caller says why, with
+    write_failure_cause)."""
+    q = shlex.quote
+    new, old = directory + STAGED, directory + REPLACED
+    try:
+        host.put_file(BytesIO(data), upload, print_output=False)
+        uploaded = True
+    except Exception:  # noqa: BLE001 (SFTP errors: OSError, IOError, SSHException)
+        uploaded = False
+    script = [
+        "set -e",
+        f"trap 'rm -rf {q(new)} {q(upload)}' EXIT",  # on success too: both are gone by then
+        f"chmod 600 {q(upload)}",
+        f"rm -rf {q(new)} {q(old)}",
+        f"mkdir -p {q(os.path.dirname(directory))}",
+        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
+        f"tar -xzf {q(upload)} -C {q(new)} --no-same-owner",
+        f"chown -R root:{q(group)} {q(new)}",
+        f"find {q(new)} -type f -exec chmod 640 {{}} +",
+        *before_swap,
+        f"mv {q(new + '/.manifest')} {q(manifest_path)}",
+        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
+        f"mv {q(new)} {q(directory)}",
+        f"rm -rf {q(old)}",
+    ]
+    if uploaded:
+        status, _ = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))), print_output=False)
+        if status:
+            return True, True
+    host.run_shell_command(StringCommand("rm", "-rf", q(upload), q(new)), print_output=False)
+    return uploaded, False
 
 
 COMPRESS_FROM = 16 * 1024  # bytes from which put_file_atomically uploads gzipped (provisiond.py: 22 kB)

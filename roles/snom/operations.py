@@ -4,7 +4,6 @@ talk to phones' web interfaces. Remote commands do not grow with the number of p
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import re
 import shlex
@@ -22,7 +21,15 @@ from pyinfra.api import (
 )
 
 from roles.shared.clock import utc_stamp
-from roles.shared.files import UNREAD, put_file_atomically, run_per_line, sha256, write_failure_cause
+from roles.shared.files import (
+    STAGED,
+    UNREAD,
+    put_file_atomically,
+    run_per_line,
+    sha256,
+    swap_in_archive,
+    write_failure_cause,
+)
 from roles.shared.leftovers import Leftovers
 from roles.shared.names import NOTIFY_CHECK_SYNC
 from roles.shared.ops import probing
@@ -79,41 +86,17 @@ def _publish(
     nothing of this run's files behind (they hold passwords) and the old directory serving."""
     parent = os.path.dirname(pending_path)
     upload = f"{parent}/.provisioning.tar"
-    new, old, q = f"{directory}.televoc-new", f"{directory}.televoc-old", shlex.quote
     keeps = "The provisioning server keeps offering what was published before."
     # The phones to tell travel inside the archive, not on a command line (10,000 names would
     # pass the kernel's limit for one command).
     extra = {".pending-add": "".join(f"{name}\n" for name in changed)} if changed else {}
     data = _tar({**_files(files), **extra}, manifest)
-    try:
-        host.put_file(io.BytesIO(data), upload, print_output=False)
-        uploaded = True
-    except Exception:  # noqa: BLE001 (SFTP errors: OSError, IOError, SSHException)
-        uploaded = False
-    script = [
-        "set -e",
-        f"trap 'rm -rf {q(new)} {q(upload)}' EXIT",  # on success too: both are gone by then
-        f"chmod 600 {q(upload)}",
-        f"rm -rf {q(new)} {q(old)}",
-        f"mkdir -p {q(os.path.dirname(directory))}",
-        f"install -d -m 750 -o root -g {q(group)} {q(new)}",
-        f"tar -xzf {q(upload)} -C {q(new)} --no-same-owner",
-        f"chown -R root:{q(group)} {q(new)}",
-        f"find {q(new)} -type f -exec chmod 640 {{}} +",
-    ]
-    if changed:  # before the swap: an interruption costs at most a needless NOTIFY
-        script.append(f"cat {q(new + '/.pending-add')} >> {q(pending_path)} && rm -f {q(new + '/.pending-add')}")
-    script += [
-        f"mv {q(new + '/.manifest')} {q(manifest_path)}",
-        f"if [ -e {q(directory)} ]; then mv {q(directory)} {q(old)}; fi",
-        f"mv {q(new)} {q(directory)}",
-        f"rm -rf {q(old)}",
-    ]
-    if uploaded:
-        status, output = host.run_shell_command(StringCommand("sh", "-c", q("; ".join(script))), print_output=False)
-        if status:
-            return True
-    host.run_shell_command(StringCommand("rm", "-rf", q(upload), q(new)), print_output=False)
+    pending = shlex.quote(directory + STAGED + "/.pending-add")
+    # before the swap: an interruption costs at most a needless NOTIFY
+    before = [f"cat {pending} >> {shlex.quote(pending_path)} && rm -f {pending}"] if changed else []
+    uploaded, done = swap_in_archive(host, data, upload, directory, group, manifest_path, before)
+    if done:
+        return True
     where = parent if not uploaded else os.path.dirname(directory)
     logger.error(
         f"{host.print_prefix}could not publish the provisioning files to {directory}: "
