@@ -63,12 +63,16 @@ def parse(lines: list[str] | None) -> DbState:
 
 
 def colliding(claims: tuple[Claim, ...], directory: Directory) -> list[Claim]:
-    """The claims that a crew number of `directory` (phone, group, test number, pickup code)
-    is: a quick look, linear in both; the event's rules then name each one where it is
-    written (load_directory(path, claims=...))."""
+    """The claims that a crew number of `directory` (phone, group, service of services.yml,
+    test number, pickup code) is: a quick look, linear in both, over every number the event's
+    rules refuse a claim for (event.selfservice.check_claims, event.services.check_services);
+    those rules then name each one where it is written (load_directory(path, claims=...))."""
     if not claims:
         return []
     event = directory.event
     crew = {a.extension for a in directory.accounts} | {g.number for g in directory.groups}
+    services = directory.services
+    crew |= {p.number for p in services.paging} | {i.number for i in services.intercoms}
+    crew |= {c.number for c in services.conferences}
     crew |= {event.test_numbers.hello_world, event.test_numbers.echo, event.pickup_code}
     return [c for c in claims if c.number in crew]

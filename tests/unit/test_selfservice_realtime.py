@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
 from roles.asterisk.report import LiveConfig, claimed_aors, config_mismatches
-from roles.event import load_directory
+from roles.event import EventError, load_directory
 from roles.event.selfservice import Claim
 from roles.plan import buildup
 from roles.selfservice import state as dbstate
@@ -126,3 +128,14 @@ def test_a_claim_a_crew_number_takes_is_found(tmp_path):
     claims = (Claim("2345"), Claim("1002", "Bob"), Claim("1100"), Claim("100"))
     assert [c.number for c in dbstate.colliding(claims, d)] == ["1002", "1100", "100"]
     assert dbstate.colliding((), d) == []
+
+
+def test_a_claim_a_service_number_takes_is_found_and_refused_by_the_rules(tmp_path):
+    # The quick look decides whether the deploy runs the rules with the claims: a number the
+    # rules refuse (services.yml's too) must be among those it looks at.
+    path = write(tmp_path, EVENT, PHONES, GROUPS)
+    (path / "services.yml").write_text("conferences:\n  - {name: orga, number: 1850}\n")
+    claims = (Claim("1850", "Carol"),)
+    assert [c.number for c in dbstate.colliding(claims, load_directory(path))] == ["1850"]
+    with pytest.raises(EventError, match="1850"):
+        load_directory(path, claims=claims)
