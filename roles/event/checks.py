@@ -9,6 +9,7 @@ resolved from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from roles.shared.names import RESERVED_NAMES, RESERVED_PREFIX
@@ -44,6 +45,26 @@ class Entries:
 
     def file(self, kind: str) -> SourceFile:
         return self.phones if kind == "phone" else self.groups
+
+    def numbers_taken(self, tests: Mapping[str, str], pickup_code: str | None) -> dict[str, str]:
+        """Who has each number among the phones, the groups, the test numbers (`tests`:
+        number -> its name) and the pickup code, in words for a problem: 'phone 1 (a1)
+        (phones.yml line 5)' (the first of several, when they share one)."""
+        phones, groups = self.phones, self.groups
+        taken: dict[str, str] = {}
+        for p in self.phone_views:
+            if p.extension is not None:
+                line = phones.line(("phones", p.index, "extension"))
+                taken.setdefault(p.extension, f"{phones.phone(p.index)} ({phones.name} line {line})")
+        for g in self.group_views:
+            if g.number is not None:
+                line = groups.line(("groups", g.index, "number"))
+                taken.setdefault(g.number, f"{groups.entry('groups', g.index)} ({groups.name} line {line})")
+        for number, test in tests.items():
+            taken.setdefault(number, f"the {test} test number")
+        if pickup_code is not None:
+            taken.setdefault(pickup_code, "the pickup code (event.yml pickup_code)")
+        return taken
 
 
 @dataclass

@@ -192,21 +192,12 @@ def _announcement_numbers(
 ) -> None:
     """An announcement's number is no phone's, group's, service's (services.yml), test
     number, pickup code or self-service number; its name no phone's or group's."""
-    taken: dict[str, str] = {number: f"the {test} test number" for number, test in tests.items()}
+    taken = entries.numbers_taken(tests, event.pickup_code)
     for s in services:
         if s.number is not None:
             line = services_file.line((s.kind, s.index, "number"))
             taken.setdefault(s.number, f"{services_file.entry(s.kind, s.index)} ({services_file.name} line {line})")
-    taken[event.pickup_code] = "the pickup code (event.yml pickup_code)"
     groups, phones = entries.groups, entries.phones
-    for v in entries.group_views:
-        if v.number is not None:
-            line = groups.line(("groups", v.index, "number"))
-            taken.setdefault(v.number, f"{groups.entry('groups', v.index)} ({groups.name} line {line})")
-    for p in entries.phone_views:
-        if p.extension is not None:
-            line = phones.line(("phones", p.index, "extension"))
-            taken.setdefault(p.extension, f"{phones.phone(p.index)} ({phones.name} line {line})")
     names = {v.name.lower(): f"{phones.phone(v.index)} ({phones.name})" for v in entries.phone_views if v.name}
     names.update(
         {g.name.lower(): f"{groups.entry('groups', g.index)} ({groups.name})" for g in entries.group_views if g.name}

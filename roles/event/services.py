@@ -198,20 +198,7 @@ def _numbers(
     pickup_code: str | None,
 ) -> None:
     """A service's number is nobody else's, and can be dialled as it is."""
-    phones, groups = entries.phones, entries.groups
-    taken: dict[str, str] = {}
-    for pv in entries.phone_views:
-        if pv.extension is not None:
-            line = phones.line(("phones", pv.index, "extension"))
-            taken.setdefault(pv.extension, f"{phones.phone(pv.index)} ({phones.name} line {line})")
-    for g in entries.group_views:
-        if g.number is not None:
-            line = groups.line(("groups", g.index, "number"))
-            taken.setdefault(g.number, f"{groups.entry('groups', g.index)} ({groups.name} line {line})")
-    for number, test in tests.items():
-        taken.setdefault(number, f"the {test} test number")
-    if pickup_code is not None:
-        taken.setdefault(pickup_code, "the pickup code (event.yml pickup_code)")
+    taken = entries.numbers_taken(tests, pickup_code)
     trunk = event.trunk if event is not None else None
     s = event.self_service if event is not None else None
     ranges = {kind: getattr(s, kind) for kind in ("claimable", "temporary")} if s is not None else {}
