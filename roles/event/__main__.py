@@ -1,16 +1,19 @@
 """`python -m roles.event check|new-secret|passwords|directory|trunk-password --event DIR [NAME ...]`:
 validate a directory, create its secret, show phones' passwords (to type into a phone by hand),
 write the phone directory, printable and its exports (`--out DIR`, default ./reports;
-`--format html,csv,json,vcard,yealink`, default all), store the upstream trunk's password
+`--format html,csv,json,vcard,yealink`, default all; `--claims FILE` adds the participants'
+claims that want to be listed, from the CSV `./televoc claims INVENTORY` writes), store the upstream trunk's password
 (asked for, never echoed) in its file with mode 0600."""
 
 import argparse
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import phonebook
+from .claimslist import listed_claims
 from .errors import EventError
 from .load import load_directory, load_event
 from .secret import create_secret, secret_path, trunk_secret_path
@@ -37,17 +40,19 @@ def _formats(text: str) -> list[str]:
     return chosen
 
 
-def _write_directory(directory_model, out: Path, formats: list[str]) -> int:
-    """The directory in each of `formats` (phonebook.FORMATS) into `out`."""
+def _write_directory(directory_model, out: Path, formats: list[str], claims=()) -> int:
+    """The directory in each of `formats` (phonebook.FORMATS) into `out`, with the listed
+    `claims` (claimslist.listed_claims)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in formats:
         file, render = phonebook.FORMATS[name]
-        (out / file).write_text(render(directory_model), encoding="utf-8", newline="")
+        (out / file).write_text(render(directory_model, claims), encoding="utf-8", newline="")
         written.append(str(out / file))
-    count = len(phonebook.entries(directory_model))
+    count = len(phonebook.entries(directory_model, claims))
     files = written[0] if len(written) == 1 else f"{', '.join(written[:-1])} and {written[-1]}"
-    print(f"wrote {files}: {count} entr{'y' if count == 1 else 'ies'}")
+    of_claims = f" ({len(claims)} of them participants' claims)" if claims else ""
+    print(f"wrote {files}: {count} entr{'y' if count == 1 else 'ies'}{of_claims}")
     return 0
 
 
@@ -62,6 +67,14 @@ def main(argv=None) -> int:
         type=_formats,
         default=list(phonebook.FORMATS),
         help=f"directory: which files, comma-separated, of {','.join(phonebook.FORMATS)} (default: all)",
+    )
+    parser.add_argument(
+        "--claims",
+        action="append",
+        type=Path,
+        default=[],
+        help="directory: a CSV of participants' claims (./televoc claims INVENTORY writes it); "
+        "those whose participant chose to be listed are added; may be given once per PBX",
     )
     args = parser.parse_intermixed_args(argv)
     directory = Path(args.event)
@@ -118,7 +131,16 @@ def main(argv=None) -> int:
                 print(f"{b.name:<20} {'DECT base':<10} {'-':<26} {b.web_password}")
         return 0
     if args.command == "directory":
-        return _write_directory(directory_model, Path(args.out), args.format)
+        try:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            claims = listed_claims(args.claims, directory_model, now)
+        except EventError as e:
+            count = f"{len(e.problems)} problem{'s' if len(e.problems) != 1 else ''}"
+            print(f"televoc: the claims are refused ({count}); nothing was written:", file=sys.stderr)
+            for problem in e.problems:
+                print(problem, file=sys.stderr)
+            return 2
+        return _write_directory(directory_model, Path(args.out), args.format, claims)
     bases = directory_model.bases
     handsets = sum(1 for a in directory_model.accounts if a.base is not None)
     dect = f", {len(bases)} DECT base{'s' if len(bases) != 1 else ''} ({handsets} of the phones are handsets)"

@@ -11,11 +11,13 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from itertools import groupby
 
 from .model import Directory
+from .selfservice import Claim
 
 OTHER = "#"  # the heading of names that start with no letter a-z; it comes after Z
 # Letters NFKD leaves whole, sorted as the letters they look like.
@@ -75,9 +77,10 @@ def sort_key(entry: Entry) -> tuple:
     return (_initial(base) == OTHER, _natural(base), int(entry.tel.lstrip("+")), entry.number, entry.name, entry.kind)
 
 
-def entries(directory: Directory) -> list[Entry]:
-    """The phones, groups and announcements with in_directory set and the outside numbers of
-    event.yml, in the printed order (sort_key)."""
+def entries(directory: Directory, claims: Sequence[Claim] = ()) -> list[Entry]:
+    """The phones, groups and announcements with in_directory set, the outside numbers of
+    event.yml and the participants' `claims` to be listed (claimslist.listed_claims: phones
+    too, without a location), in the printed order (sort_key)."""
     listed = [
         Entry(a.display_name, a.extension, "phone", a.location, a.extension)
         for a in directory.accounts
@@ -92,6 +95,7 @@ def entries(directory: Directory) -> list[Entry]:
         if a.in_directory
     ]
     listed += [Entry(o.name, o.number, "outside", o.location, o.dial) for o in directory.event.outside_numbers]
+    listed += [Entry(c.name or c.number, c.number, "phone", None, c.number) for c in claims]
     return sorted(listed, key=sort_key)
 
 
@@ -134,10 +138,10 @@ def _entry_html(entry: Entry) -> str:
     )
 
 
-def render_html(directory: Directory) -> str:
+def render_html(directory: Directory, claims: Sequence[Claim] = ()) -> str:
     """The directory as one self-contained HTML page for A4 print: two columns, a heading per
     initial; groups in bold."""
-    listed = entries(directory)
+    listed = entries(directory, claims)
     title = escape(f"Phone directory: {directory.event.name}")
     about = f"{len(listed)} entr{'y' if len(listed) == 1 else 'ies'}"
     if any(e.kind == "group" for e in listed):
@@ -162,12 +166,12 @@ def _cell(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def render_csv(directory: Directory) -> str:
+def render_csv(directory: Directory, claims: Sequence[Claim] = ()) -> str:
     """name,number,type,location: one row per entry, in the printed order."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "number", "type", "location"])
-    for e in entries(directory):
+    for e in entries(directory, claims):
         writer.writerow([_cell(e.name), _cell(e.number), e.kind, _cell(e.location)])
     return out.getvalue()
 
@@ -177,7 +181,7 @@ def render_csv(directory: Directory) -> str:
 JSON_SCHEMA = "televoc-phonebook/1"
 
 
-def render_json(directory: Directory) -> str:
+def render_json(directory: Directory, claims: Sequence[Claim] = ()) -> str:
     """{"schema", "event", "entries": [{name, number, tel, dial, type, location}, ...]}: every
     entry in the printed order, one per line (readable and diffable at 10,000 entries)."""
     rows = ",\n".join(
@@ -186,7 +190,7 @@ def render_json(directory: Directory) -> str:
             {"name": e.name, "number": e.number, "tel": e.tel, "dial": e.dial, "type": e.kind, "location": e.location},
             ensure_ascii=False,
         )
-        for e in entries(directory)
+        for e in entries(directory, claims)
     )
     head = json.dumps({"schema": JSON_SCHEMA, "event": directory.event.name}, ensure_ascii=False)[:-1]
     return f'{head}, "entries": [\n{rows}\n]}}\n' if rows else f'{head}, "entries": []}}\n'
@@ -214,14 +218,14 @@ def _fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
-def render_vcard(directory: Directory) -> str:
+def render_vcard(directory: Directory, claims: Sequence[Claim] = ()) -> str:
     """Every entry as a vCard 3.0 (RFC 2426), in the printed order: FN and N the name, TEL the
     number without separators, ORG the event, CATEGORIES the type, NOTE the location; UID
     stable across runs (the event, the type and the number)."""
     event = directory.event.name
     org = _fold(f"ORG:{_vtext(event)}")
     cards = []
-    for e in entries(directory):
+    for e in entries(directory, claims):
         name = _vtext(e.name)
         lines = [
             "BEGIN:VCARD\r\n",
@@ -244,11 +248,11 @@ def _xml(value: str) -> str:
     return escape(value, quote=False) if "&" in value or "<" in value or ">" in value else value
 
 
-def render_yealink(directory: Directory, listed: list[Entry] | None = None) -> str:
+def render_yealink(directory: Directory, claims: Sequence[Claim] = (), listed: list[Entry] | None = None) -> str:
     """Yealink's remote phone book (`<YealinkIPPhoneDirectory>`, one `<DirectoryEntry>` with
     `<Name>` and `<Telephone>` each; Yealink's administrator guide, 'Remote Phone Book'): the
     entries a phone dials (`listed`, default for_phones(entries(directory))), in the printed order."""
-    listed = for_phones(entries(directory)) if listed is None else listed
+    listed = for_phones(entries(directory, claims)) if listed is None else listed
     rows = "".join(
         f"  <DirectoryEntry><Name>{_xml(e.name)}</Name><Telephone>{_xml(e.number)}</Telephone></DirectoryEntry>\n"
         for e in listed

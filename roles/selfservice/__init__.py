@@ -9,6 +9,7 @@ from .deploy import (
     claims_respected,
     database_migrated,
     database_removed,
+    export_path,
     held,
     snapshot_commands,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "database",
     "database_migrated",
     "database_removed",
+    "export_path",
     "held",
     "snapshot_commands",
 ]

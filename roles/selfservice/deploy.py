@@ -74,15 +74,19 @@ def database_migrated(db: Database, state: DbState):
     )
 
 
+def export_path() -> str:
+    """Where this host's claims are exported on the crew's machine."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in host.name)
+    return posixpath.join(read(ALL_SETTINGS).selfservice__export_dir, f"{safe}-claims.csv")
+
+
 @deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
 def claims_exported(state: DbState):
-    settings = read(ALL_SETTINGS)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in host.name)
     operations.claims_exported(
         name="The claims are exported for the crew",
         tool=names.SELFSERVICE_TOOL,
         state=state,
-        path=posixpath.join(settings.selfservice__export_dir, f"{safe}-claims.csv"),
+        path=export_path(),
     )
 
 

@@ -372,7 +372,7 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
         for a in directory.provisioned
     }
     files[DIRECTORY_FILE] = render_directory(directory, listed)
-    files[YEALINK_DIRECTORY_FILE] = render_yealink(directory, listed)
+    files[YEALINK_DIRECTORY_FILE] = render_yealink(directory, listed=listed)
     return files
 
 

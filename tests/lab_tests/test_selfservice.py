@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from lab.deploys import Deployment, copy_example_event
+from lab.deploys import REPO, Deployment, copy_example_event
 from lab.lab import Lab
 from lab.wait import wait_for
 from roles.shared import names
@@ -167,6 +170,33 @@ def test_a_crew_phone_taking_a_claimed_number_is_refused_naming_the_claim(pbx, a
     finally:
         event_yml.write_text(before_event)
         (pbx.event / "phones.yml").write_text(before_phones)
+
+
+def test_claims_py_exports_the_claims_for_the_directory(pbx, alice):
+    # Alice's claim of 2345 (not listed: her choice), and Bob's of 2346, listed
+    bob = pbx.lab.run(f"{TOOL} claim 2346 --name Bob --kind snom --in-directory", check=False)
+    assert bob.returncode == 0, bob.stderr
+    try:
+        export_dir = Path(pbx.work) / "claims-now"
+        run = pbx.run("claims.py", "--data", f"selfservice__export_dir={export_dir}")
+        assert run.returncode == 0, run.output
+        path = export_dir / "lab-claims.csv"
+        rows = list(csv.reader(path.open()))
+        assert [r[:4] for r in rows[1:]] == [["2345", "Alice", "0", "softphone"], ["2346", "Bob", "1", "snom"]]
+        assert alice["given"]["sip_password"] not in path.read_text()  # no secret leaves the PBX
+        assert f"{path}: 2 claims, 1 to be listed in the directory" in run.output, run.output
+        out = Path(pbx.work) / "directory-with-claims"
+        argv = [sys.executable, "-m", "roles.event", "directory", "--event", str(pbx.event), "--out", str(out)]
+        env = dict(os.environ, TELEVOC_SECRET_FILE=str(pbx.secret))
+        made = subprocess.run(
+            [*argv, "--claims", str(path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert made.returncode == 0, made.stderr
+        book = {e["number"]: e for e in json.loads((out / "directory.json").read_text())["entries"]}
+        assert book["2346"]["name"] == "Bob" and book["2346"]["type"] == "phone"
+        assert "2345" not in book  # Alice chose not to be listed
+    finally:
+        pbx.lab.run(f"{TOOL} release 2346 --by-crew")
 
 
 def test_the_teardown_exports_the_claims_and_removes_the_database(pbx, alice):
