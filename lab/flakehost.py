@@ -1,7 +1,7 @@
 """A flake host: /etc/nixos as most NixOS servers have it, for tests of televoc on such hosts.
 
     from lab.flakehost import make_flake_host
-    host = make_flake_host(lab)                    # or lab.make_flake_host(...)
+    host = make_flake_host(lab)
     lab.run("nixos-rebuild switch")                # flake mode: /etc/nixos/flake.nix exists
 
 /etc/nixos becomes a git repository (branch main) holding

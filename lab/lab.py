@@ -37,7 +37,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import sip
 from .machine import (  # noqa: F401  (the lab's tests take them from here)
@@ -59,9 +58,6 @@ from .machine import (  # noqa: F401  (the lab's tests take them from here)
     SOCAT,
     UNSHARE,
 )
-
-if TYPE_CHECKING:
-    from .flakehost import FlakeHost
 
 CONFIGURATION_NIX = """\
 { config, lib, pkgs, ... }:
@@ -589,13 +585,6 @@ class Lab:
     def run(self, cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a shell command inside the namespace and chroot as root."""
         return self.exec(["/bin/sh", "-c", cmd], check=check, timeout=timeout)
-
-    def make_flake_host(self, name: str = "pbx", **kwargs) -> FlakeHost:
-        """/etc/nixos as a flake host (a git repository with flake.nix, configuration.nix and
-        flake.lock): see lab/flakehost.py for the keywords."""
-        from .flakehost import make_flake_host
-
-        return make_flake_host(self, name, **kwargs)
 
     # --- links between labs (an upstream network, another venue) -----------------------
     def link(self, other: Lab, address: str, other_address: str, prefix: int = 30) -> str:

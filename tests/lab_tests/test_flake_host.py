@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from lab.deploys import Deployment
+from lab.flakehost import make_flake_host
 from lab.lab import Lab
 
 PBX = "10.23.0.2"
@@ -38,7 +39,7 @@ def generations(pbx) -> str:
 def pbx(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("flake")
     with Lab(tmp_path / "lab") as lab:
-        lab.make_flake_host("pbx")
+        make_flake_host(lab, "pbx")
         yield Deployment.prepare(lab, tmp_path, event_dir(tmp_path))
 
 
@@ -82,7 +83,7 @@ def fresh(tmp_path):
 
 def test_a_flake_that_does_not_import_the_module_is_told_where_to_add_it(fresh):
     lab, pbx = fresh
-    lab.make_flake_host("pbx", import_module=False)
+    make_flake_host(lab, "pbx", import_module=False)
     before = generations(pbx)
     run = report(pbx)
     assert run.returncode != 0
@@ -95,7 +96,7 @@ def test_a_flake_that_does_not_import_the_module_is_told_where_to_add_it(fresh):
 
 def test_a_flake_without_flake_lock_is_refused_and_stays_without(fresh):
     lab, pbx = fresh
-    lab.make_flake_host("pbx", lock=False)
+    make_flake_host(lab, "pbx", lock=False)
     run = report(pbx)
     assert run.returncode != 0
     assert "the flake in /etc/nixos has no flake.lock, and televoc never writes or changes it" in run.output
@@ -106,7 +107,7 @@ def test_a_flake_without_flake_lock_is_refused_and_stays_without(fresh):
 def test_a_dirty_tree_and_another_configuration_named_by_inventory_data(fresh):
     lab, pbx = fresh
     other = '{ ... }: { imports = [ ./configuration.nix ]; environment.etc."televoc-test".text = "event"; }\n'
-    lab.make_flake_host("pbx", commit=False, configurations={"event": other}, nixpkgs="older")
+    make_flake_host(lab, "pbx", commit=False, configurations={"event": other}, nixpkgs="older")
     lock = lock_sha(pbx)
     run = report(pbx, "--data", "nixos__flake_output=event")
     assert run.returncode == 0, run.output

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from lab.deploys import Deployment, write_inventory
+from lab.flakehost import make_flake_host
 from lab.lab import Lab
 from lab.wait import wait_for
 
@@ -79,7 +80,7 @@ def test_a_configuration_televoc_cannot_serve_is_a_finding_with_its_fix(box, lin
 
 
 def test_a_flake_without_import_or_lock_is_named_and_its_lock_stays_absent(box):
-    box.lab.make_flake_host("pbx", import_module=False, lock=False)
+    make_flake_host(box.lab, "pbx", import_module=False, lock=False)
     before = state(box)
     run = preflight(box)
     assert run.returncode != 0
@@ -91,7 +92,7 @@ def test_a_flake_without_import_or_lock_is_named_and_its_lock_stays_absent(box):
 
 
 def test_a_fit_flake_host_evaluates_with_its_own_locked_nixpkgs(box):
-    box.lab.make_flake_host("pbx", nixpkgs="older")
+    make_flake_host(box.lab, "pbx", nixpkgs="older")
     run = preflight(box)
     assert run.returncode == 0, run.output
     assert "the flake imports televoc's module (configuration.nix)" in run.output

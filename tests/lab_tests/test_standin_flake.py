@@ -4,7 +4,7 @@ Most NixOS servers are configured by a flake in a git repository: `nixos-rebuild
 evaluates nixosConfigurations."<host name>" of /etc/nixos, and Nix sees only the files git
 tracks and writes or keeps flake.lock by its own rules. The lab's stand-in hands that to the
 real Nix (`nix eval` of the flake, lab/standin/nixos-rebuild), so each claim below is Nix's
-own behaviour. Hosts are made by lab.make_flake_host (lab/flakehost.py); the flake's nixpkgs
+own behaviour. Hosts are made by make_flake_host (lab/flakehost.py); the flake's nixpkgs
 input is the lab's stand-in nixpkgs flake (lab/standin/nixpkgs/flake.nix).
 
 One lab for the module; every test makes its own /etc/nixos, so each passes alone too (-k).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.flakehost import NIX, configuration_nix
+from lab.flakehost import NIX, configuration_nix, make_flake_host
 from lab.lab import CONFIGURATION_NIX, Lab
 
 NIXOS = "/etc/nixos"
@@ -61,7 +61,7 @@ def exists(lab: Lab, path: str) -> bool:
 
 
 def test_an_untracked_imported_module_fails_with_nix_s_message_and_changes_nothing(lab):
-    lab.make_flake_host(module=MODULE)  # televoc/asterisk.nix written, not tracked
+    make_flake_host(lab, module=MODULE)  # televoc/asterisk.nix written, not tracked
     assert lab.run(f"git -C {NIXOS} status --short").stdout == "?? televoc/\n"
     before = state(lab)
     r = switch(lab)
@@ -72,7 +72,7 @@ def test_an_untracked_imported_module_fails_with_nix_s_message_and_changes_nothi
 
 
 def test_a_module_the_flake_imports_and_that_is_missing_is_nix_s_other_message(lab):
-    lab.make_flake_host()  # configuration.nix imports ./televoc/asterisk.nix; there is none
+    make_flake_host(lab)  # configuration.nix imports ./televoc/asterisk.nix; there is none
     before = state(lab)
     r = switch(lab)
     assert r.returncode == 1, r.stderr
@@ -81,7 +81,7 @@ def test_a_module_the_flake_imports_and_that_is_missing_is_nix_s_other_message(l
 
 
 def test_after_git_add_intent_to_add_the_module_switches_and_its_config_lands_in_etc(lab):
-    lab.make_flake_host(module=MODULE)
+    make_flake_host(lab, module=MODULE)
     lab.run(f"git -C {NIXOS} add --intent-to-add televoc/asterisk.nix")
     # intent-to-add: an empty entry in the index, shown as a new file not staged for commit
     assert lab.run(f"git -C {NIXOS} status --short").stdout == " A televoc/asterisk.nix\n"
@@ -94,7 +94,7 @@ def test_after_git_add_intent_to_add_the_module_switches_and_its_config_lands_in
 
 
 def test_without_flake_lock_a_plain_switch_writes_one(lab):
-    host = lab.make_flake_host(import_module=False, lock=False)
+    host = make_flake_host(lab, import_module=False, lock=False)
     r = switch(lab)
     assert r.returncode == 0, r.stderr
     assert 'warning: creating lock file "/etc/nixos/flake.lock"' in r.stderr
@@ -104,7 +104,7 @@ def test_without_flake_lock_a_plain_switch_writes_one(lab):
 
 
 def test_no_write_lock_file_switches_without_writing_flake_lock(lab):
-    lab.make_flake_host(import_module=False, lock=False)
+    make_flake_host(lab, import_module=False, lock=False)
     r = switch(lab, "--no-write-lock-file")
     assert r.returncode == 0, r.stderr
     assert "warning: not writing modified lock file of flake 'git+file:///etc/nixos'" in r.stderr
@@ -112,7 +112,7 @@ def test_no_write_lock_file_switches_without_writing_flake_lock(lab):
 
 
 def test_no_update_lock_file_refuses_a_flake_without_lock_and_changes_nothing(lab):
-    lab.make_flake_host(import_module=False, lock=False)
+    make_flake_host(lab, import_module=False, lock=False)
     before = state(lab)
     r = switch(lab, "--no-update-lock-file")
     assert r.returncode == 1, r.stderr
@@ -125,7 +125,7 @@ def test_no_update_lock_file_refuses_a_flake_without_lock_and_changes_nothing(la
 
 
 def test_flake_picks_another_configuration_of_the_flake(lab):
-    lab.make_flake_host(import_module=False, configurations={"other": OTHER})
+    make_flake_host(lab, import_module=False, configurations={"other": OTHER})
     r = switch(lab)
     assert r.returncode == 0, r.stderr
     assert not exists(lab, "/etc/televoc-lab-which")  # nixosConfigurations."pbx"
@@ -136,7 +136,7 @@ def test_flake_picks_another_configuration_of_the_flake(lab):
 
 def test_the_configuration_is_the_one_named_after_the_host(lab):
     assert lab.run("hostname").stdout == "pbx\n"
-    lab.make_flake_host("elsewhere", import_module=False)  # only nixosConfigurations."elsewhere"
+    make_flake_host(lab, "elsewhere", import_module=False)  # only nixosConfigurations."elsewhere"
     before = state(lab)
     r = switch(lab)
     assert r.returncode == 1, r.stderr
@@ -149,7 +149,7 @@ def test_the_switch_sets_the_host_name_and_the_next_switch_follows_it(lab):
     renamed = configuration_nix("pbx2", import_module=False).replace(
         "networking.hostName", 'environment.etc."televoc-lab-which".text = "pbx2";\n  networking.hostName'
     )
-    lab.make_flake_host(import_module=False, configurations={"pbx2": renamed})
+    make_flake_host(lab, import_module=False, configurations={"pbx2": renamed})
     try:
         r = switch(lab, f"--flake {NIXOS}#pbx2")  # networking.hostName = "pbx2"
         assert r.returncode == 0, r.stderr
@@ -163,7 +163,7 @@ def test_the_switch_sets_the_host_name_and_the_next_switch_follows_it(lab):
 
 
 def test_a_flake_nix_link_makes_the_directory_of_its_target_the_flake(lab):
-    lab.make_flake_host(import_module=False, lock=False)
+    make_flake_host(lab, import_module=False, lock=False)
     lab.run(f"rm -rf /srv/pbx && mv {NIXOS} /srv/pbx && mkdir {NIXOS} && ln -s /srv/pbx/flake.nix {NIXOS}/flake.nix")
     try:
         r = switch(lab)
@@ -175,7 +175,7 @@ def test_a_flake_nix_link_makes_the_directory_of_its_target_the_flake(lab):
 
 
 def test_a_locked_older_nixpkgs_stays_until_the_input_is_updated(lab):
-    host = lab.make_flake_host(import_module=False, nixpkgs="older")
+    host = make_flake_host(lab, import_module=False, nixpkgs="older")
     release = f"{NIX} eval --raw '{NIXOS}#nixosConfigurations.pbx.config.system.nixos.release'"
     assert host.locked_nixpkgs_rev() == host.nixpkgs_revs["older"]
     r = switch(lab)

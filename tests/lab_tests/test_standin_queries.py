@@ -20,6 +20,7 @@ import subprocess
 
 import pytest
 
+from lab.flakehost import make_flake_host
 from lab.lab import CHANNEL_NIX_PATH, CONFIGURATION_NIX, Lab, upstream_version
 
 NIXOS = "/etc/nixos"
@@ -63,7 +64,7 @@ def channel_host(lab: Lab, text: str) -> None:
 
 def flake_host(lab: Lab, text: str, nixpkgs: str = "current"):
     """/etc/nixos as a flake host's, the module `text` visible to the flake (git add -N)."""
-    host = lab.make_flake_host(nixpkgs=nixpkgs, module=text)
+    host = make_flake_host(lab, nixpkgs=nixpkgs, module=text)
     host.git("add --intent-to-add televoc/asterisk.nix")
     return host
 
@@ -240,7 +241,7 @@ def test_flake_query_on_a_host_locked_to_the_older_nixpkgs_evaluates_that_revisi
 
 def test_flake_query_sees_only_what_git_tracks(lab):
     """An untracked module is invisible to the flake, as to nixos-rebuild: Nix's error."""
-    lab.make_flake_host(module=module("services.asterisk.enable = true;"))
+    make_flake_host(lab, module=module("services.asterisk.enable = true;"))
     r = session(lab, FLAKE_QUERY)
     assert (r.returncode, r.stdout) == (1, "")
     assert "Path 'televoc/asterisk.nix' in the repository \"/etc/nixos\" is not tracked by Git." in r.stderr
