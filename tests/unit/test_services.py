@@ -205,7 +205,7 @@ def test_a_paging_group_pages_its_phones_with_the_auto_answer_request_skipping_b
     text = dialplan(tmp_path)
     lines = context(text, "televoc-numbers-0")
     assert (
-        "exten => 1800,1,GotoIf(${DIALPLAN_EXISTS(televoc-may-page-1800,${TV_FROM},1)}?page)\n"
+        'exten => 1800,1,GotoIf($["${TV_FROM_TRUNK}" != "1" & ${DIALPLAN_EXISTS(televoc-may-page-1800,${TV_FROM},1)}]?page)\n'
         " same => n,Hangup(21)  ; 403: this caller may not page\n"
         " same => n(page),Page(PJSIP/m1&PJSIP/m2&PJSIP/m3,b(televoc-autoanswer^s^1)is)\n"
         " same => n,Hangup()\n"
@@ -214,7 +214,10 @@ def test_a_paging_group_pages_its_phones_with_the_auto_answer_request_skipping_b
     assert 'exten => 1802,1,GotoIf($["${TV_FROM}" != "" & "${TV_FROM_TRUNK}" != "1"]?page)' in text
     assert "televoc-may-page-1802" not in text
     handler = context(text, "televoc-autoanswer")
-    assert "Set(PJSIP_HEADER(add,Alert-Info)=<http://127.0.0.1/>\\;info=alert-autoanswer\\;delay=0)" in handler
+    assert (
+        "Set(PJSIP_HEADER(add,Alert-Info)=<http://127.0.0.1/autoanswer>\\;info=alert-autoanswer\\;delay=0)" in handler
+    )
+    assert "Set(PJSIP_HEADER(add,Call-Info)=<sip:127.0.0.1>\\;answer-after=0)" in handler
 
 
 def test_an_intercom_rings_the_other_phone_for_each_of_its_two_and_refuses_the_rest(tmp_path):
