@@ -36,7 +36,7 @@ def paging_lines(p: Paging) -> str:
         refused = "a call from outside"
     else:
         allowed = f"${{DIALPLAN_EXISTS({names.PAGE_CALLERS_PREFIX}{p.number},${{TV_FROM}},1)}}"
-        check = f"exten => {p.number},1,GotoIf({allowed}?page)\n"
+        check = f'exten => {p.number},1,GotoIf($["${{TV_FROM_TRUNK}}" != "1" & {allowed}]?page)\n'
         refused = "this caller"
     lines = [
         f'; {p.number}: paging {p.name} "{p.display_name}", one-way, answered at once by '

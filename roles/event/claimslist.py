@@ -34,12 +34,15 @@ def listed_claims(paths: Iterable[Path], directory: Directory, now: str) -> tupl
     """The claims of `paths` that are listed in the directory (in_directory 1) and not expired
     at `now` (UTC, ISO 8601 as the database writes it), by number. Refused (EventError, every
     problem): a file that is missing or not an export, a row with a bad field, a number held
-    twice, a number that is a crew phone's or group's."""
+    twice, a number that is a crew phone's, group's or service's."""
     problems: list[str] = []
     seen: dict[str, str] = {}
     listed: list[Claim] = []
     crew = {a.extension: f"phone {a.name}" for a in directory.accounts}
     crew.update({g.number: f"group {g.name}" for g in directory.groups})
+    s = directory.services
+    for kind, items in (("paging group", s.paging), ("intercom", s.intercoms), ("conference room", s.conferences)):
+        crew.update({x.number: f"{kind} {x.name}" for x in items})
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8")

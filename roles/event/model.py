@@ -1024,7 +1024,7 @@ class PagingEntry(Strict):
     )
     number: Extension = Field(json_schema_extra=doc("the number a phone dials to page"))
     display_name: DisplayName | None = Field(
-        None, json_schema_extra=doc("its name in the dialplan's comments", "the name")
+        None, json_schema_extra=doc("its name in the directory and the dialplan's comments", "the name")
     )
     members: tuple[Named, ...] = Field(
         min_length=1,
@@ -1038,6 +1038,13 @@ class PagingEntry(Strict):
         json_schema_extra=doc(
             "the phones and groups (every phone in them) that may page; anyone else hears 403",
             "every phone of the event (never a call from the trunk)",
+        ),
+    )
+    in_directory: StrictBool = Field(
+        False,
+        json_schema_extra=doc(
+            "`true` lists it in the directory and every export, like a phone (anyone may look it up; only "
+            "`callers` may page)"
         ),
     )
 
@@ -1054,6 +1061,11 @@ class IntercomEntry(Strict):
         description="an intercom joins two phones (their names): phones: [backoffice, stage]",
         json_schema_extra=doc("the two phones, by name: each reaches the other with `number`; no other phone may"),
     )
+    display_name: DisplayName | None = Field(None, json_schema_extra=doc("its name in the directory", "the name"))
+    in_directory: StrictBool = Field(
+        False,
+        json_schema_extra=doc("`true` lists it in the directory and every export (only its two phones may dial it)"),
+    )
 
 
 class ConferenceEntry(Strict):
@@ -1062,7 +1074,11 @@ class ConferenceEntry(Strict):
     name: str = Field(pattern=NAME_PATTERN, description=SERVICE_NAME_RULE, json_schema_extra=doc("the room's name"))
     number: Extension = Field(json_schema_extra=doc("the number that joins the room"))
     display_name: DisplayName | None = Field(
-        None, json_schema_extra=doc("its name in the dialplan's comments", "the name")
+        None, json_schema_extra=doc("its name in the directory and the dialplan's comments", "the name")
+    )
+    in_directory: StrictBool = Field(
+        True,
+        json_schema_extra=doc("`false` leaves the room out of the directory (its PIN is never in the directory)"),
     )
     pin: str | None = Field(
         None,
@@ -1099,6 +1115,7 @@ class Paging(BaseModel):
     display_name: str
     phones: tuple[tuple[str, str], ...]  # (name, extension), by extension
     callers: tuple[str, ...] | None = None  # extensions that may page; None: every phone
+    in_directory: bool = False
 
 
 class Intercom(BaseModel):
@@ -1109,6 +1126,8 @@ class Intercom(BaseModel):
     name: str
     number: str
     ends: tuple[tuple[str, str], tuple[str, str]]
+    display_name: str
+    in_directory: bool = False
 
 
 class Conference(BaseModel):
@@ -1120,6 +1139,7 @@ class Conference(BaseModel):
     number: str
     display_name: str
     pin: str | None = Field(None, repr=False)
+    in_directory: bool = True
 
 
 class Services(BaseModel):

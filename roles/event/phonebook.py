@@ -1,7 +1,8 @@
 """The event's phone directory: entries sorted as a person looks a number up, as A4 HTML, CSV,
 JSON, vCard 3.0 and Yealink's remote phone book XML, all from `entries()`, so every format lists
-the same entries (phones, groups, announcements with in_directory; outside numbers) in the same
-order. Pure functions: the same
+the same entries (phones, groups, announcements, paging groups, intercoms and conference rooms
+with in_directory; outside numbers) in the same order. An entry is a name, a number, a type and
+a location: a room's PIN has no place in it. Pure functions: the same
 directory gives byte-identical output, in time linear in the entries."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class Entry:
     name: str  # the display name
     number: str  # as printed: an extension, a group's number, an outside number as written
-    kind: str  # "phone", "group", "announcement" or "outside" (outside_numbers of event.yml)
+    kind: str  # "phone", "group", "announcement", "paging", "intercom", "conference" or "outside" (event.yml)
     location: str | None = None
     dial: str | None = None  # what a phone of the event dials; None: an outside number no phone dials
 
@@ -78,9 +79,9 @@ def sort_key(entry: Entry) -> tuple:
 
 
 def entries(directory: Directory, claims: Sequence[Claim] = ()) -> list[Entry]:
-    """The phones, groups and announcements with in_directory set, the outside numbers of
-    event.yml and the participants' `claims` to be listed (claimslist.listed_claims: phones
-    too, without a location), in the printed order (sort_key)."""
+    """The phones, groups, announcements and services (services.yml) with in_directory set,
+    the outside numbers of event.yml and the participants' `claims` to be listed
+    (claimslist.listed_claims: phones too, without a location), in the printed order (sort_key)."""
     listed = [
         Entry(a.display_name, a.extension, "phone", a.location, a.extension)
         for a in directory.accounts
@@ -93,6 +94,14 @@ def entries(directory: Directory, claims: Sequence[Claim] = ()) -> list[Entry]:
         Entry(a.display_name, a.number, "announcement", None, a.number)
         for a in directory.announcements
         if a.in_directory
+    ]
+    s = directory.services
+    services = (("paging", s.paging), ("intercom", s.intercoms), ("conference", s.conferences))
+    listed += [
+        Entry(x.display_name, x.number, kind, None, x.number)
+        for kind, items in services
+        for x in items
+        if x.in_directory
     ]
     listed += [Entry(o.name, o.number, "outside", o.location, o.dial) for o in directory.event.outside_numbers]
     listed += [Entry(c.name or c.number, c.number, "phone", None, c.number) for c in claims]

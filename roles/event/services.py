@@ -277,15 +277,28 @@ def resolve(accounts: Sequence[Account], groups: Sequence[Group], views: Sequenc
                     display_name=e.display_name or e.name,
                     phones=tuple((by_extension[x], x) for x in paged),
                     callers=callers(accounts, groups, e.callers) if e.callers else None,
+                    in_directory=e.in_directory,
                 )
             )
         elif isinstance(e, IntercomEntry):
             a, b = (by_name[n.lower()] for n in e.phones)
             intercoms.append(
-                Intercom(name=e.name, number=e.number, ends=((a.name, a.extension), (b.name, b.extension)))
+                Intercom(
+                    name=e.name,
+                    number=e.number,
+                    ends=((a.name, a.extension), (b.name, b.extension)),
+                    display_name=e.display_name or e.name,
+                    in_directory=e.in_directory,
+                )
             )
         elif isinstance(e, ConferenceEntry):
             conferences.append(
-                Conference(name=e.name, number=e.number, display_name=e.display_name or e.name, pin=e.pin)
+                Conference(
+                    name=e.name,
+                    number=e.number,
+                    display_name=e.display_name or e.name,
+                    pin=e.pin,
+                    in_directory=e.in_directory,
+                )
             )
     return Services(paging=tuple(paging), intercoms=tuple(intercoms), conferences=tuple(conferences))

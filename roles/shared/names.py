@@ -58,11 +58,17 @@ SELFSERVICE_DB_MADE = "/var/lib/televoc-selfservice/made.conf"
 SELFSERVICE_DB_NAME = "televoc"  # the database's section in res_config_sqlite3.conf
 REALTIME_FAMILIES = ("ps_endpoints", "ps_auths", "ps_aors")  # endpoint, auth, aor: views of the claims
 SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command on the PBX
-# services.yml: Page()'s and an intercom's Dial() b() ask the callee to answer at once
-# (Alert-Info info=ALERT_AUTOANSWER); a paging group with callers lets only the extensions of
-# PAGE_CALLERS_PREFIX + its number page; conference rooms use the ConfBridge profiles below.
+# services.yml: Page()'s and an intercom's Dial() b() ask the callee to answer at once, in
+# the two ways desk phones understand (docs/services.md, 'How a phone answers by itself'):
+# Alert-Info <AUTOANSWER_URL>;info=ALERT_AUTOANSWER;delay=0 (snom, Yealink, Mitel/Aastra,
+# Gigaset; Poly matches the URL, which no other call's Alert-Info has) and Call-Info
+# <AUTOANSWER_CALL_INFO_URI>;answer-after=0 (Grandstream, Cisco SPA, Gigaset). A paging group
+# with callers lets only the extensions of PAGE_CALLERS_PREFIX + its number page; conference
+# rooms use the ConfBridge profiles below.
 AUTOANSWER_CONTEXT = "televoc-autoanswer"
 ALERT_AUTOANSWER = "alert-autoanswer"
+AUTOANSWER_URL = ALERT_URL + "autoanswer"  # never fetched, like ALERT_URL
+AUTOANSWER_CALL_INFO_URI = "sip:127.0.0.1"  # Call-Info needs a URI; no phone uses it
 PAGE_CALLERS_PREFIX = "televoc-may-page-"
 ROOM_BRIDGE_PROFILE = "televoc-room"
 ROOM_USER_PROFILE = "televoc-participant"

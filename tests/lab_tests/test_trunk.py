@@ -130,6 +130,18 @@ def test_a_call_in_over_the_trunk_can_never_go_out_again(pbx):
         assert remote["5001"].invites() == [], "a call from the trunk went out over it again"
 
 
+@pytest.mark.parametrize("number", ["1800", "1801", "1802"])
+def test_a_call_from_the_upstream_can_never_page_nor_use_an_intercom(pbx, number):
+    """1800 pages every phone and any phone of the event may page it, 1801 only l1 may page,
+    1802 is l1's and l2's intercom (trunk_event/services.yml): dialled from the upstream, each
+    is refused with 403 and no phone of the event gets an INVITE."""
+    with pbx.local(l1="answer:0", l2="answer:0") as local:
+        call = Dial.start(pbx.upstream.lab, "5002", PHONE_PASSWORD, f"6000{number}", 5313)
+        call.wait(timeout=30)
+        assert final_status(call) == 403 and call.first(200) is None, call.final()
+        assert local["l1"].invites() == [] and local["l2"].invites() == [], "a call from the trunk paged"
+
+
 @pytest.mark.parametrize("claims", ["televoc-trunk", "6000"])
 def test_invites_from_the_phone_network_claiming_to_be_the_upstream_do_not_reach_the_trunk(pbx, claims):
     with pbx.local(l1="answer:0.5") as local:

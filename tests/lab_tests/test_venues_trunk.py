@@ -115,6 +115,19 @@ def test_the_upstreams_caller_hears_what_the_other_venue_answers(event):
     assert final_status(call) == 480, call.final()
 
 
+@pytest.mark.parametrize("number", ["2800", "2801"])
+def test_a_call_from_the_upstream_crossing_to_the_other_venue_can_never_page_there(event, number):
+    """2800 and 2801 are paging groups of the camp (services.yml; any phone of the event, or
+    only c2, may page): the upstream's call reaches the hall, crosses to the camp with the
+    caller shown as 0 + its number, and is told apart only by the header the hall adds. The
+    camp refuses it with 403, passed on by the hall and the upstream; c1 gets no INVITE."""
+    with phones(event, c1="camp") as p:
+        call = Dial.start(event.upstream.lab, "5002", PHONE_PASSWORD, f"6000{number}", 5306)
+        call.wait(timeout=40)
+        assert final_status(call) == 403 and call.first(200) is None, call.final()
+        assert p["c1"].invites() == [], "a call from the trunk paged at the other venue"
+
+
 def test_one_teardown_leaves_both_pbxes_untouched_and_the_upstream_without_the_trunks_contact(event, untouched):
     """Last in this module: it tears the event down. The hall withdraws the trunk (un-REGISTER)
     before its registration goes; the upstream, an Asterisk of its own, drops the contact at

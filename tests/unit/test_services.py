@@ -205,7 +205,7 @@ def test_a_paging_group_pages_its_phones_with_the_auto_answer_request_skipping_b
     text = dialplan(tmp_path)
     lines = context(text, "televoc-numbers-0")
     assert (
-        "exten => 1800,1,GotoIf(${DIALPLAN_EXISTS(televoc-may-page-1800,${TV_FROM},1)}?page)\n"
+        'exten => 1800,1,GotoIf($["${TV_FROM_TRUNK}" != "1" & ${DIALPLAN_EXISTS(televoc-may-page-1800,${TV_FROM},1)}]?page)\n'
         " same => n,Hangup(21)  ; 403: this caller may not page\n"
         " same => n(page),Page(PJSIP/m1&PJSIP/m2&PJSIP/m3,b(televoc-autoanswer^s^1)is)\n"
         " same => n,Hangup()\n"
@@ -214,7 +214,10 @@ def test_a_paging_group_pages_its_phones_with_the_auto_answer_request_skipping_b
     assert 'exten => 1802,1,GotoIf($["${TV_FROM}" != "" & "${TV_FROM_TRUNK}" != "1"]?page)' in text
     assert "televoc-may-page-1802" not in text
     handler = context(text, "televoc-autoanswer")
-    assert "Set(PJSIP_HEADER(add,Alert-Info)=<http://127.0.0.1/>\\;info=alert-autoanswer\\;delay=0)" in handler
+    assert (
+        "Set(PJSIP_HEADER(add,Alert-Info)=<http://127.0.0.1/autoanswer>\\;info=alert-autoanswer\\;delay=0)" in handler
+    )
+    assert "Set(PJSIP_HEADER(add,Call-Info)=<sip:127.0.0.1>\\;answer-after=0)" in handler
 
 
 def test_an_intercom_rings_the_other_phone_for_each_of_its_two_and_refuses_the_rest(tmp_path):
@@ -333,3 +336,62 @@ def test_a_paging_group_that_would_page_more_phones_than_one_page_takes_is_refus
         ["paging group 1 (everyone): members: pages more phones than Asterisk takes in one call"],
         exactly=False,
     )
+
+
+def test_rooms_are_in_the_directory_and_paging_groups_and_intercoms_only_when_the_crew_lists_them(tmp_path):
+    from roles.event.phonebook import entries
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    listed = {(e.name, e.number, e.kind) for e in entries(load_directory(make(tmp_path / "a")))}
+    assert ("orga", "1850", "conference") in listed and ("open", "1851", "conference") in listed
+    assert not {e for e in listed if e[2] in ("paging", "intercom")}, listed  # not listed by default
+    chosen = (
+        SERVICES.replace("    callers: [boss]\n", "    callers: [boss]\n    in_directory: true\n")
+        .replace(
+            "    phones: [boss, stage]\n",
+            "    phones: [boss, stage]\n    display_name: Stage talkback\n    in_directory: true\n",
+        )
+        .replace("  - name: open\n    number: 1851\n", "  - name: open\n    number: 1851\n    in_directory: false\n")
+    )
+    listed = {(e.name, e.number, e.kind) for e in entries(load_directory(make(tmp_path / "b", chosen)))}
+    services = {e for e in listed if e[2] in ("paging", "intercom", "conference")}
+    assert services == {
+        ("All halls", "1800", "paging"),
+        ("Stage talkback", "1801", "intercom"),
+        ("orga", "1850", "conference"),
+    }, services
+
+
+def test_in_directory_of_a_service_is_true_or_false_else_refused_with_its_line(tmp_path):
+    found = problems(
+        tmp_path,
+        "paging:\n  - {name: a, number: 1800, members: [m1], in_directory: 'yes'}\n"
+        "conferences:\n  - {name: b, number: 1850, in_directory: 1}\n",
+    )
+    assert_named(
+        found,
+        [
+            "services.yml:2: paging group 1 (a): in_directory:",
+            "services.yml:4: conference room 1 (b): in_directory:",
+        ],
+    )
+
+
+def test_a_rooms_pin_is_in_no_export_of_the_directory_nor_in_the_phones_directories(tmp_path):
+    from roles.event.phonebook import FORMATS
+    from roles.snom.render import render_directory
+
+    pin = "90731846"
+    listed = SERVICES.replace('pin: "0815"', f'pin: "{pin}"').replace(
+        "    callers: [boss]\n", "    callers: [boss]\n    in_directory: true\n"
+    )
+    directory = load_directory(make(tmp_path, listed))
+    assert directory.services.conferences[0].pin == pin
+    outputs = {name: render(directory) for name, (_, render) in FORMATS.items()}
+    outputs["snom directory.xml"] = render_directory(directory)
+    # the phones' own settings files carry the directory (tbook); they hold SIP passwords, not PINs
+    outputs.update(render_provisioning(directory))
+    for name, text in outputs.items():
+        assert "1850" in text, f"{name} lacks the room"  # (up to 100 entries, every phone's file has them)
+        assert pin not in text, f"the PIN is in {name}"
