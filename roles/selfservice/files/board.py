@@ -67,7 +67,7 @@ READY = "ready"
 UNKNOWN = "unknown"  # Asterisk could not be read
 ORDER = (GONE, SILENT, NO_ACCOUNT, NEVER, WAITING, UNKNOWN, READY)
 LABELS = {
-    GONE: "gone",
+    GONE: "not registered any more",
     SILENT: "registered, not answering qualify",
     NO_ACCOUNT: "Asterisk has no account for it",
     NEVER: "never seen",
@@ -483,15 +483,21 @@ def blueprint(
     return bp
 
 
+def gone_within(config: dict) -> int:
+    """Seconds within which a phone that unregisters shows gone: the cache, the page's
+    reload, and 2 s for a browser to load the page on a busy PBX."""
+    return int(config.get("refresh_seconds", 5)) + int(config.get("cache_seconds", 3)) + 2
+
+
 def promise(config: dict) -> str:
     """What the page promises about how fresh it is."""
     refresh, cache = config.get("refresh_seconds", 5), config.get("cache_seconds", 3)
     qualify = config.get("qualify_seconds", 33)
     return (
         f"The page reloads itself every {refresh} s and shows the PBX at most {cache} s old: a phone that "
-        f"unregisters (its SIP client stopped) shows gone within {refresh + cache} s; one that falls silent "
-        f"(cable or power cut) shows not answering within {qualify + refresh + cache} s (Asterisk asks every phone "
-        "every 30 s) and gone when its registration expires."
+        f"unregisters (its SIP client stopped) shows gone within {gone_within(config)} s; one that falls silent "
+        f"(cable or power cut) shows not answering within {qualify + gone_within(config)} s (Asterisk asks every "
+        "phone every 30 s and waits 3 s) and gone when its registration expires."
     )
 
 

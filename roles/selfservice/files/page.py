@@ -265,6 +265,7 @@ def load_claimsdb(path: str, name: str = "claimsdb"):
     if spec is None or spec.loader is None:
         raise SystemExit(f"televoc-page: no {name}.py at {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before it runs: a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
