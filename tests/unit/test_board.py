@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,49 @@ def test_the_model_refuses_a_board_without_a_usable_password_or_on_another_port(
     assert re.search(r"event\.yml:\d+: board: port: 8081 is not self_service\.page_port \(8080\)", str(e.value)), str(
         e.value
     )
+
+
+def test_a_large_event_lists_one_location_at_a_time_rendered_once_per_read(site, monkeypatch):
+    client, _ = site
+    monkeypatch.setattr(board, "ALL_ROWS_UP_TO", 2)  # the four phones count as many
+    with client.session_transaction() as session:
+        session["crew"] = time.time()
+
+    def rows(url: str) -> list[str]:
+        html = client.get(url).get_data(as_text=True)
+        locations = html[html.index('<section id="locations">') :]
+        return re.findall(r'<li class="row [^"]*" data-phone="([^"]+)"', locations)
+
+    assert rows("/board") == []  # the table of locations, each a link
+    assert 'href="/board?location=Hall%20A"' in client.get("/board").get_data(as_text=True)
+    assert sorted(rows("/board?location=Hall%20A")) == ["desk", "saal1"]
+    assert sorted(rows("/board?all=1")) == ["back", "desk", "saal1", "saal2"]
+    assert rows("/board?location=nowhere") == []
+    # the lists of one read are rendered once per location shown, whatever the browsers
+    from flask import template_rendered
+
+    rendered: list[str] = []
+
+    def record(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(record):
+        for _ in range(5):
+            rows("/board?location=Hall%20B")
+    assert rendered.count("board-body.html") == 1 and rendered.count("board.html") == 5
+
+
+def test_with_self_service_the_board_is_a_part_of_the_registration_pages_application(tmp_path, monkeypatch):
+    self_service = (
+        "self_service:\n  claimable: {first: 2000, last: 2999}\n  temporary: {first: 9000, last: 9099}\n"
+        "  info_desk: saal1\n  page_port: 8090\nboard: {}\n"
+    )
+    plan = buildup(board_directory(tmp_path, monkeypatch, extra=self_service))
+    text = plan.module.text
+    assert text.count("systemd.services.televoc-page = {") == 1
+    unit = text[text.index("systemd.services.televoc-page = {") :]
+    unit = unit[: unit.index("\n  };")]
+    assert "--port 8090 --claim-code '*23'" in unit and "--board ${./board.py}" in unit
+    assert [(o.what, o.ports) for o in plan.module.openings if o.what == "registration page"] == [
+        ("registration page", (8090, 8090))
+    ]

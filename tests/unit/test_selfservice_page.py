@@ -204,7 +204,12 @@ def test_the_module_serves_the_page_to_the_phone_network_only(tmp_path):
     assert "televoc-page" in plan.module.jails and PAGE_JAIL_REGEX.replace("\\", "") in text.replace("\\", "")
     shipped = {e.name: e.text for e in plan.module.embedded}
     page_templates = {"base.html", "index.html", "claimed.html", "message.html"}
-    board_templates = {"board.html", "board-login.html", "board-row.html"}  # the crew's board, same application
+    board_templates = {
+        "board.html",
+        "board-body.html",
+        "board-login.html",
+        "board-row.html",
+    }  # the crew's board, same application
     assert set(json.loads(shipped[TEMPLATES_FILE])) == page_templates | board_templates
     assert "password" not in text.lower().replace("passwords", "")  # the module is world-readable
     none = buildup(directory(tmp_path / "none", ""))

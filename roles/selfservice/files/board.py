@@ -56,6 +56,9 @@ LOGIN_LIMIT = (10, 600.0)  # login attempts per source, per seconds
 SESSION_HOURS = 12
 READ_TIMEOUT = 10  # seconds for Asterisk to answer one listing
 ATTENTION_SHOWN = 100  # rows in "needs attention first" (the rest: counted)
+# Up to this many phones the board lists every phone; above, one location at a time (?location=
+# NAME; ?all=1 lists all): 10,000 phones are 3 MB of HTML, every 5 s, on a smartphone.
+ALL_ROWS_UP_TO = 400
 
 # A phone's state, most urgent first (the order of "needs attention first").
 GONE = "gone"
@@ -411,10 +414,37 @@ def blueprint(
     """The board's routes (/board, /board/login, /board/logout). `limiter`: page.Limiter
     with a "crew_logins" limit; `source_of`: page.source_of (an IPv6 /64 counts as one)."""
     from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
+    from markupsafe import Markup
 
     bp = Blueprint("board", __name__)
     live = live or Live(config, asterisk)
     refresh = int(config.get("refresh_seconds", 5))
+    # The lists of the current read, rendered once per location shown, whoever asks (the
+    # header, with each browser's own form token, is rendered per request).
+    lists: dict[tuple[float, str | None], Markup] = {}
+    lists_lock = threading.Lock()
+
+    def shown_of(view: View) -> str | None:
+        """Which phones the lists show: "all", one location's name, or None (the table only)."""
+        wanted = request.args.get("location")
+        if wanted is not None and any(loc.name == wanted for loc in view.locations):
+            return wanted
+        if request.args.get("all") or view.total <= ALL_ROWS_UP_TO:
+            return "all"
+        return None
+
+    def lists_of(view: View, shown: str | None) -> Markup:
+        with lists_lock:
+            if any(at != view.read_at for at, _ in lists):
+                lists.clear()
+            key = (view.read_at, shown)
+            if key not in lists:
+                lists[key] = Markup(
+                    render_template(
+                        "board-body.html", view=view, shown=shown, clock=clock_text, when=when_text, now=view.read_at
+                    )
+                )
+            return lists[key]
 
     def answer(template: str, status: int = 200, **values):
         response = make_response(render_template(template, **values), status)
@@ -438,12 +468,9 @@ def blueprint(
         return answer(
             "board.html",
             view=view,
-            labels=LABELS,
-            order=ORDER,
+            body=lists_of(view, shown_of(view)),
             refresh=refresh,
-            now=view.read_at,
             clock=clock_text,
-            when=when_text,
             event=config.get("event", ""),
             promise=promise(config),
         )
