@@ -2,7 +2,8 @@
 example event with `board:` (and no self-service) serves it alone; without the crew login
 the board redirects to the login; a wrong crew password is refused and logged for fail2ban
 (without the password); the board's counts and rows match what Asterisk reports for the
-three phones (baresip, registered and answering qualify); one phone's SIP client stopped by
+three phones set up by hand (baresip, registered and answering qualify) and one televoc
+provisions (a simulated snom 320: the board shows when it fetched its settings); one phone's SIP client stopped by
 its PID turns "gone" on the open page, by the page's own reload, within the time the page
 promises. The screenshot of that board (in the module's work directory, printed) is what
 docs/images/board.png shows.
@@ -14,9 +15,11 @@ that compares the rows.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
+import subprocess
 import time
 
 import pytest
@@ -25,6 +28,7 @@ from lab.browser import Browser, BrowserError
 from lab.deploys import Deployment, copy_example_event
 from lab.lab import Lab
 from lab.machine import IP
+from lab.snom import SnomFleet, SnomPhone
 from lab.wait import wait_for
 from roles.selfservice import BOARD_HASH
 from roles.selfservice.files import board
@@ -33,10 +37,17 @@ from roles.shared.pbxcli import parse_contacts
 
 pytestmark = pytest.mark.lab
 
-URL = "http://127.0.0.1:8080"  # the example event in the lab: pbx_address 127.0.0.1, board.port's default
+URL = "http://127.0.0.1:8080"  # the example event in the lab with pbx_address 127.0.0.1; board.port's default
 LOG = "/var/log/televoc-page/page.log"
 PASSWORD = "lab-crew-walks-the-halls"
 PORTS = {"saal1": 5071, "saal2": 5072, "backoffice": 5073}
+# One phone televoc provisions: a simulated snom 320 that fetches its settings by MAC from the
+# provisioning server and registers with them, on its own loopback address.
+DESK = ("infodesk1", "000413A00B01", "127.0.0.14", 5064)
+DESK_ENTRY = """  - {name: infodesk1, extension: 1101, display_name: Info Desk 1, mac: "000413A00B01", model: snom320,
+     location: Foyer}
+"""
+PROVISIONING_URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 ROWS = (
     "JSON.stringify([...document.querySelectorAll('#locations li.row')].map(e => [e.dataset.phone, e.dataset.state]))"
 )
@@ -59,8 +70,10 @@ def pbx(tmp_path_factory):
     crew.write_text(PASSWORD + "\n")
     crew.chmod(0o600)
     with open(event / "event.yml", "a") as f:
-        f.write(f"board:\n  password_file: {crew}\n")
-    with Lab(work / "lab") as lab:
+        f.write(f"pbx_address: 127.0.0.1  # provisioned phones need it\nboard:\n  password_file: {crew}\n")
+    with open(event / "phones.yml", "a") as f:
+        f.write(DESK_ENTRY)
+    with Lab(work / "lab") as lab, SnomFleet(lab, work / "snom") as fleet:
         deployment = Deployment.prepare(lab, work, event)
         first = deployment.deploy("--data", "televoc_verify=report")
         assert first.returncode == 0, first.output
@@ -72,7 +85,10 @@ def pbx(tmp_path_factory):
             raise
         passwords = deployment.passwords()
         phones = {name: lab.start_phone(name, passwords[name], port) for name, port in PORTS.items()}
-        wait_for(lambda: set(live_contacts(lab).values()) == {"Avail"} and len(live_contacts(lab)) == 3, 20, "3 phones")
+        name, mac, ip, port = DESK
+        fleet.start([SnomPhone(mac, port, 80, PROVISIONING_URL, ip=ip)])
+        fleet.wait(mac, lambda s: s["registered"], what=f"{name} registered")
+        wait_for(lambda: set(live_contacts(lab).values()) == {"Avail"} and len(live_contacts(lab)) == 4, 20, "4 phones")
         deployment.work = work  # type: ignore[attr-defined]
         deployment.phones = phones  # type: ignore[attr-defined]
         yield deployment
@@ -117,8 +133,14 @@ def test_without_the_crew_login_the_board_redirects_and_a_wrong_password_is_refu
 def test_the_boards_counts_and_rows_match_the_lab(pbx, crew):
     contacts = live_contacts(pbx.lab)
     rows = dict(json.loads(crew.evaluate(ROWS)))
-    assert rows == {name: board.READY if contacts.get(name) == "Avail" else "?" for name in PORTS}
-    assert crew.text("#summary") == f"{len(PORTS)} of {len(PORTS)} phones ready"
+    assert rows == {name: board.READY if contacts.get(name) == "Avail" else "?" for name in [*PORTS, DESK[0]]}
+    assert crew.text("#summary") == "4 of 4 phones ready"
+    # the provisioned phone: when it fetched its settings, from the provisioning server's state
+    fetched = json.loads(pbx.lab.run("cat /var/lib/televoc-provisioning/state.json").stdout)["fetches"][DESK[1]]
+    desk = crew.text(f"#locations li[data-phone='{DESK[0]}']")
+    shown = time.strftime("%H:%M:%S", time.localtime(fetched["last"]))
+    assert f"provisioned by televoc, fetched its settings {shown}" in desk and "Foyer" in desk, desk
+    assert f"{DESK[2]}:{DESK[3]}" in desk
     # each location of the example event, one phone each, and the phone's contact and user agent
     for name, location in (("saal1", "Hall A, lectern"), ("saal2", "Hall B, lectern"), ("backoffice", "Backoffice")):
         row = crew.text(f"#locations li[data-phone='{name}']")
@@ -145,7 +167,19 @@ def test_a_stopped_sip_client_turns_gone_within_the_promised_time(pbx, crew):
     took = wait_for(gone, promised + 5, "saal2 shown gone", step=0.2)
     took = time.monotonic() - stopped
     assert took <= promised, f"gone after {took:.1f} s, promised {promised} s"
-    assert crew.text("#summary") == "2 of 3 phones ready"
+    assert crew.text("#summary") == "3 of 4 phones ready"
     assert re.fullmatch(r"gone since \d\d:\d\d:\d\d", crew.text("#attention li[data-phone='saal2'] .state"))
     crew.screenshot(pbx.work / "board.png")  # docs/images/board.png is one of these
     print(f"screenshot: {pbx.work / 'board.png'} (gone after {took:.1f} s)")
+
+
+def test_the_board_prints(pbx, crew):
+    pdf = pbx.work / "board.pdf"
+    pdf.write_bytes(
+        base64.b64decode(crew.call("Page.printToPDF", session=True, paperWidth=8.27, paperHeight=11.7)["data"])
+    )
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Log out" not in text  # the print CSS hides the form
+    for number, name in (("1001", "Saal 1"), ("1101", "Info Desk 1"), ("1600", "Backoffice")):
+        assert re.search(rf"{number}\s+{name}", text), text
+    print(f"printed: {pdf}")
