@@ -44,7 +44,9 @@ BOARD_HASH = "/var/lib/televoc-board/crew.scrypt"
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # about 16 MB and 50 ms per check
 BOARD_REFRESH_SECONDS = 5  # the page reloads itself (meta refresh: no JavaScript)
 BOARD_CACHE_SECONDS = 3  # one read of Asterisk serves every crew browser for this long
-QUALIFY_SECONDS = 30  # Asterisk's qualify_frequency for the phones (roles/asterisk/render.py)
+# The phones' aors' qualify_frequency and qualify_timeout (roles/asterisk/render.py
+# AOR_OPTIONS; a unit test holds them equal): how soon a silent phone shows not answering.
+QUALIFY_SECONDS = 30
 QUALIFY_TIMEOUT = 3
 
 

@@ -372,3 +372,12 @@ def test_with_self_service_the_board_is_a_part_of_the_registration_pages_applica
     assert [(o.what, o.ports) for o in plan.module.openings if o.what == "registration page"] == [
         ("registration page", (8090, 8090))
     ]
+
+
+def test_the_boards_promise_uses_the_qualify_asterisk_is_given():
+    from roles.asterisk.render import AOR_OPTIONS
+    from roles.selfservice import render
+
+    options = dict(AOR_OPTIONS)
+    assert int(options["qualify_frequency"]) == render.QUALIFY_SECONDS
+    assert float(options["qualify_timeout"]) == render.QUALIFY_TIMEOUT
