@@ -183,3 +183,13 @@ def test_the_board_prints(pbx, crew):
     for number, name in (("1001", "Saal 1"), ("1101", "Info Desk 1"), ("1600", "Backoffice")):
         assert re.search(rf"{number}\s+{name}", text), text
     print(f"printed: {pdf}")
+
+
+def test_the_teardown_ends_the_board_and_removes_the_crews_hash(pbx, crew):
+    # after the others (it ends the page): `crew` is asked for so that it runs last in the file
+    hand = "televoc_reset_by_hand=saal1,saal2,backoffice"  # the baresip phones were set up by hand
+    run = pbx.run("teardown.py", "--data", f"selfservice__export_dir={pbx.work / 'claims'}", "--data", hand)
+    assert run.returncode == 0, run.output
+    assert "files: /var/lib/televoc-board" in run.output
+    assert pbx.lab.run("test -e /var/lib/televoc-board", check=False).returncode == 1
+    assert status(pbx.lab, URL + "/board") == "000"
