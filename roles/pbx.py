@@ -35,9 +35,9 @@ ALL_SETTINGS = (
 
 def _arguments(settings, module_paths: list[str], commands, aors: int | None, board: bool = False) -> dict:
     """PbxSnapshot's arguments: the roles' files, their commands, how many aors (`board`: the
-    crew's hashed password for the board too)."""
+    crew's hashed password for the board and the file where the page keeps who it saw, too)."""
     snom_digests, snom_texts = snom.snapshot_paths(settings)
-    board_paths = (selfservice.BOARD_HASH,) if board else ()
+    board_paths = (selfservice.BOARD_HASH, selfservice.BOARD_SEEN) if board else ()
     return {
         "digests": (*module_paths, *asterisk.snapshot_paths(settings), *snom_digests, *board_paths),
         "texts": (*snom_texts, *runs.snapshot_paths(settings), *asterisk.snapshot_texts(settings)),

@@ -27,7 +27,7 @@ from roles.shared.settings import Setting, declare, defaults, read, text
 from roles.shared.snapshot import Snapshot
 
 from . import operations
-from .render import BOARD_HASH, BoardCrew, Database
+from .render import BOARD_HASH, BOARD_SEEN, BoardCrew, Database
 from .state import NO_TOOL, DbState, parse
 
 READ = "selfservice"  # the snapshot's output of `televoc-claims read`
@@ -123,15 +123,16 @@ def board_password_in_place(crew: BoardCrew | None, snapshot: Snapshot | None):
 
 @deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
 def board_password_removed(snapshot: Snapshot | None, leftovers: Leftovers):
-    """Teardown: the crew's hashed password and its directory are gone."""
-    directory = posixpath.dirname(BOARD_HASH)
+    """Teardown: the crew's hashed password and its directory are gone, and the page's record
+    of when it last saw each phone."""
+    paths = [posixpath.dirname(BOARD_HASH), BOARD_SEEN]
     present = None
-    if snapshot is not None and BOARD_HASH in snapshot.digests:
-        present = [directory] if snapshot.digests[BOARD_HASH] else []
+    if snapshot is not None and all(p in snapshot.digests for p in (BOARD_HASH, BOARD_SEEN)):
+        present = [path for path, file in zip(paths, (BOARD_HASH, BOARD_SEEN), strict=True) if snapshot.digests[file]]
     as_needed(snapshot)(
         paths_absent,
-        name="The crew's board password is removed from the PBX",
-        paths=[directory],
+        name="The crew's board password and the board's record are removed from the PBX",
+        paths=paths,
         removed=leftovers.removed,
         present=present,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,9 @@ BOARD_MODULES = {
 # The crew's password, hashed (scrypt), outside the Nix store: root:asterisk 0640 in a 0750
 # directory of its own (the page may not see /var/lib/televoc, where the SIP passwords are).
 BOARD_HASH = "/var/lib/televoc-board/crew.scrypt"
+# When each phone was last seen registered, kept by the page in its own state directory (its
+# user's; the self-service database's), so that a restart still shows who is gone since when.
+BOARD_SEEN = posixpath.join(posixpath.dirname(names.SELFSERVICE_DB), "board-seen.json")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # about 16 MB and 50 ms per check
 BOARD_REFRESH_SECONDS = 5  # the page reloads itself (meta refresh: no JavaScript)
 BOARD_CACHE_SECONDS = 3  # one read of Asterisk serves every crew browser for this long
@@ -204,6 +208,7 @@ def board_config(directory: Directory, provisioning_state: str | None) -> str:
         "peers": peers,
         "claimable": [s.claimable.first, s.claimable.last] if s is not None and s.enabled else None,
         "hash": BOARD_HASH,
+        "seen_file": BOARD_SEEN,
         "etc": "/etc/asterisk/asterisk.conf",
         "provisioning_state": provisioning_state,
         "refresh_seconds": BOARD_REFRESH_SECONDS,

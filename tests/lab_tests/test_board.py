@@ -30,7 +30,7 @@ from lab.lab import Lab
 from lab.machine import IP
 from lab.snom import SnomFleet, SnomPhone
 from lab.wait import wait_for
-from roles.selfservice import BOARD_HASH
+from roles.selfservice import BOARD_HASH, BOARD_SEEN
 from roles.selfservice.files import board
 from roles.selfservice.render import BOARD_CACHE_SECONDS, BOARD_REFRESH_SECONDS
 from roles.shared.pbxcli import parse_contacts
@@ -168,6 +168,8 @@ def test_a_stopped_sip_client_turns_gone_within_the_promised_time(pbx, crew):
     took = time.monotonic() - stopped
     assert took <= promised, f"gone after {took:.1f} s, promised {promised} s"
     assert crew.text("#summary") == "3 of 4 phones ready"
+    # the page keeps when it last saw each phone, for a restart (its state directory, its own)
+    assert "saal2" in json.loads(pbx.lab.run(f"cat {BOARD_SEEN}").stdout)
     assert re.fullmatch(r"gone since \d\d:\d\d:\d\d", crew.text("#attention li[data-phone='saal2'] .state"))
     crew.screenshot(pbx.work / "board.png")  # docs/images/board.png is one of these
     print(f"screenshot: {pbx.work / 'board.png'} (gone after {took:.1f} s)")
@@ -191,5 +193,5 @@ def test_the_teardown_ends_the_board_and_removes_the_crews_hash(pbx, crew):
     run = pbx.run("teardown.py", "--data", f"selfservice__export_dir={pbx.work / 'claims'}", "--data", hand)
     assert run.returncode == 0, run.output
     assert "files: /var/lib/televoc-board" in run.output
-    assert pbx.lab.run("test -e /var/lib/televoc-board", check=False).returncode == 1
+    assert pbx.lab.run(f"test -e /var/lib/televoc-board || test -e {BOARD_SEEN}", check=False).returncode == 1
     assert status(pbx.lab, URL + "/board") == "000"

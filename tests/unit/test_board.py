@@ -381,3 +381,31 @@ def test_the_boards_promise_uses_the_qualify_asterisk_is_given():
     options = dict(AOR_OPTIONS)
     assert int(options["qualify_frequency"]) == render.QUALIFY_SECONDS
     assert float(options["qualify_timeout"]) == render.QUALIFY_TIMEOUT
+
+
+def test_a_restarted_page_still_knows_who_is_gone_since_when(tmp_path):
+    config = {**CONFIG, "seen_file": str(tmp_path / "board-seen.json"), "cache_seconds": 3}
+    now = [1000.0]
+    answers = {"registered": True}
+
+    def read(live):
+        contacts = (contact("saal1", "Avail"),) if answers["registered"] else ()
+        return state(*contacts), None
+
+    class Fake(board.Live):
+        def read_state(self):
+            return read(self)
+
+    first = Fake(config, clock=lambda: now[0])
+    assert "saal1" not in {r.phone.name for r in first.current().attention}  # ready
+    assert json.loads((tmp_path / "board-seen.json").read_text()) == {"saal1": 1000.0}
+    # the page restarts (a deploy changed it) while saal1's SIP client is stopped
+    answers["registered"] = False
+    now[0] = 1100.0
+    again = Fake(config, clock=lambda: now[0]).current()
+    saal1 = next(r for r in again.attention if r.phone.name == "saal1")
+    assert (saal1.state, saal1.since) == (board.GONE, 1000.0)
+    # an unreadable record is no record: the board works from memory
+    (tmp_path / "board-seen.json").write_text("not json")
+    assert board.load_seen(str(tmp_path / "board-seen.json")) == {}
+    board.save_seen(str(tmp_path / "nowhere" / "board-seen.json"), {"x": 1.0})  # cannot write: no error

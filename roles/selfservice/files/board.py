@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -55,6 +56,7 @@ WRONG_PASSWORD_LOG = "televoc-page: crew login failed from {source}"
 LOGIN_LIMIT = (10, 600.0)  # login attempts per source, per seconds
 SESSION_HOURS = 12
 READ_TIMEOUT = 10  # seconds for Asterisk to answer one listing
+SEEN_SAVE_SECONDS = 30  # when each phone was last seen, kept on disk at most this old (a restart)
 ATTENTION_SHOWN = 100  # rows in "needs attention first" (the rest: counted)
 # Up to this many phones the board lists every phone; above, one location at a time (?location=
 # NAME; ?all=1 lists all): 10,000 phones are 3 MB of HTML, every 5 s, on a smartphone.
@@ -174,8 +176,9 @@ def classify(in_asterisk: bool, statuses: Iterable[str], last_seen: float | None
 
 @dataclass
 class Memory:
-    """What the board remembers between reads (since it started): when each phone was last
-    seen registered, and since when it is in its state."""
+    """What the board remembers between reads: when each phone was last seen registered (kept
+    on disk too, so that a restart of the page still knows who is gone), and since when it is
+    in its state (since the page started)."""
 
     last_seen: dict[str, float] = field(default_factory=dict)
     state: dict[str, tuple[str, float | None]] = field(default_factory=dict)
@@ -339,10 +342,11 @@ class Live:
         self.phones = phones_of(config)
         self.cli = [asterisk, "-C", config.get("etc", "/etc/asterisk/asterisk.conf"), "-rx"]
         self.run = run or self._run
-        self.memory = Memory()
+        self.memory = Memory(last_seen=load_seen(config.get("seen_file")))
         self.lock = threading.Lock()
         self.view: View | None = None
         self.reads = 0
+        self.saved_at: float | None = None
 
     def _run(self, argv: list[str]) -> str:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=READ_TIMEOUT, check=False)
@@ -383,8 +387,38 @@ class Live:
             if self.view is None or now - self.view.read_at >= self.config.get("cache_seconds", 3):
                 state, error = self.read_state()
                 self.reads += 1
+                before = set(self.memory.last_seen)
                 self.view = build_view(self.config, self.phones, state, self.memory, self.fetches(), now, error)
+                new = set(self.memory.last_seen) != before
+                if new or self.saved_at is None or now - self.saved_at >= SEEN_SAVE_SECONDS:
+                    save_seen(self.config.get("seen_file"), self.memory.last_seen)
+                    self.saved_at = now
             return self.view
+
+
+def load_seen(path: str | None) -> dict[str, float]:
+    """When each phone was last seen registered, as the page kept it (nothing when unreadable)."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            seen = json.load(f)
+        return {str(k): float(v) for k, v in seen.items()} if isinstance(seen, dict) else {}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def save_seen(path: str | None, seen: dict[str, float]) -> None:
+    """Keep `seen` in `path` (written beside it, renamed: never half written); a failure to
+    write leaves the board working, from memory."""
+    if not path:
+        return
+    try:
+        with open(path + ".new", "w", encoding="utf-8") as f:
+            json.dump(seen, f)
+        os.replace(path + ".new", path)
+    except OSError:
+        pass
 
 
 # --- the web part --------------------------------------------------------------------------
