@@ -409,3 +409,37 @@ def test_a_restarted_page_still_knows_who_is_gone_since_when(tmp_path):
     (tmp_path / "board-seen.json").write_text("not json")
     assert board.load_seen(str(tmp_path / "board-seen.json")) == {}
     board.save_seen(str(tmp_path / "nowhere" / "board-seen.json"), {"x": 1.0})  # cannot write: no error
+
+
+def test_the_board_and_the_registration_page_are_one_application(tmp_path, monkeypatch):
+    """What page.py's main() does with --claim-code and --board: the page's application, the
+    board registered in it; both answer, and the page's own limits still count every post."""
+    from roles.selfservice import schema
+    from roles.selfservice.files import claimsdb
+
+    from .test_selfservice_page import SETTINGS as PAGE_SETTINGS
+
+    db = tmp_path / "selfservice" / "claims.sqlite3"
+    (tmp_path / "m.sql").write_text(schema.upgrade_sql(None))
+    (tmp_path / "w.json").write_text(json.dumps({"settings": PAGE_SETTINGS, "endpoint_defaults": {"context": "x"}}))
+    migrate = ["--db", str(db), "--owner", "root", "migrate", str(tmp_path / "m.sql"), str(tmp_path / "w.json")]
+    assert claimsdb.main(migrate) == 0
+    crew = board_crew(board_directory(tmp_path / "event", monkeypatch))
+    assert crew is not None
+    (tmp_path / "crew.scrypt").write_text(crew.hashed)
+    (tmp_path / "board.json").write_text(json.dumps({**CONFIG, "hash": str(tmp_path / "crew.scrypt")}))
+    lines: list[str] = []
+    app = page.create_app(str(db), "*23", log=lines.append)
+    board.register(app, str(tmp_path / "board.json"), "asterisk", lines.append, page.Limiter, page.source_of)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.23.0.51"
+    assert "Get your own number" in client.get("/").get_data(as_text=True)
+    assert client.get("/board").headers["Location"].endswith("/board/login")
+    token = csrf(client)
+    assert client.post("/board/login", data={"csrf_token": token, "password": "wrong-wrong-wrong"}).status_code == 403
+    right = client.post("/board/login", data={"csrf_token": token, "password": PASSWORD})
+    assert right.status_code == 302 and "HttpOnly" in right.headers["Set-Cookie"]
+    assert lines == [
+        board.WRONG_PASSWORD_LOG.format(source="10.23.0.51"),
+        "televoc-page: crew logged in from 10.23.0.51",
+    ]
