@@ -33,6 +33,7 @@ asterisk.passwords_bridged(plan.asterisk, snapshot)  # no restart may load an ac
 switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 selfservice.database_migrated(plan.selfservice, claims)  # claims kept; Asterisk reads them live
+selfservice.board_password_in_place(plan.board, snapshot)  # the crew's, hashed; no board: nothing
 asterisk.event_served(plan.asterisk, changes, snapshot)
 calllog.call_log_in_place(directory.event.call_log.enabled, snapshot, switched)  # off: nothing written
 snom.provisioning_published(directory, plan.provisioning, snapshot, publication)

@@ -38,6 +38,7 @@ switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 asterisk.event_removed(plan.asterisk, snapshot, leftovers)  # reloaded; every object listed: none of the event's
 selfservice.database_removed(claims, leftovers)  # after Asterisk stopped reading it
+selfservice.board_password_removed(snapshot, leftovers)  # the crew's, hashed (the page is gone)
 calllog.call_log_removed(snapshot, leftovers)  # after Asterisk stopped writing it (CDR off)
 snom.teardown_judged(record, outcome, leftovers)
 leftovers_reported(leftovers)  # one message for this PBX; fails naming whatever is left

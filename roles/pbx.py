@@ -33,11 +33,13 @@ ALL_SETTINGS = (
 )
 
 
-def _arguments(settings, module_paths: list[str], commands, aors: int | None) -> dict:
-    """PbxSnapshot's arguments: the roles' files, their commands, how many aors."""
+def _arguments(settings, module_paths: list[str], commands, aors: int | None, board: bool = False) -> dict:
+    """PbxSnapshot's arguments: the roles' files, their commands, how many aors (`board`: the
+    crew's hashed password for the board and the file where the page keeps who it saw, too)."""
     snom_digests, snom_texts = snom.snapshot_paths(settings)
+    board_paths = (selfservice.BOARD_HASH, selfservice.BOARD_SEEN) if board else ()
     return {
-        "digests": (*module_paths, *asterisk.snapshot_paths(settings), *snom_digests),
+        "digests": (*module_paths, *asterisk.snapshot_paths(settings), *snom_digests, *board_paths),
         "texts": (*snom_texts, *runs.snapshot_paths(settings), *asterisk.snapshot_texts(settings)),
         "cli_command": settings.asterisk__cli,
         "configuration": settings.nixos__configuration,
@@ -60,6 +62,7 @@ def arguments_of(settings, plan: Plan) -> dict:
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
         None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
+        board=plan.board is not None or plan.asterisk.removal is not None,  # a teardown removes it
     )
 
 
@@ -125,17 +128,18 @@ def known_arguments(settings, directory: Directory) -> dict:
     """PbxSnapshot's arguments for a deploy of `directory`, before its plan is rendered: the
     files NixOS serves are Asterisk's config files (asterisk.conf_file_names), the module
     ships the provisioning server's code and the self-service database's command beside it,
-    Asterisk serves an aor per account; where self-service is served, the page and its
-    templates too."""
+    Asterisk serves an aor per account; where self-service or the board is served, the page
+    and its templates too (and the board's files)."""
     embedded = [snom.PROVISIOND.name, selfservice.CLAIMSDB.name]
-    if selfservice.page_service(directory) is not None:
-        embedded += [selfservice.PAGE.name, selfservice.TEMPLATES_FILE]
+    if selfservice.registration_on(directory) or selfservice.board_on(directory):
+        embedded += [selfservice.PAGE.name, selfservice.TEMPLATES_FILE, *selfservice.board_files(directory)]
     etc = [f"{nixos.ASTERISK_ETC}/{name}" for name in asterisk.conf_file_names(directory)]
     return _arguments(
         settings,
         nixos.paths_named(settings, embedded, etc),
         (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands(), *calllog.snapshot_commands()),
         len({a.name for a in directory.accounts}),
+        board=selfservice.board_on(directory),
     )
 
 

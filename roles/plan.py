@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from roles import asterisk, calllog, nixos, selfservice, snom  # noqa: F401  (calllog: its settings)
 from roles.event import Directory
 from roles.event.routing import resolve
+from roles.selfservice import BoardCrew
 from roles.shared import names
 from roles.shared.settings import check_given as _check_given
 from roles.shared.settings import read
@@ -63,8 +64,19 @@ PAGE_COMMENT = (
     "served by waitress), as the asterisk user (it writes the database Asterisk reads), open",
     "to the phone network only; it sees neither the crew's passwords nor the phones' files.",
 )
-PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page.",)
+PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page, failed crew logins on the board.",)
+BOARD_COMMENT = (
+    "The crew's board (board.py, a part of the same web application; its phones in board.json):",
+    "it reads Asterisk's state with Asterisk's CLI (its control socket: AF_UNIX) and checks",
+    "the crew's login against the hash in {hash} (outside the Nix store).",
+)
+BOARD_LABELS = {
+    "board": "The crew's board's code",
+    "config": "The crew's board's settings and phones (no secret)",
+    "parser": "A parser of Asterisk's answers the board shares with the deploy",
+}
 PAGE_DESCRIPTION = "televoc self-service registration page"
+BOARD_DESCRIPTION = "televoc crew board"
 PAGE_CODE_LABEL = "The registration page's code"
 PAGE_TEMPLATES_LABEL = "The registration page's templates"
 PAGE_PACKAGES = ("flask", "flask-wtf", "waitress")
@@ -87,6 +99,7 @@ class Plan:
     + module: the NixOS module around them, with the files shipped beside it
     + serving: what NixOS serves once switched to the module, for the step's name
     + selfservice: the self-service database (claims), what the deploy keeps there
+    + board: the crew's password for the board, hashed (None: no board)
     """
 
     asterisk: asterisk.AsteriskConfig
@@ -94,6 +107,7 @@ class Plan:
     module: nixos.Module = field(repr=False)
     serving: str
     selfservice: selfservice.Database = selfservice.Database(serves=False)
+    board: BoardCrew | None = None
 
 
 def buildup(directory: Directory, where: Where = Where(), control: dict | None = None) -> Plan:
@@ -104,9 +118,15 @@ def buildup(directory: Directory, where: Where = Where(), control: dict | None =
     return Plan(
         asterisk=config,
         provisioning=provisioning,
-        module=module(directory, config, provisioning.server, selfservice.page_service(directory)),
+        module=module(
+            directory,
+            config,
+            provisioning.server,
+            selfservice.page_service(directory, provisioning.server.state_path if provisioning.server else None),
+        ),
         serving="the event's Asterisk config",
         selfservice=selfservice.database(directory, asterisk.realtime_defaults(directory.event)),
+        board=selfservice.board_crew(directory),
     )
 
 
@@ -209,12 +229,15 @@ def module(
         script=claims_script,
         comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
     )
-    if page is not None and config.enable:  # the registration page (none at teardown)
+    if page is not None and config.enable:  # the registration page and the board (none at teardown)
+        comment = tuple(line.format(script=selfservice.PAGE.name) for line in PAGE_COMMENT) if page.registration else ()
+        if page.board:
+            comment += tuple(line.format(hash=selfservice.BOARD_HASH) for line in BOARD_COMMENT)
         daemons.append(
             nixos.Daemon(
                 name=page.service,
-                description=PAGE_DESCRIPTION,
-                comment=tuple(line.format(script=selfservice.PAGE.name) for line in PAGE_COMMENT),
+                description=PAGE_DESCRIPTION if page.registration else BOARD_DESCRIPTION,
+                comment=comment,
                 script=selfservice.PAGE.name,
                 arguments=page.arguments,
                 bind=page.bind,
@@ -224,9 +247,11 @@ def module(
                 state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it, 0750
                 hidden=(posixpath.dirname(config.secrets_path), snom.PROVISIONING_DIR, "/var/lib/asterisk"),
                 log=page.log_path,  # its jail reads it: it exists before the page counts as started
+                unix_sockets=page.board,  # the board asks Asterisk's CLI
             )
         )
-        openings.append(nixos.Opening("registration page", "tcp", (page.port, page.port), (page.network,)))
+        what = "registration page" if page.registration else "crew's board"
+        openings.append(nixos.Opening(what, "tcp", (page.port, page.port), (page.network,)))
         jails.append(
             nixos.Jail(
                 name=page.service,
@@ -241,6 +266,10 @@ def module(
             nixos.Embedded(selfservice.PAGE.name, selfservice.PAGE.read_text(encoding="utf-8"), PAGE_CODE_LABEL),
             nixos.Embedded(selfservice.TEMPLATES_FILE, selfservice.page_templates(), PAGE_TEMPLATES_LABEL),
         )
+        if page.board:
+            embedded += tuple(
+                nixos.Embedded(name, text, BOARD_LABELS[kind]) for name, kind, text in selfservice.board_embedded(page)
+            )
     return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), (tool,))
 
 

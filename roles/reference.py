@@ -26,6 +26,7 @@ from roles import plan, preflight  # noqa: F401  (imports every role: each decla
 from roles.event.model import (
     Announcement,
     BaseEntry,
+    Board,
     CallLog,
     ConferenceEntry,
     Event,
@@ -178,7 +179,7 @@ def render() -> str:
     parts = [
         HEAD,
         "## event.yml\n\nSettings that hold for the whole event.\n",
-        _table(Event, nested=(Trunk, Venue, SelfService, CallLog)),
+        _table(Event, nested=(Trunk, Venue, SelfService, Board, CallLog)),
         "### trunk\n\n`trunk:` in event.yml: the event's account at an upstream SIP network. Its password is "
         "not here: it lives in the trunk's secret file.\n",
         _table(Trunk, "trunk."),
@@ -192,6 +193,9 @@ def render() -> str:
         "#### claimable and temporary\n\nEach range is `first` and `last`, both included, numbers of one "
         "length; the two ranges share no number, and no number of the crew lies inside either.\n",
         _table(NumberRange, "self_service.<range>."),
+        "### board\n\n`board:` in event.yml: the crew's live buildup board, every phone's state by location, "
+        "behind a crew login, in the registration page's web application ([board.md](board.md)).\n",
+        _table(Board, "board."),
         "### call_log\n\n`call_log:` in event.yml: a record of every call in a database on the PBX, for the "
         "crew's statistics; off unless turned on ([call-log.md](call-log.md)).\n",
         _table(CallLog, "call_log."),

@@ -1,9 +1,10 @@
-"""`python -m roles.event check|new-secret|passwords|directory|trunk-password --event DIR [NAME ...]`:
+"""`python -m roles.event check|new-secret|passwords|directory|trunk-password|board-password --event DIR [NAME ...]`:
 validate a directory, create its secret, show phones' passwords (to type into a phone by hand),
 write the phone directory, printable and its exports (`--out DIR`, default ./reports;
 `--format html,csv,json,vcard,yealink`, default all; `--claims FILE` adds the participants'
-claims that want to be listed, from the CSV `./televoc claims INVENTORY` writes), store the upstream trunk's password
-(asked for, never echoed) in its file with mode 0600."""
+claims that want to be listed, from the CSV `./televoc claims INVENTORY` writes), store the
+upstream trunk's password (asked for, never echoed) in its file with mode 0600, and the
+crew's password for the board alike."""
 
 import argparse
 import getpass
@@ -16,7 +17,7 @@ from . import phonebook
 from .claimslist import listed_claims
 from .errors import EventError
 from .load import load_directory, load_event
-from .secret import create_secret, secret_path, trunk_secret_path
+from .secret import MIN_BOARD_PASSWORD, board_secret_path, create_secret, secret_path, trunk_secret_path
 from .sources import display
 
 
@@ -56,9 +57,22 @@ def _write_directory(directory_model, out: Path, formats: list[str], claims=()) 
     return 0
 
 
+def _write_private(path: Path, text: str) -> None:
+    """`text` into `path`, mode 0600, by rename (never half written, never open to others)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.replace(new, path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roles.event")
-    parser.add_argument("command", choices=["check", "new-secret", "passwords", "directory", "trunk-password"])
+    parser.add_argument(
+        "command", choices=["check", "new-secret", "passwords", "directory", "trunk-password", "board-password"]
+    )
     parser.add_argument("--event", default="group_data/event", help="the event directory")
     parser.add_argument("names", nargs="*", help="passwords: only these phones")
     parser.add_argument("--out", default="reports", help="directory: where to write the files")
@@ -92,14 +106,25 @@ def main(argv=None) -> int:
         if not password:
             print("televoc: no password given: nothing written", file=sys.stderr)
             return 2
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        new = path.with_name(path.name + ".new")
-        new.unlink(missing_ok=True)
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
-        os.replace(new, path)
+        _write_private(path, password)
         print(f"wrote the trunk's password to {path} (mode 0600): keep it out of git")
+        return 0
+
+    if args.command == "board-password":
+        try:
+            event = load_event(directory)
+        except EventError as e:
+            return _refused(e)
+        path = board_secret_path(event, directory)
+        password = getpass.getpass("the crew's password for the board: ").strip()
+        if len(password) < MIN_BOARD_PASSWORD:
+            print(f"televoc: fewer than {MIN_BOARD_PASSWORD} characters: nothing written", file=sys.stderr)
+            return 2
+        if getpass.getpass("again: ").strip() != password:
+            print("televoc: the two differ: nothing written", file=sys.stderr)
+            return 2
+        _write_private(path, password)
+        print(f"wrote the crew's board password to {path} (mode 0600): keep it out of git")
         return 0
 
     if args.command == "new-secret":

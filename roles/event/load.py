@@ -22,7 +22,14 @@ from .dect import check_dect
 from .entries import BaseView, PhoneView, test_numbers_of, validate_bases, validate_groups, validate_phones
 from .errors import EventError
 from .model import DEFAULT_RING_TIMEOUT, AnnouncementAudio, Directory, Event
-from .secret import read_secret, read_trunk_password, secret_path, trunk_secret_path
+from .secret import (
+    board_secret_path,
+    read_board_password,
+    read_secret,
+    read_trunk_password,
+    secret_path,
+    trunk_secret_path,
+)
 from .selfservice import Claim, check_claims, check_self_service
 from .services import ServiceView, check_services, validate_services
 from .sources import (
@@ -158,7 +165,7 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         service_views = validate_services(services_file)
         code = event.pickup_code if event is not None else None
         check_services(event, services_file, service_views, entries, tests, code, claims)
-    trunk_password = None
+    trunk_password = board_password = None
     audio: list[AnnouncementAudio] = []
     if event is not None:
         _announcement_numbers(event, event_file, entries, tests, services_file, service_views)
@@ -169,6 +176,9 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         if event.trunk is not None:
             check_trunk(event.trunk, event_file, entries, tests, event.pickup_code)
             trunk_password = read_trunk_password(trunk_secret_path(event, directory), directory, report)
+        _board_port(event, event_file)
+        if event.board is not None and event.board.enabled:
+            board_password = read_board_password(board_secret_path(event, directory), directory, report)
         _pbx_address_needed(event, event_file, phones_file, views, dect_file, base_views)
     secret = None
     if event is not None and phones_data is not None:
@@ -179,7 +189,28 @@ def _load(directory: Path, claims: Sequence[Claim]) -> Directory:
         record.save(accepted=not (report or event is None or phones_data is None))
     if report or event is None or phones_data is None:
         raise EventError(report.problems(), display(directory))
-    return assemble.directory(event, views, group_views, secret, trunk_password, base_views, audio, service_views)
+    built = assemble.directory(event, views, group_views, secret, trunk_password, base_views, audio, service_views)
+    return built.model_copy(update={"board_password": board_password}) if board_password else built
+
+
+def _board_port(event: Event, event_file: SourceFile) -> None:
+    """The board is served by the registration page's web application: with self-service on,
+    on its port; a different board.port would be ignored, so it is refused."""
+    board, s = event.board, event.self_service
+    if board is None or not board.enabled:
+        return
+    if s is not None and s.enabled and "port" in board.model_fields_set and board.port != s.page_port:
+        event_file.add(
+            ("board", "port"),
+            f"{board.port} is not self_service.page_port ({s.page_port}): with self-service the board is served "
+            "by the registration page's web application on its port: leave board.port out",
+        )
+    elif (s is None or not s.enabled) and board.port == event.provisioning.http_port:
+        event_file.add(
+            ("board", "port"),
+            f"{board.port} is the provisioning server's port (provisioning.http_port): "
+            "choose another port for the board",
+        )
 
 
 def _announcement_numbers(

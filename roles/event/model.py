@@ -423,6 +423,35 @@ class CallLog(Strict):
     )
 
 
+class Board(Strict):
+    """`board:` in event.yml: the crew's live buildup board, a page behind a crew login in the
+    same web application as the registration page (docs/board.md)."""
+
+    enabled: StrictBool = Field(
+        True, json_schema_extra=doc("`false` turns the board off (its password file is then not needed)")
+    )
+    port: Number = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="board.port is the web application's TCP port (1 to 65535)",
+        json_schema_extra=doc(
+            "the TCP port of the web application that serves the board (`http://<pbx_address>:8080/board`), "
+            "open to the phone network only; with self-service it is `self_service.page_port` (leave this out)",
+            "8080",
+        ),
+    )
+    password_file: str | None = Field(
+        None,
+        description="board.password_file is the path of the crew's password file",
+        json_schema_extra=doc(
+            "where the crew's password is (`$TELEVOC_BOARD_SECRET_FILE` overrides it; write it with "
+            "`python -m roles.event board-password`); relative to the event directory",
+            "`~/.config/televoc/<name>.board.secret`",
+        ),
+    )
+
+
 class SelfService(Strict):
     """`self_service:` in event.yml: participants bring their own phones, get a temporary
     number, and claim the number they want (docs/self-service.md). First step: declared and
@@ -651,6 +680,13 @@ class Event(Strict):
         None,
         json_schema_extra=doc(
             "participants' own phones: temporary numbers and claimed numbers (docs/self-service.md)", "off"
+        ),
+    )
+    board: Board | None = Field(
+        None,
+        json_schema_extra=doc(
+            "the crew's live buildup board: every phone's state by location, behind a crew login (docs/board.md)",
+            "off",
         ),
     )
     call_log: CallLog = Field(
@@ -1298,6 +1334,8 @@ class Directory(BaseModel):
     bases: tuple[DectBase, ...] = ()  # DECT base stations (dect.yml)
     announcements: tuple[AnnouncementAudio, ...] = ()  # this PBX's (with venues: its venue's)
     services: Services = Services()  # paging, intercoms, conference rooms (services.yml)
+    # the crew's password for the board (event.yml board:), read from its file
+    board_password: str | None = Field(None, repr=False)
     # (peer_key, password) for each pair of venues (roles/event/venues.py)
     peer_passwords: tuple[tuple[str, str], ...] = Field((), repr=False)
 

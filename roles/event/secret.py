@@ -19,6 +19,8 @@ from .sources import SECRET_ORDER, Report, display
 
 SECRET_ENV = "TELEVOC_SECRET_FILE"
 TRUNK_SECRET_ENV = "TELEVOC_TRUNK_SECRET_FILE"
+BOARD_SECRET_ENV = "TELEVOC_BOARD_SECRET_FILE"
+MIN_BOARD_PASSWORD = 12
 MIN_SECRET_LENGTH = 32
 
 
@@ -40,6 +42,46 @@ def trunk_secret_path(event: Event, directory: Path) -> Path:
     if event.trunk is not None and event.trunk.secret_file:
         return (directory / Path(event.trunk.secret_file).expanduser()).resolve()
     return Path.home() / ".config" / "televoc" / f"{event.name}.trunk.secret"
+
+
+def board_secret_path(event: Event, directory: Path) -> Path:
+    """Where the crew's password for the board lives: $TELEVOC_BOARD_SECRET_FILE,
+    board.password_file, or ~/.config/televoc/<event>.board.secret. Keep it out of git."""
+    if os.environ.get(BOARD_SECRET_ENV):
+        return Path(os.environ[BOARD_SECRET_ENV]).expanduser()
+    if event.board is not None and event.board.password_file:
+        return (directory / Path(event.board.password_file).expanduser()).resolve()
+    return Path.home() / ".config" / "televoc" / f"{event.name}.board.secret"
+
+
+def read_board_password(path: Path, directory: Path, report: Report) -> str | None:
+    """The crew's password for the board (the file's first line), or None with its problems
+    reported: missing, open to others, or shorter than MIN_BOARD_PASSWORD characters."""
+    create = f"write it: python -m roles.event board-password --event {shlex.quote(display(directory))}"
+    if not path.is_file():
+        report.add(
+            SECRET_ORDER, None, f"{path}: the crew's board password file is missing, but event.yml has board:: {create}"
+        )
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        report.add(
+            SECRET_ORDER,
+            None,
+            f"{path}: the crew's board password file is open to others (mode {mode:04o}): "
+            f"chmod 600 {shlex.quote(str(path))}",
+        )
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    password = lines[0].strip() if lines else ""
+    if len(password) < MIN_BOARD_PASSWORD:
+        report.add(
+            SECRET_ORDER,
+            None,
+            f"{path}: the crew's board password has fewer than {MIN_BOARD_PASSWORD} characters: {create}",
+        )
+        return None
+    return password
 
 
 def read_trunk_password(path: Path, directory: Path, report: Report) -> str | None:

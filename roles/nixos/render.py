@@ -146,6 +146,8 @@ class Daemon:
       unit creates it (ExecStartPre, as its user) before it counts as started. A simple unit
       counts as started once forked, seconds before Python opens the file on a loaded host,
       and fail2ban, started after it, exits for good on a jail whose log file is missing.
+    + unix_sockets: it may also use UNIX sockets (Asterisk's CLI: its control socket), besides
+      IPv4 and IPv6
     """
 
     name: str
@@ -160,6 +162,7 @@ class Daemon:
     state: str | None = None
     hidden: tuple[str, ...] = ()
     log: str = ""
+    unix_sockets: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ snapshot = pbx.read(plan)                  # runs snapshot_commands(): the one r
 state = selfservice.held(snapshot)         # what the database held
 selfservice.claims_respected(event_dir, event, state)   # deploy: first, before any change
 selfservice.database_migrated(plan.selfservice, state)  # deploy: after NixOS switched
+selfservice.board_password_in_place(plan.board, snapshot)  # deploy: the crew's, hashed
 selfservice.claims_exported(state)                      # teardown: CSV on this machine
 selfservice.database_removed(state, leftovers)          # teardown: then the database goes
+selfservice.board_password_removed(snapshot, leftovers)  # teardown: the crew's, hashed
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import posixpath
 import shlex
 
 from pyinfra import host
+from pyinfra.api import HiddenValue
 
 from roles.event import Directory
 from roles.shared import names, pbxfacts
+from roles.shared.files import managed_file, paths_absent
 from roles.shared.leftovers import Leftovers
-from roles.shared.ops import deploy
+from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, declare, defaults, read, text
 from roles.shared.snapshot import Snapshot
 
 from . import operations
-from .render import Database
+from .render import BOARD_HASH, BOARD_SEEN, BoardCrew, Database
 from .state import NO_TOOL, DbState, parse
 
 READ = "selfservice"  # the snapshot's output of `televoc-claims read`
@@ -97,4 +101,42 @@ def database_removed(state: DbState, leftovers: Leftovers):
         tool=names.SELFSERVICE_TOOL,
         state=state,
         removed=leftovers.removed,
+    )
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def board_password_in_place(crew: BoardCrew | None, snapshot: Snapshot | None):
+    """The crew's password for the board, hashed, where the page reads it (after NixOS
+    switched: the asterisk group exists). No board: nothing (a board turned off keeps its
+    file until the teardown)."""
+    if crew is None:
+        return
+    known = {"current": snapshot.digests[crew.path]} if snapshot is not None and crew.path in snapshot.digests else {}
+    as_needed(snapshot)(
+        managed_file,
+        name="The crew's board password is in place, hashed, outside the Nix store (root:asterisk 0640)",
+        path=crew.path,
+        content=HiddenValue(crew.hashed),
+        mode="640",
+        group="asterisk",
+        dir_mode="750",
+        unchanged="The board keeps the crew's password it had.",
+        **known,
+    )
+
+
+@deploy("Self-service", data_defaults=defaults(ALL_SETTINGS))
+def board_password_removed(snapshot: Snapshot | None, leftovers: Leftovers):
+    """Teardown: the crew's hashed password and its directory are gone, and the page's record
+    of when it last saw each phone."""
+    paths = [posixpath.dirname(BOARD_HASH), BOARD_SEEN]
+    present = None
+    if snapshot is not None and all(p in snapshot.digests for p in (BOARD_HASH, BOARD_SEEN)):
+        present = [path for path, file in zip(paths, (BOARD_HASH, BOARD_SEEN), strict=True) if snapshot.digests[file]]
+    as_needed(snapshot)(
+        paths_absent,
+        name="The crew's board password and the board's record are removed from the PBX",
+        paths=paths,
+        removed=leftovers.removed,
+        present=present,
     )

@@ -203,7 +203,14 @@ def test_the_module_serves_the_page_to_the_phone_network_only(tmp_path):
     assert [(o.protocol, o.ports, o.sources) for o in page] == [("tcp", (8080, 8080), ("10.23.0.0/24",))]
     assert "televoc-page" in plan.module.jails and PAGE_JAIL_REGEX.replace("\\", "") in text.replace("\\", "")
     shipped = {e.name: e.text for e in plan.module.embedded}
-    assert set(json.loads(shipped[TEMPLATES_FILE])) == {"base.html", "index.html", "claimed.html", "message.html"}
+    page_templates = {"base.html", "index.html", "claimed.html", "message.html"}
+    board_templates = {
+        "board.html",
+        "board-body.html",
+        "board-login.html",
+        "board-row.html",
+    }  # the crew's board, same application
+    assert set(json.loads(shipped[TEMPLATES_FILE])) == page_templates | board_templates
     assert "password" not in text.lower().replace("passwords", "")  # the module is world-readable
     none = buildup(directory(tmp_path / "none", ""))
     assert "televoc-page" not in none.module.text and "page.py" not in {e.name for e in none.module.embedded}

@@ -256,14 +256,16 @@ def file_log(path: str) -> Callable[[str], None]:
     return write
 
 
-def load_claimsdb(path: str):
-    """claimsdb.py from `path`: the same functions as the televoc-claims command."""
+def load_claimsdb(path: str, name: str = "claimsdb"):
+    """claimsdb.py from `path`: the same functions as the televoc-claims command (`name`:
+    another module shipped beside the page, board.py)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("claimsdb", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise SystemExit(f"televoc-page: no claimsdb.py at {path}")
+        raise SystemExit(f"televoc-page: no {name}.py at {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before it runs: a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -274,15 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claimsdb", default=None, help="claimsdb.py, the database's code (run as a script)")
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--claim-code", required=True)
+    parser.add_argument("--claim-code", default=None, help="none: no registration page (the board alone)")
     parser.add_argument("--sip-server", default=None, help="default: the address the page was asked at")
     parser.add_argument("--log", required=True)
     parser.add_argument("--templates", default=None, help="a JSON file: name -> template (default: templates/)")
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--board", default=None, help="board.py: serve the crew's board too")
+    parser.add_argument("--board-config", default=None, help="the board's settings and phones (JSON)")
+    parser.add_argument("--board-module", action="append", default=[], help="module=path: the board's parsers")
+    parser.add_argument("--asterisk", default="asterisk", help="Asterisk's binary (the board reads the PBX with it)")
     args = parser.parse_args(argv)
     log = file_log(args.log)  # first: fail2ban's jail reads it from the start
     global claimsdb
-    if claimsdb is None:
+    if claimsdb is None and args.claim_code:
         claimsdb = load_claimsdb(args.claimsdb or str(Path(__file__).with_name("claimsdb.py")))
     import waitress  # type: ignore[import-untyped]  # only to serve: the tests drive the app without it
 
@@ -291,7 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.templates:
         with open(args.templates, encoding="utf-8") as f:
             templates = json.load(f)
-    app = create_app(args.db, args.claim_code, args.sip_server, log, templates=templates)
+    if args.board:  # the crew's board (board.py, a blueprint of this application)
+        board = load_claimsdb(args.board, "board")
+        board.load_modules(args.board_module)
+    if args.claim_code:
+        app = create_app(args.db, args.claim_code, args.sip_server, log, templates=templates)
+    else:  # self-service off: the board alone
+        app = board.bare_app(templates, str(TEMPLATES))
+    if args.board:
+        board.register(app, args.board_config, args.asterisk, log, Limiter, source_of)
     log(f"televoc-page: listening on {args.bind}:{args.port}")
     waitress.serve(app, host=args.bind, port=args.port, threads=args.threads, ident="televoc")
     return 0
