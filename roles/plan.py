@@ -73,7 +73,7 @@ BOARD_COMMENT = (
 BOARD_LABELS = {
     "board": "The crew's board's code",
     "config": "The crew's board's settings and phones (no secret)",
-    "parser": "A parser of Asterisk's answers the board shares with the deploy",
+    "parser": "Code the board shares with the deploy (a parser of Asterisk's answers, the call log's statistics)",
 }
 PAGE_DESCRIPTION = "televoc self-service registration page"
 BOARD_DESCRIPTION = "televoc crew board"

@@ -3,6 +3,9 @@ turned into the crew's statistics (stats.py: pure, for the command and for the c
 its steps: in place with the right owner and mode, exported to the crew's machine, removed at
 teardown (deploy.py, operations.py; export.py reads a copy of the file as rows)."""
 
+from pathlib import Path
+
+from . import stats
 from .deploy import (
     ALL_SETTINGS,
     SETTINGS,
@@ -13,9 +16,13 @@ from .deploy import (
     state_of,
 )
 
+# stats.py's file: the crew's board ships it to the PBX beside its own code (standard library only).
+STATS_FILE = Path(stats.__file__)
+
 __all__ = [
     "ALL_SETTINGS",
     "SETTINGS",
+    "STATS_FILE",
     "call_log_exported",
     "call_log_in_place",
     "call_log_removed",

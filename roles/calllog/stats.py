@@ -4,6 +4,9 @@
     stats = statistics(calls, locations(directory))
     print(text(stats))
 
+Standard library only at run time: the crew's board (roles/selfservice/files/board.py) runs it
+on the PBX, shipped beside the NixOS module.
+
 A row is what Asterisk wrote (roles/asterisk/render.py, CALL_LOG_COLUMNS): start, answer,
 src, dst, duration, billsec, disposition, ..., linkedid. One call can be several rows: Asterisk
 writes one per Dial() and one for what the dialplan does after a Dial() that failed (a group's
@@ -15,8 +18,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from roles.event import Directory
+if TYPE_CHECKING:  # only a type: the crew's board ships this file to the PBX on its own
+    from roles.event import Directory
 
 ANSWERED = "ANSWERED"
 NOT_A_PHONE = "(not a phone)"  # a group, a test number, an outside number

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roles import calllog
 from roles.event import Directory
 from roles.event.selfservice import temporary_calls
 from roles.shared import names, pbxcli, sections
@@ -38,6 +39,7 @@ BOARD_MODULES = {
     "board-names.py": ("roles.shared.names", Path(names.__file__)),
     "board-sections.py": ("roles.shared.sections", Path(sections.__file__)),
     "board-pbxcli.py": ("roles.shared.pbxcli", Path(pbxcli.__file__)),
+    "board-callstats.py": ("roles.calllog.stats", calllog.STATS_FILE),  # the call log's statistics
 }
 # The crew's password, hashed (scrypt), outside the Nix store: root:asterisk 0640 in a 0750
 # directory of its own (the page may not see /var/lib/televoc, where the SIP passwords are).
@@ -214,6 +216,8 @@ def board_config(directory: Directory, provisioning_state: str | None) -> str:
         "refresh_seconds": BOARD_REFRESH_SECONDS,
         "cache_seconds": BOARD_CACHE_SECONDS,
         "qualify_seconds": QUALIFY_SECONDS + QUALIFY_TIMEOUT,
+        # the call log's statistics (event.yml call_log:, off by default): Asterisk's database, read-only
+        "call_log": {"db": names.CALL_LOG_DB, "table": names.CALL_LOG_TABLE} if event.call_log.enabled else None,
     }
     return json.dumps(config, sort_keys=True, indent=1) + "\n"
 

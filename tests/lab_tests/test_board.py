@@ -25,6 +25,7 @@ import time
 import pytest
 
 from lab.browser import Browser, BrowserError
+from lab.callee import Dial
 from lab.deploys import Deployment, copy_example_event
 from lab.lab import Lab
 from lab.machine import IP
@@ -33,6 +34,7 @@ from lab.wait import wait_for
 from roles.selfservice import BOARD_HASH, BOARD_SEEN
 from roles.selfservice.files import board
 from roles.selfservice.render import BOARD_CACHE_SECONDS, BOARD_REFRESH_SECONDS
+from roles.shared.names import CALL_LOG_DB, CALL_LOG_TABLE
 from roles.shared.pbxcli import parse_contacts
 
 pytestmark = pytest.mark.lab
@@ -48,6 +50,7 @@ DESK_ENTRY = """  - {name: infodesk1, extension: 1101, display_name: Info Desk 1
      location: Foyer}
 """
 PROVISIONING_URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
+ECHO = "101"  # the example event's echo test number
 ROWS = (
     "JSON.stringify([...document.querySelectorAll('#locations li.row')].map(e => [e.dataset.phone, e.dataset.state]))"
 )
@@ -71,6 +74,7 @@ def pbx(tmp_path_factory):
     crew.chmod(0o600)
     with open(event / "event.yml", "a") as f:
         f.write(f"pbx_address: 127.0.0.1  # provisioned phones need it\nboard:\n  password_file: {crew}\n")
+        f.write("call_log: {enabled: true}  # the board's statistics\n")
     with open(event / "phones.yml", "a") as f:
         f.write(DESK_ENTRY)
     with Lab(work / "lab") as lab, SnomFleet(lab, work / "snom") as fleet:
@@ -89,6 +93,10 @@ def pbx(tmp_path_factory):
         fleet.start([SnomPhone(mac, port, 80, PROVISIONING_URL, ip=ip)])
         fleet.wait(mac, lambda s: s["registered"], what=f"{name} registered")
         wait_for(lambda: set(live_contacts(lab).values()) == {"Avail"} and len(live_contacts(lab)) == 4, 20, "4 phones")
+        # one call for the call log, before the board first reads it: saal1 calls the echo test number
+        dial = Dial.start(lab, "saal1", passwords["saal1"], ECHO, 5091, hold=1)
+        assert dial.wait(30) == 0, dial.messages()
+        lab.asterisk("channel request hangup all")
         deployment.work = work  # type: ignore[attr-defined]
         deployment.phones = phones  # type: ignore[attr-defined]
         yield deployment
@@ -148,6 +156,23 @@ def test_the_boards_counts_and_rows_match_the_lab(pbx, crew):
         assert "set up by hand" in row
     assert f"{location}: 1 of 1 ready" in crew.text("#locations")
     assert "Every phone is registered and answers." in crew.text("#attention")
+
+
+def test_the_board_shows_the_call_logs_statistics_as_asterisk_wrote_them(pbx, crew):
+    # what Asterisk wrote into its call log (read in the lab, apart from the board)
+    query = f"SELECT src, dst, disposition FROM {CALL_LOG_TABLE}"
+    read = (
+        "python3 -c 'import json, sqlite3; "
+        f'db = sqlite3.connect("file:{CALL_LOG_DB}?mode=ro", uri=True); '
+        f'print(json.dumps(db.execute("{query}").fetchall()))\''
+    )
+    written = json.loads(pbx.lab.run(read).stdout)
+    assert [tuple(r) for r in written] == [("1001", ECHO, "ANSWERED")], written
+    assert crew.text("#calls-total").startswith("1 call, 1 answered")
+    per_location = crew.text("#calls-per-location")
+    assert re.search(r"Hall A, lectern\s+1\s+0\s+0", per_location), per_location  # saal1 placed it
+    assert re.search(r"\(not a phone\)\s+0\s+1\s+1", per_location), per_location  # the echo answered
+    assert "Every number called was answered at least once." in crew.text("#calls")
 
 
 def test_a_stopped_sip_client_turns_gone_within_the_promised_time(pbx, crew):

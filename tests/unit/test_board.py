@@ -443,3 +443,99 @@ def test_the_board_and_the_registration_page_are_one_application(tmp_path, monke
         board.WRONG_PASSWORD_LOG.format(source="10.23.0.51"),
         "televoc-page: crew logged in from 10.23.0.51",
     ]
+
+
+def call_log_db(path: Path, rows: list[tuple]) -> Path:
+    """A call log as Asterisk's cdr_sqlite3_custom writes it (the columns the statistics read)."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE calls (start, src, dst, disposition, duration, billsec, cause, linkedid)")
+    db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    return path
+
+
+CALLS = [
+    ("2026-12-27 09:05:00", "1001", "1002", "ANSWERED", 30, 25, "16", "a"),
+    ("2026-12-27 09:10:00", "1002", "1101", "NO ANSWER", 20, 0, "19", "b"),
+    ("2026-12-27 10:01:00", "1600", "1101", "BUSY", 3, 0, "17", "c"),
+    ("2026-12-27 10:02:00", "1600", "1001", "ANSWERED", 60, 55, "16", "d"),
+]
+
+
+def test_the_call_logs_statistics_are_read_once_per_half_minute(tmp_path):
+    path = call_log_db(tmp_path / "master.db", CALLS)
+    now = [1000.0]
+    log = board.CallLog({**CONFIG, "call_log": {"db": str(path), "table": "calls"}}, clock=lambda: now[0])
+    calls = log.current()
+    assert calls is not None and calls.error is None
+    assert (calls.total, calls.answered) == (4, 2)
+    assert calls.per_hour == (("2026-12-27 09", 2), ("2026-12-27 10", 2))
+    # Hall A (saal1, desk) placed 1 call, received 3 (1101 twice, 1001 once), answered 1
+    assert ("Hall A", 1, 3, 1) in calls.per_location
+    assert calls.never == (("1101", 2, "Hall A"),)  # the info desk: two calls, none answered
+    call_log_db(tmp_path / "other.db", [])
+    path.unlink()  # within the half minute: the read is not made again
+    now[0] += board.CALLS_CACHE - 1
+    assert log.current() is calls
+    now[0] += 1
+    gone = log.current()
+    assert gone is not None and gone.error == "the call log could not be read: OperationalError"
+
+
+def test_the_call_log_off_shows_no_calls_and_an_empty_one_shows_none_yet(tmp_path):
+    assert board.CallLog(CONFIG).current() is None  # call_log off: no section
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()  # Asterisk makes the table at its first call
+    calls = board.CallLog({**CONFIG, "call_log": {"db": str(tmp_path / "empty.db")}}).current()
+    assert calls is not None and (calls.total, calls.never, calls.error) == (0, (), None)
+
+
+def test_never_reached_shows_the_most_called_first_and_counts_the_rest():
+    rows = [
+        {"start": "2026-12-27 09:00:00", "src": "1001", "dst": str(2000 + i), "disposition": "NO ANSWER"}
+        for i in range(board.NEVER_SHOWN + 5)
+    ]
+    rows += [{"start": "2026-12-27 09:01:00", "src": "1001", "dst": "2024", "disposition": "BUSY"}] * 3
+    calls = board.calls_view(rows, {}, 0.0)
+    assert calls.never[0] == ("2024", 4, "(not a phone)")
+    assert len(calls.never) == board.NEVER_SHOWN and calls.never_more == 5
+
+
+def test_the_board_shows_the_calls_section_only_with_the_call_log(site, tmp_path, monkeypatch):
+    client, _ = site
+    token = csrf(client)
+    assert client.post("/board/login", data={"csrf_token": token, "password": PASSWORD}).status_code == 302
+    assert 'id="calls"' not in client.get("/board").get_data(as_text=True)  # the site's config: no call log
+    crew = board_crew(board_directory(tmp_path / "event2", monkeypatch))
+    assert crew is not None
+    (tmp_path / "crew2.scrypt").write_text(crew.hashed)
+    log = {"db": str(call_log_db(tmp_path / "master.db", CALLS)), "table": "calls"}
+    config = {**CONFIG, "hash": str(tmp_path / "crew2.scrypt"), "call_log": log}
+    app = board.bare_app(None, str(page.TEMPLATES))
+    live = board.Live(config, clock=lambda: 1000.0, run=captured_answer)
+    limiter = page.Limiter({"crew_logins": board.LOGIN_LIMIT})
+    app.register_blueprint(board.blueprint(config, "asterisk", [].append, limiter, page.source_of, live))
+    with_log = app.test_client()
+    token = csrf(with_log)
+    assert with_log.post("/board/login", data={"csrf_token": token, "password": PASSWORD}).status_code == 302
+    html = with_log.get("/board").get_data(as_text=True)
+    assert '<p id="calls-total"><b>4 calls, 2 answered</b>' in html
+    assert '<li data-number="1101"><b>1101</b> Hall A: 2 calls, none answered</li>' in html
+    assert '<tr><td>2026-12-27 10:00</td><td class="n">2</td></tr>' in html
+
+
+def test_the_call_log_is_in_the_boards_config_and_its_statistics_shipped_only_when_on(tmp_path, monkeypatch):
+    on = buildup(board_directory(tmp_path / "on", monkeypatch, extra="board: {}\ncall_log: {enabled: true}\n"))
+    shipped = {e.name: e.text for e in on.module.embedded}
+    assert json.loads(shipped["board.json"])["call_log"] == {"db": names.CALL_LOG_DB, "table": names.CALL_LOG_TABLE}
+    assert "--board-module roles.calllog.stats=${./board-callstats.py}" in on.module.text
+    from roles import calllog
+
+    assert shipped["board-callstats.py"] == calllog.STATS_FILE.read_text()
+    assert "import roles" not in shipped["board-callstats.py"].split("if TYPE_CHECKING:")[0]
+    off = buildup(board_directory(tmp_path / "off", monkeypatch))
+    assert json.loads({e.name: e.text for e in off.module.embedded}["board.json"])["call_log"] is None

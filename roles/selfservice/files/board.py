@@ -13,7 +13,10 @@ registered and answering Asterisk's qualify; not answering; registered, qualify 
 yet; never seen; gone since a time), its contact address, user agent and round-trip time,
 whether televoc provisioned it and when it last fetched its settings (the provisioning
 server's state file); the counts per location; what needs attention first; the trunk's and
-the other venues' state; claimed numbers counted apart.
+the other venues' state; claimed numbers counted apart. With the call log on (event.yml
+call_log:), the crew's statistics too: calls and answered, calls per hour, per location, the
+numbers never reached (roles/calllog/stats.py, shipped beside it, over Asterisk's database,
+read-only, at most once per CALLS_CACHE seconds).
 
 How it reads the PBX: the verification's own read (roles/shared/pbxcli.py, shipped beside
 this file: state_commands, parse_state), its commands side by side, one read for all phones,
@@ -48,9 +51,11 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
 
 if __package__:
+    from roles.calllog import stats as callstats
     from roles.shared import pbxcli
 else:  # run from the Nix store: load_modules() puts the shipped parsers in place first
     pbxcli = None  # type: ignore[assignment]
+    callstats = None  # type: ignore[assignment]
 
 WRONG_PASSWORD_LOG = "televoc-page: crew login failed from {source}"
 LOGIN_LIMIT = (10, 600.0)  # login attempts per source, per seconds
@@ -58,6 +63,9 @@ SESSION_HOURS = 12
 READ_TIMEOUT = 10  # seconds for Asterisk to answer one listing
 SEEN_SAVE_SECONDS = 30  # when each phone was last seen, kept on disk at most this old (a restart)
 ATTENTION_SHOWN = 100  # rows in "needs attention first" (the rest: counted)
+CALLS_CACHE = 30  # seconds one read of the call log serves (its statistics change slowly)
+HOURS_SHOWN = 12  # the last hours with calls in "calls per hour"
+NEVER_SHOWN = 20  # numbers in "never reached" (the rest: counted)
 # Up to this many phones the board lists every phone; above, one location at a time (?location=
 # NAME; ?all=1 lists all): 10,000 phones are 3 MB of HTML, every 5 s, on a smartphone.
 ALL_ROWS_UP_TO = 400
@@ -396,6 +404,84 @@ class Live:
             return self.view
 
 
+@dataclass(frozen=True)
+class Calls:
+    """The call log's statistics as the board shows them (one read of Asterisk's database).
+
+    + per_hour: the last HOURS_SHOWN hours that had calls ("YYYY-MM-DD HH", calls), in order
+    + per_location: (location, placed, received, answered), by location
+    + never: (number, calls, where) of the numbers never reached, most calls first
+    """
+
+    read_at: float
+    total: int = 0
+    answered: int = 0
+    per_hour: tuple[tuple[str, int], ...] = ()
+    per_location: tuple[tuple[str, int, int, int], ...] = ()
+    never: tuple[tuple[str, int, str], ...] = ()
+    never_more: int = 0
+    error: str | None = None
+
+
+def call_rows(path: str, table: str) -> list[dict[str, str]]:
+    """The call log's rows, read-only (no rows: Asterisk makes the table at its first call)."""
+    import sqlite3
+    from pathlib import Path
+
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2)
+    try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return []
+        db.row_factory = sqlite3.Row
+        quoted = '"' + table.replace('"', '""') + '"'
+        return [
+            {k: "" if r[k] is None else str(r[k]) for k in r.keys()}
+            for r in db.execute(f"SELECT * FROM {quoted} ORDER BY rowid")
+        ]
+    finally:
+        db.close()
+
+
+def calls_view(rows: list[dict[str, str]], where: dict[str, str], now: float) -> Calls:
+    """The statistics of `rows` (callstats: merged, statistics), cut to what a small screen
+    shows; `where`: number -> location. Linear in the rows."""
+    stats = callstats.statistics(callstats.merged(rows), where)
+    never = sorted(stats.never_reached, key=lambda n: (-stats.attempts[n], len(n), n))
+    return Calls(
+        read_at=now,
+        total=stats.total,
+        answered=stats.answered,
+        per_hour=tuple(stats.per_hour.items())[-HOURS_SHOWN:],
+        per_location=tuple((name, p.placed, p.received, p.answered) for name, p in stats.per_location.items()),
+        never=tuple((n, stats.attempts[n], where.get(n, callstats.NOT_A_PHONE)) for n in never[:NEVER_SHOWN]),
+        never_more=max(len(never) - NEVER_SHOWN, 0),
+    )
+
+
+class CallLog:
+    """The call log's statistics, read at most once per CALLS_CACHE seconds whoever asks
+    (None: the call log is off)."""
+
+    def __init__(self, config: dict, clock: Callable[[], float] = time.time):
+        log = config.get("call_log") or {}
+        self.path, self.table, self.clock = log.get("db"), log.get("table", "calls"), clock
+        self.where = {p["number"]: p.get("location") or p["name"] for p in config.get("phones", [])}
+        self.lock = threading.Lock()
+        self.calls: Calls | None = None
+
+    def current(self) -> Calls | None:
+        if not self.path:
+            return None
+        with self.lock:
+            now = self.clock()
+            if self.calls is None or now - self.calls.read_at >= CALLS_CACHE:
+                try:
+                    self.calls = calls_view(call_rows(self.path, self.table), self.where, now)
+                except Exception as e:  # noqa: BLE001  # the board goes on; the section says why
+                    self.calls = Calls(read_at=now, error=f"the call log could not be read: {e.__class__.__name__}")
+            return self.calls
+
+
 def load_seen(path: str | None) -> dict[str, float]:
     """When each phone was last seen registered, as the page kept it (nothing when unreadable)."""
     if not path:
@@ -444,6 +530,7 @@ def blueprint(
     limiter: Any,
     source_of: Callable[[str | None], str],
     live: Live | None = None,
+    calls: CallLog | None = None,
 ) -> Blueprint:
     """The board's routes (/board, /board/login, /board/logout). `limiter`: page.Limiter
     with a "crew_logins" limit; `source_of`: page.source_of (an IPv6 /64 counts as one)."""
@@ -452,6 +539,7 @@ def blueprint(
 
     bp = Blueprint("board", __name__)
     live = live or Live(config, asterisk)
+    calls = calls or CallLog(config)
     refresh = int(config.get("refresh_seconds", 5))
     # The lists of the current read, rendered once per location shown, whoever asks (the
     # header, with each browser's own form token, is rendered per request).
@@ -507,6 +595,7 @@ def blueprint(
             clock=clock_text,
             event=config.get("event", ""),
             promise=promise(config),
+            calls=calls.current(),
         )
 
     @bp.get("/board/login")
@@ -609,7 +698,7 @@ def load_modules(pairs: Iterable[str]) -> None:
     the order given: names and sections before pbxcli, which imports them)."""
     import importlib.util
 
-    global pbxcli
+    global pbxcli, callstats
     for pair in pairs:
         name, _, path = pair.partition("=")
         spec = importlib.util.spec_from_file_location(name, path)
@@ -619,3 +708,4 @@ def load_modules(pairs: Iterable[str]) -> None:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     pbxcli = sys.modules["roles.shared.pbxcli"]
+    callstats = sys.modules["roles.calllog.stats"]
