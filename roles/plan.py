@@ -63,7 +63,14 @@ PAGE_COMMENT = (
     "served by waitress), as the asterisk user (it writes the database Asterisk reads), open",
     "to the phone network only; it sees neither the crew's passwords nor the phones' files.",
 )
-PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page.",)
+PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page, and wrong claim tokens dialled.",)
+CLAIM_AGI_COMMENT = (
+    "Self-service: the claim by dialling (the dialplan's AGI; Asterisk runs it as the asterisk",
+    "user): checks the token, binds the claim to the phone, tells the phone to fetch it.",
+)
+# Asterisk's own files (its astdb, spool, logs, CLI socket): a daemon in the asterisk group
+# for the self-service database must not see them.
+ASTERISK_DIRS = ("/var/lib/asterisk", "/var/spool/asterisk", "/var/log/asterisk", "/run/asterisk")
 PAGE_DESCRIPTION = "televoc self-service registration page"
 PAGE_CODE_LABEL = "The registration page's code"
 PAGE_TEMPLATES_LABEL = "The registration page's templates"
@@ -173,6 +180,11 @@ def module(
                 bind=server.bind,
                 port=server.port,
                 log=server.log_path,
+                # self-service: it writes the temporary numbers into the database (the asterisk
+                # group's), and sees neither the crew's passwords nor Asterisk's own files
+                groups=("asterisk",) if server.selfservice else (),
+                writable=(posixpath.dirname(names.SELFSERVICE_DB),) if server.selfservice else (),
+                hidden=(posixpath.dirname(config.secrets_path), *ASTERISK_DIRS) if server.selfservice else (),
             )
         )
         openings.append(nixos.Opening("provisioning", "tcp", (server.port, server.port), (server.network,)))
@@ -204,11 +216,13 @@ def module(
         nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),
         nixos.Embedded(claims_script, selfservice.CLAIMSDB.read_text(encoding="utf-8"), CLAIMS_CODE_LABEL),
     )
-    tool = nixos.Tool(
-        target=names.SELFSERVICE_TOOL.removeprefix("/etc/"),
-        script=claims_script,
-        comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
-    )
+    tools = [
+        nixos.Tool(
+            target=names.SELFSERVICE_TOOL.removeprefix("/etc/"),
+            script=claims_script,
+            comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
+        )
+    ]
     if page is not None and config.enable:  # the registration page (none at teardown)
         daemons.append(
             nixos.Daemon(
@@ -221,7 +235,8 @@ def module(
                 port=page.port,
                 user="asterisk",
                 python_packages=PAGE_PACKAGES,
-                state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it, 0750
+                state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it
+                state_mode="2770",  # the provisioning server (asterisk group) writes temporary numbers
                 hidden=(posixpath.dirname(config.secrets_path), snom.PROVISIONING_DIR, "/var/lib/asterisk"),
                 log=page.log_path,  # its jail reads it: it exists before the page counts as started
             )
@@ -237,11 +252,24 @@ def module(
                 datepattern=snom.LOG_DATE_PATTERN,
             )
         )
+        tools.append(  # the claim by dialling: Asterisk runs it (AGI) as the asterisk user
+            nixos.Tool(
+                target=names.SELFSERVICE_AGI.removeprefix("/etc/"),
+                script=claims_script,
+                comment=CLAIM_AGI_COMMENT,
+                arguments=(
+                    f"--db {names.SELFSERVICE_DB} agi --log {page.log_path} --notify {names.NOTIFY_CHECK_SYNC} "
+                    "--asterisk ${config.services.asterisk.package}/bin/asterisk"
+                ),
+                group="asterisk",
+                mode="0750",
+            )
+        )
         embedded += (
             nixos.Embedded(selfservice.PAGE.name, selfservice.PAGE.read_text(encoding="utf-8"), PAGE_CODE_LABEL),
             nixos.Embedded(selfservice.TEMPLATES_FILE, selfservice.page_templates(), PAGE_TEMPLATES_LABEL),
         )
-    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), (tool,))
+    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), tuple(tools))
 
 
 def sip_peers(directory: Directory) -> tuple[str, ...]:

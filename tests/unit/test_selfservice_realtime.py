@@ -107,7 +107,7 @@ def test_the_runs_read_of_the_database_is_parsed():
         {
             "db": "present",
             "revision": "0001",
-            "mode": "0640",
+            "mode": "0660",
             "settings": {"claimable_first": "2000"},
             "defaults": {},
             "claims": [["2345", "Alice", True, "softphone", "2026-12-27T14:02:00Z", None]],
