@@ -170,9 +170,10 @@ def provisioning(
     (roles/snom/dect.py); at teardown the wiped ones (no account, no password)."""
     bases = render_bases(directory, wiped=wiped)
     participants = {} if wiped else render_selfservice_phone(directory)
+    # at teardown too where self-service was served: participants' snoms fetch their wipe
     return Provisioning(
         server=provisioning_service(directory, files, selfservice=bool(participants))
-        if directory.provisioned or bases or participants
+        if directory.provisioned or bases or participants or (wiped and serves_phones(directory))
         else None,
         files={**render_wipe(directory), **bases}
         if wiped
@@ -426,21 +427,29 @@ def render_selfservice_phone(directory: Directory) -> dict[str, str]:
     return {names.TEMPORARY_TEMPLATE: _xml(purpose, rows, tbook(listed))}
 
 
+def _wipe_text(directory: Directory) -> str:
+    return _xml(
+        _comment(
+            f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, no auto-answer"
+        ),
+        _wiped(),
+        book=[],
+    )
+
+
 @without_gc
 def render_wipe(directory: Directory) -> dict[str, str]:
     """File name -> snom XML that wipes the event from the phone (teardown): identities off,
     passwords and directory cleared, auto-answer (answer_after_policy) back to off."""
-    return {
-        file_name(a): text
-        for text in [
-            _xml(
-                _comment(
-                    f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, "
-                    "no auto-answer"
-                ),
-                _wiped(),
-                book=[],
-            )
-        ]
-        for a in directory.provisioned
-    }
+    text = _wipe_text(directory)
+    return {file_name(a): text for a in directory.provisioned}
+
+
+def with_participants_wiped(directory: Directory, provisioning: Provisioning, macs: list[str]) -> Provisioning:
+    """The teardown's `provisioning` with the wiped profile offered to participants' snoms
+    too (self-service: `macs`, from the database or the teardown record), under their MACs."""
+    if not macs or not provisioning.wiped:
+        return provisioning
+    text = _wipe_text(directory)
+    files = {**provisioning.files, **{f"{mac.upper()}.xml": text for mac in macs}}
+    return Provisioning(server=provisioning.server, files=files, wiped=True, control=provisioning.control)

@@ -5,7 +5,8 @@ may call the info desk and the test numbers and nothing else; dialling a wrong t
 the right token (a real SIP INVITE, SIPp with the temporary number's credentials) gets 200,
 the phone is told to fetch its settings (NOTIFY check-sync), fetches its claimed account
 and registers as the claimed number, its temporary number is free again, and a crew phone's
-call to it rings it (the INVITE arrives). The token is in no log.
+call to it rings it (the INVITE arrives). The token is in no log. A teardown wipes both participants' snoms and proves them clean
+(they fetched the wiped profile).
 
 One lab for the module; each fixture builds on the one before (`phone`: registered with a
 temporary number; `claimed`: after the claim by dialling), so each test passes alone (`-k`).
@@ -33,6 +34,7 @@ from roles.shared import names
 pytestmark = pytest.mark.lab
 
 MAC, PHONE_IP = "000413C0FFEE", "127.0.0.21"
+OTHER, OTHER_IP = "000413C0FFEF", "127.0.0.22"
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 TOOL = names.SELFSERVICE_TOOL
 PAGE_LOG = "/var/log/televoc-page/page.log"
@@ -53,6 +55,7 @@ PHONES = "phones:\n  - {name: desk1, extension: 1001}\n  - {name: infodesk, exte
 class Pbx:
     deployment: Deployment
     fleet: SnomFleet
+    work: Path
 
     @property
     def lab(self) -> Lab:
@@ -85,7 +88,7 @@ def pbx(tmp_path_factory):
         assert run.returncode == 0, run.output
         fleet = SnomFleet(lab, work / "snom")
         try:
-            yield Pbx(deployment, fleet)
+            yield Pbx(deployment, fleet, work)
         finally:
             fleet.stop()
 
@@ -169,17 +172,48 @@ def test_a_crew_phone_calls_the_claimed_number_and_the_phone_rings(pbx, claimed)
     assert call.final() is not None and call.final().status == 486  # the simulated snom says busy
 
 
-def test_the_token_is_in_no_log_and_cannot_be_dialled_again(pbx, claimed):
+@pytest.fixture(scope="module")
+def second(pbx, claimed) -> dict:
+    """A second participant's snom plugged in beside the first (both restarted): its state once
+    registered (at most 30 s)."""
+    pbx.fleet.stop()
+    pbx.fleet.start([SnomPhone(MAC, 5061, 80, URL, ip=PHONE_IP), SnomPhone(OTHER, 5062, 81, URL, ip=OTHER_IP)])
+    pbx.fleet.wait(MAC, lambda s: s["registered_as"] == "2345", timeout=30, what="registered as 2345 again")
+    return pbx.fleet.wait(OTHER, lambda s: s["registered"], timeout=30, what="registered")
+
+
+def test_the_token_is_in_no_log_and_cannot_be_dialled_again(pbx, claimed, second):
     token = claimed["given"]["token"]
     found = pbx.lab.run(f"grep -rl -- '{token}' /var/log /var/lib/asterisk 2>/dev/null; true").stdout.strip()
     assert found == "", found
     assert "claimed by dialling from 9000 (127.0.0.1)" in pbx.lab.run(f"cat {PAGE_LOG}").stdout
-    # the token is used up: a second phone with its own temporary number dials it in vain
-    pbx.fleet.stop()
-    pbx.fleet.start(
-        [SnomPhone(MAC, 5061, 80, URL, ip=PHONE_IP), SnomPhone("000413C0FFEF", 5062, 81, URL, ip="127.0.0.22")]
-    )
-    other = pbx.fleet.wait("000413C0FFEF", lambda s: s["registered"], timeout=30, what="registered")
-    assert other["registered_as"] == "9000"  # the freed number, given again
-    call = pbx.dial("9000", other["settings"]["user_pass.1"], f"*23{token}", 5207)
+    # the token is used up: the second snom, given the freed 9000, dials it in vain
+    assert second["registered_as"] == "9000"
+    call = pbx.dial("9000", second["settings"]["user_pass.1"], f"*23{token}", 5207)
     assert call.final().status == 403
+
+
+def test_teardown_wipes_the_participants_snoms_and_proves_them_clean(pbx, claimed, second):
+    # ready: Asterisk lists both participants' snoms registered and answering qualify
+    def both_avail() -> bool:
+        lines = pbx.lab.asterisk("pjsip show contacts").splitlines()
+        return all(any(f"{n}/sip:{n}@" in line and " Avail " in f"{line} " for line in lines) for n in ("2345", "9000"))
+
+    wait_for(both_avail, 30, "2345 and 9000 Avail")
+    run = pbx.deployment.run(
+        "teardown.py",
+        "--data",
+        "televoc_reset_by_hand=desk1,infodesk",
+        "--data",
+        f"selfservice__export_dir={pbx.work / 'claims'}",
+    )
+    assert run.returncode == 0, run.output
+    assert re.search(rf"2345: clean since \S+: fetched the wiped profile from {re.escape(PHONE_IP)}", run.output)
+    assert re.search(rf"9000: clean since \S+: fetched the wiped profile from {re.escape(OTHER_IP)}", run.output)
+    for mac in (MAC, OTHER):
+        state = pbx.fleet.wait(mac, lambda s: not s["registered"], timeout=10, what="unregistered")
+        held = {
+            k: v for k, v in state["settings"].items() if k.startswith(("user_pass", "user_name", "setting_server"))
+        }
+        assert held == {}, held
+    assert pbx.lab.run(f"test -e {names.SELFSERVICE_DB}", check=False).returncode == 1

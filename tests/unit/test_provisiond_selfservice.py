@@ -108,3 +108,26 @@ def test_the_lock_and_a_sweeper_are_refused_before_the_database_is_asked(files):
     p = server(files, db=db)
     p.state["locked"] = {"since": 1, "reason": "test"}
     assert get(p, "000413B00001", "10.23.0.21").status == 403 and asked == []
+
+
+def test_teardown_offers_participants_snoms_the_wiped_profile_under_their_macs(tmp_path):
+    from roles.event import load_directory
+    from roles.snom.render import provisioning, with_participants_wiped
+
+    (tmp_path / "event.yml").write_text(
+        "name: e\nnetwork: 10.23.0.0/24\npbx_address: 10.23.0.2\nsecret_file: event.secret\n"
+        "self_service:\n  claimable: {first: 2000, last: 2999}\n  temporary: {first: 9000, last: 9099}\n"
+        "  info_desk: desk\n"
+    )
+    (tmp_path / "phones.yml").write_text("phones:\n  - {name: desk, extension: 1001}\n")
+    (tmp_path / "event.secret").write_text("s" * 64 + "\n")
+    (tmp_path / "event.secret").chmod(0o600)
+    d = load_directory(tmp_path)
+    built = provisioning(d)
+    assert list(built.files) == [names.TEMPORARY_TEMPLATE] and built.server and built.server.selfservice
+    wiped = provisioning(d, wiped=True)
+    assert wiped.files == {} and wiped.server is not None and not wiped.server.selfservice
+    offered = with_participants_wiped(d, wiped, ["000413c0ffee"])
+    text = offered.files["000413C0FFEE.xml"]
+    assert '<user_active idx="1" perm="R">off</user_active>' in text and "@@" not in text
+    assert with_participants_wiped(d, built, ["000413c0ffee"]) is built  # only at teardown

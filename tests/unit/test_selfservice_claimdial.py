@@ -186,3 +186,30 @@ def test_a_database_at_0001_with_a_claim_migrates_to_head_keeping_it(tmp_path):
         ("2345", '"Alice" <2345>', "secret-password")
     ]
     assert conn.execute("SELECT mac FROM claims").fetchone() == (None,)
+
+
+def test_the_runs_read_names_participants_phones_without_secrets(conn, capsys):
+    temporary = claimsdb.phone_account(conn, MAC)
+    claimsdb.phone_account(conn, OTHER)
+    given = claimsdb.claim(conn, "2345", "Alice", "snom", token=True)
+    claimsdb.redeem(conn, given["token"], temporary["number"])
+    claimsdb.phone_account(conn, MAC)  # the phone takes its claim: 9000 is free again
+    assert claimsdb.main(["--db", str(conn.path), "read"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["phones"] == [["2345", MAC], ["9001", OTHER]]
+    assert given["sip_password"] not in out and temporary["sip_password"] not in out
+
+
+def test_a_dialled_token_is_checked_against_the_live_tokens_of_its_tag_only(conn, monkeypatch):
+    temporary = claimsdb.phone_account(conn, MAC)["number"]
+    for i in range(40):  # 40 claims with live tokens
+        claimsdb.claim(conn, f"{2100 + i}", f"P{i}", "snom", token=True)
+    checked = []
+    real = claimsdb.secret_matches
+    monkeypatch.setattr(claimsdb, "secret_matches", lambda s, h: checked.append(h) or real(s, h))
+    tags = [r[0] for r in conn.execute("SELECT token_tag FROM tokens")]
+    for wrong in ("000000", "123456", "999999"):
+        checked.clear()
+        with pytest.raises(claimsdb.WrongToken):
+            claimsdb.redeem(conn, wrong, temporary)
+        assert len(checked) == tags.count(claimsdb.token_tag(wrong)) < 40

@@ -76,6 +76,12 @@ def hash_secret(secret: str) -> str:
     return f"scrypt${salt.hex()}${digest.hex()}"
 
 
+def token_tag(token: str) -> str:
+    """A token's lookup tag: the first 2 hex digits of its SHA-256 (8 of its ~20 bits). A
+    dialled token is checked by scrypt against the live tokens of its tag only."""
+    return hashlib.sha256(token.encode()).hexdigest()[:2]
+
+
 def secret_matches(secret: str, stored: str) -> bool:
     try:
         kind, salt, digest = stored.split("$")
@@ -154,6 +160,13 @@ def cmd_read(args) -> dict:
         for r in conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims ORDER BY number")
     ]
     defaults = {r["option"]: r["value"] for r in conn.execute("SELECT option, value FROM endpoint_defaults")}
+    phones = [  # participants' snoms: the number each holds and its MAC (teardown wipes them)
+        [r[0], r[1]]
+        for r in conn.execute(
+            "SELECT number, mac FROM claims WHERE mac IS NOT NULL "
+            "UNION ALL SELECT number, mac FROM temporary_numbers WHERE mac IS NOT NULL ORDER BY number"
+        )
+    ]
     mode = os.stat(args.db).st_mode & 0o777
     return {
         "db": "present",
@@ -162,6 +175,7 @@ def cmd_read(args) -> dict:
         "settings": settings(conn),
         "defaults": defaults,
         "claims": claims,
+        "phones": phones,
     }
 
 
@@ -261,8 +275,8 @@ def claim(
         given["token"] = dialled = f"{secrets.randbelow(10**digits):0{digits}d}"
         given["token_expires"] = until = now(minutes * 60)
         conn.execute(
-            "INSERT INTO tokens (token_hash, number, created, expires) VALUES (?, ?, ?, ?)",
-            (hash_secret(dialled), number, now(), until),
+            "INSERT INTO tokens (token_hash, token_tag, number, created, expires) VALUES (?, ?, ?, ?, ?)",
+            (hash_secret(dialled), token_tag(dialled), number, now(), until),
         )
     conn.execute("COMMIT")
     return given
@@ -344,8 +358,8 @@ def redeem(conn: sqlite3.Connection, token: str, temporary: str) -> dict:
     unused token it is is bound to that number's phone (its MAC); the token is used up. The
     temporary number stays until the phone fetches its claim (phone_account frees it), so
     that the phone can be told to (NOTIFY to its endpoint). {"number", "temporary", "mac"}.
-    WrongToken for a token that matches none (each live token is one scrypt: tokens live
-    token_minutes, so few are live at once); Refused for a caller that is no temporary
+    WrongToken for a token that matches none (one scrypt per live token of the same tag:
+    about 1 in 256 of the live ones); Refused for a caller that is no temporary
     number of a phone, or a phone that holds a claim already."""
     conf = settings(conn)
     digits = int(conf.get("token_digits", "6"))
@@ -359,7 +373,9 @@ def redeem(conn: sqlite3.Connection, token: str, temporary: str) -> dict:
         raise WrongToken("not a token")
     stamp = now()
     live = conn.execute(
-        "SELECT token_hash, number FROM tokens WHERE used IS NULL AND expires > ? ORDER BY created DESC", (stamp,)
+        "SELECT token_hash, number FROM tokens WHERE used IS NULL AND expires > ?"
+        " AND (token_tag = ? OR token_tag IS NULL) ORDER BY created DESC",
+        (stamp, token_tag(token)),
     ).fetchall()
     match = next((r for r in live if secret_matches(token, r[0])), None)  # outside the write lock
     if match is None:

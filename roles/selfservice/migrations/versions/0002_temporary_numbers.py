@@ -9,7 +9,9 @@ the provisioning server through claimsdb.py): Asterisk serves it from the same v
 claims, with the context the deploy writes into settings (`temporary_context`: the dialplan
 context that says what a temporary number may call). A claim redeemed by dialling its token
 records the MAC of the phone that dialled it (claims.mac, one claim per phone), so the
-provisioning server gives that phone the claimed account. The views are made again (SQLite
+provisioning server gives that phone the claimed account. A token gets a lookup tag (the
+first 2 hex digits of its SHA-256: 8 of its ~20 bits): the dialled token is checked by scrypt
+against the live tokens of its tag only, not against every live token. The views are made again (SQLite
 cannot change a view in place); no row is touched.
 """
 
@@ -50,6 +52,8 @@ def _default(option: str) -> str:
 def upgrade() -> None:
     op.execute("ALTER TABLE claims ADD COLUMN mac TEXT")
     op.execute("CREATE UNIQUE INDEX claims_mac ON claims (mac)")  # NULLs are many; a MAC holds one claim
+    op.execute("ALTER TABLE tokens ADD COLUMN token_tag TEXT")  # NULL: a token of before, checked always
+    op.execute("CREATE INDEX tokens_tag ON tokens (token_tag)")
     for view in ("ps_endpoints", "ps_auths", "ps_aors"):
         op.execute(f"DROP VIEW {view}")
     live = f"(expires IS NULL OR expires > {_now()})"
