@@ -116,6 +116,15 @@ def test_an_unknown_snom_gets_a_temporary_number_and_registers_with_it(pbx, phon
     assert pbx.temporary_numbers() == {MAC: "9000"}
 
 
+def test_a_redeploy_keeps_the_temporary_number_and_takes_it_for_no_stray_account(pbx, phone):
+    run = pbx.deployment.deploy("--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
+    assert run.returncode == 0, run.output
+    assert "that the directory does not" not in run.output
+    assert "reload" not in run.output.lower(), run.output  # Asterisk already serves this config
+    assert pbx.temporary_numbers() == {MAC: "9000"}
+    assert pbx.fleet.state(MAC)["registered_as"] == "9000"
+
+
 def test_a_temporary_number_calls_the_info_desk_and_test_numbers_only(pbx, phone):
     password = phone["settings"]["user_pass.1"]
     assert pbx.dial("9000", password, "1001", 5201).final().status == 403  # a crew phone: not allowed
