@@ -47,6 +47,7 @@ EVENT = textwrap.dedent("""\
       claimable: {first: 2000, last: 2999}
       temporary: {first: 9000, last: 9099}
       info_desk: infodesk
+    call_log: {enabled: true}
 """)
 PHONES = "phones:\n  - {name: desk1, extension: 1001}\n  - {name: infodesk, extension: 1100}\n"
 
@@ -194,7 +195,13 @@ def second(pbx, claimed) -> dict:
 def test_the_token_is_in_no_log_and_cannot_be_dialled_again(pbx, claimed, second):
     token = claimed["given"]["token"]
     found = pbx.lab.run(f"grep -rl -- '{token}' /var/log /var/lib/asterisk 2>/dev/null; true").stdout.strip()
-    assert found == "", found
+    assert found == "", found  # /var/log holds the call log's database too (call_log: on)
+    # the call log records calls (9000's call to hello world), but none to the claim code
+    dialled = pbx.lab.run(
+        f"python3 -c \"import sqlite3; print(sqlite3.connect('file:{names.CALL_LOG_DB}?mode=ro', uri=True)"
+        f".execute('SELECT group_concat(dst) FROM {names.CALL_LOG_TABLE}').fetchone()[0])\""
+    ).stdout
+    assert "100" in dialled.split(",") and "*23" not in dialled, dialled
     assert "claimed by dialling from 9000 (127.0.0.1)" in pbx.lab.run(f"cat {PAGE_LOG}").stdout
     # the token is used up: the second snom, given the freed 9000, dials it in vain
     assert second["registered_as"] == "9000"
