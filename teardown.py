@@ -26,10 +26,10 @@ snapshot = pbx.read(plan)  # one remote command: everything the steps compare, b
 run = runs.started("teardown.py", snapshot)  # the next run says if this one does not finish
 leftovers = Leftovers()  # what each step removed, and what it could not: said once, at the end
 
-record = snom.teardown_started(directory, snapshot)  # who holds credentials, where seen: first
+claims = selfservice.held(snapshot)  # the claims, and participants' snoms: (number, MAC)
+record = snom.teardown_started(directory, snapshot, claims.phones)  # who holds credentials, where seen: first
 outcome = snom.Outcome()  # what this run proves, filled in by the steps below
-snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)
-claims = selfservice.held(snapshot)
+snom.phones_wiped(directory, plan.provisioning, record, outcome, snapshot)  # participants' snoms too
 selfservice.claims_exported(claims)  # CSV on this machine, before the database goes
 calllog.call_log_exported(snapshot)  # CSV on this machine, before the call log goes
 asterisk.trunk_withdrawn(plan.asterisk, snapshot, leftovers)  # un-REGISTER, confirmed, while it still exists

@@ -64,7 +64,10 @@ PAGE_COMMENT = (
     "served by waitress), as the asterisk user (it writes the database Asterisk reads), open",
     "to the phone network only; it sees neither the crew's passwords nor the phones' files.",
 )
-PAGE_JAIL_COMMENT = ("Wrong release secrets given on the registration page, failed crew logins on the board.",)
+PAGE_JAIL_COMMENT = (
+    "Wrong release secrets given on the registration page, wrong claim tokens dialled, failed crew",
+    "logins on the board.",
+)
 BOARD_COMMENT = (
     "The crew's board (board.py, a part of the same web application; its phones in board.json):",
     "it reads Asterisk's state with Asterisk's CLI (its control socket: AF_UNIX) and checks",
@@ -75,6 +78,13 @@ BOARD_LABELS = {
     "config": "The crew's board's settings and phones (no secret)",
     "parser": "Code the board shares with the deploy (a parser of Asterisk's answers, the call log's statistics)",
 }
+CLAIM_AGI_COMMENT = (
+    "Self-service: the claim by dialling (the dialplan's AGI; Asterisk runs it as the asterisk",
+    "user): checks the token, binds the claim to the phone, tells the phone to fetch it.",
+)
+# Asterisk's own files (its astdb, spool, logs, CLI socket): a daemon in the asterisk group
+# for the self-service database must not see them.
+ASTERISK_DIRS = ("/var/lib/asterisk", "/var/spool/asterisk", "/var/log/asterisk", "/run/asterisk")
 PAGE_DESCRIPTION = "televoc self-service registration page"
 BOARD_DESCRIPTION = "televoc crew board"
 PAGE_CODE_LABEL = "The registration page's code"
@@ -193,6 +203,11 @@ def module(
                 bind=server.bind,
                 port=server.port,
                 log=server.log_path,
+                # self-service: it writes the temporary numbers into the database (the asterisk
+                # group's), and sees neither the crew's passwords nor Asterisk's own files
+                groups=("asterisk",) if server.selfservice else (),
+                writable=(posixpath.dirname(names.SELFSERVICE_DB),) if server.selfservice else (),
+                hidden=(posixpath.dirname(config.secrets_path), *ASTERISK_DIRS) if server.selfservice else (),
             )
         )
         openings.append(nixos.Opening("provisioning", "tcp", (server.port, server.port), (server.network,)))
@@ -224,11 +239,13 @@ def module(
         nixos.Embedded(script, snom.PROVISIOND.read_text(encoding="utf-8"), PROVISIONING_CODE_LABEL),
         nixos.Embedded(claims_script, selfservice.CLAIMSDB.read_text(encoding="utf-8"), CLAIMS_CODE_LABEL),
     )
-    tool = nixos.Tool(
-        target=names.SELFSERVICE_TOOL.removeprefix("/etc/"),
-        script=claims_script,
-        comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
-    )
+    tools = [
+        nixos.Tool(
+            target=names.SELFSERVICE_TOOL.removeprefix("/etc/"),
+            script=claims_script,
+            comment=tuple(line.format(script=claims_script, db=names.SELFSERVICE_DB) for line in CLAIMS_TOOL_COMMENT),
+        )
+    ]
     if page is not None and config.enable:  # the registration page and the board (none at teardown)
         comment = tuple(line.format(script=selfservice.PAGE.name) for line in PAGE_COMMENT) if page.registration else ()
         if page.board:
@@ -244,7 +261,8 @@ def module(
                 port=page.port,
                 user="asterisk",
                 python_packages=PAGE_PACKAGES,
-                state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it, 0750
+                state=posixpath.basename(posixpath.dirname(names.SELFSERVICE_DB)),  # systemd makes it
+                state_mode="2770",  # the provisioning server (asterisk group) writes temporary numbers
                 hidden=(posixpath.dirname(config.secrets_path), snom.PROVISIONING_DIR, "/var/lib/asterisk"),
                 log=page.log_path,  # its jail reads it: it exists before the page counts as started
                 unix_sockets=page.board,  # the board asks Asterisk's CLI
@@ -262,6 +280,19 @@ def module(
                 datepattern=snom.LOG_DATE_PATTERN,
             )
         )
+        tools.append(  # the claim by dialling: Asterisk runs it (AGI) as the asterisk user
+            nixos.Tool(
+                target=names.SELFSERVICE_AGI.removeprefix("/etc/"),
+                script=claims_script,
+                comment=CLAIM_AGI_COMMENT,
+                arguments=(
+                    f"--db {names.SELFSERVICE_DB} agi --log {page.log_path} --notify {names.NOTIFY_CHECK_SYNC} "
+                    "--asterisk ${config.services.asterisk.package}/bin/asterisk"
+                ),
+                group="asterisk",
+                mode="0750",
+            )
+        )
         embedded += (
             nixos.Embedded(selfservice.PAGE.name, selfservice.PAGE.read_text(encoding="utf-8"), PAGE_CODE_LABEL),
             nixos.Embedded(selfservice.TEMPLATES_FILE, selfservice.page_templates(), PAGE_TEMPLATES_LABEL),
@@ -270,7 +301,7 @@ def module(
             embedded += tuple(
                 nixos.Embedded(name, text, BOARD_LABELS[kind]) for name, kind, text in selfservice.board_embedded(page)
             )
-    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), (tool,))
+    return nixos.render_module(event, service, tuple(daemons), tuple(jails), embedded, tuple(openings), tuple(tools))
 
 
 def sip_peers(directory: Directory) -> tuple[str, ...]:

@@ -275,6 +275,14 @@ def claimable_range(directory: Directory) -> tuple[str, str] | None:
     return (s.claimable.first, s.claimable.last)
 
 
+def temporary_range(directory: Directory) -> tuple[str, str] | None:
+    """(first, last) of the temporary range when this PBX serves self-service."""
+    s = directory.event.self_service
+    if temporary_calls(directory) is None or s is None:
+        return None
+    return (s.temporary.first, s.temporary.last)
+
+
 def claimed_patterns(directory: Directory) -> tuple[str, ...]:
     """The claimable range as extension patterns (`_2XXX`, ...), when this PBX serves
     self-service: a claimed number is dialled as PJSIP/<number>, found in the database."""
@@ -515,6 +523,7 @@ def render_asterisk(
             phones=frozenset(a.name for a in directory.accounts),
             bind=f"{sip.bind}:{sip.port}",
             claimable=claimable_range(directory),
+            temporary=temporary_range(directory),
         ),
         fingerprints=credential_fingerprints(directory),
         summary=summary(directory),

@@ -74,6 +74,8 @@ class LiveConfig:
     + bind: the SIP transport's bind address (ip:port)
     + claimable: (first, last): aors in this range are claimed numbers from the self-service
       database, neither missing nor extra
+    + temporary: (first, last): aors in this range are temporary numbers from the same
+      database (participants' snoms), neither missing nor extra
     """
 
     generation: str
@@ -81,6 +83,7 @@ class LiveConfig:
     phones: frozenset[str]
     bind: str
     claimable: tuple[str, str] | None = None
+    temporary: tuple[str, str] | None = None
 
 
 def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
@@ -111,7 +114,9 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
         reasons.append(
             f"dialplan: Asterisk serves {state.dialplan_generation or 'none'}, not {expected.dialplan_generation}"
         )
-    have = {n for n in state.phone_aors() if not in_range(n, expected.claimable)}
+    have = {
+        n for n in state.phone_aors() if not in_range(n, expected.claimable) and not in_range(n, expected.temporary)
+    }
     lacking, extra = sorted(expected.phones - have), sorted(have - expected.phones)
     if lacking:
         reasons.append(f"aors missing in Asterisk: {', '.join(lacking)}")

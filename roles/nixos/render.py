@@ -141,6 +141,9 @@ class Daemon:
     + python_packages: nixpkgs' python3Packages it needs (python3.withPackages)
     + state: its state directory under /var/lib, when not `name` (made by systemd as its
       user's, 0750, and the one place it writes besides its logs)
+    + state_mode: its state directory's mode (StateDirectoryMode), with `state`
+    + groups: groups it is in besides its own (SupplementaryGroups)
+    + writable: paths outside its own it may write (ReadWritePaths; the system is read-only to it)
     + hidden: paths it must not see at all (InaccessiblePaths)
     + log: the file it appends to, in its logs directory, when a fail2ban jail reads it: the
       unit creates it (ExecStartPre, as its user) before it counts as started. A simple unit
@@ -160,6 +163,9 @@ class Daemon:
     user: str | None = None
     python_packages: tuple[str, ...] = ()
     state: str | None = None
+    state_mode: str = "0750"
+    groups: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
     log: str = ""
     unix_sockets: bool = False
@@ -173,11 +179,16 @@ class Tool:
     + target: its path under /etc ("televoc/bin/televoc-claims")
     + script: the script's file name next to the module (an Embedded file)
     + comment: what the module says about it (lines of text)
+    + arguments: given before the caller's (Nix text: may name a store path)
+    + group, mode: who may run it besides root (mode 0750 with a group)
     """
 
     target: str
     script: str
     comment: tuple[str, ...]
+    arguments: str = ""
+    group: str = ""
+    mode: str = "0700"
 
 
 # An ignorecommand runs for each failure and holds fail2ban's reading of the log meanwhile:

@@ -18,7 +18,7 @@ from .state import ABSENT, NO_TOOL, PRESENT, UNREADABLE, DbState, colliding
 
 # Where a migration's SQL and the settings go up, beside televoc's other state (root's).
 STAGING = "/var/lib/televoc"
-FILE_MODE = "0640"
+FILE_MODE = "0660"
 
 
 @operation()
@@ -51,7 +51,7 @@ def claims_respected(event_dir: str, directory: Directory, state: DbState):
 def database_migrated(db: Database, state: DbState, cli: str):
     """
     The self-service database exists with the newest schema and the event's settings, the
-    asterisk user's, 0640 in a 0750 directory: created, or migrated in one transaction
+    asterisk user's, 0660 in a 2770 directory: created, or migrated in one transaction
     (Alembic's SQL); never a claim dropped or rewritten. A database made in this run is
     opened by Asterisk's realtime driver at once (`module reload res_config_sqlite3.so`:
     the driver, not PJSIP: no phone is touched).

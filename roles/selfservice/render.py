@@ -22,14 +22,17 @@ from roles.event.selfservice import temporary_calls
 from roles.shared import names, pbxcli, sections
 
 # The database's command on the PBX: its code, shipped next to televoc's NixOS module.
-CLAIMSDB = Path(__file__).parent / "files" / "claimsdb.py"
+CLAIMSDB = Path(__file__).parent / "files" / names.SELFSERVICE_SCRIPT
 TOOL_NAME = Path(names.SELFSERVICE_TOOL).name
 # The registration page: its code and templates, shipped next to the module too.
 PAGE = Path(__file__).parent / "files" / "page.py"
 PAGE_TEMPLATES = Path(__file__).parent / "files" / "templates"
 # fail2ban's jail on the page's log: a wrong release secret (page.WRONG_SECRET_LOG, after the
-# time) or a failed crew login on the board (board.WRONG_PASSWORD_LOG).
-PAGE_JAIL_REGEX = r"^\s*televoc-page: (?:wrong release secret for \S+|crew login failed) from <ADDR>$"
+# time), a wrong claim token dialled (claimsdb.WRONG_TOKEN_LOG, written by the dialplan's AGI)
+# or a failed crew login on the board (board.WRONG_PASSWORD_LOG).
+PAGE_JAIL_REGEX = (
+    r"^\s*televoc-page: (?:wrong (?:release secret for|claim token dialled by) \S+|crew login failed) from <ADDR>$"
+)
 # The crew's board (files/board.py, a blueprint of the same web application), its settings and
 # the phones it shows (one JSON file), and the parsers it reads Asterisk's answers with: the
 # verification's own (roles/shared), shipped beside it and loaded under their own names.
@@ -91,6 +94,7 @@ def database(directory: Directory, endpoint_defaults: Mapping[str, str]) -> Data
         "token_digits": str(s.token_digits),
         "token_minutes": str(s.token_minutes),
         "in_directory": "1" if s.in_directory else "0",
+        "temporary_context": names.TEMPORARY_CONTEXT,  # the views' context of a temporary number
     }
     if s.claim_days is not None:
         settings["claim_days"] = str(s.claim_days)

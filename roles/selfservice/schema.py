@@ -23,7 +23,7 @@ from pathlib import Path
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (tests/unit/test_selfservice_db.py holds it to
 # Alembic's own view of the scripts).
-HEAD = "0001"
+HEAD = "0002"
 DIALECTS = ("sqlite", "postgresql")
 
 

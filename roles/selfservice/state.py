@@ -30,6 +30,8 @@ class DbState:
     + mode: the file's mode ("0640")
     + settings, defaults: what a deploy wrote beside the claims
     + claims: every claim, without its secrets
+    + phones: (number, MAC) of every participant's snom that holds a claimed or temporary
+      number (the provisioning server gave it; teardown wipes it)
     """
 
     status: str
@@ -38,6 +40,7 @@ class DbState:
     settings: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
+    phones: tuple[tuple[str, str], ...] = ()
     error: str | None = None
 
 
@@ -59,6 +62,7 @@ def parse(lines: list[str] | None) -> DbState:
         settings=data.get("settings", {}),
         defaults=data.get("defaults", {}),
         claims=claims,
+        phones=tuple((str(p[0]), str(p[1])) for p in data.get("phones", []) if isinstance(p, list) and len(p) == 2),
     )
 
 

@@ -58,6 +58,12 @@ SELFSERVICE_DB_MADE = "/var/lib/televoc-selfservice/made.conf"
 SELFSERVICE_DB_NAME = "televoc"  # the database's section in res_config_sqlite3.conf
 REALTIME_FAMILIES = ("ps_endpoints", "ps_auths", "ps_aors")  # endpoint, auth, aor: views of the claims
 SELFSERVICE_TOOL = "/etc/televoc/bin/televoc-claims"  # the database's command on the PBX
+# The claim by dialling: the dialplan's AGI (claimsdb.py, run by Asterisk as the asterisk user)
+SELFSERVICE_AGI = "/etc/televoc/bin/televoc-claim-agi"
+# The provisioning server's settings file for a phone with a temporary or claimed number (a
+# template beside the phones' files: provisiond.py fills in the account from the database)
+TEMPORARY_TEMPLATE = "selfservice-phone.xml"
+SELFSERVICE_SCRIPT = "claimsdb.py"  # the database's code, shipped next to the NixOS module
 # services.yml: Page()'s and an intercom's Dial() b() ask the callee to answer at once, in
 # the two ways desk phones understand (docs/services.md, 'How a phone answers by itself'):
 # Alert-Info <AUTOANSWER_URL>;info=ALERT_AUTOANSWER;delay=0 (snom, Yealink, Mitel/Aastra,

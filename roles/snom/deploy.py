@@ -59,8 +59,8 @@ from . import bases, operations
 from .dect import settings_file
 from .facts import MISSING, JsonFile, ProvisioningManifest
 from .operations import changed_phones, directory_changed
-from .render import PROVISIONING_DIR, Provisioning, file_name, provisioning_url
-from .teardown import Outcome, TeardownRecord, merged, unknown_names
+from .render import PROVISIONING_DIR, Provisioning, file_name, provisioning_url, with_participants_wiped
+from .teardown import Outcome, TeardownRecord, merged, participants_pending, unknown_names
 from .web import WebRequest
 
 SETTINGS = declare(
@@ -334,18 +334,24 @@ def provisioning_published(
 
 @deploy("Provisioning", data_defaults=DATA_DEFAULTS)
 def changed_phones_resynced(
-    directory: Directory, snapshot=None, publication: Publication | None = None, reboot: bool = False, changes=None
+    directory: Directory,
+    snapshot=None,
+    publication: Publication | None = None,
+    reboot: bool = False,
+    changes=None,
+    participants: tuple[str, ...] = (),
 ):
     """The phones whose settings changed are told to fetch them (and, with `reboot`, to
     reboot): those left pending by an earlier run and those this run's `publication`
-    changed. `changes`: the run's RunChanges (a NOTIFY touches the phones)."""
+    changed; at teardown also `participants` (self-service: the numbers participants'
+    snoms hold). `changes`: the run's RunChanges (a NOTIFY touches the phones)."""
     settings = read(ALL_SETTINGS)
     known = (
         {}
         if snapshot is None
         else {
             "pending": _pending(snapshot, settings.snom__pending_path),
-            "also": tuple(publication.changed if publication else ()),
+            "also": (*(publication.changed if publication else ()), *participants),
         }
     )
     if publication is not None and publication.directory_resync:
@@ -357,7 +363,7 @@ def changed_phones_resynced(
         else "Phones whose settings changed are told to fetch them",
         cli=settings.asterisk__cli,
         pending_path=settings.snom__pending_path,
-        phones=[a.name for a in directory.provisioned],
+        phones=[*(a.name for a in directory.provisioned), *participants],
         notify=NOTIFY_CHECK_SYNC_REBOOT if reboot else NOTIFY_CHECK_SYNC,
         changes=changes,
         **known,
@@ -459,11 +465,12 @@ def phones_adopted(directory: Directory):
 
 
 @deploy("Phones forget the event", data_defaults=DATA_DEFAULTS)
-def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
+def teardown_started(directory: Directory, snapshot=None, participants=()) -> TeardownRecord:
     """
     The record of which phones still hold the event's credentials, kept on the PBX: what
     earlier teardowns proved, plus every phone of the directory, with the address each was
-    registered from, read before anything is removed (`snapshot`: the run's one read).
+    registered from, read before anything is removed (`snapshot`: the run's one read), and
+    every participant's snom (`participants`: (number, MAC), from the self-service database).
     """
     settings = read(ALL_SETTINGS)
     path = settings.snom__teardown_record
@@ -474,7 +481,7 @@ def teardown_started(directory: Directory, snapshot=None) -> TeardownRecord:
         raise SettingError(f"{path}: {e}; teardown keeps it and stops (move it away to start over)") from None
     state = host.get_fact(AsteriskState, cli_command=settings.asterisk__cli) if snapshot is None else snapshot.asterisk
     now = utc_stamp()
-    record = merged(existing, directory, state, now)
+    record = merged(existing, directory, state, now, participants)
     by_hand = _here(directory, settings.televoc_reset_by_hand)
     unknown = unknown_names(record, by_hand)
     if unknown:
@@ -509,10 +516,12 @@ def phones_wiped(
     settings = read(ALL_SETTINGS)
     by_hand = _here(directory, settings.televoc_reset_by_hand)
     outcome.by_hand = tuple(record.pending) if by_hand == ("all",) else by_hand
+    participants = participants_pending(record)  # number -> MAC: offered the wipe, told by number
+    provisioning = with_participants_wiped(directory, provisioning, sorted(participants.values()))
     wiped_files = publication(directory, provisioning, snapshot)
     wiped = wiped_files.files
     _published(directory, wiped_files, settings, snapshot, "Provisioned phones are offered a wiped profile")
-    changed_phones_resynced(directory, snapshot, wiped_files, reboot=True)
+    changed_phones_resynced(directory, snapshot, wiped_files, reboot=True, participants=tuple(participants))
     _bases_told(directory, provisioning, snapshot, settings, teardown=True)  # their wiped settings
     if settings.televoc_factory_reset:
         user = directory.event.provisioning.web_user
@@ -529,7 +538,10 @@ def phones_wiped(
                     accounts[name].event_web_password if name in accounts else None,
                 )
                 for name in record.pending
-                if record.phones[name].mac and not record.phones[name].base and name not in outcome.by_hand
+                if record.phones[name].mac
+                and not record.phones[name].base
+                and not record.phones[name].participant  # the participant's own phone: never reset
+                and name not in outcome.by_hand
             ],
             requests_path="/var/lib/televoc/requests/teardown.curl",
             what="reset to factory settings",

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 
 from roles.event import Account, Directory
 from roles.event.phonebook import Entry, entries, for_phones, render_yealink
+from roles.event.selfservice import temporary_calls
 from roles.shared import names
 from roles.shared.templating import render, without_gc
 
@@ -65,6 +66,9 @@ class ProvisioningService:
     + network: the only network the firewall lets reach it
     + files: the directory the deploy publishes into
     + window, max_unknown, per_source, source_window, prefix: see provisiond.py
+    + selfservice: it gives snoms no YAML names their temporary or claimed number from the
+      self-service database (names.SELFSERVICE_DB, with its code names.SELFSERVICE_SCRIPT
+      beside the module): the NixOS module lets it write the database (the asterisk group)
     """
 
     bind: str
@@ -78,6 +82,7 @@ class ProvisioningService:
     prefix: str = names.PROVISIONING_URL_PATH
     service: str = names.PROVISIONING_SERVICE
     user: str = names.PROVISIONING_USER
+    selfservice: bool = False
 
     @property
     def state_path(self) -> str:
@@ -100,6 +105,10 @@ class ProvisioningService:
             f"--log {self.log_path} --window {self.window} --max-unknown {self.max_unknown} "
             f"--max-unknown-per-source {self.per_source} --source-window {self.source_window} "
             f"--unlock-file {self.unlock_path} --prefix {self.prefix}"
+        ) + (
+            f" --claimsdb ${{./{names.SELFSERVICE_SCRIPT}}} --selfservice-db {names.SELFSERVICE_DB}"
+            if self.selfservice
+            else ""
         )
 
     @property
@@ -109,13 +118,25 @@ class ProvisioningService:
         return f"spared --files {self.files} --state {self.state_path}"
 
 
-def provisioning_service(directory: Directory, files: str = PROVISIONING_DIR) -> ProvisioningService:
+def provisioning_service(
+    directory: Directory, files: str = PROVISIONING_DIR, selfservice: bool = False
+) -> ProvisioningService:
     event = directory.event
     if event.pbx_address is None:  # the load refuses provisioned phones without it
         raise ValueError("provisioning needs pbx_address")
     return ProvisioningService(
-        bind=event.pbx_address, port=event.provisioning.http_port, network=event.network, files=files
+        bind=event.pbx_address,
+        port=event.provisioning.http_port,
+        network=event.network,
+        files=files,
+        selfservice=selfservice,
     )
+
+
+def serves_phones(directory: Directory) -> bool:
+    """Whether the provisioning server gives snoms no YAML names a number of self-service:
+    this PBX serves self-service, and phones reach it at pbx_address."""
+    return temporary_calls(directory) is not None and directory.event.pbx_address is not None
 
 
 @dataclass(frozen=True)
@@ -148,9 +169,15 @@ def provisioning(
     directory the deploy publishes into), the phones' files and the snom DECT bases' files
     (roles/snom/dect.py); at teardown the wiped ones (no account, no password)."""
     bases = render_bases(directory, wiped=wiped)
+    participants = {} if wiped else render_selfservice_phone(directory)
+    # at teardown too where self-service was served: participants' snoms fetch their wipe
     return Provisioning(
-        server=provisioning_service(directory, files) if directory.provisioned or bases else None,
-        files={**render_wipe(directory), **bases} if wiped else {**render_provisioning(directory), **bases},
+        server=provisioning_service(directory, files, selfservice=bool(participants))
+        if directory.provisioned or bases or participants or (wiped and serves_phones(directory))
+        else None,
+        files={**render_wipe(directory), **bases}
+        if wiped
+        else {**render_provisioning(directory), **bases, **participants},
         wiped=wiped,
         control=dict(control or {}),
     )
@@ -376,21 +403,53 @@ def render_provisioning(directory: Directory) -> dict[str, str]:
     return files
 
 
+def render_selfservice_phone(directory: Directory) -> dict[str, str]:
+    """names.TEMPORARY_TEMPLATE -> the settings of a participant's snom (self-service), its
+    account left open (@@name@@, @@pass@@, @@realname@@: provisiond.py fills them in from the
+    database), when the provisioning server gives such phones a number. Like a crew phone's,
+    but the web interface is left as the participant set it (no http_user, no http_pass: it
+    is their phone), with the event's ringer, no auto-answer, and the directory."""
+    if not serves_phones(directory):
+        return {}
+    listed = for_phones(entries(directory))
+    rows = [
+        r for r in _settings(directory, provisioning_url(directory), listed) if r[0] not in ("http_user", "http_pass")
+    ]
+    fixed = {
+        "@@ringer@@": "Ringer1",
+        "@@ring_direct@@": "Ringer1",
+        "@@ring_group@@": "Ringer1",
+        "@@ring_loud@@": "Ringer1",
+        "@@autoanswer@@": AUTOANSWER_OFF,
+    }
+    rows = [(name, idx, fixed.get(value, value)) for name, idx, value in rows]
+    purpose = _comment(f"a participant's phone (self-service), event {directory.event.name}")
+    return {names.TEMPORARY_TEMPLATE: _xml(purpose, rows, tbook(listed))}
+
+
+def _wipe_text(directory: Directory) -> str:
+    return _xml(
+        _comment(
+            f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, no auto-answer"
+        ),
+        _wiped(),
+        book=[],
+    )
+
+
 @without_gc
 def render_wipe(directory: Directory) -> dict[str, str]:
     """File name -> snom XML that wipes the event from the phone (teardown): identities off,
     passwords and directory cleared, auto-answer (answer_after_policy) back to off."""
-    return {
-        file_name(a): text
-        for text in [
-            _xml(
-                _comment(
-                    f"teardown of event {directory.event.name}: identities off, passwords and directory cleared, "
-                    "no auto-answer"
-                ),
-                _wiped(),
-                book=[],
-            )
-        ]
-        for a in directory.provisioned
-    }
+    text = _wipe_text(directory)
+    return {file_name(a): text for a in directory.provisioned}
+
+
+def with_participants_wiped(directory: Directory, provisioning: Provisioning, macs: list[str]) -> Provisioning:
+    """The teardown's `provisioning` with the wiped profile offered to participants' snoms
+    too (self-service: `macs`, from the database or the teardown record), under their MACs."""
+    if not macs or not provisioning.wiped:
+        return provisioning
+    text = _wipe_text(directory)
+    files = {**provisioning.files, **{f"{mac.upper()}.xml": text for mac in macs}}
+    return Provisioning(server=provisioning.server, files=files, wiped=True, control=provisioning.control)

@@ -40,6 +40,8 @@ class PhoneRecord:
     + clean_since, proof: when and how it was proven clean (None: it still holds credentials)
     + last_attempt: what the last attempt to clean it gave, for the crew
     + base: a DECT base, not a phone (told through its handsets, no factory reset over the web)
+    + participant: a participant's snom (self-service: named by the number it held; told
+      through that number, never reset to factory settings: it is the participant's)
     """
 
     mac: str | None
@@ -49,6 +51,7 @@ class PhoneRecord:
     proof: str | None = None
     last_attempt: str | None = None
     base: bool = False
+    participant: bool = False
 
     @property
     def clean(self) -> bool:
@@ -98,10 +101,18 @@ def contact_host(uri: str) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host or None
 
 
-def merged(existing: TeardownRecord | None, directory: Directory, state: PbxState | None, now: str) -> TeardownRecord:
+def merged(
+    existing: TeardownRecord | None,
+    directory: Directory,
+    state: PbxState | None,
+    now: str,
+    participants: Iterable[tuple[str, str]] = (),
+) -> TeardownRecord:
     """The record for this run: what earlier runs found, kept as it was (a phone once proven
     clean stays clean; a pending one stays pending), plus every phone of the directory not
-    in it yet; addresses and registrations refreshed from Asterisk while it still knows them."""
+    in it yet, and every participant's snom (`participants`: the number it holds and its MAC,
+    from the self-service database) by its number; addresses and registrations refreshed
+    from Asterisk while it still knows them."""
     record = existing or TeardownRecord(started=now)
     live = state if state is not None and state.running else None
     for base in directory.bases:
@@ -124,7 +135,23 @@ def merged(existing: TeardownRecord | None, directory: Directory, state: PbxStat
             phone.address = account.address or contact_host(contacts[0].uri) or phone.address
         elif phone.address is None:
             phone.address = account.address
+    # a participant's number is served from the database: the registrar's own rows count too
+    registrar = {r.aor: r.uri for r in live.registrations} if live is not None else {}
+    for number, mac in participants:
+        phone = record.phones.get(number)
+        if phone is None or (phone.participant and phone.mac != mac.upper()):
+            phone = record.phones[number] = PhoneRecord(mac=mac.upper(), participant=True)
+        contacts = live.contacts_of(number) if live is not None else []
+        uri = contacts[0].uri if contacts else registrar.get(number)
+        phone.registered = uri is not None
+        if uri and not phone.clean:
+            phone.address = contact_host(uri) or phone.address
     return record
+
+
+def participants_pending(record: TeardownRecord) -> dict[str, str]:
+    """Participants' snoms that still hold a number of the event: number -> MAC."""
+    return {name: p.mac for name, p in record.phones.items() if p.participant and p.mac and not p.clean}
 
 
 @dataclass
@@ -174,6 +201,11 @@ def judged(record: TeardownRecord, outcome: Outcome, now: str) -> TeardownRecord
 def advice(phone: PhoneRecord) -> str:
     """What the crew can do about a phone that still holds the event's credentials."""
     ways = []
+    if phone.participant:
+        return (
+            "boot it on the phone network (it fetches the wiped profile); or have its owner reset it, then "
+            "--data televoc_reset_by_hand=<number>"
+        )
     if phone.base:
         return (
             "boot it on the phone network (it fetches its wiped settings); or reset it to factory settings by "
@@ -194,7 +226,15 @@ def report(record: TeardownRecord) -> list[str]:
         if phone.clean:
             lines.append(f"{name}: clean since {phone.clean_since}: {phone.proof}")
         else:
-            what = "snom DECT base" if phone.base else "provisioned snom" if phone.mac else "set up by hand"
+            what = (
+                "snom DECT base"
+                if phone.base
+                else "a participant's snom"
+                if phone.participant
+                else "provisioned snom"
+                if phone.mac
+                else "set up by hand"
+            )
             last = f"; last attempt {phone.last_attempt}" if phone.last_attempt else ""
             lines.append(f"{name}: STILL HOLDS the event's credentials ({what}{last}): {advice(phone)}")
     return lines

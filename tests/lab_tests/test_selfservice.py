@@ -27,6 +27,7 @@ import pytest
 from lab.deploys import REPO, Deployment, copy_example_event
 from lab.lab import Lab
 from lab.wait import wait_for
+from roles.selfservice import schema
 from roles.shared import names
 
 pytestmark = pytest.mark.lab
@@ -74,9 +75,9 @@ def pbx(tmp_path_factory):
 
 def test_the_deploy_makes_the_database_for_asterisk_alone(pbx):
     stat = pbx.lab.run(f"stat -c '%U:%G %a' {DB} $(dirname {DB})").stdout.split("\n")
-    assert stat[:2] == ["asterisk:asterisk 640", "asterisk:asterisk 750"], stat
+    assert stat[:2] == ["asterisk:asterisk 660", "asterisk:asterisk 2770"], stat
     read = json.loads(pbx.lab.run(f"{TOOL} read").stdout)
-    assert read["revision"] == "0001" and read["claims"] == []
+    assert read["revision"] == schema.HEAD and read["claims"] == []
     assert read["settings"]["claimable_first"] == "2000" and read["defaults"]["context"] == names.PHONE_CONTEXT
     assert "claimed numbers (self-service database, not waited for): 0 served" in pbx.first.output
 

@@ -48,7 +48,11 @@ def contexts(text: str) -> dict[str, list[str]]:
 
 def test_a_temporary_number_may_dial_the_claim_code_the_info_desk_and_the_test_numbers_only(tmp_path):
     temporary = contexts(dialplan(tmp_path))["televoc-temporary"]
-    assert temporary[0] == "exten => _*23XXXXXX,1,Goto(televoc-claim,${EXTEN:3},1)"
+    # the claim code and a token: no call log row (it would hold the token), then the claim
+    assert temporary[:2] == [
+        "exten => _*23XXXXXX,1,Set(CDR_PROP(disable)=1)",
+        " same => n,Goto(televoc-claim,${EXTEN:3},1)",
+    ]
     firsts = [line.split(",")[0].removeprefix("exten => ") for line in temporary if line.startswith("exten")]
     assert firsts == ["_*23XXXXXX", "1100", "100", "101", "_[0-9*#]."]
     assert temporary[-1] == "exten => _[0-9*#].,1,Hangup(21)"  # 403: anything else
@@ -63,7 +67,7 @@ def test_temporary_may_call_adds_numbers_once_and_the_claim_code_takes_its_token
     temporary = contexts(dialplan(tmp_path, s))["televoc-temporary"]
     firsts = [line.split(",")[0].removeprefix("exten => ") for line in temporary if line.startswith("exten")]
     assert firsts == ["_05XXXXXXXX", "1100", "100", "101", "1112", "_[0-9*#]."]
-    assert temporary[0] == "exten => _05XXXXXXXX,1,Goto(televoc-claim,${EXTEN:2},1)"
+    assert temporary[1] == " same => n,Goto(televoc-claim,${EXTEN:2},1)"
 
 
 def test_no_call_can_come_back_into_the_temporary_context(tmp_path):
@@ -76,7 +80,13 @@ def test_no_call_can_come_back_into_the_temporary_context(tmp_path):
     targets = {m.group(1) for line in found["televoc-temporary"] for m in jumps.finditer(line)}
     assert targets == {"televoc-claim", "televoc-numbers"}
     # the claim context ends every call, and jumps nowhere
-    assert found["televoc-claim"] == ["exten => _X.,1,Hangup(19)"]
+    claim = found["televoc-claim"]
+    assert (
+        claim[0]
+        == "exten => _X.,1,AGI(/etc/televoc/bin/televoc-claim-agi,${CHANNEL(endpoint)},${CHANNEL(pjsip,remote_addr)})"
+    )
+    assert claim[-1] == " same => n,Hangup()" and " same => n,Hangup(21)" in claim
+    assert not any("Goto(" in line and "GotoIf" not in line for line in claim)
 
 
 def test_without_self_service_or_turned_off_nothing_is_rendered(tmp_path):

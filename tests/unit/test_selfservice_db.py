@@ -71,7 +71,7 @@ def test_a_claim_gives_its_secrets_once_and_keeps_the_release_secret_hashed(db):
     assert given["release_secret"] not in row and row[5].startswith("scrypt$")
     status, out, _ = db("read")
     read = json.loads(out)
-    assert read["revision"] == schema.HEAD and read["mode"] == "0640"
+    assert read["revision"] == schema.HEAD and read["mode"] == "0660"
     assert read["claims"] == [["2345", "Alice", True, "softphone", read["claims"][0][4], given["expires"]]]
     assert given["sip_password"] not in out  # the deploy's read carries no secret
 

@@ -87,8 +87,8 @@ def test_a_softphone_claim_shows_token_release_secret_and_credentials_once(site)
     html = r.get_data(as_text=True)
     assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
     token, secret, password = shown(html, "token"), shown(html, "release-secret"), shown(html, "sip-password")
-    assert re.fullmatch(r"\d{8}", token) and "dial <strong>" not in html  # not built: page.CLAIM_BY_DIALLING
-    assert "Claiming by dialling the token is not switched on" in html
+    assert re.fullmatch(r"\d{8}", token) and "dial <strong>" not in html  # a softphone: no temporary number
+    assert "this phone registers with the SIP account below instead" in html
     assert shown(html, "sip-server") == "10.23.0.2" and shown(html, "sip-user") == "2003"
     with sqlite3.connect(site.db) as conn:
         row = conn.execute("SELECT display_name, kind, in_directory, sip_password, release_hash FROM claims").fetchone()
@@ -101,12 +101,13 @@ def test_a_softphone_claim_shows_token_release_secret_and_credentials_once(site)
     assert site.lines == ["televoc-page: claimed 2003 (softphone) from 10.23.0.50"]
 
 
-def test_a_desk_phone_claim_gives_its_sip_account_until_claiming_by_dialling_is_built(site, monkeypatch):
-    html = claim(site.client, number="2001", name="Bob", kind="snom").get_data(as_text=True)
-    assert 'id="token"' in html and 'id="sip-password"' in html and "dial <strong>" not in html
-    monkeypatch.setattr(page, "CLAIM_BY_DIALLING", True)
+def test_a_desk_phone_claim_gives_the_token_alone_unless_claiming_by_dialling_is_off(site, monkeypatch):
     html = claim(site.client, number="2002", name="Carol", kind="snom").get_data(as_text=True)
     assert "sip-password" not in html and "dial <strong>*23" in html
+    monkeypatch.setattr(page, "CLAIM_BY_DIALLING", False)
+    html = claim(site.client, number="2001", name="Bob", kind="snom").get_data(as_text=True)
+    assert 'id="token"' in html and 'id="sip-password"' in html and "dial <strong>" not in html
+    assert "Claiming by dialling the token is not switched on" in html
 
 
 def test_an_empty_number_takes_a_free_one_and_a_taken_number_is_refused(site):
@@ -196,7 +197,7 @@ def test_the_module_serves_the_page_to_the_phone_network_only(tmp_path):
     assert 'User = "asterisk";' in unit
     # its jail's log exists before the page counts as started (fail2ban exits on a missing one)
     assert 'ExecStartPre = "${pkgs.coreutils}/bin/touch /var/log/televoc-page/page.log";' in unit
-    assert 'StateDirectory = "televoc-selfservice";\n      StateDirectoryMode = "0750";' in unit
+    assert 'StateDirectory = "televoc-selfservice";\n      StateDirectoryMode = "2770";' in unit
     assert '"-/var/lib/televoc"' in unit and '"-/var/lib/televoc-phones"' in unit  # no crew secrets, no phone files
     assert "users.users.televoc-page" not in text  # the asterisk user's
     page = [o for o in plan.module.openings if o.what == "registration page"]

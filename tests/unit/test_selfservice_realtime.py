@@ -107,7 +107,7 @@ def test_the_runs_read_of_the_database_is_parsed():
         {
             "db": "present",
             "revision": "0001",
-            "mode": "0640",
+            "mode": "0660",
             "settings": {"claimable_first": "2000"},
             "defaults": {},
             "claims": [["2345", "Alice", True, "softphone", "2026-12-27T14:02:00Z", None]],
@@ -139,3 +139,21 @@ def test_a_claim_a_service_number_takes_is_found_and_refused_by_the_rules(tmp_pa
     assert [c.number for c in dbstate.colliding(claims, load_directory(path))] == ["1850"]
     with pytest.raises(EventError, match="1850"):
         load_directory(path, claims=claims)
+
+
+def test_temporary_numbers_are_neither_missing_nor_extra_nor_counted_as_claims():
+    expected = LiveConfig(
+        "g", "d", frozenset({"a1"}), "0.0.0.0:5060", claimable=("2000", "2999"), temporary=("9000", "9099")
+    )
+    state = PbxState(
+        running=True,
+        aors=frozenset({"a1", "2345", "9000", "9100", names.GENERATION_AOR_PREFIX + "g"}),
+        globals={names.DIALPLAN_GLOBAL: "d"},
+        transports={names.TRANSPORT: "0.0.0.0:5060"},
+    )
+    assert config_mismatches(state, expected) == ["aors Asterisk has that the directory does not: 9100"]
+    assert claimed_aors(state, expected.claimable) == (["2345"], [])
+
+
+def test_the_rendered_config_expects_the_temporary_range_from_the_database(tmp_path):
+    assert render_asterisk(directory(tmp_path)).expected.temporary == ("9000", "9099")

@@ -39,7 +39,7 @@ def settled(**changes) -> DbState:
     fields = {
         "status": PRESENT,
         "revision": schema.HEAD,
-        "mode": "0640",
+        "mode": "0660",
         "settings": dict(WANTED["settings"]),
         "defaults": dict(WANTED["endpoint_defaults"]),
         "claims": (Claim("2345", "Alice"),),

@@ -140,3 +140,28 @@ def test_a_record_televoc_did_not_write_is_refused_not_guessed_at(data):
 )
 def test_the_host_of_a_contact(uri, host):
     assert contact_host(uri) == host
+
+
+def test_participants_snoms_are_recorded_by_their_number_and_proven_clean_by_their_wipe():
+    d = directory(phone("hall1", "000413a00001"))
+    participants = (("2345", "000413c0ffee"), ("9000", "000413C0FFEF"))
+    record = merged(None, d, registered(("2345", "10.23.0.21")), "T0", participants)
+    assert record.pending == ["hall1", "2345", "9000"]
+    alice = record.phones["2345"]
+    assert (alice.mac, alice.participant, alice.registered, alice.address) == ("000413C0FFEE", True, True, "10.23.0.21")
+    found = fetched_wipe(record, {"000413C0FFEE": {"version": WIPED, "source": "10.23.0.21"}}, {"000413C0FFEE": WIPED})
+    assert found == {"2345": "fetched the wiped profile from 10.23.0.21"}
+    lines = report(judged(record, Outcome(fetched=found), "T1"))
+    assert "2345: clean since T1: fetched the wiped profile from 10.23.0.21" in lines
+    assert any(line.startswith("9000: STILL HOLDS the event's credentials (a participant's snom)") for line in lines)
+    # a later run (the database is gone: no participants given) keeps them as they were
+    again = merged(record, d, registered(), "T2")
+    assert again.phones["9000"].participant and not again.phones["9000"].clean
+
+
+def test_a_participant_known_to_the_registrar_alone_counts_as_registered():
+    from roles.shared.pbxcli import Registration
+
+    state = PbxState(running=True, registrations=(Registration("9000", "abc", "sip:9000@10.23.0.22:5062", "snom"),))
+    record = merged(None, directory(), state, "T0", (("9000", "000413C0FFEF"),))
+    assert record.phones["9000"].registered and record.phones["9000"].address == "10.23.0.22"

@@ -13,10 +13,22 @@ claim added here is callable at once, without a reload.
     televoc-claims release 2345 --secret-from-stdin   (or --by-crew: root only, no secret)
     televoc-claims export                     # CSV of the claims (no secrets), for the crew
     televoc-claims remove                     # the database and its directory (teardown)
+    televoc-claims agi ENDPOINT ADDRESS ...   # the claim by dialling: Asterisk's AGI (below)
 
-The file belongs to the asterisk user (0640 in a 0750 directory): it holds the SIP password
-of every claimed number. Run as root, the tool works as the owner of the directory (so every
-file SQLite makes belongs to it); `read` and `export` open the file read-only.
+The file belongs to the asterisk user and group (0660 in a 2770 directory: the provisioning
+server, in the asterisk group, writes the temporary numbers): it holds the SIP password of
+every claimed and temporary number. Run as root, the tool works as the owner of the
+directory (so every file SQLite makes belongs to it); `read` and `export` open the file
+read-only.
+
+The provisioning server calls `phone_account` for a snom no YAML names: the phone's claim
+(bound to its MAC by dialling the token), else its temporary number (given now, the lowest
+free one of the temporary range). Asterisk runs `agi` for a call to the claim code (the
+dialplan's televoc-claim context): the token (the dialled extension, read from the AGI
+environment, never a command line) is checked against the hashed tokens (live, unused),
+the claim is bound to the MAC of the calling temporary number, the phone is told to fetch
+its settings again (NOTIFY check-sync), and the dialplan variable TV_CLAIM says `ok` or
+`wrong`; a wrong token is logged for fail2ban (WRONG_TOKEN_LOG), without the token.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -43,6 +56,9 @@ EXPORT_COLUMNS = ("number", "display_name", "in_directory", "kind", "created", "
 # A display name goes into a SIP From header and the directory: printable, no quotes or <>.
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f\"<>\\]{1,40}$")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MAC_RE = re.compile(r"^[0-9A-F]{12}$")
+# What fail2ban's page jail also matches: a wrong token dialled (the number dialling, its address).
+WRONG_TOKEN_LOG = "televoc-page: wrong claim token dialled by {number} from {source}"
 
 
 class Refused(Exception):
@@ -60,6 +76,12 @@ def hash_secret(secret: str) -> str:
     return f"scrypt${salt.hex()}${digest.hex()}"
 
 
+def token_tag(token: str) -> str:
+    """A token's lookup tag: the first 2 hex digits of its SHA-256 (8 of its ~20 bits). A
+    dialled token is checked by scrypt against the live tokens of its tag only."""
+    return hashlib.sha256(token.encode()).hexdigest()[:2]
+
+
 def secret_matches(secret: str, stored: str) -> bool:
     try:
         kind, salt, digest = stored.split("$")
@@ -75,9 +97,9 @@ def secret_matches(secret: str, stored: str) -> bool:
 
 
 def as_owner(db: str, owner: str, create: bool = False) -> None:
-    """Work as the owner of the database's directory (made, 0750, when `create`): every file
-    SQLite writes then belongs to it. Nothing to do when not root."""
-    os.umask(0o027)
+    """Work as the owner of the database's directory (made, 2770, when `create`): every file
+    SQLite writes then belongs to it and its group. Nothing to do when not root."""
+    os.umask(0o007)
     if os.geteuid() != 0:
         if not create and not os.path.exists(db):
             raise Refused(f"no database at {db}: a deploy with self_service makes it")
@@ -88,8 +110,10 @@ def as_owner(db: str, owner: str, create: bool = False) -> None:
     except KeyError as e:
         raise Refused(f"no user {owner!r} on this host (Asterisk's NixOS module makes it)") from e
     if create and not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o750)
+        os.makedirs(directory, mode=0o770)
         os.chown(directory, user.pw_uid, user.pw_gid)
+    if create:  # the group (the provisioning server) writes too; files made in it keep the group
+        os.chmod(directory, 0o2770)
     if not create and not os.path.exists(db):
         raise Refused(f"no database at {db}: a deploy with self_service makes it")
     os.setgroups([])
@@ -136,6 +160,13 @@ def cmd_read(args) -> dict:
         for r in conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims ORDER BY number")
     ]
     defaults = {r["option"]: r["value"] for r in conn.execute("SELECT option, value FROM endpoint_defaults")}
+    phones = [  # participants' snoms: the number each holds and its MAC (teardown wipes them)
+        [r[0], r[1]]
+        for r in conn.execute(
+            "SELECT number, mac FROM claims WHERE mac IS NOT NULL "
+            "UNION ALL SELECT number, mac FROM temporary_numbers WHERE mac IS NOT NULL ORDER BY number"
+        )
+    ]
     mode = os.stat(args.db).st_mode & 0o777
     return {
         "db": "present",
@@ -144,6 +175,7 @@ def cmd_read(args) -> dict:
         "settings": settings(conn),
         "defaults": defaults,
         "claims": claims,
+        "phones": phones,
     }
 
 
@@ -178,7 +210,7 @@ def cmd_migrate(args) -> dict:
             conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (name,))
             changed += 1
     conn.execute("COMMIT")
-    os.chmod(args.db, 0o640)
+    os.chmod(args.db, 0o660)
     return {"from": before, "to": revision(conn), "changed": changed}
 
 
@@ -243,8 +275,8 @@ def claim(
         given["token"] = dialled = f"{secrets.randbelow(10**digits):0{digits}d}"
         given["token_expires"] = until = now(minutes * 60)
         conn.execute(
-            "INSERT INTO tokens (token_hash, number, created, expires) VALUES (?, ?, ?, ?)",
-            (hash_secret(dialled), number, now(), until),
+            "INSERT INTO tokens (token_hash, token_tag, number, created, expires) VALUES (?, ?, ?, ?, ?)",
+            (hash_secret(dialled), token_tag(dialled), number, now(), until),
         )
     conn.execute("COMMIT")
     return given
@@ -262,6 +294,159 @@ def release(conn: sqlite3.Connection, number: str, secret: str | None) -> None:
     conn.execute("COMMIT")
 
 
+def _numbers(first: str | None, last: str | None):
+    if not first or not last:
+        return
+    for i in range(int(first), int(last) + 1):
+        yield f"{i:0{len(first)}d}"
+
+
+def phone_account(conn: sqlite3.Connection, mac: str) -> dict:
+    """The account the snom `mac` (no YAML names it) gets from the provisioning server, in one
+    transaction: the claim bound to it by dialling (its temporary number, if any, is freed now
+    that the phone takes the claim), else its temporary number, given now when it has none
+    (the lowest free one of the temporary range; the same MAC always gets the same one).
+    {"kind": "claimed" or "temporary", "number", "sip_password", "name", "freed"}. Refused when
+    the temporary range is full."""
+    mac = mac.upper()
+    if not MAC_RE.match(mac):
+        raise Refused(f"{mac[:20]!r} is not a MAC (12 hex digits)")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT number, sip_password, display_name FROM claims WHERE mac = ?", (mac,)).fetchone()
+        if row is not None:
+            gone = conn.execute("SELECT number FROM temporary_numbers WHERE mac = ?", (mac,)).fetchone()
+            conn.execute("DELETE FROM temporary_numbers WHERE mac = ?", (mac,))
+            conn.execute("COMMIT")
+            return {
+                "kind": "claimed",
+                "number": row[0],
+                "sip_password": row[1],
+                "name": row[2] or row[0],
+                "freed": gone[0] if gone else None,
+            }
+        row = conn.execute("SELECT number, sip_password FROM temporary_numbers WHERE mac = ?", (mac,)).fetchone()
+        if row is None:
+            conf = settings(conn)
+            held = {r[0] for r in conn.execute("SELECT number FROM temporary_numbers")}
+            free = next(
+                (n for n in _numbers(conf.get("temporary_first"), conf.get("temporary_last")) if n not in held), None
+            )
+            if free is None:
+                raise Refused(
+                    f"the temporary range {conf.get('temporary_first', '?')}-{conf.get('temporary_last', '?')} is full"
+                )
+            row = (free, secrets.token_urlsafe(18))
+            conn.execute(
+                "INSERT INTO temporary_numbers (number, mac, sip_password, created, expires) VALUES (?, ?, ?, ?, NULL)",
+                (row[0], mac, row[1], now()),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return {"kind": "temporary", "number": row[0], "sip_password": row[1], "name": f"Temporary {row[0]}", "freed": None}
+
+
+class WrongToken(Refused):
+    """A token that is no live, unused token of any claim."""
+
+
+def redeem(conn: sqlite3.Connection, token: str, temporary: str) -> dict:
+    """Redeem `token`, dialled by the temporary number `temporary`: the claim whose live,
+    unused token it is is bound to that number's phone (its MAC); the token is used up. The
+    temporary number stays until the phone fetches its claim (phone_account frees it), so
+    that the phone can be told to (NOTIFY to its endpoint). {"number", "temporary", "mac"}.
+    WrongToken for a token that matches none (one scrypt per live token of the same tag:
+    about 1 in 256 of the live ones); Refused for a caller that is no temporary
+    number of a phone, or a phone that holds a claim already."""
+    conf = settings(conn)
+    digits = int(conf.get("token_digits", "6"))
+    row = conn.execute("SELECT mac FROM temporary_numbers WHERE number = ?", (temporary,)).fetchone()
+    if row is None or not row[0]:
+        raise Refused(f"{temporary!r} is no temporary number of a phone")
+    mac = row[0]
+    if conn.execute("SELECT 1 FROM claims WHERE mac = ?", (mac,)).fetchone():
+        raise Refused(f"the phone of {temporary} holds a claim already")
+    if not (len(token) == digits and token.isdigit()):
+        raise WrongToken("not a token")
+    stamp = now()
+    live = conn.execute(
+        "SELECT token_hash, number FROM tokens WHERE used IS NULL AND expires > ?"
+        " AND (token_tag = ? OR token_tag IS NULL) ORDER BY created DESC",
+        (stamp, token_tag(token)),
+    ).fetchall()
+    match = next((r for r in live if secret_matches(token, r[0])), None)  # outside the write lock
+    if match is None:
+        raise WrongToken("no live token matches")
+    conn.execute("BEGIN IMMEDIATE")
+    used = conn.execute(
+        "UPDATE tokens SET used = ? WHERE token_hash = ? AND used IS NULL AND expires > ?", (now(), match[0], stamp)
+    ).rowcount
+    bound = conn.execute("UPDATE claims SET mac = ? WHERE number = ? AND mac IS NULL", (mac, match[1])).rowcount
+    if used != 1 or bound != 1:  # used meanwhile, or the claim is some phone's already
+        conn.execute("ROLLBACK")
+        raise WrongToken("the token was used meanwhile")
+    conn.execute("COMMIT")
+    return {"number": match[1], "temporary": temporary, "mac": mac}
+
+
+def _agi_environment(stdin) -> dict[str, str]:
+    env = {}
+    for _ in range(200):  # bounded: Asterisk sends a few dozen lines, then an empty one
+        line = stdin.readline()
+        if not line or not line.strip():
+            break
+        key, _, value = line.rstrip("\n").partition(":")
+        env[key.strip()] = value.strip()
+    return env
+
+
+def _agi_set(stdin, stdout, name: str, value: str) -> None:
+    stdout.write(f"SET VARIABLE {name} {value}\n")
+    stdout.flush()
+    stdin.readline()  # 200 result=1
+
+
+def source_address(remote: str) -> str:
+    """'10.23.0.21:5061' or '[2001:db8::1]:5060' -> the address alone."""
+    if remote.startswith("["):
+        return remote[1:].split("]", 1)[0]
+    return remote.rsplit(":", 1)[0] if remote.count(":") == 1 else remote
+
+
+def cmd_agi(args) -> None:
+    """Asterisk's AGI for a call to the claim code (see the module's docstring): sets TV_CLAIM
+    to ok (the claim is bound, the phone told to fetch it), wrong (logged for fail2ban) or
+    refused (the caller cannot claim: no temporary number of a phone, or it holds one)."""
+    os.umask(0o007)  # a journal SQLite makes stays the group's (the provisioning server's too)
+    env = _agi_environment(sys.stdin)
+    token = env.get("agi_extension", "")
+    source = source_address(args.address)
+    result = "refused"
+    try:
+        got = redeem(connect(args.db), token, args.endpoint)
+        result = "ok"
+    except WrongToken:
+        result = "wrong"
+        with open(args.log, "a", encoding="utf-8") as f:
+            f.write(f"{now()} {WRONG_TOKEN_LOG.format(number=args.endpoint, source=source)}\n")
+    except (Refused, sqlite3.Error) as e:
+        print(f"televoc-claims agi: {e}", file=sys.stderr)  # Asterisk's log: no token in it
+    if result == "ok":
+        with open(args.log, "a", encoding="utf-8") as f:
+            f.write(f"{now()} televoc-page: {got['number']} claimed by dialling from {args.endpoint} ({source})\n")
+        notify = f"pjsip send notify {args.notify} endpoint {args.endpoint}"
+        try:  # the phone fetches its settings again, now its claim's
+            subprocess.run(
+                [args.asterisk, "-C", args.asterisk_conf, "-rx", notify], capture_output=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            print(f"televoc-claims agi: NOTIFY not sent: {e}", file=sys.stderr)
+    _agi_set(sys.stdin, sys.stdout, "TV_CLAIM", result)
+
+
 def cmd_claim(args) -> dict:
     """Claim a number: its SIP password (given on stdin, else random) and a release secret,
     printed once; the database keeps the release secret hashed."""
@@ -269,7 +454,7 @@ def cmd_claim(args) -> dict:
     if args.name is not None and not NAME_RE.match(args.name):  # before becoming the owner
         raise Refused("a name has 1 to 40 printable characters, without quotes, < or >")
     as_owner(args.db, args.owner)
-    return claim(connect(args.db), args.number, args.name, args.kind, args.in_directory, password)
+    return claim(connect(args.db), args.number, args.name, args.kind, args.in_directory, password, token=args.token)
 
 
 def cmd_release(args) -> dict:
@@ -319,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         "--in-directory", action=argparse.BooleanOptionalAction, default=None, help="default: the event's in_directory"
     )
     claim.add_argument("--password-from-stdin", action="store_true")
+    claim.add_argument("--token", action="store_true", help="also a claim token, to dial from the phone")
     release = sub.add_parser("release")
     release.add_argument("number")
     how = release.add_mutually_exclusive_group(required=True)
@@ -326,6 +512,13 @@ def main(argv: list[str] | None = None) -> int:
     how.add_argument("--by-crew", action="store_true")
     sub.add_parser("export")
     sub.add_parser("remove")
+    agi = sub.add_parser("agi")
+    agi.add_argument("--log", required=True, help="where a wrong token is logged (the page's log: its jail)")
+    agi.add_argument("--notify", required=True, help="pjsip_notify.conf's check-sync")
+    agi.add_argument("--asterisk", default="asterisk")
+    agi.add_argument("--asterisk-conf", default="/etc/asterisk/asterisk.conf")
+    agi.add_argument("endpoint")
+    agi.add_argument("address")
     args = parser.parse_args(argv)
     commands = {
         "read": cmd_read,
@@ -334,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         "release": cmd_release,
         "export": cmd_export,
         "remove": cmd_remove,
+        "agi": cmd_agi,
     }
     try:
         result = commands[args.command](args)

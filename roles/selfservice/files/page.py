@@ -48,10 +48,10 @@ LIMITS: dict[str, tuple[int, float]] = {"claims": (5, 3600), "posts": (30, 600),
 # What fail2ban's jail matches (the number, the source; never the secret given).
 WRONG_SECRET_LOG = "televoc-page: wrong release secret for {number} from {source}"
 KIND_LABELS = {"snom": "snom desk phone", "softphone": "softphone (an app)", "other": "another SIP phone"}
-# Claiming by dialling the token (issue #18 item 5) is not built: the dialplan's claim context
-# ends the call with 480. Until it is, the page says so and gives every kind of phone its SIP
-# account to type in, rather than an instruction that cannot work.
-CLAIM_BY_DIALLING = False
+# Claiming by dialling the token (the dialplan's televoc-claim context, claimsdb.py's AGI): a
+# snom desk phone, which has a temporary number, gets the token alone; every other kind of
+# phone its SIP account to type in. False: every kind gets the SIP account.
+CLAIM_BY_DIALLING = True
 MAX_SOURCES = 100_000  # the limiter forgets sources that did nothing for a window beyond this
 
 
@@ -213,7 +213,8 @@ def create_app(
             sip=sip,
             code=claim_code,
             minutes=minutes,
-            dialling=CLAIM_BY_DIALLING,
+            dialling=CLAIM_BY_DIALLING and kind == "snom",
+            switched=CLAIM_BY_DIALLING,
         )
 
     @app.post("/release")

@@ -26,6 +26,16 @@ Python's standard library only. What it does, and why (docs/threat-model.md):
   PBX with one command, `touch <--unlock-file>` (root only: the file lies in this service's
   state directory), or with a deploy (televoc_provisioning_unlock); the lock's log line says
   so. The lock, the sweepers and their sources are reported by every deploy.
+- Self-service (--claimsdb and --selfservice-db given, and the deploy published the phone
+  template TEMPORARY_TEMPLATE in --files): a MAC without a file of its own is a participant's
+  snom. Past the same guards (a sweeper or the lock is refused), it counts toward its
+  source's unknown MACs (the per-source guard holds: a phone asks for one MAC, a sweeper
+  for many), but not toward the global lock: every participant's phone is such a MAC. The
+  database (claimsdb.phone_account) gives the phone its claim, bound to its MAC by dialling
+  the token, else its temporary number (the same MAC always the same number); the template
+  filled with that account is served like a phone's file (one window per version, to the
+  first source only). A full temporary range is refused and logged, and counts toward the
+  global lock like any unknown MAC.
 - GET <prefix>/directory.xml answers the file directory.xml of --files: the event's phone
   directory (a SnomIPPhoneDirectory, names and numbers; what a phone's directory key shows
   when the directory is too long for the phones' own); GET <prefix>/directory-yealink.xml the
@@ -89,6 +99,9 @@ DIRECTORIES = (DIRECTORY_FILE, YEALINK_DIRECTORY_FILE)
 STATE_VERSION = 1
 BASE_LIST = r"(?P<model>snomM[0-9]{3})-(?P<mac>[0-9A-F]{12})\.htm"  # a DECT base's list of its settings
 MAX_SOURCES = 4096  # sources whose unknown MACs are followed at once (see Provisioning._asked)
+# Self-service: the settings file of a participant's snom, its account left open (the deploy
+# writes it beside the phones' files; names.TEMPORARY_TEMPLATE).
+TEMPORARY_TEMPLATE = "selfservice-phone.xml"
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,9 @@ class Provisioning:
     + per_source, source_window: a source that asked for `per_source` different unknown MACs
       within `source_window` seconds is refused as a sweeper
     + unlock_hint: how the crew lifts the global lock on the PBX (for the lock's log line)
+    + accounts: MAC -> the account self-service gives that phone ({"kind", "number",
+      "sip_password", "name", "freed"}; raises with a sentence when it gives none), or None:
+      no self-service
     """
 
     def __init__(
@@ -129,8 +145,10 @@ class Provisioning:
         per_source: int = 8,
         source_window: float = 86400,
         unlock_hint: str = "touch /var/lib/televoc-provisioning/unlock",
+        accounts: Callable[[str], dict] | None = None,
     ):
         self.read_file = read_file
+        self.accounts = accounts
         self.path = re.compile(rf"^{re.escape(prefix)}/(?P<mac>[0-9A-F]{{12}})\.xml$")
         self.directories = {f"{prefix}/{name}": name for name in DIRECTORIES}
         # DECT bases: the model's file (no MAC, no secret) and the base's list (names a MAC)
@@ -223,8 +241,15 @@ class Provisioning:
         if match.re is self.base_path:
             return self._base_list(f"{match['model']}-{mac}.htm", mac, source, now)
         data = self.read_file(f"{mac}.xml")
+        given = ""
         if data is None:
-            return self._unknown(mac, source, now)
+            template = self.read_file(TEMPORARY_TEMPLATE) if self.accounts is not None else None
+            if template is None:
+                return self._unknown(mac, source, now)
+            participant = self._participant(template, mac, source, now)
+            if isinstance(participant, Answer):
+                return participant
+            data, given = participant
         version = hashlib.sha256(data).hexdigest()[:16]
         fetch = self.state["fetches"].get(mac)
         if fetch is not None and fetch["version"] == version:
@@ -236,7 +261,28 @@ class Provisioning:
         else:
             self.state["fetches"][mac] = {"version": version, "first": now, "last": now, "source": source, "count": 1}
         self.dirty = self.urgent = True
-        return Answer(200, data, f"served {mac} version {version} to {source}")
+        return Answer(200, data, f"served {mac} version {version} to {source}{given}")
+
+    def _participant(self, template: bytes, mac: str, source: str, now: float) -> Answer | tuple[bytes, str]:
+        """A participant's snom (no file of its own): counted toward its source's unknown MACs,
+        then given its claim or temporary number (the file, and what the log line adds)."""
+        mine = self._asked(source, mac, now)
+        if mine >= self.per_source:
+            sweeper = self.state["sweepers"][source] = {"since": now, "macs": mine}
+            self.urgent = True
+            return self._sweeping(source, mac, sweeper)
+        assert self.accounts is not None  # only called with self-service
+        try:
+            account = self.accounts(mac)
+        except Exception as e:  # a full range, no database yet: an unknown MAC, and why
+            return self._unknown(mac, source, now, why=str(e)[:200])
+        number = str(account["number"])
+        filled = template.decode("utf-8")
+        for slot, value in (("name", number), ("pass", str(account["sip_password"])), ("realname", account["name"])):
+            filled = filled.replace(f"@@{slot}@@", _xml_text(str(value)))
+        freed = f", temporary number {account['freed']} freed" if account.get("freed") else ""
+        self.dirty = True
+        return filled.encode("utf-8"), f" ({account['kind']} number {number}{freed})"
 
     def _directory(self, name: str, source: str) -> Answer:
         """The phone directory: to anyone who reaches the port, locked or not (no secret)."""
@@ -282,7 +328,7 @@ class Provisioning:
         mine.setdefault(mac, now)
         return len(mine)
 
-    def _unknown(self, mac: str, source: str, now: float) -> Answer:
+    def _unknown(self, mac: str, source: str, now: float, why: str = "") -> Answer:
         unknown = self.state["unknown"]
         entry = unknown.setdefault(mac, {"first": now, "source": source, "count": 0})
         entry.update(last=now, count=entry["count"] + 1)
@@ -302,9 +348,16 @@ class Provisioning:
             self.urgent = True
             answer = self._sweeping(source, mac, sweeper)
             return Answer(answer.status, answer.body, answer.log, notice)
+        because = f" ({why})" if why else ""
         if notice:
-            return self._refuse(404, source, f"unknown MAC {mac}; LOCKED: {self.state['locked']['reason']}", notice)
-        return self._refuse(404, source, f"unknown MAC {mac}")
+            return self._refuse(
+                404, source, f"unknown MAC {mac}{because}; LOCKED: {self.state['locked']['reason']}", notice
+            )
+        return self._refuse(404, source, f"unknown MAC {mac}{because}")
+
+
+def _xml_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _shown(sources: list[str]) -> str:
@@ -328,8 +381,14 @@ class Server(http.server.ThreadingHTTPServer):
         per_source: int = 8,
         source_window: float = 86400,
         unlock_file: str | None = None,
+        claimsdb: str | None = None,
+        selfservice_db: str | None = None,
     ):
         self.files, self.state_path, self.log_path = files, state_path, log_path
+        self.claimsdb = load_module(claimsdb) if claimsdb and selfservice_db else None
+        self.selfservice_db = selfservice_db
+        if self.claimsdb is not None:  # a journal SQLite makes is the database's group's (Asterisk reads it)
+            os.umask(0o007)
         # The crew's unlock file: in this service's state directory, which only root and this
         # service may write (never anything the phone network reaches).
         self.unlock_file = unlock_file or os.path.join(os.path.dirname(os.path.abspath(state_path)), "unlock")
@@ -346,6 +405,7 @@ class Server(http.server.ThreadingHTTPServer):
             per_source=per_source,
             source_window=source_window,
             unlock_hint=f"touch {self.unlock_file}",
+            accounts=self.account if self.claimsdb is not None else None,
         )
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
@@ -359,6 +419,18 @@ class Server(http.server.ThreadingHTTPServer):
                 return f.read(16_000_000 if name in DIRECTORIES else 4_000_000)
         except (FileNotFoundError, NotADirectoryError):
             return None
+
+    def account(self, mac: str) -> dict:
+        """The self-service account of the snom `mac` (claimsdb.phone_account), from a
+        connection of its own: a database made after the server started is found."""
+        assert self.claimsdb is not None and self.selfservice_db is not None
+        if not os.path.exists(self.selfservice_db):
+            raise LookupError("no self-service database yet")
+        conn = self.claimsdb.connect(self.selfservice_db)
+        try:
+            return self.claimsdb.phone_account(conn, mac)
+        finally:
+            conn.close()
 
     def control(self) -> dict:
         data = self.read_file(CONTROL_FILE)
@@ -465,6 +537,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def load_module(path: str):
+    """claimsdb.py from `path` (shipped beside the module: the database's own functions)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("claimsdb", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"televoc-provisioning: no claimsdb.py at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_state(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
@@ -530,6 +614,8 @@ def main(argv=None) -> int:
     parser.add_argument("--unlock-file", default=None, help="default: unlock beside --state")
     parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--prefix", default="/televoc")
+    parser.add_argument("--claimsdb", default=None, help="self-service: claimsdb.py, the database's code")
+    parser.add_argument("--selfservice-db", default=None, help="self-service: the database")
     args = parser.parse_args(argv)
     server = Server(
         (args.bind, args.port),
@@ -543,6 +629,8 @@ def main(argv=None) -> int:
         per_source=args.max_unknown_per_source,
         source_window=args.source_window,
         unlock_file=args.unlock_file,
+        claimsdb=args.claimsdb,
+        selfservice_db=args.selfservice_db,
     )
     server.log(f"listening on {args.bind}:{args.port}, serving {args.files}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd's stop: save, then exit
