@@ -160,3 +160,35 @@ def test_a_claim_takes_the_events_in_directory_unless_the_participant_says(db):
     db("claim", "2346", "--no-in-directory")
     claims = json.loads(db("read")[1])["claims"]
     assert [(c[0], c[2]) for c in claims] == [("2345", True), ("2346", False)]
+
+
+def test_claim_many_claims_each_row_and_refuses_the_bad_ones_alone(db):
+    rows = [
+        {"number": "2001", "name": "Bob"},
+        {"number": "2002", "name": "Carol", "kind": "snom", "in_directory": False, "password": "x" * 12},
+        {"number": "2001", "name": "Again"},  # claimed already
+        {"number": "1999"},  # outside the range
+        {"number": "2003", "name": 'Eve "the" <hacker>'},
+        {"number": "2004", "colour": "red"},
+        {"number": 2005},
+        "not an object",
+    ]
+    stdin = "\n".join(json.dumps(r) for r in rows) + "\n{broken\n\n"
+    status, out, err = db("claim-many", stdin=stdin)
+    assert status == 2 and "7 rows refused" in err
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert len(answers) == 9
+    assert [a.get("number") for a in answers[:2]] == ["2001", "2002"] and "refused" not in answers[0]
+    assert answers[1]["sip_password"] == "x" * 12 and answers[0]["release_secret"] and answers[0]["committed"] > 0
+    assert [a["refused"] for a in answers[2:4]] == [
+        "2001 is claimed already",
+        "'1999' is not in the claimable range 2000-8999",
+    ]
+    assert "quotes" in answers[4]["refused"] and "unknown keys: colour" in answers[5]["refused"]
+    assert all("refused" in a for a in answers[6:])
+    status, out, _ = db("read")
+    read = json.loads(out)
+    assert [c[:4] for c in read["claims"]] == [["2001", "Bob", True, "softphone"], ["2002", "Carol", False, "snom"]]
+    # every row is committed alone: the same release works for both
+    status, _, _ = db("release", "2002", "--secret-from-stdin", stdin=answers[1]["release_secret"] + "\n")
+    assert status == 0

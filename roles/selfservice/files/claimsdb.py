@@ -10,6 +10,9 @@ claim added here is callable at once, without a reload.
     televoc-claims migrate SQL SETTINGS       # apply a migration (Alembic's SQL), write the settings
     televoc-claims claim 2345 --name Alice [--kind softphone] [--(no-)in-directory] [--password-from-stdin]
                                               # -> JSON with the SIP password and the release secret, once
+    televoc-claims claim-many < rows.jsonl    # one claim per JSON line ({"number", "name", "kind",
+                                              # "in_directory", "password"}): one JSON line out per row,
+                                              # printed once it is committed; a bad row is refused alone
     televoc-claims release 2345 --secret-from-stdin   (or --by-crew: root only, no secret)
     televoc-claims export                     # CSV of the claims (no secrets), for the crew
     televoc-claims remove                     # the database and its directory (teardown)
@@ -272,6 +275,53 @@ def cmd_claim(args) -> dict:
     return claim(connect(args.db), args.number, args.name, args.kind, args.in_directory, password)
 
 
+MANY_KEYS = frozenset({"number", "name", "kind", "in_directory", "password"})
+
+
+def claim_row(conn: sqlite3.Connection, line: str) -> dict:
+    """One row of `claim-many`: a JSON object with `number` and optionally `name`, `kind`,
+    `in_directory`, `password`, claimed as `claim` would (its own transaction). What it gives,
+    with `committed` (the Unix time after the commit); a refused row gives its number and why."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return {"refused": "not a JSON object"}
+    if not isinstance(row, dict) or not isinstance(row.get("number"), str):
+        return {"refused": "a row is a JSON object with a number (a string)"}
+    number = row["number"]
+    unknown = sorted(set(row) - MANY_KEYS)
+    if unknown:
+        return {"number": number, "refused": f"unknown keys: {', '.join(unknown)}"}
+    name, password, in_directory = row.get("name"), row.get("password"), row.get("in_directory")
+    if not all(isinstance(v, str) for v in (name, password, row.get("kind")) if v is not None):
+        return {"number": number, "refused": "a name, a kind and a password are strings"}
+    if not (in_directory is None or isinstance(in_directory, bool)):
+        return {"number": number, "refused": "in_directory is true or false"}
+    try:
+        given = claim(conn, number, name, row.get("kind", "softphone"), in_directory, password)
+    except Refused as e:
+        return {"number": number, "refused": str(e)}
+    given["committed"] = round(time.time(), 3)
+    return given
+
+
+def cmd_claim_many(args) -> None:
+    """Claim one number per line of stdin (JSON, as `claim_row` reads it), each in its own
+    transaction, printing each answer as soon as it is committed (the SIP password and the
+    release secret, once; or why the row was refused). Exit 2 when a row was refused."""
+    as_owner(args.db, args.owner)
+    conn = connect(args.db)
+    refused = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        given = claim_row(conn, line)
+        refused += "refused" in given
+        print(json.dumps(given, sort_keys=True), flush=True)
+    if refused:
+        raise Refused(f"{refused} rows refused (each said why); the others are claimed")
+
+
 def cmd_release(args) -> dict:
     """Release a claim with its secret (or, as root, `--by-crew`)."""
     if args.by_crew and os.geteuid() != 0:
@@ -319,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "--in-directory", action=argparse.BooleanOptionalAction, default=None, help="default: the event's in_directory"
     )
     claim.add_argument("--password-from-stdin", action="store_true")
+    sub.add_parser("claim-many")
     release = sub.add_parser("release")
     release.add_argument("number")
     how = release.add_mutually_exclusive_group(required=True)
@@ -331,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "read": cmd_read,
         "migrate": cmd_migrate,
         "claim": cmd_claim,
+        "claim-many": cmd_claim_many,
         "release": cmd_release,
         "export": cmd_export,
         "remove": cmd_remove,
