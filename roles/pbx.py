@@ -17,7 +17,7 @@ from pyinfra import host
 from roles import asterisk, calllog, nixos, selfservice, snom
 from roles.event import Directory
 from roles.plan import Plan, Where, buildup, where
-from roles.shared import connection, runs
+from roles.shared import connection, pbxcli, runs
 from roles.shared.ops import deploy
 from roles.shared.settings import defaults
 from roles.shared.settings import read as read_settings
@@ -55,11 +55,13 @@ def arguments_of(settings, plan: Plan) -> dict:
         (
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
-            *selfservice.snapshot_commands(),
+            *selfservice.snapshot_commands(plan.selfservice.claimable),
             *calllog.snapshot_commands(),
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
-        None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
+        None
+        if plan.asterisk.removal is not None
+        else pbxcli.listed_aors(len(plan.asterisk.expected.phones), plan.asterisk.expected.claimable is not None),
     )
 
 
@@ -134,8 +136,12 @@ def known_arguments(settings, directory: Directory) -> dict:
     return _arguments(
         settings,
         nixos.paths_named(settings, embedded, etc),
-        (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands(), *calllog.snapshot_commands()),
-        len({a.name for a in directory.accounts}),
+        (
+            *nixos.commands_named(settings, embedded),
+            *selfservice.snapshot_commands(selfservice.claimable(directory)),
+            *calllog.snapshot_commands(),
+        ),
+        pbxcli.listed_aors(len({a.name for a in directory.accounts}), selfservice.page_service(directory) is not None),
     )
 
 

@@ -39,10 +39,15 @@ SETTINGS = declare(
 ALL_SETTINGS = (*pbxfacts.SETTINGS, *SETTINGS)
 
 
-def snapshot_commands() -> list[tuple[str, str]]:
-    """The run's one read runs the database's command (no command yet: no database)."""
+def snapshot_commands(claimable: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """The run's one read runs the database's command (no command yet: no database).
+    `claimable`: the event's claimable range, where this PBX serves self-service: the claims
+    in it are counted, not listed (no crew number can be one of them: the event's rules keep
+    crew numbers out of the range), so the read stays one short line however many
+    participants claimed; None: every claim is listed (self-service off, or a teardown)."""
     tool = shlex.quote(names.SELFSERVICE_TOOL)
-    return [(READ, f'if [ -x {tool} ]; then {tool} read 2>&1; else echo \'{{"db": "{NO_TOOL}"}}\'; fi')]
+    outside = f" --listed-outside {shlex.quote(claimable[0])} {shlex.quote(claimable[1])}" if claimable else ""
+    return [(READ, f'if [ -x {tool} ]; then {tool} read{outside} 2>&1; else echo \'{{"db": "{NO_TOOL}"}}\'; fi')]
 
 
 def held(snapshot: Snapshot) -> DbState:

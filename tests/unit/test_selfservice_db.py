@@ -192,3 +192,19 @@ def test_claim_many_claims_each_row_and_refuses_the_bad_ones_alone(db):
     # every row is committed alone: the same release works for both
     status, _, _ = db("release", "2002", "--secret-from-stdin", stdin=answers[1]["release_secret"] + "\n")
     assert status == 0
+
+
+def test_the_deploys_read_counts_the_claims_in_its_range_and_lists_the_others(db):
+    stdin = "".join(json.dumps({"number": n, "name": f"P{n}"}) + "\n" for n in ("2001", "2500", "8999"))
+    assert db("claim-many", stdin=stdin)[0] == 0
+    # the range moved to 2000-2999 in event.yml: 8999 is outside it now, so a crew number may be it
+    status, out, _ = db("read", "--listed-outside", "2000", "2999")
+    read = json.loads(out)
+    assert status == 0 and read["count"] == 3 and [c[0] for c in read["claims"]] == ["8999"]
+    # a range of other length lists every claim; no range lists every claim too
+    assert [c[0] for c in json.loads(db("read", "--listed-outside", "20000", "29999")[1])["claims"]] == [
+        "2001",
+        "2500",
+        "8999",
+    ]
+    assert json.loads(db("read")[1])["count"] == 3

@@ -6,7 +6,9 @@ a wrapper around the Python the provisioning server runs on). Asterisk reads the
 numbers from the same file (PJSIP realtime: the views ps_endpoints, ps_auths, ps_aors), so a
 claim added here is callable at once, without a reload.
 
-    televoc-claims read                       # one JSON line: revision, settings, claims (no secrets)
+    televoc-claims read [--listed-outside FIRST LAST]   # one JSON line: revision, settings, how many
+                                              # claims, and each claim (no secrets), or only those outside
+                                              # FIRST-LAST (what a deploy's collision check needs)
     televoc-claims migrate SQL SETTINGS       # apply a migration (Alembic's SQL), write the settings
     televoc-claims claim 2345 --name Alice [--kind softphone] [--(no-)in-directory] [--password-from-stdin]
                                               # -> JSON with the SIP password and the release secret, once
@@ -127,16 +129,25 @@ def settings(conn: sqlite3.Connection) -> dict[str, str]:
 
 def cmd_read(args) -> dict:
     """What a deploy compares, in one line: the revision, the settings and endpoint defaults,
-    every claim without its secrets."""
+    how many claims there are, and every claim without its secrets; with `listed_outside`
+    (first, last), only the claims outside that range (a crew number, which the event keeps
+    out of its claimable range, can be no other: the output stays one short line however
+    many participants claimed inside it)."""
     if not os.path.exists(args.db):
         return {"db": "absent"}
     conn = connect(args.db, readonly=True)
     current = revision(conn)
     if current is None:
         return {"db": "empty"}
+    count = conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+    query, bound = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims", tuple[object, ...]()
+    if args.listed_outside:
+        first, last = args.listed_outside
+        query += " WHERE NOT (length(number) = ? AND number BETWEEN ? AND ?)"
+        bound = (len(first), first, last)
     claims = [
         [r["number"], r["display_name"], bool(r["in_directory"]), r["kind"], r["created"], r["expires"]]
-        for r in conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims ORDER BY number")
+        for r in conn.execute(query + " ORDER BY number", bound)
     ]
     defaults = {r["option"]: r["value"] for r in conn.execute("SELECT option, value FROM endpoint_defaults")}
     mode = os.stat(args.db).st_mode & 0o777
@@ -146,6 +157,7 @@ def cmd_read(args) -> dict:
         "mode": f"{mode:04o}",
         "settings": settings(conn),
         "defaults": defaults,
+        "count": count,
         "claims": claims,
     }
 
@@ -357,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=DB)
     parser.add_argument("--owner", default=OWNER)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("read")
+    read = sub.add_parser("read")
+    read.add_argument("--listed-outside", nargs=2, metavar=("FIRST", "LAST"))
     migrate = sub.add_parser("migrate")
     migrate.add_argument("sql")
     migrate.add_argument("settings")
