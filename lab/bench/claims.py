@@ -313,12 +313,17 @@ def bench(phones: int, count: int, args, work: Path, *, make_event, counted_pyin
         read = lab.run(f"{names.SELFSERVICE_TOOL} read", check=False).stdout
         held = len(json.loads(read).get("claims", [])) if read.strip().startswith("{") else -1
         case.checks.append((f"the deploys kept every claim ({held} of {count})", held == count))
-        served = re.search(
-            r"claimed numbers \(self-service database, not waited for\): (\d+) served",
+        said = re.search(
+            r"claimed numbers \(self-service database, not waited for\): (\d+) registered",
             case.runs[CHANGE + ", claims"].output,
         )
-        case.notes.append(
-            f"the change deploy with claims reports {served[1] if served else '?'} claimed numbers served"
+        sampled_ok = len(claimed.latencies) - len(late)
+        case.checks.append(
+            (
+                f"the change deploy with claims reports the {sampled_ok} sampled claims registered "
+                f"(it says {said[1] if said else 'nothing'})",
+                said is not None and int(said[1]) == sampled_ok,
+            )
         )
     finally:
         lab.down()
@@ -331,15 +336,17 @@ def table(case: Case) -> list[str]:
     """The case's rows: each run, its floor and ratio, and for a run with claims, its wall and
     its wall/floor over the same run's without claims."""
     rows = [
-        f"{'run':<28} {'remote commands':>15} {'uploads':>7} {'wall':>7} {'floor':>7} {'wall/floor':>10} "
-        f"{'with/without':>12} {'(of wall/floor)':>15}"
+        f"{'run':<28} {'remote commands':>15} {'uploads':>7} {'remote':>7} {'client CPU':>10} {'wall':>7} "
+        f"{'floor':>7} {'wall/floor':>10} {'with/without':>12} {'(of wall/floor)':>15}"
     ]
     for name, run in case.runs.items():
         plain = case.runs.get(name.removesuffix(", claims")) if name.endswith(", claims") else None
         ratio = run.wall / run.floor if run.floor else float("nan")
         versus = f"{run.wall / plain.wall:12.2f} {ratio / (plain.wall / plain.floor):15.2f}" if plain else ""
         floor = f"{run.floor:5.1f} s" if run.floor else f"{'-':>7}"
+        remote, cpu = run.counts.get("remote_seconds", 0), run.counts.get("client_cpu_seconds", 0)
         rows.append(
-            f"{name:<28} {run.commands:>15} {run.uploads:>7} {run.wall:5.1f} s {floor} {ratio:10.2f} {versus}".rstrip()
+            f"{name:<28} {run.commands:>15} {run.uploads:>7} {remote:5.2f} s {cpu:8.2f} s "
+            f"{run.wall:5.1f} s {floor} {ratio:10.2f} {versus}".rstrip()
         )
     return rows
