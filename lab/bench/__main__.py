@@ -164,10 +164,11 @@ def _env(event: Path, secret: Path) -> dict[str, str]:
 
 
 def counted_pyinfra(
-    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900
+    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900, env: dict | None = None
 ) -> tuple[int, dict, float, str]:
-    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the event."""
-    env = _env(event, secret)
+    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the
+    event (`env`: more variables, e.g. TELEVOC_PLAN_CACHE=off)."""
+    env = {**_env(event, secret), **(env or {})}
     counts.unlink(missing_ok=True)
     started = time.monotonic()
     proc = subprocess.run(
