@@ -11,15 +11,20 @@ server, the renderer's name, televoc's own code (every file under roles/, templa
 the files shipped to the PBX included), Python's and the rendering libraries' versions. A
 plan holds every password, so it is sealed under the event secret (roles/shared/sealed.py);
 with no usable event secret nothing is kept, nor with TELEVOC_PLAN_CACHE=off in the
-environment (every run renders). One file per event, $XDG_CACHE_HOME/televoc/<event>.plan,
-replaced by the next plan made.
+environment (every run renders). The provisioning files are kept packed (PackedFiles):
+a run that changes nothing never reads them. One file per event (with venues, per venue),
+$XDG_CACHE_HOME/televoc/<event>[-<venue>].plan, replaced by the next plan made.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import pickle
 import sys
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -48,6 +53,60 @@ def code_digest() -> bytes:
     return h.digest()
 
 
+class PackedFiles(Mapping[str, str]):
+    """The provisioning files (name -> XML) of a kept plan, packed (zlib) and unpacked on
+    first use: a run that changes nothing compares their digests only (the plan keeps those
+    worked out), so it never unpacks them; 44 MB at 10,000 phones, 4 MB packed."""
+
+    def __init__(self, files: Mapping[str, str]):
+        self._names = tuple(files)
+        self._packed: bytes | None = zlib.compress(pickle.dumps(dict(files), pickle.HIGHEST_PROTOCOL), 1)
+        self._files: dict[str, str] | None = None
+
+    def _unpacked(self) -> dict[str, str]:
+        if self._files is None:
+            assert self._packed is not None
+            self._files, self._packed = pickle.loads(zlib.decompress(self._packed)), None
+        return self._files
+
+    def __getstate__(self):
+        return (
+            {"_names": self._names, "_packed": self._packed, "_files": None}
+            if self._files is None
+            else {
+                "_names": self._names,
+                "_packed": zlib.compress(pickle.dumps(self._files, pickle.HIGHEST_PROTOCOL), 1),
+                "_files": None,
+            }
+        )
+
+    def __getitem__(self, name: str) -> str:
+        return self._unpacked()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names if self._files is None else name in self._files
+
+    def unpacked(self) -> bool:
+        return self._files is not None
+
+
+def _packed(plan):
+    """The plan as it is kept: its provisioning files packed (PackedFiles), every value the
+    plan worked out (the files' digests) kept with it."""
+    provisioning = plan.provisioning
+    packed = dataclasses.replace(provisioning, files=PackedFiles(provisioning.files))
+    packed.__dict__.update(
+        {k: v for k, v in vars(provisioning).items() if k not in {f.name for f in dataclasses.fields(provisioning)}}
+    )
+    return dataclasses.replace(plan, provisioning=packed)
+
+
 @dataclass(frozen=True)
 class Kept:
     seal: Seal
@@ -58,7 +117,7 @@ class Kept:
 
     def store(self, plan) -> None:
         try:
-            self.seal.store(self.path, plan)
+            self.seal.store(self.path, _packed(plan))
         except (OSError, TypeError, AttributeError, ValueError):  # not kept: the next run renders
             pass
 
@@ -77,4 +136,5 @@ def kept(render, directory: Directory, where, control: dict, event_dir: str | No
     except ValueError:  # e.g. an announcement's audio: bytes that are not UTF-8
         return None
     inputs = (render.__qualname__.encode(), repr(where).encode(), repr(control).encode(), code_digest(), event)
-    return Kept(Seal.of(secret, b"televoc/plan", *inputs), record_path(directory.event.name).with_suffix(".plan"))
+    name = directory.event.name + (f"-{directory.venue.name}" if directory.venue else "")  # a venue's PBX: its own
+    return Kept(Seal.of(secret, b"televoc/plan", *inputs), record_path(name).with_suffix(".plan"))

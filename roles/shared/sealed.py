@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 import pickle
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,7 @@ class Seal:
         nonce = os.urandom(NONCE)
         sealed = AESGCM(self.key).encrypt(nonce, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self.name)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        beside = path.with_name(f".{path.name}.{os.getpid()}")
+        beside = path.with_name(f".{path.name}.{secrets.token_hex(8)}")  # two threads, two hosts: each its own
         fd = os.open(beside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as f:

@@ -102,3 +102,21 @@ def test_nothing_is_kept_without_a_usable_secret_or_when_turned_off(event, monke
     assert plancache.kept(buildup, directory, Where(), {}, None) is None
     os.chmod(tmp_path / "event.secret", 0o644)  # a secret others can read is not used
     assert plancache.kept(buildup, directory, Where(), {}, str(event)) is None
+
+
+def test_the_kept_plans_provisioning_files_are_unpacked_only_when_a_step_reads_them(event):
+    (event / "phones.yml").write_text(
+        "phones:\n  - {name: saal1, extension: 1001, mac: '000413A1B2C3', model: snom320}\n"
+        "  - {name: saal2, extension: 1002, mac: '000413A1B2C4', model: snom320}\n"
+    )
+    calls: list = []
+    fresh = pbx._planned(counting(calls), load_directory(event), Where(), {}, str(event))
+    kept = pbx._planned(counting(calls), load_directory(event), Where(), {}, str(event))
+    files = kept.provisioning.files
+    assert len(calls) == 1 and isinstance(files, plancache.PackedFiles)
+    # what a run that changes nothing asks: the digests (kept), the names, how many
+    assert kept.provisioning.digests == fresh.provisioning.digests
+    assert sorted(files) == sorted(fresh.provisioning.files) and len(files) == len(fresh.provisioning.files)
+    assert not files.unpacked()
+    # a step that publishes reads them: the same texts
+    assert dict(files.items()) == fresh.provisioning.files and files.unpacked()
