@@ -35,7 +35,7 @@ try:
     if not _directory.event.venues and any(Path(_arg).name == "deploy.py" for _arg in sys.argv[1:]):
         from roles import pbx
 
-        pbx.render_ahead(_directory)  # while pyinfra connects
+        pbx.render_ahead(_directory, televoc_event_dir)  # while pyinfra connects
     del _directory
 finally:
     sys.dont_write_bytecode = _pyinfra_choice

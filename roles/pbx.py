@@ -14,10 +14,10 @@ from __future__ import annotations
 import gevent
 from pyinfra import host
 
-from roles import asterisk, calllog, nixos, selfservice, snom
+from roles import asterisk, calllog, nixos, plancache, selfservice, snom
 from roles.event import Directory
 from roles.plan import Plan, Where, buildup, where
-from roles.shared import connection, runs
+from roles.shared import connection, pbxcli, runs
 from roles.shared.ops import deploy
 from roles.shared.settings import defaults
 from roles.shared.settings import read as read_settings
@@ -57,11 +57,13 @@ def arguments_of(settings, plan: Plan) -> dict:
         (
             *nixos.snapshot_commands(settings, plan.module),
             *asterisk.snapshot_commands(settings, plan.asterisk),
-            *selfservice.snapshot_commands(),
+            *selfservice.snapshot_commands(plan.selfservice.claimable),
             *calllog.snapshot_commands(),
         ),
         # how many aors Asterisk serves: this event's phones; at a teardown, not known
-        None if plan.asterisk.removal is not None else len(plan.asterisk.expected.phones),
+        None
+        if plan.asterisk.removal is not None
+        else pbxcli.listed_aors(len(plan.asterisk.expected.phones), plan.asterisk.expected.claimable is not None),
         board=plan.board is not None or plan.asterisk.removal is not None,  # a teardown removes it
     )
 
@@ -86,7 +88,7 @@ def planned_and_read(directory: Directory) -> tuple[Plan, Snapshot]:
     wanted, control = where(), snom.control(directory)
     known = known_arguments(settings, directory)
     rendering = _rendered_ahead(directory, wanted, control) or gevent.get_hub().threadpool.spawn(
-        _compared, buildup, directory, wanted, control
+        _planned, buildup, directory, wanted, control, host.data.get("televoc_event_dir")
     )
     try:
         snapshot = host.get_fact(PbxSnapshot, **known)
@@ -101,16 +103,17 @@ def planned_and_read(directory: Directory) -> tuple[Plan, Snapshot]:
 _ahead: list[tuple[Directory, Where, dict, gevent.threadpool.ThreadResult]] = []
 
 
-def render_ahead(directory: Directory) -> None:
+def render_ahead(directory: Directory, event_dir: str | None = None) -> None:
     """Start rendering the deploy's plan of `directory` now, in a thread of its own, with the
     default settings and nothing told to the provisioning server: group_data/all.py calls it
     once the directory is valid, so the rendering runs while pyinfra connects (the main
     thread waits on the network then) and while deploy.py starts. planned_and_read takes it
     only when it renders from exactly what it would render from itself (the same Directory
-    object, an equal Where and control), else renders as before: nothing is kept beyond
-    the process, nothing is read from disk."""
+    object, an equal Where and control), else renders as before. Either way the plan comes
+    through _planned: the sealed plan of the last run when every input is the same
+    (roles/plancache.py), else rendered. `event_dir`: where the event secret is named."""
     where, control = Where(), dict[str, object]()
-    rendering = gevent.get_hub().threadpool.spawn(_compared, buildup, directory, where, control)
+    rendering = gevent.get_hub().threadpool.spawn(_planned, buildup, directory, where, control, event_dir)
     _ahead.append((directory, where, control, rendering))
 
 
@@ -137,10 +140,26 @@ def known_arguments(settings, directory: Directory) -> dict:
     return _arguments(
         settings,
         nixos.paths_named(settings, embedded, etc),
-        (*nixos.commands_named(settings, embedded), *selfservice.snapshot_commands(), *calllog.snapshot_commands()),
-        len({a.name for a in directory.accounts}),
+        (
+            *nixos.commands_named(settings, embedded),
+            *selfservice.snapshot_commands(selfservice.claimable(directory)),
+            *calllog.snapshot_commands(),
+        ),
+        pbxcli.listed_aors(len({a.name for a in directory.accounts}), selfservice.claimable(directory) is not None),
         board=selfservice.board_on(directory),
     )
+
+
+def _planned(render, directory: Directory, wanted: Where, control: dict, event_dir: str | None) -> Plan:
+    """The plan (_compared), taken from the sealed copy a run before kept when every input is
+    the same (plancache.py), else rendered, and kept for the next run."""
+    kept = plancache.kept(render, directory, wanted, control, event_dir)
+    plan = kept.load() if kept is not None else None
+    if plan is None:
+        plan = _compared(render, directory, wanted, control)
+        if kept is not None:
+            kept.store(plan)
+    return plan
 
 
 def _compared(render, *args) -> Plan:

@@ -164,10 +164,11 @@ def _env(event: Path, secret: Path) -> dict[str, str]:
 
 
 def counted_pyinfra(
-    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900
+    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900, env: dict | None = None
 ) -> tuple[int, dict, float, str]:
-    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the event."""
-    env = _env(event, secret)
+    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the
+    event (`env`: more variables, e.g. TELEVOC_PLAN_CACHE=off)."""
+    env = {**_env(event, secret), **(env or {})}
     counts.unlink(missing_ok=True)
     started = time.monotonic()
     proc = subprocess.run(
@@ -526,7 +527,9 @@ def main(argv=None) -> int:
 
         return ceiling(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phones", type=int, nargs="+", default=DEFAULT_SIZES)
+    parser.add_argument(
+        "--phones", type=int, nargs="*", default=DEFAULT_SIZES, help="sizes (none: only the self-service case)"
+    )
     parser.add_argument(
         "--registered",
         type=int,
@@ -551,11 +554,18 @@ def main(argv=None) -> int:
         default=None,
         help="the size at which to time load+validate+render with crew-written passwords (default: the largest)",
     )
+    parser.add_argument(
+        "--claims", type=int, default=3000, help="participants' claims in the self-service case (0: no such case)"
+    )
+    parser.add_argument("--claims-phones", type=int, default=2000, help="the crew's phones of the self-service case")
+    parser.add_argument(
+        "--claims-sample", type=int, default=100, help="claims registered right after their claim, spread over all"
+    )
     parser.add_argument("--workdir", default=str(REPO / ".lab" / "bench"))
     parser.add_argument("--show-commands", action="store_true")
     args = parser.parse_args(argv)
     if args.passwords is None:
-        args.passwords = max(args.phones)
+        args.passwords = max(args.phones, default=0)
 
     began = time.monotonic()
     sizes: list[Size] = []
@@ -566,6 +576,26 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001 (one size failing does not hide the others)
             _say(f"[{phones} phones] FAILED: {type(e).__name__}: {e}")
             failed.append(f"{phones} phones: {type(e).__name__}: {e}")
+        _say(f"    ({time.monotonic() - began:.0f} s so far)")
+
+    case = None
+    if args.claims > 0:
+        from . import claims
+
+        try:
+            case = claims.bench(
+                args.claims_phones,
+                args.claims,
+                args,
+                Path(args.workdir) / "claims",
+                make_event=make_event,
+                counted_pyinfra=counted_pyinfra,
+                run_type=Run,
+                extra=_report_dir_data(Path(args.workdir) / "claims"),
+            )
+        except Exception as e:  # noqa: BLE001 (as a size: the rest is still reported)
+            _say(f"[claims] FAILED: {type(e).__name__}: {e}")
+            failed.append(f"claims: {type(e).__name__}: {e}")
         _say(f"    ({time.monotonic() - began:.0f} s so far)")
 
     runs = [r for s in sizes for r in s.runs]
@@ -626,11 +656,20 @@ def main(argv=None) -> int:
             f"{r.counts.get('remote_seconds', 0):10.1f}  {r.counts.get('upload_seconds', 0):6.1f}   {slowest}"
         )
 
+    if case is not None:
+        from .claims import table
+
+        _say(f"\nself-service: {case.phones} crew phones, without and with {case.claims} claims (one lab, in turns)")
+        for line in table(case):
+            _say(line)
+
     checks = [(f"[{s.phones}] {name}", ok) for s in sizes for name, ok in s.checks]
+    if case is not None:
+        checks += [(f"[claims] {name}", ok) for name, ok in case.checks]
     firsts = {r.steps for r in runs if r.name == "first deploy"}
     reruns = {r.steps for r in runs if r.name == "no-change rerun"}
-    flat = len(firsts) == 1 and len(reruns) == 1
-    notes = [n for s in sizes for n in s.notes]
+    flat = len(firsts) <= 1 and len(reruns) <= 1  # no size run: only the self-service case
+    notes = [n for s in sizes for n in s.notes] + (case.notes if case is not None else [])
     _say("")
     for name, ok in checks:
         _say(f"check: {'ok  ' if ok else 'FAIL'} {name}")
@@ -669,6 +708,12 @@ def main(argv=None) -> int:
                 f"{k.get('remote_seconds', 0):.1f} s in its {rerun.commands} remote command(s), "
                 f"{k.get('client_cpu_seconds', 0):.1f} CPU s on the client (pyinfra's floor: {rerun.floor:.1f} s)."
             )
+    if case is not None:
+        from .claims import table
+
+        _say(f"\n    {case.phones} crew phones, without and with {case.claims} claims:\n")
+        for line in table(case):
+            _say(f"    {line}")
     for s in sizes:
         if s.loads:
             _say(f"\n    {_loads_title(s)}:\n")

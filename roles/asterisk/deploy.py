@@ -187,7 +187,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
     )
     _pins_in_place(op, config, snapshot)
     state = {} if snapshot is None else {"state": snapshot.asterisk}
-    _running(op, settings, snapshot, changes, aors=len(config.expected.phones))
+    _running(op, settings, snapshot, changes, aors=config.expected.listed_aors)
     op(
         operations.config_live,
         name=f"Asterisk serves config generation {config.generation}",

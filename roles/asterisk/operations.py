@@ -10,6 +10,7 @@ from pyinfra.api import FunctionCommand, HiddenValue, QuoteString, StringCommand
 
 from roles.event import Account
 from roles.event.changes import account, parse_summary
+from roles.shared import pbxcli
 from roles.shared.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
 from roles.shared.names import TRUNK
 from roles.shared.ops import probing
@@ -19,7 +20,7 @@ from .render import bridged, changed_credentials
 from .report import (
     LiveConfig,
     RunChanges,
-    claimed_aors,
+    claimed_registered,
     config_mismatches,
     peer_problems,
     registration_problems,
@@ -71,7 +72,7 @@ def running(
 
 def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: str, changes: RunChanges) -> bool:
     changes.asterisk = True
-    aors = len(expected.phones)
+    aors = expected.listed_aors
     current = poll(cli, wait, lambda s: not s.running or not config_mismatches(s, expected), aors=aors)
     if current is not None and not current.running:
         # Killed or crashed after the reload: start it again at once (registrations come
@@ -128,7 +129,7 @@ def config_live(
     + changes: gets `asterisk = True` when it reloaded
     """
     if state is UNREAD:
-        state = host.get_fact(AsteriskState, cli_command=cli, aors=len(expected.phones))
+        state = host.get_fact(AsteriskState, cli_command=cli, aors=expected.listed_aors)
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
@@ -189,7 +190,14 @@ def _verify(
 
     # Nothing touched Asterisk or the phones in this run: what the snapshot read is current.
     first = None if changes.asterisk else snapshot_state
-    current = poll(cli, wait if mode == "strict" else 0, done, progress, first=first, aors=len(phones))
+    current = poll(
+        cli,
+        wait if mode == "strict" else 0,
+        done,
+        progress,
+        first=first,
+        aors=pbxcli.listed_aors(len(phones), claimable is not None),
+    )
     if current is None or not current.running:
         logger.error(
             f"{host.print_prefix}Asterisk is not running (it stopped during the run): no phone "
@@ -228,11 +236,10 @@ def _verify(
         peer_trouble.append(f"{trunk_trouble}; calls to and from outside fail until it is registered")
     # What fails the run comes last: the crew reads the end of the output first.
     if claimable is not None:
-        claimed, registered = claimed_aors(current, claimable)
+        registered = claimed_registered(current, claimable)
         logger.info(
-            f"{host.print_prefix}claimed numbers (self-service database, not waited for): {len(claimed)} "
-            f"served, {len(registered)} registered"
-            + (f": {', '.join(claimed[:20])}{' ...' if len(claimed) > 20 else ''}" if claimed else "")
+            f"{host.print_prefix}claimed numbers (self-service database, not waited for): {len(registered)} registered"
+            + (f": {', '.join(registered[:20])}{' ...' if len(registered) > 20 else ''}" if registered else "")
         )
     if not problems:
         logger.info(f"{host.print_prefix}all {len(phones)} phones are registered and answer (every phone: {written})")

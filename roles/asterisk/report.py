@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from roles.event import Account
+from roles.shared import pbxcli
 from roles.shared.names import TRANSPORT
 from roles.shared.pbxcli import PbxState
 
@@ -85,6 +86,11 @@ class LiveConfig:
     claimable: tuple[str, str] | None = None
     temporary: tuple[str, str] | None = None
 
+    @property
+    def listed_aors(self) -> int | None:
+        """How Asterisk's aors are listed (pbxcli.listed_aors): the crew's alone."""
+        return pbxcli.listed_aors(len(self.phones), self.claimable is not None)
+
 
 def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
     """Whether aor `name` is a number of the claimable range (first, last)."""
@@ -94,11 +100,11 @@ def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
     return len(name) == len(first) and name.isdigit() and first <= name <= last
 
 
-def claimed_aors(state: PbxState, claimable: tuple[str, str] | None) -> tuple[list[str], list[str]]:
-    """(claimed numbers Asterisk serves, those of them with a contact), sorted: the aors of
-    the claimable range, which Asterisk reads from the self-service database."""
-    claimed = sorted(n for n in state.aors if in_range(n, claimable))
-    return claimed, [n for n in claimed if state.contacts_of(n)]
+def claimed_registered(state: PbxState, claimable: tuple[str, str] | None) -> list[str]:
+    """The claimed numbers with a contact, sorted: the numbers of the claimable range in
+    Asterisk's registrar (its astdb keeps every contact, the realtime aors' too; the aor
+    listing leaves the claimed numbers out: pbxcli.listed_aors)."""
+    return sorted({r.aor for r in state.registrations if in_range(r.aor, claimable)})
 
 
 def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:

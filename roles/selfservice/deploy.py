@@ -43,10 +43,20 @@ SETTINGS = declare(
 ALL_SETTINGS = (*pbxfacts.SETTINGS, *SETTINGS)
 
 
-def snapshot_commands() -> list[tuple[str, str]]:
-    """The run's one read runs the database's command (no command yet: no database)."""
+def snapshot_commands(claimable: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """The run's one read runs the database's command (no command yet: no database).
+    `claimable`: the event's claimable range, where this PBX serves self-service: the claims
+    in it are counted, not listed (no crew number can be one of them: the event's rules keep
+    crew numbers out of the range), so the read stays one short line however many
+    participants claimed; None: every claim is listed (self-service off, or a teardown).
+    A command of an older televoc, still on the PBX until this run's switch, knows no
+    --listed-outside: then it reads as before, every claim (and says why it cannot read)."""
     tool = shlex.quote(names.SELFSERVICE_TOOL)
-    return [(READ, f'if [ -x {tool} ]; then {tool} read 2>&1; else echo \'{{"db": "{NO_TOOL}"}}\'; fi')]
+    read = f"{tool} read 2>&1"
+    if claimable:
+        first, last = (shlex.quote(n) for n in claimable)
+        read = f"{tool} read --listed-outside {first} {last} 2>/dev/null || {read}"
+    return [(READ, f'if [ -x {tool} ]; then {read}; else echo \'{{"db": "{NO_TOOL}"}}\'; fi')]
 
 
 def held(snapshot: Snapshot) -> DbState:

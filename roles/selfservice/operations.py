@@ -42,7 +42,7 @@ def claims_respected(event_dir: str, directory: Directory, state: DbState):
             load_directory(event_dir, claims=state.claims)
         except EventError as e:
             raise OperationError(f"a crew number is a participant's claimed number: {e}") from None
-    held = len(state.claims)
+    held = state.count
     host.noop(f"{held} claimed numbers held, none of them a crew number" if held else "no number is claimed")
     yield from ()
 
@@ -63,7 +63,7 @@ def database_migrated(db: Database, state: DbState, cli: str):
     if not db.serves:
         host.noop(
             "self-service is off here: the database is left as it is"
-            + (f" ({len(state.claims)} claims kept)" if state.claims else "")
+            + (f" ({state.count} claims kept)" if state.count else "")
         )
         return
     current = state.revision if state.status == PRESENT else None
@@ -144,7 +144,7 @@ def database_removed(tool: str, state: DbState, removed: list[str]):
         host.noop("no self-service database")
         return
     yield StringCommand(tool, "remove")
-    yield FunctionCommand(_noted, (removed, f"the self-service database ({len(state.claims)} claims, exported)"), {})
+    yield FunctionCommand(_noted, (removed, f"the self-service database ({state.count} claims, exported)"), {})
 
 
 def _noted(state, host, removed: list[str], text: str) -> bool:

@@ -76,8 +76,25 @@ class Database:
     wanted: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
+    def claimable(self) -> tuple[str, str] | None:
+        """(first, last) of the claimable range where this PBX serves self-service."""
+        settings = self.wanted.get("settings", {})
+        if not self.serves or "claimable_first" not in settings:
+            return None
+        return (settings["claimable_first"], settings["claimable_last"])
+
+    @property
     def wanted_json(self) -> str:
         return json.dumps(self.wanted, sort_keys=True, indent=1) + "\n"
+
+
+def claimable(directory: Directory) -> tuple[str, str] | None:
+    """(first, last) of the claimable range when this PBX serves self-service (Database.claimable
+    of its database, known before the plan)."""
+    s = directory.event.self_service
+    if s is None or temporary_calls(directory) is None:
+        return None
+    return (s.claimable.first, s.claimable.last)
 
 
 def database(directory: Directory, endpoint_defaults: Mapping[str, str]) -> Database:

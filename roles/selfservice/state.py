@@ -2,7 +2,10 @@
 (`televoc-claims read`, one JSON line). Pure: no host.
 
     state = parse(snapshot.outputs["selfservice"])
-    state.claims          # (Claim, ...) with the participant's name and since when
+    state.count           # how many claims the database holds
+    state.claims          # (Claim, ...) with the participant's name and since when: each claim
+                          # outside the claimable range the read was given (a crew number can
+                          # be none of the others), every claim when it was given none
     colliding(state.claims, directory)   # the claims a crew number takes: refused
 """
 
@@ -29,7 +32,9 @@ class DbState:
     + revision: the schema's Alembic revision (None: no schema)
     + mode: the file's mode ("0640")
     + settings, defaults: what a deploy wrote beside the claims
-    + claims: every claim, without its secrets
+    + count: how many claims it holds
+    + claims: the claims it listed, without their secrets: those outside the range the read was
+      given (snapshot_commands), every claim without one
     + phones: (number, MAC) of every participant's snom that holds a claimed or temporary
       number (the provisioning server gave it; teardown wipes it)
     """
@@ -42,6 +47,11 @@ class DbState:
     claims: tuple[Claim, ...] = ()
     phones: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    listed_count: int | None = None  # the read's count (None: as many as listed)
+
+    @property
+    def count(self) -> int:
+        return len(self.claims) if self.listed_count is None else self.listed_count
 
 
 def parse(lines: list[str] | None) -> DbState:
@@ -63,6 +73,7 @@ def parse(lines: list[str] | None) -> DbState:
         defaults=data.get("defaults", {}),
         claims=claims,
         phones=tuple((str(p[0]), str(p[1])) for p in data.get("phones", []) if isinstance(p, list) and len(p) == 2),
+        listed_count=data.get("count"),
     )
 
 

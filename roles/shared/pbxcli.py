@@ -248,6 +248,17 @@ AOR_LISTINGS = tuple(f"{AOR_LISTING} like {pattern}" for pattern in AOR_SLICES)
 SLICED_FROM = 3000
 
 
+def listed_aors(phones: int, realtime: bool) -> int | None:
+    """What to pass as `aors` (aor_listings) for a PBX serving `phones` accounts; `realtime`:
+    it also serves claimed numbers from the self-service database. Then the aors are listed in
+    slices whatever their number: Asterisk's realtime wizard has no regular expressions and
+    asks its database `id LIKE '%7$%'` for the slice `like 7$`, which no claimed number
+    matches, so the listing is the crew's aors alone, however many claims are held (one
+    listing would fetch every claim from the database and sort it in: 3,000 claims beside
+    2,000 phones, 0.15 s instead of 0.05 s; measured in the lab)."""
+    return None if realtime else phones
+
+
 def aor_listings(aors: int | None = None) -> tuple[str, ...]:
     """The commands that list every aor, for about `aors` of them (None: not known, sliced)."""
     return (AOR_LISTING,) if aors is not None and aors < SLICED_FROM else AOR_LISTINGS

@@ -160,3 +160,51 @@ def test_a_claim_takes_the_events_in_directory_unless_the_participant_says(db):
     db("claim", "2346", "--no-in-directory")
     claims = json.loads(db("read")[1])["claims"]
     assert [(c[0], c[2]) for c in claims] == [("2345", True), ("2346", False)]
+
+
+def test_claim_many_claims_each_row_and_refuses_the_bad_ones_alone(db):
+    rows = [
+        {"number": "2001", "name": "Bob"},
+        {"number": "2002", "name": "Carol", "kind": "snom", "in_directory": False, "password": "x" * 12},
+        {"number": "2001", "name": "Again"},  # claimed already
+        {"number": "1999"},  # outside the range
+        {"number": "2003", "name": 'Eve "the" <hacker>'},
+        {"number": "2004", "colour": "red"},
+        {"number": 2005},
+        "not an object",
+    ]
+    stdin = "\n".join(json.dumps(r) for r in rows) + "\n{broken\n\n"
+    status, out, err = db("claim-many", stdin=stdin)
+    assert status == 2 and "7 rows refused" in err
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert len(answers) == 9
+    assert [a.get("number") for a in answers[:2]] == ["2001", "2002"] and "refused" not in answers[0]
+    assert answers[1]["sip_password"] == "x" * 12 and answers[0]["release_secret"] and answers[0]["committed"] > 0
+    assert [a["refused"] for a in answers[2:4]] == [
+        "2001 is claimed already",
+        "'1999' is not in the claimable range 2000-8999",
+    ]
+    assert "quotes" in answers[4]["refused"] and "unknown keys: colour" in answers[5]["refused"]
+    assert all("refused" in a for a in answers[6:])
+    status, out, _ = db("read")
+    read = json.loads(out)
+    assert [c[:4] for c in read["claims"]] == [["2001", "Bob", True, "softphone"], ["2002", "Carol", False, "snom"]]
+    # every row is committed alone: the same release works for both
+    status, _, _ = db("release", "2002", "--secret-from-stdin", stdin=answers[1]["release_secret"] + "\n")
+    assert status == 0
+
+
+def test_the_deploys_read_counts_the_claims_in_its_range_and_lists_the_others(db):
+    stdin = "".join(json.dumps({"number": n, "name": f"P{n}"}) + "\n" for n in ("2001", "2500", "8999"))
+    assert db("claim-many", stdin=stdin)[0] == 0
+    # the range moved to 2000-2999 in event.yml: 8999 is outside it now, so a crew number may be it
+    status, out, _ = db("read", "--listed-outside", "2000", "2999")
+    read = json.loads(out)
+    assert status == 0 and read["count"] == 3 and [c[0] for c in read["claims"]] == ["8999"]
+    # a range of other length lists every claim; no range lists every claim too
+    assert [c[0] for c in json.loads(db("read", "--listed-outside", "20000", "29999")[1])["claims"]] == [
+        "2001",
+        "2500",
+        "8999",
+    ]
+    assert json.loads(db("read")[1])["count"] == 3

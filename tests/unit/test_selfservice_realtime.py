@@ -12,13 +12,13 @@ import re
 import pytest
 
 from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
-from roles.asterisk.report import LiveConfig, claimed_aors, config_mismatches
+from roles.asterisk.report import LiveConfig, claimed_registered, config_mismatches
 from roles.event import EventError, load_directory
 from roles.event.selfservice import Claim
 from roles.plan import buildup
 from roles.selfservice import state as dbstate
-from roles.shared import names
-from roles.shared.pbxcli import PbxState
+from roles.shared import names, pbxcli
+from roles.shared.pbxcli import PbxState, Registration
 
 from .eventdirs import write
 
@@ -98,8 +98,22 @@ def test_claimed_aors_are_neither_missing_nor_extra_and_are_counted_apart():
         transports={names.TRANSPORT: "0.0.0.0:5060"},
     )
     assert config_mismatches(state, expected) == ["aors Asterisk has that the directory does not: 3000"]
-    assert claimed_aors(state, expected.claimable) == (["2345", "2999"], [])
-    assert claimed_aors(state, None) == ([], [])
+    # registered: from Asterisk's registrar, where the realtime aors' contacts are too
+    registrations = tuple(
+        Registration(aor, "ab12", f"sip:{aor}@10.23.0.9:5060", "ua") for aor in ("2345", "a1", "3000", "2345")
+    )
+    state = PbxState(running=True, registrations=registrations)
+    assert claimed_registered(state, expected.claimable) == ["2345"]
+    assert claimed_registered(state, None) == []
+
+
+def test_with_self_service_the_aors_are_listed_in_slices_the_realtime_wizard_answers_with_none():
+    # the lab's Asterisk 22: `pjsip show aors like 7$` lists no claimed number (LIKE '%7$%')
+    expected = LiveConfig("g", "d", frozenset({"a1"}), "0.0.0.0:5060", claimable=("2000", "2999"))
+    assert pbxcli.aor_listings(expected.listed_aors) == pbxcli.AOR_LISTINGS
+    assert pbxcli.aor_listings(LiveConfig("g", "d", frozenset({"a1"}), "0.0.0.0:5060").listed_aors) == (
+        pbxcli.AOR_LISTING,
+    )
 
 
 def test_the_runs_read_of_the_database_is_parsed():
@@ -150,9 +164,10 @@ def test_temporary_numbers_are_neither_missing_nor_extra_nor_counted_as_claims()
         aors=frozenset({"a1", "2345", "9000", "9100", names.GENERATION_AOR_PREFIX + "g"}),
         globals={names.DIALPLAN_GLOBAL: "d"},
         transports={names.TRANSPORT: "0.0.0.0:5060"},
+        registrations=tuple(Registration(n, "ab12", f"sip:{n}@10.23.0.9:5060", "ua") for n in ("2345", "9000")),
     )
     assert config_mismatches(state, expected) == ["aors Asterisk has that the directory does not: 9100"]
-    assert claimed_aors(state, expected.claimable) == (["2345"], [])
+    assert claimed_registered(state, expected.claimable) == ["2345"]  # 9000 is a temporary number
 
 
 def test_the_rendered_config_expects_the_temporary_range_from_the_database(tmp_path):

@@ -152,7 +152,7 @@ class View:
     read_at: float
     error: str | None = None
     others: tuple[Other, ...] = ()
-    claimed: tuple[int, int] | None = None  # (claimed numbers Asterisk serves, of them registered)
+    claimed: int | None = None  # claimed numbers registered (None: no self-service here)
 
     @property
     def ready(self) -> int:
@@ -306,13 +306,15 @@ def _others(config: dict, state: Any) -> list[Other]:
     return found
 
 
-def _claimed(config: dict, state: Any) -> tuple[int, int] | None:
-    """(claimed numbers Asterisk serves, those registered): the aors of the claimable range."""
+def _claimed(config: dict, state: Any) -> int | None:
+    """How many claimed numbers are registered: the numbers of the claimable range in
+    Asterisk's registrar (the aor listing leaves claimed numbers out: pbxcli.listed_aors)."""
     if not config.get("claimable"):
         return None
     first, last = config["claimable"]
-    served = [n for n in state.aors if len(n) == len(first) and n.isdigit() and first <= n <= last]
-    return len(served), sum(1 for n in served if state.contacts_of(n))
+    return len(
+        {r.aor for r in state.registrations if len(r.aor) == len(first) and r.aor.isdigit() and first <= r.aor <= last}
+    )
 
 
 # --- the crew's password -------------------------------------------------------------------
@@ -363,7 +365,8 @@ class Live:
     def read_state(self):
         """The verification's read (pbxcli.state_commands), its commands side by side, parsed
         by pbxcli.parse_state: (PbxState, None) or (None, why not)."""
-        commands = pbxcli.state_commands(len(self.phones))
+        aors = pbxcli.listed_aors(len(self.phones), bool(self.config.get("claimable")))
+        commands = pbxcli.state_commands(aors)
         try:
             with ThreadPoolExecutor(len(commands)) as pool:
                 answers = list(pool.map(lambda c: self.run([*self.cli, c]), commands))

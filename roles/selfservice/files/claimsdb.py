@@ -6,10 +6,15 @@ a wrapper around the Python the provisioning server runs on). Asterisk reads the
 numbers from the same file (PJSIP realtime: the views ps_endpoints, ps_auths, ps_aors), so a
 claim added here is callable at once, without a reload.
 
-    televoc-claims read                       # one JSON line: revision, settings, claims (no secrets)
+    televoc-claims read [--listed-outside FIRST LAST]   # one JSON line: revision, settings, how many
+                                              # claims, and each claim (no secrets), or only those outside
+                                              # FIRST-LAST (what a deploy's collision check needs)
     televoc-claims migrate SQL SETTINGS       # apply a migration (Alembic's SQL), write the settings
     televoc-claims claim 2345 --name Alice [--kind softphone] [--(no-)in-directory] [--password-from-stdin]
                                               # -> JSON with the SIP password and the release secret, once
+    televoc-claims claim-many < rows.jsonl    # one claim per JSON line ({"number", "name", "kind",
+                                              # "in_directory", "password"}): one JSON line out per row,
+                                              # printed once it is committed; a bad row is refused alone
     televoc-claims release 2345 --secret-from-stdin   (or --by-crew: root only, no secret)
     televoc-claims export                     # CSV of the claims (no secrets), for the crew
     televoc-claims remove                     # the database and its directory (teardown)
@@ -148,25 +153,41 @@ def settings(conn: sqlite3.Connection) -> dict[str, str]:
 
 def cmd_read(args) -> dict:
     """What a deploy compares, in one line: the revision, the settings and endpoint defaults,
-    every claim without its secrets."""
+    how many claims there are, and every claim without its secrets; with `listed_outside`
+    (first, last), only the claims outside that range (a crew number, which the event keeps
+    out of its claimable range, can be no other: the output stays one short line however
+    many participants claimed inside it, and without the participants' phones, which only a
+    teardown needs)."""
     if not os.path.exists(args.db):
         return {"db": "absent"}
     conn = connect(args.db, readonly=True)
     current = revision(conn)
     if current is None:
         return {"db": "empty"}
+    count = conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+    query, bound = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims", tuple[object, ...]()
+    if args.listed_outside:
+        first, last = args.listed_outside
+        query += " WHERE NOT (length(number) = ? AND number BETWEEN ? AND ?)"
+        bound = (len(first), first, last)
     claims = [
         [r["number"], r["display_name"], bool(r["in_directory"]), r["kind"], r["created"], r["expires"]]
-        for r in conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM claims ORDER BY number")
+        for r in conn.execute(query + " ORDER BY number", bound)
     ]
     defaults = {r["option"]: r["value"] for r in conn.execute("SELECT option, value FROM endpoint_defaults")}
-    phones = [  # participants' snoms: the number each holds and its MAC (teardown wipes them)
-        [r[0], r[1]]
-        for r in conn.execute(
-            "SELECT number, mac FROM claims WHERE mac IS NOT NULL "
-            "UNION ALL SELECT number, mac FROM temporary_numbers WHERE mac IS NOT NULL ORDER BY number"
-        )
-    ]
+    # participants' snoms: the number each holds and its MAC (teardown wipes them); a deploy's
+    # read (listed_outside) needs none of them, and stays short however many phones claimed
+    phones = (
+        []
+        if args.listed_outside
+        else [
+            [r[0], r[1]]
+            for r in conn.execute(
+                "SELECT number, mac FROM claims WHERE mac IS NOT NULL "
+                "UNION ALL SELECT number, mac FROM temporary_numbers WHERE mac IS NOT NULL ORDER BY number"
+            )
+        ]
+    )
     mode = os.stat(args.db).st_mode & 0o777
     return {
         "db": "present",
@@ -174,6 +195,7 @@ def cmd_read(args) -> dict:
         "mode": f"{mode:04o}",
         "settings": settings(conn),
         "defaults": defaults,
+        "count": count,
         "claims": claims,
         "phones": phones,
     }
@@ -457,6 +479,53 @@ def cmd_claim(args) -> dict:
     return claim(connect(args.db), args.number, args.name, args.kind, args.in_directory, password, token=args.token)
 
 
+MANY_KEYS = frozenset({"number", "name", "kind", "in_directory", "password"})
+
+
+def claim_row(conn: sqlite3.Connection, line: str) -> dict:
+    """One row of `claim-many`: a JSON object with `number` and optionally `name`, `kind`,
+    `in_directory`, `password`, claimed as `claim` would (its own transaction). What it gives,
+    with `committed` (the Unix time after the commit); a refused row gives its number and why."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return {"refused": "not a JSON object"}
+    if not isinstance(row, dict) or not isinstance(row.get("number"), str):
+        return {"refused": "a row is a JSON object with a number (a string)"}
+    number = row["number"]
+    unknown = sorted(set(row) - MANY_KEYS)
+    if unknown:
+        return {"number": number, "refused": f"unknown keys: {', '.join(unknown)}"}
+    name, password, in_directory = row.get("name"), row.get("password"), row.get("in_directory")
+    if not all(isinstance(v, str) for v in (name, password, row.get("kind")) if v is not None):
+        return {"number": number, "refused": "a name, a kind and a password are strings"}
+    if not (in_directory is None or isinstance(in_directory, bool)):
+        return {"number": number, "refused": "in_directory is true or false"}
+    try:
+        given = claim(conn, number, name, row.get("kind", "softphone"), in_directory, password)
+    except Refused as e:
+        return {"number": number, "refused": str(e)}
+    given["committed"] = round(time.time(), 3)
+    return given
+
+
+def cmd_claim_many(args) -> None:
+    """Claim one number per line of stdin (JSON, as `claim_row` reads it), each in its own
+    transaction, printing each answer as soon as it is committed (the SIP password and the
+    release secret, once; or why the row was refused). Exit 2 when a row was refused."""
+    as_owner(args.db, args.owner)
+    conn = connect(args.db)
+    refused = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        given = claim_row(conn, line)
+        refused += "refused" in given
+        print(json.dumps(given, sort_keys=True), flush=True)
+    if refused:
+        raise Refused(f"{refused} rows refused (each said why); the others are claimed")
+
+
 def cmd_release(args) -> dict:
     """Release a claim with its secret (or, as root, `--by-crew`)."""
     if args.by_crew and os.geteuid() != 0:
@@ -492,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=DB)
     parser.add_argument("--owner", default=OWNER)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("read")
+    read = sub.add_parser("read")
+    read.add_argument("--listed-outside", nargs=2, metavar=("FIRST", "LAST"))
     migrate = sub.add_parser("migrate")
     migrate.add_argument("sql")
     migrate.add_argument("settings")
@@ -505,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     claim.add_argument("--password-from-stdin", action="store_true")
     claim.add_argument("--token", action="store_true", help="also a claim token, to dial from the phone")
+    sub.add_parser("claim-many")
     release = sub.add_parser("release")
     release.add_argument("number")
     how = release.add_mutually_exclusive_group(required=True)
@@ -524,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         "read": cmd_read,
         "migrate": cmd_migrate,
         "claim": cmd_claim,
+        "claim-many": cmd_claim_many,
         "release": cmd_release,
         "export": cmd_export,
         "remove": cmd_remove,
