@@ -30,7 +30,7 @@ class DbState:
 
     + status: ABSENT, EMPTY, PRESENT, NO_TOOL or UNREADABLE (`error` says what came back)
     + revision: the schema's Alembic revision (None: no schema)
-    + mode: the file's mode ("0640")
+    + mode: the file's mode ("0660")
     + settings, defaults: what a deploy wrote beside the claims
     + count: how many claims it holds
     + claims: the claims it listed, without their secrets: those outside the range the read was
