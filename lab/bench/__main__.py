@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import secrets
@@ -53,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from ..deploys import REPO, write_inventory
 from ..lab import Lab
+from .runs import bench_env, counted_pyinfra, report_dir_data
 
 if TYPE_CHECKING:
     from .client import ClientTimings
@@ -150,55 +150,6 @@ class Run:
         return sum(1 for i, command in enumerate(sent) if i == 0 or command != sent[i - 1]) if sent else -1
 
 
-def _env(event: Path, secret: Path) -> dict[str, str]:
-    """The event, its secret, and the bench's own cache beside the secret (where a load keeps
-    its record of passwords judged strong): never the user's. Python caches bytecode as on a
-    crew's machine: PYTHONDONTWRITEBYTECODE, which a sandbox may set, is dropped (with it, every
-    run would compile televoc's modules from their source again: group_data/all.py)."""
-    return {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        "TELEVOC_EVENT_DIR": str(event),
-        "TELEVOC_SECRET_FILE": str(secret),
-        "XDG_CACHE_HOME": str(secret.parent / "cache"),
-    }
-
-
-def counted_pyinfra(
-    args: list[str], event: Path, secret: Path, counts: Path, log: Path, timeout: float = 900, env: dict | None = None
-) -> tuple[int, dict, float, str]:
-    """The real pyinfra CLI (lab.bench.pyinfra_counted), from the repository root, with the
-    event (`env`: more variables, e.g. TELEVOC_PLAN_CACHE=off)."""
-    env = {**_env(event, secret), **(env or {})}
-    counts.unlink(missing_ok=True)
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab.bench.pyinfra_counted", str(counts), "--", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = time.monotonic() - started
-    output = proc.stdout + proc.stderr
-    log.write_text(output)
-    data = json.loads(counts.read_text()) if counts.exists() else {}
-    return proc.returncode, data, elapsed, output
-
-
-def _report_dir_data(work: Path) -> list[str]:
-    """Where the deploy writes its CSV of every phone: the bench's workdir, not reports/ (only
-    when the deploy declares that setting)."""
-    try:
-        from roles.asterisk.deploy import SETTINGS
-    except ImportError:
-        return []
-    if any(getattr(s, "name", None) == "televoc_report_dir" for s in SETTINGS):
-        return ["--data", f"televoc_report_dir={work / 'reports'}"]
-    return []
-
-
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -237,7 +188,7 @@ def load_once(name: str, event: Path, secret: Path) -> Load:
     proc = subprocess.run(
         [sys.executable, "-m", "lab.bench.passwords", str(event)],
         cwd=REPO,
-        env=_env(event, secret),
+        env=bench_env(event, secret),
         capture_output=True,
         text=True,
         timeout=900,
@@ -327,7 +278,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
     phones_up = None
     try:
         inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
-        extra = _report_dir_data(work)
+        extra = report_dir_data(work)
         report = ["--data", "televoc_verify=report", "--data", "televoc_register_wait=0"]
 
         def deploy(name: str, data: list[str], strict: bool = False) -> Run:
@@ -591,7 +542,7 @@ def main(argv=None) -> int:
                 make_event=make_event,
                 counted_pyinfra=counted_pyinfra,
                 run_type=Run,
-                extra=_report_dir_data(Path(args.workdir) / "claims"),
+                extra=report_dir_data(Path(args.workdir) / "claims"),
             )
         except Exception as e:  # noqa: BLE001 (as a size: the rest is still reported)
             _say(f"[claims] FAILED: {type(e).__name__}: {e}")

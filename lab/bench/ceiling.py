@@ -44,6 +44,7 @@ from pathlib import Path
 from ..deploys import REPO, write_inventory
 from ..lab import CHROOT_ENV, PBX_PHONE_IP, Lab
 from ..sip import LAB_DIR, SIPP_DIR
+from .runs import counted_pyinfra, report_dir_data
 from .sipp_phones import INSIDE, SippError, SippPhones
 
 ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
@@ -154,11 +155,9 @@ class Registered:
 
 def deploy(lab: Lab, work: Path, event: Path, secret: Path) -> tuple[int, float, str]:
     """The real pyinfra CLI: the first deploy, verification left to the bench."""
-    from .__main__ import _report_dir_data, counted_pyinfra
-
     inventory = write_inventory(work / "inventory.py", lab.pyinfra_host_data())
     data = ["--data", "televoc_verify=report", "--data", "televoc_register_wait=0"]
-    data += _report_dir_data(work)
+    data += report_dir_data(work)
     code, _, wall, output = counted_pyinfra(
         [str(inventory), "deploy.py", "-y", *data], event, secret, work / "deploy.counts.json", work / "deploy.log"
     )

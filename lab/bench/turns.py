@@ -26,7 +26,8 @@ KINDS = ("floor", "rerun, plan kept", "rerun, rendered")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import counted_pyinfra, make_event
+    from .__main__ import make_event
+    from .runs import counted_pyinfra
 
     parser = argparse.ArgumentParser(prog="python -m lab.bench.turns", description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=10000)

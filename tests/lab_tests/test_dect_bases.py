@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.bench.__main__ import counted_pyinfra
+from lab.bench.runs import counted_pyinfra
 from lab.deploys import Deployment, Run
 from lab.lab import Lab
 from lab.snombase import Running
