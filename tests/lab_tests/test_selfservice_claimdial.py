@@ -5,11 +5,14 @@ may call the info desk and the test numbers and nothing else; dialling a wrong t
 the right token (a real SIP INVITE, SIPp with the temporary number's credentials) gets 200,
 the phone is told to fetch its settings (NOTIFY check-sync), fetches its claimed account
 and registers as the claimed number, its temporary number is free again, and a crew phone's
-call to it rings it (the INVITE arrives). The token is in no log. A teardown wipes both participants' snoms and proves them clean
+call to it rings it (the INVITE arrives). The token is in no log. End to end through the
+page: a third snom's participant claims 2346 in headless Chromium (lab/browser.py) for a snom,
+the page shows the token and no SIP password, the snom dials it from 9001 and registers as 2346. A teardown wipes both participants' snoms and proves them clean
 (they fetched the wiped profile).
 
 One lab for the module; each fixture builds on the one before (`phone`: registered with a
-temporary number; `claimed`: after the claim by dialling), so each test passes alone (`-k`).
+temporary number; `claimed`: after the claim by dialling; `second`: a second snom given the freed 9000; `by_page`:
+a third snom, all restarted, claimed through the page), so each test passes alone (`-k`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.browser import Browser
 from lab.callee import Dial
 from lab.deploys import Deployment
 from lab.lab import Lab
+from lab.machine import IP
 from lab.snom import SnomFleet, SnomPhone
 from lab.wait import wait_for
 from roles.selfservice import PAGE_JAIL_REGEX
@@ -35,6 +40,8 @@ pytestmark = pytest.mark.lab
 
 MAC, PHONE_IP = "000413C0FFEE", "127.0.0.21"
 OTHER, OTHER_IP = "000413C0FFEF", "127.0.0.22"
+THIRD, THIRD_IP = "000413C0FFF0", "127.0.0.23"
+PAGE = "http://127.0.0.1:8080"  # the registration page: pbx_address, page_port's default
 URL = "http://127.0.0.1:8088/televoc/{mac}.xml"
 TOOL = names.SELFSERVICE_TOOL
 PAGE_LOG = "/var/log/televoc-page/page.log"
@@ -208,6 +215,48 @@ def test_the_token_is_in_no_log_and_cannot_be_dialled_again(pbx, claimed, second
     assert second["registered_as"] == "9000"
     call = pbx.dial("9000", second["settings"]["user_pass.1"], f"*23{token}", 5207)
     assert call.final().status == 403
+
+
+@pytest.fixture(scope="module")
+def by_page(pbx, second) -> dict:
+    """A third participant's snom plugged in beside the two (all restarted; the second keeps
+    9000, so this one gets 9001); in headless Chromium the participant claims 2346 for "snom
+    desk phone" on the registration page; the snom dials the claim code and the token the
+    page showed: what the page showed, the call, the phone's state once registered as 2346."""
+    pbx.fleet.stop()
+    phones = [(MAC, 5061, 80, PHONE_IP), (OTHER, 5062, 81, OTHER_IP), (THIRD, 5063, 82, THIRD_IP)]
+    pbx.fleet.start([SnomPhone(mac, sip, web, URL, ip=ip) for mac, sip, web, ip in phones])
+    pbx.fleet.wait(MAC, lambda s: s["registered_as"] == "2345", timeout=30, what="registered as 2345 again")
+    pbx.fleet.wait(OTHER, lambda s: s["registered_as"] == "9000", timeout=30, what="registered as 9000 again")
+    temporary = pbx.fleet.wait(THIRD, lambda s: s["registered"], timeout=30, what="registered")
+    with Browser(prefix=[IP, "netns", "exec", pbx.lab.netns]) as b:
+        b.open(PAGE + "/")
+        b.fill({"#number": "2346", "#name": "Bob", "input[name=kind][value=snom]": ""})
+        chosen = b.evaluate("document.querySelector('input[name=kind]:checked').parentElement.innerText")
+        b.click("form[action='/claim'] button")
+        shown = {"chosen": chosen, "h1": b.text("h1"), "token": b.text("#token"), "body": b.text()}
+        shown["sip-password"] = b.evaluate("document.querySelector('#sip-password') !== null")
+    call = pbx.dial(temporary["registered_as"], temporary["settings"]["user_pass.1"], f"*23{shown['token']}", 5208)
+    state = pbx.fleet.wait(THIRD, lambda s: s["registered_as"] == "2346", timeout=30, what="registered as 2346")
+    return {"shown": shown, "temporary": temporary, "call": call, "state": state}
+
+
+def test_a_snom_claimed_on_the_page_becomes_the_number_by_dialling_the_token_shown(pbx, by_page):
+    shown, state = by_page["shown"], by_page["state"]
+    assert by_page["temporary"]["registered_as"] == "9001", by_page["temporary"]
+    assert shown["chosen"].strip() == "snom desk phone" and shown["h1"] == "2346 is yours, Bob", shown
+    assert re.fullmatch(r"\d{6}", shown["token"]), shown["token"]
+    # a snom gets the token alone: no SIP account on the page, and not the password it got
+    assert shown["sip-password"] is False and "Your SIP account" not in shown["body"], shown["body"]
+    assert state["settings"]["user_pass.1"] not in shown["body"]
+    assert by_page["call"].final().status == 200, [m.first_line for m in by_page["call"].responses()]
+    assert state["settings"]["user_name.1"] == "2346" and state["settings"]["user_realname.1"] == "Bob"
+    contact = re.compile(rf"^\s*Contact:\s+2346/sip:2346@{re.escape(THIRD_IP)}:5063\S*\s", re.M)
+    wait_for(lambda: contact.search(pbx.lab.asterisk("pjsip show endpoint 2346")), 10, "2346's contact")
+    # its temporary number is free again (the second snom keeps 9000), Asterisk no longer serves it
+    assert pbx.temporary_numbers() == {OTHER: "9000"}
+    assert "Unable to find object 9001" in pbx.lab.asterisk("pjsip show endpoint 9001")
+    assert "claimed by dialling from 9001 (127.0.0.1)" in pbx.lab.run(f"cat {PAGE_LOG}").stdout
 
 
 def test_teardown_wipes_the_participants_snoms_and_proves_them_clean(pbx, claimed, second):
