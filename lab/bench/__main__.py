@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 
 from ..deploys import REPO, write_inventory
 from ..lab import Lab
-from .runs import bench_env, counted_pyinfra, report_dir_data
+from .runs import bench_env, counted_pyinfra, floor_run, report_dir_data
 
 if TYPE_CHECKING:
     from .client import ClientTimings
@@ -376,13 +376,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
 
         def floor() -> float:
             _say(f"[{phones} phones] pyinfra's floor: pyinfra INVENTORY exec -- true")
-            code, counts, wall, _ = counted_pyinfra(
-                [str(inventory), "exec", "-y", "--", "true"],
-                event,
-                secret,
-                work / "floor.counts.json",
-                work / "floor.log",
-            )
+            code, counts, wall = floor_run(inventory, event, secret, work)
             _say(f"    floor {counts.get('remote_commands', -1)} remote command(s) {wall:7.1f} s  exit {code}")
             result.checks.append(("pyinfra exec -- true", code == 0))
             return wall
@@ -540,7 +534,6 @@ def main(argv=None) -> int:
                 args,
                 Path(args.workdir) / "claims",
                 make_event=make_event,
-                counted_pyinfra=counted_pyinfra,
                 run_type=Run,
                 extra=report_dir_data(Path(args.workdir) / "claims"),
             )

@@ -46,7 +46,7 @@ def measure(n: int) -> list[str]:
     started = time.perf_counter()
     live.current()
     lines = [f"{n} phones: a read made into the board's view: {(time.perf_counter() - started) * 1000:.0f} ms"]
-    app = board.bare_app(None, str(page.TEMPLATES))
+    app = page.board_app()
     app.config["WTF_CSRF_ENABLED"] = False
     limiter = page.Limiter({"crew_logins": board.LOGIN_LIMIT})
     app.register_blueprint(board.blueprint(config, "asterisk", lambda line: None, limiter, page.source_of, live))

@@ -41,6 +41,7 @@ from typing import Any
 from roles.shared import names
 
 from ..lab import CHROOT_ENV, Lab
+from .runs import counted_pyinfra, floor_run
 
 ASTERISK_CLI = "asterisk -C /etc/asterisk/asterisk.conf"
 CLAIMABLE = (50000, 59999)  # 5 digits: no bench phone (2000 + i) or group (90000 + g) is in it
@@ -199,9 +200,9 @@ class Case:
 FIRST, RERUN, CHANGE = "first deploy", "no-change rerun", "change deploy"
 
 
-def bench(phones: int, count: int, args, work: Path, *, make_event, counted_pyinfra, run_type, extra) -> Case:
+def bench(phones: int, count: int, args, work: Path, *, make_event, run_type, extra) -> Case:
     """The case above, in a fresh lab under `work`; the bench's own helpers are given (its
-    event, its counted pyinfra, its Run, the report directory's --data)."""
+    event, its Run, the report directory's --data)."""
     import shutil
 
     case = Case(phones, count)
@@ -241,13 +242,7 @@ def bench(phones: int, count: int, args, work: Path, *, make_event, counted_pyin
             return run
 
         def floor() -> float:
-            code, counts, wall, _ = counted_pyinfra(
-                [str(inventory), "exec", "-y", "--", "true"],
-                event,
-                secret,
-                work / "floor.counts.json",
-                work / "floor.log",
-            )
+            code, _, wall = floor_run(inventory, event, secret, work)
             print(f"    pyinfra's floor            {wall:7.1f} s  exit {code}", flush=True)
             case.checks.append(("pyinfra exec -- true", code == 0))
             return wall

@@ -60,3 +60,11 @@ def report_dir_data(work: Path) -> list[str]:
     if any(getattr(s, "name", None) == "televoc_report_dir" for s in SETTINGS):
         return ["--data", f"televoc_report_dir={work / 'reports'}"]
     return []
+
+
+def floor_run(inventory: Path, event: Path, secret: Path, work: Path) -> tuple[int, dict, float]:
+    """pyinfra's floor: `pyinfra INVENTORY exec -- true`, counted (exit code, counts, wall s)."""
+    code, counts, wall, _ = counted_pyinfra(
+        [str(inventory), "exec", "-y", "--", "true"], event, secret, work / "floor.counts.json", work / "floor.log"
+    )
+    return code, counts, wall

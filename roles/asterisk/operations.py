@@ -14,13 +14,13 @@ from roles.shared import pbxcli
 from roles.shared.files import UNREAD, FileDigests, TextFile, put_file_atomically, run_per_line, sha256
 from roles.shared.names import TRUNK
 from roles.shared.ops import probing
+from roles.shared.pbxcli import claimed_registered
 from roles.shared.pbxfacts import AsteriskState, poll
 
 from .render import bridged, changed_credentials
 from .report import (
     LiveConfig,
     RunChanges,
-    claimed_registered,
     config_mismatches,
     peer_problems,
     registration_problems,

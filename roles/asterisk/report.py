@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from roles.event import Account
 from roles.shared import pbxcli
 from roles.shared.names import TRANSPORT
-from roles.shared.pbxcli import PbxState
+from roles.shared.pbxcli import PbxState, in_range
 
 # A phone is ready when a contact of its aor answers Asterisk's qualify (OPTIONS): status
 # Avail. A contact that registered a moment ago has not been qualified yet (Unknown, or
@@ -90,21 +90,6 @@ class LiveConfig:
     def listed_aors(self) -> int | None:
         """How Asterisk's aors are listed (pbxcli.listed_aors): the crew's alone."""
         return pbxcli.listed_aors(len(self.phones), self.claimable is not None)
-
-
-def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
-    """Whether aor `name` is a number of the claimable range (first, last)."""
-    if claimable is None:
-        return False
-    first, last = claimable
-    return len(name) == len(first) and name.isdigit() and first <= name <= last
-
-
-def claimed_registered(state: PbxState, claimable: tuple[str, str] | None) -> list[str]:
-    """The claimed numbers with a contact, sorted: the numbers of the claimable range in
-    Asterisk's registrar (its astdb keeps every contact, the realtime aors' too; the aor
-    listing leaves the claimed numbers out: pbxcli.listed_aors)."""
-    return sorted({r.aor for r in state.registrations if in_range(r.aor, claimable)})
 
 
 def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:

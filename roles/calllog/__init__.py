@@ -5,7 +5,7 @@ teardown (deploy.py, operations.py; export.py reads a copy of the file as rows).
 
 from pathlib import Path
 
-from . import stats
+from . import export, stats
 from .deploy import (
     ALL_SETTINGS,
     SETTINGS,
@@ -16,13 +16,16 @@ from .deploy import (
     state_of,
 )
 
-# stats.py's file: the crew's board ships it to the PBX beside its own code (standard library only).
+# stats.py's and export.py's files: the crew's board ships them to the PBX beside its own code
+# (standard library only): it reads the live call log and works out the same statistics.
 STATS_FILE = Path(stats.__file__)
+EXPORT_FILE = Path(export.__file__)
 
 __all__ = [
     "ALL_SETTINGS",
     "SETTINGS",
     "STATS_FILE",
+    "EXPORT_FILE",
     "call_log_exported",
     "call_log_in_place",
     "call_log_removed",

@@ -1,5 +1,6 @@
-"""The call log's rows read from a copy of its SQLite file, and written as CSV: pure but for
-the files it is given (no host)."""
+"""The call log's rows read from a copy of its SQLite file (or, for the crew's board, the live
+one), and written as CSV: pure but for the files it is given (no host; standard library only:
+the board ships it to the PBX)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import sqlite3
 from pathlib import Path
 
 
-def rows_of(path: str, table: str) -> list[dict[str, str]]:
+def rows_of(path: str, table: str, check: bool = True) -> list[dict[str, str]]:
     """Every row of `table` in the SQLite file at `path`, in the order Asterisk wrote them
-    (read-only; a file that is no database or fails SQLite's check is refused)."""
-    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    (read-only; a file that is no database, or with `check` fails SQLite's check, is refused).
+    A copy is checked; the crew's board reads the live file Asterisk writes (check=False: the
+    check would read the whole file under its lock every time)."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2)
     try:
-        check = db.execute("PRAGMA quick_check").fetchone()
-        if check is None or check[0] != "ok":
-            raise ValueError(f"{path}: the call log's copy is damaged ({check})")
+        verdict = db.execute("PRAGMA quick_check").fetchone() if check else ("ok",)
+        if verdict is None or verdict[0] != "ok":
+            raise ValueError(f"{path}: the call log's copy is damaged ({verdict})")
         if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
             return []  # Asterisk makes the table at its first call
         db.row_factory = sqlite3.Row

@@ -43,6 +43,7 @@ BOARD_MODULES = {
     "board-sections.py": ("roles.shared.sections", Path(sections.__file__)),
     "board-pbxcli.py": ("roles.shared.pbxcli", Path(pbxcli.__file__)),
     "board-callstats.py": ("roles.calllog.stats", calllog.STATS_FILE),  # the call log's statistics
+    "board-callrows.py": ("roles.calllog.export", calllog.EXPORT_FILE),  # ... over its rows
 }
 # The crew's password, hashed (scrypt), outside the Nix store: root:asterisk 0640 in a 0750
 # directory of its own (the page may not see /var/lib/televoc, where the SIP passwords are).

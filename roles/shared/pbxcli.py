@@ -248,6 +248,22 @@ AOR_LISTINGS = tuple(f"{AOR_LISTING} like {pattern}" for pattern in AOR_SLICES)
 SLICED_FROM = 3000
 
 
+def in_range(name: str, claimable: tuple[str, str] | None) -> bool:
+    """Whether aor `name` is a number of the claimable range (first, last)."""
+    if claimable is None:
+        return False
+    first, last = claimable
+    return len(name) == len(first) and name.isdigit() and first <= name <= last
+
+
+def claimed_registered(state: PbxState, claimable: tuple[str, str] | None) -> list[str]:
+    """The claimed numbers with a contact, sorted: the numbers of the claimable range in
+    Asterisk's registrar (its astdb keeps every contact, the realtime aors' too; the aor
+    listing leaves the claimed numbers out: listed_aors). The verification's count and the
+    crew's board's."""
+    return sorted({r.aor for r in state.registrations if in_range(r.aor, claimable)})
+
+
 def listed_aors(phones: int, realtime: bool) -> int | None:
     """What to pass as `aors` (aor_listings) for a PBX serving `phones` accounts; `realtime`:
     it also serves claimed numbers from the self-service database. Then the aors are listed in

@@ -191,22 +191,28 @@ def test_the_crew_password_is_checked_against_its_scrypt_hash(tmp_path, monkeypa
 # --- the web part ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    crew = board_crew(board_directory(tmp_path / "event", monkeypatch))
+def board_site(path: Path, monkeypatch, **more) -> tuple:
+    """A test client of the board alone (the crew's password hashed under `path`, CONFIG and
+    `more`, Asterisk's captured answers), from 10.23.0.50, and the lines it logged."""
+    crew = board_crew(board_directory(path / "event", monkeypatch))
     assert crew is not None
-    (tmp_path / "crew.scrypt").write_text(crew.hashed)
-    config = {**CONFIG, "hash": str(tmp_path / "crew.scrypt")}
-    (tmp_path / "board.json").write_text(json.dumps(config))
+    (path / "crew.scrypt").write_text(crew.hashed)
+    config = {**CONFIG, "hash": str(path / "crew.scrypt"), **more}
+    (path / "board.json").write_text(json.dumps(config))
     lines: list[str] = []
     board.load_modules([])  # in the repository: the parsers are already there
-    app = board.bare_app(None, str(page.TEMPLATES))
+    app = page.board_app()
     live = board.Live(config, clock=lambda: 1000.0, run=captured_answer)
     limiter = page.Limiter({"crew_logins": board.LOGIN_LIMIT})
     app.register_blueprint(board.blueprint(config, "asterisk", lines.append, limiter, page.source_of, live))
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "10.23.0.50"
     return client, lines
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    return board_site(tmp_path, monkeypatch)
 
 
 def csrf(client) -> str:
@@ -519,16 +525,9 @@ def test_the_board_shows_the_calls_section_only_with_the_call_log(site, tmp_path
     token = csrf(client)
     assert client.post("/board/login", data={"csrf_token": token, "password": PASSWORD}).status_code == 302
     assert 'id="calls"' not in client.get("/board").get_data(as_text=True)  # the site's config: no call log
-    crew = board_crew(board_directory(tmp_path / "event2", monkeypatch))
-    assert crew is not None
-    (tmp_path / "crew2.scrypt").write_text(crew.hashed)
     log = {"db": str(call_log_db(tmp_path / "master.db", CALLS)), "table": "calls"}
-    config = {**CONFIG, "hash": str(tmp_path / "crew2.scrypt"), "call_log": log}
-    app = board.bare_app(None, str(page.TEMPLATES))
-    live = board.Live(config, clock=lambda: 1000.0, run=captured_answer)
-    limiter = page.Limiter({"crew_logins": board.LOGIN_LIMIT})
-    app.register_blueprint(board.blueprint(config, "asterisk", [].append, limiter, page.source_of, live))
-    with_log = app.test_client()
+    (tmp_path / "with-log").mkdir()
+    with_log, _ = board_site(tmp_path / "with-log", monkeypatch, call_log=log)
     token = csrf(with_log)
     assert with_log.post("/board/login", data={"csrf_token": token, "password": PASSWORD}).status_code == 302
     html = with_log.get("/board").get_data(as_text=True)
@@ -545,6 +544,8 @@ def test_the_call_log_is_in_the_boards_config_and_its_statistics_shipped_only_wh
     from roles import calllog
 
     assert shipped["board-callstats.py"] == calllog.STATS_FILE.read_text()
+    assert shipped["board-callrows.py"] == calllog.EXPORT_FILE.read_text()
+    assert "--board-module roles.calllog.export=${./board-callrows.py}" in on.module.text
     assert "import roles" not in shipped["board-callstats.py"].split("if TYPE_CHECKING:")[0]
     off = buildup(board_directory(tmp_path / "off", monkeypatch))
     assert json.loads({e.name: e.text for e in off.module.embedded}["board.json"])["call_log"] is None

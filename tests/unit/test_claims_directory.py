@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from roles.event.__main__ import main
-from roles.event.claimslist import COLUMNS, listed_claims
+from roles.event.claimslist import _NAME, COLUMNS, listed_claims
 from roles.event.errors import EventError
 from roles.event.model import Account, Directory, Event
 from roles.event.phonebook import entries, render_csv, render_json, render_vcard, render_yealink
-from roles.selfservice.files.claimsdb import EXPORT_COLUMNS
+from roles.selfservice.files.claimsdb import EXPORT_COLUMNS, NAME_RE
 
 from .eventdirs import write
 
@@ -35,6 +35,7 @@ def claims_file(tmp_path: Path, *rows: str, name: str = "pbx-claims.csv") -> Pat
 
 def test_the_columns_are_the_ones_the_pbx_exports():
     assert COLUMNS == EXPORT_COLUMNS
+    assert _NAME.pattern == NAME_RE.pattern  # a name the PBX's command accepts, no other
 
 
 def test_only_claims_their_participants_want_listed_and_not_expired(tmp_path):

@@ -12,13 +12,13 @@ import re
 import pytest
 
 from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
-from roles.asterisk.report import LiveConfig, claimed_registered, config_mismatches
+from roles.asterisk.report import LiveConfig, config_mismatches
 from roles.event import EventError, load_directory
 from roles.event.selfservice import Claim
 from roles.plan import buildup
 from roles.selfservice import state as dbstate
 from roles.shared import names, pbxcli
-from roles.shared.pbxcli import PbxState, Registration
+from roles.shared.pbxcli import PbxState, Registration, claimed_registered
 
 from .eventdirs import write
 

@@ -15,8 +15,8 @@ whether televoc provisioned it and when it last fetched its settings (the provis
 server's state file); the counts per location; what needs attention first; the trunk's and
 the other venues' state; claimed numbers counted apart. With the call log on (event.yml
 call_log:), the crew's statistics too: calls and answered, calls per hour, per location, the
-numbers never reached (roles/calllog/stats.py, shipped beside it, over Asterisk's database,
-read-only, at most once per CALLS_CACHE seconds).
+numbers never reached (roles/calllog/stats.py over export.py's rows, both shipped beside it:
+Asterisk's database, read-only, at most once per CALLS_CACHE seconds).
 
 How it reads the PBX: the verification's own read (roles/shared/pbxcli.py, shipped beside
 this file: state_commands, parse_state), its commands side by side, one read for all phones,
@@ -51,11 +51,13 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
 
 if __package__:
+    from roles.calllog import export as calllogexport
     from roles.calllog import stats as callstats
     from roles.shared import pbxcli
 else:  # run from the Nix store: load_modules() puts the shipped parsers in place first
     pbxcli = None  # type: ignore[assignment]
     callstats = None  # type: ignore[assignment]
+    calllogexport = None  # type: ignore[assignment]
 
 WRONG_PASSWORD_LOG = "televoc-page: crew login failed from {source}"
 LOGIN_LIMIT = (10, 600.0)  # login attempts per source, per seconds
@@ -307,14 +309,11 @@ def _others(config: dict, state: Any) -> list[Other]:
 
 
 def _claimed(config: dict, state: Any) -> int | None:
-    """How many claimed numbers are registered: the numbers of the claimable range in
-    Asterisk's registrar (the aor listing leaves claimed numbers out: pbxcli.listed_aors)."""
+    """How many claimed numbers are registered (pbxcli.claimed_registered, as the verification
+    counts them); None without self-service here."""
     if not config.get("claimable"):
         return None
-    first, last = config["claimable"]
-    return len(
-        {r.aor for r in state.registrations if len(r.aor) == len(first) and r.aor.isdigit() and first <= r.aor <= last}
-    )
+    return len(pbxcli.claimed_registered(state, tuple(config["claimable"])))
 
 
 # --- the crew's password -------------------------------------------------------------------
@@ -426,25 +425,6 @@ class Calls:
     error: str | None = None
 
 
-def call_rows(path: str, table: str) -> list[dict[str, str]]:
-    """The call log's rows, read-only (no rows: Asterisk makes the table at its first call)."""
-    import sqlite3
-    from pathlib import Path
-
-    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2)
-    try:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
-            return []
-        db.row_factory = sqlite3.Row
-        quoted = '"' + table.replace('"', '""') + '"'
-        return [
-            {k: "" if r[k] is None else str(r[k]) for k in r.keys()}
-            for r in db.execute(f"SELECT * FROM {quoted} ORDER BY rowid")
-        ]
-    finally:
-        db.close()
-
-
 def calls_view(rows: list[dict[str, str]], where: dict[str, str], now: float) -> Calls:
     """The statistics of `rows` (callstats: merged, statistics), cut to what a small screen
     shows; `where`: number -> location. Linear in the rows."""
@@ -479,7 +459,7 @@ class CallLog:
             now = self.clock()
             if self.calls is None or now - self.calls.read_at >= CALLS_CACHE:
                 try:
-                    self.calls = calls_view(call_rows(self.path, self.table), self.where, now)
+                    self.calls = calls_view(calllogexport.rows_of(self.path, self.table, check=False), self.where, now)
                 except Exception as e:  # noqa: BLE001  # the board goes on; the section says why
                     self.calls = Calls(read_at=now, error=f"the call log could not be read: {e.__class__.__name__}")
             return self.calls
@@ -571,15 +551,8 @@ def blueprint(
                 )
             return lists[key]
 
-    def answer(template: str, status: int = 200, **values):
-        response = make_response(render_template(template, **values), status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-        )
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+    def answer(template: str, status: int = 200, **values):  # the application adds its headers
+        return make_response(render_template(template, **values), status)
 
     def crew() -> bool:
         since = session.get("crew")
@@ -662,7 +635,7 @@ def register(
     limiter_class: Any,
     source_of: Callable[[str | None], str],
 ) -> None:
-    """The board in `app` (page.py's, or bare_app()'s): its settings from `config_path`."""
+    """The board in `app` (page.py's create_app() or board_app()): its settings from `config_path`."""
     from datetime import timedelta
 
     with open(config_path, encoding="utf-8") as f:
@@ -672,36 +645,12 @@ def register(
     app.register_blueprint(blueprint(config, asterisk, log, limiter, source_of))
 
 
-def bare_app(templates: dict[str, str] | None, template_folder: str) -> Flask:
-    """The web application without the registration page (self-service off): the board's
-    alone, with the page's session and CSRF settings."""
-    import secrets
-
-    from flask import Flask, redirect
-    from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
-    from jinja2 import DictLoader
-
-    app = Flask(__name__, template_folder=template_folder)
-    if templates is not None:
-        app.jinja_loader = DictLoader(templates)
-    app.config.update(
-        SECRET_KEY=secrets.token_bytes(32),
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_HTTPONLY=True,
-        WTF_CSRF_TIME_LIMIT=3600,
-        MAX_CONTENT_LENGTH=4096,
-    )
-    CSRFProtect(app)
-    app.add_url_rule("/", "index", lambda: redirect("/board"))
-    return app
-
-
 def load_modules(pairs: Iterable[str]) -> None:
     """Load the parsers shipped beside this file under their own names ("module=path", in
     the order given: names and sections before pbxcli, which imports them)."""
     import importlib.util
 
-    global pbxcli, callstats
+    global pbxcli, callstats, calllogexport
     for pair in pairs:
         name, _, path = pair.partition("=")
         spec = importlib.util.spec_from_file_location(name, path)
@@ -712,3 +661,4 @@ def load_modules(pairs: Iterable[str]) -> None:
         spec.loader.exec_module(module)
     pbxcli = sys.modules["roles.shared.pbxcli"]
     callstats = sys.modules["roles.calllog.stats"]
+    calllogexport = sys.modules["roles.calllog.export"]

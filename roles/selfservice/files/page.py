@@ -96,6 +96,58 @@ def source_of(address: str | None) -> str:
     return str(ip)
 
 
+# What every answer of the application carries (base_app): never cached (a claim's token and
+# passwords are shown once), no scripts, no framing, no referrer.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def base_app(templates: dict[str, str] | None = None) -> Flask:
+    """The web application's Flask app, for the registration page and the crew's board alike:
+    `templates` (name -> text, the PBX's one file of them; else the files in TEMPLATES), a
+    secret per start (a restart voids the forms and sessions open), Strict and HttpOnly
+    cookies, small requests, and SECURITY_HEADERS on every answer. CSRF protection is each
+    application's own to add (the page limits posts before it checks their tokens)."""
+    from flask import Flask
+    from jinja2 import DictLoader
+
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    if templates is not None:
+        app.jinja_loader = DictLoader(templates)
+    app.config.update(
+        SECRET_KEY=secrets.token_bytes(32),
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=3600,
+        MAX_CONTENT_LENGTH=4096,
+    )
+
+    @app.after_request
+    def hardened(response):
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return app
+
+
+def board_app(templates: dict[str, str] | None = None) -> Flask:
+    """The web application without the registration page (self-service off): the crew's
+    board alone (board.register adds it), `/` leading to it."""
+    from flask import redirect
+    from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
+
+    app = base_app(templates)
+    CSRFProtect(app)
+    app.add_url_rule("/", "index", lambda: redirect("/board"))
+    return app
+
+
 def create_app(
     db: str,
     claim_code: str,
@@ -108,20 +160,10 @@ def create_app(
     """The page for the database `db`; `log` takes each line (default: stderr); `templates`:
     name -> text (the PBX's one file of them), else the files in TEMPLATES."""
     # Imported here: main() opens its log before these (fail2ban's jail needs the file at once).
-    from flask import Flask, abort, render_template, request
-    from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
-    from jinja2 import DictLoader
+    from flask import abort, render_template, request
+    from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    app = Flask(__name__, template_folder=str(TEMPLATES))
-    if templates is not None:
-        app.jinja_loader = DictLoader(templates)
-    app.config.update(
-        SECRET_KEY=secrets.token_bytes(32),  # per start: a restart voids the forms open
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_HTTPONLY=True,
-        WTF_CSRF_TIME_LIMIT=3600,
-        MAX_CONTENT_LENGTH=4096,
-    )
+    app = base_app(templates)
     limiter = Limiter(limits or LIMITS, clock)
     write = log or (lambda line: print(line, file=sys.stderr, flush=True))
 
@@ -144,14 +186,7 @@ def create_app(
         return claimsdb.connect(db)
 
     def page(template: str, status: int = 200, **values):
-        response = app.make_response((render_template(template, **values), status))
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-        )
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        return app.make_response((render_template(template, **values), status))
 
     def form(status: int = 200, error: str | None = None, **values):
         c = conn()
@@ -304,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.claim_code:
         app = create_app(args.db, args.claim_code, args.sip_server, log, templates=templates)
     else:  # self-service off: the board alone
-        app = board.bare_app(templates, str(TEMPLATES))
+        app = board_app(templates)
     if args.board:
         board.register(app, args.board_config, args.asterisk, log, Limiter, source_of)
     log(f"televoc-page: listening on {args.bind}:{args.port}")
