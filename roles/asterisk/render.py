@@ -247,15 +247,14 @@ def realtime_defaults(event: Event) -> dict[str, str]:
 
 
 def render_realtime(directory: Directory) -> dict[str, str]:
-    """sorcery.conf, extconfig.conf and res_config_sqlite3.conf when this PBX serves
-    self-service: PJSIP reads claimed numbers from the self-service database (names.py:
-    SELFSERVICE_DB), the crew's from pjsip.conf. Nothing otherwise."""
+    """extconfig.conf and res_config_sqlite3.conf when this PBX serves self-service: PJSIP
+    reads claimed numbers from the self-service database (names.py: SELFSERVICE_DB), the
+    crew's from its files (sorcery.conf, render_pjsip). Nothing otherwise."""
     if temporary_calls(directory) is None:
         return {}
     families = names.REALTIME_FAMILIES
     database = names.SELFSERVICE_DB_NAME
     return {
-        "sorcery.conf": render(__file__, "etc/asterisk/sorcery.conf.j2", families=families),
         "extconfig.conf": render(__file__, "etc/asterisk/extconfig.conf.j2", families=families, database=database),
         "res_config_sqlite3.conf": render(
             __file__,
@@ -292,24 +291,37 @@ def claimed_patterns(directory: Directory) -> tuple[str, ...]:
     return tuple(f"_{block}{'X' * (s.claimable.length - len(block))}" for block in blocks(s.claimable))
 
 
-def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> str:
+# PJSIP's files: one per big object type (sorcery.conf maps each type to its file), so that
+# each of the dozen readers of pjsip.conf parses the few objects of its own type only.
+PJSIP_FILES = ("pjsip.conf", "pjsip_endpoints.conf", "pjsip_aors.conf", "sorcery.conf")
+
+
+def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> dict[str, str]:
+    """PJSIP_FILES for `directory`: the phones' endpoints and aors each in a file of its own,
+    their auths in the secrets file (`secrets_path`), the rest in pjsip.conf; sorcery.conf
+    says which type is read from where (and, with self-service, from the database next)."""
     event = directory.event
-    return render(
-        __file__,
-        "etc/asterisk/pjsip.conf.j2",
-        names=names,
-        event=event,
-        phone_options=PHONE_OPTIONS,
-        access=access(event),
-        aor_options=AOR_OPTIONS,
-        phones=directory.accounts,
-        bind=f"{event.sip.bind}:{event.sip.port}",
-        deny_all=access(event)[0][1],
-        secrets_path=secrets_path,
-        trunk=event.trunk if directory.trunk is not None else None,
-        venue=directory.venue,
-        trunk_sources=",".join(event.trunk.sources or (event.trunk.host,)) if event.trunk else "",
-    )
+    context = {
+        "names": names,
+        "event": event,
+        "phone_options": PHONE_OPTIONS,
+        "access": access(event),
+        "aor_options": AOR_OPTIONS,
+        "phones": directory.accounts,
+        "bind": f"{event.sip.bind}:{event.sip.port}",
+        "deny_all": access(event)[0][1],
+        "secrets_path": secrets_path,
+        "trunk": event.trunk if directory.trunk is not None else None,
+        "venue": directory.venue,
+        "trunk_sources": ",".join(event.trunk.sources or (event.trunk.host,)) if event.trunk else "",
+    }
+    families = names.REALTIME_FAMILIES if temporary_calls(directory) is not None else ()
+    return {
+        "pjsip.conf": render(__file__, "etc/asterisk/pjsip.conf.j2", **context),
+        "pjsip_endpoints.conf": render(__file__, "etc/asterisk/pjsip_endpoints.conf.j2", **context),
+        "pjsip_aors.conf": render(__file__, "etc/asterisk/pjsip_aors.conf.j2", **context),
+        "sorcery.conf": render(__file__, "etc/asterisk/sorcery.conf.j2", families=families, secrets_path=secrets_path),
+    }
 
 
 def render_secrets(directory: Directory, generation: str) -> str:
@@ -435,7 +447,7 @@ CALL_LOG_COLUMNS = (
 
 
 CONF_FILES = (
-    "pjsip.conf",
+    *PJSIP_FILES,
     "extensions.conf",
     "rtp.conf",
     "pjsip_notify.conf",
@@ -446,14 +458,13 @@ CONF_FILES = (
     "features.conf",
     "confbridge.conf",
     # self-service only (render_realtime)
-    "sorcery.conf",
     "extconfig.conf",
     "res_config_sqlite3.conf",
     # the call log only (render_call_log)
     "cdr.conf",
     "cdr_sqlite3_custom.conf",
 )
-REALTIME_FILES = ("sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf")
+REALTIME_FILES = ("extconfig.conf", "res_config_sqlite3.conf")
 
 
 def conf_file_names(directory: Directory) -> tuple[str, ...]:
@@ -489,7 +500,7 @@ def render_asterisk(
     pins_at = pins_path(secrets_path)
     conf_files = {
         # CONF_FILES lists these names (the snapshot reads their digests)
-        "pjsip.conf": render_pjsip(directory, secrets_path),
+        **render_pjsip(directory, secrets_path),
         "extensions.conf": extensions,
         **base_files(
             directory.event,

@@ -262,7 +262,7 @@ def test_a_config_asterisk_rejects_fails_the_run_and_the_old_one_keeps_serving(b
     buildup.start_phone("saal2")
     fixed = buildup.deploy("--data", "televoc_register_wait=30")
     assert fixed.returncode == 0, fixed.output
-    assert 'callerid="Saal Eins" <1001>' in buildup.lab.run("cat /etc/asterisk/pjsip.conf").stdout
+    assert 'callerid="Saal Eins" <1001>' in buildup.lab.run("cat /etc/asterisk/pjsip_endpoints.conf").stdout
 
 
 def test_a_new_sip_port_is_live_after_the_run(buildup):

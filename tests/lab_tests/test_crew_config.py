@@ -82,7 +82,7 @@ def test_a_port_the_crew_opens_to_everyone_fails_the_run_naming_the_rule(pbx):
 )
 def test_a_setup_without_televocs_rules_is_refused_before_anything_changes(pbx, line, said):
     configure(pbx, line)
-    before, module = generations(pbx), pbx.lab.run("cat /etc/asterisk/pjsip.conf").stdout
+    before, module = generations(pbx), pbx.lab.run("cat /etc/asterisk/pjsip_endpoints.conf").stdout
     pbx.edit_phones(lambda phones: phones.append({"name": "hall2", "extension": "2002"}))  # a change to switch
     try:
         run = report(pbx)
@@ -90,7 +90,7 @@ def test_a_setup_without_televocs_rules_is_refused_before_anything_changes(pbx, 
         assert said in run.output and "Failed assertions" in run.output, run.output
         assert "the system was not switched, the previous generation keeps serving" in run.output
         assert generations(pbx) == before
-        assert pbx.lab.run("cat /etc/asterisk/pjsip.conf").stdout == module
+        assert pbx.lab.run("cat /etc/asterisk/pjsip_endpoints.conf").stdout == module
         pbx.lab.phone_address(PHONE)
         assert pbx.lab.register("hall1", pbx.passwords()["hall1"], 5092, local_ip=PHONE)  # still served
     finally:

@@ -62,7 +62,7 @@ def test_a_change_switches_again_and_a_rerun_changes_nothing(pbx):
     run = report(pbx)
     assert run.returncode == 0, run.output
     assert generations(pbx) != before
-    assert '"Hall Eins" <2001>' in pbx.lab.run("cat /etc/asterisk/pjsip.conf").stdout
+    assert '"Hall Eins" <2001>' in pbx.lab.run("cat /etc/asterisk/pjsip_endpoints.conf").stdout
     again = report(pbx, "-v")
     assert again.returncode == 0 and "NixOS already serves this Asterisk config" in again.output
     assert "git in /etc/nixos knows televoc's files" in again.output

@@ -71,16 +71,27 @@ def test_passwords_only_in_the_secrets_file(directory):
         assert password in config.secrets
         assert password not in module
         assert all(password not in text for text in config.conf_files.values())
-    assert '#include "/var/lib/televoc/pjsip-secrets.conf"' in config.conf_files["pjsip.conf"]
+    for name in ("pjsip.conf", "pjsip_endpoints.conf", "pjsip_aors.conf"):  # each re-read with the passwords
+        assert config.conf_files[name].endswith('#include "/var/lib/televoc/pjsip-secrets.conf"\n')
 
 
 def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     config = render_asterisk(directory)
-    pjsip, dialplan = config.conf_files["pjsip.conf"], config.conf_files["extensions.conf"]
-    assert '[saal1](televoc-phone)\ncallerid="Saal 1" <1001>\nauth=saal1\naors=saal1\n' in pjsip
-    assert "max_contacts=1\nremove_existing=yes\nqualify_frequency=30" in pjsip
-    assert "deny=0.0.0.0/0.0.0.0\npermit=10.23.0.0/24\n" in pjsip
-    assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in pjsip
+    endpoints, aors = config.conf_files["pjsip_endpoints.conf"], config.conf_files["pjsip_aors.conf"]
+    dialplan = config.conf_files["extensions.conf"]
+    assert '[saal1](televoc-phone)\ncallerid="Saal 1" <1001>\nauth=saal1\naors=saal1\n' in endpoints
+    assert "max_contacts=1\nremove_existing=yes\nqualify_frequency=30" in aors
+    assert "deny=0.0.0.0/0.0.0.0\npermit=10.23.0.0/24\n" in endpoints
+    assert "[backoffice](televoc-aor)\ncontact=sip:bo@10.23.0.9:5060\n" in aors
+    assert (
+        "type=endpoint" not in aors
+        and "type=aor" not in endpoints
+        and "(televoc-" not in config.conf_files["pjsip.conf"]
+    )
+    sorcery = config.conf_files["sorcery.conf"]
+    assert "endpoint=config,pjsip_endpoints.conf,criteria=type=endpoint\n" in sorcery
+    assert "auth=config,/var/lib/televoc/pjsip-secrets.conf,criteria=type=auth\n" in sorcery
+    assert "aor=config,pjsip_aors.conf,criteria=type=aor\n" in sorcery and "realtime" not in sorcery
     assert (
         "exten => 1001,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Set(__TV_GROUP=)\n same => n,Dial(PJSIP/saal1,20,b(televoc-predial^s^1))\n"
         in dialplan

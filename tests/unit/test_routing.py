@@ -160,7 +160,7 @@ def test_pickup_groups_go_on_the_endpoints_and_the_code_into_features_conf(tmp_p
         "extension: 1002}", "extension: 1002, pickup: hall}"
     )
     config = render_asterisk(load_directory(make(tmp_path, phones=phones, event=EVENT + "pickup_code: '*9'\n")))
-    assert config.conf_files["pjsip.conf"].count("named_call_group=hall\nnamed_pickup_group=hall\n") == 2
+    assert config.conf_files["pjsip_endpoints.conf"].count("named_call_group=hall\nnamed_pickup_group=hall\n") == 2
     assert "pickupexten=*9\n" in config.conf_files["features.conf"]
 
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
+from roles.asterisk.render import PHONE_OPTIONS, SECRETS_PATH, realtime_defaults, render_asterisk
 from roles.asterisk.report import LiveConfig, config_mismatches
 from roles.event import EventError, load_directory
 from roles.event.selfservice import Claim
@@ -32,7 +32,7 @@ self_service:
 """
 PHONES = "phones:\n  - {name: a1, extension: 1001}\n  - {name: a2, extension: 1002}\n"
 GROUPS = "groups:\n  - {name: infodesk, number: 1100, members: [a1, a2]}\n"
-REALTIME = ("sorcery.conf", "extconfig.conf", "res_config_sqlite3.conf")
+REALTIME = ("extconfig.conf", "res_config_sqlite3.conf")
 
 
 def directory(tmp_path, self_service: str = SELF_SERVICE):
@@ -47,9 +47,11 @@ def test_realtime_files_only_where_self_service_is_served(tmp_path):
     assert all(name in served for name in REALTIME)
     assert not any(name in off or name in none for name in REALTIME)
     sorcery = served["sorcery.conf"]
-    # pjsip.conf is asked first for each object type: a claim never shadows a crew phone
-    for kind, family in zip(("endpoint", "auth", "aor"), names.REALTIME_FAMILIES, strict=True):
-        assert f"{kind}=config,pjsip.conf,criteria=type={kind}\n{kind}=realtime,{family}\n" in sorcery
+    # the crew's file is asked first for each object type: a claim never shadows a crew phone
+    files = ("pjsip_endpoints.conf", SECRETS_PATH, "pjsip_aors.conf")
+    for kind, file, family in zip(("endpoint", "auth", "aor"), files, names.REALTIME_FAMILIES, strict=True):
+        assert f"{kind}=config,{file},criteria=type={kind}\n{kind}=realtime,{family}\n" in sorcery
+    assert "realtime" not in off["sorcery.conf"] + none["sorcery.conf"]
     assert f"dbfile={names.SELFSERVICE_DB}\nbatch=0\n" in served["res_config_sqlite3.conf"]
     assert f'#tryinclude "{names.SELFSERVICE_DB_MADE}"' in served["res_config_sqlite3.conf"]
     assert "ps_auths => sqlite3,televoc,ps_auths" in served["extconfig.conf"]
@@ -67,9 +69,9 @@ def test_the_claimable_range_is_dialled_as_pjsip_endpoints(tmp_path):
 
 def test_a_claimed_numbers_endpoint_takes_the_crew_phones_options(tmp_path):
     d = directory(tmp_path)
-    pjsip = render_asterisk(d).conf_files["pjsip.conf"]
-    template = pjsip.split(f"[{names.PHONE_TEMPLATE}](!)\n")[1].split("\n\n")[0]
-    aor = pjsip.split(f"[{names.AOR_TEMPLATE}](!)\n")[1].split("\n\n")[0]
+    files = render_asterisk(d).conf_files
+    template = files["pjsip_endpoints.conf"].split(f"[{names.PHONE_TEMPLATE}](!)\n")[1].split("\n\n")[0]
+    aor = files["pjsip_aors.conf"].split(f"[{names.AOR_TEMPLATE}](!)\n")[1].split("\n\n")[0]
     crew = dict(line.split("=", 1) for line in (template + "\n" + aor).splitlines() if "=" in line and line[0] != ";")
     crew.pop("type")
     assert realtime_defaults(d.event) == {"transport": names.TRANSPORT, **crew}

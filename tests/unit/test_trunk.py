@@ -35,8 +35,9 @@ def test_the_password_goes_to_the_secrets_file_only(tmp_path):
 
 
 def test_only_the_upstreams_sources_can_use_the_trunk(tmp_path):
-    pjsip = render_asterisk(load_directory(make(tmp_path))).conf_files["pjsip.conf"]
-    endpoint = pjsip.split("[televoc-trunk]\ntype=endpoint\n")[1].split("\n\n")[0]
+    files = render_asterisk(load_directory(make(tmp_path))).conf_files
+    pjsip = files["pjsip.conf"]
+    endpoint = files["pjsip_endpoints.conf"].split("[televoc-trunk]\ntype=endpoint\n")[1].split("\n\n")[0]
     assert "identify_by=ip\n" in endpoint and "deny=0.0.0.0/0.0.0.0\npermit=10.77.0.2" in endpoint
     assert "[televoc-trunk]\ntype=identify\nendpoint=televoc-trunk\nmatch=10.77.0.2\n" in pjsip
     assert "line=yes\n" in pjsip and "contact_user=6000\n" in pjsip

@@ -53,7 +53,7 @@ def test_a_venue_pbx_peers_with_the_others_and_sends_their_numbers_there(tmp_pat
     config = render_asterisk(camp)
     pjsip, dialplan = config.conf_files["pjsip.conf"], config.conf_files["extensions.conf"]
     assert "[televoc-venue-hall]\ntype=identify\nendpoint=televoc-venue-hall\nmatch=10.80.0.1\n" in pjsip
-    assert "identify_by=ip\ndeny=0.0.0.0/0.0.0.0\npermit=10.80.0.1\n" in pjsip
+    assert "identify_by=ip\ndeny=0.0.0.0/0.0.0.0\npermit=10.80.0.1\n" in config.conf_files["pjsip_endpoints.conf"]
     assert camp.venue.peers[0].password in config.secrets
     assert all(camp.venue.peers[0].password not in text for text in config.conf_files.values())
     assert (
