@@ -104,9 +104,11 @@ def test_the_plan_rendered_ahead_is_taken_only_for_the_same_inputs_and_once(tmp_
     assert pbx._rendered_ahead(directory, other_where, {}) is None
     assert pbx._rendered_ahead(directory, pbx.Where(), {"unlock": "00"}) is None
     assert pbx._rendered_ahead(load_directory(tmp_path), pbx.Where(), {}) is None  # equal, not the same
-    rendering = pbx._rendered_ahead(directory, pbx.Where(), {})
-    assert rendering is not None
+    ahead = pbx._rendered_ahead(directory, pbx.Where(), {})
+    assert ahead is not None
+    rendering, keep_later = ahead
     assert rendering.get() == buildup(directory, pbx.Where(), {})
+    assert keep_later == []  # no event secret beside the event: nothing to keep
     assert pbx._rendered_ahead(directory, pbx.Where(), {}) is None  # taken once
 
 

@@ -12,6 +12,7 @@ import pytest
 from roles import pbx, plancache
 from roles.event import load_directory
 from roles.plan import Where, buildup
+from roles.shared import beside
 from roles.shared.sealed import Seal
 
 SECRET = "s" * 48
@@ -120,3 +121,17 @@ def test_the_kept_plans_provisioning_files_are_unpacked_only_when_a_step_reads_t
     assert not files.unpacked()
     # a step that publishes reads them: the same texts
     assert dict(files.items()) == fresh.provisioning.files and files.unpacked()
+
+
+def test_a_deploy_seals_the_plan_beside_its_remote_commands(event):
+    """planned_and_read hands the sealing to a native thread (roles/shared/beside.py); the
+    process waits for it before it exits, and the next run takes the plan."""
+    calls: list = []
+    keep_later: list = []
+    pbx._planned(counting(calls), load_directory(event), Where(), {}, str(event), keep_later)
+    assert len(keep_later) == 1 and not keep_later[0][0].path.exists()  # not sealed yet
+    pbx._keep_beside(keep_later)
+    beside._finish()  # what the exiting process does
+    assert keep_later == [] and beside._pending == []
+    pbx._planned(counting(calls), load_directory(event), Where(), {}, str(event))
+    assert len(calls) == 1  # taken

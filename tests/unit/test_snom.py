@@ -355,3 +355,18 @@ def test_a_notify_with_asterisk_down_says_so_before_the_mark(tmp_path):
     )
     lines = run_notify(tmp_path, ["a1"], fake=down)
     assert lines[0].startswith("Unable to connect to remote asterisk") and lines[-1] == TOLD_MARK
+
+
+def test_the_archive_is_packed_once_beside_the_run_whoever_asks():
+    """pyinfra runs an operation's generator more than once (to see whether it changes
+    anything, then to run it): the archive is packed once, with the phones to tell."""
+    from pyinfra.api import HiddenValue
+
+    from roles.snom import operations
+
+    files = HiddenValue({"A.xml": "a"})
+    first = operations._archive(files, "m", ["saal1"])
+    assert operations._archive(files, "m", ["saal1"]) is first
+    with tarfile.open(fileobj=io.BytesIO(first.get()), mode="r:gz") as tar:
+        read = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert read == {"A.xml": "a", ".pending-add": "saal1\n", ".manifest": "m"}
