@@ -7,8 +7,9 @@ upload (SFTP), and writes them as JSON to COUNT_FILE when pyinfra exits. Used by
 
 Also where the time goes, measured on the client:
 - per remote command: its length in bytes, its output in characters and its seconds from the
-  exec request to the exit status (the remote side's work plus the transfer of its output);
-- per upload: its bytes and seconds;
+  exec request to the exit status (the remote side's work plus the transfer of its output) and
+  when it began ("at", seconds since the process started);
+- per upload: its bytes, seconds and when it began;
 - the whole process: wall seconds and CPU seconds (time.process_time: pyinfra, the deploy
   files, validation, rendering and parsing, all on the client).
 """
@@ -27,6 +28,7 @@ import paramiko
 counts: dict[str, Any] = {"remote_commands": 0, "uploads": 0, "commands": [], "timings": [], "upload_timings": []}
 _started: dict[int, tuple[float, dict]] = {}  # id(channel) -> (exec time, its timing record)
 _current: list[dict] = []  # the records of the command pyinfra's connector is running
+_began = time.monotonic()  # the process's start: each record's "at" counts from it
 
 
 def _exec_command(original):
@@ -34,7 +36,13 @@ def _exec_command(original):
         counts["remote_commands"] += 1
         text = command.decode(errors="replace") if isinstance(command, bytes) else str(command)
         counts["commands"].append(text[:120])
-        record = {"command": text[:120], "bytes": len(text.encode()), "seconds": None, "output_chars": None}
+        record = {
+            "command": text[:120],
+            "bytes": len(text.encode()),
+            "seconds": None,
+            "output_chars": None,
+            "at": round(time.monotonic() - _began, 4),
+        }
         counts["timings"].append(record)
         _current.append(record)
         _started[id(self)] = (time.monotonic(), record)
@@ -82,7 +90,9 @@ def _putfo(original):
                 size = fl.tell()
             except (AttributeError, OSError, ValueError):
                 size = None
-            counts["upload_timings"].append({"bytes": size, "seconds": round(time.monotonic() - began, 4)})
+            counts["upload_timings"].append(
+                {"bytes": size, "seconds": round(time.monotonic() - began, 4), "at": round(began - _began, 4)}
+            )
 
     return wrapper
 
