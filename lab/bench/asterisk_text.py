@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from roles.shared import pbxcli as cli
-from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, TRANSPORT
+from roles.shared.names import DIALPLAN_GLOBAL, GENERATION_AOR_PREFIX, PJSIP_TYPE_FILES, TRANSPORT
 from roles.shared.pbxcli import AOR_LISTING, AOR_LISTINGS, AOR_SLICES, SECTION_MARK, state_commands
 
 VERSION = (
@@ -190,9 +190,16 @@ def state_output(
         "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
         "pjsip show registrations": "No objects found.\n\n",
+        "config list": config_list(sorted(PJSIP_TYPE_FILES.values())),
     }
     assert set(answers) == set(commands), "the fact's commands changed: update asterisk_text.py"
     return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)
+
+
+def config_list(names: Iterable[str]) -> str:
+    """`config list` naming these files of /etc/asterisk (as Asterisk 22 prints it: who
+    asked for the file, padded, then its path, padded)."""
+    return "".join(f"{'core':<20} {'/etc/asterisk/' + name:<50}\n" for name in names)
 
 
 def snom_contacts(phones: Sequence[str], expires_at: int = 1795735612) -> list[Registered]:
@@ -271,6 +278,7 @@ def rendered_like(output: str) -> str:
         "database show registrar/contact": registrar_fields(registered),
         "pjsip show transports": show_transports({TRANSPORT: state.transports.get(TRANSPORT, "")}),
         "pjsip show registrations": "No objects found.\n\n",
+        "config list": config_list(sorted(state.config_files)),
     }
     commands = [c for c in cli.STATE_COMMANDS if c not in AOR_LISTINGS]
     commands[1:1] = listings

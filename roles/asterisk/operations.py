@@ -107,6 +107,17 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
     return False
 
 
+def _restarted(state, host, cli: str, wait: float, changes: RunChanges, unread: list[str]) -> bool:
+    if not _wait_running(state, host, cli, wait, changes):
+        return False
+    logger.warning(
+        f"{host.print_prefix}Asterisk was restarted, not reloaded: it did not read {', '.join(unread)}, "
+        "and it applies sorcery.conf (which file PJSIP reads its phones from) only when it starts. "
+        "Calls in progress were cut; the phones' registrations come back from its database."
+    )
+    return True
+
+
 @operation(is_idempotent=False)
 def config_live(
     cli: str,
@@ -115,18 +126,23 @@ def config_live(
     start: str = "systemctl start asterisk.service",
     state=UNREAD,
     changes: RunChanges | None = None,
+    restart: str = "systemctl restart asterisk.service",
 ):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
     the reload commands print success even for a rejected config, so televoc reads the
-    generation markers, the aors and the transport that Asterisk reports.
+    generation markers, the aors and the transport that Asterisk reports. An Asterisk that
+    does not read the files `expected` names (it started with another sorcery.conf: an
+    earlier televoc, a config written by hand) is restarted instead: a reload keeps the
+    mapping it started with.
 
     + cli: the Asterisk CLI command (with -C)
-    + expected: what Asterisk must report (generations, phone aors, bind address)
+    + expected: what Asterisk must report (generations, phone aors, bind address, files)
     + wait: seconds to wait for Asterisk to report it after the reload
     + start: the command that starts Asterisk again if it stops after the reload
     + state: Asterisk's state as the run's snapshot read it (without it: read now)
     + changes: gets `asterisk = True` when it reloaded
+    + restart: the command that restarts Asterisk
     """
     if state is UNREAD:
         state = host.get_fact(AsteriskState, cli_command=cli, aors=expected.listed_aors)
@@ -136,8 +152,14 @@ def config_live(
     if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
         why = "; ".join(config_mismatches(state, expected)) if state is not None else "not read"
         logger.info(f"{host.print_prefix}will reload Asterisk ({why})")
-    yield StringCommand(cli, "-rx", "'core reload'")
-    yield FunctionCommand(_confirm, (cli, expected, wait, start, changes if changes is not None else RunChanges()), {})
+    changes = changes if changes is not None else RunChanges()
+    unread = expected.unread(state) if state is not None and state.running else []
+    if unread:
+        yield StringCommand(restart)
+        yield FunctionCommand(_restarted, (cli, wait, changes, unread), {})
+    else:
+        yield StringCommand(cli, "-rx", "'core reload'")
+    yield FunctionCommand(_confirm, (cli, expected, wait, start, changes), {})
 
 
 def _verify(

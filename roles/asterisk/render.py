@@ -293,7 +293,7 @@ def claimed_patterns(directory: Directory) -> tuple[str, ...]:
 
 # PJSIP's files: one per big object type (sorcery.conf maps each type to its file), so that
 # each of the dozen readers of pjsip.conf parses the few objects of its own type only.
-PJSIP_FILES = ("pjsip.conf", "pjsip_endpoints.conf", "pjsip_aors.conf", "sorcery.conf")
+PJSIP_FILES = ("pjsip.conf", *names.PJSIP_TYPE_FILES.values(), "sorcery.conf")
 
 
 def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> dict[str, str]:
@@ -320,8 +320,15 @@ def render_pjsip(directory: Directory, secrets_path: str = SECRETS_PATH) -> dict
         "pjsip.conf": render(__file__, "etc/asterisk/pjsip.conf.j2", **context),
         "pjsip_endpoints.conf": render(__file__, "etc/asterisk/pjsip_endpoints.conf.j2", **context),
         "pjsip_aors.conf": render(__file__, "etc/asterisk/pjsip_aors.conf.j2", **context),
-        "sorcery.conf": render(__file__, "etc/asterisk/sorcery.conf.j2", families=families, secrets_path=secrets_path),
+        "pjsip_auths.conf": render(__file__, "etc/asterisk/pjsip_auths.conf.j2", **context),
+        "sorcery.conf": render_sorcery(families),
     }
+
+
+def render_sorcery(families: tuple[str, ...] = ()) -> str:
+    """sorcery.conf: PJSIP's endpoints, aors and auths each from its file (names.py:
+    PJSIP_TYPE_FILES), then from the self-service database's `families`, if given."""
+    return render(__file__, "etc/asterisk/sorcery.conf.j2", families=families, files=names.PJSIP_TYPE_FILES)
 
 
 def render_secrets(directory: Directory, generation: str) -> str:
@@ -529,6 +536,7 @@ def render_asterisk(
         pins_path=pins_at,
         dialplan_generation=dialplan_generation,
         expected=LiveConfig(
+            reads=tuple(names.PJSIP_TYPE_FILES.values()),
             generation=generation,
             dialplan_generation=dialplan_generation,
             phones=frozenset(a.name for a in directory.accounts),
@@ -592,6 +600,13 @@ def render_teardown(directory: Directory, secrets_path: str = SECRETS_PATH, enab
     bind = f"{event.sip.bind}:{event.sip.port}"
     conf_files = {
         "pjsip.conf": render(__file__, "teardown/pjsip.conf.j2", names=names, bind=bind, network=event.network),
+        # Asterisk keeps the mapping it started with, and a file it cannot read keeps its
+        # objects: the mapping stays, its files stay, empty.
+        **{
+            file: render(__file__, "teardown/pjsip_type.conf.j2", type=f"{kind}s")
+            for kind, file in names.PJSIP_TYPE_FILES.items()
+        },
+        "sorcery.conf": render_sorcery(),
         "extensions.conf": render(__file__, "teardown/extensions.conf.j2"),
         **base_files(event, pickup_code=None, pins_at=pins_path(secrets_path)),
     }

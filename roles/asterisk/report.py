@@ -77,6 +77,8 @@ class LiveConfig:
       database, neither missing nor extra
     + temporary: (first, last): aors in this range are temporary numbers from the same
       database (participants' snoms), neither missing nor extra
+    + reads: config files Asterisk must have loaded (`config list`): PJSIP's own files,
+      which it reads only when it started with televoc's sorcery.conf (a teardown: none)
     """
 
     generation: str
@@ -85,6 +87,12 @@ class LiveConfig:
     bind: str
     claimable: tuple[str, str] | None = None
     temporary: tuple[str, str] | None = None
+    reads: tuple[str, ...] = ()
+
+    def unread(self, state: PbxState) -> list[str]:
+        """The files of `reads` the running Asterisk does not read (it started with another
+        sorcery.conf, or before televoc's: only a restart applies it)."""
+        return [name for name in self.reads if name not in state.config_files]
 
     @property
     def listed_aors(self) -> int | None:
@@ -97,6 +105,12 @@ def config_mismatches(state: PbxState, expected: LiveConfig) -> list[str]:
     if not state.running:
         return ["Asterisk is not running"]
     reasons = []
+    unread = expected.unread(state)
+    if unread:
+        reasons.append(
+            f"Asterisk does not read {', '.join(unread)}: it started with another sorcery.conf "
+            "(it applies that file only when it starts)"
+        )
     if state.generation != expected.generation:
         reasons.append(
             f"pjsip config: Asterisk serves generation {state.generation or 'none'}, not {expected.generation}"

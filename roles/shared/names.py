@@ -8,6 +8,10 @@ here: every role (the event model included) may use this module.
 TRANSPORT = "transport-udp"
 PHONE_TEMPLATE = "televoc-phone"
 AOR_TEMPLATE = "televoc-aor"
+# The files PJSIP reads its big object types from (sorcery.conf; the rest is in pjsip.conf).
+# Asterisk applies sorcery.conf when it starts only: `config list` shows whether the running
+# one reads these (roles/asterisk: a reload cannot move it to them, a restart does).
+PJSIP_TYPE_FILES = {"endpoint": "pjsip_endpoints.conf", "aor": "pjsip_aors.conf", "auth": "pjsip_auths.conf"}
 # The aor whose name carries the config generation (`pjsip show aors` shows what is live).
 GENERATION_AOR_PREFIX = "televoc-generation-"
 # extensions.conf: the phones' context, and the global that carries the dialplan generation.

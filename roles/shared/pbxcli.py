@@ -8,6 +8,7 @@ keep "not running" (None) apart from "nothing listed" (empty).
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Iterable
@@ -64,6 +65,8 @@ class PbxState:
     transports: dict[str, str] = field(default_factory=dict)  # name -> bind address
     # outbound registrations (the trunk): name -> status (Registered, Unregistered, Rejected, ...)
     outbound: dict[str, str] = field(default_factory=dict)
+    # the names of the config files Asterisk has loaded (`config list`), without their directory
+    config_files: frozenset[str] = frozenset()
 
     @property
     def generation(self) -> str | None:
@@ -286,6 +289,7 @@ OTHER_STATE_COMMANDS = (
     "database show registrar/contact",
     "pjsip show transports",
     "pjsip show registrations",
+    "config list",
 )
 
 
@@ -359,4 +363,15 @@ def parse_state(lines: Iterable[str]) -> PbxState:
         registrations=tuple(registrations),
         transports=parse_transports(sections["pjsip show transports"]),
         outbound=parse_outbound_registrations(sections["pjsip show registrations"]),
+        config_files=parse_config_list(sections["config list"]),
+    )
+
+
+def parse_config_list(lines: Iterable[str]) -> frozenset[str]:
+    """`config list` -> the names of the files Asterisk has loaded (each line: the module or
+    the sorcery wizard's id that asked for it, then its path)."""
+    lines = list(lines)
+    _check_known_command(lines)
+    return frozenset(
+        posixpath.basename(fields[-1]) for fields in (line.split() for line in lines) if fields and "/" in fields[-1]
     )

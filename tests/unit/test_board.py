@@ -146,6 +146,7 @@ def captured_answer(argv: list[str]) -> str:
         "dialplan show globals": "dialplan-show-globals.txt",
         "pjsip show transports": "pjsip-show-transports.txt",
         "pjsip show registrations": "pjsip-show-registrations.none.txt",
+        "config list": "config-list.split.txt",
     }
     return (CAPTURES / files[command]).read_text()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from roles.shared import pbxcli as cli
+from roles.shared.names import PJSIP_TYPE_FILES
 
 CAPTURES = Path(__file__).parent / "captures"
 
@@ -131,7 +132,9 @@ def test_state_reads_generation_marker_and_dialplan_global():
     lines += [cli.SECTION_MARK + "database show registrar/contact", "0 results found."]
     lines += [cli.SECTION_MARK + "pjsip show transports", *capture("pjsip-show-transports.txt")]
     lines += [cli.SECTION_MARK + "pjsip show registrations", *capture("pjsip-show-registrations.registered.txt")]
+    lines += [cli.SECTION_MARK + "config list", *capture("config-list.split.txt")]
     state = cli.parse_state(lines)
+    assert {"pjsip.conf", "sorcery.conf", *PJSIP_TYPE_FILES.values()} <= state.config_files
     assert state.running and state.version.startswith("22.10.1")
     assert state.outbound == {"televoc-trunk": "Registered"}
     assert state.generation == "0123456789abcdef"

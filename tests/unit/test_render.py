@@ -90,7 +90,8 @@ def test_every_phone_gets_endpoint_auth_aor_and_a_dial_line(directory):
     )
     sorcery = config.conf_files["sorcery.conf"]
     assert "endpoint=config,pjsip_endpoints.conf,criteria=type=endpoint\n" in sorcery
-    assert "auth=config,/var/lib/televoc/pjsip-secrets.conf,criteria=type=auth\n" in sorcery
+    assert "auth=config,pjsip_auths.conf,criteria=type=auth\n" in sorcery
+    assert config.conf_files["pjsip_auths.conf"].endswith('#include "/var/lib/televoc/pjsip-secrets.conf"\n')
     assert "aor=config,pjsip_aors.conf,criteria=type=aor\n" in sorcery and "realtime" not in sorcery
     assert (
         "exten => 1001,1,Set(CALLERID(name)=${TV_CALLER_NAME})\n same => n,Set(__TV_GROUP=)\n same => n,Dial(PJSIP/saal1,20,b(televoc-predial^s^1))\n"

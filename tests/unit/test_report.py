@@ -56,6 +56,19 @@ def test_an_old_dialplan_is_not_live():
     assert config_mismatches(serving(dialplan="dial0"), EXPECTED) == ["dialplan: Asterisk serves dial0, not dial1"]
 
 
+def test_an_asterisk_that_does_not_read_pjsips_own_files_is_not_live():
+    """Asterisk applies sorcery.conf only when it starts: one that started with another does
+    not read televoc's files (`config list`), and a reload cannot change that."""
+    expected = LiveConfig("gen1", "dial1", frozenset({"saal1", "saal2"}), "0.0.0.0:5060", reads=("a.conf", "b.conf"))
+    state = PbxState(**{**serving().__dict__, "config_files": frozenset({"pjsip.conf", "b.conf"})})
+    assert expected.unread(state) == ["a.conf"]
+    assert config_mismatches(state, expected) == [
+        "Asterisk does not read a.conf: it started with another sorcery.conf (it applies that file only when it starts)"
+    ]
+    reading = PbxState(**{**state.__dict__, "config_files": frozenset({"a.conf", "b.conf"})})
+    assert config_mismatches(reading, expected) == [] and EXPECTED.unread(state) == []
+
+
 def test_a_missing_aor_is_named():
     assert config_mismatches(serving(phones=("saal1",)), EXPECTED) == ["aors missing in Asterisk: saal2"]
 

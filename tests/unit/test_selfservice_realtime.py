@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from roles.asterisk.render import PHONE_OPTIONS, SECRETS_PATH, realtime_defaults, render_asterisk
+from roles.asterisk.render import PHONE_OPTIONS, realtime_defaults, render_asterisk
 from roles.asterisk.report import LiveConfig, config_mismatches
 from roles.event import EventError, load_directory
 from roles.event.selfservice import Claim
@@ -48,7 +48,7 @@ def test_realtime_files_only_where_self_service_is_served(tmp_path):
     assert not any(name in off or name in none for name in REALTIME)
     sorcery = served["sorcery.conf"]
     # the crew's file is asked first for each object type: a claim never shadows a crew phone
-    files = ("pjsip_endpoints.conf", SECRETS_PATH, "pjsip_aors.conf")
+    files = ("pjsip_endpoints.conf", "pjsip_auths.conf", "pjsip_aors.conf")
     for kind, file, family in zip(("endpoint", "auth", "aor"), files, names.REALTIME_FAMILIES, strict=True):
         assert f"{kind}=config,{file},criteria=type={kind}\n{kind}=realtime,{family}\n" in sorcery
     assert "realtime" not in off["sorcery.conf"] + none["sorcery.conf"]
