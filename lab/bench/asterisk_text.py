@@ -190,16 +190,15 @@ def state_output(
         "database show registrar/contact": registrar_fields(contacts),
         "pjsip show transports": show_transports({TRANSPORT: bind}),
         "pjsip show registrations": "No objects found.\n\n",
-        "config list": config_list(sorted(PJSIP_TYPE_FILES.values())),
+        "config list": config_list(("pjsip.conf", "sorcery.conf", *PJSIP_TYPE_FILES.values())),
     }
     assert set(answers) == set(commands), "the fact's commands changed: update asterisk_text.py"
     return "".join(f"{SECTION_MARK}{command}\n{answers[command]}" for command in commands)
 
 
 def config_list(names: Iterable[str]) -> str:
-    """`config list` naming these files of /etc/asterisk (as Asterisk 22 prints it: who
-    asked for the file, padded, then its path, padded)."""
-    return "".join(f"{'core':<20} {'/etc/asterisk/' + name:<50}\n" for name in names)
+    """`config list` as the state script filters it (pbxcli: each file's name once, sorted)."""
+    return "".join(f"{name}\n" for name in sorted(set(names)))
 
 
 def snom_contacts(phones: Sequence[str], expires_at: int = 1795735612) -> list[Registered]:

@@ -311,6 +311,11 @@ _REGISTRAR_FIELDS = (
 )
 
 
+# Of `config list`, the names of the files only, each once, sorted (the wizards' ids change
+# with every start; the parser reads the names). Any other line (an error) passes as it is.
+_CONFIG_FILE_NAMES = "awk 'NF { if ($NF ~ /\\//) { n = split($NF, p, \"/\"); print p[n] } else print }' | sort -u"
+
+
 def side_by_side(cli_command: str, commands: Iterable[str], filters: dict[str, str] | None = None) -> str:
     """The shell commands that print every answer of `commands` after its marker line. The
     commands run side by side (Asterisk answers several consoles at once: the whole is as
@@ -335,7 +340,11 @@ def side_by_side(cli_command: str, commands: Iterable[str], filters: dict[str, s
 def state_script(cli_command: str, aors: int | None = None) -> str:
     """The shell commands that print every answer of state_commands(aors) after its marker
     line (side_by_side)."""
-    return side_by_side(cli_command, state_commands(aors), {"database show registrar/contact": _REGISTRAR_FIELDS})
+    return side_by_side(
+        cli_command,
+        state_commands(aors),
+        {"database show registrar/contact": _REGISTRAR_FIELDS, "config list": _CONFIG_FILE_NAMES},
+    )
 
 
 def split_sections(lines: Iterable[str]) -> dict[str, list[str]]:
@@ -368,10 +377,9 @@ def parse_state(lines: Iterable[str]) -> PbxState:
 
 
 def parse_config_list(lines: Iterable[str]) -> frozenset[str]:
-    """`config list` -> the names of the files Asterisk has loaded (each line: the module or
-    the sorcery wizard's id that asked for it, then its path)."""
+    """`config list` -> the names of the files Asterisk has loaded (each line as Asterisk
+    prints it: the module or the sorcery wizard's id that asked for it, then its path; or,
+    as the state script filters it, the file's name alone)."""
     lines = list(lines)
     _check_known_command(lines)
-    return frozenset(
-        posixpath.basename(fields[-1]) for fields in (line.split() for line in lines) if fields and "/" in fields[-1]
-    )
+    return frozenset(posixpath.basename(fields[-1]) for fields in (line.split() for line in lines) if fields)

@@ -197,3 +197,21 @@ def test_state_without_an_asterisk_command_is_not_running():
 )
 def test_outbound_registrations_give_each_status_as_asterisk_prints_it(capture_name, expected):
     assert cli.parse_outbound_registrations(capture(capture_name)) == expected
+
+
+def test_config_list_filtered_on_the_pbx_reads_the_same_files_and_keeps_an_error():
+    """The state script keeps of `config list` each file's name once (the wizards' ids change
+    with every start): the parser reads the same names from that as from Asterisk's lines,
+    and an unknown command still fails it."""
+    import subprocess
+
+    raw = capture("config-list.split.txt")
+    filtered = subprocess.run(
+        ["sh", "-c", cli._CONFIG_FILE_NAMES], input="\n".join(raw) + "\n", capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert cli.parse_config_list(filtered) == cli.parse_config_list(raw)
+    assert {"pjsip.conf", "sorcery.conf", "pjsip-secrets.conf", *PJSIP_TYPE_FILES.values()} <= set(filtered)
+    error = "No such command 'config list' (type 'core show help config' for other commands)"
+    unknown = subprocess.run(["sh", "-c", cli._CONFIG_FILE_NAMES], input=error + "\n", capture_output=True, text=True)
+    with pytest.raises(ValueError, match="No such command"):
+        cli.parse_config_list(unknown.stdout.splitlines())
