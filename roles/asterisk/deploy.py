@@ -21,7 +21,7 @@ import posixpath
 from pyinfra import host
 from pyinfra.api import HiddenValue
 
-from roles.shared import pbxfacts, runs
+from roles.shared import names, pbxfacts, runs
 from roles.shared.files import UNREAD, managed_file, paths_absent, sha256
 from roles.shared.leftovers import Leftovers
 from roles.shared.ops import as_needed, deploy
@@ -187,6 +187,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
     )
     _pins_in_place(op, config, snapshot)
     state = {} if snapshot is None else {"state": snapshot.asterisk}
+    remapped = sorcery_changes(config, snapshot)
     _running(op, settings, snapshot, changes, aors=config.expected.listed_aors)
     op(
         operations.config_live,
@@ -196,6 +197,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         wait=settings.asterisk__reload_wait,
         changes=changes,
         **state,
+        **({"restart_why": remapped} if remapped else {}),
     )
     op(
         operations.stale_registrations_dropped,
@@ -281,6 +283,20 @@ def phones_accounted(config: AsteriskConfig, snapshot: Snapshot | None = None, t
         told=tuple(told),
         **({} if snapshot is None else {"recorded": snapshot.digests.get(path)}),
     )
+
+
+def sorcery_changes(config: AsteriskConfig, snapshot: Snapshot | None) -> str:
+    """Why Asterisk must be restarted rather than reloaded after this run's switch: it ran
+    when the run began, and its sorcery.conf (as the run's read found it) is not the plan's,
+    e.g. self-service turned on or off. Asterisk applies sorcery.conf only when it starts.
+    "" when nothing says so (no read, Asterisk not running: the run starts it)."""
+    path = f"{names.ASTERISK_ETC}/sorcery.conf"
+    if snapshot is None or not snapshot.asterisk.running or path not in snapshot.digests:
+        return ""
+    found, wanted = snapshot.digests[path], config.conf_files.get("sorcery.conf")
+    if (found.sha256 if found else None) == (sha256(wanted) if wanted is not None else None):
+        return ""
+    return "its sorcery.conf changes in this run"
 
 
 def _known(snapshot):

@@ -107,13 +107,13 @@ def _confirm(state, host, cli: str, expected: LiveConfig, wait: float, start: st
     return False
 
 
-def _restarted(state, host, cli: str, wait: float, changes: RunChanges, unread: list[str]) -> bool:
+def _restarted(state, host, cli: str, wait: float, changes: RunChanges, why: str) -> bool:
     if not _wait_running(state, host, cli, wait, changes):
         return False
     logger.warning(
-        f"{host.print_prefix}Asterisk was restarted, not reloaded: it did not read {', '.join(unread)}, "
-        "and it applies sorcery.conf (which file PJSIP reads its phones from) only when it starts. "
-        "Calls in progress were cut; the phones' registrations come back from its database."
+        f"{host.print_prefix}Asterisk was restarted, not reloaded: {why}, and it applies "
+        "sorcery.conf (where PJSIP reads the phones and the claimed numbers from) only when it "
+        "starts. Calls in progress were cut; the phones' registrations come back from its database."
     )
     return True
 
@@ -127,6 +127,7 @@ def config_live(
     state=UNREAD,
     changes: RunChanges | None = None,
     restart: str = "systemctl restart asterisk.service",
+    restart_why: str = "",
 ):
     """
     Reload Asterisk unless it already serves this config, then prove it took the new one:
@@ -143,6 +144,7 @@ def config_live(
     + state: Asterisk's state as the run's snapshot read it (without it: read now)
     + changes: gets `asterisk = True` when it reloaded
     + restart: the command that restarts Asterisk
+    + restart_why: a reason to restart it even so (its sorcery.conf changes in this run)
     """
     if state is UNREAD:
         state = host.get_fact(AsteriskState, cli_command=cli, aors=expected.listed_aors)
@@ -154,9 +156,10 @@ def config_live(
         logger.info(f"{host.print_prefix}will reload Asterisk ({why})")
     changes = changes if changes is not None else RunChanges()
     unread = expected.unread(state) if state is not None and state.running else []
-    if unread:
+    why = f"it did not read {', '.join(unread)}" if unread else restart_why
+    if why:
         yield StringCommand(restart)
-        yield FunctionCommand(_restarted, (cli, wait, changes, unread), {})
+        yield FunctionCommand(_restarted, (cli, wait, changes, why), {})
     else:
         yield StringCommand(cli, "-rx", "'core reload'")
     yield FunctionCommand(_confirm, (cli, expected, wait, start, changes), {})

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from roles.event import Event
+from roles.shared import names
 from roles.shared.templating import render, without_gc
 
-# Where services.asterisk puts confFiles on the host.
-ASTERISK_ETC = "/etc/asterisk"
+ASTERISK_ETC = names.ASTERISK_ETC  # where services.asterisk puts confFiles on the host
 
 
 @dataclass(frozen=True)

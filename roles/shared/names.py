@@ -8,6 +8,8 @@ here: every role (the event model included) may use this module.
 TRANSPORT = "transport-udp"
 PHONE_TEMPLATE = "televoc-phone"
 AOR_TEMPLATE = "televoc-aor"
+# Where NixOS's services.asterisk puts Asterisk's config files (confFiles) on the host.
+ASTERISK_ETC = "/etc/asterisk"
 # The files PJSIP reads its big object types from (sorcery.conf; the rest is in pjsip.conf).
 # Asterisk applies sorcery.conf when it starts only: `config list` shows whether the running
 # one reads these (roles/asterisk: a reload cannot move it to them, a restart does).

@@ -1,17 +1,20 @@
 """PJSIP reads the phones' endpoints, aors and auths from files of their own (sorcery.conf),
 and Asterisk applies sorcery.conf only when it starts: an Asterisk that started without
 televoc's (a PBX deployed by an earlier televoc, a config written by hand) is restarted, not
-reloaded, and then serves the phones; the next run reloads as before."""
+reloaded, and then serves the phones; the next run reloads as before. The same when
+self-service is turned on at a running PBX: its realtime lines in sorcery.conf take effect
+(a claim is an endpoint of Asterisk's at once). The tests run in file order on one lab."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from lab.deploys import Deployment
 from lab.lab import Lab
-from roles.shared.names import PJSIP_TYPE_FILES
+from roles.shared.names import PJSIP_TYPE_FILES, SELFSERVICE_TOOL
 
 PBX = "10.23.0.2"
 
@@ -69,3 +72,19 @@ def test_an_asterisk_started_without_televocs_sorcery_conf_is_restarted_and_serv
     again = report(pbx)
     assert again.returncode == 0, again.output
     assert "restarted" not in again.output and booted(lab) == new
+
+
+def test_self_service_turned_on_at_a_running_pbx_restarts_asterisk_and_claims_are_served(pbx):
+    lab = pbx.lab
+    old = booted(lab)
+    with (pbx.event / "event.yml").open("a") as f:
+        f.write("self_service:\n  claimable: {first: 3000, last: 3999}\n  temporary: {first: 9000, last: 9099}\n")
+        f.write("  info_desk: hall1\n")
+    run = report(pbx)
+    assert run.returncode == 0, run.output
+    assert "Asterisk was restarted, not reloaded: its sorcery.conf changes in this run" in run.output, run.output
+    assert booted(lab) != old
+    claim = json.dumps({"number": "3001", "name": "Alice"})
+    lab.run(f"echo {claim!r} | {SELFSERVICE_TOOL} claim-many")
+    endpoint = lab.asterisk("pjsip show endpoint 3001")
+    assert "Endpoint:  3001" in endpoint and "Unable to find" not in endpoint, endpoint  # read from the database

@@ -381,3 +381,26 @@ def test_the_sip_socket_gets_the_buffer_asterisk_asks_for(directory):
 def test_teardown_raises_no_limit(directory):
     module = teardown(directory, stop=True).module.text
     assert "LimitNOFILE" not in module and "boot.kernel.sysctl" not in module
+
+
+def test_a_running_asterisk_whose_sorcery_conf_changes_is_restarted_not_reloaded(directory):
+    """Asterisk applies sorcery.conf only when it starts (self-service turned on or off
+    changes it): the deploy restarts an Asterisk that ran with another one; one that was
+    not running is started by the run and needs nothing more."""
+    from roles.asterisk.deploy import sorcery_changes
+    from roles.shared.files import FileDigest, sha256
+    from roles.shared.pbxcli import PbxState
+    from roles.shared.snapshot import Snapshot
+
+    config = render_asterisk(directory)
+    path = "/etc/asterisk/sorcery.conf"
+    same = FileDigest(sha256(config.conf_files["sorcery.conf"]), "444", "root", "root")
+    other = FileDigest(sha256("[res_pjsip]\n"), "444", "root", "root")
+    running = PbxState(running=True)
+    assert sorcery_changes(config, Snapshot(digests={path: same}, asterisk=running)) == ""
+    assert sorcery_changes(config, Snapshot(digests={path: other}, asterisk=running)) == (
+        "its sorcery.conf changes in this run"
+    )
+    assert sorcery_changes(config, Snapshot(digests={path: None}, asterisk=running)) != ""  # none before
+    assert sorcery_changes(config, Snapshot(digests={path: other})) == ""  # not running: the run starts it
+    assert sorcery_changes(config, None) == ""
