@@ -151,12 +151,12 @@ def config_live(
     if state is not None and not config_mismatches(state, expected):
         host.noop(f"Asterisk already serves config generation {expected.generation}")
         return
-    if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
-        why = "; ".join(config_mismatches(state, expected)) if state is not None else "not read"
-        logger.info(f"{host.print_prefix}will reload Asterisk ({why})")
-    changes = changes if changes is not None else RunChanges()
     unread = expected.unread(state) if state is not None and state.running else []
     why = f"it did not read {', '.join(unread)}" if unread else restart_why
+    if not pyinfra_state.is_executing and not probing():  # change detection (--dry, --diff, the prompt)
+        reasons = "; ".join(config_mismatches(state, expected)) if state is not None else "not read"
+        logger.info(f"{host.print_prefix}will {'restart' if why else 'reload'} Asterisk ({reasons})")
+    changes = changes if changes is not None else RunChanges()
     if why:
         yield StringCommand(restart)
         yield FunctionCommand(_restarted, (cli, wait, changes, why), {})

@@ -61,6 +61,9 @@ def test_an_asterisk_started_without_televocs_sorcery_conf_is_restarted_and_serv
     old = booted(lab)
     assert "pjsip_endpoints.conf" not in lab.asterisk("config list")
     assert "hall1" not in aors(lab)  # what a reload alone would leave: no phone served
+    review = pbx.deploy("--dry", yes=False)
+    assert review.returncode == 0 and "will restart Asterisk" in review.output, review.output
+    assert booted(lab) == old  # a dry run changes nothing
     run = report(pbx)
     assert run.returncode == 0, run.output
     assert "Asterisk was restarted, not reloaded: it did not read pjsip_endpoints.conf" in run.output, run.output
