@@ -27,7 +27,7 @@ from roles.shared.leftovers import Leftovers
 from roles.shared.ops import as_needed, deploy
 from roles.shared.pbxobjects import objects_script, parse_objects
 from roles.shared.settings import Setting, absolute_path, choice, declare, defaults, read, seconds, text
-from roles.shared.snapshot import Snapshot
+from roles.shared.snapshot import Snapshot, current_of
 
 from . import operations, removal
 from .announcements import announcements_in_place
@@ -161,7 +161,6 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
     changes = changes if changes is not None else RunChanges()
     secrets_path = config.secrets_path
     credentials = beside_secrets(settings, CREDENTIALS_FILE)
-    known = _known(snapshot)
     op = as_needed(snapshot)
     op(
         managed_file,
@@ -172,7 +171,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         group="asterisk",
         dir_mode="750",
         unchanged="Asterisk was not reloaded: it keeps serving its current config and the phones stay registered.",
-        **known(secrets_path),
+        **current_of(snapshot, secrets_path),
     )
     announcements = config.announcements
     op(
@@ -183,7 +182,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
             else "No announcement of an earlier run is left on the PBX"
         ),
         announcements=announcements,
-        **known(announcements.manifest_path),
+        **current_of(snapshot, announcements.manifest_path),
     )
     _pins_in_place(op, config, snapshot)
     state = {} if snapshot is None else {"state": snapshot.asterisk}
@@ -216,7 +215,7 @@ def event_served(config: AsteriskConfig, changes: RunChanges | None = None, snap
         content=config.summary_text,
         mode="600",
         group="asterisk",
-        **known(summary_path),
+        **current_of(snapshot, summary_path),
     )
 
 
@@ -224,7 +223,6 @@ def _pins_in_place(op, config: AsteriskConfig, snapshot: Snapshot | None) -> Non
     """The rooms' PINs file (confbridge.conf includes it), whole, before Asterisk reloads: a
     changed PIN changes the generation, so the reload that follows reads the new file (written
     atomically like the passwords: no half-written file). No room with a PIN: no file."""
-    known = _known(snapshot)
     if config.pins:
         op(
             managed_file,
@@ -235,7 +233,7 @@ def _pins_in_place(op, config: AsteriskConfig, snapshot: Snapshot | None) -> Non
             group="asterisk",
             dir_mode="750",
             unchanged="Asterisk was not reloaded: its rooms keep their current PINs.",
-            **known(config.pins_path),
+            **current_of(snapshot, config.pins_path),
         )
     else:
         op(
@@ -264,7 +262,7 @@ def passwords_bridged(config: AsteriskConfig, snapshot: Snapshot | None = None):
         path=config.secrets_path,
         secrets=HiddenValue(config.secrets),
         final_sha=sha256(config.secrets),
-        **_known(snapshot)(config.secrets_path),
+        **current_of(snapshot, config.secrets_path),
     )
 
 
@@ -297,17 +295,6 @@ def sorcery_changes(config: AsteriskConfig, snapshot: Snapshot | None) -> str:
     if (found.sha256 if found else None) == (sha256(wanted) if wanted is not None else None):
         return ""
     return "its sorcery.conf changes in this run"
-
-
-def _known(snapshot):
-    """`current=` for managed_file from the snapshot, when the snapshot read that path."""
-
-    def current(path: str) -> dict:
-        if snapshot is None or path not in snapshot.digests:
-            return {}
-        return {"current": snapshot.digests[path]}
-
-    return current
 
 
 @deploy("Phones", data_defaults=defaults(ALL_SETTINGS))

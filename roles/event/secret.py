@@ -54,27 +54,32 @@ def board_secret_path(event: Event, directory: Path) -> Path:
     return Path.home() / ".config" / "televoc" / f"{event.name}.board.secret"
 
 
-def read_board_password(path: Path, directory: Path, report: Report) -> str | None:
-    """The crew's password for the board (the file's first line), or None with its problems
-    reported: missing, open to others, or shorter than MIN_BOARD_PASSWORD characters."""
-    create = f"write it: python -m roles.event board-password --event {shlex.quote(display(directory))}"
+def _first_line(path: Path, whose: str, wanted_by: str, create: str, report: Report) -> str | None:
+    """The first line of the password file `path` (stripped), or None with its problem
+    reported: missing (`wanted_by`: what in event.yml asks for it) or open to others.
+    `whose`: whose password it is, as the messages name it; `create`: how to write it."""
     if not path.is_file():
-        report.add(
-            SECRET_ORDER, None, f"{path}: the crew's board password file is missing, but event.yml has board:: {create}"
-        )
+        missing = f"{path}: {whose} password file is missing, but event.yml has {wanted_by}: {create}"
+        report.add(SECRET_ORDER, None, missing)
         return None
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         report.add(
             SECRET_ORDER,
             None,
-            f"{path}: the crew's board password file is open to others (mode {mode:04o}): "
-            f"chmod 600 {shlex.quote(str(path))}",
+            f"{path}: {whose} password file is open to others (mode {mode:04o}): chmod 600 {shlex.quote(str(path))}",
         )
         return None
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    password = lines[0].strip() if lines else ""
-    if len(password) < MIN_BOARD_PASSWORD:
+    return lines[0].strip() if lines else ""
+
+
+def read_board_password(path: Path, directory: Path, report: Report) -> str | None:
+    """The crew's password for the board (the file's first line), or None with its problems
+    reported: missing, open to others, or shorter than MIN_BOARD_PASSWORD characters."""
+    create = f"write it: python -m roles.event board-password --event {shlex.quote(display(directory))}"
+    password = _first_line(path, "the crew's board", "board:", create, report)
+    if password is not None and len(password) < MIN_BOARD_PASSWORD:
         report.add(
             SECRET_ORDER,
             None,
@@ -87,23 +92,8 @@ def read_board_password(path: Path, directory: Path, report: Report) -> str | No
 def read_trunk_password(path: Path, directory: Path, report: Report) -> str | None:
     """The trunk's password (the file's first line), or None with its problems reported."""
     create = f"write it: python -m roles.event trunk-password --event {shlex.quote(display(directory))}"
-    if not path.is_file():
-        report.add(
-            SECRET_ORDER, None, f"{path}: the trunk's password file is missing, but event.yml has a trunk: {create}"
-        )
-        return None
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        report.add(
-            SECRET_ORDER,
-            None,
-            f"{path}: the trunk's password file is open to others (mode {mode:04o}): "
-            f"chmod 600 {shlex.quote(str(path))}",
-        )
-        return None
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    password = lines[0].strip() if lines else ""
-    if not password or re.search(r"[;\\\s\x00-\x1f\"']", password):
+    password = _first_line(path, "the trunk's", "a trunk", create, report)
+    if password is not None and (not password or re.search(r"[;\\\s\x00-\x1f\"']", password)):
         report.add(
             SECRET_ORDER,
             None,

@@ -24,7 +24,7 @@ from roles.shared.files import managed_file, paths_absent
 from roles.shared.leftovers import Leftovers
 from roles.shared.ops import as_needed, deploy
 from roles.shared.settings import Setting, declare, defaults, read, text
-from roles.shared.snapshot import Snapshot
+from roles.shared.snapshot import Snapshot, current_of
 
 from . import operations
 from .render import BOARD_HASH, BOARD_SEEN, BoardCrew, Database
@@ -121,7 +121,6 @@ def board_password_in_place(crew: BoardCrew | None, snapshot: Snapshot | None):
     file until the teardown)."""
     if crew is None:
         return
-    known = {"current": snapshot.digests[crew.path]} if snapshot is not None and crew.path in snapshot.digests else {}
     as_needed(snapshot)(
         managed_file,
         name="The crew's board password is in place, hashed, outside the Nix store (root:asterisk 0640)",
@@ -131,7 +130,7 @@ def board_password_in_place(crew: BoardCrew | None, snapshot: Snapshot | None):
         group="asterisk",
         dir_mode="750",
         unchanged="The board keeps the crew's password it had.",
-        **known,
+        **current_of(snapshot, crew.path),
     )
 
 

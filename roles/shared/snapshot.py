@@ -157,6 +157,14 @@ class PbxSnapshot(FactBase[Snapshot]):
         )
 
 
+def current_of(snapshot: Snapshot | None, path: str) -> dict:
+    """`current=` for managed_file from the run's snapshot, when it read `path` ({} otherwise:
+    the step reads it itself)."""
+    if snapshot is None or path not in snapshot.digests:
+        return {}
+    return {"current": snapshot.digests[path]}
+
+
 def _not_files(lines: list[str]) -> dict[str, str]:
     """path -> kind from the snapshot's "kind|path" lines."""
     found = {}
