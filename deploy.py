@@ -24,6 +24,7 @@ changes = asterisk.RunChanges()  # what this run changed, for the verification
 publication = snom.publication(directory, plan.provisioning, snapshot)  # the phones' settings; who is told
 run = runs.started("deploy.py", snapshot)  # the next run says if this one does not finish
 claims = selfservice.held(snapshot)  # the numbers participants hold (the self-service database)
+served = asterisk.served_before(snapshot)  # Asterisk ran when the run began: it serves the phones
 
 selfservice.claims_respected(host.data.televoc_event_dir, event_directory(host.data.televoc_event_dir), claims)
 
@@ -34,9 +35,12 @@ switched = nixos.module_switched(plan.module, plan.serving, snapshot)
 nixos.firewall_checked(plan.module, snapshot, switched)
 selfservice.database_migrated(plan.selfservice, claims)  # claims kept; Asterisk reads them live
 selfservice.board_password_in_place(plan.board, snapshot)  # the crew's, hashed; no board: nothing
+if not served:  # nothing served the phones: their settings go up while Asterisk starts
+    snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 asterisk.event_served(plan.asterisk, changes, snapshot)
 calllog.call_log_in_place(directory.event.call_log.enabled, snapshot, switched)  # off: nothing written
-snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
+if served:  # only once Asterisk serves this config: a rejected one leaves the phones theirs
+    snom.provisioning_published(directory, plan.provisioning, snapshot, publication)
 snom.changed_phones_resynced(directory, snapshot, publication, changes=changes)
 snom.bases_resynced(directory, plan.provisioning, snapshot, changes=changes)  # check-sync, then proven fetched
 snom.provisioning_checked(directory, plan.provisioning, snapshot)

@@ -283,6 +283,15 @@ def phones_accounted(config: AsteriskConfig, snapshot: Snapshot | None = None, t
     )
 
 
+def served_before(snapshot: Snapshot | None) -> bool:
+    """Whether Asterisk ran when the run began (its read found it running): then the phones
+    have a PBX serving them until it takes this run's config, and nothing may reach them
+    before it has (a rejected config leaves them their working settings). False when it did
+    not run: nothing served them, so what they are given cannot take anything away. Without a
+    read: True (the strict order)."""
+    return snapshot is None or bool(snapshot.asterisk.running)
+
+
 def sorcery_changes(config: AsteriskConfig, snapshot: Snapshot | None) -> str:
     """Why Asterisk must be restarted rather than reloaded after this run's switch: it ran
     when the run began, and its sorcery.conf (as the run's read found it) is not the plan's,

@@ -52,6 +52,7 @@ class Event:
     inventory: Path
     adopt: Run | None = None
     buildup: Run | None = None
+    first: Run | None = None
 
     def run(self, deploy: str, *args: str):
         return run_pyinfra(self.inventory, deploy, self.directory, self.secret, *args)
@@ -113,6 +114,7 @@ def event(tmp_path_factory):
         event = Event(lab, fleet, work / "event", secret, inventory)
         first = event.run("deploy.py", "--data", "televoc_verify=report", "--data", "televoc_register_wait=0")
         assert first.returncode == 0, first.output
+        event.first = first
         fleet.start(
             [
                 SnomPhone(mac, port, 80, URL if name != "desk" else None, ip=ip)
@@ -139,6 +141,33 @@ def test_phones_provision_themselves_and_register_with_no_credential_typed(event
             rf"^\s*{name}\s+\d+\s+sip:{name}@{re.escape(ip)}:{port}\S*\s+Avail", event.buildup.output, re.M
         )
     assert event.state("desk")["settings"]["user_ringer.1"] == "Silent"
+
+
+def started(run: Run) -> list[str]:
+    """The operations a run started, in its order (pyinfra's `--> Starting operation:` lines)."""
+    return re.findall(r"^--> Starting operation: (.+?)\s*$", run.output, re.M)
+
+
+def position(operations: list[str], prefix: str) -> int:
+    return next(i for i, name in enumerate(operations) if name.startswith(prefix))
+
+
+def test_a_first_deploy_publishes_settings_while_asterisk_starts_a_later_run_once_it_serves(event):
+    """Asterisk did not run when the first deploy began (nothing served the phones): the
+    phones' settings go up while it starts. Once it runs, a run publishes only after Asterisk
+    serves the new config, so that a config it rejects leaves the phones their settings."""
+    published = "Provisioning | Provisioning files of 3 snom phones are published"
+    assert event.first is not None
+    first = started(event.first)
+    assert position(first, published) < position(first, "PBX | Asterisk is running"), first
+    write_directory(event.directory, hall2_name="Hall Two")  # Asterisk's callerid and hall2's settings
+    try:
+        run = event.run("deploy.py", "--data", "televoc_register_wait=30")
+        assert run.returncode == 0, run.output
+        later = started(run)
+        assert position(later, "PBX | Asterisk serves config generation") < position(later, published), later
+    finally:
+        restored(event)
 
 
 def test_the_aors_listed_in_slices_are_the_aors_listed_whole(event):
