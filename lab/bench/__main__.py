@@ -6,8 +6,9 @@
 
 For each size (every phone a provisioned snom: its settings file is published and it is told
 to resync), in one run, so that sizes compare as ratios on a noisy machine:
-- the first deploy and a no-change rerun (the real pyinfra CLI over SSH, a fresh lab per
-  size): remote commands and uploads (lab/bench/pyinfra_counted.py), wall time, exit code;
+- the first deploy, a no-change rerun and a rerun that adds one phone (the real pyinfra CLI
+  over SSH, a fresh lab per size): remote commands and uploads (lab/bench/pyinfra_counted.py),
+  wall time, exit code;
 - pyinfra's floor: `pyinfra INVENTORY exec -- true` against the same lab with the same
   group_data (it loads and validates the same directory), and each run's wall time over it;
   with --reruns N, the no-change rerun and the floor N times each, taking turns, and the
@@ -80,6 +81,16 @@ def crew_password(i: int) -> str:
     rng = random.Random(f"televoc-bench-{i}")
     a, b, c = rng.sample(_CREW_WORDS, 3)
     return f"{a.capitalize()}-{b}{rng.randint(10, 99)}-{c}{rng.choice('!?#%+')}{rng.randint(100, 999)}"
+
+
+ADDED = "infodesk"  # the phone add_phone adds
+
+
+def add_phone(directory: Path, phones: int) -> None:
+    """One provisioned snom more in make_event's event of `phones` phones (extension 2000 +
+    `phones`, a MAC none of the others has)."""
+    with (directory / "phones.yml").open("a") as f:
+        f.write(f"  - {{name: {ADDED}, extension: {2000 + phones}, mac: '0004130FFFFF', model: snom320}}\n")
 
 
 def make_event(directory: Path, phones: int, written: bool = False) -> Path:
@@ -414,6 +425,19 @@ def bench_size(phones: int, args, work: Path) -> Size:
                 )
             phones_up = None
 
+        # What a crew does all through buildup: one phone more (a provisioned snom at the info
+        # desk), deployed; Asterisk reloads, the new phone's settings go up, the rest stays.
+        _say(f"[{phones} phones] one phone added")
+        add_phone(event, phones)
+        added = deploy("one phone added", report)
+        result.runs.append(added)
+        result.checks.append(
+            (
+                "one phone added: exits 0 and names it",
+                added.code == 0 and f"+ {ADDED} ({2000 + phones}): new, provisioned" in added.output,
+            )
+        )
+
         result.floor = wall = min([*floors, floor()])
         for run in result.runs:
             run.floor = wall
@@ -612,7 +636,8 @@ def main(argv=None) -> int:
         checks += [(f"[claims] {name}", ok) for name, ok in case.checks]
     firsts = {r.steps for r in runs if r.name == "first deploy"}
     reruns = {r.steps for r in runs if r.name == "no-change rerun"}
-    flat = len(firsts) <= 1 and len(reruns) <= 1  # no size run: only the self-service case
+    adds = {r.steps for r in runs if r.name == "one phone added"}
+    flat = len(firsts) <= 1 and len(reruns) <= 1 and len(adds) <= 1  # no size run: only the self-service case
     notes = [n for s in sizes for n in s.notes] + (case.notes if case is not None else [])
     _say("")
     for name, ok in checks:
@@ -621,7 +646,8 @@ def main(argv=None) -> int:
         _say(f"note: {note}")
     _say(
         f"command count flat across sizes: {'yes' if flat else 'NO'} "
-        f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)}; a wait's repeated reads counted once: "
+        f"(first deploy {sorted(firsts)}, no-change rerun {sorted(reruns)}, one phone added {sorted(adds)}; "
+        "a wait's repeated reads counted once: "
         f"first deploy {sorted({r.commands for r in runs if r.name == 'first deploy'})} in all)"
     )
 
