@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import os
@@ -297,7 +298,9 @@ def managed_file(
 
 class TextFile(FactBase):
     """
-    The lines of a text file; None when it does not exist.
+    The lines of a text file; None when it does not exist. It travels gzipped, as one line of
+    base64: at 10,000 phones the passwords file (40,000 lines) took 0.3 to 0.4 s to read line
+    by line, pyinfra handling each line on its own.
 
     + path: the file
     """
@@ -309,26 +312,35 @@ class TextFile(FactBase):
         return None
 
     def command(self, path) -> StringCommand:
-        return StringCommand(
-            "if",
-            "[",
-            "-e",
-            QuoteString(path),
-            "];",
-            "then",
-            "cat",
-            QuoteString(path),
-            ";",
-            "else",
-            "echo",
-            self._MISSING,
-            ";",
-            "fi",
-        )
+        q = shlex.quote(path)
+        script = f"if [ -e {q} ]; then gzip -1 -c {q} | base64 -w 0; echo; else echo {self._MISSING}; fi"
+        return StringCommand("sh", "-c", shlex.quote(script))
 
     def process(self, output):
-        lines = list(output)
-        return None if [line.strip() for line in lines] == [self._MISSING] else lines
+        lines = [line.strip() for line in output if line.strip()]
+        if lines == [self._MISSING]:
+            return None
+        try:
+            return gzip.decompress(base64.b64decode("".join(lines), validate=True)).decode().splitlines()
+        except (ValueError, EOFError, OSError, UnicodeDecodeError):  # unreadable: as `cat` printed nothing
+            return []
+
+
+# (host, path, sha256 as the run's snapshot found it) -> the file's lines, read once per run
+_read_once: dict[tuple[str, str, str], list[str] | None] = {}
+
+
+def text_as_found(host, path: str, found) -> list[str] | None:
+    """The lines of `path` as the run's snapshot found it (`found`: its FileDigest there; None:
+    absent, nothing read), read once per run: pyinfra runs an operation's decision up to three
+    times (televoc's probe, the operation, its execution), and at 10,000 phones each read of
+    the summary or the credentials was a round trip and 0.1 s of its output."""
+    if found is None:
+        return None
+    key = (host.name, path, found.sha256)
+    if key not in _read_once:
+        _read_once[key] = host.get_fact(TextFile, path=path)
+    return _read_once[key]
 
 
 class ExistingPaths(FactBase):
