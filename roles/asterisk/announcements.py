@@ -39,7 +39,7 @@ def _publish(state, host, announcements: Announcements, group: str) -> bool:
     directory = announcements.directory
     parent = posixpath.dirname(directory)
     upload = f"{parent}/.announcements.tar.gz"
-    _, done = swap_in_archive(host, archive(announcements), upload, directory, group, announcements.manifest_path)
+    _, done, _ = swap_in_archive(host, archive(announcements), upload, directory, group, announcements.manifest_path)
     if done:
         return True
     logger.error(

@@ -72,51 +72,78 @@ def _tar(files: dict[str, str], manifest: str) -> bytes:
     return gzip.compress(b"".join(parts), compresslevel=1, mtime=0)
 
 
-# (id of the files' HiddenValue, manifest, changed phones) -> their archive, packed beside the run
+# (id of the files' HiddenValue, manifest, changed phones, the names it holds) -> its archive,
+# packed beside the run
 _archives: dict[tuple, Any] = {}
 
 
-def _archive(files: HiddenValue, manifest: str, changed: list) -> Any:
-    """The archive _publish uploads (_tar of the files, their manifest and the phones to tell),
-    packed once, in a native thread beside the run's remote commands (roles/shared/beside.py:
-    0.2 s at 10,000 phones that a first deploy spends waiting on the PBX anyway), started when
-    pyinfra first looks at the operation; its ThreadResult."""
-    key = (id(files), manifest, tuple(changed))
+def _archive(files: HiddenValue, manifest: str, changed: list, only: tuple[str, ...] | None = None) -> Any:
+    """The archive _publish uploads (_tar of the files, their manifest and the phones to tell;
+    `only`: of those files only these), packed once, in a native thread beside the run's
+    remote commands (roles/shared/beside.py: 0.2 s at 10,000 phones that a first deploy
+    spends waiting on the PBX anyway), started when pyinfra first looks at the operation;
+    its ThreadResult."""
+    key = (id(files), manifest, tuple(changed), only)
     if key not in _archives:
         # The phones to tell travel inside the archive, not on a command line (10,000 names
         # would pass the kernel's limit for one command).
         extra = {".pending-add": "".join(f"{name}\n" for name in changed)} if changed else {}
-        _archives[key] = beside(_tar, {**_files(files), **extra}, manifest)
+        every = _files(files)
+        chosen = every if only is None else {name: every[name] for name in only}
+        _archives[key] = beside(_tar, {**chosen, **extra}, manifest)
     return _archives[key]
+
+
+def differing(live: dict | None, wanted: dict[str, str]) -> tuple[str, ...] | None:
+    """The files (by name) that differ from the published ones (`live`: the manifest, None:
+    nothing published): what a publication sends when the served files are kept; None when
+    there is nothing to keep (everything goes)."""
+    if live is None:
+        return None
+    return tuple(sorted(name for name, sha in wanted.items() if live.get(name) != sha))
 
 
 def _publish(
     state,
     host,
-    archive: Any,
+    files: HiddenValue,
+    manifest: str,
+    only: tuple[str, ...] | None,
     directory: str,
     manifest_path: str,
     pending_path: str,
     changed: list,
     group: str,
 ) -> bool:
-    """Upload the files as one tar (`archive`: _archive's) and swap the served directory;
-    whatever fails leaves nothing of this run's files behind (they hold passwords) and the
-    old directory serving."""
+    """Upload the files as one tar and swap the served directory: with `only` (the files that
+    differ from the served ones), the served files are kept (hard links, checked against the
+    manifest) and only `only` goes up; should that fail (a served file changed or gone since
+    it was published), every file goes up, as without. Whatever fails leaves nothing of this
+    run's files behind (they hold passwords) and the old directory serving."""
     parent = os.path.dirname(pending_path)
     upload = f"{parent}/.provisioning.tar"
-    keeps = "The provisioning server keeps offering what was published before."
-    data = archive.get()
     pending = shlex.quote(directory + STAGED + "/.pending-add")
     # before the swap: an interruption costs at most a needless NOTIFY
     before = [f"cat {pending} >> {shlex.quote(pending_path)} && rm -f {pending}"] if changed else []
-    uploaded, done = swap_in_archive(host, data, upload, directory, group, manifest_path, before)
+    every = only is None
+    if not every:
+        data = _archive(files, manifest, changed, only).get()
+        uploaded, done, every = swap_in_archive(host, data, upload, directory, group, manifest_path, before, keep=True)
+        if every:
+            logger.warning(
+                f"{host.print_prefix}the served provisioning files are not the ones last published "
+                f"(changed or removed on the PBX since): every file of {directory} is published again"
+            )
+    if every:
+        data = _archive(files, manifest, changed).get()
+        uploaded, done, _ = swap_in_archive(host, data, upload, directory, group, manifest_path, before)
     if done:
         return True
     where = parent if not uploaded else os.path.dirname(directory)
     logger.error(
         f"{host.print_prefix}could not publish the provisioning files to {directory}: "
-        f"{write_failure_cause(host, where)}. Nothing of this run's files is left on the PBX. {keeps}"
+        f"{write_failure_cause(host, where)}. Nothing of this run's files is left on the PBX. "
+        "The provisioning server keeps offering what was published before."
     )
     return False
 
@@ -201,9 +228,10 @@ def provisioning_published(
     changed = changed_phones(live, wanted, phones)
     manifest = "".join(f"{sha}  {name}\n" for name, sha in sorted(wanted.items()))
     parent = os.path.dirname(pending_path)
-    archive = _archive(files, manifest, changed)  # packing starts now, beside the run
+    only = differing(live, wanted)  # what was published before stays where it is
+    _archive(files, manifest, changed, only)  # packing starts now, beside the run
     yield StringCommand("install", "-d", "-m", "750", "-o", "root", "-g", "asterisk", parent)
-    yield FunctionCommand(_publish, (archive, directory, manifest_path, pending_path, changed, group), {})
+    yield FunctionCommand(_publish, (files, manifest, only, directory, manifest_path, pending_path, changed, group), {})
     bases_changed = changed_bases(live, _files(files), bases)
     if bases_changed:
         yield FunctionCommand(_say, (bases_sentence(bases_changed),), {})

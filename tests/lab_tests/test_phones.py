@@ -389,6 +389,43 @@ def test_changing_a_phone_only_setting_resyncs_that_phone_only(event):
         restored(event)
 
 
+def inodes(event: Event) -> dict[str, str]:
+    """The published files' inode numbers (file name -> inode): a file written again gets a new one."""
+    out = event.lab.run(f"cd {PROVISIONING} && stat -c '%n %i' *").stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_a_change_writes_the_changed_files_only_and_a_file_changed_by_hand_is_published_again(event):
+    """Only the changed phone's file goes up: the others stay the very files served (the same
+    inodes, linked into the new directory). A served file changed by hand (or removed) no
+    longer matches the published manifest: the next change publishes every file again, says
+    so, and the hand's change is gone; a file no phone has is removed."""
+    hall1, hall2 = PHONES["hall1"][0] + ".xml", PHONES["hall2"][0] + ".xml"
+    before = inodes(event)
+    write_directory(event.directory, hall2_ringer="Ringer6")
+    try:
+        run = event.run("deploy.py")
+        assert run.returncode == 0, run.output
+        after = inodes(event)
+        assert after[hall2] != before[hall2], "hall2's changed file was not written"
+        assert {n: i for n, i in after.items() if n != hall2} == {n: i for n, i in before.items() if n != hall2}
+        assert "published again" not in run.output
+
+        event.lab.run(f"echo '<!-- by hand -->' >> {PROVISIONING}/{hall1} && touch {PROVISIONING}/stray.xml")
+        write_directory(event.directory, hall2_ringer="Ringer7")
+        again = event.run("deploy.py")
+        assert again.returncode == 0, again.output
+        assert "the served provisioning files are not the ones last published" in again.output, again.output
+        assert "by hand" not in event.lab.run(f"cat {PROVISIONING}/{hall1}").stdout
+        assert "stray.xml" not in inodes(event)
+        manifest = event.lab.run(
+            f"cd {PROVISIONING} && sha256sum -c --quiet /var/lib/televoc/provisioning.manifest", check=False
+        )
+        assert manifest.returncode == 0, manifest.stdout + manifest.stderr
+    finally:
+        restored(event)
+
+
 def test_a_directory_change_resyncs_every_provisioned_phone_and_says_so_once(event):
     """A display name is in every phone's tbook: every provisioned phone fetches its settings
     again, and the run says so in one line, not phone by phone."""

@@ -370,3 +370,22 @@ def test_the_archive_is_packed_once_beside_the_run_whoever_asks():
     with tarfile.open(fileobj=io.BytesIO(first.get()), mode="r:gz") as tar:
         read = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
     assert read == {"A.xml": "a", ".pending-add": "saal1\n", ".manifest": "m"}
+
+
+def test_a_publication_sends_only_the_files_that_differ_from_the_published_ones():
+    """With a manifest published, the archive holds the files whose digest differs (new ones
+    included) and the whole manifest; the others stay on the PBX. Nothing published: all."""
+    from pyinfra.api import HiddenValue
+
+    from roles.snom import operations
+
+    wanted = {"A.xml": "a1", "B.xml": "b", "C.xml": "c"}
+    live = {"A.xml": "a0", "B.xml": "b", "D.xml": "d"}  # A changed, C new, D gone
+    assert operations.differing(live, wanted) == ("A.xml", "C.xml")
+    assert operations.differing(None, wanted) is None
+    assert operations.differing(wanted, wanted) == ()
+    files = HiddenValue({"A.xml": "A", "B.xml": "B", "C.xml": "C"})
+    archive = operations._archive(files, "the manifest", [], ("A.xml", "C.xml"))
+    with tarfile.open(fileobj=io.BytesIO(archive.get()), mode="r:gz") as tar:
+        read = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert read == {"A.xml": "A", "C.xml": "C", ".manifest": "the manifest"}
