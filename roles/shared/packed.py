@@ -24,20 +24,23 @@ from pyinfra.api.exceptions import FactProcessError
 PRINTABLE = "LC_ALL=C tr -cd '\\11\\12\\40-\\176'"
 
 
-def command(shell: str) -> str:
-    """`shell`'s output (stdout and whatever it redirects), packed into one line."""
-    return "{ " + shell + "; } | " + PRINTABLE + " | gzip -1 -c | base64 -w 0; echo"
+def command(shell: str, printable: bool = True) -> str:
+    """`shell`'s output (stdout and whatever it redirects), packed into one line; `printable`:
+    only its printable ASCII (False: every byte, for a file read back as it is, lines(...,
+    "utf-8"))."""
+    return "{ " + shell + "; } | " + (PRINTABLE + " | " if printable else "") + "gzip -1 -c | base64 -w 0; echo"
 
 
-def lines(output: list[str]) -> list[str]:
+def lines(output: list[str], encoding: str = "ascii") -> list[str]:
     """The lines the packed command printed (as pyinfra would have given them: no newlines).
 
-    Raises FactProcessError, saying what is missing, when the answer is not a packed one."""
+    Raises FactProcessError, saying what is missing, when the answer is not a packed one (or
+    not text in `encoding`)."""
     blob = "".join(line.strip() for line in output)
     if not blob:
         raise FactProcessError("the PBX sent an empty answer (are gzip and base64 installed there?)")
     try:
-        text = zlib.decompress(base64.b64decode(blob, validate=True), wbits=31).decode("ascii")
+        text = zlib.decompress(base64.b64decode(blob, validate=True), wbits=31).decode(encoding)
     except (binascii.Error, zlib.error, UnicodeDecodeError) as e:
         raise FactProcessError(
             f"the PBX's answer is not gzip+base64 as expected ({e}); its first characters: {blob[:60]!r}"

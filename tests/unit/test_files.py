@@ -28,3 +28,27 @@ def test_paths_with_spaces_are_read_whole():
 
 def test_existing_paths_lists_what_exists():
     assert ExistingPaths().process(["/a", "", "/b "]) == ["/a", "/b"]
+
+
+def test_a_text_file_comes_back_byte_for_byte_packed_and_a_missing_one_as_none(tmp_path):
+    """TextFile's own command, run here by sh: every character (a password the crew wrote
+    may hold any but spaces, quotes, ';' and '\\'), in one line of output; None for no file."""
+    import subprocess
+
+    from roles.shared.files import TextFile
+
+    path = tmp_path / "pjsip-secrets.conf"
+    text = "[saal1]\ntype=auth\npassword=Grüße-Äpfel-€-2026\n\n[saal2]\npassword=x\ty\n"
+    path.write_text(text, encoding="utf-8")
+    fact = TextFile()
+
+    def read(p):
+        out = subprocess.run(
+            ["sh", "-c", fact.command(str(p)).get_raw_value()], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        return out, fact.process(out)
+
+    output, lines = read(path)
+    assert len(output) == 1
+    assert "\n".join(lines) + "\n" == text
+    assert read(tmp_path / "nothing-here")[1] is None
