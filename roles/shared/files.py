@@ -148,7 +148,9 @@ def swap_in_archive(
     and what the manifest does not name is removed."""
     q = shlex.quote
     new, old = directory + STAGED, directory + REPLACED
-    names = directory + STAGED + "-names"  # the manifest's names, sorted (keep)
+    # the manifest's names, sorted (keep): beside the manifest, where only the manifest's
+    # readers may read (the names are the phones' MACs, what a guesser is kept from)
+    names = manifest_path + STAGED + "-names"
     try:
         host.put_file(BytesIO(data), upload, print_output=False)
         uploaded = True
