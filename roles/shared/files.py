@@ -145,7 +145,7 @@ def swap_in_archive(
     written: 10,000 files took 0.3 to 2.6 s to unpack, depending on the disk's load), the
     archive's files replace theirs (unlinked first: a served file is never written
     through), every file must then match the manifest (sha256sum -c) or nothing is swapped,
-    and what the manifest does not name is removed."""
+    and what the manifest does not name (a file, a link) is removed."""
     q = shlex.quote
     new, old = directory + STAGED, directory + REPLACED
     # the manifest's names, sorted (keep): beside the manifest, where only the manifest's
@@ -165,7 +165,7 @@ def swap_in_archive(
     checked = checked if keep else []
     pruned = [
         f"cut -c67- {q(new + '/.manifest')} | LC_ALL=C sort > {q(names)}",
-        f"( cd {q(new)} && find . -type f ! -path ./.manifest | sed 's|^[.]/||' | LC_ALL=C sort"
+        f"( cd {q(new)} && find . ! -type d ! -path ./.manifest | sed 's|^[.]/||' | LC_ALL=C sort"
         f" | LC_ALL=C comm -23 - {q(names)} | xargs -r -d '\\n' rm -f -- )",
     ]
     script = [

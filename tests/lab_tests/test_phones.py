@@ -399,7 +399,7 @@ def test_a_change_writes_the_changed_files_only_and_a_file_changed_by_hand_is_pu
     """Only the changed phone's file goes up: the others stay the very files served (the same
     inodes, linked into the new directory). A served file changed by hand (or removed) no
     longer matches the published manifest: the next change publishes every file again, says
-    so, and the hand's change is gone; a file no phone has is removed."""
+    so, and the hand's change is gone. A file or link no phone has is removed."""
     hall1, hall2 = PHONES["hall1"][0] + ".xml", PHONES["hall2"][0] + ".xml"
     before = inodes(event)
     write_directory(event.directory, hall2_ringer="Ringer6")
@@ -411,13 +411,19 @@ def test_a_change_writes_the_changed_files_only_and_a_file_changed_by_hand_is_pu
         assert {n: i for n, i in after.items() if n != hall2} == {n: i for n, i in before.items() if n != hall2}
         assert "published again" not in run.output
 
-        event.lab.run(f"echo '<!-- by hand -->' >> {PROVISIONING}/{hall1} && touch {PROVISIONING}/stray.xml")
+        event.lab.run(f"touch {PROVISIONING}/stray.xml && ln -s /etc/passwd {PROVISIONING}/linked.xml")
         write_directory(event.directory, hall2_ringer="Ringer7")
+        pruned = event.run("deploy.py")
+        assert pruned.returncode == 0, pruned.output
+        assert "published again" not in pruned.output
+        assert "stray.xml" not in inodes(event) and "linked.xml" not in inodes(event)
+
+        event.lab.run(f"echo '<!-- by hand -->' >> {PROVISIONING}/{hall1}")
+        write_directory(event.directory, hall2_ringer="Ringer8")
         again = event.run("deploy.py")
         assert again.returncode == 0, again.output
         assert "the served provisioning files are not the ones last published" in again.output, again.output
         assert "by hand" not in event.lab.run(f"cat {PROVISIONING}/{hall1}").stdout
-        assert "stray.xml" not in inodes(event)
         manifest = event.lab.run(
             f"cd {PROVISIONING} && sha256sum -c --quiet /var/lib/televoc/provisioning.manifest", check=False
         )
