@@ -425,6 +425,7 @@ def bench_size(phones: int, args, work: Path) -> Size:
                 )
             phones_up = None
 
+        result.floor = wall = min([*floors, floor()])  # of the event as first deployed
         # What a crew does all through buildup: one phone more (a provisioned snom at the info
         # desk), deployed; Asterisk reloads, the new phone's settings go up, the rest stays.
         _say(f"[{phones} phones] one phone added")
@@ -438,7 +439,6 @@ def bench_size(phones: int, args, work: Path) -> Size:
             )
         )
 
-        result.floor = wall = min([*floors, floor()])
         for run in result.runs:
             run.floor = wall
     finally:

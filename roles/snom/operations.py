@@ -158,7 +158,8 @@ def changed_phones(live: dict | None, wanted: dict[str, str], phones) -> list[st
     nothing was ever published; `wanted`: file name -> sha256, Provisioning.digests): they are
     to be told to fetch it."""
     by_file = {file_name(a): a.name for a in phones}
-    return sorted(by_file[name] for name, sha in wanted.items() if name in by_file and (live or {}).get(name) != sha)
+    differ = differing(live, wanted)
+    return sorted(by_file[name] for name in (wanted if differ is None else differ) if name in by_file)
 
 
 def changed_bases(live: dict | None, files: dict, bases) -> list[str]:
